@@ -1,0 +1,171 @@
+/*
+ * queue.h - the contract between a sidecore and the device queues it polls.
+ *
+ * A device (blkback ring, netback tx/rx queue) embeds a `struct sc_queue` in
+ * its own queue struct, fills it with sc_queue_init() and the fields marked
+ * "control", binds its event channel on the owning core's handle
+ * (sc_core_evtchn) and hands it over with sc_core_add_queue().  From then on
+ * until sc_core_remove_queue() returns, only that sidecore thread touches the
+ * queue: it calls the ops, and the ops (and the sc_io done callbacks) call the
+ * helpers below.  Nothing on this path takes a lock.
+ *
+ * The round, as the ops see it (sidecore.h has the whole loop):
+ *   done(io, res)... for completions reaped   -> write responses, mark_dirty
+ *   poll(q, grant, visit)                     -> consume, submit, answer sync
+ *   (the core submits all SQEs once)
+ *   flush(q) for each dirty queue             -> push responses, notify once
+ * and before the core sleeps, rearm(q) for every queue.
+ *
+ * Threads: ops, done callbacks and every sc_queue_* helper below run on the
+ * owning sidecore thread only, except those marked "any thread".
+ * Returns: 0 or negative errno; pointer returners NULL (see each).
+ */
+#ifndef SC_QUEUE_H
+#define SC_QUEUE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <liburing.h>
+#include <xen/xen.h>
+
+#include "sched.h"
+#include "stats.h"
+
+struct sc_core;
+struct sc_queue;
+
+#define SC_QUEUE_NAME_MAX 48
+#define SC_QUEUE_NO_PORT  (-1)
+
+/* What one visit did (poll fills the outputs). */
+struct sc_visit {
+    uint64_t now_ns;   /* in: the round's CLOCK_MONOTONIC time (for latency stamps) */
+    uint64_t bytes;    /* out: payload bytes of the requests consumed */
+    uint32_t requests; /* out: ring requests consumed */
+    bool more;         /* out: the ring still holds requests (budget or SQEs ran out) */
+};
+
+/* One I/O in flight through the core's io_uring, embedded in the device's
+ * request struct.  Put it in the SQE with sc_io_attach(); the core calls
+ * done(io, cqe->res) on the core thread when the CQE is reaped. */
+struct sc_io {
+    void (*done)(struct sc_io *io, int res);
+};
+
+struct sc_queue_ops {
+    /* Consume requests while sc_sched_grant_admits(g, v->bytes, v->requests,
+     * <next request's bytes>) allows (a probe grant still admits one),
+     * submit their I/O, answer what finished synchronously (and mark_dirty).
+     * Fill v.  0, or -errno when the queue is broken (hostile or buggy
+     * frontend: ring overflow, garbage): the core stops polling it, marks it
+     * failed, counts an error and raises its attention fd; the device is
+     * expected to log why (rate-limited, with q->name). */
+    int (*poll)(struct sc_queue *q, const struct sc_sched_grant *g, struct sc_visit *v);
+    /* Publish the responses produced since the last flush and notify the
+     * frontend at most once, via sc_queue_notify(q) when
+     * RING_PUSH_RESPONSES_AND_CHECK_NOTIFY says so.  Called once per round
+     * for each queue marked dirty in it. */
+    void (*flush)(struct sc_queue *q);
+    /* The core is about to sleep: RING_FINAL_CHECK_FOR_REQUESTS (req_event =
+     * cons + 1, full barrier, re-check).  True if requests raced in (the
+     * core then keeps polling).  While the core polls, req_event stays
+     * behind, so the frontend sends no kicks at all.  A queue that cannot
+     * consume now for lack of its own resources (every request slot in
+     * flight) returns false: its completion wakes the core, which polls. */
+    bool (*rearm)(struct sc_queue *q);
+    /* True when none of this queue's I/O is in flight (no done() pending). */
+    bool (*idle)(struct sc_queue *q);
+};
+
+struct sc_queue {
+    /* --- control: set before sc_core_add_queue, read-only afterwards --- */
+    const struct sc_queue_ops *ops;
+    char name[SC_QUEUE_NAME_MAX]; /* "vbd 5/51712 q0": log and stats context */
+    domid_t domid;                /* the tenant for fair share */
+    int port;                     /* local port bound on sc_core_evtchn(core), or
+                                     SC_QUEUE_NO_PORT (kicks then go unnoticed) */
+
+    /* --- the owning core's, private (the device never touches them) --- */
+    struct sc_core *core;
+    struct sc_sched_queue sched;
+    struct sc_queue *next, *prev; /* the core's list of queues */
+    struct sc_queue *dirty_next;  /* the core's flush list for this round */
+    bool dirty;
+    bool removing;                /* being drained: no more polls */
+    bool polled;                  /* in the scheduler (not failed, not removing) */
+
+    /* --- cross-thread --- */
+    atomic_bool failed;           /* written by the core, read by anyone */
+    atomic_int error;             /* the -errno that failed it */
+    struct sc_queue_stats stats;  /* written by the core, read by anyone */
+};
+
+/* Control thread: zeroes q, sets ops, domid, port = SC_QUEUE_NO_PORT and the
+ * printf-formatted name (truncated to fit).  0 or -EINVAL (NULL ops or an op
+ * missing). */
+int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* An SQE of the core's io_uring for this queue's I/O.  When the SQ is full
+ * the core submits what is queued and tries again; NULL (errno EBUSY) if it
+ * is still full: stop consuming and report v->more, the next round retries.
+ * Set the SQE up completely (sc_io_attach included) before returning to the
+ * core: it is submitted at the end of the round, or on the next get. */
+struct io_uring_sqe *sc_queue_get_sqe(struct sc_queue *q);
+struct io_uring_sqe *sc_core_get_sqe(struct sc_core *core);
+
+static inline void sc_io_attach(struct io_uring_sqe *sqe, struct sc_io *io)
+{
+    io_uring_sqe_set_data(sqe, io);
+}
+
+/* Responses were produced (done callback or poll): flush q once at the end
+ * of this round.  Idempotent within a round. */
+void sc_queue_mark_dirty(struct sc_queue *q);
+
+/* Kicks the frontend through q->port and counts it.  For flush.  0, -ENOTCONN
+ * without a port, or the -errno of sc_evtchn_notify. */
+int sc_queue_notify(struct sc_queue *q);
+
+/* Fails q from a done callback or flush (poll returns its -errno instead):
+ * no more polls, failed set, attention raised.  err < 0; idempotent. */
+void sc_queue_fail(struct sc_queue *q, int err);
+
+/* Any thread: whether q failed, and the -errno it failed with (0 if not). */
+static inline bool sc_queue_failed(const struct sc_queue *q)
+{
+    return atomic_load_explicit((atomic_bool *)&q->failed, memory_order_acquire);
+}
+
+static inline int sc_queue_error(const struct sc_queue *q)
+{
+    return atomic_load_explicit((atomic_int *)&q->error, memory_order_acquire);
+}
+
+/* The core's clock at the start of this round (CLOCK_MONOTONIC ns): cheap
+ * timestamps for latency, without a clock read per request. */
+uint64_t sc_queue_now_ns(const struct sc_queue *q);
+
+/* Counting from the device (core thread).  The core itself counts requests,
+ * bytes, busy and empty polls (from the visits) and kicks; sc_queue_notify
+ * counts notifications; the device counts ERRORS (requests answered with an
+ * error) and records latency. */
+static inline void sc_queue_count(struct sc_queue *q, enum sc_queue_counter c, uint64_t n)
+{
+    sc_counter_add(&q->stats.counter[c], n);
+}
+
+static inline void sc_queue_record_latency(struct sc_queue *q, uint64_t ns)
+{
+    sc_hist_add(&q->stats.latency, ns);
+}
+
+/* Any thread, at any time while q's memory is valid. */
+static inline void sc_queue_stats_snapshot(const struct sc_queue *q,
+                                           struct sc_queue_stats_snap *out)
+{
+    sc_queue_stats_read(&q->stats, out);
+}
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * xenbus.h - device discovery and the XenBus state machine, generic over
+ * device classes ("vbd", "vif", ...): nothing block- or net-specific here.
+ *
+ * Contract: a `struct sc_xenbus` watches /local/domain/<us>/backend/<type>
+ * for every registered class, creates a `struct sc_device` for each backend
+ * directory the toolstack writes, follows the frontend's `state` node and
+ * drives the class through probe -> connect -> disconnect -> remove as the
+ * XenbusState handshake goes (see xenbus.c for the switch).  It owns the
+ * devices; a class owns only what it hangs on dev->priv.
+ *
+ * Threads: everything here runs on the control thread, the one that polls
+ * sc_xenbus_fd() and calls sc_xenbus_dispatch().  Class callbacks run on it
+ * too, from inside sc_xenbus_register/dispatch/destroy or the fail calls.
+ * A sidecore whose queue breaks sends the device id to the control thread,
+ * which calls sc_xenbus_fail_device_id().
+ *
+ * Returns: 0 (or a count) on success, negative errno on failure; pointer
+ * returners give NULL and set errno.  Nothing here blocks except xenstore
+ * round trips.
+ *
+ * Restart: sc_xenbus_register() adopts the directories that already exist.
+ * A device whose backend state is Connected gets probe + connect again
+ * (the class re-maps the rings from the frontend's keys, which are still in
+ * xenstore); the frontend sees no state change.  Directories left Closed
+ * with online=0 are on their way out and are not adopted.
+ */
+#ifndef SC_XENBUS_H
+#define SC_XENBUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/io/xenbus.h>
+#include <xenstore.h>
+
+#include "xen.h"
+
+struct sc_xenbus;
+struct sc_device;
+
+/* A device class.  The bus calls, per device, in this order:
+ *   probe                 once, when the backend directory is complete;
+ *   connect / disconnect  in pairs, any number of times (the frontend may
+ *                         reconnect after Closed);
+ *   remove                once, after the last disconnect, if probe
+ *                         succeeded.
+ * A callback may call sc_xenbus_device_fail() on its own device; the bus
+ * then closes the device when the callback returns. */
+struct sc_device_class {
+    /* "vbd", "vif", "vbd3", "qdisk": watched under backend/<type>/ */
+    const char *type;
+    /* Backend-directory keys (toolstack-written) the class wants
+     * backend_changed() for, NULL-terminated; NULL for none.  Any other key
+     * under the backend directory (ours included) is ignored cheaply. */
+    const char *const *backend_keys;
+    /* The backend directory appeared: read toolstack keys, write our
+     * feature keys, set dev->priv.  0 or -errno; on failure the class has
+     * undone its own work and the device fails (error node, Closing). */
+    int (*probe)(struct sc_device *dev);
+    /* The frontend is Initialised or Connected: read its keys (hostile:
+     * strict parsers), map rings, start queues, write connect-time keys.
+     * 0 or -errno (the device then fails; disconnect follows). */
+    int (*connect)(struct sc_device *dev);
+    /* Stop queues, unmap rings.  Called once after each connect, whether
+     * that connect succeeded or not, so it must undo a partial connect. */
+    void (*disconnect)(struct sc_device *dev);
+    /* Free what probe set up (dev->priv).  Optional if probe allocates
+     * nothing. */
+    void (*remove)(struct sc_device *dev);
+    /* Optional: a key listed in backend_keys changed (after probe). */
+    void (*backend_changed)(struct sc_device *dev, const char *key);
+};
+
+/* One backend directory, backend/<type>/<frontend_id>/<devid>.  Fields up
+ * to `priv` are written by the bus (control thread) and read by anyone on
+ * it; priv belongs to the class. */
+struct sc_device {
+    const struct sc_device_class *cls;
+    struct sc_xenbus *bus;
+    uint64_t id;                /* unique for the bus's life, never reused */
+    domid_t frontend_id;        /* from the path; checked against frontend-id */
+    uint32_t devid;
+    char name[48];              /* "vbd 5/51712": the log context */
+    char *backend_path;         /* /local/domain/<us>/backend/<type>/<fe>/<devid> */
+    char *frontend_path;        /* validated: /local/domain/<frontend_id>/...;
+                                   NULL until read */
+    XenbusState state;          /* ours, as last written (or found) in xenstore */
+    XenbusState frontend_state; /* as last read from <frontend>/state */
+    bool online;                /* the toolstack's "online", as last read */
+    void *priv;
+
+    /* ---- the bus's own bookkeeping ---- */
+    struct sc_device *next;
+    bool probed;                /* probe succeeded: remove is owed */
+    bool connected;             /* connect was called: disconnect is owed */
+    bool failed;                /* failed since the last InitWait */
+    bool frontend_watched;
+    bool hotplug_wait;          /* connect held back for hotplug-status */
+    bool removed;               /* unlinked, freed when the bus is idle */
+    int in_callback;            /* >0 while a class callback runs */
+    bool close_pending;         /* failed inside a callback: close after it */
+};
+
+/* Name of a state for logs and tools: "InitWait", ...; "invalid" if out of
+ * range. */
+const char *sc_xenbus_state_str(XenbusState s);
+
+/* A bus over `xs`, which stays the caller's (closed after
+ * sc_xenbus_destroy) and must not be used for watches elsewhere.  Watches
+ * @releaseDomain.  NULL + errno. */
+struct sc_xenbus *sc_xenbus_create(struct sc_xen *x, struct xs_handle *xs);
+/* Disconnects and removes every device (calling the class), drops the
+ * watches.  xenstore is left as it is, so a restarted daemon adopts the
+ * devices again. */
+void sc_xenbus_destroy(struct sc_xenbus *bus);
+
+/* Watches backend/<cls->type> and adopts the directories already there.
+ * `cls` must outlive the bus.  0, -EEXIST for a type already registered,
+ * -ENOSPC past SC_XENBUS_MAX_CLASSES, or -errno of xenstore. */
+#define SC_XENBUS_MAX_CLASSES 8
+int sc_xenbus_register(struct sc_xenbus *bus, const struct sc_device_class *cls);
+
+/* Readable (POLLIN) when watch events wait for sc_xenbus_dispatch(). */
+int sc_xenbus_fd(struct sc_xenbus *bus);
+/* Handles the watch events pending now (at most SC_XENBUS_DISPATCH_MAX, so
+ * the control loop stays responsive; the fd stays readable if more wait).
+ * Never waits for an event.  Returns the number handled, or -errno if the
+ * xenstore connection broke. */
+#define SC_XENBUS_DISPATCH_MAX 256
+int sc_xenbus_dispatch(struct sc_xenbus *bus);
+
+/* Fails a device as Linux's xenbus_dev_fatal does: logs with the device
+ * name, writes "<errno> <message>" to the node
+ * /local/domain/<us>/error/backend/<type>/<fe>/<devid>/error, disconnects
+ * and switches to Closing.  `err` is a negative errno.  Called inside one
+ * of the device's callbacks, the disconnect and Closing happen when the
+ * callback returns. */
+void sc_xenbus_device_fail(struct sc_device *dev, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same by id, for the control thread acting on a sidecore's report of
+ * a failed queue: 0, or -ENOENT if the device is gone. */
+int sc_xenbus_fail_device_id(struct sc_xenbus *bus, uint64_t id, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Calls fn for each device, in discovery order, stopping at the first
+ * non-zero return, which is returned (0 if all returned 0).  fn must not
+ * fail or remove devices (take the id and call sc_xenbus_fail_device_id
+ * after). */
+int sc_xenbus_foreach_device(struct sc_xenbus *bus, int (*fn)(struct sc_device *dev, void *arg),
+                             void *arg);
+/* The device backend/<type>/<frontend_id>/<devid>, or NULL (errno ENOENT). */
+struct sc_device *sc_xenbus_find_device(struct sc_xenbus *bus, const char *type,
+                                        domid_t frontend_id, uint32_t devid);
+
+/* For classes: the bus's xenstore connection and platform. */
+struct xs_handle *sc_xenbus_xs(const struct sc_xenbus *bus);
+struct sc_xen *sc_xenbus_xen(const struct sc_xenbus *bus);
+
+#endif

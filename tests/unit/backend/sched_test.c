@@ -1,0 +1,754 @@
+/*
+ * sched_test.c - the fair-share scheduler under a simulated sidecore.
+ *
+ * The simulation: each queue has a backlog of requests of a fixed (or random)
+ * size; the visited queue takes requests while the grant admits them; the
+ * fake clock advances by the visit's cost (one byte-equivalent per ns, i.e. a
+ * core worth ~1 GB/s of cost) plus a fixed per-visit overhead; when nothing is
+ * eligible the clock jumps by the wait the scheduler asked for. Every grant and
+ * every visit is checked against the per-visit budget.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sched.h"
+
+#define VISIT_NS  200u
+#define SIM_INF   UINT64_MAX
+#define MS        1000000ull
+#define SEC       1000000000ull
+#define MAX_Q     32
+
+struct simq {
+    struct sc_sched_queue sq; /* first: the scheduler hands back &sq */
+    uint16_t domid;
+    uint64_t backlog;   /* requests waiting; SIM_INF never runs dry */
+    uint64_t req_bytes; /* 0: random sizes */
+    uint64_t head;      /* size of the request at the head */
+    bool stalled;       /* claims work but takes nothing */
+    bool removed;
+    uint64_t requests, bytes, cost; /* served, by the simulation's count */
+};
+
+struct sim {
+    struct sc_sched *s;
+    struct sc_sched_params p; /* as the scheduler applies them */
+    uint64_t now, busy_ns, idle_ns;
+    struct simq *q[MAX_Q];
+    size_t nq;
+    uint32_t rng;
+    uint64_t visits;
+};
+
+static uint32_t rnd(struct sim *m)
+{
+    m->rng = m->rng * 1103515245u + 12345u;
+    return m->rng >> 8;
+}
+
+static void sim_init(struct sim *m, const struct sc_sched_params *p)
+{
+    memset(m, 0, sizeof(*m));
+    m->rng = 42;
+    m->p = (struct sc_sched_params){ 4096, 128 * 1024, 256 * 1024, 64, 10 * MS };
+    if (p) {
+        if (p->request_cost) m->p.request_cost = p->request_cost;
+        if (p->quantum) m->p.quantum = p->quantum;
+        if (p->visit_max_cost) m->p.visit_max_cost = p->visit_max_cost;
+        if (p->visit_max_requests) m->p.visit_max_requests = p->visit_max_requests;
+        if (p->burst_ns) m->p.burst_ns = p->burst_ns;
+    }
+    m->s = sc_sched_create(p);
+    assert_non_null(m->s);
+}
+
+static void sim_fini(struct sim *m)
+{
+    for (size_t i = 0; i < m->nq; i++)
+        free(m->q[i]);
+    sc_sched_destroy(m->s);
+}
+
+static void refresh_head(struct sim *m, struct simq *q)
+{
+    q->head = q->req_bytes ? q->req_bytes : 512 + rnd(m) % (192 * 1024);
+}
+
+static struct simq *sim_queue(struct sim *m, uint16_t domid, uint64_t backlog,
+                              uint64_t req_bytes)
+{
+    assert_true(m->nq < MAX_Q);
+    struct simq *q = calloc(1, sizeof(*q));
+    assert_non_null(q);
+    q->domid = domid;
+    q->backlog = backlog;
+    q->req_bytes = req_bytes;
+    refresh_head(m, q);
+    assert_int_equal(sc_sched_queue_add(m->s, &q->sq, domid), 0);
+    m->q[m->nq++] = q;
+    return q;
+}
+
+static void set_tenant(struct sim *m, uint16_t domid, uint32_t weight,
+                       uint64_t res_iops, uint64_t res_bps,
+                       uint64_t lim_iops, uint64_t lim_bps)
+{
+    struct sc_sched_tenant_conf c = {
+        .weight = weight,
+        .reservation = { res_iops, res_bps },
+        .limit = { lim_iops, lim_bps },
+    };
+    assert_int_equal(sc_sched_tenant_set(m->s, domid, &c), 0);
+}
+
+/* One round of the poll loop. */
+static void sim_step(struct sim *m)
+{
+    struct sc_sched_grant g;
+    struct sc_sched_queue *sq = sc_sched_next(m->s, m->now, &g);
+    if (!sq) {
+        assert_int_equal(errno, EAGAIN);
+        assert_true(g.wait_ns > 0);
+        assert_true(g.wait_ns != SC_SCHED_WAIT_FOREVER);
+        m->now += g.wait_ns;
+        m->idle_ns += g.wait_ns;
+        return;
+    }
+    struct simq *q = (struct simq *)sq;
+    assert_false(q->removed);
+    /* the budget, on every grant */
+    assert_true(g.max_requests >= 1);
+    assert_true(g.max_requests <= m->p.visit_max_requests);
+    assert_true(g.max_cost >= 1);
+    assert_true(g.max_cost <= m->p.visit_max_cost);
+    assert_true(g.max_bytes >= 1);
+    assert_int_equal(g.request_cost, m->p.request_cost);
+
+    uint64_t bytes = 0;
+    uint32_t reqs = 0;
+    while (q->backlog && !q->stalled && sc_sched_grant_admits(&g, bytes, reqs, q->head)) {
+        bytes += q->head;
+        reqs++;
+        if (q->backlog != SIM_INF)
+            q->backlog--;
+        refresh_head(m, q);
+    }
+    uint64_t cost = bytes + (uint64_t)reqs * m->p.request_cost;
+    /* ... and on what the visit took: only a lone request may exceed it */
+    assert_true(reqs <= g.max_requests);
+    if (reqs > 1) {
+        assert_true(cost <= g.max_cost);
+        assert_true(bytes <= g.max_bytes);
+    }
+    q->requests += reqs;
+    q->bytes += bytes;
+    q->cost += cost;
+    m->now += cost + VISIT_NS;
+    m->busy_ns += cost;
+    m->visits++;
+    assert_int_equal(sc_sched_charge(m->s, sq, m->now, bytes, reqs,
+                                     q->backlog > 0 || q->stalled), 0);
+}
+
+static void sim_run(struct sim *m, uint64_t duration_ns)
+{
+    uint64_t end = m->now + duration_ns;
+    while (m->now < end)
+        sim_step(m);
+}
+
+/* What each tenant got, in the simulation's own count. */
+static uint64_t tenant_cost(const struct sim *m, uint16_t domid)
+{
+    uint64_t c = 0;
+    for (size_t i = 0; i < m->nq; i++)
+        if (m->q[i]->domid == domid)
+            c += m->q[i]->cost;
+    return c;
+}
+
+static uint64_t tenant_requests(const struct sim *m, uint16_t domid)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < m->nq; i++)
+        if (m->q[i]->domid == domid)
+            r += m->q[i]->requests;
+    return r;
+}
+
+static uint64_t tenant_bytes(const struct sim *m, uint16_t domid)
+{
+    uint64_t b = 0;
+    for (size_t i = 0; i < m->nq; i++)
+        if (m->q[i]->domid == domid)
+            b += m->q[i]->bytes;
+    return b;
+}
+
+static void snapshot(const struct sim *m, uint64_t *cost, uint64_t *reqs)
+{
+    for (size_t i = 0; i < m->nq; i++) {
+        cost[i] = m->q[i]->cost;
+        reqs[i] = m->q[i]->requests;
+    }
+}
+
+static double share(uint64_t part, uint64_t whole)
+{
+    return whole ? (double)part / (double)whole : 0;
+}
+
+/* ---- fairness by weight ---- */
+
+static void test_equal_weights_jain(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    for (uint16_t d = 1; d <= 4; d++)
+        sim_queue(&m, d, SIM_INF, 16384);
+    sim_run(&m, SEC);
+    double x[4];
+    for (uint16_t d = 1; d <= 4; d++) {
+        x[d - 1] = (double)tenant_cost(&m, d);
+        assert_true(x[d - 1] > 0);
+        /* the scheduler's counters agree with what was served */
+        struct sc_sched_tenant_stats st;
+        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
+        assert_int_equal(st.cost, tenant_cost(&m, d));
+        assert_int_equal(st.requests, tenant_requests(&m, d));
+        assert_int_equal(st.bytes, tenant_bytes(&m, d));
+        assert_int_equal(st.reservation_visits, 0);
+    }
+    assert_true(sc_jain_index(x, 4) > 0.99);
+    sim_fini(&m);
+}
+
+static void check_weights(uint32_t w1, uint32_t w2, uint32_t w3)
+{
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, w1, 0, 0, 0, 0);
+    set_tenant(&m, 2, w2, 0, 0, 0, 0);
+    set_tenant(&m, 3, w3, 0, 0, 0, 0);
+    sim_queue(&m, 1, SIM_INF, 65536);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_queue(&m, 3, SIM_INF, 65536);
+    sim_run(&m, 2 * SEC);
+    double c1 = (double)tenant_cost(&m, 1);
+    double c2 = (double)tenant_cost(&m, 2);
+    double c3 = (double)tenant_cost(&m, 3);
+    assert_true(c1 > 0);
+    print_message("# weights %u:%u:%u -> served 1 : %.3f : %.3f\n", w1, w2, w3,
+                  c2 / c1, c3 / c1);
+    assert_true(fabs(c2 / c1 / ((double)w2 / w1) - 1) < 0.03);
+    assert_true(fabs(c3 / c1 / ((double)w3 / w1) - 1) < 0.03);
+    /* the core was never idle: all of it went to someone */
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    sim_fini(&m);
+}
+
+static void test_weights_1_2_4(void **state)
+{
+    (void)state;
+    check_weights(1, 2, 4);       /* quanta far below one request: debt path */
+    check_weights(100, 200, 400);
+}
+
+static void test_queues_do_not_add_share(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    for (int i = 0; i < 8; i++)
+        sim_queue(&m, 1, SIM_INF, 16384);
+    sim_queue(&m, 2, SIM_INF, 16384);
+    sim_run(&m, SEC);
+    double s1 = share(tenant_cost(&m, 1), tenant_cost(&m, 1) + tenant_cost(&m, 2));
+    print_message("# 8 queues vs 1: %.4f\n", s1);
+    assert_true(fabs(s1 - 0.5) < 0.02);
+    /* and the guest's queues split its share among them */
+    double x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (double)m.q[i]->cost;
+    assert_true(sc_jain_index(x, 8) > 0.95);
+    sim_fini(&m);
+}
+
+static void test_small_vs_large_requests(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    sim_queue(&m, 1, SIM_INF, 512);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_run(&m, SEC);
+    double s1 = share(tenant_cost(&m, 1), tenant_cost(&m, 1) + tenant_cost(&m, 2));
+    print_message("# 512 B vs 64 KiB cost share: %.4f\n", s1);
+    assert_true(fabs(s1 - 0.5) < 0.02);
+    /* equal cost means requests in inverse ratio of (size + per-request
+     * charge); by bytes alone the small guest would get 128x the requests */
+    double rr = (double)tenant_requests(&m, 1) / (double)tenant_requests(&m, 2);
+    double want = (65536.0 + 4096) / (512.0 + 4096);
+    assert_true(fabs(rr / want - 1) < 0.03);
+    sim_fini(&m);
+}
+
+/* ---- limits ---- */
+
+static void test_limit_iops(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, 100, 0, 0, 1000, 0);
+    sim_queue(&m, 1, SIM_INF, 4096);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_queue(&m, 3, SIM_INF, 65536);
+    sim_run(&m, 5 * SEC);
+    double per_s = (double)tenant_requests(&m, 1) * SEC / (double)m.now;
+    print_message("# limited guest: %.1f IOPS\n", per_s);
+    assert_true(fabs(per_s - 1000) < 20);
+    /* the others took the rest: the core stayed busy */
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    assert_true(fabs(share(tenant_cost(&m, 2), tenant_cost(&m, 3)) - 1) < 0.02);
+    struct sc_sched_tenant_stats st;
+    assert_int_equal(sc_sched_tenant_stats(m.s, 1, &st), 0);
+    assert_true(st.throttled > 0);
+    sim_fini(&m);
+}
+
+static void test_limit_alone_waits(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, 100, 0, 0, 1000, 0);
+    sim_queue(&m, 1, SIM_INF, 4096);
+    uint64_t nulls = 0;
+    while (m.now < 3 * SEC) {
+        uint64_t idle = m.idle_ns;
+        sim_step(&m);
+        if (m.idle_ns != idle) {
+            nulls++;
+            /* one request per ms: never asked to sleep longer */
+            assert_true(m.idle_ns - idle <= MS);
+        }
+    }
+    double per_s = (double)tenant_requests(&m, 1) * SEC / (double)m.now;
+    assert_true(fabs(per_s - 1000) < 20);
+    assert_true(nulls > 1000);
+    assert_true(m.busy_ns < m.now / 10);
+    sim_fini(&m);
+}
+
+static void test_limit_bps(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, 100, 0, 0, 0, 50 * 1000 * 1000);
+    sim_queue(&m, 1, SIM_INF, 65536);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_run(&m, 4 * SEC);
+    double bps = (double)tenant_bytes(&m, 1) * SEC / (double)m.now;
+    print_message("# limited guest: %.0f bytes/s\n", bps);
+    assert_true(fabs(bps / 50e6 - 1) < 0.02);
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    sim_fini(&m);
+}
+
+/* ---- reservations ---- */
+
+static double reserved_guest_iops(bool reserve)
+{
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(&m, 2, 1000, 0, 0, 0, 0);
+    set_tenant(&m, 3, 1, reserve ? 2000 : 0, 0, 0, 0);
+    sim_queue(&m, 1, SIM_INF, 65536);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_queue(&m, 3, SIM_INF, 4096);
+    sim_run(&m, 3 * SEC);
+    double iops = (double)tenant_requests(&m, 3) * SEC / (double)m.now;
+    struct sc_sched_tenant_stats st;
+    assert_int_equal(sc_sched_tenant_stats(m.s, 3, &st), 0);
+    if (reserve)
+        assert_true(st.reservation_visits > 0);
+    /* reservation service does not eat into the heavy guests' 1:1 split */
+    assert_true(fabs(share(tenant_cost(&m, 1), tenant_cost(&m, 2)) - 1) < 0.02);
+    sim_fini(&m);
+    return iops;
+}
+
+static void test_reservation_iops(void **state)
+{
+    (void)state;
+    double without = reserved_guest_iops(false);
+    double with = reserved_guest_iops(true);
+    print_message("# weight-1 guest: %.0f IOPS alone by weight, %.0f reserved 2000\n",
+                  without, with);
+    assert_true(without < 500); /* the weight alone would not do it */
+    assert_true(with >= 2000 * 0.98);
+    assert_true(with <= 2000 * 1.10); /* and it gets little more than that */
+}
+
+static void test_reservation_bps(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    set_tenant(&m, 1, 10000, 0, 0, 0, 0);
+    set_tenant(&m, 2, 1, 0, 80 * 1000 * 1000, 0, 0);
+    sim_queue(&m, 1, SIM_INF, 65536);
+    sim_queue(&m, 2, SIM_INF, 65536);
+    sim_run(&m, 3 * SEC);
+    double bps = (double)tenant_bytes(&m, 2) * SEC / (double)m.now;
+    print_message("# weight-1 guest reserved 80 MB/s: %.0f bytes/s\n", bps);
+    assert_true(bps >= 80e6 * 0.98);
+    sim_fini(&m);
+}
+
+/* ---- work conservation and idleness ---- */
+
+static void test_single_busy_guest_gets_all(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    sim_queue(&m, 1, SIM_INF, 16384);
+    sim_queue(&m, 2, 0, 16384);
+    sim_queue(&m, 3, 0, 16384);
+    sim_queue(&m, 3, 0, 16384);
+    sim_run(&m, SEC);
+    assert_int_equal(tenant_cost(&m, 2) + tenant_cost(&m, 3), 0);
+    /* idle guests cost only their probes: 1 - 4 probes per 128 KiB round */
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    /* the idle queues were still looked at, so new work would be found */
+    assert_true(m.q[1]->sq.stats.visits > 100);
+    assert_int_equal(m.q[1]->sq.stats.visits, m.q[1]->sq.stats.empty_visits);
+    sim_fini(&m);
+}
+
+static void test_idle_queue_banks_no_credit(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
+    struct simq *idle = sim_queue(&m, 2, 0, 65536);
+    sim_run(&m, SEC); /* guest 2 is probed ~thousands of times meanwhile */
+    assert_int_equal(idle->cost, 0);
+    idle->backlog = SIM_INF;
+
+    /* Longest stretch of guest 2 service with no guest 1 visit in between. */
+    uint64_t max_run = 0, run_start = idle->cost;
+    uint64_t c0[MAX_Q], r0[MAX_Q];
+    snapshot(&m, c0, r0);
+    uint64_t end = m.now + 100 * MS;
+    while (m.now < end) {
+        uint64_t before = busy->cost;
+        sim_step(&m);
+        if (busy->cost != before)
+            run_start = idle->cost;
+        if (idle->cost - run_start > max_run)
+            max_run = idle->cost - run_start;
+    }
+    uint64_t one_request = 65536 + 4096;
+    print_message("# longest burst after idling: %lu (quantum %lu)\n",
+                  (unsigned long)max_run, (unsigned long)m.p.quantum);
+    assert_true(max_run <= m.p.quantum + one_request);
+    double s2 = share(idle->cost - c0[1], idle->cost - c0[1] + busy->cost - c0[0]);
+    assert_true(fabs(s2 - 0.5) < 0.02); /* no catching up either */
+    sim_fini(&m);
+}
+
+/* Reservation credit does not bank while idle either: once busy again the
+ * guest gets its reserved rate, not a catch-up burst of the bucket's depth. */
+static void test_idle_reservation_banks_no_credit(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL); /* burst 10 ms: a full bucket would be 20 requests */
+    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(&m, 2, 1, 2000, 0, 0, 0);
+    sim_queue(&m, 1, SIM_INF, 65536);
+    struct simq *idle = sim_queue(&m, 2, 0, 4096);
+    sim_run(&m, SEC);
+    assert_int_equal(idle->requests, 0);
+    idle->backlog = SIM_INF;
+    sim_run(&m, 5 * MS); /* reserved: 10 requests in 5 ms */
+    print_message("# reserved guest, first 5 ms after idling: %lu requests\n",
+                  (unsigned long)idle->requests);
+    assert_true(idle->requests >= 8);
+    assert_true(idle->requests <= 14);
+    sim_fini(&m);
+}
+
+/* A queue claiming work but taking nothing (back-pressure) cannot hold the core. */
+static void test_stalled_queue_does_not_hog(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    struct simq *stuck = sim_queue(&m, 1, SIM_INF, 4096);
+    stuck->stalled = true;
+    struct simq *ok = sim_queue(&m, 2, SIM_INF, 4096);
+    for (int i = 0; i < 10000; i++)
+        sim_step(&m);
+    assert_true(ok->requests > 0);
+    assert_true(stuck->sq.stats.visits <= ok->sq.stats.visits + 1);
+    assert_true(m.busy_ns > m.now * 9 / 10);
+    sim_fini(&m);
+}
+
+/* ---- the budget, under a random mix ---- */
+
+static void test_budget_always_respected(void **state)
+{
+    (void)state;
+    struct sim m;
+    struct sc_sched_params p = {
+        .request_cost = 1000, .quantum = 50000, .visit_max_cost = 100000,
+        .visit_max_requests = 16, .burst_ns = 2 * MS,
+    };
+    sim_init(&m, &p);
+    for (uint16_t d = 1; d <= 6; d++) {
+        uint32_t w = 1 + rnd(&m) % 10000;
+        uint64_t lim_iops = d % 3 == 0 ? 2000 + rnd(&m) % 20000 : 0;
+        uint64_t lim_bps = d % 2 == 0 ? 10000000 + rnd(&m) % 200000000 : 0;
+        uint64_t res_iops = d == 1 ? 500 : d == 3 ? lim_iops / 2 : 0;
+        uint64_t res_bps = d == 4 ? lim_bps / 2 : 0;
+        set_tenant(&m, d, w, res_iops, res_bps, lim_iops, lim_bps);
+        for (uint32_t n = 0; n <= d % 3; n++)
+            sim_queue(&m, d, rnd(&m) % 100, 0); /* random sizes, some > budget */
+    }
+    for (int i = 0; i < 300000; i++) {
+        if (rnd(&m) % 8 == 0)
+            m.q[rnd(&m) % m.nq]->backlog += rnd(&m) % 4;
+        sim_step(&m); /* checks every grant and visit */
+    }
+    /* counters add up: queues to tenants, tenants to what was served */
+    for (uint16_t d = 1; d <= 6; d++) {
+        struct sc_sched_tenant_stats st;
+        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
+        uint64_t qc = 0, qv = 0;
+        for (size_t i = 0; i < m.nq; i++) {
+            if (m.q[i]->domid != d)
+                continue;
+            qc += m.q[i]->sq.stats.cost;
+            qv += m.q[i]->sq.stats.visits;
+        }
+        assert_int_equal(st.cost, qc);
+        assert_int_equal(st.cost, tenant_cost(&m, d));
+        assert_int_equal(st.visits, qv);
+    }
+    sim_fini(&m);
+}
+
+/* ---- queue removal while running ---- */
+
+static void test_remove_during_operation(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    for (uint16_t d = 1; d <= 3; d++) {
+        sim_queue(&m, d, SIM_INF, 16384);
+        sim_queue(&m, d, SIM_INF, 16384);
+    }
+    for (int i = 0; i < 5000; i++)
+        sim_step(&m);
+
+    /* between visits */
+    assert_int_equal(sc_sched_queue_remove(m.s, &m.q[0]->sq), 0);
+    m.q[0]->removed = true;
+    assert_int_equal(sc_sched_queue_remove(m.s, &m.q[0]->sq), -EINVAL);
+    for (int i = 0; i < 5000; i++)
+        sim_step(&m);
+
+    /* between next and charge: the visit is dropped */
+    struct sc_sched_grant g;
+    struct sc_sched_queue *sq = sc_sched_next(m.s, m.now, &g);
+    assert_non_null(sq);
+    assert_int_equal(sc_sched_queue_remove(m.s, sq), 0);
+    ((struct simq *)sq)->removed = true;
+    assert_int_equal(sc_sched_charge(m.s, sq, m.now, 4096, 1, true), -EINVAL);
+    for (int i = 0; i < 5000; i++)
+        sim_step(&m);
+
+    /* every queue of guest 2 */
+    for (size_t i = 0; i < m.nq; i++) {
+        if (m.q[i]->domid == 2 && !m.q[i]->removed) {
+            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
+            m.q[i]->removed = true;
+        }
+    }
+    assert_int_equal(sc_sched_tenant_remove(m.s, 2), 0);
+    assert_int_equal(sc_sched_tenant_remove(m.s, 2), -ENOENT);
+    assert_int_equal(sc_sched_tenant_remove(m.s, 3), -EBUSY);
+
+    /* the survivors share fairly */
+    uint64_t c0[MAX_Q], r0[MAX_Q];
+    snapshot(&m, c0, r0);
+    uint64_t a0 = tenant_cost(&m, 1), b0 = tenant_cost(&m, 3);
+    sim_run(&m, SEC);
+    uint64_t a = tenant_cost(&m, 1) - a0, b = tenant_cost(&m, 3) - b0;
+    assert_true(a > 0 && b > 0);
+    assert_true(fabs(share(a, a + b) - 0.5) < 0.02);
+    for (size_t i = 0; i < m.nq; i++)
+        if (m.q[i]->removed)
+            assert_int_equal(m.q[i]->cost, c0[i]);
+
+    /* a removed queue can come back, for a new guest */
+    struct simq *back = m.q[0];
+    back->removed = false;
+    back->domid = 7;
+    assert_int_equal(sc_sched_queue_add(m.s, &back->sq, 7), 0);
+    uint64_t back0 = back->cost;
+    sim_run(&m, 100 * MS);
+    assert_true(back->cost > back0);
+
+    /* remove everything: nothing to visit, and nothing will come */
+    for (size_t i = 0; i < m.nq; i++)
+        if (!m.q[i]->removed)
+            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
+    errno = 0;
+    assert_null(sc_sched_next(m.s, m.now, &g));
+    assert_int_equal(errno, EAGAIN);
+    assert_true(g.wait_ns == SC_SCHED_WAIT_FOREVER);
+    sim_fini(&m);
+}
+
+/* ---- rejections ---- */
+
+static void test_invalid_params(void **state)
+{
+    (void)state;
+    const struct sc_sched_params bad[] = {
+        { .request_cost = (1u << 20) + 1 },
+        { .quantum = (1ull << 30) + 1 },
+        { .visit_max_cost = (1ull << 30) + 1 },
+        { .visit_max_requests = 65537 },
+        { .burst_ns = 999 },
+        { .burst_ns = 10 * SEC + 1 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        errno = 0;
+        assert_null(sc_sched_create(&bad[i]));
+        assert_int_equal(errno, EINVAL);
+    }
+    struct sc_sched *s = sc_sched_create(NULL);
+    assert_non_null(s);
+
+    const struct sc_sched_tenant_conf badc[] = {
+        { .weight = 0 },
+        { .weight = 10001 },
+        { .weight = 100, .limit = { .iops = SC_SCHED_IOPS_MAX + 1 } },
+        { .weight = 100, .reservation = { .bps = SC_SCHED_BPS_MAX + 1 } },
+        { .weight = 100, .reservation = { .iops = 2000 }, .limit = { .iops = 1000 } },
+        { .weight = 100, .reservation = { .bps = 2000 }, .limit = { .bps = 1000 } },
+    };
+    for (size_t i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
+        assert_int_equal(sc_sched_tenant_set(s, 1, &badc[i]), -EINVAL);
+    struct sc_sched_tenant_conf c;
+    assert_int_equal(sc_sched_tenant_get(s, 1, &c), -ENOENT); /* none was made */
+    assert_int_equal(sc_sched_tenant_set(s, 1, NULL), -EINVAL);
+    assert_int_equal(sc_sched_tenant_set(NULL, 1, &badc[0]), -EINVAL);
+    struct sc_sched_tenant_conf good = { .weight = 10000, .reservation = { 1000, 0 },
+                                         .limit = { 1000, SC_SCHED_BPS_MAX } };
+    assert_int_equal(sc_sched_tenant_set(s, 1, &good), 0);
+    assert_int_equal(sc_sched_tenant_get(s, 1, &c), 0);
+    assert_int_equal(c.weight, 10000);
+    assert_int_equal(c.limit.bps, SC_SCHED_BPS_MAX);
+    struct sc_sched_tenant_stats st;
+    assert_int_equal(sc_sched_tenant_stats(s, 9, &st), -ENOENT);
+    assert_int_equal(sc_sched_tenant_remove(s, 9), -ENOENT);
+
+    /* queues */
+    struct sc_sched_queue q1 = { 0 }, q2 = { 0 }, never = { 0 };
+    assert_int_equal(sc_sched_queue_add(s, NULL, 1), -EINVAL);
+    assert_int_equal(sc_sched_queue_add(s, &q1, 1), 0);
+    assert_int_equal(sc_sched_queue_add(s, &q1, 2), -EINVAL); /* twice */
+    assert_int_equal(sc_sched_queue_remove(s, &never), -EINVAL);
+    assert_int_equal(sc_sched_queue_add(s, &q2, 5), 0); /* implicit tenant */
+    assert_int_equal(sc_sched_tenant_get(s, 5, &c), 0);
+    assert_int_equal(c.weight, SC_SCHED_WEIGHT_DEFAULT);
+
+    /* visits: charge only what is outstanding, one at a time */
+    struct sc_sched_grant g;
+    assert_int_equal(sc_sched_charge(s, &q1, 0, 0, 0, false), -EINVAL);
+    assert_null(sc_sched_next(NULL, 0, &g));
+    assert_null(sc_sched_next(s, 0, NULL));
+    struct sc_sched_queue *q = sc_sched_next(s, 0, &g);
+    assert_non_null(q);
+    errno = 0;
+    assert_null(sc_sched_next(s, 0, &g));
+    assert_int_equal(errno, EINVAL);
+    struct sc_sched_queue *other = q == &q1 ? &q2 : &q1;
+    assert_int_equal(sc_sched_charge(s, other, 0, 0, 0, false), -EINVAL);
+    assert_int_equal(sc_sched_charge(s, q, 0, SC_SCHED_CHARGE_MAX_BYTES + 1, 1, false),
+                     -EINVAL);
+    assert_int_equal(sc_sched_charge(s, q, 0, 0, SC_SCHED_CHARGE_MAX_REQUESTS + 1, false),
+                     -EINVAL);
+    assert_int_equal(sc_sched_charge(s, q, 0, 4096, 1, false), 0);
+    assert_int_equal(sc_sched_charge(s, q, 0, 4096, 1, false), -EINVAL); /* twice */
+    assert_int_equal(q->stats.requests, 1);
+
+    assert_int_equal(sc_sched_tenant_remove(s, 1), -EBUSY);
+    assert_int_equal(sc_sched_queue_remove(s, &q1), 0);
+    assert_int_equal(sc_sched_tenant_remove(s, 1), 0);
+    sc_sched_destroy(s);
+    sc_sched_destroy(NULL);
+}
+
+static void test_jain_index(void **state)
+{
+    (void)state;
+    const double equal[] = { 3, 3, 3, 3 };
+    const double one[] = { 5, 0, 0, 0 };
+    const double half[] = { 1, 1, 0, 0 };
+    const double neg[] = { 1, -1 };
+    const double zero[] = { 0, 0 };
+    assert_true(fabs(sc_jain_index(equal, 4) - 1) < 1e-12);
+    assert_true(fabs(sc_jain_index(one, 4) - 0.25) < 1e-12);
+    assert_true(fabs(sc_jain_index(half, 4) - 0.5) < 1e-12);
+    assert_true(isnan(sc_jain_index(equal, 0)));
+    assert_true(isnan(sc_jain_index(NULL, 3)));
+    assert_true(isnan(sc_jain_index(neg, 2)));
+    assert_true(isnan(sc_jain_index(zero, 2)));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_equal_weights_jain),
+        cmocka_unit_test(test_weights_1_2_4),
+        cmocka_unit_test(test_queues_do_not_add_share),
+        cmocka_unit_test(test_small_vs_large_requests),
+        cmocka_unit_test(test_limit_iops),
+        cmocka_unit_test(test_limit_alone_waits),
+        cmocka_unit_test(test_limit_bps),
+        cmocka_unit_test(test_reservation_iops),
+        cmocka_unit_test(test_reservation_bps),
+        cmocka_unit_test(test_single_busy_guest_gets_all),
+        cmocka_unit_test(test_idle_queue_banks_no_credit),
+        cmocka_unit_test(test_idle_reservation_banks_no_credit),
+        cmocka_unit_test(test_stalled_queue_does_not_hog),
+        cmocka_unit_test(test_budget_always_respected),
+        cmocka_unit_test(test_remove_during_operation),
+        cmocka_unit_test(test_invalid_params),
+        cmocka_unit_test(test_jain_index),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/*
+ * xensim.h - client library of the xensim simulated hypervisor.
+ *
+ * Contract: a `struct xsim` is one process's connection to xensimd acting as
+ * one domain (the socket it connects to decides which: <dir>/hv-<domid>.sock).
+ * Through it a process does what a domain does through hypercalls and the
+ * gntdev/evtchn devices: map, unmap and copy grants of other domains, bind and
+ * kick event channels, and (dom0 only) create and destroy domains.
+ *
+ * Grant checks run in the calling process on the shared grant tables, with the
+ * same atomic protocol as Xen (GTF_reading/GTF_writing set while pinned), so a
+ * map or copy costs no daemon round trip.  Event-channel kicks go straight to
+ * the peer's eventfd.  Everything else is a synchronous RPC to xensimd.
+ *
+ * Threads: every function may be called from any thread; the handle
+ * serialises its own RPCs.  Functions return 0 (or a non-negative value) on
+ * success and a negative errno on failure; pointer-returning ones return NULL
+ * and set errno.
+ */
+#ifndef XENSIM_H
+#define XENSIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+#include <xen/event_channel.h>
+#include <xengnttab.h> /* xengnttab_grant_copy_segment_t: same segment type as real Xen */
+
+#define XSIM_PAGE_SIZE 4096u
+#define XSIM_MAX_DOMAINS 256u        /* domids 0..255 */
+#define XSIM_NR_GRANTS 32768u        /* v1 grant entries per domain (64 frames) */
+#define XSIM_NR_PORTS 4096u          /* event channel ports per domain */
+#define XSIM_NAME_MAX 64u
+
+struct xsim;
+struct xsim_evtchn;
+
+/* ---- connection ---- */
+
+/* Connect to the xensimd whose world lives in `dir`, acting as domain `self`. */
+struct xsim *xsim_open(const char *dir, domid_t self);
+/* Same, with dir and domid from $XENSIM_DIR and $XENSIM_DOMID (default 0). */
+struct xsim *xsim_open_env(void);
+/* Closes the connection; xensimd then drops every grant mapping this
+ * connection still holds and closes every event channel bound through it. */
+void xsim_close(struct xsim *xs);
+domid_t xsim_domid(const struct xsim *xs);
+const char *xsim_dir(const struct xsim *xs);
+
+/* ---- domains ---- */
+
+enum xsim_domain_state {
+    XSIM_DOM_FREE = 0,   /* slot unused */
+    XSIM_DOM_RUNNING,    /* alive */
+    XSIM_DOM_DYING,      /* destroyed; memory kept while others still map it */
+};
+const char *xsim_domain_state_str(enum xsim_domain_state s);
+
+struct xsim_dominfo {
+    domid_t domid;
+    enum xsim_domain_state state;
+    uint32_t incarnation;     /* changes each time the domid is reused */
+    uint64_t mem_pages;       /* guest frames 0..mem_pages-1 */
+    char name[XSIM_NAME_MAX];
+};
+
+/* Dom0 only.  Creates a domain with `mem_mb` MiB of memory, introduces it to
+ * xenstored (/local/domain/<id> created, @introduceDomain fired) and returns
+ * its domid (> 0) or a negative errno (-EEXIST for a duplicate name). */
+int xsim_domain_create(struct xsim *xs, const char *name, uint32_t mem_mb);
+/* Dom0 only.  Destroys a domain: its event channels close (their peers see
+ * them unbound), new maps and copies of its grants fail with
+ * GNTST_bad_domain, xenstored fires @releaseDomain and drops its connections.
+ * Mappings others hold stay valid until they unmap, as with a Xen zombie. */
+int xsim_domain_destroy(struct xsim *xs, domid_t domid);
+/* 0 and *info filled, or -ESRCH for a free slot. Reads shared state, no RPC. */
+int xsim_domain_info(struct xsim *xs, domid_t domid, struct xsim_dominfo *info);
+
+/* ---- grants, mapping side (what gntdev + GNTTABOP_map/copy do) ---- */
+
+/* Maps `count` grant refs of domain `dom` into one contiguous range, like
+ * xengnttab_map_domain_grant_refs().  All or nothing: on failure returns NULL,
+ * sets errno, and if `status` is non-NULL fills status[i] with the GNTST_*
+ * code of each ref (GNTST_okay for the ones that would have mapped). */
+void *xsim_grant_map(struct xsim *xs, domid_t dom, uint32_t count,
+                     const grant_ref_t *refs, bool writable, int16_t *status);
+/* Unmaps a range returned by xsim_grant_map() (count must match). */
+int xsim_grant_unmap(struct xsim *xs, void *addr, uint32_t count);
+/* GNTTABOP_copy over the same segment type as xengnttab_grant_copy().  Each
+ * segment is checked and copied alone; segs[i].status gets its GNTST_* code.
+ * Returns 0, or a negative errno if the call itself failed. */
+int xsim_grant_copy(struct xsim *xs, uint32_t count,
+                    xengnttab_grant_copy_segment_t *segs);
+
+/* ---- event channels (what /dev/xen/evtchn does) ---- */
+
+/* A handle owns the ports bound through it, like one open of
+ * /dev/xen/evtchn; closing it closes them.  Close every handle before the
+ * struct xsim it was opened on. */
+struct xsim_evtchn *xsim_evtchn_open(struct xsim *xs);
+void xsim_evtchn_close(struct xsim_evtchn *h);
+/* Readable when some port bound through this handle is pending and unmasked. */
+int xsim_evtchn_fd(struct xsim_evtchn *h);
+/* Local port, or negative errno. */
+int xsim_evtchn_alloc_unbound(struct xsim_evtchn *h, domid_t remote);
+int xsim_evtchn_bind_interdomain(struct xsim_evtchn *h, domid_t remote,
+                                 evtchn_port_t remote_port);
+int xsim_evtchn_unbind(struct xsim_evtchn *h, evtchn_port_t port);
+/* Kicks the peer of `port`: one eventfd write, no daemon round trip.
+ * A port whose peer is gone or not yet bound is a silent no-op, as on Xen. */
+int xsim_evtchn_notify(struct xsim_evtchn *h, evtchn_port_t port);
+/* Next pending port (which is now masked), or -EAGAIN if none. Never blocks. */
+int xsim_evtchn_pending(struct xsim_evtchn *h);
+/* Re-enables delivery; a kick that came while masked is delivered now. */
+int xsim_evtchn_unmask(struct xsim_evtchn *h, evtchn_port_t port);
+
+#endif
