@@ -411,6 +411,8 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
         }
         if (call_connect(dev) < 0)
             break;
+        if (dev->state == XenbusStateConnected)
+            sc_log(SC_LOG_INFO, dev->name, "reattached to a connected frontend");
         switch_state(dev, XenbusStateConnected);
         break;
 
@@ -543,10 +545,12 @@ void xb_device_try_probe(struct sc_device *dev)
 
 /* ---- the backend directory ---- */
 
-/* The toolstack wrote our state node: libxl writes Closing (with online=0)
- * to detach.  Adopt it; if the frontend will not move on its own (already
- * Closed, or gone), finish the close now. */
-static void backend_state_changed(struct sc_device *dev)
+/* The toolstack wrote our state node or online: libxl detaches with
+ * online=0 and state=Closing in one transaction (its events reach us one by
+ * one, so either may come first).  Adopt its Closing; if the frontend will
+ * not move on its own (already Closed, gone, or never watched because the
+ * device failed early), finish the close now: libxl waits for Closed. */
+static void toolstack_changed(struct sc_device *dev)
 {
     unsigned long long v;
     int rc = sc_xs_read_uint(dev->bus->xs, XBT_NULL, 255, &v, "%s/state", dev->backend_path);
@@ -563,20 +567,29 @@ static void backend_state_changed(struct sc_device *dev)
         xb_device_try_probe(dev);
         return;
     }
-    if ((XenbusState)v == dev->state)
-        return; /* our own write */
-    if (v != XenbusStateClosing && v != XenbusStateClosed) {
-        sc_log(SC_LOG_WARN, dev->name, "ignoring state %s written by another party",
-               sc_xenbus_state_str((XenbusState)v));
-        return;
+    bool adopted = false;
+    if ((XenbusState)v != dev->state) {
+        if (v == XenbusStateClosing || v == XenbusStateClosed) {
+            sc_log(SC_LOG_INFO, dev->name, "%s -> %s (set by the toolstack)",
+                   sc_xenbus_state_str(dev->state), sc_xenbus_state_str((XenbusState)v));
+            dev->state = (XenbusState)v;
+            adopted = true;
+        } else {
+            sc_log(SC_LOG_WARN, dev->name, "ignoring state %s written by another party",
+                   sc_xenbus_state_str((XenbusState)v));
+        }
     }
-    sc_log(SC_LOG_INFO, dev->name, "%s -> %s (set by the toolstack)",
-           sc_xenbus_state_str(dev->state), sc_xenbus_state_str((XenbusState)v));
-    dev->state = (XenbusState)v;
+    bool was_online = dev->online;
     read_online(dev);
+    if (!adopted && (dev->online || !was_online))
+        return; /* our own write, or nothing that changes the course */
+    if (dev->state != XenbusStateClosing && dev->state != XenbusStateClosed)
+        return;
     if (!dev->probed) { /* failed early: nothing to wait for */
-        switch_state(dev, XenbusStateClosed);
-        xb_device_remove(dev);
+        if (!dev->online) {
+            switch_state(dev, XenbusStateClosed);
+            xb_device_remove(dev);
+        }
         return;
     }
     if (dev->frontend_state == XenbusStateClosed || dev->frontend_state == XenbusStateUnknown)
@@ -594,21 +607,13 @@ void xb_device_backend_event(struct sc_device *dev, const char *key)
             xb_device_try_probe(dev);
         return;
     }
-    if (strcmp(key, "state") == 0) {
-        backend_state_changed(dev);
+    if (strcmp(key, "state") == 0 || strcmp(key, "online") == 0) {
+        toolstack_changed(dev);
         return;
     }
     if (!dev->probed) {
         if (!dev->failed)
             xb_device_try_probe(dev);
-        return;
-    }
-    if (strcmp(key, "online") == 0) {
-        /* Closed with online=0 is the end: nothing will reconnect. */
-        if (!read_online(dev) && dev->state == XenbusStateClosed &&
-            (dev->frontend_state == XenbusStateClosed ||
-             dev->frontend_state == XenbusStateUnknown))
-            xb_device_remove(dev);
         return;
     }
     if (strcmp(key, "hotplug-status") == 0 || strcmp(key, "script") == 0) {

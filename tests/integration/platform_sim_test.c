@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,6 +239,55 @@ static void copy_both_ways_bad_segment_fails_alone(void **state)
     end_and_free(gro, 1, &ro);
 }
 
+/* Pollers map and copy concurrently through the one platform handle. */
+#define NTHREADS 4
+struct poller_arg {
+    const grant_ref_t *refs;
+    int failures;
+};
+
+static void *poller(void *argp)
+{
+    struct poller_arg *a = argp;
+    static __thread uint8_t buf[PG];
+    for (int i = 0; i < 200; i++) {
+        uint8_t *p = sc_gnt_map_batch(x, guest_id, 4, a->refs, false);
+        if (!p || p[PG * 3] != 0x63) {
+            a->failures++;
+            continue;
+        }
+        if (sc_gnt_unmap(x, p, 4) < 0)
+            a->failures++;
+        xengnttab_grant_copy_segment_t seg = {
+            .flags = GNTCOPY_source_gref,
+            .source.foreign = { .ref = a->refs[1], .domid = guest_id },
+            .dest.virt = buf,
+            .len = PG,
+        };
+        if (sc_gnt_copy_batch(x, 1, &seg) < 0 || seg.status != GNTST_okay || buf[9] != 0x61)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void grants_from_many_threads(void **state)
+{
+    (void)state;
+    grant_ref_t refs[4];
+    uint8_t *gp = grant_pages(4, 0x60, false, refs);
+    pthread_t t[NTHREADS];
+    struct poller_arg args[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        args[i] = (struct poller_arg){ .refs = refs };
+        assert_int_equal(pthread_create(&t[i], NULL, poller, &args[i]), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    end_and_free(gp, 4, refs);
+}
+
 static void evtchn_kicks_both_ways(void **state)
 {
     (void)state;
@@ -439,6 +489,7 @@ int main(void)
         cmocka_unit_test(map_batch_is_all_or_nothing),
         cmocka_unit_test(map_respects_read_only_grants),
         cmocka_unit_test(copy_both_ways_bad_segment_fails_alone),
+        cmocka_unit_test(grants_from_many_threads),
         cmocka_unit_test(evtchn_kicks_both_ways),
         cmocka_unit_test(xs_open_acts_as_our_domain),
         cmocka_unit_test(xs_helpers_reject_malformed_integers),

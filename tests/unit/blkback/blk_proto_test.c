@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 /* Built standalone until the Makefile grows a libblkback rule. */
-#include "../../../blkback/blk_proto.c"
+#include "blk_proto.h"
 
 /* ------------------------------------------------------------ ABI facts */
 

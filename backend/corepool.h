@@ -1,0 +1,62 @@
+/*
+ * corepool.h - the daemon's sidecores and which one serves a new queue.
+ *
+ * Contract: the pool owns every struct sc_core of the daemon.  Poll mode:
+ * a fixed set of cores (one per configured CPU), created at start; a new
+ * queue goes to the least loaded one (fewest queues, ties broken by measured
+ * busy time).  Event mode (Linux blkback's model, for comparison): each queue
+ * gets a core of its own, unpinned, with poll_idle_ns = 0, created on
+ * acquire and destroyed on release — the same engine, no special case.
+ * Fair-share settings of a guest are applied to every core (a guest's share
+ * is per core it has queues on).
+ * Threads: control thread only.  Returns 0 or -errno; NULL + errno.
+ */
+#ifndef SC_COREPOOL_H
+#define SC_COREPOOL_H
+
+#include <stdint.h>
+
+#include "sidecore.h"
+
+#define SC_POOL_MAX_CORES 64
+
+enum sc_mode {
+    SC_MODE_POLL = 0, /* sidecores poll many queues, notifications off while polling */
+    SC_MODE_EVENT,    /* one thread per queue, woken by its event channel */
+};
+const char *sc_mode_str(enum sc_mode m);
+/* "poll" / "event" -> mode.  0 or -EINVAL. */
+int sc_mode_parse(const char *s, enum sc_mode *out);
+
+struct sc_pool_params {
+    enum sc_mode mode;
+    unsigned ncores;                  /* poll mode: 1..SC_POOL_MAX_CORES */
+    int cpus[SC_POOL_MAX_CORES];      /* poll mode: CPU of core i, or SC_CORE_NO_CPU */
+    uint64_t poll_idle_ns;            /* poll mode (event mode forces 0) */
+    uint32_t uring_entries;
+    struct sc_sched_params sched;
+    int attention_fd;                 /* given to every core (queue failures) */
+};
+
+struct sc_pool;
+
+struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p);
+/* Every queue must have been released first. NULL is a no-op. */
+void sc_pool_destroy(struct sc_pool *pool);
+enum sc_mode sc_pool_mode(const struct sc_pool *pool);
+
+/* The core that will serve a new queue of guest `domid` (bind the queue's
+ * port on sc_core_evtchn(core), then sc_core_add_queue).  NULL + errno. */
+struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid);
+/* The queue acquired on `core` was removed from it (sc_core_remove_queue
+ * returned, port unbound).  Event mode destroys the core. */
+void sc_pool_release(struct sc_pool *pool, struct sc_core *core);
+
+/* Applies fair-share settings of `domid` to every core, present and future. */
+int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
+                       const struct sc_sched_tenant_conf *conf);
+/* Calls fn for each core; stops at and returns the first non-zero result. */
+int sc_pool_foreach_core(struct sc_pool *pool, int (*fn)(struct sc_core *core, void *arg),
+                         void *arg);
+
+#endif
