@@ -105,8 +105,8 @@ struct sc_evtchn *sc_core_evtchn(struct sc_core *core);
 
 /* Hands q (built with sc_queue_init, port bound on sc_core_evtchn) to the
  * core, which starts polling it at once.  0, -EINVAL (q not initialised,
- * already on a core, port out of range), -EEXIST (port used by another
- * queue of this core) or -ENOMEM (scheduler). */
+ * already on a core, failed (sc_queue_init it again), port out of range),
+ * -EEXIST (port used by another queue of this core) or -ENOMEM. */
 int sc_core_add_queue(struct sc_core *core, struct sc_queue *q);
 /* Takes q back: the core stops polling it at once, keeps reaping its
  * completions and flushing it, and acknowledges once q->ops->idle(q) and it
