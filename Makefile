@@ -12,7 +12,7 @@
 #   backend/*.c (not main.c) -> libbackend.a   tests/tools/*.c      -> libtesttools.a
 #   blkback/*.c              -> libblkback.a
 #   tools/simfront/*.c except sim*.c -> libsimfront.a (simulated frontends)
-#   programs: backend/main.c -> sidecored; tools/xensim/X.c, tools/simfront/simX.c
+#   programs: backend/main.c -> sidecored; tools/xensim/X.c, tools/simfront/simX.c, tools/bench/X.c
 #             and tools/X.c (those with a main) -> build/bin/X, linked with all libraries
 #   tests/{unit/*,unit,integration}/*_test.c -> one test binary each
 #   tests/integration/*_test.sh              -> shell tests (TAP)
@@ -52,7 +52,7 @@ SIMFRONT_SRCS  := $(filter-out tools/simfront/sim%.c,$(wildcard tools/simfront/*
 TESTTOOLS_SRCS := $(wildcard tests/tools/*.c)
 TEST_C_SRCS    := $(wildcard tests/unit/*_test.c tests/unit/*/*_test.c tests/integration/*_test.c)
 TEST_SH        := $(wildcard tests/integration/*_test.sh)
-PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/*.c)
+PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/bench/*.c tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -105,6 +105,10 @@ $(BUILD)/bin/%: $(BUILD)/obj/tools/xensim/%.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/obj/tools/simfront/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/bench/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

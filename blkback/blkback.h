@@ -113,4 +113,12 @@ void blk_config_default(struct blk_config *c);
 const struct sc_device_class *blk_device_class(const char *type, struct sc_pool *pool,
                                                const struct blk_config *cfg);
 
+struct sc_device;
+/* Resize (control thread; periodically or on `sidecorectl resize`): re-reads
+ * the store's size; if it changed, gives it to every queue, then writes
+ * "sectors" and rewrites "state" (Connected) in one transaction so the
+ * frontend re-reads the size, as Linux blkback does.  1 if the size
+ * changed, 0 if not, -EINVAL if dev is not of a blk class, or -errno. */
+int blk_device_check_resize(struct sc_device *dev);
+
 #endif

@@ -1,0 +1,753 @@
+/*
+ * config.c - sidecored's settings (config.h has the contract).
+ *
+ * One table of settings serves the file and the command line, so a name
+ * means the same in both and every value goes through the same checks.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sidecore.h"
+
+/* Limits a value may take; the device clamps to its own caps below these. */
+#define MAX_QUEUES_LIMIT     256ll
+#define MAX_RING_ORDER_LIMIT 4ll    /* XENBUS_MAX_RING_GRANT_ORDER: 16 pages */
+#define MAX_INDIRECT_LIMIT   256ll  /* blkback's BLK_MAX_SEGMENTS */
+#define MAX_PERSIST_LIMIT    (1ll << 20)
+
+#define SRC_FILE 1
+#define SRC_CLI  2
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void sc_config_default(struct sc_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->mode = SC_MODE_POLL;
+    c->cores = 1;
+    c->poll_idle_us = SC_CORE_POLL_IDLE_DEFAULT / 1000;
+    c->uring_entries = SC_CORE_URING_DEFAULT;
+    c->ntypes = 1;
+    snprintf(c->types[0], sizeof(c->types[0]), "vbd");
+    c->max_queues = c->max_ring_order = SC_CONFIG_UNSET;
+    c->max_indirect = c->max_persistent = SC_CONFIG_UNSET;
+    c->platform = SC_XEN_AUTO;
+    c->log_level = SC_LOG_INFO;
+    c->ready_fd = -1;
+}
+
+/* Decimal digits with an optional k/M/G suffix (x `base`, base^2, base^3),
+ * at most max.  0 or -EINVAL. */
+static int parse_num(const char *s, unsigned long long base, unsigned long long max,
+                     unsigned long long *out)
+{
+    if (!s || !isdigit((unsigned char)s[0]))
+        return -EINVAL;
+    unsigned long long v = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char)*p); p++) {
+        if (v > (~0ull - 9) / 10)
+            return -EINVAL;
+        v = v * 10 + (unsigned long long)(*p - '0');
+    }
+    unsigned long long mult = 1;
+    if (*p && base > 1) {
+        switch (*p) {
+        case 'k': case 'K': mult = base; break;
+        case 'm': case 'M': mult = base * base; break;
+        case 'g': case 'G': mult = base * base * base; break;
+        default: return -EINVAL;
+        }
+        p++;
+    }
+    if (*p)
+        return -EINVAL;
+    if (v && mult > ~0ull / v)
+        return -EINVAL;
+    v *= mult;
+    if (v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = { "1", "yes", "true", "on" };
+    static const char *const no[] = { "0", "no", "false", "off" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* "2,3" or "0-3,6": distinct CPUs below CPU_SETSIZE, at most
+ * SC_POOL_MAX_CORES of them. */
+static int parse_cpus(const char *s, int *cpus, unsigned *n, char *err, size_t errlen)
+{
+    unsigned count = 0;
+    const char *p = s;
+    if (!*p) {
+        seterr(err, errlen, "cpus: empty list");
+        return -EINVAL;
+    }
+    while (*p) {
+        unsigned long long lo, hi;
+        char num[24];
+        size_t len = strcspn(p, "-,");
+        if (len == 0 || len >= sizeof(num))
+            goto bad;
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_num(num, 1, CPU_SETSIZE - 1, &lo) < 0)
+            goto bad;
+        p += len;
+        hi = lo;
+        if (*p == '-') {
+            p++;
+            len = strcspn(p, ",");
+            if (len == 0 || len >= sizeof(num))
+                goto bad;
+            memcpy(num, p, len);
+            num[len] = '\0';
+            if (parse_num(num, 1, CPU_SETSIZE - 1, &hi) < 0 || hi < lo)
+                goto bad;
+            p += len;
+        }
+        for (unsigned long long cpu = lo; cpu <= hi; cpu++) {
+            for (unsigned i = 0; i < count; i++) {
+                if (cpus[i] == (int)cpu) {
+                    seterr(err, errlen, "cpus: CPU %llu listed twice", cpu);
+                    return -EINVAL;
+                }
+            }
+            if (count == SC_POOL_MAX_CORES) {
+                seterr(err, errlen, "cpus: more than %u CPUs", SC_POOL_MAX_CORES);
+                return -EINVAL;
+            }
+            cpus[count++] = (int)cpu;
+        }
+        if (*p == ',') {
+            p++;
+            if (!*p)
+                goto bad;
+        }
+    }
+    *n = count;
+    return 0;
+bad:
+    seterr(err, errlen, "cpus: '%s' is not a CPU list (like 2,3 or 0-3)", s);
+    return -EINVAL;
+}
+
+static int parse_types(struct sc_config *c, const char *s, char *err, size_t errlen)
+{
+    static const char *const known[] = { "vbd", "vbd3", "qdisk" };
+    char types[SC_CONFIG_MAX_TYPES][8];
+    unsigned n = 0;
+    const char *p = s;
+    do {
+        size_t len = strcspn(p, ",");
+        size_t k;
+        for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+            if (strlen(known[k]) == len && strncmp(p, known[k], len) == 0)
+                break;
+        if (k == sizeof(known) / sizeof(known[0])) {
+            seterr(err, errlen, "types: '%.*s' is not one of vbd, vbd3, qdisk", (int)len, p);
+            return -EINVAL;
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (strcmp(types[i], known[k]) == 0) {
+                seterr(err, errlen, "types: '%s' listed twice", known[k]);
+                return -EINVAL;
+            }
+        }
+        snprintf(types[n++], sizeof(types[0]), "%s", known[k]);
+        p += len;
+    } while (*p++ == ',');
+    memcpy(c->types, types, sizeof(types));
+    c->ntypes = n;
+    return 0;
+}
+
+static struct sc_config_tenant *tenant_get(struct sc_config *c, domid_t domid)
+{
+    for (unsigned i = 0; i < c->ntenants; i++)
+        if (c->tenants[i].domid == domid)
+            return &c->tenants[i];
+    if (c->ntenants == SC_CONFIG_MAX_TENANTS)
+        return NULL;
+    struct sc_config_tenant *t = &c->tenants[c->ntenants++];
+    memset(t, 0, sizeof(*t));
+    t->domid = domid;
+    t->conf.weight = SC_SCHED_WEIGHT_DEFAULT;
+    return t;
+}
+
+const struct sc_config_tenant *sc_config_find_tenant(const struct sc_config *c, domid_t domid)
+{
+    for (unsigned i = 0; i < c->ntenants; i++)
+        if (c->tenants[i].domid == domid)
+            return &c->tenants[i];
+    return NULL;
+}
+
+static int parse_domid(const char *s, domid_t *out)
+{
+    unsigned long long v;
+    if (parse_num(s, 1, DOMID_FIRST_RESERVED - 1, &v) < 0)
+        return -EINVAL;
+    *out = (domid_t)v;
+    return 0;
+}
+
+/* One field of a tenant: weight, res_iops, res_bps, lim_iops, lim_bps (or
+ * the long names reservation_iops ... limit_bps). */
+static int tenant_set_field(struct sc_config_tenant *t, const char *field, const char *value,
+                            char *err, size_t errlen)
+{
+    static const struct {
+        const char *name, *alias;
+        unsigned bit;
+    } fields[] = {
+        { "weight", "weight", SC_TENANT_WEIGHT },
+        { "res_iops", "reservation_iops", SC_TENANT_RES_IOPS },
+        { "res_bps", "reservation_bps", SC_TENANT_RES_BPS },
+        { "lim_iops", "limit_iops", SC_TENANT_LIM_IOPS },
+        { "lim_bps", "limit_bps", SC_TENANT_LIM_BPS },
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (strcmp(field, fields[i].name) && strcmp(field, fields[i].alias))
+            continue;
+        unsigned long long v;
+        unsigned bit = fields[i].bit;
+        int ret;
+        if (bit == SC_TENANT_WEIGHT) {
+            ret = parse_num(value, 1, SC_SCHED_WEIGHT_MAX, &v);
+            if (ret == 0 && v < SC_SCHED_WEIGHT_MIN)
+                ret = -EINVAL;
+            if (ret < 0) {
+                seterr(err, errlen, "tenant %u: weight '%s' is not in %u..%u", t->domid, value,
+                       SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX);
+                return -EINVAL;
+            }
+            t->conf.weight = (uint32_t)v;
+        } else {
+            bool iops = bit == SC_TENANT_RES_IOPS || bit == SC_TENANT_LIM_IOPS;
+            unsigned long long max = iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX;
+            /* k/M/G: thousands for requests, binary multiples for bytes */
+            if (parse_num(value, iops ? 1000 : 1024, max, &v) < 0) {
+                seterr(err, errlen, "tenant %u: %s '%s' is not a number in 0..%llu "
+                       "(suffix k, M, G allowed)", t->domid, fields[i].name, value, max);
+                return -EINVAL;
+            }
+            switch (bit) {
+            case SC_TENANT_RES_IOPS: t->conf.reservation.iops = v; break;
+            case SC_TENANT_RES_BPS: t->conf.reservation.bps = v; break;
+            case SC_TENANT_LIM_IOPS: t->conf.limit.iops = v; break;
+            default: t->conf.limit.bps = v; break;
+            }
+        }
+        t->set |= bit;
+        return 0;
+    }
+    seterr(err, errlen, "tenant %u: unknown setting '%s' (weight, res_iops, res_bps, lim_iops, "
+           "lim_bps)", t->domid, field);
+    return -EINVAL;
+}
+
+/* A reservation above its limit can never be met (the scheduler refuses it). */
+static int tenant_check(const struct sc_config_tenant *t, char *err, size_t errlen)
+{
+    const struct sc_sched_tenant_conf *k = &t->conf;
+    if (k->limit.iops && k->reservation.iops > k->limit.iops) {
+        seterr(err, errlen, "tenant %u: res_iops %llu above lim_iops %llu", t->domid,
+               (unsigned long long)k->reservation.iops, (unsigned long long)k->limit.iops);
+        return -EINVAL;
+    }
+    if (k->limit.bps && k->reservation.bps > k->limit.bps) {
+        seterr(err, errlen, "tenant %u: res_bps %llu above lim_bps %llu", t->domid,
+               (unsigned long long)k->reservation.bps, (unsigned long long)k->limit.bps);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int source, char *err,
+                                size_t errlen)
+{
+    (void)source;
+    const char *colon = strchr(spec, ':');
+    char dom[16];
+    domid_t domid;
+    size_t len = colon ? (size_t)(colon - spec) : 0;
+    if (!colon || len == 0 || len >= sizeof(dom) || !colon[1]) {
+        seterr(err, errlen, "tenant '%s': expected DOMID:key=value,...", spec);
+        return -EINVAL;
+    }
+    memcpy(dom, spec, len);
+    dom[len] = '\0';
+    if (parse_domid(dom, &domid) < 0) {
+        seterr(err, errlen, "tenant '%s': '%s' is not a domid (0..%u)", spec, dom,
+               DOMID_FIRST_RESERVED - 1);
+        return -EINVAL;
+    }
+    struct sc_config_tenant *found = tenant_get(c, domid);
+    if (!found) {
+        seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
+        return -EINVAL;
+    }
+    struct sc_config_tenant t = *found;
+    char *list = strdup(colon + 1);
+    if (!list) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int ret = 0;
+    char *save = NULL;
+    for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq || eq == item || !eq[1]) {
+            seterr(err, errlen, "tenant %u: '%s' is not key=value", domid, item);
+            ret = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        ret = tenant_set_field(&t, item, eq + 1, err, errlen);
+        if (ret < 0)
+            break;
+    }
+    free(list);
+    if (ret == 0)
+        ret = tenant_check(&t, err, errlen);
+    if (ret == 0) {
+        t.line = c->line_now;
+        *found = t;
+    } else if (found->set == 0) {
+        c->ntenants--; /* it was created for this spec */
+    }
+    return ret;
+}
+
+/* "tenant.<domid>.<field>" */
+static int set_tenant_key(struct sc_config *c, const char *key, const char *value, char *err,
+                          size_t errlen)
+{
+    const char *dom = key + strlen("tenant.");
+    const char *dot = strchr(dom, '.');
+    char buf[16];
+    size_t len = dot ? (size_t)(dot - dom) : 0;
+    domid_t domid;
+    if (!dot || len == 0 || len >= sizeof(buf) || !dot[1]) {
+        seterr(err, errlen, "'%s': expected tenant.<domid>.<setting>", key);
+        return -EINVAL;
+    }
+    memcpy(buf, dom, len);
+    buf[len] = '\0';
+    if (parse_domid(buf, &domid) < 0) {
+        seterr(err, errlen, "'%s': '%s' is not a domid (0..%u)", key, buf,
+               DOMID_FIRST_RESERVED - 1);
+        return -EINVAL;
+    }
+    struct sc_config_tenant *t = tenant_get(c, domid);
+    if (!t) {
+        seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
+        return -EINVAL;
+    }
+    unsigned before = t->set;
+    int ret = tenant_set_field(t, dot + 1, value, err, errlen);
+    if (ret < 0 && before == 0)
+        c->ntenants--;
+    else if (ret == 0)
+        t->line = c->line_now;
+    return ret;
+}
+
+static int set_cores(struct sc_config *c, unsigned long long n, int source, char *err,
+                     size_t errlen)
+{
+    if (c->ncpus) {
+        if (c->cpus_source == source && c->ncpus != n) {
+            seterr(err, errlen, "cores = %llu contradicts cpus (%u CPUs)", n, c->ncpus);
+            return -EINVAL;
+        }
+        if (c->cpus_source < source)
+            c->ncpus = 0; /* a stronger source chose a count: drop the weaker pinning */
+    }
+    c->cores = (unsigned)n;
+    c->cores_source = source;
+    return 0;
+}
+
+static int set_cpus(struct sc_config *c, const char *value, int source, char *err,
+                    size_t errlen)
+{
+    int cpus[SC_POOL_MAX_CORES];
+    unsigned n;
+    int ret = parse_cpus(value, cpus, &n, err, errlen);
+    if (ret < 0)
+        return ret;
+    if (c->cores_source == source && c->cores != n) {
+        seterr(err, errlen, "cpus lists %u CPUs but cores = %u", n, c->cores);
+        return -EINVAL;
+    }
+    memcpy(c->cpus, cpus, sizeof(cpus));
+    c->ncpus = n;
+    c->cores = n;
+    c->cpus_source = source;
+    return 0;
+}
+
+static int set_long(long long *field, const char *key, const char *value, long long min,
+                    long long max, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (parse_num(value, 1, (unsigned long long)max, &v) < 0 || (long long)v < min) {
+        seterr(err, errlen, "%s: '%s' is not a number in %lld..%lld", key, value, min, max);
+        return -EINVAL;
+    }
+    *field = (long long)v;
+    return 0;
+}
+
+int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
+                  char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (strncmp(key, "tenant.", 7) == 0)
+        return set_tenant_key(c, key, value, err, errlen);
+    if (strcmp(key, "tenant") == 0)
+        return sc_config_parse_tenant_spec(c, value, source, err, errlen);
+    if (strcmp(key, "cores") == 0) {
+        if (parse_num(value, 1, SC_POOL_MAX_CORES, &v) < 0 || v == 0) {
+            seterr(err, errlen, "cores: '%s' is not a number in 1..%u", value,
+                   SC_POOL_MAX_CORES);
+            return -EINVAL;
+        }
+        return set_cores(c, v, source, err, errlen);
+    }
+    if (strcmp(key, "cpus") == 0)
+        return set_cpus(c, value, source, err, errlen);
+    if (strcmp(key, "mode") == 0) {
+        if (sc_mode_parse(value, &c->mode) < 0) {
+            seterr(err, errlen, "mode: '%s' is not poll or event", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "poll-idle-us") == 0) {
+        if (parse_num(value, 1, SC_CONFIG_POLL_IDLE_MAX_US, &v) < 0) {
+            seterr(err, errlen, "poll-idle-us: '%s' is not a number in 0..%llu", value,
+                   SC_CONFIG_POLL_IDLE_MAX_US);
+            return -EINVAL;
+        }
+        c->poll_idle_us = v;
+        return 0;
+    }
+    if (strcmp(key, "uring-entries") == 0) {
+        if (parse_num(value, 1, SC_CORE_URING_MAX, &v) < 0 || v == 0) {
+            seterr(err, errlen, "uring-entries: '%s' is not a number in 1..%u", value,
+                   SC_CORE_URING_MAX);
+            return -EINVAL;
+        }
+        c->uring_entries = (uint32_t)v;
+        return 0;
+    }
+    if (strcmp(key, "types") == 0)
+        return parse_types(c, value, err, errlen);
+    if (strcmp(key, "max-queues") == 0)
+        return set_long(&c->max_queues, key, value, 1, MAX_QUEUES_LIMIT, err, errlen);
+    if (strcmp(key, "max-ring-order") == 0)
+        return set_long(&c->max_ring_order, key, value, 0, MAX_RING_ORDER_LIMIT, err, errlen);
+    if (strcmp(key, "max-indirect") == 0)
+        return set_long(&c->max_indirect, key, value, 0, MAX_INDIRECT_LIMIT, err, errlen);
+    if (strcmp(key, "max-persistent") == 0)
+        return set_long(&c->max_persistent, key, value, 0, MAX_PERSIST_LIMIT, err, errlen);
+    if (strcmp(key, "no-discard") == 0) {
+        if (parse_bool(value, &c->no_discard) < 0) {
+            seterr(err, errlen, "no-discard: '%s' is not yes or no", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "ctl") == 0) {
+        if (!*value || strlen(value) >= sizeof(c->ctl_path) ||
+            strlen(value) >= 108 /* sun_path */) {
+            seterr(err, errlen, "ctl: '%s' is not a usable socket path (1..107 bytes)", value);
+            return -EINVAL;
+        }
+        snprintf(c->ctl_path, sizeof(c->ctl_path), "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "platform") == 0) {
+        if (strcmp(value, "auto") == 0)
+            c->platform = SC_XEN_AUTO;
+        else if (strcmp(value, "xen") == 0)
+            c->platform = SC_XEN_REAL;
+        else if (strcmp(value, "sim") == 0 || strcmp(value, "xensim") == 0)
+            c->platform = SC_XEN_SIM;
+        else {
+            seterr(err, errlen, "platform: '%s' is not auto, xen or sim", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "log-level") == 0) {
+        if (strcmp(value, "err") == 0 || strcmp(value, "error") == 0)
+            c->log_level = SC_LOG_ERR;
+        else if (strcmp(value, "warn") == 0 || strcmp(value, "warning") == 0)
+            c->log_level = SC_LOG_WARN;
+        else if (strcmp(value, "info") == 0)
+            c->log_level = SC_LOG_INFO;
+        else if (strcmp(value, "debug") == 0)
+            c->log_level = SC_LOG_DEBUG;
+        else {
+            seterr(err, errlen, "log-level: '%s' is not err, warn, info or debug", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    seterr(err, errlen, "unknown setting '%s'", key);
+    return -ENOENT;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        seterr(err, errlen, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    char line[1024];
+    char msg[SC_CONFIG_ERR_MAX];
+    int lineno = 0, ret = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
+            seterr(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
+                   sizeof(line) - 2);
+            ret = -EINVAL;
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            seterr(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, s);
+            ret = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s), *value = trim(eq + 1);
+        if (!*key || !*value) {
+            seterr(err, errlen, "%s:%d: %s", path, lineno,
+                   *key ? "missing value" : "missing key");
+            ret = -EINVAL;
+            break;
+        }
+        if (strcmp(key, "config") == 0 || strcmp(key, "ready-fd") == 0) {
+            seterr(err, errlen, "%s:%d: '%s' is a command-line option only", path, lineno, key);
+            ret = -EINVAL;
+            break;
+        }
+        c->line_now = lineno;
+        ret = sc_config_set(c, key, value, SRC_FILE, msg, sizeof(msg));
+        if (ret < 0) {
+            seterr(err, errlen, "%s:%d: %s", path, lineno, msg);
+            ret = -EINVAL;
+            break;
+        }
+    }
+    c->line_now = 0;
+    if (ret == 0 && ferror(f)) {
+        seterr(err, errlen, "%s: read error", path);
+        ret = -EIO;
+    }
+    fclose(f);
+    for (unsigned i = 0; ret == 0 && i < c->ntenants; i++) {
+        if (tenant_check(&c->tenants[i], msg, sizeof(msg)) < 0) {
+            seterr(err, errlen, "%s:%d: %s", path, c->tenants[i].line, msg);
+            ret = -EINVAL;
+        }
+    }
+    return ret;
+}
+
+int sc_config_default_ctl_path(enum sc_xen_platform p, char *buf, size_t len)
+{
+    const char *dir = getenv("XENSIM_DIR");
+    int n;
+    if (p != SC_XEN_REAL && dir && *dir)
+        n = snprintf(buf, len, "%s/%s", dir, SC_CONFIG_SIM_CTL_NAME);
+    else
+        n = snprintf(buf, len, "%s", SC_CONFIG_DEFAULT_CTL);
+    if (n < 0 || (size_t)n >= len || n >= 108)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+void sc_config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sidecored [options]\n"
+            "  --config FILE          key = value settings (names as below, plus\n"
+            "                         tenant.<domid>.<setting> = N); the command line wins\n"
+            "  --cores N              poll-mode sidecores [1]\n"
+            "  --cpus LIST            pin one sidecore per CPU (2,3 or 0-3) [no pinning]\n"
+            "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
+            "  --poll-idle-us N       keep polling this long without work [200]\n"
+            "  --uring-entries N      io_uring submission queue size per core [256]\n"
+            "  --types LIST           backend directories to serve: vbd,vbd3,qdisk [vbd]\n"
+            "  --ctl PATH             control socket [/run/sidecore/sidecored.sock,\n"
+            "                         $XENSIM_DIR/sidecored.sock on xensim]\n"
+            "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
+            "  --log-level err|warn|info|debug  [info]\n"
+            "  --max-queues N         multi-queue-max-queues [number of cores]\n"
+            "  --max-ring-order N     max-ring-page-order, 0..4 [4]\n"
+            "  --max-indirect N       feature-max-indirect-segments, 0 = off [256]\n"
+            "  --max-persistent N     persistent grants per queue, 0 = off [1056]\n"
+            "  --no-discard           never offer discard\n"
+            "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
+            "                         fair-share settings of a guest (repeatable)\n"
+            "  --ready-fd N           write \"ready\\n\" to fd N once serving\n"
+            "  --help\n");
+}
+
+static const struct option long_opts[] = {
+    { "config", required_argument, NULL, 'C' },
+    { "cores", required_argument, NULL, 'o' },
+    { "cpus", required_argument, NULL, 'o' },
+    { "mode", required_argument, NULL, 'o' },
+    { "poll-idle-us", required_argument, NULL, 'o' },
+    { "uring-entries", required_argument, NULL, 'o' },
+    { "types", required_argument, NULL, 'o' },
+    { "ctl", required_argument, NULL, 'o' },
+    { "platform", required_argument, NULL, 'o' },
+    { "log-level", required_argument, NULL, 'o' },
+    { "max-queues", required_argument, NULL, 'o' },
+    { "max-ring-order", required_argument, NULL, 'o' },
+    { "max-indirect", required_argument, NULL, 'o' },
+    { "max-persistent", required_argument, NULL, 'o' },
+    { "no-discard", no_argument, NULL, 'o' },
+    { "tenant", required_argument, NULL, 'o' },
+    { "ready-fd", required_argument, NULL, 'r' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err, size_t errlen)
+{
+    char msg[SC_CONFIG_ERR_MAX];
+    const char *file = NULL;
+    int opt, idx, ret;
+
+    sc_config_default(c);
+    /* First pass: only --config and --help, so the file goes under the
+     * command line whatever the order of the arguments. */
+    opterr = 0;
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+        if (opt == 'C')
+            file = optarg;
+        else if (opt == 'h') {
+            sc_config_usage(stdout);
+            return 1;
+        }
+    }
+    if (file) {
+        if (strlen(file) >= sizeof(c->config_path)) {
+            seterr(err, errlen, "--config: path too long");
+            return -EINVAL;
+        }
+        snprintf(c->config_path, sizeof(c->config_path), "%s", file);
+        ret = sc_config_parse_file(c, file, err, errlen);
+        if (ret < 0)
+            return -EINVAL;
+    }
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+        const char *arg = argv[optind - 1];
+        switch (opt) {
+        case 'C':
+        case 'h':
+            break;
+        case 'o': {
+            const char *name = long_opts[idx].name;
+            ret = sc_config_set(c, name, optarg ? optarg : "yes", SRC_CLI, msg, sizeof(msg));
+            if (ret < 0) {
+                seterr(err, errlen, "--%s", msg);
+                return -EINVAL;
+            }
+            break;
+        }
+        case 'r': {
+            unsigned long long v;
+            if (parse_num(optarg, 1, 1 << 20, &v) < 0) {
+                seterr(err, errlen, "--ready-fd: '%s' is not a file descriptor", optarg);
+                return -EINVAL;
+            }
+            c->ready_fd = (int)v;
+            break;
+        }
+        case ':':
+            seterr(err, errlen, "option '%s' needs a value", arg);
+            return -EINVAL;
+        default:
+            seterr(err, errlen, "unknown option '%s'", arg);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        seterr(err, errlen, "unexpected argument '%s'", argv[optind]);
+        return -EINVAL;
+    }
+    optind = 0;
+    if (!c->ctl_path[0] &&
+        sc_config_default_ctl_path(c->platform, c->ctl_path, sizeof(c->ctl_path)) < 0) {
+        seterr(err, errlen, "the default control socket path is too long; use --ctl");
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * config.h - sidecored's settings: defaults, the config file and the command
+ * line, in that order of precedence (the command line wins).
+ *
+ * Contract: sc_config_load() builds a complete struct sc_config from
+ * nothing but argv (which may name the file with --config); it never opens
+ * the platform or touches the system beyond reading the file.  Every
+ * setting has one name used both as a long option (--poll-idle-us 100) and
+ * as a file key (poll-idle-us = 100); guests are `--tenant
+ * 5:weight=200,lim_iops=5000` on the command line and `tenant.5.weight =
+ * 200` in the file.  Errors come back as -EINVAL with a one-line message
+ * naming file:line (or the option) in `err`.
+ *
+ * Threads: pure functions over the caller's struct; any thread.
+ * Returns: 0 or negative errno.
+ */
+#ifndef SC_CONFIG_H
+#define SC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "corepool.h"
+#include "log.h"
+#include "sched.h"
+#include "xen.h"
+
+#define SC_CONFIG_MAX_TYPES    4
+#define SC_CONFIG_MAX_TENANTS  256
+#define SC_CONFIG_ERR_MAX      512
+#define SC_CONFIG_PATH_MAX     256
+#define SC_CONFIG_DEFAULT_CTL  "/run/sidecore/sidecored.sock"
+#define SC_CONFIG_SIM_CTL_NAME "sidecored.sock" /* under $XENSIM_DIR */
+#define SC_CONFIG_POLL_IDLE_MAX_US 10000000ull  /* 10 s */
+#define SC_CONFIG_UNSET        (-1ll)
+
+/* Which fields of a tenant were given (the rest keep their current value). */
+enum {
+    SC_TENANT_WEIGHT   = 1u << 0,
+    SC_TENANT_RES_IOPS = 1u << 1,
+    SC_TENANT_RES_BPS  = 1u << 2,
+    SC_TENANT_LIM_IOPS = 1u << 3,
+    SC_TENANT_LIM_BPS  = 1u << 4,
+};
+
+struct sc_config_tenant {
+    domid_t domid;
+    unsigned set;                     /* SC_TENANT_* given */
+    struct sc_sched_tenant_conf conf; /* defaults (weight 100, no rates) where not set */
+    int line;                         /* file line of its last setting, 0 if none */
+};
+
+struct sc_config {
+    char config_path[SC_CONFIG_PATH_MAX]; /* "" when no file */
+    /* the pool */
+    enum sc_mode mode;
+    unsigned cores;                       /* 1..SC_POOL_MAX_CORES [1] */
+    unsigned ncpus;                       /* 0 = no pinning, else == cores */
+    int cpus[SC_POOL_MAX_CORES];
+    uint64_t poll_idle_us;                /* [200] */
+    uint32_t uring_entries;               /* [SC_CORE_URING_DEFAULT] */
+    /* devices */
+    unsigned ntypes;
+    char types[SC_CONFIG_MAX_TYPES][8];   /* "vbd", "vbd3", "qdisk" [vbd] */
+    long long max_queues;                 /* SC_CONFIG_UNSET = the device's default */
+    long long max_ring_order;
+    long long max_indirect;
+    long long max_persistent;
+    bool no_discard;
+    /* the daemon */
+    char ctl_path[SC_CONFIG_PATH_MAX];    /* "" until sc_config_load fills the default */
+    enum sc_xen_platform platform;        /* [auto] */
+    enum sc_log_level log_level;          /* [info] */
+    int ready_fd;                         /* -1: none (command line only) */
+    /* guests */
+    unsigned ntenants;
+    struct sc_config_tenant tenants[SC_CONFIG_MAX_TENANTS];
+
+    /* bookkeeping: where cores/cpus came from, so one source's "cores"
+     * and another's "cpus" do not fight (0 default, 1 file, 2 command line) */
+    int cores_source, cpus_source;
+    int line_now; /* file line being applied (0 off the file), for tenant.line */
+};
+
+/* Fills the defaults (ctl_path left "": see sc_config_load). */
+void sc_config_default(struct sc_config *c);
+
+/* Sets one setting by its name ("poll-idle-us", "tenant.5.weight", ...)
+ * from `source` (1 file, 2 command line).  0, or -EINVAL with a message
+ * (without position) in err; -ENOENT for an unknown key. */
+int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
+                  char *err, size_t errlen);
+
+/* Reads `key = value` lines (# comments, blank lines) from `path` on top
+ * of c.  0, -EINVAL with "path:line: message" in err, or -errno when the
+ * file cannot be read (message in err). */
+int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_t errlen);
+
+/* Adds or merges a `DOMID:key=value,...` tenant spec from `source`. */
+int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int source, char *err,
+                                size_t errlen);
+
+/* Defaults, then the file named by --config (if any), then the rest of
+ * argv (argv[0] is the program), then the derived defaults (ctl path).
+ * 0; -EINVAL with a message; 1 when --help was asked for (usage printed to
+ * stdout).  getopt state is reset, so it can run again (SIGHUP reload). */
+int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err, size_t errlen);
+
+/* The ctl socket sidecored uses when none is configured, for platform p:
+ * $XENSIM_DIR/sidecored.sock on xensim (auto with $XENSIM_DIR set), else
+ * SC_CONFIG_DEFAULT_CTL.  Writes into buf (size len); 0 or -ENAMETOOLONG. */
+int sc_config_default_ctl_path(enum sc_xen_platform p, char *buf, size_t len);
+
+/* The tenant entry for domid, or NULL. */
+const struct sc_config_tenant *sc_config_find_tenant(const struct sc_config *c, domid_t domid);
+
+void sc_config_usage(FILE *out);
+
+#endif

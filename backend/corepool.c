@@ -1,0 +1,285 @@
+/*
+ * corepool.c - the daemon's sidecores (corepool.h has the contract).
+ *
+ * Placement counts queues itself (acquire/release) rather than reading the
+ * cores' `queues` gauge: the gauge moves only when the core runs the add
+ * command, so two acquires in a row would both see the same core empty.
+ * Tenant settings are kept here, checked once against a scratch scheduler
+ * (so an invalid setting is refused even when there is no core yet, as in
+ * event mode before the first queue), and replayed on every new core.
+ */
+#include "corepool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct pool_core {
+    struct sc_core *core;
+    unsigned nqueues; /* acquired and not yet released */
+    struct pool_core *next;
+};
+
+struct pool_tenant {
+    domid_t domid;
+    struct sc_sched_tenant_conf conf;
+};
+
+struct sc_pool {
+    struct sc_xen *xen;
+    struct sc_pool_params params;
+    struct pool_core *cores; /* creation order */
+    unsigned ncores;
+    uint64_t event_seq;      /* names event-mode cores */
+    struct pool_tenant *tenants;
+    unsigned ntenants, tenants_cap;
+};
+
+const char *sc_mode_str(enum sc_mode m)
+{
+    switch (m) {
+    case SC_MODE_POLL: return "poll";
+    case SC_MODE_EVENT: return "event";
+    }
+    return "?";
+}
+
+int sc_mode_parse(const char *s, enum sc_mode *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    if (strcmp(s, "poll") == 0)
+        *out = SC_MODE_POLL;
+    else if (strcmp(s, "event") == 0)
+        *out = SC_MODE_EVENT;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cpu,
+                                  uint64_t poll_idle_ns)
+{
+    struct sc_core_params cp;
+    sc_core_params_default(&cp);
+    snprintf(cp.name, sizeof(cp.name), "%s", name);
+    cp.cpu = cpu;
+    cp.poll_idle_ns = poll_idle_ns;
+    if (pool->params.uring_entries)
+        cp.uring_entries = pool->params.uring_entries;
+    cp.sched = pool->params.sched;
+    cp.attention_fd = pool->params.attention_fd;
+
+    struct pool_core *pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return NULL;
+    pc->core = sc_core_create(pool->xen, &cp);
+    if (!pc->core) {
+        int e = errno;
+        sc_log(SC_LOG_ERR, name, "cannot start a sidecore%s: %s",
+               cpu == SC_CORE_NO_CPU ? "" : " (pinned)", strerror(e));
+        free(pc);
+        errno = e;
+        return NULL;
+    }
+    for (unsigned i = 0; i < pool->ntenants; i++) {
+        int ret = sc_core_set_tenant(pc->core, pool->tenants[i].domid, &pool->tenants[i].conf);
+        if (ret < 0) {
+            sc_core_destroy(pc->core);
+            free(pc);
+            errno = -ret;
+            return NULL;
+        }
+    }
+    /* append: creation order is the order tools show */
+    struct pool_core **pp = &pool->cores;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = pc;
+    pool->ncores++;
+    return pc;
+}
+
+static void core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc)
+{
+    for (struct pool_core **pp = &pool->cores; *pp; pp = &(*pp)->next) {
+        if (*pp == pc) {
+            *pp = pc->next;
+            pool->ncores--;
+            break;
+        }
+    }
+    sc_core_destroy(pc->core);
+    free(pc);
+}
+
+struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
+{
+    if (!x || !p || (p->mode != SC_MODE_POLL && p->mode != SC_MODE_EVENT) ||
+        (p->mode == SC_MODE_POLL && (p->ncores == 0 || p->ncores > SC_POOL_MAX_CORES)) ||
+        p->uring_entries > SC_CORE_URING_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    /* the scheduler parameters are checked once, here, not on the first queue */
+    struct sc_sched *probe = sc_sched_create(&p->sched);
+    if (!probe)
+        return NULL;
+    sc_sched_destroy(probe);
+
+    struct sc_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return NULL;
+    pool->xen = x;
+    pool->params = *p;
+    if (p->mode == SC_MODE_POLL) {
+        for (unsigned i = 0; i < p->ncores; i++) {
+            char name[SC_CORE_NAME_MAX];
+            snprintf(name, sizeof(name), "sc%u", i);
+            if (!core_new(pool, name, p->cpus[i], p->poll_idle_ns)) {
+                int e = errno;
+                sc_pool_destroy(pool);
+                errno = e;
+                return NULL;
+            }
+        }
+        sc_log(SC_LOG_INFO, "pool", "%u sidecore%s, polling %llu us before sleeping",
+               p->ncores, p->ncores == 1 ? "" : "s", (unsigned long long)(p->poll_idle_ns / 1000));
+    } else {
+        sc_log(SC_LOG_INFO, "pool", "event mode: one thread per queue");
+    }
+    return pool;
+}
+
+void sc_pool_destroy(struct sc_pool *pool)
+{
+    if (!pool)
+        return;
+    while (pool->cores) {
+        if (pool->cores->nqueues)
+            sc_log(SC_LOG_WARN, "pool", "%s destroyed with %u queue(s) still acquired",
+                   sc_core_name(pool->cores->core), pool->cores->nqueues);
+        core_unlink_destroy(pool, pool->cores);
+    }
+    free(pool->tenants);
+    free(pool);
+}
+
+enum sc_mode sc_pool_mode(const struct sc_pool *pool)
+{
+    return pool->params.mode;
+}
+
+struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid)
+{
+    if (!pool) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (pool->params.mode == SC_MODE_EVENT) {
+        char name[SC_CORE_NAME_MAX];
+        snprintf(name, sizeof(name), "ev%llu", (unsigned long long)pool->event_seq);
+        struct pool_core *pc = core_new(pool, name, SC_CORE_NO_CPU, 0);
+        if (!pc)
+            return NULL;
+        pool->event_seq++;
+        pc->nqueues = 1;
+        sc_log(SC_LOG_DEBUG, name, "started for a queue of domain %u", domid);
+        return pc->core;
+    }
+    struct pool_core *best = NULL;
+    uint64_t best_busy = 0;
+    for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
+        struct sc_core_stats st;
+        sc_core_stats(pc->core, &st);
+        if (!best || pc->nqueues < best->nqueues ||
+            (pc->nqueues == best->nqueues && st.busy_ns < best_busy)) {
+            best = pc;
+            best_busy = st.busy_ns;
+        }
+    }
+    if (!best) {
+        errno = ENODEV;
+        return NULL;
+    }
+    best->nqueues++;
+    return best->core;
+}
+
+void sc_pool_release(struct sc_pool *pool, struct sc_core *core)
+{
+    if (!pool || !core)
+        return;
+    for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
+        if (pc->core != core)
+            continue;
+        if (pc->nqueues == 0) {
+            sc_log(SC_LOG_WARN, "pool", "%s released more often than acquired",
+                   sc_core_name(core));
+            return;
+        }
+        pc->nqueues--;
+        if (pool->params.mode == SC_MODE_EVENT && pc->nqueues == 0)
+            core_unlink_destroy(pool, pc);
+        return;
+    }
+    sc_log(SC_LOG_WARN, "pool", "release of a core not in the pool");
+}
+
+int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
+                       const struct sc_sched_tenant_conf *conf)
+{
+    if (!pool || !conf)
+        return -EINVAL;
+    struct sc_sched *scratch = sc_sched_create(&pool->params.sched);
+    if (!scratch)
+        return -errno;
+    int ret = sc_sched_tenant_set(scratch, domid, conf);
+    sc_sched_destroy(scratch);
+    if (ret < 0)
+        return ret;
+
+    struct pool_tenant *t = NULL;
+    for (unsigned i = 0; i < pool->ntenants; i++)
+        if (pool->tenants[i].domid == domid)
+            t = &pool->tenants[i];
+    if (!t) {
+        if (pool->ntenants == pool->tenants_cap) {
+            unsigned cap = pool->tenants_cap ? pool->tenants_cap * 2 : 16;
+            struct pool_tenant *n = realloc(pool->tenants, cap * sizeof(*n));
+            if (!n)
+                return -ENOMEM;
+            pool->tenants = n;
+            pool->tenants_cap = cap;
+        }
+        t = &pool->tenants[pool->ntenants++];
+        t->domid = domid;
+    }
+    t->conf = *conf;
+    int first_err = 0;
+    for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
+        ret = sc_core_set_tenant(pc->core, domid, conf);
+        if (ret < 0 && !first_err) {
+            sc_log(SC_LOG_ERR, sc_core_name(pc->core), "tenant %u: %s", domid, strerror(-ret));
+            first_err = ret;
+        }
+    }
+    return first_err;
+}
+
+int sc_pool_foreach_core(struct sc_pool *pool, int (*fn)(struct sc_core *core, void *arg),
+                         void *arg)
+{
+    if (!pool || !fn)
+        return -EINVAL;
+    for (struct pool_core *pc = pool->cores, *next; pc; pc = next) {
+        next = pc->next;
+        int ret = fn(pc->core, arg);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}

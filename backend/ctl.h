@@ -1,0 +1,94 @@
+/*
+ * ctl.h - the control socket: JSON-RPC 2.0 over a Unix stream socket, one
+ * request or response per line (newline-delimited JSON, jansson).
+ *
+ * Contract, server side: sc_ctl_open() binds the socket (refusing, with
+ * -EADDRINUSE, when a live daemon already answers on it; a stale socket
+ * file is replaced) and owns the listening fd, the clients and an epoll fd
+ * over all of them.  The control thread polls sc_ctl_fd() and calls
+ * sc_ctl_dispatch(), which never blocks: it accepts, reads, answers each
+ * complete request line by calling the method, and writes what the socket
+ * takes (the rest when it becomes writable).  At most SC_CTL_MAX_CLIENTS
+ * clients (others are closed at once), requests up to SC_CTL_MAX_REQUEST
+ * bytes (a longer one gets an error and the client is closed), and at most
+ * SC_CTL_MAX_OUTPUT bytes of unsent answers per client (a client that does
+ * not read is dropped).  Notifications (no "id") get no answer; batches are
+ * refused.  Methods run on the control thread.
+ *
+ * Client side (sidecorectl, tests): sc_ctl_client_* make blocking calls
+ * with a timeout.
+ *
+ * Returns: 0 or negative errno; pointer returners NULL + errno.
+ */
+#ifndef SC_CTL_H
+#define SC_CTL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#define SC_CTL_MAX_CLIENTS 16
+#define SC_CTL_MAX_REQUEST (64 * 1024)
+#define SC_CTL_MAX_OUTPUT  (16 * 1024 * 1024)
+
+/* JSON-RPC 2.0 error codes (and ours, from -32000 down). */
+#define SC_CTL_PARSE_ERROR      (-32700)
+#define SC_CTL_INVALID_REQUEST  (-32600)
+#define SC_CTL_METHOD_NOT_FOUND (-32601)
+#define SC_CTL_INVALID_PARAMS   (-32602)
+#define SC_CTL_INTERNAL_ERROR   (-32603)
+#define SC_CTL_NOT_FOUND        (-32000) /* the device/guest named does not exist */
+#define SC_CTL_UNSUPPORTED      (-32001) /* this daemon cannot do that */
+#define SC_CTL_FAILED           (-32002) /* the operation failed; message says why */
+
+struct sc_ctl_error {
+    int code;
+    char message[256];
+};
+
+/* Fills err (code and printf message); for methods. */
+void sc_ctl_error_set(struct sc_ctl_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A method: `params` is the request's params (an object, an array or NULL;
+ * borrowed).  Returns the result (a new reference, handed to the server),
+ * or NULL after filling err. */
+typedef json_t *sc_ctl_method_fn(void *ctx, json_t *params, struct sc_ctl_error *err);
+
+struct sc_ctl_method {
+    const char *name;
+    sc_ctl_method_fn *fn;
+};
+
+struct sc_ctl;
+
+/* Listens on `path` (its directory is created if missing, mode 0755).
+ * `methods` ends with a {NULL} entry and, like ctx, outlives the server.
+ * NULL + errno: EADDRINUSE when another daemon serves the path,
+ * ENAMETOOLONG, or the socket call's error. */
+struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods, void *ctx);
+/* Closes every client and the socket, and removes the socket file. */
+void sc_ctl_close(struct sc_ctl *ctl);
+/* Readable when sc_ctl_dispatch() has work. */
+int sc_ctl_fd(const struct sc_ctl *ctl);
+/* Handles what is ready now; never blocks.  0 or -errno (epoll failed). */
+int sc_ctl_dispatch(struct sc_ctl *ctl);
+/* Clients connected now (for status and tests). */
+unsigned sc_ctl_nclients(const struct sc_ctl *ctl);
+
+/* ---- client ---- */
+
+struct sc_ctl_client;
+
+/* Connects to `path`.  NULL + errno (ENOENT or ECONNREFUSED: no daemon). */
+struct sc_ctl_client *sc_ctl_client_open(const char *path, int timeout_ms);
+void sc_ctl_client_close(struct sc_ctl_client *c);
+/* Calls `method` with `params` (borrowed; NULL for none) and waits for the
+ * answer.  0 with *result (a new reference); -EREMOTEIO when the daemon
+ * answered with an error (*code and msg filled); -ETIMEDOUT; -EPROTO for a
+ * malformed answer; -ECONNRESET or another -errno when the connection
+ * broke (msg filled in every failure). */
+int sc_ctl_client_call(struct sc_ctl_client *c, const char *method, json_t *params,
+                       json_t **result, int *code, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,526 @@
+/*
+ * ctl_methods.c - what the control socket answers (daemon.h lists them;
+ * docs of each result's fields in sidecorectl's tables).
+ *
+ * Everything runs on the control thread, which owns the bus and the pool;
+ * queue and core counters are read as snapshots (stats.h), tenant counters
+ * through each core's command queue.  Counters are never cleared here: a
+ * client keeps its previous answer and subtracts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "stats.h"
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* json_pack with a failure turned into an internal error */
+static json_t *checked(json_t *v, struct sc_ctl_error *err)
+{
+    if (!v)
+        sc_ctl_error_set(err, SC_CTL_INTERNAL_ERROR, "out of memory");
+    return v;
+}
+
+static json_t *hist_json(const struct sc_hist_snap *h)
+{
+    json_t *buckets = json_array();
+    for (unsigned b = 0; buckets && b < SC_HIST_BUCKETS; b++)
+        if (h->bucket[b])
+            json_array_append_new(buckets, json_pack("[I, I]", (json_int_t)b,
+                                                     (json_int_t)h->bucket[b]));
+    return json_pack("{s:I, s:I, s:I, s:f, s:f, s:f, s:o*}", "count", (json_int_t)h->count,
+                     "sum_ns", (json_int_t)h->sum_ns, "max_ns", (json_int_t)h->max_ns,
+                     "mean_us", sc_hist_mean(h) / 1000.0,
+                     "p50_us", sc_hist_percentile(h, 50) / 1000.0,
+                     "p99_us", sc_hist_percentile(h, 99) / 1000.0, "buckets", buckets);
+}
+
+static json_t *queue_json(const struct sc_device *dev, struct sc_queue *q, struct sc_core *core)
+{
+    struct sc_queue_stats_snap snap;
+    sc_queue_stats_snapshot(q, &snap);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s?, s:i, s:b, s:i}", "name", q->name, "device",
+                          dev->name, "domid", (json_int_t)q->domid, "core",
+                          core ? sc_core_name(core) : NULL, "port", q->port, "failed",
+                          sc_queue_failed(q), "error", -sc_queue_error(q));
+    if (!o)
+        return NULL;
+    for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
+        json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)snap.counter[c]));
+    json_object_set_new(o, "latency", hist_json(&snap.latency));
+    return o;
+}
+
+/* ---- status ---- */
+
+static int count_device(struct sc_device *dev, void *arg)
+{
+    (void)dev;
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
+static int count_core(struct sc_core *core, void *arg)
+{
+    (void)core;
+    (*(unsigned *)arg)++;
+    return 0;
+}
+
+static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)params;
+    struct sc_daemon *d = ctx;
+    unsigned ndev = 0, ncores = 0;
+    sc_xenbus_foreach_device(d->bus, count_device, &ndev);
+    sc_pool_foreach_core(d->pool, count_core, &ncores);
+    json_t *types = json_array();
+    for (unsigned i = 0; types && i < d->cfg.ntypes; i++)
+        json_array_append_new(types, json_string(d->cfg.types[i]));
+    return checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:s, s:i, "
+                             "s:I, s:s}",
+                             "version", SC_VERSION, "platform", sc_xen_platform_name(d->xen),
+                             "domid", (int)sc_xen_domid(d->xen), "pid", (json_int_t)getpid(),
+                             "mode", sc_mode_str(d->cfg.mode),
+                             "uptime_s", (mono_ns() - d->start_ns) / 1e9,
+                             "cores", (int)ncores, "devices", (int)ndev,
+                             "poll_idle_us", (json_int_t)d->cfg.poll_idle_us, "types", types,
+                             "ctl", d->cfg.ctl_path, "clients", (int)sc_ctl_nclients(d->ctl),
+                             "queue_failures", (json_int_t)d->queue_failures_handled,
+                             "config", d->cfg.config_path),
+                   err);
+}
+
+/* ---- devices and queues ---- */
+
+struct queue_list {
+    const struct sc_device *dev;
+    json_t *arr;
+    bool full;        /* full stats (queues) or just name and core (devices) */
+};
+
+static int add_queue(struct sc_queue *q, struct sc_core *core, void *arg)
+{
+    struct queue_list *l = arg;
+    json_t *o = l->full ? queue_json(l->dev, q, core)
+                        : json_pack("{s:s, s:s?, s:i, s:b}", "name", q->name, "core",
+                                    core ? sc_core_name(core) : NULL, "port", q->port,
+                                    "failed", sc_queue_failed(q));
+    return o ? json_array_append_new(l->arr, o) : -ENOMEM;
+}
+
+struct device_walk {
+    struct sc_daemon *d;
+    json_t *arr;
+};
+
+static int add_device(struct sc_device *dev, void *arg)
+{
+    struct device_walk *w = arg;
+    json_t *queues = json_array();
+    if (!queues)
+        return -ENOMEM;
+    if (w->d->hooks.foreach_queue) {
+        struct queue_list l = { .dev = dev, .arr = queues, .full = false };
+        w->d->hooks.foreach_queue(dev, add_queue, &l);
+    }
+    json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:s?, s:s, s:s, s:b, s:b, s:o}",
+                          "id", (json_int_t)dev->id, "type", dev->cls->type,
+                          "frontend_id", (int)dev->frontend_id, "devid", (json_int_t)dev->devid,
+                          "name", dev->name, "backend_path", dev->backend_path,
+                          "frontend_path", dev->frontend_path,
+                          "state", sc_xenbus_state_str(dev->state),
+                          "frontend_state", sc_xenbus_state_str(dev->frontend_state),
+                          "online", dev->online, "failed", dev->failed, "queues", queues);
+    return o ? json_array_append_new(w->arr, o) : -ENOMEM;
+}
+
+static json_t *m_devices(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)params;
+    struct device_walk w = { .d = ctx, .arr = json_array() };
+    if (!w.arr || sc_xenbus_foreach_device(w.d->bus, add_device, &w) != 0) {
+        json_decref(w.arr);
+        return checked(NULL, err);
+    }
+    return w.arr;
+}
+
+static int add_device_queues(struct sc_device *dev, void *arg)
+{
+    struct device_walk *w = arg;
+    struct queue_list l = { .dev = dev, .arr = w->arr, .full = true };
+    return w->d->hooks.foreach_queue(dev, add_queue, &l);
+}
+
+static json_t *m_queues(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)params;
+    struct device_walk w = { .d = ctx, .arr = json_array() };
+    if (!w.arr)
+        return checked(NULL, err);
+    if (w.d->hooks.foreach_queue && sc_xenbus_foreach_device(w.d->bus, add_device_queues, &w)) {
+        json_decref(w.arr);
+        return checked(NULL, err);
+    }
+    return w.arr;
+}
+
+/* ---- cores ---- */
+
+struct core_walk {
+    struct sc_daemon *d;
+    json_t *arr;
+    unsigned index;
+};
+
+static int add_core(struct sc_core *core, void *arg)
+{
+    struct core_walk *w = arg;
+    struct sc_core_stats st;
+    sc_core_stats(core, &st);
+    /* poll-mode cores are created in CPU-list order; event-mode ones float */
+    int cpu = SC_CORE_NO_CPU;
+    if (w->d->cfg.mode == SC_MODE_POLL && w->index < w->d->cfg.ncpus)
+        cpu = w->d->cfg.cpus[w->index];
+    w->index++;
+    uint64_t total = st.busy_ns + st.idle_ns + st.sleep_ns;
+    json_t *o = json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, "
+                          "s:I, s:I, s:I, s:I}",
+                          "name", sc_core_name(core), "cpu", cpu,
+                          "queues", (json_int_t)st.queues, "rounds", (json_int_t)st.rounds,
+                          "busy_rounds", (json_int_t)st.busy_rounds,
+                          "busy_ns", (json_int_t)st.busy_ns, "idle_ns", (json_int_t)st.idle_ns,
+                          "sleep_ns", (json_int_t)st.sleep_ns,
+                          "busy_pct", total ? 100.0 * (double)st.busy_ns / (double)total : 0.0,
+                          "sleeps", (json_int_t)st.sleeps, "wakeups", (json_int_t)st.wakeups,
+                          "kicks", (json_int_t)st.kicks, "stray_kicks", (json_int_t)st.stray_kicks,
+                          "io_submitted", (json_int_t)st.io_submitted,
+                          "io_completed", (json_int_t)st.io_completed,
+                          "commands", (json_int_t)st.commands, "failed", (json_int_t)st.failed);
+    return o ? json_array_append_new(w->arr, o) : -ENOMEM;
+}
+
+static json_t *m_cores(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)params;
+    struct core_walk w = { .d = ctx, .arr = json_array() };
+    if (!w.arr || sc_pool_foreach_core(w.d->pool, add_core, &w)) {
+        json_decref(w.arr);
+        return checked(NULL, err);
+    }
+    return w.arr;
+}
+
+/* ---- guests ---- */
+
+#define MAX_GUESTS (SC_CONFIG_MAX_TENANTS + 1024)
+
+struct guest_sum {
+    domid_t domid;
+    unsigned devices, queues;
+    struct sc_sched_tenant_stats sched;
+    uint64_t counter[SC_QSTAT__COUNT];
+};
+
+struct guest_walk {
+    struct sc_daemon *d;
+    struct guest_sum *g;
+    unsigned n;
+    struct guest_sum *cur;
+};
+
+static struct guest_sum *guest_get(struct guest_walk *w, domid_t domid)
+{
+    for (unsigned i = 0; i < w->n; i++)
+        if (w->g[i].domid == domid)
+            return &w->g[i];
+    if (w->n == MAX_GUESTS)
+        return NULL;
+    struct guest_sum *g = &w->g[w->n++];
+    memset(g, 0, sizeof(*g));
+    g->domid = domid;
+    return g;
+}
+
+static int sum_queue(struct sc_queue *q, struct sc_core *core, void *arg)
+{
+    (void)core;
+    struct guest_sum *g = arg;
+    struct sc_queue_stats_snap snap;
+    sc_queue_stats_snapshot(q, &snap);
+    g->queues++;
+    for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
+        g->counter[c] += snap.counter[c];
+    return 0;
+}
+
+static int guest_device(struct sc_device *dev, void *arg)
+{
+    struct guest_walk *w = arg;
+    struct guest_sum *g = guest_get(w, dev->frontend_id);
+    if (!g)
+        return 0;
+    g->devices++;
+    if (w->d->hooks.foreach_queue)
+        w->d->hooks.foreach_queue(dev, sum_queue, g);
+    return 0;
+}
+
+static int guest_core(struct sc_core *core, void *arg)
+{
+    struct guest_walk *w = arg;
+    struct sc_sched_tenant_stats ts;
+    if (sc_core_tenant_stats(core, w->cur->domid, &ts) < 0)
+        return 0;
+    struct sc_sched_tenant_stats *s = &w->cur->sched;
+    s->visits += ts.visits;
+    s->reservation_visits += ts.reservation_visits;
+    s->requests += ts.requests;
+    s->bytes += ts.bytes;
+    s->cost += ts.cost;
+    s->reservation_cost += ts.reservation_cost;
+    s->throttled += ts.throttled;
+    s->skipped += ts.skipped;
+    return 0;
+}
+
+static int cmp_guest(const void *a, const void *b)
+{
+    const struct guest_sum *x = a, *y = b;
+    return (int)x->domid - (int)y->domid;
+}
+
+static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
+{
+    struct sc_sched_tenant_conf conf;
+    sc_daemon_tenant_conf(d, g->domid, &conf);
+    bool configured = false;
+    for (unsigned i = 0; i < d->ntenants; i++)
+        configured |= d->tenants[i].domid == g->domid;
+    const struct sc_sched_tenant_stats *s = &g->sched;
+    json_t *o = json_pack(
+        "{s:i, s:b, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}}",
+        "domid", (int)g->domid, "configured", configured, "weight", (int)conf.weight,
+        "reservation_iops", (json_int_t)conf.reservation.iops,
+        "reservation_bps", (json_int_t)conf.reservation.bps,
+        "limit_iops", (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps,
+        "devices", (int)g->devices, "queues", (int)g->queues, "sched", "visits",
+        (json_int_t)s->visits, "reservation_visits", (json_int_t)s->reservation_visits,
+        "requests", (json_int_t)s->requests, "bytes", (json_int_t)s->bytes, "cost",
+        (json_int_t)s->cost, "reservation_cost", (json_int_t)s->reservation_cost, "throttled",
+        (json_int_t)s->throttled, "skipped", (json_int_t)s->skipped);
+    if (!o)
+        return NULL;
+    for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
+        json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)g->counter[c]));
+    return o;
+}
+
+static json_t *m_guests(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)params;
+    struct guest_walk w = { .d = ctx, .g = calloc(MAX_GUESTS, sizeof(struct guest_sum)) };
+    if (!w.g)
+        return checked(NULL, err);
+    for (unsigned i = 0; i < w.d->ntenants; i++)
+        guest_get(&w, w.d->tenants[i].domid);
+    sc_xenbus_foreach_device(w.d->bus, guest_device, &w);
+    for (unsigned i = 0; i < w.n; i++) {
+        w.cur = &w.g[i];
+        sc_pool_foreach_core(w.d->pool, guest_core, &w);
+    }
+    qsort(w.g, w.n, sizeof(w.g[0]), cmp_guest);
+    json_t *arr = json_array();
+    for (unsigned i = 0; arr && i < w.n; i++) {
+        json_t *o = guest_json(w.d, &w.g[i]);
+        if (!o || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    free(w.g);
+    return checked(arr, err);
+}
+
+/* ---- set-tenant ---- */
+
+static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    struct sc_daemon *d = ctx;
+    static const struct {
+        const char *name, *alias;
+    } keys[] = {
+        { "weight", "weight" },
+        { "reservation_iops", "res_iops" },
+        { "reservation_bps", "res_bps" },
+        { "limit_iops", "lim_iops" },
+        { "limit_bps", "lim_bps" },
+    };
+    json_t *jdom = json_object_get(params, "domid");
+    if (!json_is_object(params) || !json_is_integer(jdom) || json_integer_value(jdom) < 0 ||
+        json_integer_value(jdom) >= DOMID_FIRST_RESERVED) {
+        sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "set-tenant needs {\"domid\": 0..%u, ...}",
+                         DOMID_FIRST_RESERVED - 1);
+        return NULL;
+    }
+    domid_t domid = (domid_t)json_integer_value(jdom);
+    struct sc_sched_tenant_conf conf;
+    sc_daemon_tenant_conf(d, domid, &conf);
+    const char *key;
+    json_t *val;
+    json_object_foreach(params, key, val) {
+        if (strcmp(key, "domid") == 0)
+            continue;
+        size_t k;
+        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+            if (strcmp(key, keys[k].name) == 0 || strcmp(key, keys[k].alias) == 0)
+                break;
+        if (k == sizeof(keys) / sizeof(keys[0])) {
+            sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "unknown setting '%s' (weight, "
+                             "reservation_iops, reservation_bps, limit_iops, limit_bps)", key);
+            return NULL;
+        }
+        if (!json_is_integer(val) || json_integer_value(val) < 0) {
+            sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "%s must be a non-negative integer",
+                             key);
+            return NULL;
+        }
+        uint64_t v = (uint64_t)json_integer_value(val);
+        switch (k) {
+        case 0: conf.weight = v > UINT32_MAX ? 0 : (uint32_t)v; break;
+        case 1: conf.reservation.iops = v; break;
+        case 2: conf.reservation.bps = v; break;
+        case 3: conf.limit.iops = v; break;
+        default: conf.limit.bps = v; break;
+        }
+    }
+    int ret = sc_daemon_set_tenant(d, domid, &conf, false);
+    if (ret == -EINVAL) {
+        sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
+                         "invalid settings for domain %u: weight must be %u..%u, rates at most "
+                         "%llu iops and %llu B/s, a reservation not above its limit",
+                         domid, SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX, SC_SCHED_IOPS_MAX,
+                         SC_SCHED_BPS_MAX);
+        return NULL;
+    }
+    if (ret < 0) {
+        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, strerror(-ret));
+        return NULL;
+    }
+    sc_log(SC_LOG_INFO, "ctl", "tenant %u: weight %u, reservation %llu iops %llu B/s, "
+           "limit %llu iops %llu B/s", domid, conf.weight,
+           (unsigned long long)conf.reservation.iops, (unsigned long long)conf.reservation.bps,
+           (unsigned long long)conf.limit.iops, (unsigned long long)conf.limit.bps);
+    return checked(json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "domid", (int)domid, "weight",
+                             (int)conf.weight, "reservation_iops",
+                             (json_int_t)conf.reservation.iops, "reservation_bps",
+                             (json_int_t)conf.reservation.bps, "limit_iops",
+                             (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps),
+                   err);
+}
+
+/* ---- resize-check ---- */
+
+struct find_id {
+    uint64_t id;
+    struct sc_device *dev;
+};
+
+static int match_id(struct sc_device *dev, void *arg)
+{
+    struct find_id *f = arg;
+    if (dev->id != f->id)
+        return 0;
+    f->dev = dev;
+    return 1;
+}
+
+/* A device named by its id (number), "vbd/5/51712", "vbd 5/51712" or
+ * "5/51712" (the first type that has it). */
+static struct sc_device *find_device(struct sc_daemon *d, json_t *ref)
+{
+    if (json_is_integer(ref)) {
+        struct find_id f = { .id = (uint64_t)json_integer_value(ref) };
+        sc_xenbus_foreach_device(d->bus, match_id, &f);
+        return f.dev;
+    }
+    const char *s = json_string_value(ref);
+    if (!s)
+        return NULL;
+    char type[16] = "";
+    unsigned fe, devid;
+    char tail;
+    if (sscanf(s, "%15[a-z0-9]/%u/%u%c", type, &fe, &devid, &tail) != 3 &&
+        sscanf(s, "%15[a-z0-9] %u/%u%c", type, &fe, &devid, &tail) != 3) {
+        type[0] = '\0';
+        if (sscanf(s, "%u/%u%c", &fe, &devid, &tail) != 2)
+            return NULL;
+    }
+    if (fe >= DOMID_FIRST_RESERVED)
+        return NULL;
+    for (unsigned i = 0; i < d->ntypes; i++) {
+        const char *t = d->classes[i]->type;
+        if (type[0] && strcmp(type, t) != 0)
+            continue;
+        struct sc_device *dev = sc_xenbus_find_device(d->bus, t, (domid_t)fe, devid);
+        if (dev)
+            return dev;
+    }
+    return NULL;
+}
+
+static json_t *m_resize_check(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    struct sc_daemon *d = ctx;
+    json_t *ref = json_object_get(params, "device");
+    if (!json_is_string(ref) && !json_is_integer(ref)) {
+        sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
+                         "resize-check needs {\"device\": \"vbd/<domid>/<devid>\" or an id}");
+        return NULL;
+    }
+    if (!d->hooks.check_resize) {
+        sc_ctl_error_set(err, SC_CTL_UNSUPPORTED, "this sidecored cannot check for resizes");
+        return NULL;
+    }
+    struct sc_device *dev = find_device(d, ref);
+    if (!dev) {
+        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no such device");
+        return NULL;
+    }
+    if (dev->state != XenbusStateConnected) {
+        sc_ctl_error_set(err, SC_CTL_FAILED, "%s is %s, not Connected", dev->name,
+                         sc_xenbus_state_str(dev->state));
+        return NULL;
+    }
+    int ret = d->hooks.check_resize(dev);
+    if (ret < 0) {
+        sc_ctl_error_set(err, SC_CTL_FAILED, "%s: %s", dev->name, strerror(-ret));
+        return NULL;
+    }
+    return checked(json_pack("{s:s, s:b}", "device", dev->name, "changed", ret > 0), err);
+}
+
+const struct sc_ctl_method sc_daemon_ctl_methods[] = {
+    { "status", m_status },
+    { "devices", m_devices },
+    { "queues", m_queues },
+    { "cores", m_cores },
+    { "guests", m_guests },
+    { "set-tenant", m_set_tenant },
+    { "resize-check", m_resize_check },
+    { NULL, NULL },
+};

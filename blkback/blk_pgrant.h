@@ -1,0 +1,74 @@
+/*
+ * blk_pgrant.h - the persistent-grant cache of one blkback queue (internal
+ * to blkback/).
+ *
+ * Contract: with feature-persistent, the frontend keeps its data pages
+ * granted and reuses the same refs, so the backend maps each ref once and
+ * keeps the mapping.  The cache holds at most `max` mappings of one foreign
+ * domain, keyed by grant ref.  An entry is "in use" while a request's I/O
+ * points into it (blk_pgrant_get .. blk_pgrant_put, nestable); only unused
+ * entries are evicted, least recently used first, and only to make room for
+ * a new ref.  When the cache is full of in-use entries, get says so and the
+ * caller moves that segment by grant copy instead.
+ *
+ * Every ref is mapped writable first (blkfront grants persistent pages
+ * read-write); if the guest granted it read-only, a read-only mapping is
+ * kept instead and the entry says so: it serves writes to disk, and a read
+ * into it must go by grant copy (which then fails as the guest asked).
+ *
+ * Threads: one cache belongs to one queue; its core thread calls
+ * everything (init/destroy also from the control thread while the queue is
+ * not on a core).  No locks.  Returns 0 or -errno; pointers NULL + errno.
+ */
+#ifndef SC_BLK_PGRANT_H
+#define SC_BLK_PGRANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xen.h"
+
+struct blk_pgrant {
+    void *addr;                 /* the mapped page */
+    grant_ref_t gref;
+    bool writable;
+    uint32_t users;             /* in-flight segments pointing into it */
+    struct blk_pgrant *hnext;   /* hash chain */
+    struct blk_pgrant *lprev, *lnext; /* LRU list of unused entries */
+};
+
+struct blk_pgrant_stats {
+    uint64_t hits, misses, evictions;
+    uint64_t full;              /* gets refused: every entry in use */
+    uint64_t map_failures;      /* refs that mapped neither way */
+    uint64_t read_only;         /* refs that mapped only read-only */
+};
+
+struct blk_pgrant_cache {
+    struct sc_xen *xen;
+    domid_t domid;
+    uint32_t max;               /* bound on mapped entries */
+    uint32_t count;             /* mapped now */
+    uint32_t hmask;
+    struct blk_pgrant **hash;
+    struct blk_pgrant *lru_head, *lru_tail; /* head = least recently used */
+    struct blk_pgrant *free;    /* spare entry structs (max in all) */
+    struct blk_pgrant *entries;
+    struct blk_pgrant_stats stats;
+};
+
+/* max >= 1.  0, -EINVAL or -ENOMEM. */
+int blk_pgrant_init(struct blk_pgrant_cache *c, struct sc_xen *xen, domid_t domid,
+                    uint32_t max);
+/* Unmaps every entry (in use or not: the caller's I/O must be over) and
+ * frees.  Safe on a zeroed or already destroyed cache. */
+void blk_pgrant_destroy(struct blk_pgrant_cache *c);
+
+/* The entry of gref, mapped, with one more user.  NULL and errno:
+ * ENOSPC (full, nothing unused to evict: use grant copy), or the map's
+ * errno (the ref is bad: answer the request with an error). */
+struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref);
+/* One user less; an entry nobody uses becomes the most recently used. */
+void blk_pgrant_put(struct blk_pgrant_cache *c, struct blk_pgrant *e);
+
+#endif

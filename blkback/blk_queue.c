@@ -1,0 +1,385 @@
+/*
+ * blk_queue.c - one blkif ring as an sc_queue (contract in blkback.h, the
+ * inside in blk_queue_int.h, data movement in blk_queue_io.c).
+ *
+ * A visit: submit what an earlier visit prepared but found no SQE for; then
+ * fetch requests one by one (copied out and validated by blk_proto), as long
+ * as the fair-share grant admits the next one's bytes, the bounce pool can
+ * hold it and no barrier is in the way; prepare each (persistent mappings or
+ * bounce pages, write copies queued); run all the visit's grant copies in
+ * one batch; then answer null-store and failed requests and submit the
+ * rest.  Requests are fetched one at a time rather than with
+ * blk_ring_fetch_batch because the grant must see each request's size
+ * before it is taken, and a taken request cannot go back to the ring.
+ *
+ * Barriers (BLKIF_OP_WRITE_BARRIER) are drained per queue: the barrier
+ * waits until every earlier request of this queue is answered, and nothing
+ * after it is consumed until it (write, then flush) completes.  IOSQE_IO_DRAIN
+ * would do that for the whole io_uring, i.e. stall every guest of the core.
+ * Flushes (BLKIF_OP_FLUSH_DISKCACHE) make durable what completed before them,
+ * as REQ_PREFLUSH does: an fdatasync, after the flush's own data if any.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "blk_queue_int.h"
+
+static uint8_t rsp_operation(const struct blk_req *req)
+{
+    return req->operation == BLKIF_OP_INDIRECT ? req->indirect_op : req->operation;
+}
+
+static struct blkq_req *slot_get(struct blk_queue *q)
+{
+    struct blkq_req *r = q->free;
+    if (r) {
+        q->free = r->next;
+        q->nfree--;
+        r->next = NULL;
+    }
+    return r;
+}
+
+static void slot_unget(struct blk_queue *q, struct blkq_req *r)
+{
+    r->next = q->free;
+    q->free = r;
+    q->nfree++;
+}
+
+/* ---- completion ---- */
+
+static void blkq_done(struct sc_io *io, int res)
+{
+    struct blkq_req *r = (struct blkq_req *)io;
+    struct blk_queue *q = r->q;
+    int16_t status = BLKIF_RSP_OKAY;
+
+    q->io_inflight--;
+    if (r->stage == BLKQ_STAGE_DATA && r->kind == BLKQ_RW) {
+        if (res < 0 || (uint32_t)res != r->expect) {
+            sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name,
+                           "request %llu: %s of %u bytes at sector %llu: %s",
+                           (unsigned long long)r->req.id, r->info.writes ? "write" : "read",
+                           r->expect, (unsigned long long)r->info.sector,
+                           res < 0 ? strerror(-res) : "short transfer");
+            status = BLKIF_RSP_ERROR;
+        } else if (r->info.flush) {
+            if (blkq_submit_flush(q, r) < 0)
+                blkq_list_add(&q->retry, r);
+            return;
+        } else if (r->bounce_reads) {
+            blkq_list_add(&q->copyback, r);
+            sc_queue_mark_dirty(&q->sc);
+            return;
+        }
+    } else if (res < 0) {
+        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "request %llu: %s: %s",
+                       (unsigned long long)r->req.id,
+                       r->kind == BLKQ_DISCARD ? "discard" : "flush", strerror(-res));
+        status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+    }
+    if (r->info.drain)
+        q->barrier_active = false;
+    blkq_respond(q, r, status, false);
+}
+
+/* ---- the visit ---- */
+
+/* Submits the parked SQE-less requests.  False if some are still parked. */
+static bool resubmit_parked(struct blk_queue *q)
+{
+    struct blkq_req *r;
+    while ((r = q->retry.head)) {
+        if (blkq_submit_flush(q, r) < 0)
+            return false;
+        blkq_list_pop(&q->retry);
+    }
+    while ((r = q->ready.head)) {
+        if (blkq_start(q, r) < 0)
+            return false;
+        blkq_list_pop(&q->ready);
+    }
+    return true;
+}
+
+/* Fetches and validates the next request.  1 if one was consumed (parked
+ * in q->pending, or rejected: answered here and counted in *rejected), 0 if
+ * the ring is empty, -EPROTO if the frontend broke it. */
+static int fetch_next(struct blk_queue *q, const struct sc_visit *v, uint32_t *rejected)
+{
+    struct blkq_req *r = slot_get(q);
+    if (!r)
+        return 0; /* cannot happen: one slot per ring entry */
+    int rc = blk_ring_fetch(&q->ring, &r->req);
+    if (rc < 0) {
+        slot_unget(q, r);
+        if (rc == -EAGAIN)
+            return 0;
+        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name,
+                       "frontend broke the ring protocol (producer index overflow): "
+                       "ring shut down");
+        return -EPROTO;
+    }
+    r->start_ns = v->now_ns;
+    r->rsp_op = rsp_operation(&r->req);
+    r->copy_failed = false;
+    r->bounce_reads = false;
+    r->niov = 0;
+    rc = blk_req_validate(&r->req, &q->limits, &r->info);
+    if (rc == 0 && r->info.indirect_pages)
+        rc = blkq_load_indirect(q, r);
+    if (rc == 0) {
+        q->pending = r;
+        return 1;
+    }
+    blkq_reject(q, r, rc);
+    (*rejected)++;
+    return 1;
+}
+
+static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct sc_visit *v)
+{
+    struct blk_queue *q = blkq_of(sq);
+    struct blkq_list prepared = { 0 };
+    int err = 0;
+
+    q->limits.disk_sectors = atomic_load_explicit(&q->disk_sectors, memory_order_relaxed);
+    if (!resubmit_parked(q)) {
+        v->more = true;
+        return 0;
+    }
+    while (!q->barrier_active) {
+        if (!q->pending) {
+            if (!sc_sched_grant_admits(g, v->bytes, v->requests, 0)) {
+                v->more = true;
+                break;
+            }
+            uint32_t rejected = 0;
+            int rc = fetch_next(q, v, &rejected);
+            v->requests += rejected;
+            if (rc < 0) {
+                err = rc;
+                break;
+            }
+            if (rc == 0)
+                break;
+            if (!q->pending)
+                continue;
+        }
+        struct blkq_req *r = q->pending;
+        if (!sc_sched_grant_admits(g, v->bytes, v->requests, r->info.bytes)) {
+            v->more = true;
+            break;
+        }
+        /* A barrier waits for every earlier request of this queue. */
+        if (r->info.drain && (q->nfree + 1 != q->nslots || prepared.head))
+            break;
+        if (blkq_bounce_need(q, r) > q->nbounce_free)
+            break; /* our own completions give pages back and wake the core */
+        q->pending = NULL;
+        v->requests++;
+        v->bytes += r->info.bytes;
+        int rc = blkq_prepare(q, r);
+        if (rc < 0) {
+            blkq_respond(q, r, BLKIF_RSP_ERROR, false);
+            continue;
+        }
+        blkq_list_add(&prepared, r);
+        if (r->info.drain)
+            break; /* nothing after a barrier in this visit */
+    }
+
+    blkq_run_copies(q);
+    struct blkq_req *r;
+    while ((r = blkq_list_pop(&prepared))) {
+        if (blkq_start(q, r) < 0) {
+            /* no SQE: park it and the rest for the next visit */
+            blkq_list_add(&q->ready, r);
+            while ((r = blkq_list_pop(&prepared)))
+                blkq_list_add(&q->ready, r);
+            v->more = true;
+        }
+    }
+    return err;
+}
+
+static void blkq_flush(struct sc_queue *sq)
+{
+    struct blk_queue *q = blkq_of(sq);
+    if (q->copyback.head)
+        blkq_copyback(q);
+    if (blk_ring_push_responses(&q->ring))
+        sc_queue_notify(&q->sc);
+}
+
+static bool blkq_rearm(struct sc_queue *sq)
+{
+    struct blk_queue *q = blkq_of(sq);
+    if (q->ring.broken)
+        return false;
+    /* Waiting on our own I/O (slots, bounce pages, a barrier): its
+     * completion wakes the core. */
+    if (q->barrier_active && q->io_inflight)
+        return false;
+    if (q->pending || q->ready.head || q->retry.head)
+        return q->io_inflight == 0;
+    return blk_ring_final_check(&q->ring);
+}
+
+static bool blkq_idle(struct sc_queue *sq)
+{
+    struct blk_queue *q = blkq_of(sq);
+    return q->io_inflight == 0 && !q->copyback.head;
+}
+
+static const struct sc_queue_ops blkq_ops = {
+    .poll = blkq_poll,
+    .flush = blkq_flush,
+    .rearm = blkq_rearm,
+    .idle = blkq_idle,
+};
+
+/* ---- life cycle ---- */
+
+static int alloc_slots(struct blk_queue *q)
+{
+    q->slots = calloc(q->nslots, sizeof(*q->slots));
+    struct iovec *iov = calloc((size_t)q->nslots * q->max_segs, sizeof(*iov));
+    struct blkq_seg *seg = calloc((size_t)q->nslots * q->max_segs, sizeof(*seg));
+    if (!q->slots || !iov || !seg) {
+        free(iov);
+        free(seg);
+        return -ENOMEM;
+    }
+    for (unsigned i = q->nslots; i-- > 0;) {
+        struct blkq_req *r = &q->slots[i];
+        r->io.done = blkq_done;
+        r->q = q;
+        r->iov = iov + (size_t)i * q->max_segs;
+        r->seg = seg + (size_t)i * q->max_segs;
+        for (unsigned s = 0; s < q->max_segs; s++)
+            r->seg[s].bounce = BLKQ_NO_BOUNCE;
+        slot_unget(q, r);
+    }
+    return 0;
+}
+
+static int alloc_buffers(struct blk_queue *q)
+{
+    uint64_t pages = (uint64_t)q->nslots * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (pages > BLKQ_BOUNCE_MAX_PAGES)
+        pages = BLKQ_BOUNCE_MAX_PAGES;
+    if (pages < q->max_segs)
+        pages = q->max_segs;
+    q->bounce_pages = (uint32_t)pages;
+    /* Anonymous memory: page aligned (O_DIRECT), populated only when used. */
+    q->bounce = mmap(NULL, pages * BLK_PAGE_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q->bounce == MAP_FAILED) {
+        q->bounce = NULL;
+        return -ENOMEM;
+    }
+    q->bounce_free = calloc(pages, sizeof(*q->bounce_free));
+    q->copy_cap = (uint32_t)pages + q->max_segs;
+    q->copy = calloc(q->copy_cap, sizeof(*q->copy));
+    q->copy_owner = calloc(q->copy_cap, sizeof(*q->copy_owner));
+    q->indirect_buf = aligned_alloc(BLK_PAGE_SIZE,
+                                    BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLK_PAGE_SIZE);
+    if (!q->bounce_free || !q->copy || !q->copy_owner || !q->indirect_buf)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < pages; i++)
+        q->bounce_free[i] = (uint32_t)pages - 1 - i;
+    q->nbounce_free = (uint32_t)pages;
+    return 0;
+}
+
+struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
+{
+    if (!p || !p->xen || !p->store || blk_ring_entries(p->abi, p->ring_pages) == 0 ||
+        p->limits.max_indirect_segments > BLK_MAX_SEGMENTS) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct blk_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    int rc = sc_queue_init(&q->sc, &blkq_ops, p->frontend_id, "%s", p->name);
+    if (rc < 0)
+        goto fail;
+    q->xen = p->xen;
+    q->domid = p->frontend_id;
+    q->store = p->store;
+    const struct blk_store_info *si = blk_store_get_info(p->store);
+    q->is_null = si->is_null;
+    q->limits = p->limits;
+    q->limits.read_only |= si->read_only;
+    atomic_init(&q->disk_sectors, p->limits.disk_sectors);
+    q->persistent = p->persistent && p->max_persistent_grants > 0;
+
+    q->ring_pages = p->ring_pages;
+    q->ring_addr = sc_gnt_map_batch(p->xen, p->frontend_id, p->ring_pages, p->ring_refs, true);
+    if (!q->ring_addr) {
+        rc = -errno;
+        sc_log(SC_LOG_ERR, p->name, "cannot map the %u ring pages of domain %u: %s",
+               p->ring_pages, p->frontend_id, strerror(errno));
+        goto fail;
+    }
+    rc = blk_ring_attach(&q->ring, q->ring_addr, p->ring_pages, p->abi);
+    if (rc < 0) {
+        sc_log(SC_LOG_ERR, p->name, "ring of domain %u: %s", p->frontend_id,
+               blk_req_strerror(rc));
+        goto fail;
+    }
+    q->nslots = blk_ring_size(&q->ring);
+    q->max_segs = p->limits.max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST
+                      ? p->limits.max_indirect_segments
+                      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    rc = alloc_slots(q);
+    if (rc == 0)
+        rc = alloc_buffers(q);
+    if (rc == 0 && q->persistent)
+        rc = blk_pgrant_init(&q->pgc, p->xen, p->frontend_id, p->max_persistent_grants);
+    if (rc < 0)
+        goto fail;
+    return q;
+
+fail:
+    blk_queue_destroy(q);
+    errno = -rc;
+    return NULL;
+}
+
+struct sc_queue *blk_queue_sc(struct blk_queue *q)
+{
+    return q ? &q->sc : NULL;
+}
+
+void blk_queue_set_disk_sectors(struct blk_queue *q, uint64_t sectors)
+{
+    if (q)
+        atomic_store_explicit(&q->disk_sectors, sectors, memory_order_relaxed);
+}
+
+void blk_queue_destroy(struct blk_queue *q)
+{
+    if (!q)
+        return;
+    blk_pgrant_destroy(&q->pgc); /* no I/O in flight: every mapping goes */
+    if (q->ring_addr)
+        sc_gnt_unmap(q->xen, q->ring_addr, q->ring_pages);
+    if (q->bounce)
+        munmap(q->bounce, (size_t)q->bounce_pages * BLK_PAGE_SIZE);
+    if (q->slots) {
+        free(q->slots[0].iov);
+        free(q->slots[0].seg);
+    }
+    free(q->slots);
+    free(q->bounce_free);
+    free(q->copy);
+    free(q->copy_owner);
+    free(q->indirect_buf);
+    free(q);
+}

@@ -1,0 +1,158 @@
+/*
+ * blk_queue_int.h - the inside of one blkback queue, shared by blk_queue.c
+ * (life cycle, the sc_queue ops, the consuming loop) and blk_queue_io.c
+ * (segments, grant copies, submission, completion, responses).
+ *
+ * Ownership: once the queue is added to a core, every field below except
+ * disk_sectors is touched by that core's thread only; before add and after
+ * remove, by the control thread.  disk_sectors is written by the control
+ * thread (resize) and read by the core: atomic.
+ *
+ * A request slot's life: free -> fetched (validated; maybe parked in
+ * `pending` waiting for budget, bounce pages or a barrier's drain) ->
+ * prepared (segments mapped or bounced, write copies queued) -> in flight
+ * (an SQE) or parked in `ready` (no SQE) or `retry` (its second stage, the
+ * flush, found no SQE) -> `copyback` (a read through bounce pages, copied to
+ * the guest in flush()) -> answered (response written, slot free again).
+ * A slot is freed exactly when its response is written, so with one slot
+ * per ring entry a fetch always finds a slot.
+ */
+#ifndef SC_BLK_QUEUE_INT_H
+#define SC_BLK_QUEUE_INT_H
+
+#include <stdatomic.h>
+
+#include "blk_pgrant.h"
+#include "blkback.h"
+#include "log.h"
+
+#define BLKQ_NO_BOUNCE UINT32_MAX
+/* Bounce pages per queue at most (virtual; touched only when used). */
+#define BLKQ_BOUNCE_MAX_PAGES 4096u
+
+enum blkq_kind {
+    BLKQ_RW,        /* read or write (with a flush after, if info.flush) */
+    BLKQ_FLUSH,     /* a flush without data */
+    BLKQ_DISCARD,
+};
+
+enum blkq_stage {
+    BLKQ_STAGE_DATA,  /* the read/write/discard SQE */
+    BLKQ_STAGE_FLUSH, /* the fsync after it (or alone) */
+};
+
+struct blkq_seg {
+    struct blk_pgrant *pg; /* persistent mapping used, or NULL */
+    uint32_t bounce;       /* bounce page index, or BLKQ_NO_BOUNCE */
+};
+
+struct blkq_req {
+    struct sc_io io;           /* first: the done callback's handle */
+    struct blk_queue *q;
+    struct blkq_req *next;     /* free list or one of the queue's lists */
+    uint64_t start_ns;         /* round clock when fetched */
+    uint32_t expect;           /* bytes the data SQE must move */
+    uint16_t niov;
+    uint8_t kind;              /* enum blkq_kind */
+    uint8_t stage;             /* enum blkq_stage */
+    uint8_t rsp_op;            /* operation echoed in the response */
+    bool copy_failed;          /* a grant copy of this request failed */
+    bool bounce_reads;         /* bounce pages to copy to the guest after the read */
+    struct blk_req_check info;
+    struct iovec *iov;         /* [q->max_segs] */
+    struct blkq_seg *seg;      /* [q->max_segs] */
+    struct blk_req req;        /* the private copy of the request */
+};
+
+struct blkq_list {
+    struct blkq_req *head, *tail;
+};
+
+struct blk_queue {
+    struct sc_queue sc;                 /* first */
+    struct sc_xen *xen;
+    domid_t domid;
+    struct blk_store *store;
+    bool is_null;
+    bool persistent;
+    struct blk_limits limits;           /* disk_sectors refreshed every visit */
+    _Atomic uint64_t disk_sectors;
+
+    void *ring_addr;
+    unsigned ring_pages;
+    struct blk_ring ring;
+
+    unsigned nslots, max_segs, nfree;
+    struct blkq_req *slots;
+    struct blkq_req *free;
+    struct blkq_req *pending;           /* fetched, waiting (at most one) */
+    struct blkq_list ready;             /* prepared, waiting for an SQE */
+    struct blkq_list retry;             /* flush stage waiting for an SQE */
+    struct blkq_list copyback;          /* reads to copy to the guest in flush */
+    uint32_t io_inflight;               /* requests with an SQE in the kernel */
+    bool barrier_active;                /* a barrier in flight: consume nothing */
+
+    uint8_t *bounce;                    /* bounce_pages pages, page aligned */
+    uint32_t bounce_pages, nbounce_free;
+    uint32_t *bounce_free;
+
+    xengnttab_grant_copy_segment_t *copy; /* this visit's / flush's grant copies */
+    struct blkq_req **copy_owner;
+    uint32_t ncopy, copy_cap;
+
+    uint8_t *indirect_buf;              /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
+    struct blk_pgrant_cache pgc;
+    struct sc_ratelimit rl;
+};
+
+#define blkq_of(sq) ((struct blk_queue *)(sq))
+
+static inline void blkq_list_add(struct blkq_list *l, struct blkq_req *r)
+{
+    r->next = NULL;
+    if (l->tail)
+        l->tail->next = r;
+    else
+        l->head = r;
+    l->tail = r;
+}
+
+static inline struct blkq_req *blkq_list_pop(struct blkq_list *l)
+{
+    struct blkq_req *r = l->head;
+    if (r) {
+        l->head = r->next;
+        if (!l->head)
+            l->tail = NULL;
+        r->next = NULL;
+    }
+    return r;
+}
+
+/* blk_queue_io.c */
+
+/* Maps/bounces the segments of a validated (and, if indirect, loaded)
+ * request and queues its write copies.  0, or the status to answer with
+ * (BLKIF_RSP_ERROR) as a negative errno. */
+int blkq_prepare(struct blk_queue *q, struct blkq_req *r);
+/* Loads an indirect request's segment pages (by grant copy).  0, a
+ * BLK_REQ reason, or -EIO if a page could not be copied. */
+int blkq_load_indirect(struct blk_queue *q, struct blkq_req *r);
+/* Runs the queued grant copies in one batch; marks owners of failed ones. */
+void blkq_run_copies(struct blk_queue *q);
+/* After the visit's copies: answers a null-store or failed request, or
+ * submits its SQE.  0, or -EBUSY when no SQE could be had (r untouched). */
+int blkq_start(struct blk_queue *q, struct blkq_req *r);
+/* Submits the flush stage of r.  0 or -EBUSY. */
+int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r);
+/* Writes r's response, releases its pages and slot.  in_flush: called from
+ * the flush op (the queue is being flushed now: do not mark it dirty). */
+void blkq_respond(struct blk_queue *q, struct blkq_req *r, int16_t status, bool in_flush);
+/* Answers a request rejected before preparation (validation, indirect). */
+void blkq_reject(struct blk_queue *q, struct blkq_req *r, int err);
+/* Copies the reads parked in copyback to the guest and answers them. */
+void blkq_copyback(struct blk_queue *q);
+/* Bounce pages r may need at most. */
+uint32_t blkq_bounce_need(const struct blk_queue *q, const struct blkq_req *r);
+
+#endif

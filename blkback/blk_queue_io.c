@@ -1,0 +1,331 @@
+/*
+ * blk_queue_io.c - how one blkback request's data moves (blk_queue_int.h):
+ * persistent mappings or bounce pages per segment, grant copies batched per
+ * visit (writes) and per flush (reads), SQEs through the backing store, the
+ * completion, and the response.
+ *
+ * Why a read's copy to the guest waits for flush(): every completion reaped
+ * in a round lands in done() before the round's flush, so the copies of all
+ * of them go in one sc_gnt_copy_batch (a hypercall on Xen) instead of one
+ * per request, and the responses still go out in the same round.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "blk_queue_int.h"
+
+static const uint8_t zero_page[BLK_PAGE_SIZE] __attribute__((aligned(4096)));
+
+static void copy_add(struct blk_queue *q, struct blkq_req *r,
+                     const xengnttab_grant_copy_segment_t *seg)
+{
+    if (q->ncopy == q->copy_cap)
+        blkq_run_copies(q);
+    q->copy[q->ncopy] = *seg;
+    q->copy_owner[q->ncopy] = r;
+    q->ncopy++;
+}
+
+void blkq_run_copies(struct blk_queue *q)
+{
+    if (q->ncopy == 0)
+        return;
+    int rc = sc_gnt_copy_batch(q->xen, q->ncopy, q->copy);
+    for (uint32_t i = 0; i < q->ncopy; i++)
+        if (rc < 0 || q->copy[i].status != GNTST_okay)
+            q->copy_owner[i]->copy_failed = true;
+    if (rc < 0)
+        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "grant copy of %u segments: %s",
+                       q->ncopy, strerror(-rc));
+    q->ncopy = 0;
+}
+
+/* guest page (gref, off) <-> local buffer; to_guest picks the direction. */
+static void copy_guest(struct blk_queue *q, struct blkq_req *r, grant_ref_t gref,
+                       uint16_t off, uint16_t len, void *local, bool to_guest)
+{
+    xengnttab_grant_copy_segment_t s;
+    memset(&s, 0, sizeof(s));
+    if (to_guest) {
+        s.source.virt = local;
+        s.dest.foreign.ref = gref;
+        s.dest.foreign.offset = off;
+        s.dest.foreign.domid = q->domid;
+        s.flags = GNTCOPY_dest_gref;
+    } else {
+        s.dest.virt = local;
+        s.source.foreign.ref = gref;
+        s.source.foreign.offset = off;
+        s.source.foreign.domid = q->domid;
+        s.flags = GNTCOPY_source_gref;
+    }
+    s.len = len;
+    copy_add(q, r, &s);
+}
+
+uint32_t blkq_bounce_need(const struct blk_queue *q, const struct blkq_req *r)
+{
+    if (q->is_null || r->info.discard)
+        return 0;
+    return r->info.nr_segments;
+}
+
+int blkq_load_indirect(struct blk_queue *q, struct blkq_req *r)
+{
+    unsigned n = r->info.indirect_pages;
+    xengnttab_grant_copy_segment_t segs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    void *pages[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+
+    memset(segs, 0, sizeof(segs));
+    for (unsigned i = 0; i < n; i++) {
+        pages[i] = q->indirect_buf + (size_t)i * BLK_PAGE_SIZE;
+        segs[i].source.foreign.ref = r->req.indirect_grefs[i];
+        segs[i].source.foreign.domid = q->domid;
+        segs[i].dest.virt = pages[i];
+        segs[i].len = BLK_PAGE_SIZE;
+        segs[i].flags = GNTCOPY_source_gref;
+    }
+    /* Small and rare next to data: not worth joining the visit's batch. */
+    int rc = sc_gnt_copy_batch(q->xen, n, segs);
+    for (unsigned i = 0; rc == 0 && i < n; i++)
+        if (segs[i].status != GNTST_okay)
+            rc = -EIO;
+    if (rc < 0)
+        return -EIO;
+    return blk_req_load_indirect(&r->req, pages, n, &q->limits, &r->info);
+}
+
+static uint32_t bounce_get(struct blk_queue *q)
+{
+    return q->nbounce_free ? q->bounce_free[--q->nbounce_free] : BLKQ_NO_BOUNCE;
+}
+
+/* Zero-fills the guest's pages of a read from the null store. */
+static int prepare_null_read(struct blk_queue *q, struct blkq_req *r)
+{
+    for (unsigned i = 0; i < r->info.nr_segments; i++) {
+        const struct blk_seg *s = &r->req.seg[i];
+        uint16_t off = (uint16_t)(s->first_sect << BLK_SECTOR_SHIFT);
+        uint16_t len = (uint16_t)((s->last_sect - s->first_sect + 1u) << BLK_SECTOR_SHIFT);
+        if (q->persistent) {
+            struct blk_pgrant *pg = blk_pgrant_get(&q->pgc, s->gref);
+            if (!pg && errno != ENOSPC)
+                return -EIO;
+            if (pg && pg->writable) {
+                memset((uint8_t *)pg->addr + off, 0, len);
+                blk_pgrant_put(&q->pgc, pg);
+                continue;
+            }
+            blk_pgrant_put(&q->pgc, pg);
+        }
+        copy_guest(q, r, s->gref, off, len, (void *)zero_page, true);
+    }
+    return 0;
+}
+
+int blkq_prepare(struct blk_queue *q, struct blkq_req *r)
+{
+    const struct blk_req_check *info = &r->info;
+    unsigned nseg = info->nr_segments;
+
+    r->niov = 0;
+    r->expect = (uint32_t)info->bytes;
+    if (info->discard) {
+        r->kind = BLKQ_DISCARD;
+        return 0;
+    }
+    if (nseg == 0) {
+        r->kind = BLKQ_FLUSH;
+        return 0;
+    }
+    r->kind = BLKQ_RW;
+    if (q->is_null)
+        return info->reads ? prepare_null_read(q, r) : 0;
+
+    for (unsigned i = 0; i < nseg; i++) {
+        const struct blk_seg *s = &r->req.seg[i];
+        uint16_t off = (uint16_t)(s->first_sect << BLK_SECTOR_SHIFT);
+        uint16_t len = (uint16_t)((s->last_sect - s->first_sect + 1u) << BLK_SECTOR_SHIFT);
+        struct blkq_seg *qs = &r->seg[i];
+        uint8_t *base = NULL;
+
+        if (q->persistent) {
+            struct blk_pgrant *pg = blk_pgrant_get(&q->pgc, s->gref);
+            if (!pg && errno != ENOSPC) {
+                sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                               "request %llu: grant %u of domain %u does not map",
+                               (unsigned long long)r->req.id, s->gref, q->domid);
+                r->niov = (uint16_t)i;
+                return -EIO;
+            }
+            if (pg && (!info->reads || pg->writable)) {
+                qs->pg = pg;
+                base = pg->addr;
+            } else {
+                blk_pgrant_put(&q->pgc, pg); /* read into a read-only grant: copy */
+            }
+        }
+        if (!base) {
+            qs->bounce = bounce_get(q);
+            if (qs->bounce == BLKQ_NO_BOUNCE) { /* cannot happen: checked before */
+                r->niov = (uint16_t)i;
+                return -ENOMEM;
+            }
+            base = q->bounce + (size_t)qs->bounce * BLK_PAGE_SIZE;
+            if (info->writes)
+                copy_guest(q, r, s->gref, off, len, base + off, false);
+            else
+                r->bounce_reads = true;
+        }
+        r->iov[i].iov_base = base + off;
+        r->iov[i].iov_len = len;
+        r->niov = (uint16_t)(i + 1);
+    }
+    return 0;
+}
+
+/* Releases the pages a request holds (persistent refs, bounce pages). */
+static void release_segments(struct blk_queue *q, struct blkq_req *r)
+{
+    for (unsigned i = 0; i < r->niov; i++) {
+        struct blkq_seg *qs = &r->seg[i];
+        if (qs->pg) {
+            blk_pgrant_put(&q->pgc, qs->pg);
+            qs->pg = NULL;
+        }
+        if (qs->bounce != BLKQ_NO_BOUNCE) {
+            q->bounce_free[q->nbounce_free++] = qs->bounce;
+            qs->bounce = BLKQ_NO_BOUNCE;
+        }
+    }
+    r->niov = 0;
+}
+
+void blkq_respond(struct blk_queue *q, struct blkq_req *r, int16_t status, bool in_flush)
+{
+    release_segments(q, r);
+    if (blk_ring_put_response(&q->ring, r->req.id, r->rsp_op, status) < 0)
+        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "no ring slot for response %llu",
+                       (unsigned long long)r->req.id);
+    if (status != BLKIF_RSP_OKAY)
+        sc_queue_count(&q->sc, SC_QSTAT_ERRORS, 1);
+    uint64_t now = sc_queue_now_ns(&q->sc);
+    sc_queue_record_latency(&q->sc, now > r->start_ns ? now - r->start_ns : 0);
+    if (!in_flush)
+        sc_queue_mark_dirty(&q->sc);
+    r->copy_failed = false;
+    r->bounce_reads = false;
+    r->next = q->free;
+    q->free = r;
+    q->nfree++;
+}
+
+void blkq_reject(struct blk_queue *q, struct blkq_req *r, int err)
+{
+    sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "request %llu (op %u): %s",
+                   (unsigned long long)r->req.id, r->req.operation, blk_req_strerror(err));
+    blkq_respond(q, r, blk_req_rsp_status(err), false);
+}
+
+static struct io_uring_sqe *get_sqe(struct blk_queue *q)
+{
+    return sc_queue_get_sqe(&q->sc);
+}
+
+/* An SQE taken but not used (the store refused the request): a NOP with no
+ * sc_io, which the core reaps and ignores. */
+static void sqe_cancel(struct io_uring_sqe *sqe)
+{
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, NULL);
+}
+
+static int16_t status_of(int err)
+{
+    return err == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+}
+
+int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
+{
+    struct io_uring_sqe *sqe = get_sqe(q);
+    if (!sqe)
+        return -EBUSY;
+    int rc = blk_store_prep_flush(q->store, sqe);
+    if (rc < 0) {
+        sqe_cancel(sqe);
+        if (r->info.drain)
+            q->barrier_active = false;
+        blkq_respond(q, r, status_of(rc), false);
+        return 0;
+    }
+    r->stage = BLKQ_STAGE_FLUSH;
+    sc_io_attach(sqe, &r->io);
+    q->io_inflight++;
+    if (r->info.drain)
+        q->barrier_active = true;
+    return 0;
+}
+
+int blkq_start(struct blk_queue *q, struct blkq_req *r)
+{
+    if (r->copy_failed) {
+        sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                       "request %llu: grant copy failed (bad grant from domain %u)",
+                       (unsigned long long)r->req.id, q->domid);
+        blkq_respond(q, r, BLKIF_RSP_ERROR, false);
+        return 0;
+    }
+    if (q->is_null) {
+        blkq_respond(q, r, BLKIF_RSP_OKAY, false);
+        return 0;
+    }
+    if (r->kind == BLKQ_FLUSH)
+        return blkq_submit_flush(q, r);
+    struct io_uring_sqe *sqe = get_sqe(q);
+    if (!sqe)
+        return -EBUSY;
+    uint64_t offset = r->info.sector << BLK_SECTOR_SHIFT;
+    int rc;
+    if (r->kind == BLKQ_DISCARD)
+        rc = blk_store_prep_discard(q->store, sqe, offset, r->info.bytes,
+                                    r->info.discard_secure);
+    else
+        rc = blk_store_prep_rw(q->store, sqe, r->info.writes, r->iov, r->niov, offset,
+                               r->info.segs_aligned);
+    if (rc < 0) {
+        sqe_cancel(sqe);
+        sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "request %llu: store refused: %s",
+                       (unsigned long long)r->req.id, strerror(-rc));
+        blkq_respond(q, r, status_of(rc), false);
+        return 0;
+    }
+    r->stage = BLKQ_STAGE_DATA;
+    sc_io_attach(sqe, &r->io);
+    q->io_inflight++;
+    if (r->info.drain)
+        q->barrier_active = true;
+    return 0;
+}
+
+void blkq_copyback(struct blk_queue *q)
+{
+    for (struct blkq_req *r = q->copyback.head; r; r = r->next) {
+        for (unsigned i = 0; i < r->niov; i++) {
+            const struct blkq_seg *qs = &r->seg[i];
+            if (qs->bounce == BLKQ_NO_BOUNCE)
+                continue;
+            const struct blk_seg *s = &r->req.seg[i];
+            copy_guest(q, r, s->gref, (uint16_t)(s->first_sect << BLK_SECTOR_SHIFT),
+                       (uint16_t)r->iov[i].iov_len, r->iov[i].iov_base, true);
+        }
+    }
+    blkq_run_copies(q);
+    struct blkq_req *r;
+    while ((r = blkq_list_pop(&q->copyback))) {
+        if (r->copy_failed)
+            sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                           "request %llu: copy to the guest failed",
+                           (unsigned long long)r->req.id);
+        blkq_respond(q, r, r->copy_failed ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY, true);
+    }
+}

@@ -1,0 +1,755 @@
+/*
+ * blk_xenbus.c - the vbd device class: what blkback does at each step of the
+ * XenBus lifecycle (backend/xenbus.h runs the state machine and calls us).
+ *
+ *   probe       toolstack keys (params, mode, type, device-type, removable,
+ *               discard-enable), open the backing store, advertise features
+ *   connect     frontend keys (hostile: strict parsers, ranges), one
+ *               blk_queue per ring, each on a core of the pool with its
+ *               event channel bound there; connect-time keys in one
+ *               transaction before the bus switches to Connected
+ *   disconnect  take every queue back from its core, unbind, release,
+ *               destroy; undoes a partial connect; idempotent
+ *   remove      close the store
+ *   resize      blk_device_check_resize(): new size to the queues, then
+ *               "sectors" and "state" rewritten together, as Linux does, so
+ *               the frontend re-reads the size
+ *
+ * Every key read or written here is described in xenstore-schema/vbd.json.
+ * Which keys and when follows Linux xen-blkback: ring limits and indirect
+ * segments at probe, the store's properties (sectors, info, sector-size,
+ * physical-sector-size) and the cache/discard/persistent features again in
+ * connect's transaction.  Control thread only.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blkback.h"
+#include "corepool.h"
+#include "log.h"
+#include "sidecore.h"
+#include "xenbus.h"
+
+/* Queues one device may ask for: bounds the "queue-N" keys we read. */
+#define BLK_MAX_QUEUES      256u
+#define BLK_MAX_RING_ORDER  4u   /* log2(BLK_MAX_RING_PAGES) */
+#define BLK_TYPE_MAX        16u
+#define NO_PARAMS           1    /* open_store: nothing to open yet */
+
+/* ---- the class ---- */
+
+struct blk_class {
+    struct sc_device_class cls; /* first: dev->cls points here */
+    char type[BLK_TYPE_MAX];
+    struct sc_pool *pool;
+    struct blk_config cfg;
+    struct blk_class *next;     /* every class made, reachable until exit */
+};
+
+static struct blk_class *all_classes;
+
+/* One ring of a connected device.  Each field records a step done, so a
+ * disconnect after a partial connect undoes exactly what was done. */
+struct blk_vq {
+    struct blk_queue *q;
+    struct sc_core *core;  /* acquired from the pool */
+    int port;              /* bound on sc_core_evtchn(core), or -1 */
+    bool added;            /* on the core */
+};
+
+/* dev->priv.  Written on the control thread only. */
+struct blk_dev {
+    struct sc_device *dev;
+    const struct blk_class *bc;
+    char *params;             /* as the toolstack wrote it */
+    bool read_only;           /* mode without 'w' (or the store says so) */
+    bool cdrom, removable;
+    bool discard_enable;      /* the toolstack's discard-enable (default 1) */
+    struct blk_store *store;  /* NULL until params is there */
+    struct blk_store_info info;
+
+    /* the connection */
+    struct blk_vq *vqs;
+    unsigned nvqs;
+    enum blk_abi abi;
+    unsigned ring_order;
+    bool persistent;
+};
+
+void blk_config_default(struct blk_config *c)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    if (cpus > SC_POOL_MAX_CORES)
+        cpus = SC_POOL_MAX_CORES;
+    *c = (struct blk_config){
+        .max_ring_page_order = BLK_MAX_RING_ORDER,
+        .max_queues = (uint32_t)cpus,
+        .max_indirect_segments = BLK_MAX_SEGMENTS,
+        .max_persistent_grants = 1056,
+        .discard = true,
+    };
+}
+
+static const struct blk_class *class_of(const struct sc_device *dev)
+{
+    return (const struct blk_class *)dev->cls;
+}
+
+static struct xs_handle *xs_of(const struct blk_dev *bd)
+{
+    return sc_xenbus_xs(bd->dev->bus);
+}
+
+/* ---- what we offer ---- */
+
+static bool offer_discard(const struct blk_dev *bd)
+{
+    return bd->store && bd->bc->cfg.discard && bd->discard_enable && bd->info.discard &&
+           !bd->read_only;
+}
+
+static bool offer_persistent(const struct blk_dev *bd)
+{
+    return bd->bc->cfg.max_persistent_grants > 0;
+}
+
+/* Linux offers barriers exactly when it offers flushes: a barrier is a
+ * drain (done by the queue) plus a flush of the store's cache. */
+static bool offer_flush(const struct blk_dev *bd)
+{
+    return bd->store && bd->info.flush;
+}
+
+static uint32_t info_bits(const struct blk_dev *bd)
+{
+    return (bd->cdrom ? VDISK_CDROM : 0u) | (bd->removable ? VDISK_REMOVABLE : 0u) |
+           (bd->read_only ? VDISK_READONLY : 0u);
+}
+
+static uint64_t disk_sectors(const struct blk_dev *bd)
+{
+    return bd->info.size_bytes >> BLK_SECTOR_SHIFT; /* 512-byte units, as Linux */
+}
+
+/* ---- writing keys ---- */
+
+static int rm_key(struct xs_handle *xs, xs_transaction_t t, const char *dir, const char *key)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    if (!xs_rm(xs, t, path) && errno != ENOENT)
+        return errno ? -errno : -EIO;
+    return 0;
+}
+
+/* The store's features: written at probe (once the store is open) and again
+ * in connect's transaction, where Linux writes them. */
+static int write_store_features(struct xs_handle *xs, xs_transaction_t t,
+                                const struct blk_dev *bd)
+{
+    const char *bp = bd->dev->backend_path;
+    int rc = sc_xs_write_uint(xs, t, offer_flush(bd), "%s/feature-flush-cache", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, offer_flush(bd), "%s/feature-barrier", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, offer_persistent(bd), "%s/feature-persistent", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, offer_discard(bd), "%s/feature-discard", bp);
+    if (rc < 0 || !offer_discard(bd))
+        return rc;
+    /* blkif.h note 4: granularity and alignment always come together. */
+    uint32_t gran = bd->info.discard_granularity ? bd->info.discard_granularity
+                                                 : bd->info.logical_sector;
+    rc = sc_xs_write_uint(xs, t, gran, "%s/discard-granularity", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, bd->info.discard_alignment, "%s/discard-alignment", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, bd->info.discard_secure, "%s/discard-secure", bp);
+    return rc;
+}
+
+static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    const struct blk_dev *bd = arg;
+    const struct blk_config *cfg = &bd->bc->cfg;
+    const char *bp = bd->dev->backend_path;
+    int rc = sc_xs_write_uint(xs, t, cfg->max_ring_page_order, "%s/max-ring-page-order", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, cfg->max_queues, "%s/multi-queue-max-queues", bp);
+    if (rc == 0 && cfg->max_indirect_segments)
+        rc = sc_xs_write_uint(xs, t, cfg->max_indirect_segments,
+                              "%s/feature-max-indirect-segments", bp);
+    else if (rc == 0) /* blkif.h: no indirect means no node at all */
+        rc = rm_key(xs, t, bp, "feature-max-indirect-segments");
+    if (rc == 0 && bd->store)
+        rc = write_store_features(xs, t, bd);
+    else if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, offer_persistent(bd), "%s/feature-persistent", bp);
+    return rc;
+}
+
+static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    const struct blk_dev *bd = arg;
+    const char *bp = bd->dev->backend_path;
+    int rc = write_store_features(xs, t, bd);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, disk_sectors(bd), "%s/sectors", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, info_bits(bd), "%s/info", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, bd->info.logical_sector, "%s/sector-size", bp);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, bd->info.physical_sector, "%s/physical-sector-size", bp);
+    return rc;
+}
+
+/* ---- the toolstack's keys ---- */
+
+/* An optional 0/1 of the toolstack: absent -> def; malformed -> def, warned. */
+static bool read_bool_opt(struct blk_dev *bd, const char *dir, const char *key, bool def)
+{
+    unsigned long long v;
+    int rc = sc_xs_read_uint(xs_of(bd), XBT_NULL, 1, &v, "%s/%s", dir, key);
+    if (rc == 0)
+        return v == 1;
+    if (rc != -ENOENT)
+        sc_log(SC_LOG_WARN, bd->dev->name, "%s/%s: %s, taken as %d", dir, key,
+               rc == -EINVAL ? "not 0 or 1" : strerror(-rc), def);
+    return def;
+}
+
+/* "r" read-only; "w", "w!" (xl's shared write), "rw" writable. */
+static int parse_mode(const char *mode, bool *read_only)
+{
+    if (!*mode || strspn(mode, "rw!") != strlen(mode))
+        return -EINVAL;
+    *read_only = strchr(mode, 'w') == NULL;
+    return 0;
+}
+
+/* Opens the store named by params.  0, NO_PARAMS while params is absent
+ * or empty (no media yet), or -errno (the device is failed here). */
+static int open_store(struct blk_dev *bd)
+{
+    struct sc_device *dev = bd->dev;
+    char *params = sc_xs_read_str(xs_of(bd), XBT_NULL, "%s/params", dev->backend_path);
+    if (!params) {
+        int err = errno;
+        if (err != ENOENT) {
+            sc_xenbus_device_fail(dev, -err, "reading %s/params", dev->backend_path);
+            return -err;
+        }
+        return NO_PARAMS;
+    }
+    if (!*params) {
+        free(params);
+        return NO_PARAMS;
+    }
+    /* qdisk's "aio:" and "raw:" mean a raw image: the same as a file. */
+    const char *target = params;
+    if (!strncmp(target, "aio:", 4) || !strncmp(target, "raw:", 4))
+        target += 4;
+    struct blk_store *s = blk_store_open(target, bd->read_only);
+    if (!s) {
+        int err = errno ? errno : EIO;
+        sc_xenbus_device_fail(dev, -err, "opening the backing store \"%.200s\"", params);
+        free(params);
+        return -err;
+    }
+    bd->store = s;
+    bd->info = *blk_store_get_info(s);
+    if (bd->info.read_only && !bd->read_only) {
+        sc_log(SC_LOG_INFO, dev->name, "%s is read-only: exporting it read-only", params);
+        bd->read_only = true;
+    }
+    free(bd->params);
+    bd->params = params;
+    sc_log(SC_LOG_INFO, dev->name,
+           "store %s: %llu bytes, sector %u/%u, %s%s%s%s", params,
+           (unsigned long long)bd->info.size_bytes, bd->info.logical_sector,
+           bd->info.physical_sector, bd->read_only ? "read-only" : "writable",
+           bd->info.flush ? ", flush" : "", offer_discard(bd) ? ", discard" : "",
+           bd->info.discard_secure && offer_discard(bd) ? " (secure)" : "");
+    return 0;
+}
+
+static void dev_free(struct blk_dev *bd)
+{
+    if (!bd)
+        return;
+    blk_store_close(bd->store);
+    free(bd->params);
+    free(bd->vqs);
+    free(bd);
+}
+
+static int blk_probe(struct sc_device *dev)
+{
+    struct blk_dev *bd = calloc(1, sizeof(*bd));
+    if (!bd)
+        return -ENOMEM;
+    bd->dev = dev;
+    bd->bc = class_of(dev);
+    struct xs_handle *xs = sc_xenbus_xs(dev->bus);
+    const char *bp = dev->backend_path;
+
+    char *mode = sc_xs_read_str(xs, XBT_NULL, "%s/mode", bp);
+    if (!mode) {
+        int err = errno;
+        sc_xenbus_device_fail(dev, -err, "reading %s/mode", bp);
+        dev_free(bd);
+        return -err;
+    }
+    int rc = parse_mode(mode, &bd->read_only);
+    if (rc < 0)
+        sc_xenbus_device_fail(dev, rc, "mode \"%.32s\" is not r, w or w!", mode);
+    free(mode);
+    if (rc < 0) {
+        dev_free(bd);
+        return rc;
+    }
+
+    /* device-type: the toolstack's copy, else (as Linux) the frontend's. */
+    char *dtype = sc_xs_read_str(xs, XBT_NULL, "%s/device-type", bp);
+    if (!dtype && dev->frontend_path)
+        dtype = sc_xs_read_str(xs, XBT_NULL, "%s/device-type", dev->frontend_path);
+    bd->cdrom = dtype && strcmp(dtype, "cdrom") == 0;
+    free(dtype);
+    bd->removable = read_bool_opt(bd, bp, "removable", false);
+    bd->discard_enable = read_bool_opt(bd, bp, "discard-enable", true);
+    char *type = sc_xs_read_str(xs, XBT_NULL, "%s/type", bp);
+
+    rc = open_store(bd);
+    if (rc < 0) {
+        free(type);
+        dev_free(bd);
+        return rc;
+    }
+    if (rc == NO_PARAMS)
+        sc_log(SC_LOG_INFO, dev->name, "no params yet: waiting for the toolstack");
+
+    rc = sc_xs_transact(xs, probe_keys_txn, bd);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "writing the feature keys");
+        free(type);
+        dev_free(bd);
+        return rc;
+    }
+    sc_log(SC_LOG_INFO, dev->name, "probed: type %s, %s%s, max %u queues, ring order %u, "
+           "indirect %u, persistent %u",
+           type ? type : "-", bd->read_only ? "read-only" : "writable",
+           bd->cdrom ? ", cdrom" : "", bd->bc->cfg.max_queues, bd->bc->cfg.max_ring_page_order,
+           bd->bc->cfg.max_indirect_segments, bd->bc->cfg.max_persistent_grants);
+    free(type);
+    dev->priv = bd;
+    return 0;
+}
+
+static void blk_remove(struct sc_device *dev)
+{
+    dev_free(dev->priv);
+    dev->priv = NULL;
+}
+
+/* params written after probe: open the store now (the frontend sees the
+ * features once we are Connected).  A store already open stays: changing
+ * media under a frontend is not supported (as Linux for physical-device). */
+static void blk_backend_changed(struct sc_device *dev, const char *key)
+{
+    struct blk_dev *bd = dev->priv;
+    if (!bd || strcmp(key, "params") != 0)
+        return;
+    if (bd->store) {
+        char *p = sc_xs_read_str(xs_of(bd), XBT_NULL, "%s/params", dev->backend_path);
+        if (p && bd->params && strcmp(p, bd->params) != 0)
+            sc_log(SC_LOG_WARN, dev->name,
+                   "params changed to \"%.200s\": changing the store is not supported", p);
+        free(p);
+        return;
+    }
+    if (open_store(bd) != 0)
+        return;
+    int rc = sc_xs_transact(xs_of(bd), probe_keys_txn, bd);
+    if (rc < 0)
+        sc_log(SC_LOG_WARN, dev->name, "writing the feature keys: %s", strerror(-rc));
+}
+
+/* ---- the frontend's keys ---- */
+
+static int fe_read_uint(struct blk_dev *bd, unsigned long long max, unsigned long long *out,
+                        const char *dir, const char *key)
+{
+    return sc_xs_read_uint(xs_of(bd), XBT_NULL, max, out, "%s/%s", dir, key);
+}
+
+/* Fails the device for a frontend key that is missing or bad. */
+static int fe_key_fail(struct blk_dev *bd, int rc, const char *dir, const char *key)
+{
+    sc_xenbus_device_fail(bd->dev, rc, "%s %s/%s", rc == -EINVAL ? "malformed or out of range"
+                                                                 : "reading", dir, key);
+    return rc;
+}
+
+/* Ring refs and event channel of one queue, from `dir`. */
+static int read_queue_keys(struct blk_dev *bd, const char *dir, struct blk_queue_params *p,
+                           evtchn_port_t *evtchn)
+{
+    unsigned long long v;
+    int rc = fe_read_uint(bd, UINT32_MAX, &v, dir, "event-channel");
+    if (rc < 0)
+        return fe_key_fail(bd, rc, dir, "event-channel");
+    *evtchn = (evtchn_port_t)v;
+
+    char key[16];
+    for (unsigned i = 0; i < p->ring_pages; i++) {
+        if (bd->ring_order == UINT32_MAX) /* no ring-page-order: legacy single page */
+            snprintf(key, sizeof(key), "ring-ref");
+        else
+            snprintf(key, sizeof(key), "ring-ref%u", i);
+        rc = fe_read_uint(bd, UINT32_MAX, &v, dir, key);
+        if (rc == -ENOENT && bd->ring_order == 0) { /* order 0 written with "ring-ref" */
+            snprintf(key, sizeof(key), "ring-ref");
+            rc = fe_read_uint(bd, UINT32_MAX, &v, dir, key);
+        }
+        if (rc < 0)
+            return fe_key_fail(bd, rc, dir, key);
+        p->ring_refs[i] = (grant_ref_t)v;
+    }
+    return 0;
+}
+
+/* Protocol, persistent grants, queue count and ring order: the keys at the
+ * top of the frontend directory.  0 or -errno (device failed). */
+static int read_frontend_globals(struct blk_dev *bd, unsigned *nqueues)
+{
+    const char *fp = bd->dev->frontend_path;
+    char *proto = sc_xs_read_str(xs_of(bd), XBT_NULL, "%s/protocol", fp);
+    if (!proto && errno != ENOENT)
+        return fe_key_fail(bd, -errno, fp, "protocol");
+    int rc = blk_abi_from_protocol(proto, &bd->abi);
+    if (rc < 0) {
+        sc_xenbus_device_fail(bd->dev, -ENOSYS, "unknown frontend protocol \"%.64s\"", proto);
+        free(proto);
+        return -ENOSYS;
+    }
+    free(proto);
+
+    bd->persistent = offer_persistent(bd) && read_bool_opt(bd, fp, "feature-persistent", false);
+
+    unsigned long long v;
+    const uint32_t maxq = bd->bc->cfg.max_queues;
+    rc = fe_read_uint(bd, UINT32_MAX, &v, fp, "multi-queue-num-queues");
+    if (rc == -ENOENT)
+        v = 1;
+    else if (rc < 0)
+        return fe_key_fail(bd, rc, fp, "multi-queue-num-queues");
+    if (v == 0 || v > maxq) {
+        sc_xenbus_device_fail(bd->dev, -ENOSYS,
+                              "guest requested %llu queues, exceeding the maximum of %u", v,
+                              maxq);
+        return -ENOSYS;
+    }
+    *nqueues = (unsigned)v;
+
+    rc = fe_read_uint(bd, UINT32_MAX, &v, fp, "ring-page-order");
+    if (rc == -ENOENT) {
+        bd->ring_order = UINT32_MAX; /* legacy: one page, "ring-ref" */
+        return 0;
+    }
+    if (rc < 0)
+        return fe_key_fail(bd, rc, fp, "ring-page-order");
+    if (v > bd->bc->cfg.max_ring_page_order) {
+        sc_xenbus_device_fail(bd->dev, -EINVAL, "ring-page-order %llu exceeds the maximum %u",
+                              v, bd->bc->cfg.max_ring_page_order);
+        return -EINVAL;
+    }
+    bd->ring_order = (unsigned)v;
+    return 0;
+}
+
+/* ---- connect / disconnect ---- */
+
+static void limits_of(const struct blk_dev *bd, struct blk_limits *lim)
+{
+    uint32_t ind = bd->bc->cfg.max_indirect_segments;
+    *lim = (struct blk_limits){
+        .disk_sectors = disk_sectors(bd),
+        .sector_size = bd->info.logical_sector,
+        .read_only = bd->read_only,
+        .flush = offer_flush(bd),
+        .barrier = offer_flush(bd),
+        .discard = offer_discard(bd),
+        .discard_secure = offer_discard(bd) && bd->info.discard_secure,
+        .persistent = bd->persistent,
+        .max_indirect_segments = (uint16_t)(ind > BLK_MAX_SEGMENTS ? BLK_MAX_SEGMENTS : ind),
+    };
+}
+
+/* Sets up queue i: ring mapped, core acquired, port bound, queue added.
+ * Each step is recorded in vq at once, for disconnect. */
+static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *p,
+                       evtchn_port_t evtchn)
+{
+    struct sc_device *dev = bd->dev;
+    struct blk_vq *vq = &bd->vqs[i];
+    struct sc_pool *pool = bd->bc->pool;
+
+    snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
+    vq->q = blk_queue_create(p);
+    if (!vq->q) {
+        int err = errno ? errno : EIO;
+        sc_xenbus_device_fail(dev, -err, "queue %u: mapping ring (%u pages, first ref %u)", i,
+                              p->ring_pages, p->ring_refs[0]);
+        return -err;
+    }
+    vq->core = sc_pool_acquire(pool, dev->frontend_id);
+    if (!vq->core) {
+        int err = errno ? errno : EIO;
+        sc_xenbus_device_fail(dev, -err, "queue %u: no sidecore", i);
+        return -err;
+    }
+    int port = sc_evtchn_bind_interdomain(sc_core_evtchn(vq->core), dev->frontend_id, evtchn);
+    if (port < 0) {
+        sc_xenbus_device_fail(dev, port, "queue %u: binding event channel %u of domain %u", i,
+                              evtchn, dev->frontend_id);
+        return port;
+    }
+    vq->port = port;
+    struct sc_queue *sq = blk_queue_sc(vq->q);
+    sq->port = port;
+    int rc = sc_core_add_queue(vq->core, sq);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "queue %u: adding it to %s", i, sc_core_name(vq->core));
+        return rc;
+    }
+    vq->added = true;
+    sc_log(SC_LOG_DEBUG, dev->name, "q%u: %u ring pages, port %d -> %u, on %s", i,
+           p->ring_pages, port, evtchn, sc_core_name(vq->core));
+    return 0;
+}
+
+static void blk_disconnect(struct sc_device *dev)
+{
+    struct blk_dev *bd = dev->priv;
+    if (!bd || !bd->vqs)
+        return;
+    struct sc_pool *pool = bd->bc->pool;
+    for (unsigned i = bd->nvqs; i-- > 0;) {
+        struct blk_vq *vq = &bd->vqs[i];
+        if (vq->added) {
+            /* waits until none of the queue's I/O is in flight */
+            int rc = sc_core_remove_queue(vq->core, blk_queue_sc(vq->q));
+            if (rc < 0)
+                sc_log(SC_LOG_ERR, dev->name, "q%u: removing it from %s: %s", i,
+                       sc_core_name(vq->core), strerror(-rc));
+            vq->added = false;
+        }
+        if (vq->port >= 0) {
+            int rc = sc_evtchn_unbind(sc_core_evtchn(vq->core), (evtchn_port_t)vq->port);
+            if (rc < 0)
+                sc_log(SC_LOG_WARN, dev->name, "q%u: unbinding port %d: %s", i, vq->port,
+                       strerror(-rc));
+            vq->port = -1;
+        }
+        if (vq->core) {
+            sc_pool_release(pool, vq->core);
+            vq->core = NULL;
+        }
+        blk_queue_destroy(vq->q);
+        vq->q = NULL;
+    }
+    free(bd->vqs);
+    bd->vqs = NULL;
+    bd->nvqs = 0;
+    sc_log(SC_LOG_INFO, dev->name, "disconnected");
+}
+
+static int blk_connect(struct sc_device *dev)
+{
+    struct blk_dev *bd = dev->priv;
+    if (bd->vqs)
+        blk_disconnect(dev); /* the bus pairs calls; be safe anyway */
+    if (!bd->store) {
+        int rc = open_store(bd);
+        if (rc == NO_PARAMS) {
+            sc_xenbus_device_fail(dev, -ENOENT, "no backing store: params is empty or missing");
+            return rc;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    /* The file may have grown while nobody was connected. */
+    struct blk_store_info fresh;
+    int rc = blk_store_refresh(bd->store, &fresh);
+    if (rc == 0)
+        bd->info = fresh;
+    else
+        sc_log(SC_LOG_WARN, dev->name, "re-reading the store's size: %s", strerror(-rc));
+    if (bd->info.read_only)
+        bd->read_only = true;
+
+    unsigned nq = 0;
+    rc = read_frontend_globals(bd, &nq);
+    if (rc < 0)
+        return rc;
+    bd->vqs = calloc(nq, sizeof(*bd->vqs));
+    if (!bd->vqs) {
+        sc_xenbus_device_fail(dev, -ENOMEM, "allocating %u queues", nq);
+        return -ENOMEM;
+    }
+    bd->nvqs = nq;
+    for (unsigned i = 0; i < nq; i++)
+        bd->vqs[i].port = -1;
+
+    struct blk_queue_params p = {
+        .xen = sc_xenbus_xen(dev->bus),
+        .frontend_id = dev->frontend_id,
+        .abi = bd->abi,
+        .ring_pages = bd->ring_order == UINT32_MAX ? 1u : 1u << bd->ring_order,
+        .store = bd->store,
+        .persistent = bd->persistent,
+        .max_persistent_grants = bd->bc->cfg.max_persistent_grants,
+    };
+    limits_of(bd, &p.limits);
+    for (unsigned i = 0; i < nq; i++) {
+        char dir[600];
+        if (nq == 1)
+            snprintf(dir, sizeof(dir), "%s", dev->frontend_path);
+        else
+            snprintf(dir, sizeof(dir), "%s/queue-%u", dev->frontend_path, i);
+        evtchn_port_t evtchn;
+        rc = read_queue_keys(bd, dir, &p, &evtchn);
+        if (rc == 0)
+            rc = start_queue(bd, i, &p, evtchn);
+        if (rc < 0)
+            return rc; /* the bus calls disconnect, which undoes the rest */
+    }
+
+    rc = sc_xs_transact(xs_of(bd), connect_keys_txn, bd);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "writing the connect-time keys");
+        return rc;
+    }
+    char ind[24] = "";
+    if (p.limits.max_indirect_segments)
+        snprintf(ind, sizeof(ind), ", indirect %u", p.limits.max_indirect_segments);
+    sc_log(SC_LOG_INFO, dev->name, "connected: %u queue%s, ring order %u%s%s, %s, %llu sectors%s",
+           nq, nq == 1 ? "" : "s", bd->ring_order == UINT32_MAX ? 0 : bd->ring_order,
+           bd->persistent ? ", persistent" : "", ind, blk_abi_str(bd->abi),
+           (unsigned long long)disk_sectors(bd), bd->read_only ? ", read-only" : "");
+    return 0;
+}
+
+/* ---- resize ---- */
+
+struct resize_txn {
+    const char *dir;
+    uint64_t sectors;
+    bool resignal;   /* out: state rewritten */
+};
+
+/* As Linux's xen_vbd_resize: the new size, and our state written again in
+ * the same transaction so the frontend's state watch fires and it re-reads
+ * the size.  Only while the store still says Connected: a toolstack's
+ * Closing must not be overwritten. */
+static int resize_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    struct resize_txn *r = arg;
+    unsigned long long st;
+    int rc = sc_xs_read_uint(xs, t, 255, &st, "%s/state", r->dir);
+    if (rc < 0)
+        return rc;
+    rc = sc_xs_write_uint(xs, t, r->sectors, "%s/sectors", r->dir);
+    r->resignal = rc == 0 && st == XenbusStateConnected;
+    if (r->resignal)
+        rc = sc_xs_write_uint(xs, t, XenbusStateConnected, "%s/state", r->dir);
+    return rc;
+}
+
+int blk_device_check_resize(struct sc_device *dev)
+{
+    if (!dev || !dev->cls || dev->cls->probe != blk_probe)
+        return -EINVAL;
+    struct blk_dev *bd = dev->priv;
+    if (!bd || !bd->store)
+        return 0;
+    struct blk_store_info fresh;
+    int rc = blk_store_refresh(bd->store, &fresh);
+    if (rc < 0) {
+        sc_log(SC_LOG_WARN, dev->name, "re-reading the store's size: %s", strerror(-rc));
+        return rc;
+    }
+    uint64_t old = disk_sectors(bd);
+    bd->info = fresh;
+    if (bd->info.read_only)
+        bd->read_only = true;
+    uint64_t now = disk_sectors(bd);
+    if (now == old)
+        return 0;
+    sc_log(SC_LOG_INFO, dev->name, "resized: %llu -> %llu sectors", (unsigned long long)old,
+           (unsigned long long)now);
+    if (!bd->vqs)
+        return 1; /* not connected: the next connect writes the size */
+    /* The queues first: a frontend that sees the new size may use it at once. */
+    for (unsigned i = 0; i < bd->nvqs; i++)
+        if (bd->vqs[i].q)
+            blk_queue_set_disk_sectors(bd->vqs[i].q, now);
+    struct resize_txn r = { .dir = dev->backend_path, .sectors = now };
+    rc = sc_xs_transact(xs_of(bd), resize_txn, &r);
+    if (rc < 0) {
+        sc_log(SC_LOG_WARN, dev->name, "writing the new size: %s", strerror(-rc));
+        return rc;
+    }
+    return 1;
+}
+
+/* ---- the class ---- */
+
+static const char *const blk_backend_keys[] = { "params", NULL };
+
+static bool same_config(const struct blk_config *a, const struct blk_config *b)
+{
+    return a->max_ring_page_order == b->max_ring_page_order && a->max_queues == b->max_queues &&
+           a->max_indirect_segments == b->max_indirect_segments &&
+           a->max_persistent_grants == b->max_persistent_grants && a->discard == b->discard;
+}
+
+const struct sc_device_class *blk_device_class(const char *type, struct sc_pool *pool,
+                                               const struct blk_config *cfg)
+{
+    if (!type || !*type || strlen(type) >= BLK_TYPE_MAX || strchr(type, '/') || !pool || !cfg ||
+        cfg->max_ring_page_order > BLK_MAX_RING_ORDER || cfg->max_queues == 0 ||
+        cfg->max_queues > BLK_MAX_QUEUES || cfg->max_indirect_segments > BLK_MAX_SEGMENTS) {
+        errno = EINVAL;
+        return NULL;
+    }
+    for (struct blk_class *c = all_classes; c; c = c->next)
+        if (c->pool == pool && !strcmp(c->type, type) && same_config(&c->cfg, cfg))
+            return &c->cls;
+    struct blk_class *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    snprintf(c->type, sizeof(c->type), "%s", type);
+    c->pool = pool;
+    c->cfg = *cfg;
+    c->cls = (struct sc_device_class){
+        .type = c->type,
+        .backend_keys = blk_backend_keys,
+        .probe = blk_probe,
+        .connect = blk_connect,
+        .disconnect = blk_disconnect,
+        .remove = blk_remove,
+        .backend_changed = blk_backend_changed,
+    };
+    c->next = all_classes;
+    all_classes = c;
+    return &c->cls;
+}

@@ -1,0 +1,257 @@
+/*
+ * blk_pgrant_test.c - the persistent-grant cache (blkback/blk_pgrant.c)
+ * over real grants of a xensim guest: hits, least-recently-used eviction of
+ * unused entries only, the bound, read-only grants, bad refs, and that
+ * destroy unmaps everything (the guest can then end access).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "blk_pgrant.h"
+#include "log.h"
+#include "simworld.h"
+#include "xen.h"
+#include "xensim.h"
+#include "xensim_guest.h"
+
+#define NPAGES 64
+
+static struct simworld world;
+static struct xsim *dom0;
+static struct xsim_guest *guest;
+static domid_t guest_id;
+static struct sc_xen *xen;
+static void *pages[NPAGES];
+static grant_ref_t refs[NPAGES];
+
+static void grant_pages(bool readonly)
+{
+    for (unsigned i = 0; i < NPAGES; i++) {
+        uint64_t gfn;
+        pages[i] = xsim_guest_pages_alloc(guest, 1, &gfn);
+        assert_non_null(pages[i]);
+        memset(pages[i], (int)(i + 1), 4096);
+        int ref = xsim_guest_grant(guest, 0, gfn, readonly);
+        assert_true(ref > 0);
+        refs[i] = (grant_ref_t)ref;
+    }
+}
+
+/* Ends every grant; all must succeed (nothing still mapped). */
+static void end_pages(void)
+{
+    for (unsigned i = 0; i < NPAGES; i++) {
+        assert_int_equal(xsim_guest_end_access(guest, refs[i]), 0);
+        xsim_guest_pages_free(guest, pages[i], 1);
+    }
+}
+
+static void test_hit(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 8), 0);
+    struct blk_pgrant *a = blk_pgrant_get(&c, refs[3]);
+    assert_non_null(a);
+    assert_true(a->writable);
+    assert_int_equal(((uint8_t *)a->addr)[100], 4); /* the guest's page */
+    ((uint8_t *)a->addr)[0] = 0xee;                  /* writable for real */
+    assert_int_equal(((uint8_t *)pages[3])[0], 0xee);
+    struct blk_pgrant *b = blk_pgrant_get(&c, refs[3]);
+    assert_ptr_equal(a, b);
+    assert_int_equal(a->users, 2);
+    assert_int_equal(c.stats.hits, 1);
+    assert_int_equal(c.stats.misses, 1);
+    blk_pgrant_put(&c, a);
+    blk_pgrant_put(&c, b);
+    assert_int_equal(a->users, 0);
+    b = blk_pgrant_get(&c, refs[3]);
+    assert_ptr_equal(a, b);
+    assert_int_equal(c.stats.hits, 2);
+    assert_int_equal(c.count, 1);
+    /* while mapped, the guest cannot end access */
+    assert_int_equal(xsim_guest_end_access(guest, refs[3]), -EBUSY);
+    blk_pgrant_put(&c, b);
+    blk_pgrant_destroy(&c);
+    end_pages();
+}
+
+static void test_lru_eviction(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 4), 0);
+    for (unsigned i = 0; i < 4; i++) /* A B C D, used in that order */
+        blk_pgrant_put(&c, blk_pgrant_get(&c, refs[i]));
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[0])); /* A again: B is now oldest */
+    assert_int_equal(c.stats.hits, 1);
+    struct blk_pgrant *e = blk_pgrant_get(&c, refs[4]); /* E evicts B */
+    assert_non_null(e);
+    blk_pgrant_put(&c, e);
+    assert_int_equal(c.stats.evictions, 1);
+    assert_int_equal(c.count, 4);
+    /* B's mapping is gone: the guest may end its access now */
+    assert_int_equal(xsim_guest_end_access(guest, refs[1]), 0);
+    assert_int_equal(xsim_guest_end_access(guest, refs[2]), -EBUSY);
+    int ref = xsim_guest_grant(guest, 0, xsim_guest_virt_to_gfn(guest, pages[1]), false);
+    assert_true(ref > 0);
+    refs[1] = (grant_ref_t)ref;
+    /* A, C, D, E hit */
+    uint64_t hits = c.stats.hits;
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[0]));
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[2]));
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[3]));
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[4]));
+    assert_int_equal(c.stats.hits, hits + 4);
+    assert_int_equal(c.stats.evictions, 1);
+    blk_pgrant_destroy(&c);
+    end_pages();
+}
+
+static void test_never_evicts_in_use(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 2), 0);
+    struct blk_pgrant *a = blk_pgrant_get(&c, refs[0]);
+    struct blk_pgrant *b = blk_pgrant_get(&c, refs[1]);
+    assert_non_null(a);
+    assert_non_null(b);
+    errno = 0;
+    assert_null(blk_pgrant_get(&c, refs[2]));
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(c.stats.full, 1);
+    assert_int_equal(c.count, 2);
+    /* both still mapped and correct */
+    assert_int_equal(((uint8_t *)a->addr)[7], 1);
+    assert_int_equal(((uint8_t *)b->addr)[7], 2);
+    blk_pgrant_put(&c, b);
+    struct blk_pgrant *e = blk_pgrant_get(&c, refs[2]); /* evicts b, never a */
+    assert_non_null(e);
+    assert_int_equal(((uint8_t *)e->addr)[7], 3);
+    assert_int_equal(((uint8_t *)a->addr)[7], 1);
+    assert_int_equal(xsim_guest_end_access(guest, refs[0]), -EBUSY);
+    blk_pgrant_put(&c, a);
+    blk_pgrant_put(&c, e);
+    blk_pgrant_destroy(&c);
+    end_pages();
+}
+
+/* Random gets and puts: the bound holds and every mapping shows its page. */
+static void test_bound_random(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    const uint32_t max = 16;
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, max), 0);
+    struct blk_pgrant *held[8] = { 0 };
+    unsigned held_idx[8];
+    srand(12345);
+    for (unsigned it = 0; it < 5000; it++) {
+        unsigned slot = (unsigned)rand() % 8;
+        if (held[slot]) {
+            assert_int_equal(((uint8_t *)held[slot]->addr)[4095], held_idx[slot] + 1);
+            blk_pgrant_put(&c, held[slot]);
+            held[slot] = NULL;
+            continue;
+        }
+        unsigned i = (unsigned)rand() % NPAGES;
+        struct blk_pgrant *e = blk_pgrant_get(&c, refs[i]);
+        assert_non_null(e); /* at most 8 held < 16: always room */
+        assert_int_equal(e->gref, refs[i]);
+        assert_int_equal(((uint8_t *)e->addr)[0], i + 1);
+        held[slot] = e;
+        held_idx[slot] = i;
+        assert_true(c.count <= max);
+    }
+    assert_true(c.stats.evictions > 0);
+    assert_true(c.stats.hits > 0);
+    for (unsigned s = 0; s < 8; s++)
+        blk_pgrant_put(&c, held[s]);
+    blk_pgrant_destroy(&c);
+    end_pages(); /* destroy unmapped every entry */
+}
+
+static void test_read_only_and_bad_refs(void **state)
+{
+    (void)state;
+    grant_pages(true);
+    struct blk_pgrant_cache c;
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 4), 0);
+    struct blk_pgrant *e = blk_pgrant_get(&c, refs[0]);
+    assert_non_null(e);
+    assert_false(e->writable);
+    assert_int_equal(((uint8_t *)e->addr)[0], 1);
+    assert_int_equal(c.stats.read_only, 1);
+    blk_pgrant_put(&c, e);
+
+    errno = 0;
+    assert_null(blk_pgrant_get(&c, 30000)); /* never granted */
+    assert_true(errno != 0 && errno != ENOSPC);
+    assert_null(blk_pgrant_get(&c, 0xffffffffu)); /* beyond the table */
+    assert_int_equal(c.stats.map_failures, 2);
+    assert_int_equal(c.count, 1);
+    blk_pgrant_destroy(&c);
+    blk_pgrant_destroy(&c); /* twice: a no-op */
+    end_pages();
+
+    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 0), -EINVAL);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    sc_log_set_level(SC_LOG_ERR);
+    if (simworld_start(&world) < 0)
+        return -1;
+    dom0 = xsim_open(world.dir, 0);
+    if (!dom0)
+        return -1;
+    int id = xsim_domain_create(dom0, "pgrant-guest", 16);
+    if (id <= 0)
+        return -1;
+    guest_id = (domid_t)id;
+    guest = xsim_guest_open(world.dir, guest_id);
+    if (!guest)
+        return -1;
+    setenv("XENSIM_DIR", world.dir, 1);
+    unsetenv("XENSIM_DOMID");
+    xen = sc_xen_open(SC_XEN_SIM);
+    return xen ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (xen)
+        sc_xen_close(xen);
+    if (guest)
+        xsim_guest_close(guest);
+    if (dom0)
+        xsim_close(dom0);
+    simworld_stop(&world);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hit),
+        cmocka_unit_test(test_lru_eviction),
+        cmocka_unit_test(test_never_evicts_in_use),
+        cmocka_unit_test(test_bound_random),
+        cmocka_unit_test(test_read_only_and_bad_refs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
