@@ -35,8 +35,6 @@
 
 #define SC_VERSION "0.3.0"
 
-typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *arg);
-
 /* What the daemon needs of the device classes. */
 struct sc_daemon_hooks {
     /* The class serving backend/<type> over `pool`; NULL + errno if the

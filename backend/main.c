@@ -21,11 +21,6 @@
 #include "daemon.h"
 #include "log.h"
 
-/* Lists the queues of a vbd with the core serving each: used when this
- * blkback has it (weak: NULL otherwise). */
-int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg);
-#pragma weak blk_device_foreach_queue
-
 static int saved_argc;
 static char **saved_argv;
 static struct blk_config blk_cfg;
@@ -86,9 +81,6 @@ int main(int argc, char **argv)
         .check_resize = blk_device_check_resize,
         .reload = reload,
     };
-    if (!hooks.foreach_queue)
-        sc_log(SC_LOG_WARN, "daemon", "this blkback cannot list its queues: "
-               "no queue stats, failed queues not traced to their device");
     struct sc_daemon *d = sc_daemon_open(&cfg, &hooks);
     if (!d) {
         sc_log(SC_LOG_ERR, "daemon", "cannot start: %s", strerror(errno));

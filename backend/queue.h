@@ -101,6 +101,10 @@ struct sc_queue {
     struct sc_queue_stats stats;  /* written by the core, read by anyone */
 };
 
+/* A visitor over a device's queues and the core serving each (NULL if the
+ * queue is not on a core); a non-zero return stops the walk. */
+typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *arg);
+
 /* Control thread: zeroes q, sets ops, domid, port = SC_QUEUE_NO_PORT and the
  * printf-formatted name (truncated to fit).  0 or -EINVAL (NULL ops or an op
  * missing). */

@@ -408,7 +408,7 @@ static int read_queue_keys(struct blk_dev *bd, const char *dir, struct blk_queue
         return fe_key_fail(bd, rc, dir, "event-channel");
     *evtchn = (evtchn_port_t)v;
 
-    char key[16];
+    char key[24];
     for (unsigned i = 0; i < p->ring_pages; i++) {
         if (bd->ring_order == UINT32_MAX) /* no ring-page-order: legacy single page */
             snprintf(key, sizeof(key), "ring-ref");
@@ -752,4 +752,20 @@ const struct sc_device_class *blk_device_class(const char *type, struct sc_pool 
     c->next = all_classes;
     all_classes = c;
     return &c->cls;
+}
+
+int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg)
+{
+    if (!dev || !dev->cls || dev->cls->probe != blk_probe || !fn)
+        return -EINVAL;
+    const struct blk_dev *bd = dev->priv;
+    for (unsigned i = 0; bd && i < bd->nvqs; i++) {
+        const struct blk_vq *vq = &bd->vqs[i];
+        if (!vq->q || !vq->added)
+            continue;
+        int r = fn(blk_queue_sc(vq->q), vq->core, arg);
+        if (r)
+            return r;
+    }
+    return 0;
 }

@@ -120,5 +120,9 @@ struct sc_device;
  * frontend re-reads the size, as Linux blkback does.  1 if the size
  * changed, 0 if not, -EINVAL if dev is not of a blk class, or -errno. */
 int blk_device_check_resize(struct sc_device *dev);
+/* Control thread: calls fn for each queue of a connected vbd with the core
+ * serving it; stops at and returns the first non-zero result.  0, or
+ * -EINVAL if dev is not a vbd. */
+int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg);
 
 #endif

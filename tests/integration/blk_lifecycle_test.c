@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "blkback.h"
+#include "blkfront.h"
 #include "corepool.h"
 #include "log.h"
 #include "simworld.h"
@@ -62,6 +63,7 @@ struct fe_opts {
     unsigned cycles;          /* connect + close cycles */
     uint64_t resize_to;       /* > 0: wait, while connected, for sectors = this */
     bool leave_connected;     /* exit without closing */
+    bool simfront;            /* negotiate with simfront's blkfront (Linux's way) */
 };
 
 struct fe_result {
@@ -70,6 +72,8 @@ struct fe_result {
     unsigned long long sectors, sector_size, phys, info;
     unsigned connects;
     bool state_rewritten;     /* a backend state event came with the new size */
+    unsigned nr_queues, ring_order, indirect;
+    bool persistent, flush, discard;
 };
 
 struct fe {
@@ -311,6 +315,33 @@ static bool fe_run(struct fe *f)
     return true;
 }
 
+/* The simulated Linux blkfront negotiates with its defaults, then closes. */
+static bool fe_run_simfront(struct fe *f)
+{
+    struct bf_features want;
+    bf_features_default(&want);
+    struct bf_dev *d = NULL;
+    char err[200] = "";
+    int rc = bf_dev_open(f->g, f->o->devid, &want, &d, err, sizeof(err));
+    if (rc < 0)
+        return fe_fail(f, "bf_dev_open: %s: %s", strerror(-rc), err);
+    const struct bf_dev_info *i = bf_dev_get_info(d);
+    struct fe_result *r = f->res;
+    r->connects = i->connects;
+    r->sectors = i->sectors;
+    r->sector_size = i->sector_size;
+    r->info = i->info;
+    r->nr_queues = i->nr_queues;
+    r->ring_order = i->ring_order;
+    r->indirect = i->max_indirect_segments;
+    r->persistent = i->persistent;
+    r->flush = i->flush;
+    r->discard = i->discard;
+    rc = bf_dev_close(d);
+    bf_dev_free(d);
+    return rc == 0 || fe_fail(f, "bf_dev_close: %s", strerror(-rc));
+}
+
 static int fe_main(const struct fe_opts *o, int out_fd)
 {
     struct fe_result res = { .ok = true };
@@ -323,15 +354,19 @@ static int fe_main(const struct fe_opts *o, int out_fd)
     f.evh = f.g ? xsim_evtchn_open(xsim_guest_xsim(f.g)) : NULL;
     if (!f.evh || !f.xs)
         fe_fail(&f, "guest %u: cannot open: %s", o->dom, strerror(errno));
+    else if (o->simfront)
+        fe_run_simfront(&f);
     else
         fe_run(&f);
     if (write(out_fd, &res, sizeof(res)) != (ssize_t)sizeof(res))
         return 2;
-    if (f.evh && !o->leave_connected)
+    /* Leaving connected: the grants stay in the guest's table (closing the
+     * guest ends none), the ports close as when a guest's driver dies. */
+    if (f.evh)
         xsim_evtchn_close(f.evh);
     if (f.xs)
         xs_close(f.xs);
-    if (f.g && !o->leave_connected)
+    if (f.g)
         xsim_guest_close(f.g);
     return 0;
 }
@@ -938,6 +973,54 @@ static void resize_resignals_the_frontend(void **state)
     assert_int_equal(blk_device_check_resize(&fake), -EINVAL);
 }
 
+/* Interop: simfront's blkfront, which negotiates as Linux blkfront does. */
+static void simulated_linux_blkfront_negotiates(void **state)
+{
+    (void)state;
+    domid_t fe = new_guest();
+    ts_attach(fe, 51712, &(struct disk){ .params = "null:256M" });
+    struct fe_opts o = fe_default(fe, 51712);
+    o.simfront = true;
+    struct fe_result r = fe_run_child(&o);
+    assert_true(r.ok);
+    assert_int_equal(r.connects, 1);
+    assert_int_equal(r.sectors, (256 << 20) / 512);
+    assert_int_equal(r.nr_queues, MAX_QUEUES); /* its default 4, our maximum 4 */
+    assert_int_equal(r.ring_order, cfg_vbd.max_ring_page_order);
+    assert_true(r.persistent);
+    assert_true(r.indirect > 0);
+    assert_false(r.flush); /* null keeps no cache */
+    assert_true(r.discard);
+    WAIT_FOR(be_state("vbd", fe, 51712) == XenbusStateClosed);
+}
+
+/* The toolstack role through xensimctl vbd-attach (libxl's exact layout). */
+static void xensimctl_vbd_attach_connects(void **state)
+{
+    (void)state;
+    const char *ctl = simworld_bin("xensimctl");
+    if (access(ctl, X_OK) != 0) {
+        print_message("# no %s: skipped\n", ctl);
+        skip();
+    }
+    domid_t fe = new_guest();
+    char cmd[1024], out[32] = "";
+    snprintf(cmd, sizeof(cmd), "'%s' --dir '%s' vbd-attach %u --backend-domid 0 --target '%s' "
+             "--vdev xvdb --mode r", ctl, world.dir, fe, make_file("ctl.img", 2 << 20));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    if (!fgets(out, sizeof(out), p))
+        out[0] = '\0';
+    assert_int_equal(pclose(p), 0);
+    uint32_t devid = (uint32_t)strtoul(out, NULL, 10);
+    assert_int_equal(devid, 51728); /* xvdb */
+    struct fe_opts o = fe_default(fe, devid);
+    struct fe_result r = fe_run_child(&o);
+    assert_true(r.ok);
+    assert_int_equal(r.info, VDISK_READONLY);
+    assert_int_equal(r.sectors, (2 << 20) / 512);
+}
+
 static void class_refuses_bad_config(void **state)
 {
     (void)state;
@@ -991,6 +1074,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(frontend_garbage_fails_only_that_device),
         cmocka_unit_test(disconnect_reconnect_leaves_no_grant_mapped),
         cmocka_unit_test(resize_resignals_the_frontend),
+        cmocka_unit_test(simulated_linux_blkfront_negotiates),
+        cmocka_unit_test(xensimctl_vbd_attach_connects),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
