@@ -164,6 +164,12 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg, const struct sc_da
         goto fail_errno;
     sc_log(SC_LOG_INFO, "daemon", "sidecored %s on %s as domain %u, control socket %s",
            SC_VERSION, sc_xen_platform_name(d->xen), sc_xen_domid(d->xen), cfg->ctl_path);
+    /* gntdev limits the grants one handle keeps mapped; ours holds every
+     * ring and persistent grant of every guest.  Older kernels only. */
+    ret = sc_gnt_set_max_grants(d->xen, SC_DAEMON_MAX_GRANTS);
+    if (ret < 0)
+        sc_log(SC_LOG_WARN, "daemon", "raising the grant mapping limit to %u: %s",
+               SC_DAEMON_MAX_GRANTS, strerror(-ret));
 
     d->attention_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d->attention_fd < 0)

@@ -34,6 +34,8 @@
 #include "xenbus.h"
 
 #define SC_VERSION "0.3.0"
+/* Grants one daemon may keep mapped (rings + persistent grants, all guests). */
+#define SC_DAEMON_MAX_GRANTS (1u << 20)
 
 /* What the daemon needs of the device classes. */
 struct sc_daemon_hooks {

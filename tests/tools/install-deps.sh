@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="gcc clang make pkg-config perl libxen-dev liburing-dev libjansson-dev
-libcmocka-dev libfuse3-dev fuse3 xenstore-utils iproute2 procps valgrind"
+libcmocka-dev libfuse3-dev fuse3 xenstore-utils iproute2 procps valgrind
+fio e2fsprogs util-linux mount"
 
 missing=""
 for p in $PACKAGES; do

@@ -213,7 +213,9 @@ struct bf_dev_info {
     unsigned max_indirect_segments; /* 0 = none */
     bool flush, barrier, discard, discard_secure;
     uint32_t discard_granularity, discard_alignment;
-    uint64_t sectors;               /* in sector_size units (blkif.h) */
+    uint64_t sectors;               /* 512-byte units, as Linux blkback writes and
+                                       blkfront reads them (blkif.h says "sector-size"
+                                       units; the two agree only at 512) */
     uint32_t sector_size, physical_sector_size;
     uint32_t info;                  /* VDISK_* */
     bool read_only;                 /* VDISK_READONLY or mode "r" */

@@ -108,7 +108,7 @@ void bfio_free(struct bfio *io)
 
 void bfio_update_size(struct bfio *io)
 {
-    io->size = io->info->sectors * (uint64_t)io->info->sector_size;
+    io->size = io->info->sectors * (uint64_t)BF_SECTOR_SIZE; /* 512-byte units, as Linux */
 }
 
 uint64_t bfio_size(const struct bfio *io) { return io->size; }

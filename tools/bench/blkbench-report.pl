@@ -1,0 +1,210 @@
+#!/usr/bin/perl
+# blkbench-report.pl - the tables and JSON of blkbench.sh from its cells.
+#
+#   blkbench-report.pl [--json FILE] [--bs B --rw RW --qd N --seconds S --cores N] CELLS_DIR
+#
+# CELLS_DIR holds one directory per cell (guest count x backend x round)
+# with meta.json (written by blkbench.sh: backend CPU ticks, wall time,
+# failed guests) and one simblkfront --json file per guest.  A cell's
+# figures are computed from its guests; a (guest count, backend) figure
+# pools its rounds: sums of requests and CPU seconds, mean IOPS and Jain
+# index, latency percentiles as the median over every guest of every round.
+# Prints one table per guest count; exit 1 if a cell lost guests or moved
+# no request.  Only core Perl modules (JSON::PP).
+use strict;
+use warnings;
+use JSON::PP;
+use Getopt::Long;
+
+my %o = (json => '', bs => '?', rw => '?', qd => '?', seconds => '?', cores => '?');
+GetOptions(\%o, 'json=s', 'bs=s', 'rw=s', 'qd=s', 'seconds=s', 'cores=s')
+    or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
+my $dir = shift @ARGV or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
+
+sub slurp_json {
+    my ($path) = @_;
+    open(my $f, '<', $path) or return undef;
+    local $/;
+    my $text = <$f>;
+    close $f;
+    return undef unless defined $text && $text =~ /\S/;
+    my $v = eval { JSON::PP->new->decode($text) };
+    return $v;
+}
+
+sub sum { my $s = 0; $s += $_ for @_; return $s; }
+sub mean { return @_ ? sum(@_) / @_ : 0; }
+sub median {
+    my @s = sort { $a <=> $b } @_;
+    return 0 unless @s;
+    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
+}
+sub jain {
+    my $n = @_;
+    my $sq = sum(map { $_ * $_ } @_);
+    return $n && $sq ? sum(@_)**2 / ($n * $sq) : 0;
+}
+
+# ---- cells ----
+my @cells;
+opendir(my $dh, $dir) or die "blkbench-report: $dir: $!\n";
+for my $name (sort readdir $dh) {
+    next if $name =~ /^\./;
+    my $meta = slurp_json("$dir/$name/meta.json") or next;
+    opendir(my $gd, "$dir/$name") or next;
+    my @guests;
+    my $bad = 0;
+    for my $g (sort grep { /^guest-\d+\.json$/ } readdir $gd) {
+        my $j = slurp_json("$dir/$name/$g");
+        if ($j) { push @guests, $j } else { $bad++ }
+    }
+    closedir $gd;
+    my $cpu_s = $meta->{cpu_ticks} / $meta->{clk_tck};
+    my $wall_s = $meta->{wall_ns} / 1e9;
+    my $ios = sum(map { $_->{ios} } @guests);
+    my $c = {
+        guests => $meta->{guests}, backend => $meta->{backend}, round => $meta->{round},
+        guests_reporting => scalar @guests,
+        failed_guests => $meta->{failed_guests} + $bad,
+        backend_alive => $meta->{backend_alive} ? JSON::PP::true : JSON::PP::false,
+        requests => $ios,
+        iops => sum(map { $_->{iops} } @guests),
+        mb_per_s => sum(map { $_->{mb_per_s} } @guests),
+        backend_cpu_s => $cpu_s,
+        wall_s => $wall_s,
+        backend_cpu_pct => $wall_s > 0 ? 100 * $cpu_s / $wall_s : 0,
+        requests_per_cpu_s => $cpu_s > 0 ? $ios / $cpu_s : 0,
+        kicks_sent => sum(map { $_->{kicks_sent} } @guests),
+        kicks_received => sum(map { $_->{kicks_received} } @guests),
+        errors => sum(map { $_->{errors} } @guests),
+        p50_us_median => median(map { $_->{latency_us}{p50} } @guests),
+        p99_us_median => median(map { $_->{latency_us}{p99} } @guests),
+        p99_us_max => (sort { $b <=> $a } map { $_->{latency_us}{p99} } @guests)[0] // 0,
+        jain => jain(map { $_->{iops} } @guests),
+        per_guest => [map { {
+            domid => $_->{domid}, iops => $_->{iops}, ios => $_->{ios},
+            p50_us => $_->{latency_us}{p50}, p99_us => $_->{latency_us}{p99},
+            kicks_sent => $_->{kicks_sent}, kicks_received => $_->{kicks_received},
+            ring_pages => $_->{negotiated}{ring_pages},
+            persistent => $_->{negotiated}{persistent}, result => $_->{result},
+        } } @guests],
+    };
+    $c->{kicks_per_request} = $ios ? $c->{kicks_sent} / $ios : 0;
+    $c->{notifies_per_response} = $ios ? $c->{kicks_received} / $ios : 0;
+    $c->{_lat} = [map { [$_->{latency_us}{p50}, $_->{latency_us}{p99}] } @guests];
+    push @cells, $c;
+}
+closedir $dh;
+die "blkbench-report: no cell in $dir\n" unless @cells;
+
+# ---- aggregates per (guests, backend) ----
+my (%agg, %counts, @backends);
+for my $c (@cells) {
+    push @{ $agg{$c->{guests}}{$c->{backend}} }, $c;
+}
+for my $b (qw(sidecore event floor)) {
+    push @backends, $b if grep { exists $agg{$_}{$b} } keys %agg;
+}
+my @counts = sort { $a <=> $b } keys %agg;
+my %res;
+for my $n (@counts) {
+    for my $b (@backends) {
+        my $cs = $agg{$n}{$b} or next;
+        my $req = sum(map { $_->{requests} } @$cs);
+        my $cpu = sum(map { $_->{backend_cpu_s} } @$cs);
+        my $wall = sum(map { $_->{wall_s} } @$cs);
+        my @lat = map { @{ $_->{_lat} } } @$cs;
+        $res{$n}{$b} = {
+            rounds => scalar @$cs,
+            iops => mean(map { $_->{iops} } @$cs),
+            mb_per_s => mean(map { $_->{mb_per_s} } @$cs),
+            backend_cpu_s => $cpu / @$cs,
+            backend_cpu_pct => $wall > 0 ? 100 * $cpu / $wall : 0,
+            requests_per_cpu_s => $cpu > 0 ? $req / $cpu : 0,
+            kicks_per_request => $req ? sum(map { $_->{kicks_sent} } @$cs) / $req : 0,
+            notifies_per_response => $req ? sum(map { $_->{kicks_received} } @$cs) / $req : 0,
+            p50_us => median(map { $_->[0] } @lat),
+            p99_us => median(map { $_->[1] } @lat),
+            jain => mean(map { $_->{jain} } @$cs),
+            requests => $req,
+            failed_guests => sum(map { $_->{failed_guests} } @$cs),
+            errors => sum(map { $_->{errors} } @$cs),
+        };
+    }
+}
+
+# ---- tables ----
+sub fmt_num {
+    my ($v, $dec) = @_;
+    my $s = sprintf("%.${dec}f", $v);
+    1 while $s =~ s/^(-?\d+)(\d{3})/$1,$2/;
+    return $s;
+}
+sub fmt_ratio {
+    my ($a, $b) = @_;
+    return '-' unless defined $a && defined $b && $b > 0 && $a > 0;
+    return sprintf('%.2fx', $a / $b);
+}
+
+my @rows = (
+    ['IOPS (sum of guests)', 'iops', 0],
+    ['MB/s', 'mb_per_s', 0],
+    ['backend CPU s', 'backend_cpu_s', 2],
+    ['backend CPU % of wall', 'backend_cpu_pct', 0],
+    ['requests per backend CPU-s', 'requests_per_cpu_s', 0],
+    ['frontend kicks / request', 'kicks_per_request', 4],
+    ['backend notifies / response', 'notifies_per_response', 4],
+    ['p50 us (median of guests)', 'p50_us', 1],
+    ['p99 us (median of guests)', 'p99_us', 1],
+    ["Jain's fairness index", 'jain', 3],
+);
+my $status = 0;
+print "\n";
+for my $n (@counts) {
+    my $r = $res{$n};
+    my ($any) = values %$r;
+    printf "## %d guest%s: %s %s, qd %s, %s s%s, sidecores %s\n\n", $n, $n == 1 ? '' : 's',
+        $o{bs}, $o{rw}, $o{qd}, $o{seconds},
+        $any->{rounds} > 1 ? " x $any->{rounds} rounds" : '', $o{cores};
+    my @hdr = ('metric', @backends);
+    my $sc = $r->{sidecore};
+    my @ratios;
+    push @ratios, ['sidecore/event', 'event'] if $sc && $r->{event};
+    push @ratios, ['sidecore/floor', 'floor'] if $sc && $r->{floor};
+    push @hdr, map { $_->[0] } @ratios;
+    print '| ', join(' | ', @hdr), " |\n";
+    print '|---', '|---:' x (@hdr - 1), "|\n";
+    for my $row (@rows) {
+        my ($label, $key, $dec) = @$row;
+        my @cols = ($label, map { $r->{$_} ? fmt_num($r->{$_}{$key}, $dec) : '-' } @backends);
+        push @cols, map { fmt_ratio($sc->{$key}, $r->{ $_->[1] }{$key}) } @ratios;
+        print '| ', join(' | ', @cols), " |\n";
+    }
+    print "\n";
+    for my $b (@backends) {
+        my $x = $r->{$b} or next;
+        if ($x->{failed_guests} || !$x->{requests}) {
+            printf "WARNING: %s: %d guest(s) failed, %d requests\n", $b, $x->{failed_guests},
+                $x->{requests};
+            $status = 1;
+        }
+        printf "note: %s: %d request(s) answered with an error\n", $b, $x->{errors}
+            if $x->{errors};
+    }
+}
+
+if ($o{json}) {
+    delete $_->{_lat} for @cells;
+    my $out = {
+        params => { bs => $o{bs}, rw => $o{rw}, qd => $o{qd} + 0, seconds => $o{seconds} + 0,
+                     sidecores => $o{cores} + 0 },
+        latency_note => 'p50_us/p99_us: median over guests of each guest\'s percentile',
+        results => { map { my $n = $_; ($n => $res{$n}) } @counts },
+        cells => \@cells,
+    };
+    open(my $f, '>', $o{json}) or die "blkbench-report: $o{json}: $!\n";
+    print $f JSON::PP->new->canonical->pretty->encode($out);
+    close $f;
+    print "JSON written to $o{json}\n";
+}
+exit $status;

@@ -1,0 +1,252 @@
+#!/bin/bash
+# blkbench - sidecore's block benchmark (make bench): N guests with a null
+# disk each, served by three backends in the same run:
+#   sidecore  sidecored --mode poll   (polling sidecores, kicks off while polling)
+#   event     sidecored --mode event  (a thread per queue woken by its event
+#                                      channel: the Linux blkback model)
+#   floor     echoback                (same daemon and poll loop, answers
+#                                      OKAY with no validation and no I/O)
+#
+#   tools/bench/blkbench.sh [--guests 1,4,16,64] [--seconds 5] [--bs 4k]
+#       [--qd 16] [--rw randread|randwrite|seqread|seqwrite|mix|mix:R]
+#       [--backends sidecore,event,floor] [--rounds 1] [--cores 1]
+#       [--json FILE] [--keep DIR]
+#
+# Each cell (guest count x backend x round) is a fresh xensim world: N
+# guests created, each given `null:1G` with xensimctl vbd-attach, the backend
+# started, then N simblkfront processes (no --verify: the floor returns no
+# data) released together through a FIFO to run the workload for S seconds.
+# Cells run interleaved (for each guest count, every backend in turn; odd
+# rounds reverse the order) so the machine's noise hits all alike.
+# Measured per cell:
+#   IOPS, MB/s          sum over guests of simblkfront's figures
+#   backend CPU s       utime+stime of the backend process (all its threads)
+#                       from /proc/PID/stat, from the release of the guests
+#                       until the last one exited (their disconnect included)
+#   requests/CPU-s      completed requests / backend CPU seconds
+#   kicks/req           frontend kicks sent / requests (sum over guests)
+#   notifies/rsp        backend notifications (kicks the frontends received)
+#                       / responses
+#   p50, p99            median over guests of each guest's own percentile
+#   Jain                Jain's fairness index over per-guest IOPS
+# Prints one table per guest count (backends side by side, ratios sidecore
+# vs event and vs floor) and, with --json, every cell and aggregate.
+# Cleans up every process and world on exit (also on Ctrl-C).
+# Needs: the built programs in $SC_BUILD/bin (default ./build), perl.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SC_BUILD=${SC_BUILD:-$(pwd)/build}
+BIN=$SC_BUILD/bin
+
+GUESTS=1,4,16,64
+SECONDS_PER_CELL=5
+BS=4k
+QD=16
+RW=randread
+BACKENDS=sidecore,event,floor
+ROUNDS=1
+CORES=1
+JSON_OUT=""
+KEEP=""
+GUEST_MEM=16
+
+usage() {
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+}
+
+die() { echo "blkbench: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --guests) GUESTS=$2; shift 2 ;;
+    --seconds) SECONDS_PER_CELL=$2; shift 2 ;;
+    --bs) BS=$2; shift 2 ;;
+    --qd) QD=$2; shift 2 ;;
+    --rw) RW=$2; shift 2 ;;
+    --backends) BACKENDS=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --cores) CORES=$2; shift 2 ;;
+    --json) JSON_OUT=$2; shift 2 ;;
+    --keep) KEEP=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown option '$1' (--help)" ;;
+    esac
+done
+
+case $RW in
+randread) WL=rand; FRW=read ;;
+randwrite) WL=rand; FRW=write ;;
+seqread) WL=seq; FRW=read ;;
+seqwrite) WL=seq; FRW=write ;;
+mix) WL=rand; FRW=mix:70 ;;
+mix:*) WL=rand; FRW=$RW ;;
+*) die "--rw: randread, randwrite, seqread, seqwrite, mix or mix:READPCT" ;;
+esac
+[[ $GUESTS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--guests: a list like 1,4,16"
+[[ $SECONDS_PER_CELL =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--seconds: a number"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: a positive number"
+[[ $QD =~ ^[1-9][0-9]*$ ]] || die "--qd: a positive number"
+IFS=, read -r -a GUEST_LIST <<<"$GUESTS"
+IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
+for b in "${BACKEND_LIST[@]}"; do
+    case $b in sidecore|event|floor) ;; *) die "--backends: sidecore, event, floor" ;; esac
+done
+for n in "${GUEST_LIST[@]}"; do
+    [ "$n" -ge 1 ] && [ "$n" -le 1000 ] || die "--guests: 1..1000 each"
+done
+for p in xensimd xensimctl sidecored echoback simblkfront; do
+    [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
+done
+command -v perl >/dev/null || die "perl is needed for the report"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/blkbench.XXXXXX")
+CLK_TCK=$(getconf CLK_TCK)
+SIM_PID=""
+BE_PID=""
+GUEST_PIDS=()
+CELL_DIR=""
+
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || true
+    # give it 5 s to shut down cleanly, then insist
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_world() {
+    local p
+    for p in "${GUEST_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${GUEST_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    GUEST_PIDS=()
+    stop_pid "$BE_PID"; BE_PID=""
+    stop_pid "$SIM_PID"; SIM_PID=""
+    exec 5>&-
+}
+
+cleanup() {
+    stop_world
+    if [ -n "$KEEP" ]; then
+        mkdir -p "$KEEP" && cp -r "$WORK"/. "$KEEP"/ && echo "blkbench: cells kept in $KEEP" >&2
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_file() { # file pattern timeout_s
+    local i
+    for i in $(seq $(($3 * 20))); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# utime + stime of a process, in clock ticks.
+cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    stat=${stat##*) }               # fields after "pid (comm) "
+    set -- $stat                    # $1 is field 3 (state)
+    echo $((${12} + ${13}))         # fields 14 and 15
+}
+
+now_ns() { date +%s%N; }
+
+# run_cell N BACKEND ROUND: one fresh world, results in $WORK/cells/...
+run_cell() {
+    local n=$1 backend=$2 round=$3
+    CELL_DIR=$WORK/cells/n$n-$backend-r$round
+    local sim=$WORK/sim-n$n-$backend-r$round
+    mkdir -p "$CELL_DIR" "$sim"
+
+    "$BIN/xensimd" --dir "$sim" --dom0-mem 64 --exit-with-parent 3>"$sim/ready" --ready-fd 3 \
+        2>"$CELL_DIR/xensimd.log" &
+    SIM_PID=$!
+    wait_file "$sim/ready" ready 10 || { echo "blkbench: xensimd did not start" >&2; return 1; }
+    export XENSIM_DIR=$sim
+
+    local i domid domids=()
+    for i in $(seq 1 "$n"); do
+        domid=$("$BIN/xensimctl" create "guest$i" --mem "$GUEST_MEM") || return 1
+        "$BIN/xensimctl" vbd-attach "$domid" --backend-domid 0 --target null:1G --vdev xvda \
+            >/dev/null || return 1
+        domids+=("$domid")
+    done
+
+    local be_cmd
+    case $backend in
+    sidecore) be_cmd=("$BIN/sidecored" --mode poll --cores "$CORES") ;;
+    event) be_cmd=("$BIN/sidecored" --mode event) ;;
+    floor) be_cmd=("$BIN/echoback" --mode poll --cores "$CORES") ;;
+    esac
+    "${be_cmd[@]}" --log-level warn 3>"$sim/be-ready" --ready-fd 3 2>"$CELL_DIR/backend.log" &
+    BE_PID=$!
+    wait_file "$sim/be-ready" ready 10 || { echo "blkbench: $backend did not start" >&2; return 1; }
+
+    # The guests wait on a FIFO (held open read-write here so no open blocks
+    # and no line is lost) and start when released, one line each.
+    local fifo=$sim/go
+    mkfifo "$fifo"
+    exec 5<>"$fifo"
+    for domid in "${domids[@]}"; do
+        (
+            read -r _ <"$fifo"
+            exec "$BIN/simblkfront" --dir "$sim" --domid "$domid" --vdev 51712 \
+                --backend-domid 0 --workload "$WL" --rw "$FRW" --bs "$BS" --qd "$QD" \
+                --seconds "$SECONDS_PER_CELL" --timeout-ms 30000 --json --quiet \
+                >"$CELL_DIR/guest-$domid.json" 2>"$CELL_DIR/guest-$domid.err"
+        ) 5>&- &
+        GUEST_PIDS+=($!)
+    done
+    sleep 0.3 # let the forks settle: the backend is idle meanwhile
+    local c0 t0 c1 t1 rc=0 failed=0 p
+    c0=$(cpu_ticks "$BE_PID")
+    t0=$(now_ns)
+    printf '%*s' "$n" '' | tr ' ' '\n' >&5
+    for p in "${GUEST_PIDS[@]}"; do
+        wait "$p" || failed=$((failed + 1))
+    done
+    c1=$(cpu_ticks "$BE_PID")
+    t1=$(now_ns)
+    GUEST_PIDS=()
+    exec 5>&-
+    kill -0 "$BE_PID" 2>/dev/null || { echo "blkbench: $backend died" >&2; rc=1; }
+    cat >"$CELL_DIR/meta.json" <<EOF
+{"guests":$n,"backend":"$backend","round":$round,"cpu_ticks":$((c1 - c0)),"clk_tck":$CLK_TCK,"wall_ns":$((t1 - t0)),"failed_guests":$failed,"backend_alive":$((1 - rc))}
+EOF
+    stop_world
+    unset XENSIM_DIR
+    rm -rf "$sim"
+    return $rc
+}
+
+NCELLS=$((${#GUEST_LIST[@]} * ${#BACKEND_LIST[@]} * ROUNDS))
+echo "blkbench: ${GUESTS} guests x {${BACKENDS}} x $ROUNDS round(s): $NCELLS cells of" \
+     "${SECONDS_PER_CELL} s, $BS $RW qd $QD, null:1G disks, $(nproc) CPUs" >&2
+cell=0
+status=0
+for n in "${GUEST_LIST[@]}"; do
+    for round in $(seq 1 "$ROUNDS"); do
+        order=("${BACKEND_LIST[@]}")
+        if [ $((round % 2)) -eq 0 ]; then
+            order=()
+            for ((i = ${#BACKEND_LIST[@]} - 1; i >= 0; i--)); do order+=("${BACKEND_LIST[i]}"); done
+        fi
+        for backend in "${order[@]}"; do
+            cell=$((cell + 1))
+            printf 'blkbench: [%d/%d] %d guests, %s, round %d\n' "$cell" "$NCELLS" "$n" \
+                "$backend" "$round" >&2
+            run_cell "$n" "$backend" "$round" || status=1
+        done
+    done
+done
+
+perl "$HERE/blkbench-report.pl" \
+    --bs "$BS" --rw "$RW" --qd "$QD" --seconds "$SECONDS_PER_CELL" --cores "$CORES" \
+    --json "$JSON_OUT" "$WORK/cells" || status=1
+exit $status

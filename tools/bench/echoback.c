@@ -1,0 +1,433 @@
+/*
+ * echoback - the benchmark's floor: a vbd backend that answers every request
+ * BLKIF_RSP_OKAY without validating it and without any I/O.
+ *
+ *   echoback [sidecored's options: --cores N, --mode poll|event, --ctl PATH,
+ *             --ready-fd N, --poll-idle-us N, --log-level L, --tenant ...]
+ *
+ * It is sidecored with blkback swapped for the minimal device class below:
+ * the same daemon (sc_daemon: xenstore bus, control socket, sidecorectl
+ * works), the same core pool and the same sidecore loop (fair share, event
+ * suppression while polling, RING_FINAL_CHECK_FOR_REQUESTS re-arm, epoll
+ * sleep, one notify per ring per round).  So "sidecore vs floor" measures
+ * exactly what blkback adds per request: copying and validating the
+ * request, grant mapping/copying, the store and io_uring.
+ *
+ * The class:
+ *   probe    params must be "null:<size>" (K/M/G/T) or an existing file or
+ *            block device (its size); no feature is offered: one queue,
+ *            one ring page, no persistent grants, no indirect, no flush,
+ *            no discard.
+ *   connect  native protocol only; maps "ring-ref" (or "ring-ref0" with
+ *            ring-page-order 0), binds "event-channel", hands the ring to
+ *            a core; writes sectors, info 0, sector-size 512.
+ *   poll     for each request: its id and operation are copied into a
+ *            response with status OKAY.  Reads return whatever the guest
+ *            page held, so the frontend must not verify.
+ * The one check kept is the producer-index overflow test, once per visit:
+ * without it a garbage req_prod would spin the core forever.
+ *
+ * Threads: as sidecored (daemon.h): the control thread runs the class, the
+ * core thread runs the queue ops.  Exit codes as sidecored.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/fs.h>
+
+/* ring.h's macros expand mb()/rmb()/wmb() (as xen_*): C11 fences, a full
+ * one where the notify checks need store-then-load order. */
+#ifndef mb
+#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+#ifndef rmb
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#endif
+#ifndef wmb
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+#include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
+
+#include "config.h"
+#include "corepool.h"
+#include "daemon.h"
+#include "log.h"
+#include "queue.h"
+#include "sidecore.h"
+#include "xenbus.h"
+
+#ifndef xen_mb
+#define xen_mb()  mb()
+#define xen_rmb() rmb()
+#define xen_wmb() wmb()
+#endif
+
+#define ECHO_SECTOR_SIZE 512u
+#define ECHO_PAGE_SIZE   4096u
+
+/* One ring.  Control-thread fields are set before sc_core_add_queue; the
+ * rest belong to the core thread while the queue is on it. */
+struct echo_queue {
+    struct sc_queue sc;        /* first: the ops get &sc */
+    struct sc_xen *xen;
+    void *ring_page;           /* mapped guest page, NULL if not */
+    blkif_back_ring_t ring;    /* core thread */
+    struct sc_core *core;
+    int port;                  /* local port, -1 if not bound */
+    bool added;
+};
+
+/* dev->priv; control thread. */
+struct echo_dev {
+    uint64_t sectors;          /* 512-byte units */
+    struct echo_queue *q;      /* NULL while not connected */
+};
+
+static struct sc_pool *echo_pool;
+
+/* ---- the data path (core thread) ---- */
+
+static struct echo_queue *eq_of(struct sc_queue *sq)
+{
+    return (struct echo_queue *)sq;
+}
+
+static uint64_t request_bytes(const blkif_request_t *req)
+{
+    if (req->operation != BLKIF_OP_READ && req->operation != BLKIF_OP_WRITE)
+        return 0;
+    unsigned n = req->nr_segments;
+    if (n > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+        n = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < n; i++)
+        bytes += (uint64_t)(uint8_t)(req->seg[i].last_sect - req->seg[i].first_sect + 1) *
+                 ECHO_SECTOR_SIZE;
+    return bytes;
+}
+
+static int echo_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct sc_visit *v)
+{
+    struct echo_queue *q = eq_of(sq);
+    blkif_back_ring_t *ring = &q->ring;
+    RING_IDX prod = ring->sring->req_prod;
+    xen_rmb(); /* the requests before req_prod are visible */
+    if (RING_REQUEST_PROD_OVERFLOW(ring, prod)) {
+        sc_log_rl(SC_LOG_ERR, sq->name, "producer index overflow: ring shut down");
+        return -EPROTO;
+    }
+    RING_IDX cons = ring->req_cons;
+    while (cons != prod) {
+        const blkif_request_t *req = RING_GET_REQUEST(ring, cons);
+        uint64_t bytes = request_bytes(req);
+        if (!sc_sched_grant_admits(g, v->bytes, v->requests, bytes)) {
+            v->more = true;
+            break;
+        }
+        /* Request and response share the slot: take id and op first. */
+        uint64_t id = req->id;
+        uint8_t op = req->operation;
+        blkif_response_t *rsp = RING_GET_RESPONSE(ring, ring->rsp_prod_pvt);
+        rsp->id = id;
+        rsp->operation = op;
+        rsp->status = BLKIF_RSP_OKAY;
+        ring->rsp_prod_pvt++;
+        cons++;
+        v->requests++;
+        v->bytes += bytes;
+    }
+    ring->req_cons = cons;
+    if (v->requests)
+        sc_queue_mark_dirty(sq);
+    return 0;
+}
+
+static void echo_flush(struct sc_queue *sq)
+{
+    struct echo_queue *q = eq_of(sq);
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
+    if (notify)
+        sc_queue_notify(sq);
+}
+
+static bool echo_rearm(struct sc_queue *sq)
+{
+    struct echo_queue *q = eq_of(sq);
+    int more;
+    RING_FINAL_CHECK_FOR_REQUESTS(&q->ring, more);
+    return more != 0;
+}
+
+static bool echo_idle(struct sc_queue *sq)
+{
+    (void)sq;
+    return true; /* nothing is ever in flight */
+}
+
+static const struct sc_queue_ops echo_ops = {
+    .poll = echo_poll,
+    .flush = echo_flush,
+    .rearm = echo_rearm,
+    .idle = echo_idle,
+};
+
+/* ---- the device class (control thread) ---- */
+
+/* "null:<size>" with an optional K/M/G/T suffix, or the size of a file or
+ * block device.  0 or -errno. */
+static int target_bytes(const char *params, uint64_t *out)
+{
+    if (!strncmp(params, "null:", 5)) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(params + 5, &end, 10);
+        if (errno || end == params + 5)
+            return -EINVAL;
+        unsigned shift = 0;
+        switch (*end) {
+        case 'k': case 'K': shift = 10; end++; break;
+        case 'm': case 'M': shift = 20; end++; break;
+        case 'g': case 'G': shift = 30; end++; break;
+        case 't': case 'T': shift = 40; end++; break;
+        default: break;
+        }
+        if (*end || v > (UINT64_MAX >> shift))
+            return -EINVAL;
+        *out = (uint64_t)v << shift;
+        return 0;
+    }
+    const char *path = params;
+    if (!strncmp(path, "file:", 5) || !strncmp(path, "phy:", 4))
+        path = strchr(path, ':') + 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) ? -errno : 0;
+    if (rc == 0 && S_ISBLK(st.st_mode)) {
+        uint64_t sz;
+        rc = ioctl(fd, BLKGETSIZE64, &sz) ? -errno : 0;
+        st.st_size = (off_t)sz;
+    }
+    close(fd);
+    if (rc == 0)
+        *out = (uint64_t)st.st_size;
+    return rc;
+}
+
+static int echo_probe(struct sc_device *dev)
+{
+    struct xs_handle *xs = sc_xenbus_xs(dev->bus);
+    char *params = sc_xs_read_str(xs, XBT_NULL, "%s/params", dev->backend_path);
+    if (!params) {
+        int err = errno ? errno : EIO;
+        sc_xenbus_device_fail(dev, -err, "reading %s/params", dev->backend_path);
+        return -err;
+    }
+    uint64_t bytes = 0;
+    int rc = target_bytes(params, &bytes);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "params \"%.200s\": not null:<size> or a file", params);
+        free(params);
+        return rc;
+    }
+    free(params);
+    struct echo_dev *ed = calloc(1, sizeof(*ed));
+    if (!ed)
+        return -ENOMEM;
+    ed->sectors = bytes / ECHO_SECTOR_SIZE;
+    dev->priv = ed;
+    sc_log(SC_LOG_INFO, dev->name, "probed: %" PRIu64 " sectors, no features", ed->sectors);
+    return 0;
+}
+
+static void echo_remove(struct sc_device *dev)
+{
+    free(dev->priv);
+    dev->priv = NULL;
+}
+
+static void echo_disconnect(struct sc_device *dev)
+{
+    struct echo_dev *ed = dev->priv;
+    struct echo_queue *q = ed ? ed->q : NULL;
+    if (!q)
+        return;
+    if (q->added && sc_core_remove_queue(q->core, &q->sc) < 0)
+        sc_log(SC_LOG_ERR, dev->name, "removing the queue from %s", sc_core_name(q->core));
+    if (q->port >= 0)
+        sc_evtchn_unbind(sc_core_evtchn(q->core), (evtchn_port_t)q->port);
+    if (q->core)
+        sc_pool_release(echo_pool, q->core);
+    if (q->ring_page)
+        sc_gnt_unmap(q->xen, q->ring_page, 1);
+    free(q);
+    ed->q = NULL;
+    sc_log(SC_LOG_INFO, dev->name, "disconnected");
+}
+
+static int fe_uint(struct sc_device *dev, const char *key, unsigned long long *out)
+{
+    int rc = sc_xs_read_uint(sc_xenbus_xs(dev->bus), XBT_NULL, UINT32_MAX, out, "%s/%s",
+                             dev->frontend_path, key);
+    if (rc < 0 && rc != -ENOENT)
+        sc_xenbus_device_fail(dev, rc, "frontend key %s", key);
+    return rc;
+}
+
+static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    const struct sc_device *dev = arg;
+    const struct echo_dev *ed = dev->priv;
+    int rc = sc_xs_write_uint(xs, t, ed->sectors, "%s/sectors", dev->backend_path);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, 0, "%s/info", dev->backend_path);
+    if (rc == 0)
+        rc = sc_xs_write_uint(xs, t, ECHO_SECTOR_SIZE, "%s/sector-size", dev->backend_path);
+    return rc;
+}
+
+static int echo_connect(struct sc_device *dev)
+{
+    struct echo_dev *ed = dev->priv;
+    struct xs_handle *xs = sc_xenbus_xs(dev->bus);
+    if (ed->q)
+        echo_disconnect(dev);
+
+    char *proto = sc_xs_read_str(xs, XBT_NULL, "%s/protocol", dev->frontend_path);
+    bool native = !proto || !strcmp(proto, XEN_IO_PROTO_ABI_NATIVE);
+    free(proto);
+    if (!native) {
+        sc_xenbus_device_fail(dev, -ENOSYS, "only the native protocol is echoed");
+        return -ENOSYS;
+    }
+    unsigned long long ref, evtchn, order;
+    int rc = fe_uint(dev, "ring-page-order", &order);
+    if (rc == 0 && order != 0) {
+        sc_xenbus_device_fail(dev, -EINVAL, "ring-page-order %llu: one page only", order);
+        return -EINVAL;
+    }
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    rc = fe_uint(dev, "ring-ref", &ref);
+    if (rc == -ENOENT)
+        rc = fe_uint(dev, "ring-ref0", &ref);
+    if (rc == 0)
+        rc = fe_uint(dev, "event-channel", &evtchn);
+    if (rc < 0) {
+        if (rc == -ENOENT)
+            sc_xenbus_device_fail(dev, rc, "frontend has no ring-ref or event-channel");
+        return rc;
+    }
+
+    struct echo_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    q->port = -1;
+    q->xen = sc_xenbus_xen(dev->bus);
+    ed->q = q; /* from here on, disconnect undoes what was done */
+    rc = sc_queue_init(&q->sc, &echo_ops, dev->frontend_id, "%.40s q0", dev->name);
+    if (rc < 0)
+        return rc;
+    grant_ref_t gref = (grant_ref_t)ref;
+    q->ring_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &gref, true);
+    if (!q->ring_page) {
+        rc = -errno;
+        sc_xenbus_device_fail(dev, rc, "mapping ring-ref %llu", ref);
+        return rc;
+    }
+    blkif_sring_t *sring = q->ring_page;
+    /* Attach (not init): requests left by an earlier connection are answered. */
+    BACK_RING_ATTACH(&q->ring, sring, sring->rsp_prod, ECHO_PAGE_SIZE);
+    q->core = sc_pool_acquire(echo_pool, dev->frontend_id);
+    if (!q->core) {
+        rc = errno ? -errno : -EIO;
+        sc_xenbus_device_fail(dev, rc, "no sidecore");
+        return rc;
+    }
+    int port = sc_evtchn_bind_interdomain(sc_core_evtchn(q->core), dev->frontend_id,
+                                          (evtchn_port_t)evtchn);
+    if (port < 0) {
+        sc_xenbus_device_fail(dev, port, "binding event channel %llu", evtchn);
+        return port;
+    }
+    q->port = port;
+    q->sc.port = port;
+    rc = sc_core_add_queue(q->core, &q->sc);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "adding the queue to %s", sc_core_name(q->core));
+        return rc;
+    }
+    q->added = true;
+    rc = sc_xs_transact(xs, connect_keys_txn, dev);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "writing sectors/info/sector-size");
+        return rc;
+    }
+    sc_log(SC_LOG_INFO, dev->name, "connected: 1 ring page, on %s", sc_core_name(q->core));
+    return 0;
+}
+
+static struct sc_device_class echo_class = {
+    .probe = echo_probe,
+    .connect = echo_connect,
+    .disconnect = echo_disconnect,
+    .remove = echo_remove,
+};
+
+static const struct sc_device_class *device_class(const char *type, struct sc_pool *pool,
+                                                  void *arg)
+{
+    (void)arg;
+    if (strcmp(type, "vbd") != 0 || (echo_pool && echo_pool != pool)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    echo_pool = pool;
+    echo_class.type = "vbd";
+    return &echo_class;
+}
+
+static int foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg)
+{
+    if (!dev || dev->cls != &echo_class || !fn)
+        return -EINVAL;
+    const struct echo_dev *ed = dev->priv;
+    if (!ed || !ed->q || !ed->q->added)
+        return 0;
+    return fn(&ed->q->sc, ed->q->core, arg);
+}
+
+int main(int argc, char **argv)
+{
+    static struct sc_config cfg;
+    char err[SC_CONFIG_ERR_MAX] = "";
+    int ret = sc_config_load(&cfg, argc, argv, err, sizeof(err));
+    if (ret == 1)
+        return 0;
+    if (ret < 0) {
+        fprintf(stderr, "echoback: %s\n(echoback takes sidecored's options: --help)\n", err);
+        return 2;
+    }
+    sc_log_set_level(cfg.log_level);
+    struct sc_daemon_hooks hooks = {
+        .device_class = device_class,
+        .foreach_queue = foreach_queue,
+    };
+    struct sc_daemon *d = sc_daemon_open(&cfg, &hooks);
+    if (!d) {
+        sc_log(SC_LOG_ERR, "echoback", "cannot start: %s", strerror(errno));
+        return 1;
+    }
+    ret = sc_daemon_run(d);
+    sc_daemon_close(d);
+    return ret < 0 ? 1 : 0;
+}
