@@ -123,9 +123,8 @@ front "$g" "$dr" --rw read --ios 500 >"$SIMDIR/ro-r.json" 2>&1
 is "reads from it work (0)" "$?" 0
 ok "... a clean report" report_ok "$SIMDIR/ro-r.json"
 dr2=$(disk_attach "$g" "$(disk_file 16M)" --mode r)
-todo "failed writes without --verify: simblkfront exits 1 (no crash)" \
-    "bug: simblkfront on_complete writes r->gen (NULL without --verify)" \
-    test "$(rc front "$g" "$dr2" --rw write --ios 50)" = 1
+is "failed writes without --verify: simblkfront exits 1 (no crash)" \
+    "$(rc front "$g" "$dr2" --rw write --ios 50)" 1
 ok "the daemon logged the refused writes" grep -q "write to read-only disk" "$SIMDIR/sidecored.log"
 sc_stop
 

@@ -243,6 +243,10 @@ static bool fe_wait_resize(struct fe *f)
     snprintf(p, sizeof(p), "%s/state", f->bdir);
     if (!xs_watch(f->xs, p, "rs"))
         return fe_fail(f, "watching %s", p);
+    /* Tell the test the watch is set: a resize before it would be missed. */
+    snprintf(p, sizeof(p), "%s/test-resize-armed", f->fdir);
+    if (!xs_write(f->xs, XBT_NULL, p, "1", 1))
+        return fe_fail(f, "writing %s", p);
     int64_t until = now_ms() + FE_TIMEOUT_MS;
     unsigned events = 0;
     while (now_ms() < until) {
@@ -958,6 +962,14 @@ static void resize_resignals_the_frontend(void **state)
     assert_non_null(dev);
     assert_int_equal(blk_device_check_resize(dev), 0); /* nothing changed yet */
 
+    char armed[96];
+    snprintf(armed, sizeof(armed), "/local/domain/%u/device/vbd/51712/test-resize-armed", fe);
+    WAIT_FOR(({
+        char *v = ts_read("%s", armed);
+        bool set = v != NULL;
+        free(v);
+        set;
+    }));
     assert_int_equal(truncate(path, (off_t)after), 0);
     assert_int_equal(blk_device_check_resize(dev), 1);
     assert_int_equal(blk_device_check_resize(dev), 0);

@@ -16,8 +16,8 @@ use warnings;
 use JSON::PP;
 use Getopt::Long;
 
-my %o = (json => '', bs => '?', rw => '?', qd => '?', seconds => '?', cores => '?');
-GetOptions(\%o, 'json=s', 'bs=s', 'rw=s', 'qd=s', 'seconds=s', 'cores=s')
+my %o = (json => '', bs => '?', rw => '?', qd => '?', seconds => '?', cores => '?', pin => '?');
+GetOptions(\%o, 'json=s', 'bs=s', 'rw=s', 'qd=s', 'seconds=s', 'cores=s', 'pin=s')
     or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
 my $dir = shift @ARGV or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
 
@@ -119,6 +119,7 @@ for my $n (@counts) {
             iops => mean(map { $_->{iops} } @$cs),
             mb_per_s => mean(map { $_->{mb_per_s} } @$cs),
             backend_cpu_s => $cpu / @$cs,
+            wall_s => $wall / @$cs,
             backend_cpu_pct => $wall > 0 ? 100 * $cpu / $wall : 0,
             requests_per_cpu_s => $cpu > 0 ? $req / $cpu : 0,
             kicks_per_request => $req ? sum(map { $_->{kicks_sent} } @$cs) / $req : 0,
@@ -149,6 +150,7 @@ sub fmt_ratio {
 my @rows = (
     ['IOPS (sum of guests)', 'iops', 0],
     ['MB/s', 'mb_per_s', 0],
+    ['wall s (release to last I/O)', 'wall_s', 2],
     ['backend CPU s', 'backend_cpu_s', 2],
     ['backend CPU % of wall', 'backend_cpu_pct', 0],
     ['requests per backend CPU-s', 'requests_per_cpu_s', 0],
@@ -163,9 +165,10 @@ print "\n";
 for my $n (@counts) {
     my $r = $res{$n};
     my ($any) = values %$r;
-    printf "## %d guest%s: %s %s, qd %s, %s s%s, sidecores %s\n\n", $n, $n == 1 ? '' : 's',
-        $o{bs}, $o{rw}, $o{qd}, $o{seconds},
-        $any->{rounds} > 1 ? " x $any->{rounds} rounds" : '', $o{cores};
+    printf "## %d guest%s: %s %s, qd %s, %s s%s, sidecores %s, %s\n\n", $n,
+        $n == 1 ? '' : 's', $o{bs}, $o{rw}, $o{qd}, $o{seconds},
+        $any->{rounds} > 1 ? " x $any->{rounds} rounds" : '', $o{cores},
+        $o{pin} eq 'yes' ? 'backend pinned to its own CPU' : 'not pinned';
     my @hdr = ('metric', @backends);
     my $sc = $r->{sidecore};
     my @ratios;
@@ -197,7 +200,7 @@ if ($o{json}) {
     delete $_->{_lat} for @cells;
     my $out = {
         params => { bs => $o{bs}, rw => $o{rw}, qd => $o{qd} + 0, seconds => $o{seconds} + 0,
-                     sidecores => $o{cores} + 0 },
+                     sidecores => $o{cores} + 0, backend_pinned => $o{pin} eq 'yes' },
         latency_note => 'p50_us/p99_us: median over guests of each guest\'s percentile',
         results => { map { my $n = $_; ($n => $res{$n}) } @counts },
         cells => \@cells,

@@ -10,19 +10,26 @@
 #   tools/bench/blkbench.sh [--guests 1,4,16,64] [--seconds 5] [--bs 4k]
 #       [--qd 16] [--rw randread|randwrite|seqread|seqwrite|mix|mix:R]
 #       [--backends sidecore,event,floor] [--rounds 1] [--cores 1]
-#       [--json FILE] [--keep DIR]
+#       [--pin yes|no] [--json FILE] [--keep DIR]
 #
+# --pin yes (the default with 2 CPUs or more): the backend process, all its
+# threads, runs on the last CPU and the guests on the others, as a driver
+# domain with a dedicated vCPU; without it 64 guest processes and one
+# polling thread share the CPUs as equals, and the scheduler, not the
+# backend, decides the figures.
 # Each cell (guest count x backend x round) is a fresh xensim world: N
 # guests created, each given `null:1G` with xensimctl vbd-attach, the backend
-# started, then N simblkfront processes (no --verify: the floor returns no
-# data) released together through a FIFO to run the workload for S seconds.
+# started, then N blkguest processes (tools/bench/blkguest.c: simblkfront's
+# frontend library with a start barrier, no data copied, no verification)
+# connect, and once all are connected are released together to run the
+# workload for S seconds.
 # Cells run interleaved (for each guest count, every backend in turn; odd
 # rounds reverse the order) so the machine's noise hits all alike.
 # Measured per cell:
-#   IOPS, MB/s          sum over guests of simblkfront's figures
+#   IOPS, MB/s          sum over guests (all ran over the same S seconds)
 #   backend CPU s       utime+stime of the backend process (all its threads)
 #                       from /proc/PID/stat, from the release of the guests
-#                       until the last one exited (their disconnect included)
+#                       until the last one finished its I/O
 #   requests/CPU-s      completed requests / backend CPU seconds
 #   kicks/req           frontend kicks sent / requests (sum over guests)
 #   notifies/rsp        backend notifications (kicks the frontends received)
@@ -50,6 +57,8 @@ CORES=1
 JSON_OUT=""
 KEEP=""
 GUEST_MEM=16
+NCPU=$(nproc)
+PIN=$([ "$NCPU" -ge 2 ] && echo yes || echo no)
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -69,6 +78,7 @@ while [ $# -gt 0 ]; do
     --cores) CORES=$2; shift 2 ;;
     --json) JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
+    --pin) PIN=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (--help)" ;;
     esac
@@ -92,10 +102,18 @@ IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
 for b in "${BACKEND_LIST[@]}"; do
     case $b in sidecore|event|floor) ;; *) die "--backends: sidecore, event, floor" ;; esac
 done
+case $PIN in yes|no) ;; *) die "--pin: yes or no" ;; esac
+BE_TASKSET=()
+GUEST_TASKSET=()
+if [ "$PIN" = yes ]; then
+    [ "$NCPU" -ge 2 ] || die "--pin yes needs 2 CPUs or more"
+    BE_TASKSET=(taskset -c $((NCPU - 1)))
+    GUEST_TASKSET=(taskset -c 0-$((NCPU - 2)))
+fi
 for n in "${GUEST_LIST[@]}"; do
     [ "$n" -ge 1 ] && [ "$n" -le 1000 ] || die "--guests: 1..1000 each"
 done
-for p in xensimd xensimctl sidecored echoback simblkfront; do
+for p in xensimd xensimctl sidecored echoback blkguest; do
     [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
 done
 command -v perl >/dev/null || die "perl is needed for the report"
@@ -157,6 +175,21 @@ cpu_ticks() {
 
 now_ns() { date +%s%N; }
 
+# read_signals COUNT CHAR TIMEOUT_S: reads guest signals from fd 6 until COUNT
+# of CHAR came ("f", a failed connect, counts as a guest gone).  Sets GOT to
+# the number of CHAR seen; 1 if the time ran out or a guest failed.
+GOT=0
+read_signals() {
+    local want=$1 ch=$2 deadline=$(($(date +%s) + $3)) seen=0 c fails=0
+    while [ $((seen + fails)) -lt "$want" ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || break
+        IFS= read -r -N 1 -t 1 -u 6 c || continue
+        if [ "$c" = "$ch" ]; then seen=$((seen + 1)); elif [ "$c" = f ]; then fails=$((fails + 1)); fi
+    done
+    GOT=$seen
+    [ "$seen" -eq "$want" ]
+}
+
 # run_cell N BACKEND ROUND: one fresh world, results in $WORK/cells/...
 run_cell() {
     local n=$1 backend=$2 round=$3
@@ -184,40 +217,46 @@ run_cell() {
     event) be_cmd=("$BIN/sidecored" --mode event) ;;
     floor) be_cmd=("$BIN/echoback" --mode poll --cores "$CORES") ;;
     esac
-    "${be_cmd[@]}" --log-level warn 3>"$sim/be-ready" --ready-fd 3 2>"$CELL_DIR/backend.log" &
+    "${BE_TASKSET[@]}" "${be_cmd[@]}" --log-level warn 3>"$sim/be-ready" --ready-fd 3 2>"$CELL_DIR/backend.log" &
     BE_PID=$!
     wait_file "$sim/be-ready" ready 10 || { echo "blkbench: $backend did not start" >&2; return 1; }
 
-    # The guests wait on a FIFO (held open read-write here so no open blocks
-    # and no line is lost) and start when released, one line each.
-    local fifo=$sim/go
-    mkfifo "$fifo"
-    exec 5<>"$fifo"
+    # Each guest connects, says "c" on the ready FIFO and blocks on the go
+    # FIFO; once all are connected one byte each releases them together.
+    # Both FIFOs are held open read-write here, so no open blocks and
+    # nothing written is lost.  "d" on the ready FIFO: that guest's I/O ended.
+    local ready=$sim/ready.fifo go=$sim/go.fifo
+    mkfifo "$ready" "$go"
+    exec 5<>"$go" 6<>"$ready"
     for domid in "${domids[@]}"; do
-        (
-            read -r _ <"$fifo"
-            exec "$BIN/simblkfront" --dir "$sim" --domid "$domid" --vdev 51712 \
-                --backend-domid 0 --workload "$WL" --rw "$FRW" --bs "$BS" --qd "$QD" \
-                --seconds "$SECONDS_PER_CELL" --timeout-ms 30000 --json --quiet \
-                >"$CELL_DIR/guest-$domid.json" 2>"$CELL_DIR/guest-$domid.err"
-        ) 5>&- &
+        "${GUEST_TASKSET[@]}" "$BIN/blkguest" --dir "$sim" --domid "$domid" --vdev 51712 --workload "$WL" \
+            --rw "$FRW" --bs "$BS" --qd "$QD" --seconds "$SECONDS_PER_CELL" \
+            --ready-fd 6 --start-fd 5 >"$CELL_DIR/guest-$domid.json" \
+            2>"$CELL_DIR/guest-$domid.err" &
         GUEST_PIDS+=($!)
     done
-    sleep 0.3 # let the forks settle: the backend is idle meanwhile
-    local c0 t0 c1 t1 rc=0 failed=0 p
+    local c0 t0 c1 t1 rc=0 failed=0 p msgs connect_ms
+    t0=$(now_ns)
+    if ! read_signals "$n" c 90; then
+        echo "blkbench: only $GOT of $n guests connected" >&2
+        rc=1
+    fi
+    connect_ms=$((($(now_ns) - t0) / 1000000))
     c0=$(cpu_ticks "$BE_PID")
     t0=$(now_ns)
-    printf '%*s' "$n" '' | tr ' ' '\n' >&5
+    printf '%*s' "$n" '' >&5
+    read_signals "$GOT" d $((${SECONDS_PER_CELL%.*} + 30)) || rc=1
+    c1=$(cpu_ticks "$BE_PID")
+    t1=$(now_ns)
     for p in "${GUEST_PIDS[@]}"; do
         wait "$p" || failed=$((failed + 1))
     done
-    c1=$(cpu_ticks "$BE_PID")
-    t1=$(now_ns)
     GUEST_PIDS=()
-    exec 5>&-
-    kill -0 "$BE_PID" 2>/dev/null || { echo "blkbench: $backend died" >&2; rc=1; }
+    exec 5>&- 6>&-
+    local alive=1
+    kill -0 "$BE_PID" 2>/dev/null || { echo "blkbench: $backend died" >&2; alive=0; rc=1; }
     cat >"$CELL_DIR/meta.json" <<EOF
-{"guests":$n,"backend":"$backend","round":$round,"cpu_ticks":$((c1 - c0)),"clk_tck":$CLK_TCK,"wall_ns":$((t1 - t0)),"failed_guests":$failed,"backend_alive":$((1 - rc))}
+{"guests":$n,"backend":"$backend","round":$round,"cpu_ticks":$((c1 - c0)),"clk_tck":$CLK_TCK,"wall_ns":$((t1 - t0)),"failed_guests":$failed,"connect_ms":$connect_ms,"backend_alive":$alive}
 EOF
     stop_world
     unset XENSIM_DIR
@@ -227,7 +266,7 @@ EOF
 
 NCELLS=$((${#GUEST_LIST[@]} * ${#BACKEND_LIST[@]} * ROUNDS))
 echo "blkbench: ${GUESTS} guests x {${BACKENDS}} x $ROUNDS round(s): $NCELLS cells of" \
-     "${SECONDS_PER_CELL} s, $BS $RW qd $QD, null:1G disks, $(nproc) CPUs" >&2
+     "${SECONDS_PER_CELL} s, $BS $RW qd $QD, null:1G disks, $NCPU CPUs, pinned: $PIN" >&2
 cell=0
 status=0
 for n in "${GUEST_LIST[@]}"; do
@@ -247,6 +286,6 @@ for n in "${GUEST_LIST[@]}"; do
 done
 
 perl "$HERE/blkbench-report.pl" \
-    --bs "$BS" --rw "$RW" --qd "$QD" --seconds "$SECONDS_PER_CELL" --cores "$CORES" \
+    --bs "$BS" --rw "$RW" --qd "$QD" --seconds "$SECONDS_PER_CELL" --cores "$CORES" --pin "$PIN" \
     --json "$JSON_OUT" "$WORK/cells" || status=1
 exit $status

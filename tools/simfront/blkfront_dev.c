@@ -387,11 +387,47 @@ static int blkfront_connect(struct bf_dev *d)
     return 0;
 }
 
-/* The whole handshake from our Initialising. */
+/*
+ * Brings a device some earlier frontend left behind back to Initialising,
+ * as Linux's xenbus_reset_frontend does after a kexec or a crashed guest
+ * driver: a backend still Connected (or Closing) is walked down through
+ * Closing and Closed first, so it tears the old rings down before we offer
+ * new ones.  A device left Closed just starts over.
+ */
+static int reset_state(struct bf_dev *d)
+{
+    uint64_t fe_state, be_state;
+    if (read_u64(d, d->info.frontend_path, "state", XenbusStateInitialising, &fe_state) < 0)
+        fe_state = XenbusStateInitialising;
+    if (read_u64(d, d->info.backend_path, "state", XenbusStateUnknown, &be_state) < 0)
+        be_state = XenbusStateUnknown;
+    int ret = 0, st = 0;
+    switch (be_state) {
+    case XenbusStateConnected:
+        if ((ret = write_state(d, XenbusStateClosing)))
+            return ret;
+        st = wait_backend(d, 1u << XenbusStateClosing | 1u << XenbusStateClosed, 0,
+                          "reset: waiting for backend Closing");
+        if (st < 0)
+            return st;
+        /* fall through */
+    case XenbusStateClosing:
+        if ((ret = write_state(d, XenbusStateClosed)))
+            return ret;
+        st = wait_backend(d, 1u << XenbusStateClosed, 0, "reset: waiting for backend Closed");
+        if (st < 0)
+            return st;
+        return write_state(d, XenbusStateInitialising);
+    default:
+        return fe_state != XenbusStateInitialising ? write_state(d, XenbusStateInitialising) : 0;
+    }
+}
+
+/* The whole handshake from our Initialising: the backend must (re)enter
+ * InitWait; a Connected seen now would be a stale one. */
 static int handshake(struct bf_dev *d)
 {
-    int st = wait_backend(d, 1u << XenbusStateInitWait | 1u << XenbusStateConnected, 0,
-                          "waiting for backend InitWait");
+    int st = wait_backend(d, 1u << XenbusStateInitWait, 0, "waiting for backend InitWait");
     if (st < 0)
         return st;
     int err = talk_to_blkback(d);
@@ -459,12 +495,7 @@ int bf_dev_open(struct xsim_guest *g, uint32_t devid, const struct bf_features *
         goto out_free;
     }
     d->watching = true;
-    /* A device left Closed by an earlier connection starts over, as after
-     * a frontend driver reload. */
-    uint64_t fe_state;
-    if (read_u64(d, d->info.frontend_path, "state", XenbusStateInitialising, &fe_state) == 0 &&
-        fe_state != XenbusStateInitialising &&
-        (ret = write_state(d, XenbusStateInitialising)))
+    if ((ret = reset_state(d)))
         goto out_free;
     if ((ret = handshake(d)))
         goto out_free;

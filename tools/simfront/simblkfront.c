@@ -255,7 +255,7 @@ static void on_complete(void *arg, const struct bf_completion *c)
     uint32_t spb = r->o->bs / BF_SECTOR_SIZE;
     if (c->status != BLKIF_RSP_OKAY) {
         r->io_errors++;
-        if (s->write)
+        if (s->write && r->gen)
             r->gen[s->block] = UINT32_MAX; /* contents unknown now */
         if (!r->o->quiet && r->io_errors <= 5)
             fprintf(stderr, "simblkfront: %s of sector %" PRIu64 " failed: status %d\n",

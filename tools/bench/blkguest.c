@@ -1,0 +1,345 @@
+/*
+ * blkguest - a benchmark guest for blkbench: connects a vbd through the
+ * simulated blkfront (tools/simfront/blkfront.h), then waits for a start
+ * signal so that every guest of a run drives I/O over the same seconds.
+ *
+ *   blkguest --dir DIR --domid N --vdev DEVID [--workload rand|seq]
+ *       [--rw read|write|mix:READPCT] [--bs 4k] [--qd 16] [--seconds 5]
+ *       [--queues 1] [--ready-fd R --start-fd S] [--timeout-ms 60000]
+ *
+ * Protocol with the orchestrator: once connected it writes "c" to fd R and
+ * reads one byte from fd S (blocking); it then drives --qd requests in
+ * flight per queue for --seconds, writes "d" to R, prints one JSON line
+ * (the keys of simblkfront --json that a benchmark needs: ios, iops,
+ * mb_per_s, latency_us{p50,p99,p99_9}, kicks_sent, kicks_received,
+ * requests, responses, errors, result, negotiated{...}) and disconnects.
+ * simblkfront has no start barrier; with 64 guests the last connects
+ * seconds after the first (in event mode above all), so the guests' runs
+ * would not overlap.  No data is moved (bf_io.buf = NULL): the backend's
+ * work is measured, not the guest's memcpy, and the floor backend returns
+ * no data anyway.
+ * Exit: 0 ok, 1 I/O errors or a stall, 2 usage, 3 negotiation failed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blkfront.h"
+
+#define STALL_NS    (15ull * 1000000000ull)
+#define HIST_SUB    16u   /* sub-buckets per power of two: ~6% resolution */
+#define HIST_SLOTS  (64u * HIST_SUB)
+
+struct opts {
+    const char *dir;
+    long domid;
+    uint32_t devid;
+    bool seq;
+    unsigned read_pct;
+    uint32_t bs;
+    unsigned qd, queues;
+    double seconds;
+    int ready_fd, start_fd;
+    unsigned timeout_ms;
+};
+
+struct run {
+    const struct opts *o;
+    struct bf_dev *dev;
+    unsigned nq;
+    uint64_t nblocks, next_seq, rng;
+    unsigned *inflight;       /* per queue */
+    uint64_t completed, bytes, errors;
+    uint64_t hist[HIST_SLOTS];
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
+}
+
+/* Log-linear histogram of nanoseconds: exact below HIST_SUB, then HIST_SUB
+ * buckets per power of two. */
+static unsigned hist_slot(uint64_t v)
+{
+    if (v < HIST_SUB)
+        return (unsigned)v;
+    unsigned e = 63u - (unsigned)__builtin_clzll(v); /* >= 4 */
+    unsigned sub = (unsigned)(v >> (e - 4)) & (HIST_SUB - 1);
+    return (e - 3) * HIST_SUB + sub;
+}
+
+static double hist_slot_us(unsigned s)
+{
+    if (s < HIST_SUB)
+        return s / 1000.0;
+    unsigned e = s / HIST_SUB + 3;
+    return (double)((uint64_t)(HIST_SUB + s % HIST_SUB) << (e - 4)) / 1000.0;
+}
+
+static double percentile_us(const struct run *r, double pct)
+{
+    if (!r->completed)
+        return 0;
+    uint64_t want = (uint64_t)((double)r->completed * pct / 100.0), seen = 0;
+    if (want >= r->completed)
+        want = r->completed - 1;
+    for (unsigned s = 0; s < HIST_SLOTS; s++) {
+        seen += r->hist[s];
+        if (seen > want)
+            return hist_slot_us(s);
+    }
+    return 0;
+}
+
+static void on_complete(void *arg, const struct bf_completion *c)
+{
+    struct run *r = arg;
+    r->inflight[c->id]--;
+    r->completed++;
+    r->hist[hist_slot(c->latency_ns)]++;
+    if (c->status == BLKIF_RSP_OKAY)
+        r->bytes += (uint64_t)c->nr_sectors * BF_SECTOR_SIZE;
+    else
+        r->errors++;
+}
+
+static int submit_one(struct run *r, unsigned q)
+{
+    uint64_t block = r->o->seq ? r->next_seq++ % r->nblocks : rnd(&r->rng) % r->nblocks;
+    bool write = rnd(&r->rng) % 100 >= r->o->read_pct;
+    uint32_t spb = r->o->bs / BF_SECTOR_SIZE;
+    struct bf_io io = {
+        .op = write ? BF_OP_WRITE : BF_OP_READ,
+        .sector = block * spb,
+        .nr_sectors = spb,
+        .buf = NULL,
+        .id = q,
+    };
+    int rc = bf_submit(bf_dev_ring(r->dev, q), &io);
+    if (rc == 0)
+        r->inflight[q]++;
+    return rc;
+}
+
+static int drive(struct run *r)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(r->o->seconds * 1e9);
+    uint64_t last_progress = now_ns();
+    struct pollfd pfd[BF_MAX_QUEUES];
+    for (;;) {
+        bool more = now_ns() < deadline;
+        unsigned inflight = 0;
+        for (unsigned q = 0; q < r->nq; q++) {
+            while (more && r->inflight[q] < r->o->qd && submit_one(r, q) == 0)
+                ;
+            if (bf_push(bf_dev_ring(r->dev, q)) < 0)
+                return -EIO;
+            inflight += r->inflight[q];
+        }
+        if (!inflight && !more)
+            return 0;
+        uint64_t before = r->completed;
+        for (unsigned q = 0; q < r->nq; q++)
+            if (bf_poll_responses(bf_dev_ring(r->dev, q), on_complete, r) < 0) {
+                fprintf(stderr, "blkguest: queue %u: backend broke the ring protocol\n", q);
+                return -EPROTO;
+            }
+        if (r->completed != before) {
+            last_progress = now_ns();
+            continue;
+        }
+        if (now_ns() - last_progress > STALL_NS) {
+            fprintf(stderr, "blkguest: no response for 15 s, %u in flight\n", inflight);
+            return -ETIMEDOUT;
+        }
+        for (unsigned q = 0; q < r->nq; q++)
+            pfd[q] = (struct pollfd){ .fd = bf_ring_fd(bf_dev_ring(r->dev, q)), .events = POLLIN };
+        if (poll(pfd, r->nq, 100) < 0 && errno != EINTR)
+            return -errno;
+        for (unsigned q = 0; q < r->nq; q++)
+            if (pfd[q].revents & POLLIN)
+                bf_wait(bf_dev_ring(r->dev, q), 0);
+    }
+}
+
+static void report(const struct run *r, double secs, bool ok)
+{
+    struct bf_ring_stats t = { 0 };
+    for (unsigned q = 0; q < r->nq; q++) {
+        const struct bf_ring_stats *s = bf_ring_get_stats(bf_dev_ring(r->dev, q));
+        t.requests += s->requests;
+        t.responses += s->responses;
+        t.kicks_sent += s->kicks_sent;
+        t.kicks_received += s->kicks_received;
+    }
+    const struct bf_dev_info *in = bf_dev_get_info(r->dev);
+    json_t *j = json_pack(
+        "{s:i, s:i, s:{s:i, s:i, s:b, s:i}, s:f, s:I, s:f, s:f, s:{s:f, s:f, s:f}, s:I, s:I, "
+        "s:I, s:I, s:I, s:s}",
+        "domid", (int)r->o->domid, "devid", (int)in->devid, "negotiated", "queues",
+        (int)in->nr_queues, "ring_pages", (int)in->ring_pages, "persistent", in->persistent,
+        "max_indirect_segments", (int)in->max_indirect_segments, "seconds", secs, "ios",
+        (json_int_t)r->completed, "iops", secs > 0 ? (double)r->completed / secs : 0.0,
+        "mb_per_s", secs > 0 ? (double)r->bytes / secs / 1e6 : 0.0, "latency_us", "p50",
+        percentile_us(r, 50), "p99", percentile_us(r, 99), "p99_9", percentile_us(r, 99.9),
+        "requests", (json_int_t)t.requests, "responses", (json_int_t)t.responses, "kicks_sent",
+        (json_int_t)t.kicks_sent, "kicks_received", (json_int_t)t.kicks_received, "errors",
+        (json_int_t)r->errors, "result", ok ? "ok" : "failed");
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(j);
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "domid", required_argument, NULL, 'D' },
+        { "vdev", required_argument, NULL, 'v' },
+        { "workload", required_argument, NULL, 'w' },
+        { "rw", required_argument, NULL, 'r' },
+        { "bs", required_argument, NULL, 'b' },
+        { "qd", required_argument, NULL, 'Q' },
+        { "queues", required_argument, NULL, 'q' },
+        { "seconds", required_argument, NULL, 's' },
+        { "ready-fd", required_argument, NULL, 'R' },
+        { "start-fd", required_argument, NULL, 'S' },
+        { "timeout-ms", required_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+    };
+    *o = (struct opts){ .dir = getenv("XENSIM_DIR"), .domid = -1, .read_pct = 100, .bs = 4096,
+                        .qd = 16, .queues = 1, .seconds = 5, .ready_fd = -1, .start_fd = -1,
+                        .timeout_ms = 60000 };
+    bool have_vdev = false;
+    char *end = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': o->dir = optarg; break;
+        case 'D': o->domid = strtol(optarg, &end, 10); break;
+        case 'v': o->devid = (uint32_t)strtoul(optarg, &end, 10); have_vdev = true; break;
+        case 'w':
+            if (strcmp(optarg, "seq") && strcmp(optarg, "rand"))
+                return -1;
+            o->seq = !strcmp(optarg, "seq");
+            break;
+        case 'r':
+            if (!strcmp(optarg, "read"))
+                o->read_pct = 100;
+            else if (!strcmp(optarg, "write"))
+                o->read_pct = 0;
+            else if (!strncmp(optarg, "mix:", 4))
+                o->read_pct = (unsigned)strtoul(optarg + 4, &end, 10);
+            else
+                return -1;
+            break;
+        case 'b':
+            o->bs = (uint32_t)strtoul(optarg, &end, 10);
+            if (*end == 'k' || *end == 'K') {
+                o->bs <<= 10;
+                end++;
+            }
+            break;
+        case 'Q': o->qd = (unsigned)strtoul(optarg, &end, 10); break;
+        case 'q': o->queues = (unsigned)strtoul(optarg, &end, 10); break;
+        case 's': o->seconds = strtod(optarg, &end); break;
+        case 'R': o->ready_fd = (int)strtol(optarg, &end, 10); break;
+        case 'S': o->start_fd = (int)strtol(optarg, &end, 10); break;
+        case 'T': o->timeout_ms = (unsigned)strtoul(optarg, &end, 10); break;
+        default: return -1;
+        }
+        if (end && *end)
+            return -1;
+        end = NULL;
+    }
+    if (optind != argc || !o->dir || o->domid <= 0 || !have_vdev || o->read_pct > 100 ||
+        !o->bs || o->bs % BF_SECTOR_SIZE || o->bs > 44u * 1024 || !o->qd || !o->queues ||
+        o->queues > BF_MAX_QUEUES || o->seconds <= 0)
+        return -1;
+    return 0;
+}
+
+static void signal_fd(int fd, char what)
+{
+    if (fd >= 0 && write(fd, &what, 1) != 1)
+        perror("blkguest: ready-fd");
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    if (parse_args(argc, argv, &o) < 0) {
+        fprintf(stderr, "usage: blkguest --dir DIR --domid N --vdev DEVID [--workload rand|seq]\n"
+                        "  [--rw read|write|mix:R] [--bs 4k (<= 44k)] [--qd 16] [--seconds 5]\n"
+                        "  [--queues 1] [--ready-fd R --start-fd S] [--timeout-ms 60000]\n");
+        return 2;
+    }
+    struct xsim_guest *g = xsim_guest_open(o.dir, (domid_t)o.domid);
+    if (!g) {
+        fprintf(stderr, "blkguest: domain %ld in %s: %s\n", o.domid, o.dir, strerror(errno));
+        return 3;
+    }
+    struct bf_features want;
+    bf_features_default(&want);
+    want.max_queues = o.queues;
+    want.max_indirect_segments = 0; /* --bs stays within one direct request */
+    want.timeout_ms = o.timeout_ms;
+    struct run r = { .o = &o, .rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)o.domid << 17 };
+    char err[256] = "";
+    int rc = bf_dev_open(g, o.devid, &want, &r.dev, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "blkguest: domain %ld: negotiation failed: %s\n", o.domid,
+                err[0] ? err : strerror(-rc));
+        signal_fd(o.ready_fd, 'f');
+        xsim_guest_close(g);
+        return 3;
+    }
+    r.nq = bf_dev_nr_queues(r.dev);
+    r.nblocks = bf_dev_get_info(r.dev)->sectors / (o.bs / BF_SECTOR_SIZE);
+    unsigned ents = bf_ring_entries(bf_dev_ring(r.dev, 0));
+    if (o.qd > ents)
+        o.qd = ents;
+    r.inflight = calloc(r.nq, sizeof(*r.inflight));
+    int status = 0;
+    if (!r.inflight || !r.nblocks) {
+        fprintf(stderr, "blkguest: %s\n", r.nblocks ? "out of memory" : "disk smaller than --bs");
+        status = 1;
+    } else {
+        signal_fd(o.ready_fd, 'c');
+        char go;
+        if (o.start_fd >= 0 && read(o.start_fd, &go, 1) != 1)
+            fprintf(stderr, "blkguest: start-fd closed: starting now\n");
+        uint64_t t0 = now_ns();
+        int dr = drive(&r);
+        double secs = (double)(now_ns() - t0) / 1e9;
+        signal_fd(o.ready_fd, 'd');
+        status = dr < 0 || r.errors ? 1 : 0;
+        report(&r, secs, status == 0);
+    }
+    fflush(stdout);
+    if (bf_dev_close(r.dev) < 0 && !status)
+        status = 1;
+    bf_dev_free(r.dev);
+    free(r.inflight);
+    xsim_guest_close(g);
+    return status;
+}
