@@ -79,7 +79,7 @@ struct run {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: simblkfront --dir DIR --domid N --vdev DEVID [options]\n"
+            "usage: simblkfront --dir DIR --domid N --vdev DEVID|xvdX [options]\n"
             "  --backend-domid B      expect this backend domain\n"
             "  --no-persistent --no-indirect --no-flush --no-barrier --no-discard\n"
             "  --queues N (default 4)  --ring-order N (default 4)  --max-indirect N (32)\n"
@@ -355,8 +355,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case 'D': o->domid = strtol(optarg, &end, 10);
             if (*end || o->domid <= 0 || o->domid >= DOMID_FIRST_RESERVED) return -1;
             break;
-        case 'v': o->devid = (uint32_t)strtoul(optarg, &end, 10);
-            if (*end || !*optarg) return -1;
+        case 'v':
+            if (xsim_vdev_to_devid(optarg, &o->devid) < 0) return -1;
             have_vdev = true;
             break;
         case O_BEDOM: o->want.backend_domid = (int)strtol(optarg, &end, 10);

@@ -74,21 +74,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-/* "51712" or "xvda" (major 202, 16 minors per disk). */
-static int parse_vdev(const char *s, uint32_t *out)
-{
-    unsigned long v;
-    if (parse_uint(s, UINT32_MAX, &v) == 0) {
-        *out = (uint32_t)v;
-        return 0;
-    }
-    if (strncmp(s, "xvd", 3) == 0 && s[3] >= 'a' && s[3] <= 'p' && s[4] == 0) {
-        *out = (202u << 8) | ((unsigned)(s[3] - 'a') << 4);
-        return 0;
-    }
-    return -EINVAL;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { OPT_BACKEND = 256, OPT_NOPERS, OPT_NOIND, OPT_MAXIND, OPT_QUEUES, OPT_ORDER, OPT_NOFLUSH,
@@ -131,7 +116,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         switch (c) {
         case 'D': o->dir = optarg; break;
         case 'n': bad = parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v); o->domid = (long)v; break;
-        case 'V': bad = parse_vdev(optarg, &o->devid); have_vdev = !bad; break;
+        case 'V': bad = xsim_vdev_to_devid(optarg, &o->devid); have_vdev = !bad; break;
         case OPT_BACKEND:
             bad = parse_uint(optarg, DOMID_FIRST_RESERVED - 1, &v);
             o->want.backend_domid = (int)v;

@@ -116,4 +116,11 @@ int xsim_evtchn_pending(struct xsim_evtchn *h);
 /* Re-enables delivery; a kick that came while masked is delivered now. */
 int xsim_evtchn_unmask(struct xsim_evtchn *h, evtchn_port_t port);
 
+/* ---- toolstack names ---- */
+
+/* A vdev as xl users write it ("xvda", "xvdb1", "xvdaa") or a plain device
+ * number, to the device id libxl uses (202<<8 | disk<<4 | part for the first
+ * 16 disks, 1<<28 | disk<<8 | part beyond).  0 or -EINVAL. */
+int xsim_vdev_to_devid(const char *vdev, uint32_t *devid);
+
 #endif

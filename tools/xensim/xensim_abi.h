@@ -105,7 +105,9 @@ static inline uint32_t xsim_si_inc(uint64_t si) { return (uint32_t)(si >> 32); }
 
 /* ---- maptrack ---- */
 
-#define XSIM_MAPTRACK_ENTRIES 65536u
+/* Pins one connection may hold: a backend serving 64 guests x 4 queues x
+ * (16 ring pages + 1056 persistent grants) needs 274k.  Sparse in memory. */
+#define XSIM_MAPTRACK_ENTRIES 524288u
 #define XSIM_MT_IN_USE 1u
 #define XSIM_MT_WRITABLE 2u
 

@@ -192,39 +192,13 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-/*
- * Device number of a vdev as libxl computes it for xvd names: disk d,
- * partition p -> 202<<8 | d<<4 | p (d, p < 16), else 1<<28 | d<<8 | p.
- * A plain number is taken as is.  -EINVAL for anything else.
- */
 static int vdev_to_devid(const char *vdev, unsigned long *devid)
 {
-    if (parse_uint(vdev, INT32_MAX, devid) == 0)
-        return 0;
-    if (strncmp(vdev, "xvd", 3) != 0)
-        return -EINVAL;
-    const char *p = vdev + 3;
-    unsigned long disk = 0;
-    int letters = 0;
-    /* Bijective base 26, as Linux names them: a..z, aa..zz. */
-    while (*p >= 'a' && *p <= 'z') {
-        disk = disk * 26 + (unsigned long)(*p - 'a' + 1);
-        letters++;
-        p++;
-    }
-    if (letters == 0 || letters > 3)
-        return -EINVAL;
-    disk -= 1;
-    unsigned long part = 0;
-    if (*p && parse_uint(p, 255, &part) < 0)
-        return -EINVAL;
-    if (disk < 16 && part < 16)
-        *devid = 202ul << 8 | disk << 4 | part;
-    else if (disk < (1ul << 20))
-        *devid = 1ul << 28 | disk << 8 | part;
-    else
-        return -EINVAL;
-    return 0;
+    uint32_t id;
+    int ret = xsim_vdev_to_devid(vdev, &id);
+    if (ret == 0)
+        *devid = id;
+    return ret;
 }
 
 static bool tx_write(struct xs_handle *h, xs_transaction_t t, const char *dir, const char *key,
@@ -486,7 +460,7 @@ static int cmd_vbd_detach(struct xsim *xs, const char *dir, int argc, char **arg
             return 2;
         }
     }
-    unsigned long devid;
+    unsigned long devid = 0;
     if (optind != argc - 2 || vdev_to_devid(argv[optind + 1], &devid) < 0) {
         fprintf(stderr, "xensimctl: vbd-detach DOMID DEVID [--force] [--timeout S]\n");
         return 2;
