@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include "xen_ring.h" /* before any ring header */
 #include <xen/io/blkif.h>
 
 #define BLK_PACKED __attribute__((__packed__))

@@ -9,29 +9,8 @@
 #include <string.h>
 #include <xen/io/protocols.h>
 
-/*
- * ring.h's barrier-using macros expand xen_mb()/xen_rmb()/xen_wmb(), which
- * for the default interface version it maps to mb()/rmb()/wmb(). Supply
- * whichever names are missing, as C11 fences (SEQ_CST is a full fence,
- * mfence on x86: the store-then-load order of the notify checks needs it).
- */
-#ifndef mb
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-
+#include "xen_ring.h"
 #include "blk_proto.h"
-
-#ifndef xen_mb
-#define xen_mb()  mb()
-#define xen_rmb() rmb()
-#define xen_wmb() wmb()
-#endif
 
 /* The index words at the start of every ABI's shared ring. */
 struct blk_sring_hdr {

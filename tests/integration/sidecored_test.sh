@@ -38,22 +38,6 @@ start_sidecored() {
     return 1
 }
 
-# Waits up to $1 seconds for "$2..." to succeed.
-wait_for() {
-    local tries=$(($1 * 20)); shift
-    for _ in $(seq 1 "$tries"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-# jget PERL-EXPR: evaluates EXPR over the JSON on stdin ($j), prints it.
-jget() {
-    JEXPR=$1 perl -MJSON::PP -0777 -ne \
-        '$j = decode_json($_); $r = eval $ENV{JEXPR}; die $@ if $@; print $r // ""'
-}
-
 ctl() { "$SIDECORECTL" "$@"; }
 rc() { "$@" >/dev/null 2>&1; echo $?; }
 quiet() { "$@" >/dev/null; }

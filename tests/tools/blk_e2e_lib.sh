@@ -37,23 +37,6 @@ SIM_CLEANUP_HOOKS="$SIM_CLEANUP_HOOKS blk_cleanup"
 
 # ---- small tools ----
 
-# wait_for SECONDS CMD...: retries CMD every 50 ms until it succeeds.
-wait_for() {
-    local tries=$(($1 * 20)); shift
-    local _
-    for _ in $(seq 1 "$tries"); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-# jget PERL-EXPR: evaluates EXPR over the JSON on stdin ($j), prints it.
-jget() {
-    JEXPR=$1 perl -MJSON::PP -0777 -ne \
-        '$j = decode_json($_); $r = eval $ENV{JEXPR}; die $@ if $@; print $r // ""'
-}
-
 rc() { "$@" >/dev/null 2>&1; echo $?; }
 quiet() { "$@" >/dev/null 2>&1; }
 ctl() { "$SIDECORECTL" "$@"; }

@@ -6,6 +6,8 @@
 #   xs_as 3 xenstore-read x   # ... as domain 3
 #   ok "name" cmd args...     # TAP: passes if cmd exits 0
 #   is "name" "$got" "$want"  # TAP: passes if equal
+#   wait_for 5 cmd args...  # retry cmd for up to 5 s
+#   jget 'perl-expr'       # read JSON on stdin as $j
 #   done_testing
 #
 # Cleanup runs on EXIT, INT and TERM, so a failing or timed-out test leaves
@@ -85,6 +87,23 @@ is() {
         printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
         TAP_FAILED=$((TAP_FAILED + 1))
     fi
+}
+
+# wait_for SECONDS CMD...: retries CMD every 50 ms until it succeeds.
+wait_for() {
+    local tries=$(($1 * 20)); shift
+    local _
+    for _ in $(seq 1 "$tries"); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# jget PERL-EXPR: evaluates EXPR over the JSON on stdin ($j), prints it.
+jget() {
+    JEXPR=$1 perl -MJSON::PP -0777 -ne \
+        '$j = decode_json($_); $r = eval $ENV{JEXPR}; die $@ if $@; print $r // ""'
 }
 
 done_testing() {

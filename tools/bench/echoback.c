@@ -41,17 +41,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
-/* ring.h's macros expand mb()/rmb()/wmb() (as xen_*): C11 fences, a full
- * one where the notify checks need store-then-load order. */
-#ifndef mb
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
+#include "xen_ring.h"
 #include <xen/io/blkif.h>
 #include <xen/io/protocols.h>
 
@@ -63,11 +53,6 @@
 #include "sidecore.h"
 #include "xenbus.h"
 
-#ifndef xen_mb
-#define xen_mb()  mb()
-#define xen_rmb() rmb()
-#define xen_wmb() wmb()
-#endif
 
 #define ECHO_SECTOR_SIZE 512u
 #define ECHO_PAGE_SIZE   4096u

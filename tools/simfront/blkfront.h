@@ -41,6 +41,7 @@
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 #include <xen/event_channel.h>
+#include "xen_ring.h"       /* before any ring header */
 #include <xen/io/blkif.h>   /* BLKIF_RSP_* in struct bf_completion */
 
 #include "xensim_guest.h"

@@ -13,25 +13,11 @@
 #include <time.h>
 #include <xen/io/protocols.h>
 
-/* ring.h's barrier macros: full fence for the store-then-load notify checks. */
-#ifndef mb
-#define mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
-#ifndef rmb
-#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-#ifndef wmb
-#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
+#include "xen_ring.h"
 
 #include "blk_abi.h"
 #include "blkfront.h"
 
-#ifndef xen_mb
-#define xen_mb()  mb()
-#define xen_rmb() rmb()
-#define xen_wmb() wmb()
-#endif
 
 #define BF_SEGS_PER_INDIRECT_PAGE (BF_PAGE_SIZE / sizeof(struct blkif_request_segment))
 #define BF_RAW_ID_BASE (1ull << 32)
