@@ -5,6 +5,7 @@
 #   make test-asan  the same tests built with AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
+#   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
 #   make CC=clang   the same with clang
 #
 # Sources are found by directory, so adding a file needs no edit here:
@@ -80,7 +81,7 @@ TEST_BINS  = $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
-.PHONY: all deps test test-asan test-tsan check-clang bench demo clean
+.PHONY: all deps test test-asan test-tsan check-clang bench demo rig-test clean
 all: $(PROGRAMS) $(TEST_BINS)
 
 # Installs the Debian packages the build, tests and demo need (root only;
@@ -155,6 +156,12 @@ bench: deps
 demo: deps
 	$(MAKE) all
 	SC_BUILD=$(abspath $(BUILD)) tests/tools/blk-demo.sh
+
+# The real Xen 4.17 rig (root; builds its image into /var/cache/sidecore-rig
+# on first use): Linux's own blkfront against sidecored.  tests/rig/README.md.
+rig-test: deps
+	$(MAKE) all
+	SC_BUILD=$(abspath $(BUILD)) tests/rig/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-clang

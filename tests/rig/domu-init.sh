@@ -18,7 +18,16 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 exec >/dev/hvc0 2>&1
-for m in $(cat /mods/order); do insmod /mods/$m; done
+# insmod does not read /proc/cmdline as modprobe does: pass "module.param=value"
+# arguments (e.g. xen_blkfront.max_ring_page_order=2) on by hand.
+for m in $(cat /mods/order); do
+    n=$(echo "${m%.ko}" | tr - _)
+    args=""
+    for a in $(cat /proc/cmdline); do
+        case $a in "$n".*) args="$args ${a#"$n".}" ;; esac
+    done
+    insmod /mods/$m $args
+done
 
 mb=16; skip=0; rounds=0; hotplug=0
 for a in $(cat /proc/cmdline); do
