@@ -34,20 +34,13 @@ static struct sc_xen *x;           /* the backend, dom0 */
 static int world_up(void **state)
 {
     (void)state;
-    if (simworld_start(&world) < 0)
-        return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    int id = xsim_domain_create(dom0, "platform-guest", 16);
+    int id = simworld_start_with_guest(&world, "platform-guest", &dom0);
     if (id <= 0)
         return -1;
     guest_id = (domid_t)id;
     guest = xsim_guest_open(world.dir, guest_id);
     if (!guest)
         return -1;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     x = sc_xen_open(SC_XEN_SIM);
     return x ? 0 : -1;
 }

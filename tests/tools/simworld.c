@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <poll.h>
 
+#include "xensim.h"
+
 const char *simworld_bin(const char *name)
 {
     static char path[4096];
@@ -89,4 +91,20 @@ void simworld_stop(struct simworld *w)
             fprintf(stderr, "simworld: could not remove %s\n", w->dir);
         w->dir[0] = '\0';
     }
+}
+
+int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim **dom0)
+{
+    int ret = simworld_start(w);
+    if (ret < 0)
+        return ret;
+    *dom0 = xsim_open(w->dir, 0);
+    if (!*dom0)
+        return -errno;
+    int id = xsim_domain_create(*dom0, name, 16);
+    if (id <= 0)
+        return id < 0 ? id : -EINVAL;
+    setenv("XENSIM_DIR", w->dir, 1);
+    unsetenv("XENSIM_DOMID");
+    return id;
 }

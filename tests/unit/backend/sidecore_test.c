@@ -305,12 +305,7 @@ static struct sc_core *core_new(uint64_t poll_idle_ns, int attention_fd)
 static int world_up(void **state)
 {
     (void)state;
-    if (simworld_start(&world) < 0)
-        return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    int id = xsim_domain_create(dom0, "sidecore-guest", 16);
+    int id = simworld_start_with_guest(&world, "sidecore-guest", &dom0);
     if (id <= 0)
         return -1;
     guest_id = (domid_t)id;
@@ -318,8 +313,6 @@ static int world_up(void **state)
     gevt = guest ? xsim_evtchn_open(guest) : NULL;
     if (!gevt)
         return -1;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     xen = sc_xen_open(SC_XEN_SIM);
     return xen ? 0 : -1;
 }

@@ -213,20 +213,13 @@ static int setup(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_ERR);
-    if (simworld_start(&world) < 0)
-        return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    int id = xsim_domain_create(dom0, "pgrant-guest", 16);
+    int id = simworld_start_with_guest(&world, "pgrant-guest", &dom0);
     if (id <= 0)
         return -1;
     guest_id = (domid_t)id;
     guest = xsim_guest_open(world.dir, guest_id);
     if (!guest)
         return -1;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     xen = sc_xen_open(SC_XEN_SIM);
     return xen ? 0 : -1;
 }
