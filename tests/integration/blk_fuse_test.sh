@@ -165,7 +165,8 @@ run_mode() {
     ok "$label: umount again" q umount "$EXTMNT"
 
     local fio_job=(--name=v --filename="$LOOPDEV" --rw=randwrite --bs=4k --size=64M
-        --verify=crc32c --direct=1 --iodepth=16 --ioengine=libaio --verify_fatal=1 --runtime=30)
+        --verify=crc32c --direct=1 --iodepth=16 --ioengine=libaio --verify_fatal=1 --runtime=30
+        --verify_state_save=0)  # no state file left in the working directory
     ok "$label: fio random-write verify job" q timeout 45 fio "${fio_job[@]}"
     # The job's own verify may read the FUSE file's page cache: read it all
     # again through the rings.
