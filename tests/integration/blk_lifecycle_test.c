@@ -38,6 +38,9 @@
 #include "corepool.h"
 #include "log.h"
 #include "simworld.h"
+#include "bus_fixture.h"
+
+#define now_ms() fixture_now_ms()
 #include "xen.h"
 #include "xenbus.h"
 #include "xensim.h"
@@ -99,12 +102,6 @@ static bool fe_fail(struct fe *f, const char *fmt, ...)
     return false;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static bool fe_read_ull(struct fe *f, const char *dir, const char *key, unsigned long long *v)
 {
@@ -389,32 +386,13 @@ static char tmpdir[256];
 static const char *self_exe;
 static unsigned next_dom_name;
 
-static void pump_once(int timeout_ms)
-{
-    struct pollfd p = { .fd = sc_xenbus_fd(bus), .events = POLLIN };
-    poll(&p, 1, timeout_ms);
-    assert_true(sc_xenbus_dispatch(bus) >= 0);
-}
 
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        int64_t until_ = now_ms() + 8000;                                                          \
-        while (!(cond) && now_ms() < until_)                                                       \
-            pump_once(10);                                                                         \
-        assert_true(cond);                                                                         \
-    } while (0)
+#define pump_once(ms) bus_pump_once(bus, (ms))
+#define WAIT_FOR(cond) BUS_WAIT_FOR(bus, 8000, cond)
+/* The toolstack's reads and writes (dom0). */
+#define ts_read(...) xs_readf(ts, __VA_ARGS__)
+#define ts_write(t, val, ...) xs_writef(ts, (t), (val), __VA_ARGS__)
 
-static char *ts_read(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *ts_read(const char *fmt, ...)
-{
-    char path[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    unsigned len;
-    return xs_read(ts, XBT_NULL, path, &len);
-}
 
 /* A backend key as a number, -1 if absent. */
 static long long be_num(const char *type, domid_t fe, uint32_t devid, const char *key)
@@ -435,17 +413,6 @@ static char *error_node(const char *type, domid_t fe, uint32_t devid)
     return ts_read("/local/domain/0/error/backend/%s/%u/%u/error", type, fe, devid);
 }
 
-static void ts_write(xs_transaction_t t, const char *val, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void ts_write(xs_transaction_t t, const char *val, const char *fmt, ...)
-{
-    char path[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    assert_true(xs_write(ts, t, path, val, (unsigned)strlen(val)));
-}
 
 struct disk {
     const char *type;        /* default "vbd" */

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "simworld.h"
+#include "bus_fixture.h"
 #include "xen.h"
 #include "xenbus.h"
 #include "xensim.h"
@@ -135,28 +136,16 @@ static void bus_down(void)
     bus_xs = NULL;
 }
 
-static void pump_once(int timeout_ms)
-{
-    struct pollfd p = { .fd = sc_xenbus_fd(bus), .events = POLLIN };
-    poll(&p, 1, timeout_ms);
-    assert_true(sc_xenbus_dispatch(bus) >= 0);
-}
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
+
+#define now_ms() fixture_now_ms()
+#define pump_once(ms) bus_pump_once(bus, (ms))
 /* Dispatches until `cond` holds (5 s at most), then asserts it. */
-#define WAIT_FOR(cond)                                                                             \
-    do {                                                                                           \
-        int64_t until_ = now_ms() + 5000;                                                          \
-        while (!(cond) && now_ms() < until_)                                                       \
-            pump_once(10);                                                                         \
-        assert_true(cond);                                                                         \
-    } while (0)
+#define WAIT_FOR(cond) BUS_WAIT_FOR(bus, 5000, cond)
+/* The toolstack's reads and writes (dom0). */
+#define ts_read(...) xs_readf(ts, __VA_ARGS__)
+#define ts_write(t, val, ...) xs_writef(ts, (t), (val), __VA_ARGS__)
 
 /* Dispatches for ms milliseconds whatever happens. */
 static void pump_for(int ms)
@@ -168,17 +157,6 @@ static void pump_for(int ms)
 
 /* ---- the toolstack ---- */
 
-static char *ts_read(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *ts_read(const char *fmt, ...)
-{
-    char path[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    unsigned len;
-    return xs_read(ts, XBT_NULL, path, &len);
-}
 
 static int be_state(domid_t fe, uint32_t devid)
 {
@@ -200,17 +178,6 @@ static bool has_error(domid_t fe, uint32_t devid)
     return v != NULL;
 }
 
-static void ts_write(xs_transaction_t t, const char *val, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void ts_write(xs_transaction_t t, const char *val, const char *fmt, ...)
-{
-    char path[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    assert_true(xs_write(ts, t, path, val, (unsigned)strlen(val)));
-}
 
 struct dev_opts {
     const char *frontend;    /* default /local/domain/<fe>/device/vbd/<devid> */
