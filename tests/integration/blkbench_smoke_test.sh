@@ -15,9 +15,8 @@ SC_BUILD=$SC_BUILD timeout 150 "$(dirname "$0")/../../tools/bench/blkbench.sh" \
     --guests 1,2 --seconds 1 --json "$OUT/bench.json" >"$OUT/stdout" 2>"$OUT/stderr"
 rc=$?
 is "blkbench exits 0" "$rc" 0
-if [ "$rc" -ne 0 ]; then
-    echo "# exit status $rc"
-    sed 's/^/# /' "$OUT/stderr" | tail -20
+if [ "$rc" -ne 0 ]; then # on stderr, so prove shows it
+    { echo "# exit status $rc"; sed 's/^/# /' "$OUT/stderr" | tail -20; } >&2
 fi
 
 ok "a table for 1 guest" grep -q '^## 1 guest:' "$OUT/stdout"
