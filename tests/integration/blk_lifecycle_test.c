@@ -568,13 +568,8 @@ static int world_up(void **state)
     snprintf(tmpdir, sizeof(tmpdir), "%s/blk-lifecycle.XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(tmpdir))
         return -1;
-    if (simworld_start(&world) < 0)
+    if (simworld_start_as_dom0(&world, &dom0) < 0)
         return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     x = sc_xen_open(SC_XEN_SIM);
     ts = sc_xs_open_socket(simworld_xs_path(&world, 0));
     if (!x || !ts)

@@ -743,13 +743,8 @@ static int setup(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_ERR);
-    if (simworld_start(&world) < 0)
+    if (simworld_start_as_dom0(&world, &dom0) < 0)
         return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     xen = sc_xen_open(SC_XEN_SIM);
     const char *tmp = getenv("TMPDIR");
     snprintf(tmpdir, sizeof(tmpdir), "%s/blk_queue_test.XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -289,17 +289,10 @@ static int world_up(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_INFO);
-    if (simworld_start(&world) < 0)
-        return -1;
-    dom0 = xsim_open(world.dir, 0);
-    if (!dom0)
-        return -1;
-    int id = xsim_domain_create(dom0, "xenbus-guest", 16);
+    int id = simworld_start_with_guest(&world, "xenbus-guest", &dom0);
     if (id <= 0)
         return -1;
     guest = (domid_t)id;
-    setenv("XENSIM_DIR", world.dir, 1);
-    unsetenv("XENSIM_DOMID");
     x = sc_xen_open(SC_XEN_SIM);
     ts = sc_xs_open_socket(simworld_xs_path(&world, 0));
     fe_xs = sc_xs_open_socket(simworld_xs_path(&world, guest));

@@ -93,7 +93,7 @@ void simworld_stop(struct simworld *w)
     }
 }
 
-int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim **dom0)
+int simworld_start_as_dom0(struct simworld *w, struct xsim **dom0)
 {
     int ret = simworld_start(w);
     if (ret < 0)
@@ -101,10 +101,16 @@ int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim 
     *dom0 = xsim_open(w->dir, 0);
     if (!*dom0)
         return -errno;
-    int id = xsim_domain_create(*dom0, name, 16);
-    if (id <= 0)
-        return id < 0 ? id : -EINVAL;
     setenv("XENSIM_DIR", w->dir, 1);
     unsetenv("XENSIM_DOMID");
-    return id;
+    return 0;
+}
+
+int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim **dom0)
+{
+    int ret = simworld_start_as_dom0(w, dom0);
+    if (ret < 0)
+        return ret;
+    int id = xsim_domain_create(*dom0, name, 16);
+    return id > 0 ? id : (id < 0 ? id : -EINVAL);
 }

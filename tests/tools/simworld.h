@@ -27,10 +27,12 @@ const char *simworld_bin(const char *name);
 const char *simworld_xs_path(const struct simworld *w, domid_t domid);
 
 struct xsim;
-/* The usual fixture on top of simworld_start(): dom0's connection in *dom0,
- * a guest domain `name` of 16 MiB, and $XENSIM_DIR set (with $XENSIM_DOMID
- * unset) so that sc_xen_open(SC_XEN_SIM) acts as dom0.  The guest's domid
- * (> 0), or negative errno. */
+/* The usual fixture on top of simworld_start(): dom0's connection in *dom0
+ * and $XENSIM_DIR set (with $XENSIM_DOMID unset) so that
+ * sc_xen_open(SC_XEN_SIM) acts as dom0.  0 or negative errno. */
+int simworld_start_as_dom0(struct simworld *w, struct xsim **dom0);
+/* The same plus a guest domain `name` of 16 MiB: its domid (> 0), or
+ * negative errno. */
 int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim **dom0);
 
 #endif
