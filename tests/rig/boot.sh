@@ -6,7 +6,9 @@
 # sidecore binaries (bin/), the hotplug script (hotplug/) and the DomU's
 # initramfs (domu-initrd.cpio.gz) and kernel (/rig/vmlinuz), all packed into a
 # tar that QEMU attaches as Dom0's /dev/vdb.  The cached dom0.img is used with
-# snapshot=on, so every boot starts from the same image.
+# snapshot=on, so every boot starts from the same image; it is attached twice:
+# /dev/vda is Dom0's root, /dev/vdc a second, independent copy that scenarios
+# serve to DomUs (the guests' read-only tools disk, the driver domain's root).
 # Bounded by $RIG_BOOT_TIMEOUT seconds (default 600; the scenario gets that
 # minus 120).  Exit 0 when Dom0 reached "RIG: poweroff", 1 otherwise; the
 # serial log is the result.
@@ -44,9 +46,13 @@ cp "$RIG_DIR"/scenarios/*.sh "$p/scenarios/"
 cp "$RIG_DIR/lib.sh" "$p/lib.sh"
 chmod +x "$p/scenario.sh"
 echo $((BOUND - 120)) >"$p/timeout"
-# The DomU initramfs: the cached busybox tree plus domu-init.sh as /init.
+# The DomU initramfs: the cached busybox tree plus domu-init.sh as /init, and
+# what the driver domain (rig_role=dd) runs from its own root: /rig-dd.
 cp -a "$RIG_CACHE/domu-tree" "$stage/domu"
 install -m 0755 "$RIG_DIR/domu-init.sh" "$stage/domu/init"
+mkdir -p "$stage/domu/rig-dd"
+cp -a "$p/bin" "$p/hotplug" "$stage/domu/rig-dd/"
+install -m 0755 "$RIG_DIR/dd-init.sh" "$stage/domu/rig-dd/dd-init.sh"
 (cd "$stage/domu" && find . | cpio -o -H newc --quiet | gzip -1) >"$p/domu-initrd.cpio.gz"
 cp "$RIG_CACHE/vmlinuz" "$p/vmlinuz"
 tar -cf "$stage/payload.tar" -C "$p" .
@@ -62,6 +68,7 @@ timeout -k 10 "$BOUND" qemu-system-x86_64 \
     -initrd "$RIG_CACHE/vmlinuz console=hvc0 loglevel=4,$RIG_CACHE/initrd-dom0.cpio.gz" \
     -drive "file=$RIG_CACHE/dom0.img,if=virtio,format=raw,snapshot=on" \
     -drive "file=$stage/payload.tar,if=virtio,format=raw,readonly=on" \
+    -drive "file=$RIG_CACHE/dom0.img,if=virtio,format=raw,snapshot=on" \
     -serial "file:$serial" -display none -no-reboot -nic none -monitor none &
 qpid=$!
 rc=0

@@ -16,7 +16,10 @@ FORCE=0
 
 # What the Dom0 root holds.  sidecored itself is built on the host (Debian 12
 # too, same libxen 4.17 sonames) and handed to Dom0 with each boot.
-DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iproute2,kmod,busybox,e2fsprogs,procps,util-linux"
+# fio and e2fsprogs also serve the DomUs: the rig's guests mount a read-only
+# copy of this root as their tools disk (domu-init.sh).  qemu-system-xen is
+# QEMU's qdisk backend, for the side-by-side comparison (bench/).
+DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iproute2,kmod,busybox,e2fsprogs,procps,util-linux,fio,qemu-system-xen"
 HOST_PKGS="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod"
 DOM0_IMG_MB=${RIG_DOM0_IMG_MB:-2048}
 
@@ -87,7 +90,7 @@ pack_busybox_tree() { # dir, modules...
     mkdir -p "$d/bin" "$d/sbin" "$d/dev" "$d/proc" "$d/sys" "$d/mods" "$d/newroot" "$d/tmp"
     cp /bin/busybox "$d/bin/busybox"
     for a in sh mount umount insmod switch_root mkdir cat echo sleep poweroff dd sha256sum \
-             ls grep sed awk head tail wc cmp tr stat blockdev mknod; do
+             ls grep sed awk head tail wc cmp tr stat blockdev mknod chroot cp rm dmesg sync; do
         ln -sf busybox "$d/bin/$a"
     done
     : >"$d/mods/order"
@@ -116,9 +119,9 @@ EOF
 chmod +x "$ird/init"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd-dom0.cpio.gz"
 
-# The DomU side: busybox and the blkfront modules; boot.sh adds the init script.
+# The DomU side: busybox, the blkfront and ext4 modules; boot.sh adds the init script.
 log "DomU initramfs tree"
-pack_busybox_tree "$work/domu-tree" xen-blkfront
+pack_busybox_tree "$work/domu-tree" xen-blkfront ext4
 
 log "Dom0 image"
 install -m 0755 "$RIG_DIR/dom0-init.sh" "$root/sbin/rig-init"

@@ -6,13 +6,22 @@
 #   features  blkfront's feature line (persistent grants, indirect, ...)
 #   queues    number of hardware queues (/sys/block/xvda/mq/*)
 #   write     sha256 of the data written      read  sha256 read back
-#   round N ok|bad   rig_rounds=N: N more write/read rounds, 1 s apart (for
+#   round N ok SHA|bad   rig_rounds=N: N more write/read rounds, 1 s apart (for
 #             scenarios that disturb the backend meanwhile)
 #   detached / reattach-read SHA   rig_hotplug=1: after the first round, wait
 #             for xvda to go (xl block-detach) and come back (block-attach),
 #             then read the first round's data again
+#   mkfs / fsck-fresh / fs-files / fsck-used   rig_fs=1: mkfs.ext4 on xvda,
+#             e2fsck, files written, re-read after a remount, e2fsck again
+#   fio-verify ok|bad   rig_fio=1: fio random writes verified by crc32c
+#   bench JOB READ_IOPS READ_KiBs WRITE_IOPS WRITE_KiBs   rig_bench=SECS: fio
+#             jobs of SECS seconds each (bench/ compares backends with them)
+# rig_fs, rig_fio and rig_bench run mke2fs/e2fsck/fio from the tools disk
+# xvdb: a read-only copy of the rig's Debian root, mounted at /tools.
 # Kernel command line: rig_mb=N (MiB to write, default 16), rig_skip_mb=N.
 # Then powers the domain off.
+# rig_role=dd makes this domain the rig's driver domain instead: xvda is its
+# root (a writable copy of Dom0's), and /rig-dd/dd-init.sh takes over as PID 1.
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -29,22 +38,54 @@ for m in $(cat /mods/order); do
     insmod /mods/$m $args
 done
 
-mb=16; skip=0; rounds=0; hotplug=0
+mb=16; skip=0; rounds=0; hotplug=0; fs=0; fio=0; bench=0; role=guest
 for a in $(cat /proc/cmdline); do
     case $a in
     rig_mb=*) mb=${a#rig_mb=} ;;
     rig_skip_mb=*) skip=${a#rig_skip_mb=} ;;
     rig_rounds=*) rounds=${a#rig_rounds=} ;;
     rig_hotplug=*) hotplug=${a#rig_hotplug=} ;;
+    rig_fs=*) fs=${a#rig_fs=} ;;
+    rig_fio=*) fio=${a#rig_fio=} ;;
+    rig_bench=*) bench=${a#rig_bench=} ;;
+    rig_role=*) role=${a#rig_role=} ;;
     esac
 done
 
-i=0
-while [ ! -b /dev/xvda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -b /dev/xvda ]; then
+wait_disk() { # name: 1 when /dev/NAME did not appear within 30 s
+    i=0
+    while [ ! -b "/dev/$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -b "/dev/$1" ]
+}
+
+if [ "$role" = dd ]; then
+    if wait_disk xvda && mount -t ext4 /dev/xvda /newroot; then
+        rm -rf /newroot/rig && cp -a /rig-dd /newroot/rig
+        umount /proc /sys
+        mount --move /dev /newroot/dev
+        exec switch_root /newroot /rig/dd-init.sh
+    fi
+    echo "DD-RESULT no root disk"
+    poweroff -f
+fi
+
+if ! wait_disk xvda; then
     echo "DOMU-RESULT size none"
     echo "DOMU-RESULT done"
     poweroff -f
+fi
+tools=0
+if [ "$fs$fio$bench" != 000 ]; then
+    mkdir -p /tools
+    if wait_disk xvdb && mount -t ext4 -o ro,noload /dev/xvdb /tools; then
+        mount -o bind /dev /tools/dev
+        mount -t proc proc /tools/proc
+        mount -t sysfs sysfs /tools/sys
+        mount -t tmpfs tmpfs /tools/tmp
+        tools=1
+    fi
+    echo "DOMU-RESULT tools $tools"
+    echo "DOMU-RESULT tools-ro $(cat /sys/block/xvdb/ro 2>/dev/null)"
 fi
 echo "DOMU-RESULT size $(cat /sys/block/xvda/size)"
 echo "DOMU-RESULT features $(dmesg | grep -o 'xvda: .*persistent grants.*' | head -n1)"
@@ -75,11 +116,63 @@ if [ "$hotplug" = 1 ]; then
     echo "DOMU-RESULT reattach-read $(dd if=/dev/xvda bs=1M skip="$skip" count="$mb" iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1)"
 fi
 
+# mkfs.ext4, e2fsck, files through the filesystem, e2fsck again.
+fs_checks() {
+    if chroot /tools mkfs.ext4 -q -F /dev/xvda; then echo "DOMU-RESULT mkfs ok"
+    else echo "DOMU-RESULT mkfs failed"; return; fi
+    if chroot /tools e2fsck -fn /dev/xvda >/tmp/fsck.log 2>&1; then echo "DOMU-RESULT fsck-fresh clean"
+    else echo "DOMU-RESULT fsck-fresh errors"; cat /tmp/fsck.log; fi
+    mkdir -p /mnt
+    mount -t ext4 /dev/xvda /mnt || { echo "DOMU-RESULT fs-mount failed"; return; }
+    mkdir -p /mnt/d
+    n=1
+    while [ $n -le 8 ]; do
+        dd if=/dev/urandom of=/mnt/d/f$n bs=64k count=$((n * 8)) 2>/dev/null
+        n=$((n + 1))
+    done
+    (cd /mnt && sha256sum d/*) >/tmp/sums
+    umount /mnt
+    mount -t ext4 -o ro /dev/xvda /mnt || { echo "DOMU-RESULT fs-mount failed"; return; }
+    if (cd /mnt && sha256sum -c -s /tmp/sums); then echo "DOMU-RESULT fs-files ok"
+    else echo "DOMU-RESULT fs-files bad"; fi
+    umount /mnt
+    if chroot /tools e2fsck -fn /dev/xvda >/tmp/fsck.log 2>&1; then echo "DOMU-RESULT fsck-used clean"
+    else echo "DOMU-RESULT fsck-used errors"; cat /tmp/fsck.log; fi
+}
+
+fio_job() { # name, fio options...: one terse line; "" when fio failed
+    n=$1; shift
+    chroot /tools fio --name="$n" --filename=/dev/xvda --direct=1 --ioengine=libaio \
+        --output-format=terse --terse-version=3 "$@" 2>/tmp/fio.err
+}
+
+if [ $tools = 1 ] && [ "$fs" = 1 ]; then fs_checks; fi
+if [ $tools = 1 ] && [ "$fio" = 1 ]; then
+    if fio_job verify --rw=randwrite --bs=4k --iodepth=16 --size=32M --offset=8M \
+        --verify=crc32c --do_verify=1 --verify_fatal=1 --verify_state_save=0 >/dev/null; then
+        echo "DOMU-RESULT fio-verify ok"
+    else
+        echo "DOMU-RESULT fio-verify bad"; cat /tmp/fio.err
+    fi
+fi
+if [ $tools = 1 ] && [ "$bench" != 0 ]; then
+    for job in randread:randread:4k:16 randwrite:randwrite:4k:16 seqread:read:1M:4 seqwrite:write:1M:4; do
+        IFS=: read -r name rw bs qd <<JOB
+$job
+JOB
+        line=$(fio_job "$name" --rw="$rw" --bs="$bs" --iodepth="$qd" --size=48M \
+               --runtime="$bench" --time_based --ramp_time=1)
+        echo "$line" | awk -F';' -v n="$name" \
+            'NF > 100 && $5 == 0 {print "DOMU-RESULT bench", n, $8, $7, $49, $48; ok=1}
+             END {if (!ok) print "DOMU-RESULT bench", n, "failed"}'
+    done
+fi
+
 n=1
 while [ $n -le "$rounds" ]; do
     sleep 1
     round
-    if [ -n "$w" ] && [ "$w" = "$r" ]; then echo "DOMU-RESULT round $n ok"; else echo "DOMU-RESULT round $n bad"; fi
+    if [ -n "$w" ] && [ "$w" = "$r" ]; then echo "DOMU-RESULT round $n ok $w"; else echo "DOMU-RESULT round $n bad"; fi
     n=$((n + 1))
 done
 echo "DOMU-RESULT done"

@@ -48,8 +48,10 @@ rig_stop_sidecored() {
     SIDECORED_PID=""
 }
 
-# rig_domu_cfg NAME DISKSPEC EXTRA [VCPUS]: writes /tmp/NAME.cfg for a PV DomU
-# that boots the rig's kernel and busybox initramfs (domu-init.sh).
+# rig_domu_cfg NAME DISKSPEC EXTRA [VCPUS [MEMORY_MB [MORE_CFG]]]: writes
+# /tmp/NAME.cfg for a PV DomU that boots the rig's kernel and busybox
+# initramfs (domu-init.sh).  DISKSPEC is the inside of one disk's quotes; two
+# disks: "SPEC1', 'SPEC2".
 rig_domu_cfg() {
     cat >"/tmp/$1.cfg" <<CFG
 name = "$1"
@@ -57,8 +59,9 @@ type = "pv"
 kernel = "/rig/vmlinuz"
 ramdisk = "/rig/domu-initrd.cpio.gz"
 extra = "console=hvc0 loglevel=4 $3"
-memory = 256
+memory = ${5:-256}
 vcpus = ${4:-1}
+${6:-}
 on_poweroff = "destroy"
 on_crash = "destroy"
 on_reboot = "destroy"

@@ -1,0 +1,92 @@
+#!/bin/sh
+# PID 1 of the rig's driver domain: a PV DomU whose root is a writable copy of
+# Dom0's (served to it by Dom0's sidecored), started by the driver-domain
+# scenario with driver_domain=1.  domu-init.sh (rig_role=dd) mounts that root
+# and copies /rig-dd to /rig here: this script, sidecored, sidecorectl and the
+# hotplug script.  It brings up what a backend domain needs (xenfs, the
+# gntdev/evtchn devices, `xl devd` to run hotplug scripts for the devices whose
+# backend is here), starts sidecored, and answers the scenario through its
+# console (hvc0, logged by Dom0's xenconsoled) with "DD-RESULT" lines:
+#   up DOMID / sidecored MODE / ready      once serving
+#   file SHA256 / status ...               when Dom0 writes data/rig-cmd=report
+# and stops when Dom0 writes data/rig-cmd=stop (or destroys the domain).
+# Kernel command line: rig_dd_mode=poll|event (default poll), rig_dd_mb=N (MiB
+# of the backing file to hash, at 1 MiB in, default 16).
+export PATH=/rig/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
+exec </dev/null >/dev/hvc0 2>&1
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /dev/pts /run /tmp
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+hostname rig-dd
+
+dd_off() {
+    echo "DD-RESULT poweroff"
+    sync
+    busybox poweroff -f
+    while :; do sleep 1; done
+}
+
+mode=poll; mb=16
+for a in $(cat /proc/cmdline); do
+    case $a in
+    rig_dd_mode=*) mode=${a#rig_dd_mode=} ;;
+    rig_dd_mb=*) mb=${a#rig_dd_mb=} ;;
+    esac
+done
+
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do
+    modprobe "$m" || echo "DD-RESULT modprobe $m failed"
+done
+mount -t xenfs xenfs /proc/xen || { echo "DD-RESULT cannot mount xenfs"; dd_off; }
+mkdir -p /var/run/xen /var/log/xen /var/lib/xen /etc/xen/scripts /run/sidecore /var/lib/rig
+install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
+domid=$(xenstore-read domid)
+echo "DD-RESULT up $domid"
+
+# The disk this domain serves; the guest's config names it as target=.
+rm -f /var/lib/rig/disk.img
+truncate -s 64M /var/lib/rig/disk.img
+
+# sidecored first, so a device libxl adds finds its backend at once.
+sidecored --platform xen --mode "$mode" --cores 1 --log-level info >/tmp/sidecored.log 2>&1 &
+scpid=$!
+i=0
+until sidecorectl status >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ $i -gt 60 ] || ! kill -0 $scpid 2>/dev/null; then
+        echo "DD-RESULT sidecored failed"; sed 's/^/DD-LOG /' /tmp/sidecored.log; dd_off
+    fi
+    sleep 0.5
+done
+echo "DD-RESULT sidecored $mode"
+# xl devd runs the hotplug scripts of this domain's backends (libxl in Dom0
+# cannot: they must run where the backend is).
+xl devd --pidfile=/run/xldevd.pid || { echo "DD-RESULT xl devd failed"; dd_off; }
+echo "DD-RESULT ready"
+
+while :; do
+    cmd=$(xenstore-read data/rig-cmd 2>/dev/null)
+    case "$cmd" in
+    report)
+        xenstore-write data/rig-cmd done
+        echo "DD-RESULT file $(dd if=/var/lib/rig/disk.img bs=1M skip=1 count="$mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        sidecorectl status 2>&1 | sed 's/^/DD-RESULT status /'
+        ;;
+    stop)
+        kill $scpid
+        i=0
+        while kill -0 $scpid 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
+        tail -n 40 /tmp/sidecored.log | sed 's/^/DD-LOG /'
+        dd_off
+        ;;
+    esac
+    sleep 0.5
+done

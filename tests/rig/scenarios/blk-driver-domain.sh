@@ -1,0 +1,91 @@
+#!/bin/sh
+# Rig scenario (runs in Dom0): sidecored in a driver domain.  Dom0's sidecored
+# serves the driver domain its root disk (a writable copy of Dom0's root,
+# /dev/vdc); the driver domain (driver_domain=1, dd-init.sh) runs `xl devd`
+# and its own sidecored, and a guest whose config says backend=rig-dd gets
+# its disk from there: libxl in Dom0 writes the backend directory under the
+# driver domain, the hotplug script runs in the driver domain.  Checks: the
+# driver domain comes up on a sidecore-served root, the guest's disk is
+# connected by the driver domain's sidecored (not Dom0's), the guest's data
+# round-trips and lands in the driver domain's file, and everything is torn
+# down cleanly.  Mode of the driver domain's sidecored: $RIG_DD_MODE (poll).
+. ./lib.sh
+rig_install_hotplug
+dd_mode=${RIG_DD_MODE:-poll}
+devices() { sidecorectl status 2>/dev/null | awk '$1=="devices"{print $2}'; }
+dd_said() { sed -n "s/^DD-RESULT $1 //p" /var/log/xen/console/guest-rig-dd.log | tr -d '\r' | tail -n1; }
+
+rig_start_sidecored poll || { rig_fail "Dom0's sidecored starts"; exit 1; }
+
+rig_domu_cfg rig-dd "backend=0, vdev=xvda, script=block-sidecore, target=/dev/vdc" \
+    "rig_role=dd rig_dd_mode=$dd_mode rig_dd_mb=16" 1 512 "driver_domain = 1"
+rig_check "xl create of the driver domain (driver_domain=1, root served by Dom0's sidecored)" \
+    rig_domu_start rig-dd
+if rig_wait_console rig-dd "^DD-RESULT \(ready\|.*failed\|no root\)" 240 &&
+   rig_wait_console rig-dd "^DD-RESULT ready" 1; then
+    rig_ok "driver domain up: xl devd and sidecored ($dd_mode) running"
+else
+    rig_fail "driver domain up: xl devd and sidecored ($dd_mode) running"
+    sed 's/^/RIG: rig-dd console: /' /var/log/xen/console/guest-rig-dd.log | tail -n 60
+    xl destroy rig-dd 2>/dev/null
+    rig_stop_sidecored
+    exit 1
+fi
+dd=$(xl domid rig-dd)
+rig_say "driver domain is domain $dd; Dom0's sidecored serves $(devices) device(s)"
+
+g=dd-guest
+rig_domu_cfg $g "backend=rig-dd, vdev=xvda, script=block-sidecore, target=/var/lib/rig/disk.img" \
+    "rig_mb=16 rig_skip_mb=1 rig_rounds=3"
+rig_check "xl create of a guest with backend=rig-dd" rig_domu_start $g
+gid=$(xl domid $g 2>/dev/null)
+if rig_wait_console $g "^DOMU-RESULT read " 180; then
+    xenstore-ls -f "/local/domain/$dd/backend/vbd" | sed "s/^/RIG: xs: /"
+    rig_check "the guest's backend directory is under the driver domain" \
+        xenstore-read "/local/domain/$dd/backend/vbd/$gid/51712/state"
+    rig_check "the driver domain's backend reports Connected (4)" \
+        test "$(xenstore-read "/local/domain/$dd/backend/vbd/$gid/51712/state")" = 4
+    rig_check "the hotplug script ran in the driver domain (hotplug-status connected)" \
+        test "$(xenstore-read "/local/domain/$dd/backend/vbd/$gid/51712/hotplug-status")" = connected
+    rig_check "Dom0's sidecored serves only the driver domain's root" test "$(devices)" = 1
+else
+    rig_fail "the guest's disk connected through the driver domain"
+fi
+rig_domu_wait $g 240
+w=$(rig_domu_result $g write); r=$(rig_domu_result $g read)
+rig_check "guest reads back what it wrote (16 MiB, sha256)" sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$w" "$r"
+rig_check "guest's 3 more rounds all ok" \
+    test "$(grep -ac "^DOMU-RESULT round [0-9]* ok" "/tmp/$g.console")" = 3
+last=$(sed -n 's/^DOMU-RESULT round 3 ok //p' "/tmp/$g.console" | tr -d '\r')
+
+# dd_report: asks the driver domain for a report; 1 if none came in 60 s.
+dd_report() {
+    before=$(grep -ac "^DD-RESULT file " /var/log/xen/console/guest-rig-dd.log)
+    xenstore-write "/local/domain/$dd/data/rig-cmd" report
+    i=0
+    while [ "$(grep -ac "^DD-RESULT status " /var/log/xen/console/guest-rig-dd.log)" = 0 ] ||
+          [ "$(grep -ac "^DD-RESULT file " /var/log/xen/console/guest-rig-dd.log)" = "$before" ]; do
+        [ $i -ge 120 ] && return 1
+        sleep 0.5; i=$((i + 1))
+    done
+    sleep 1     # the status lines follow the file line
+}
+if dd_report; then
+    rig_check "the driver domain's file holds the guest's last round" test "$(dd_said file)" = "$last"
+    # The guest is gone; its device goes from the driver domain's sidecored.
+    i=0
+    while [ "$(dd_said "status devices")" != 0 ] && [ $i -lt 10 ]; do
+        sleep 2; dd_report; i=$((i + 1))
+    done
+    rig_check "the driver domain's sidecored let the guest's device go" test "$(dd_said "status devices")" = 0
+else
+    rig_fail "the driver domain reports its file"
+fi
+xenstore-write "/local/domain/$dd/data/rig-cmd" stop
+rig_check "the driver domain shuts down" rig_domu_wait rig-dd 90
+grep -a "^DD-LOG\|^DD-RESULT" /tmp/rig-dd.console | sed 's/^/RIG: rig-dd: /' | tail -n 50
+rig_check "Dom0's sidecored let the driver domain's root go" \
+    sh -c 'i=0; while [ "$(sidecorectl status 2>/dev/null | awk "\$1==\"devices\"{print \$2}")" != 0 ]; do
+             [ $i -ge 60 ] && exit 1; sleep 0.5; i=$((i + 1)); done'
+rig_stop_sidecored
+exit $RIG_TAP_FAILED
