@@ -6,6 +6,7 @@
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
+#   make rig-smoke  its CI scenario only (blk-basic); make rig-bench: vs blkback/qdisk
 #   make CC=clang   the same with clang
 #
 # Sources are found by directory, so adding a file needs no edit here:
@@ -85,7 +86,7 @@ TEST_BINS  = $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
-.PHONY: all deps test test-asan test-tsan check-clang bench demo rig-test clean
+.PHONY: all deps test test-asan test-tsan check-clang bench demo rig-test rig-smoke rig-bench clean
 all: $(PROGRAMS) $(TEST_BINS)
 
 # Installs the Debian packages the build, tests and demo need (root only;
@@ -163,9 +164,21 @@ demo: deps
 
 # The real Xen 4.17 rig (root; builds its image into /var/cache/sidecore-rig
 # on first use): Linux's own blkfront against sidecored.  tests/rig/README.md.
+# prove runs tests/rig/run.sh once per scenario (one boot each).
+RIG_PROVE = SC_BUILD=$(abspath $(BUILD)) prove -v --timer --exec $(CURDIR)/tests/rig/run.sh
 rig-test: deps
 	$(MAKE) all
-	SC_BUILD=$(abspath $(BUILD)) tests/rig/run.sh
+	$(RIG_PROVE) tests/rig/scenarios/*.sh
+
+# The CI smoke: one boot, a DomU per mode, its disk connected, verified I/O.
+rig-smoke: deps
+	$(MAKE) all
+	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh
+
+# sidecored vs xen-blkback vs QEMU qdisk, one boot (docs/benchmarks.md).
+rig-bench: deps
+	$(MAKE) all
+	SC_BUILD=$(abspath $(BUILD)) tests/rig/bench.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-clang

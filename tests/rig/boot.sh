@@ -9,6 +9,8 @@
 # snapshot=on, so every boot starts from the same image; it is attached twice:
 # /dev/vda is Dom0's root, /dev/vdc a second, independent copy that scenarios
 # serve to DomUs (the guests' read-only tools disk, the driver domain's root).
+# /dev/vdd is an empty 256 MiB scratch block device (bench/ gives it to every
+# backend it compares).
 # Bounded by $RIG_BOOT_TIMEOUT seconds (default 600; the scenario gets that
 # minus 120).  Exit 0 when Dom0 reached "RIG: poweroff", 1 otherwise; the
 # serial log is the result.
@@ -56,6 +58,7 @@ install -m 0755 "$RIG_DIR/dd-init.sh" "$stage/domu/rig-dd/dd-init.sh"
 (cd "$stage/domu" && find . | cpio -o -H newc --quiet | gzip -1) >"$p/domu-initrd.cpio.gz"
 cp "$RIG_CACHE/vmlinuz" "$p/vmlinuz"
 tar -cf "$stage/payload.tar" -C "$p" .
+truncate -s 256M "$stage/scratch.img"
 truncate -s %1M "$stage/payload.tar"
 
 : >"$serial"
@@ -69,6 +72,7 @@ timeout -k 10 "$BOUND" qemu-system-x86_64 \
     -drive "file=$RIG_CACHE/dom0.img,if=virtio,format=raw,snapshot=on" \
     -drive "file=$stage/payload.tar,if=virtio,format=raw,readonly=on" \
     -drive "file=$RIG_CACHE/dom0.img,if=virtio,format=raw,snapshot=on" \
+    -drive "file=$stage/scratch.img,if=virtio,format=raw,cache=unsafe" \
     -serial "file:$serial" -display none -no-reboot -nic none -monitor none &
 qpid=$!
 rc=0

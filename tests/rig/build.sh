@@ -23,6 +23,11 @@ DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iprout
 HOST_PKGS="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod"
 DOM0_IMG_MB=${RIG_DOM0_IMG_MB:-2048}
 
+# The host's tools (QEMU runs the rig; the others build it), even when the
+# cache is current: a cache copied to a new machine needs QEMU too.
+# shellcheck disable=SC2086
+"$RIG_DIR/../tools/install-deps.sh" $HOST_PKGS >&2
+
 # The inputs that decide whether the cache is current.
 stamp_want=$(cat "$RIG_DIR/build.sh" "$RIG_DIR/dom0-init.sh" | sha256sum | cut -c1-16)
 if [ $FORCE = 0 ] && [ -f "$RIG_CACHE/stamp" ] &&
@@ -34,14 +39,6 @@ fi
 log() { echo "rig: $*"; }
 t0=$(date +%s)
 
-missing=""
-for p in $HOST_PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    log "installing host tools:$missing"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
-fi
 
 # The mirror comes from this machine's apt configuration, never from the project.
 mirror=$(sed -n 's/^URIs:[[:space:]]*//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null |

@@ -85,6 +85,7 @@ while :; do
         i=0
         while kill -0 $scpid 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
         tail -n 40 /tmp/sidecored.log | sed 's/^/DD-LOG /'
+        dmesg | grep -i "segfault\|general protection\|BUG\|WARNING" | sed 's/^/DD-LOG dmesg: /'
         dd_off
         ;;
     esac

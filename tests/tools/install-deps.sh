@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages sidecore needs to build, test and demo.
 # Run as root it installs what is missing (apt-get update once, then install);
-# otherwise it lists what is missing and fails.
+# otherwise it lists what is missing and fails.  Arguments name more packages
+# (the rig's host tools: tests/rig/build.sh).
 set -eu
 
 PACKAGES="gcc clang make pkg-config perl libxen-dev liburing-dev libjansson-dev
 libcmocka-dev libfuse3-dev fuse3 xenstore-utils iproute2 procps valgrind
-fio e2fsprogs util-linux mount"
+fio e2fsprogs util-linux mount $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -13,7 +13,11 @@
 rig_install_hotplug
 dd_mode=${RIG_DD_MODE:-poll}
 devices() { sidecorectl status 2>/dev/null | awk '$1=="devices"{print $2}'; }
-dd_said() { sed -n "s/^DD-RESULT $1 //p" /var/log/xen/console/guest-rig-dd.log | tr -d '\r' | tail -n1; }
+DD_LOG=/var/log/xen/console/guest-rig-dd.log
+dd_said() { sed -n "s/^DD-RESULT $1 //p" $DD_LOG | tr -d '\r' | tail -n1; }
+# dd_devices: the device count in the driver domain's last status report.
+dd_devices() { tr -d '\r' <$DD_LOG | awk '$2=="status" && $3=="devices"{v=$4} END{print v}'; }
+dd_console() { tr -d '\r' <$DD_LOG | tail -n "$1" | sed 's/^/RIG: rig-dd console: /'; }
 
 rig_start_sidecored poll || { rig_fail "Dom0's sidecored starts"; exit 1; }
 
@@ -58,32 +62,33 @@ rig_check "guest's 3 more rounds all ok" \
     test "$(grep -ac "^DOMU-RESULT round [0-9]* ok" "/tmp/$g.console")" = 3
 last=$(sed -n 's/^DOMU-RESULT round 3 ok //p' "/tmp/$g.console" | tr -d '\r')
 
-# dd_report: asks the driver domain for a report; 1 if none came in 60 s.
+# dd_report: asks the driver domain for a report (a "file" line, then the
+# status lines up to queue_failures); 1 if none came within 30 s.
 dd_report() {
-    before=$(grep -ac "^DD-RESULT file " /var/log/xen/console/guest-rig-dd.log)
+    before=$(grep -ac "^DD-RESULT status queue_failures" $DD_LOG)
     xenstore-write "/local/domain/$dd/data/rig-cmd" report
     i=0
-    while [ "$(grep -ac "^DD-RESULT status " /var/log/xen/console/guest-rig-dd.log)" = 0 ] ||
-          [ "$(grep -ac "^DD-RESULT file " /var/log/xen/console/guest-rig-dd.log)" = "$before" ]; do
-        [ $i -ge 120 ] && return 1
+    while [ "$(grep -ac "^DD-RESULT status queue_failures" $DD_LOG)" = "$before" ]; do
+        [ $i -ge 60 ] && return 1
         sleep 0.5; i=$((i + 1))
     done
-    sleep 1     # the status lines follow the file line
 }
 if dd_report; then
     rig_check "the driver domain's file holds the guest's last round" test "$(dd_said file)" = "$last"
     # The guest is gone; its device goes from the driver domain's sidecored.
     i=0
-    while [ "$(dd_said "status devices")" != 0 ] && [ $i -lt 10 ]; do
+    while [ "$(dd_devices)" != 0 ] && [ $i -lt 10 ]; do
         sleep 2; dd_report; i=$((i + 1))
     done
-    rig_check "the driver domain's sidecored let the guest's device go" test "$(dd_said "status devices")" = 0
+    rig_check "the driver domain's sidecored let the guest's device go (devices '$(dd_devices)')" \
+        test "$(dd_devices)" = 0
 else
     rig_fail "the driver domain reports its file"
+    dd_console 40
 fi
 xenstore-write "/local/domain/$dd/data/rig-cmd" stop
-rig_check "the driver domain shuts down" rig_domu_wait rig-dd 90
-grep -a "^DD-LOG\|^DD-RESULT" /tmp/rig-dd.console | sed 's/^/RIG: rig-dd: /' | tail -n 50
+rig_check "the driver domain shuts down" rig_domu_wait rig-dd 60
+dd_console 60
 rig_check "Dom0's sidecored let the driver domain's root go" \
     sh -c 'i=0; while [ "$(sidecorectl status 2>/dev/null | awk "\$1==\"devices\"{print \$2}")" != 0 ]; do
              [ $i -ge 60 ] && exit 1; sleep 0.5; i=$((i + 1)); done'

@@ -1,0 +1,35 @@
+#!/bin/sh
+# The rig's side-by-side comparison: one boot of tests/rig/bench/blk-compare.sh
+# (the same fio workload in a DomU against sidecored poll, sidecored event,
+# Linux's xen-blkback and QEMU's qdisk), its TAP on stderr, then a markdown
+# table on stdout with each backend's figures and their ratio to blkback.
+# Indicative only: under QEMU TCG every cost is distorted.  Exit 0/1 as run.sh.
+set -u
+RIG_DIR=$(cd "$(dirname "$0")" && pwd)
+export RIG_LOGS=${RIG_LOGS:-/tmp/rig-logs}
+"$RIG_DIR/run.sh" "$RIG_DIR/bench/blk-compare.sh" >&2
+rc=$?
+grep -a "^RIG-BENCH " "$RIG_LOGS/blk-compare.serial" | tr -d '\r' | awk '
+    { b = $2; if (!(b in seen)) { seen[b] = 1; order[++n] = b } }
+    $3 == "randread"  { v[b, "rr"] = $4 }
+    $3 == "randwrite" { v[b, "rw"] = $6 }
+    $3 == "seqread"   { v[b, "sr"] = $5 / 1024 }
+    $3 == "seqwrite"  { v[b, "sw"] = $7 / 1024 }
+    $3 == "dom0-busy-percent" { v[b, "cpu"] = $4 }
+    function cell(b, k, fmt) {
+        if (!((b, k) in v)) return "–"
+        s = sprintf(fmt, v[b, k])
+        if (("blkback", k) in v && v["blkback", k] > 0 && b != "blkback")
+            s = s sprintf(" (%.2f×)", v[b, k] / v["blkback", k])
+        return s
+    }
+    END {
+        print "| backend | 4k randread IOPS (qd16) | 4k randwrite IOPS (qd16) | 1M seq read MiB/s (qd4) | 1M seq write MiB/s (qd4) | Dom0 busy % |"
+        print "|---|---|---|---|---|---|"
+        for (i = 1; i <= n; i++) {
+            b = order[i]
+            printf "| %s | %s | %s | %s | %s | %s |\n", b, cell(b, "rr", "%d"), cell(b, "rw", "%d"),
+                   cell(b, "sr", "%.1f"), cell(b, "sw", "%.1f"), cell(b, "cpu", "%d")
+        }
+    }'
+exit $rc
