@@ -6,7 +6,7 @@
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
-#   make rig-smoke  its CI scenario only (blk-basic); make rig-bench: vs blkback/qdisk
+#   make rig-smoke  its CI scenario only (blk-basic); make rig-bench: vs xen-blkback
 #   make CC=clang   the same with clang
 #
 # Sources are found by directory, so adding a file needs no edit here:
@@ -175,7 +175,7 @@ rig-smoke: deps
 	$(MAKE) all
 	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh
 
-# sidecored vs xen-blkback vs QEMU qdisk, one boot (docs/benchmarks.md).
+# sidecored (poll, event) vs Linux xen-blkback, one boot (docs/benchmarks.md).
 rig-bench: deps
 	$(MAKE) all
 	SC_BUILD=$(abspath $(BUILD)) tests/rig/bench.sh

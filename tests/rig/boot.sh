@@ -2,7 +2,7 @@
 # Boots the rig once under QEMU TCG: Xen 4.17 -> Debian Dom0 -> the scenario.
 #   boot.sh SCENARIO.sh [SERIAL_LOG]
 # The scenario runs in Dom0 as /rig/scenario.sh (cwd /rig) next to lib.sh, all
-# scenarios (scenarios/, so one can source another with settings), the
+# scenarios (scenarios/ and bench/, so one can source another with settings), the
 # sidecore binaries (bin/), the hotplug script (hotplug/) and the DomU's
 # initramfs (domu-initrd.cpio.gz) and kernel (/rig/vmlinuz), all packed into a
 # tar that QEMU attaches as Dom0's /dev/vdb.  The cached dom0.img is used with
@@ -43,8 +43,9 @@ mkdir -p "$p/bin" "$p/hotplug"
 cp "$SC_BUILD/bin/sidecored" "$SC_BUILD/bin/sidecorectl" "$p/bin/"
 cp "$SRC/tools/hotplug/"* "$p/hotplug/" 2>/dev/null || true
 cp "$scenario" "$p/scenario.sh"
-mkdir -p "$p/scenarios"
+mkdir -p "$p/scenarios" "$p/bench"
 cp "$RIG_DIR"/scenarios/*.sh "$p/scenarios/"
+cp "$RIG_DIR"/bench/*.sh "$p/bench/"
 cp "$RIG_DIR/lib.sh" "$p/lib.sh"
 chmod +x "$p/scenario.sh"
 echo $((BOUND - 120)) >"$p/timeout"

@@ -96,6 +96,10 @@ rig_domu_wait() {
     sleep 0.5
     cp "/var/log/xen/console/guest-$name.log" "/tmp/$name.console" 2>/dev/null || : >"/tmp/$name.console"
     grep -a "DOMU-RESULT\|blkfront\|xvda\|WARN\|BUG\|error" "/tmp/$name.console" | sed "s/^/DOMU $name| /"
+    if ! grep -aq "^DOMU-RESULT done" "/tmp/$name.console"; then
+        rig_say "$name ended without finishing; the end of its console:"
+        tail -n 40 "/tmp/$name.console" | sed "s/^/DOMU $name| /"
+    fi
     return $rc
 }
 

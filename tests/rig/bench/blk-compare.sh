@@ -1,20 +1,24 @@
 #!/bin/sh
-# Rig benchmark scenario (runs in Dom0): the same DomU workload against four
-# backends in one boot: sidecored in poll mode, sidecored in event mode,
-# Linux's in-kernel xen-blkback, and QEMU's qdisk (qemu-system-xen).  The
-# guest gets Dom0's scratch block device /dev/vdd as xvda (the same target for
-# every backend, so none pays for a loop device or a file system the others
-# skip) and the read-only tools disk (xvdb, /dev/vdc) from the backend under
-# test; it runs fio random-write
-# verification and then four fio jobs (bench lines: 4k random read and write at
+# Rig benchmark scenario (runs in Dom0): the same DomU workload against
+# several backends in one boot: sidecored in poll mode, sidecored in event
+# mode, Linux's in-kernel xen-blkback (and, by hand, QEMU's qdisk: see below).
+# The guest gets Dom0's scratch block device /dev/vdd as xvda (the same target
+# for every backend, so none pays for a loop device or a file system the
+# others skip) and the read-only tools disk (xvdb, /dev/vdc) from the backend
+# under test; it runs fio random-write verification and then four fio jobs (bench lines: 4k random read and write at
 # queue depth 16, 1 MiB sequential read and write at depth 4, $secs s each).
 # Prints "RIG-BENCH BACKEND JOB READ_IOPS READ_KiBs WRITE_IOPS WRITE_KiBs" and
 # "RIG-BENCH BACKEND dom0-busy-percent N" (Dom0's busy share of its two vCPUs
 # over the guest's life).  Software emulation distorts every cost: indicative
-# only.  tests/rig/bench.sh turns the lines into a table.
+# only.  tests/rig/bench.sh turns the lines into a table.  A scenario that
+# sources this one may set RIG_BACKENDS to a subset (sidecore-poll
+# sidecore-event blkback qdisk) and RIG_BENCH_SECS.
 . ./lib.sh
 rig_install_hotplug
-secs=10
+secs=${RIG_BENCH_SECS:-10}
+# qdisk is not in the default set: see the note at its run below.
+backends=${RIG_BACKENDS:-sidecore-poll sidecore-event blkback}
+wanted() { case " $backends " in *" $1 "*) return 0 ;; esac; return 1; }
 
 dom0_busy() { awk '$1=="cpu"{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 
@@ -28,6 +32,12 @@ run_guest() {
     rig_domu_wait "$g" 400
     set -- $(dom0_busy)
     echo "RIG-BENCH $b dom0-busy-percent $(( (($1 - busy0) * 100) / ($2 - all0 + 1) ))"
+    if [ "$(rig_domu_result "$g" tools)" != 1 ] || ! grep -aq "^DOMU-RESULT done" "/tmp/$g.console"; then
+        rig_say "$b: the guest has no tools disk or did not finish; what Dom0 knows:"
+        sed "s/^/RIG: $g: /" /tmp/$g.create
+        tail -n 30 "/var/log/xen/qemu-dm-$g.log" 2>/dev/null | sed "s/^/RIG: qemu-dm-$g.log: /"
+        tail -n 30 /var/log/xen/xl-$g.log 2>/dev/null | sed "s/^/RIG: xl-$g.log: /"
+    fi
     rig_check "$b: guest's raw write/read" sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ \
         "$(rig_domu_result "$g" write)" "$(rig_domu_result "$g" read)"
     rig_check "$b: fio verify" test "$(rig_domu_result "$g" fio-verify)" = ok
@@ -42,6 +52,7 @@ run_guest() {
 sc_disks="backend=0, vdev=xvda, script=block-sidecore, target=/dev/vdd', \
 'backend=0, vdev=xvdb, access=ro, script=block-sidecore, target=/dev/vdc"
 for mode in poll event; do
+    wanted "sidecore-$mode" || continue
     if rig_start_sidecored "$mode"; then
         run_guest "sidecore-$mode" "$sc_disks"
         rig_stop_sidecored
@@ -51,14 +62,32 @@ for mode in poll event; do
 done
 
 # Linux's blkback with xl's default "block" script.
-if modprobe xen-blkback; then
+if ! wanted blkback; then :
+elif modprobe xen-blkback; then
     run_guest blkback "backend=0, vdev=xvda, target=/dev/vdd', \
 'backend=0, vdev=xvdb, access=ro, target=/dev/vdc"
+    rmmod xen-blkback || rig_say "blkback: rmmod xen-blkback failed"
 else
     rig_fail "blkback: modprobe xen-blkback"
 fi
 
 # QEMU's qdisk: libxl starts a qemu-system-xen for the guest's PV backends.
-run_guest qdisk "backend=0, vdev=xvda, backendtype=qdisk, target=/dev/vdd', \
-'backend=0, vdev=xvdb, access=ro, backendtype=qdisk, target=/dev/vdc"
+# Debian 12's QEMU 7.2 refuses access=ro ("failed to create 'qdisk' device:
+# realization of device xen-disk failed: Block node is read-only"), so
+# sidecored (event mode: it sleeps while the disk is idle) serves the tools
+# disk here; qdisk (backend/qdisk) and sidecored (backend/vbd) do not meet.
+# On this rig (2026-11-22) the run does not complete: the guest's dd
+# round-trip through qdisk passes, then the guest dies once fio starts on
+# xvda and Dom0 fails after it (ld.so "Inconsistency detected" in Dom0's own
+# programs, or a hang until the scenario's bound), whether the tools disk
+# came from qdisk or from sidecored.  Hence RIG_BACKENDS=qdisk only by hand.
+if wanted qdisk; then
+    if rig_start_sidecored event; then
+        run_guest qdisk "backend=0, vdev=xvda, backendtype=qdisk, target=/dev/vdd', \
+'backend=0, vdev=xvdb, access=ro, script=block-sidecore, target=/dev/vdc"
+        rig_stop_sidecored
+    else
+        rig_fail "qdisk: sidecored starts (for the tools disk)"
+    fi
+fi
 exit $RIG_TAP_FAILED
