@@ -7,12 +7,15 @@
  *       [--max-indirect N] [--protocol ABI] [--timeout-ms MS]
  *       [--workload rand|seq] [--rw read|write|mix:R] [--bs 4k] [--qd 32]
  *       [--seconds S | --ios N] [--verify] [--seed N] [--json] [--quiet]
+ *       [--start-when FILE]
  *
  * One thread drives every negotiated queue: --qd requests in flight per
  * queue.  With --verify each written 512-byte sector carries its address, a
  * generation and a checksum; reads check sectors whose block this run wrote
  * (a block never written is not checked).  Requests never overlap a block in
- * flight, so what a read must see is known.
+ * flight, so what a read must see is known.  --start-when holds the I/O,
+ * once connected, until FILE exists: a barrier so that many guests load
+ * the backend together only after all have connected.
  * Exit: 0 ok, 1 I/O or verification errors, 2 usage, 3 negotiation failed.
  */
 #include <errno.h>
@@ -31,6 +34,7 @@
 
 #define VERIFY_MAGIC 0x31464b4c424d4953ull /* "SIMBLKF1" */
 #define STALL_MS 15000
+#define START_WAIT_MS 120000
 #define HIST_BUCKETS 2048
 
 struct opts {
@@ -46,6 +50,7 @@ struct opts {
     uint64_t ios;
     bool verify, json, quiet;
     uint64_t seed;
+    const char *start_file;
 };
 
 struct slot {
@@ -86,7 +91,7 @@ static void usage(FILE *out)
             "  --protocol x86_32-abi|x86_64-abi|none  --timeout-ms MS (10000)\n"
             "  --workload rand|seq  --rw read|write|mix:READPCT  --bs SIZE (4k)\n"
             "  --qd N (per queue, 32)  --seconds S | --ios N (1000)\n"
-            "  --verify  --seed N  --json  --quiet\n"
+            "  --verify  --seed N  --json  --quiet  --start-when FILE\n"
             "exit: 0 ok, 1 I/O or verification error, 2 usage, 3 negotiation failed\n");
 }
 
@@ -308,7 +313,7 @@ static uint64_t parse_size(const char *s)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_NOPERS = 256, O_NOIND, O_NOFLUSH, O_NOBARRIER, O_NODISCARD, O_MAXIND, O_TMO,
-           O_BEDOM, O_RINGORD };
+           O_BEDOM, O_RINGORD, O_START };
     static const struct option lo[] = {
         { "dir", required_argument, NULL, 'd' },
         { "domid", required_argument, NULL, 'D' },
@@ -334,6 +339,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "seed", required_argument, NULL, 'S' },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'z' },
+        { "start-when", required_argument, NULL, O_START },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -420,6 +426,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'j': o->json = true; break;
         case 'z': o->quiet = true; break;
+        case O_START: o->start_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -434,6 +441,18 @@ static int parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* ---- the run ---- */
+
+/* Waits (connected, idle) until the file exists; -ETIMEDOUT after a bound. */
+static int wait_for_start(const char *path)
+{
+    uint64_t deadline = now_ns() + (uint64_t)START_WAIT_MS * 1000000;
+    while (access(path, F_OK) != 0) {
+        if (now_ns() >= deadline)
+            return -ETIMEDOUT;
+        usleep(10000);
+    }
+    return 0;
+}
 
 static int drive(struct run *r)
 {
@@ -646,6 +665,10 @@ int main(int argc, char **argv)
     int status = 0;
     if (setup_run(&r) < 0) {
         status = 2;
+    } else if (o.start_file && wait_for_start(o.start_file) < 0) {
+        fprintf(stderr, "simblkfront: %s did not appear in %d s\n", o.start_file,
+                START_WAIT_MS / 1000);
+        status = 1;
     } else {
         uint64_t t0 = now_ns();
         int dr = drive(&r);
