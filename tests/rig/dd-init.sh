@@ -9,6 +9,7 @@
 # console (hvc0, logged by Dom0's xenconsoled) with "DD-RESULT" lines:
 #   up DOMID / sidecored MODE / ready      once serving
 #   file SHA256 / status ...               when Dom0 writes data/rig-cmd=report
+#   DD-LOG ... / DD-LOG diag end           on data/rig-cmd=diag (its logs)
 # and stops when Dom0 writes data/rig-cmd=stop (or destroys the domain).
 # Kernel command line: rig_dd_mode=poll|event (default poll), rig_dd_mb=N (MiB
 # of the backing file to hash, at 1 MiB in, default 16).
@@ -79,6 +80,18 @@ while :; do
         xenstore-write data/rig-cmd done
         echo "DD-RESULT file $(dd if=/var/lib/rig/disk.img bs=1M skip=1 count="$mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"
         sidecorectl status 2>&1 | sed 's/^/DD-RESULT status /'
+        ;;
+    diag)
+        xenstore-write data/rig-cmd done
+        {
+            ps -o pid,stat,args 2>/dev/null || ps
+            sidecorectl devices
+            tail -n 30 /tmp/sidecored.log
+            for f in /var/log/xen/*.log; do [ -f "$f" ] && tail -n 20 "$f" | sed "s|^|$f: |"; done
+            xenstore-ls -f "/local/domain/$domid/backend"
+            dmesg | tail -n 20
+        } 2>&1 | sed 's/^/DD-LOG /'
+        echo "DD-LOG diag end"
         ;;
     stop)
         kill $scpid

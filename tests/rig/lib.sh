@@ -58,7 +58,7 @@ name = "$1"
 type = "pv"
 kernel = "/rig/vmlinuz"
 ramdisk = "/rig/domu-initrd.cpio.gz"
-extra = "console=hvc0 loglevel=4 $3"
+extra = "console=hvc0 loglevel=4 noxsave $3"
 memory = ${5:-256}
 vcpus = ${4:-1}
 ${6:-}

@@ -18,11 +18,36 @@ dd_said() { sed -n "s/^DD-RESULT $1 //p" $DD_LOG | tr -d '\r' | tail -n1; }
 # dd_devices: the device count in the driver domain's last status report.
 dd_devices() { tr -d '\r' <$DD_LOG | awk '$2=="status" && $3=="devices"{v=$4} END{print v}'; }
 dd_console() { tr -d '\r' <$DD_LOG | tail -n "$1" | sed 's/^/RIG: rig-dd console: /'; }
+# dd_diagnose: what a failed connect leaves to read: both sides' xenstore, the
+# driver domain's own logs (asked through data/rig-cmd=diag, 20 s), Dom0's
+# sidecored (which serves the driver domain's root), the consoles.
+dd_diagnose() {
+    xenstore-ls -f "/local/domain/$dd/backend" 2>&1 | sed 's/^/RIG: xs: /'
+    xenstore-ls -f "/local/domain/$gid/device" 2>&1 | sed 's/^/RIG: xs: /'
+    sidecorectl devices 2>&1 | sed 's/^/RIG: dom0 sidecorectl: /'
+    tail -n 20 /tmp/sidecored-poll.log | sed 's/^/RIG: dom0 sidecored: /'
+    before=$(grep -ac "^DD-LOG diag end" $DD_LOG)
+    xenstore-write "/local/domain/$dd/data/rig-cmd" diag
+    i=0
+    while [ "$(grep -ac "^DD-LOG diag end" $DD_LOG)" = "$before" ] && [ $i -lt 40 ]; do
+        sleep 0.5; i=$((i + 1))
+    done
+    [ $i -lt 40 ] || rig_say "the driver domain did not answer diag in 20 s"
+    dd_console 80
+    tail -n 30 "/var/log/xen/console/guest-$g.log" | sed "s/^/RIG: $g console: /"
+}
 
-rig_start_sidecored poll || { rig_fail "Dom0's sidecored starts"; exit 1; }
+if [ "${RIG_DD_ROOT:-sidecore}" = blkback ]; then
+    # Diagnosis only: the driver domain's root from Linux's xen-blkback.
+    modprobe xen-blkback
+    dd_root="backend=0, vdev=xvda, format=raw, access=rw, target=/dev/vdc"
+else
+    rig_start_sidecored poll || { rig_fail "Dom0's sidecored starts"; exit 1; }
+    dd_root="backend=0, vdev=xvda, script=block-sidecore, target=/dev/vdc"
+fi
 
-rig_domu_cfg rig-dd "backend=0, vdev=xvda, script=block-sidecore, target=/dev/vdc" \
-    "rig_role=dd rig_dd_mode=$dd_mode rig_dd_mb=16" 1 512 "driver_domain = 1"
+rig_domu_cfg rig-dd "$dd_root" \
+    "rig_role=dd rig_dd_mode=$dd_mode rig_dd_mb=16 loglevel=7" 1 512 "driver_domain = 1"
 rig_check "xl create of the driver domain (driver_domain=1, root served by Dom0's sidecored)" \
     rig_domu_start rig-dd
 if rig_wait_console rig-dd "^DD-RESULT \(ready\|.*failed\|no root\)" 240 &&
@@ -54,6 +79,7 @@ if rig_wait_console $g "^DOMU-RESULT read " 180; then
     rig_check "Dom0's sidecored serves only the driver domain's root" test "$(devices)" = 1
 else
     rig_fail "the guest's disk connected through the driver domain"
+    dd_diagnose
 fi
 rig_domu_wait $g 240
 w=$(rig_domu_result $g write); r=$(rig_domu_result $g read)
@@ -78,7 +104,7 @@ if dd_report; then
     # The guest is gone; its device goes from the driver domain's sidecored.
     i=0
     while [ "$(dd_devices)" != 0 ] && [ $i -lt 10 ]; do
-        sleep 2; dd_report; i=$((i + 1))
+        sleep 2; dd_report || break; i=$((i + 1))
     done
     rig_check "the driver domain's sidecored let the guest's device go (devices '$(dd_devices)')" \
         test "$(dd_devices)" = 0
