@@ -7,7 +7,17 @@
 set -u
 RIG_DIR=$(cd "$(dirname "$0")" && pwd)
 export RIG_LOGS=${RIG_LOGS:-/tmp/rig-logs}
-"$RIG_DIR/run.sh" "$RIG_DIR/bench/blk-compare.sh" >&2
+# RIG_BACKENDS (e.g. "blkback qdisk") picks the backends: it reaches Dom0 as a
+# wrapper scenario of the same name that sets it and sources the real one.
+scenario="$RIG_DIR/bench/blk-compare.sh"
+if [ -n "${RIG_BACKENDS:-}" ]; then
+    wrap=$(mktemp -d)
+    trap 'rm -rf "$wrap"' EXIT
+    printf '#!/bin/sh\nRIG_BACKENDS="%s"\n. ./bench/blk-compare.sh\n' "$RIG_BACKENDS" >"$wrap/blk-compare.sh"
+    chmod +x "$wrap/blk-compare.sh"
+    scenario="$wrap/blk-compare.sh"
+fi
+"$RIG_DIR/run.sh" "$scenario" >&2
 rc=$?
 grep -a "^RIG-BENCH " "$RIG_LOGS/blk-compare.serial" | tr -d '\r' | awk '
     { b = $2; if (!(b in seen)) { seen[b] = 1; order[++n] = b } }
