@@ -9,6 +9,9 @@
 # connected by the driver domain's sidecored (not Dom0's), the guest's data
 # round-trips and lands in the driver domain's file, and everything is torn
 # down cleanly.  Mode of the driver domain's sidecored: $RIG_DD_MODE (poll).
+# For diagnosis, RIG_DD_ROOT=blkback (set by a wrapper scenario that sources
+# this one) serves the driver domain's root from Linux's xen-blkback instead;
+# the checks on Dom0's sidecored then fail, as they should.
 . ./lib.sh
 rig_install_hotplug
 dd_mode=${RIG_DD_MODE:-poll}
