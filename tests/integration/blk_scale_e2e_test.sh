@@ -32,18 +32,23 @@ for mode in poll event; do
     # the control thread's work, a few xenstore round trips each, and 32
     # guests already loading two CPUs (in event mode with a thread per
     # queue) would starve it, making "all connected at once" a race.
-    go="$SIMDIR/go-$mode"
+    # One byte each on the go FIFO (held open read-write on fd 5, so neither
+    # side's open blocks) releases them.
+    go="$SIMDIR/go-$mode.fifo"
+    mkfifo "$go"
+    exec 5<>"$go"
     for i in "${!guests[@]}"; do
         # One simblkfront per guest: one process acts as one domain.
         front_bg "$SIMDIR/many-$mode-$i" "${guests[$i]}" "${disks[$i]}" \
-            --seconds 8 --queues 1 --qd 2 --rw mix:30 --timeout-ms 30000 --start-when "$go"
+            --seconds 8 --queues 1 --qd 2 --rw mix:30 --timeout-ms 30000 --start-fd 5
         pids+=("$FRONT_PID")
     done
     ok "$mode: xenstore: all $NGUESTS backends Connected at once" \
         wait_for 20 eval '[ "$(be_connected_count)" = "$NGUESTS" ]'
     ok "$mode: sidecorectl lists all $NGUESTS Connected" \
         wait_for 10 eval '[ "$(dev_count_in Connected)" = "$NGUESTS" ]'
-    touch "$go"
+    printf "%${NGUESTS}s" "" >&5
+    exec 5>&-
     ok "$mode: ... and still all $NGUESTS under load" \
         test "$(dev_count_in Connected)" = "$NGUESTS"
     ok "$mode: ... each with its own queues" \

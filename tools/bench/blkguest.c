@@ -13,9 +13,9 @@
  * (the keys of simblkfront --json that a benchmark needs: ios, iops,
  * mb_per_s, latency_us{p50,p99,p99_9}, kicks_sent, kicks_received,
  * requests, responses, errors, result, negotiated{...}) and disconnects.
- * simblkfront has no start barrier; with 64 guests the last connects
- * seconds after the first (in event mode above all), so the guests' runs
- * would not overlap.  No data is moved (bf_io.buf = NULL): the backend's
+ * Without the barrier, with 64 guests the last connects seconds after
+ * the first (in event mode above all), so the guests' runs would not
+ * overlap (simblkfront has the same barrier as --start-fd).  No data is moved (bf_io.buf = NULL): the backend's
  * work is measured, not the guest's memcpy, and the floor backend returns
  * no data anyway.
  * Exit: 0 ok, 1 I/O errors or a stall, 2 usage, 3 negotiation failed.

@@ -7,15 +7,15 @@
  *       [--max-indirect N] [--protocol ABI] [--timeout-ms MS]
  *       [--workload rand|seq] [--rw read|write|mix:R] [--bs 4k] [--qd 32]
  *       [--seconds S | --ios N] [--verify] [--seed N] [--json] [--quiet]
- *       [--start-when FILE]
+ *       [--start-fd FD]
  *
  * One thread drives every negotiated queue: --qd requests in flight per
  * queue.  With --verify each written 512-byte sector carries its address, a
  * generation and a checksum; reads check sectors whose block this run wrote
  * (a block never written is not checked).  Requests never overlap a block in
- * flight, so what a read must see is known.  --start-when holds the I/O,
- * once connected, until FILE exists: a barrier so that many guests load
- * the backend together only after all have connected.
+ * flight, so what a read must see is known.  --start-fd holds the I/O, once
+ * connected, until one byte can be read from FD (blkguest's start barrier):
+ * many guests then load the backend together only after all have connected.
  * Exit: 0 ok, 1 I/O or verification errors, 2 usage, 3 negotiation failed.
  */
 #include <errno.h>
@@ -50,7 +50,7 @@ struct opts {
     uint64_t ios;
     bool verify, json, quiet;
     uint64_t seed;
-    const char *start_file;
+    int start_fd;
 };
 
 struct slot {
@@ -91,7 +91,7 @@ static void usage(FILE *out)
             "  --protocol x86_32-abi|x86_64-abi|none  --timeout-ms MS (10000)\n"
             "  --workload rand|seq  --rw read|write|mix:READPCT  --bs SIZE (4k)\n"
             "  --qd N (per queue, 32)  --seconds S | --ios N (1000)\n"
-            "  --verify  --seed N  --json  --quiet  --start-when FILE\n"
+            "  --verify  --seed N  --json  --quiet  --start-fd FD\n"
             "exit: 0 ok, 1 I/O or verification error, 2 usage, 3 negotiation failed\n");
 }
 
@@ -339,7 +339,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "seed", required_argument, NULL, 'S' },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'z' },
-        { "start-when", required_argument, NULL, O_START },
+        { "start-fd", required_argument, NULL, O_START },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -350,6 +350,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     o->read_pct = 100;
     o->bs = 4096;
     o->qd = 32;
+    o->start_fd = -1;
     o->seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
     bool have_vdev = false;
     int c;
@@ -426,7 +427,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'j': o->json = true; break;
         case 'z': o->quiet = true; break;
-        case O_START: o->start_file = optarg; break;
+        case O_START: o->start_fd = (int)strtol(optarg, &end, 10);
+            if (*end || o->start_fd < 0) return -1;
+            break;
         case 'h': usage(stdout); exit(0);
         default: return -1;
         }
@@ -442,15 +445,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 /* ---- the run ---- */
 
-/* Waits (connected, idle) until the file exists; -ETIMEDOUT after a bound. */
-static int wait_for_start(const char *path)
+/* Waits (connected, idle) for the one start byte; -ETIMEDOUT after a bound. */
+static int wait_for_start(int fd)
 {
-    uint64_t deadline = now_ns() + (uint64_t)START_WAIT_MS * 1000000;
-    while (access(path, F_OK) != 0) {
-        if (now_ns() >= deadline)
-            return -ETIMEDOUT;
-        usleep(10000);
-    }
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, START_WAIT_MS);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return -ETIMEDOUT;
+    char go;
+    if (n < 0 || read(fd, &go, 1) != 1)
+        return -EIO;
     return 0;
 }
 
@@ -665,9 +672,9 @@ int main(int argc, char **argv)
     int status = 0;
     if (setup_run(&r) < 0) {
         status = 2;
-    } else if (o.start_file && wait_for_start(o.start_file) < 0) {
-        fprintf(stderr, "simblkfront: %s did not appear in %d s\n", o.start_file,
-                START_WAIT_MS / 1000);
+    } else if (o.start_fd >= 0 && (ret = wait_for_start(o.start_fd)) < 0) {
+        fprintf(stderr, "simblkfront: no start byte on fd %d: %s\n", o.start_fd,
+                ret == -ETIMEDOUT ? "none within the bound" : strerror(-ret));
         status = 1;
     } else {
         uint64_t t0 = now_ns();
