@@ -73,6 +73,12 @@ echo "DD-RESULT sidecored $mode"
 xl devd --pidfile=/run/xldevd.pid || { echo "DD-RESULT xl devd failed"; dd_off; }
 echo "DD-RESULT ready"
 
+# dd_logs: sidecored's log and the kernel's reports of faults, as DD-LOG lines.
+dd_logs() {
+    tail -n 40 /tmp/sidecored.log | sed 's/^/DD-LOG /'
+    dmesg | grep -i "segfault\|general protection\|BUG\|WARNING" | sed 's/^/DD-LOG dmesg: /'
+}
+
 while :; do
     cmd=$(xenstore-read data/rig-cmd 2>/dev/null)
     case "$cmd" in
@@ -86,19 +92,17 @@ while :; do
         {
             ps -o pid,stat,args 2>/dev/null || ps
             sidecorectl devices
-            tail -n 30 /tmp/sidecored.log
             for f in /var/log/xen/*.log; do [ -f "$f" ] && tail -n 20 "$f" | sed "s|^|$f: |"; done
             xenstore-ls -f "/local/domain/$domid/backend"
-            dmesg | tail -n 20
         } 2>&1 | sed 's/^/DD-LOG /'
+        dd_logs
         echo "DD-LOG diag end"
         ;;
     stop)
         kill $scpid
         i=0
         while kill -0 $scpid 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done
-        tail -n 40 /tmp/sidecored.log | sed 's/^/DD-LOG /'
-        dmesg | grep -i "segfault\|general protection\|BUG\|WARNING" | sed 's/^/DD-LOG dmesg: /'
+        dd_logs
         dd_off
         ;;
     esac
