@@ -35,13 +35,13 @@ bool xb_node_exists(struct sc_xenbus *bus, const char *path)
     return errno != ENOENT;
 }
 
-static void enter(struct sc_xenbus *bus)
+void xb_enter(struct sc_xenbus *bus)
 {
     bus->depth++;
 }
 
 /* Frees removed devices once no caller up the stack can hold them. */
-static void leave(struct sc_xenbus *bus)
+void xb_leave(struct sc_xenbus *bus)
 {
     if (--bus->depth > 0)
         return;
@@ -235,9 +235,19 @@ static void frontend_event(struct sc_xenbus *bus, uint64_t id, const char *path)
     size_t n = strlen(path);
     char watched[600];
     snprintf(watched, sizeof(watched), "%s/state", dev->frontend_path);
-    if (strncmp(watched, path, n) != 0 || (watched[n] != '\0' && watched[n] != '/'))
+    if (strncmp(watched, path, n) == 0 && (watched[n] == '\0' || watched[n] == '/')) {
+        xb_device_frontend_event(dev);
         return;
-    xb_device_frontend_event(dev);
+    }
+    size_t fl = strlen(dev->frontend_path);
+    if (strncmp(path, dev->frontend_path, fl) != 0 || path[fl] != '/')
+        return;
+    for (const char *const *k = dev->cls->frontend_keys; k && *k; k++) {
+        if (strcmp(path + fl + 1, *k) == 0) {
+            xb_device_key_event(dev, *k);
+            return;
+        }
+    }
 }
 
 /* A frontend domain may be gone.  Privileged: ask xenstored; in a driver
@@ -315,13 +325,38 @@ struct sc_xenbus *sc_xenbus_create(struct sc_xen *x, struct xs_handle *xs)
     return bus;
 }
 
+void sc_xenbus_remove_all(struct sc_xenbus *bus)
+{
+    xb_enter(bus);
+    struct sc_device *next;
+    for (struct sc_device *d = bus->devices; d; d = next) {
+        next = d->next;
+        xb_device_remove(d);
+    }
+    xb_leave(bus);
+}
+
+unsigned sc_xenbus_pending_disconnects(struct sc_xenbus *bus)
+{
+    unsigned n = 0;
+    for (struct sc_device *d = bus->devices; d; d = d->next)
+        n += d->disconnecting;
+    return n;
+}
+
 void sc_xenbus_destroy(struct sc_xenbus *bus)
 {
     if (!bus)
         return;
-    enter(bus);
-    while (bus->devices)
-        xb_device_remove(bus->devices);
+    xb_enter(bus);
+    sc_xenbus_remove_all(bus);
+    /* What still drains is abandoned, not freed: a sidecore may still
+     * complete its I/O into the class's memory until the process exits. */
+    while (bus->devices) {
+        struct sc_device *dev = bus->devices;
+        bus->devices = dev->next;
+        sc_log(SC_LOG_WARN, dev->name, "abandoned with I/O still in flight");
+    }
     char token[32];
     for (unsigned i = 0; i < bus->nclasses; i++) {
         snprintf(token, sizeof(token), XB_TOKEN_BACKEND "%u", i);
@@ -329,7 +364,7 @@ void sc_xenbus_destroy(struct sc_xenbus *bus)
         free(bus->class_base[i]);
     }
     xs_unwatch(bus->xs, "@releaseDomain", XB_TOKEN_RELEASE);
-    leave(bus);
+    xb_leave(bus);
     free(bus);
 }
 
@@ -360,10 +395,10 @@ int sc_xenbus_register(struct sc_xenbus *bus, const struct sc_device_class *cls)
     bus->nclasses++;
     sc_log(SC_LOG_INFO, cls->type, "watching %s", base);
 
-    enter(bus);
+    xb_enter(bus);
     rescan(bus, ci, NULL, true);
     release_check(bus); /* frontends that died while we were away */
-    leave(bus);
+    xb_leave(bus);
     return 0;
 }
 
@@ -375,7 +410,7 @@ int sc_xenbus_fd(struct sc_xenbus *bus)
 int sc_xenbus_dispatch(struct sc_xenbus *bus)
 {
     int handled = 0, rc = 0;
-    enter(bus);
+    xb_enter(bus);
     while (handled < SC_XENBUS_DISPATCH_MAX) {
         char **ev = xs_check_watch(bus->xs);
         if (!ev) {
@@ -387,7 +422,7 @@ int sc_xenbus_dispatch(struct sc_xenbus *bus)
         free(ev);
         handled++;
     }
-    leave(bus);
+    xb_leave(bus);
     return rc < 0 ? rc : handled;
 }
 
@@ -401,9 +436,9 @@ int sc_xenbus_fail_device_id(struct sc_xenbus *bus, uint64_t id, int err, const 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    enter(bus);
+    xb_enter(bus);
     xb_device_fail_msg(dev, err, msg);
-    leave(bus);
+    xb_leave(bus);
     return 0;
 }
 

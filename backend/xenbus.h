@@ -63,13 +63,25 @@ struct sc_device_class {
      * 0 or -errno (the device then fails; disconnect follows). */
     int (*connect)(struct sc_device *dev);
     /* Stop queues, unmap rings.  Called once after each connect, whether
-     * that connect succeeded or not, so it must undo a partial connect. */
+     * that connect succeeded or not, so it must undo a partial connect.
+     * A class whose queues still drain (I/O in flight) may call
+     * sc_xenbus_device_disconnect_pending(dev) before returning and
+     * sc_xenbus_device_disconnected(dev) once done: meanwhile the bus
+     * holds what needs a disconnected device (Closed, a new connect,
+     * remove) for this device only; every other device goes on. */
     void (*disconnect)(struct sc_device *dev);
     /* Free what probe set up (dev->priv).  Optional if probe allocates
      * nothing. */
     void (*remove)(struct sc_device *dev);
     /* Optional: a key listed in backend_keys changed (after probe). */
     void (*backend_changed)(struct sc_device *dev, const char *key);
+    /* Frontend-directory keys (besides state) the class wants
+     * frontend_changed() for while the device is probed (e.g. a live
+     * multicast-control flag), NULL-terminated; NULL for none.  Watched
+     * from probe to remove; the first event after the watch is set up
+     * comes too (xenstore fires a new watch once). */
+    const char *const *frontend_keys;
+    void (*frontend_changed)(struct sc_device *dev, const char *key);
 };
 
 /* One backend directory, backend/<type>/<frontend_id>/<devid>.  Fields up
@@ -98,6 +110,8 @@ struct sc_device {
     bool frontend_watched;
     bool hotplug_wait;          /* connect held back for hotplug-status */
     bool removed;               /* unlinked, freed when the bus is idle */
+    bool disconnecting;         /* the class drains: waiting for _disconnected */
+    bool remove_pending;        /* remove once the disconnect completes */
     int in_callback;            /* >0 while a class callback runs */
     bool close_pending;         /* failed inside a callback: close after it */
 };
@@ -111,7 +125,7 @@ const char *sc_xenbus_state_str(XenbusState s);
  * @releaseDomain.  NULL + errno. */
 struct sc_xenbus *sc_xenbus_create(struct sc_xen *x, struct xs_handle *xs);
 /* Disconnects and removes every device (calling the class), drops the
- * watches.  xenstore is left as it is, so a restarted daemon adopts the
+ * watches; devices still draining are abandoned (logged, not freed).  xenstore is left as it is, so a restarted daemon adopts the
  * devices again. */
 void sc_xenbus_destroy(struct sc_xenbus *bus);
 
@@ -142,6 +156,19 @@ void sc_xenbus_device_fail(struct sc_device *dev, int err, const char *fmt, ...)
  * a failed queue: 0, or -ENOENT if the device is gone. */
 int sc_xenbus_fail_device_id(struct sc_xenbus *bus, uint64_t id, int err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* From inside the class's disconnect(): the disconnect goes on in the
+ * background (queues draining); the class calls
+ * sc_xenbus_device_disconnected(dev) on the control thread when done.
+ * The bus then resumes the device where the frontend and the toolstack
+ * have led it meanwhile (Closed, reconnect, or removal). */
+void sc_xenbus_device_disconnect_pending(struct sc_device *dev);
+void sc_xenbus_device_disconnected(struct sc_device *dev);
+/* Disconnects and removes every device; those still draining finish
+ * when their class calls sc_xenbus_device_disconnected. */
+void sc_xenbus_remove_all(struct sc_xenbus *bus);
+/* Devices whose disconnect is still pending (for a bounded shutdown). */
+unsigned sc_xenbus_pending_disconnects(struct sc_xenbus *bus);
 
 /* Calls fn for each device, in discovery order, stopping at the first
  * non-zero return, which is returned (0 if all returned 0).  fn must not

@@ -97,7 +97,34 @@ static void unwatch_frontend(struct sc_device *dev)
         xs_unwatch(dev->bus->xs, path, token);
         free(path);
     }
+    for (const char *const *k = dev->cls->frontend_keys; k && *k; k++) {
+        if (asprintf(&path, "%s/%s", dev->frontend_path, *k) >= 0) {
+            xs_unwatch(dev->bus->xs, path, token);
+            free(path);
+        }
+    }
     dev->frontend_watched = false;
+}
+
+/* The state node and the class's frontend keys, under one token. */
+static bool watch_frontend(struct sc_device *dev)
+{
+    char token[48], path[FRONTEND_PATH_MAX + 64];
+    frontend_token(dev, token, sizeof(token));
+    snprintf(path, sizeof(path), "%s/state", dev->frontend_path);
+    if (!xs_watch(dev->bus->xs, path, token)) {
+        sc_xenbus_device_fail(dev, errno ? -errno : -EIO, "watching %s", path);
+        return false;
+    }
+    dev->frontend_watched = true;
+    for (const char *const *k = dev->cls->frontend_keys; k && *k; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dev->frontend_path, *k);
+        if (!xs_watch(dev->bus->xs, path, token)) {
+            sc_xenbus_device_fail(dev, errno ? -errno : -EIO, "watching %s", path);
+            return false;
+        }
+    }
+    return true;
 }
 
 /* ---- class callbacks ---- */
@@ -141,12 +168,21 @@ static int call_connect(struct sc_device *dev)
     return rc < 0 ? rc : dev->failed ? -ECANCELED : 0;
 }
 
-/* Returns true if the class failed the device while disconnecting (its
- * error node is written; the caller decides what state follows). */
-static bool call_disconnect(struct sc_device *dev)
+enum disconnect_result {
+    DISCONNECT_DONE,    /* disconnected (or never connected) */
+    DISCONNECT_FAILED,  /* done, but the class failed the device meanwhile */
+    DISCONNECT_PENDING, /* the class drains; sc_xenbus_device_disconnected follows */
+};
+
+/* Disconnects if connected.  While a disconnect is pending, whatever needs
+ * a disconnected device waits for it (sc_xenbus_device_disconnected then
+ * resumes the device); nothing else on the bus waits. */
+static enum disconnect_result call_disconnect(struct sc_device *dev)
 {
+    if (dev->disconnecting)
+        return DISCONNECT_PENDING;
     if (!dev->connected)
-        return false;
+        return DISCONNECT_DONE;
     dev->connected = false;
     bool was_failed = dev->failed;
     dev->in_callback++;
@@ -154,7 +190,11 @@ static bool call_disconnect(struct sc_device *dev)
         dev->cls->disconnect(dev);
     dev->in_callback--;
     dev->close_pending = false;
-    return dev->failed && !was_failed;
+    if (dev->disconnecting) {
+        sc_log(SC_LOG_INFO, dev->name, "disconnecting: waiting for in-flight I/O to drain");
+        return DISCONNECT_PENDING;
+    }
+    return dev->failed && !was_failed ? DISCONNECT_FAILED : DISCONNECT_DONE;
 }
 
 /* ---- state ---- */
@@ -260,7 +300,11 @@ void xb_device_remove(struct sc_device *dev)
 {
     if (dev->removed)
         return;
-    call_disconnect(dev);
+    if (call_disconnect(dev) == DISCONNECT_PENDING) {
+        dev->remove_pending = true; /* finished by sc_xenbus_device_disconnected */
+        return;
+    }
+    dev->remove_pending = false;
     if (dev->probed && dev->cls->remove) {
         dev->in_callback++;
         dev->cls->remove(dev);
@@ -292,7 +336,11 @@ void xb_device_gone(struct sc_device *dev)
 void xb_device_domain_gone(struct sc_device *dev)
 {
     sc_log(SC_LOG_INFO, dev->name, "frontend domain %u is gone", dev->frontend_id);
-    call_disconnect(dev);
+    dev->frontend_state = XenbusStateUnknown;
+    if (call_disconnect(dev) == DISCONNECT_PENDING) {
+        dev->remove_pending = true; /* Closed is written when the I/O is drained */
+        return;
+    }
     switch_state(dev, XenbusStateClosed);
     xb_device_remove(dev);
 }
@@ -405,7 +453,10 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
             break; /* the frontend must close first */
         if (!hotplug_ready(dev))
             break;
-        if (call_disconnect(dev)) { /* leftovers of an earlier connect */
+        enum disconnect_result left = call_disconnect(dev); /* of an earlier connect */
+        if (left == DISCONNECT_PENDING)
+            break; /* resumed when drained */
+        if (left == DISCONNECT_FAILED) {
             close_failed(dev);
             break;
         }
@@ -421,14 +472,22 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
         break;
 
     case XenbusStateClosed:
-        call_disconnect(dev);
+        /* Closed promises the frontend that we no longer touch its ring
+         * or pages: only once every request in flight has completed. */
+        if (call_disconnect(dev) == DISCONNECT_PENDING) {
+            switch_state(dev, XenbusStateClosing); /* on the way, draining */
+            break;
+        }
         switch_state(dev, XenbusStateClosed);
         if (read_online(dev))
             break;
         /* offline: unplugged, remove as for a vanished frontend */
         __attribute__((fallthrough));
     case XenbusStateUnknown:
-        call_disconnect(dev);
+        if (call_disconnect(dev) == DISCONNECT_PENDING) {
+            switch_state(dev, XenbusStateClosing);
+            break;
+        }
         switch_state(dev, XenbusStateClosed);
         xb_device_remove(dev);
         break;
@@ -441,7 +500,7 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
 
 void xb_device_frontend_event(struct sc_device *dev)
 {
-    if (dev->removed)
+    if (dev->removed || dev->remove_pending)
         return;
     if (!dev->probed) {
         if (!dev->failed)
@@ -512,16 +571,8 @@ void xb_device_try_probe(struct sc_device *dev)
     free(dev->frontend_path);
     dev->frontend_path = fe;
 
-    if (!dev->frontend_watched) {
-        char token[48], path[FRONTEND_PATH_MAX + 8];
-        frontend_token(dev, token, sizeof(token));
-        snprintf(path, sizeof(path), "%s/state", fe);
-        if (!xs_watch(xs, path, token)) {
-            sc_xenbus_device_fail(dev, errno ? -errno : -EIO, "watching %s", path);
-            return;
-        }
-        dev->frontend_watched = true;
-    }
+    if (!dev->frontend_watched && !watch_frontend(dev))
+        return;
     /* The frontend directory comes in the toolstack's transaction too; if
      * it is late, its watch brings us back here. */
     rc = sc_xs_read_uint(xs, XBT_NULL, 255, &v, "%s/state", fe);
@@ -598,7 +649,7 @@ static void toolstack_changed(struct sc_device *dev)
 
 void xb_device_backend_event(struct sc_device *dev, const char *key)
 {
-    if (dev->removed)
+    if (dev->removed || dev->remove_pending)
         return;
     if (*key == '\0') {
         if (!xb_node_exists(dev->bus, dev->backend_path))
@@ -632,4 +683,40 @@ void xb_device_backend_event(struct sc_device *dev, const char *key)
             return;
         }
     }
+}
+
+/* ---- disconnects that complete later ---- */
+
+void sc_xenbus_device_disconnect_pending(struct sc_device *dev)
+{
+    dev->disconnecting = true;
+}
+
+void sc_xenbus_device_disconnected(struct sc_device *dev)
+{
+    if (!dev->disconnecting)
+        return;
+    dev->disconnecting = false;
+    struct sc_xenbus *bus = dev->bus;
+    xb_enter(bus);
+    sc_log(SC_LOG_INFO, dev->name, "disconnected (in-flight I/O drained)");
+    if (dev->remove_pending) {
+        if (dev->frontend_state == XenbusStateUnknown)
+            switch_state(dev, XenbusStateClosed); /* its domain died meanwhile */
+        xb_device_remove(dev);
+    } else if (!dev->removed && dev->probed) {
+        /* wherever the frontend has gone meanwhile */
+        frontend_changed(dev, dev->frontend_state);
+    }
+    xb_leave(bus);
+}
+
+void xb_device_key_event(struct sc_device *dev, const char *key)
+{
+    if (dev->removed || dev->remove_pending || !dev->probed || !dev->cls->frontend_changed)
+        return;
+    dev->in_callback++;
+    dev->cls->frontend_changed(dev, key);
+    dev->in_callback--;
+    settle(dev);
 }

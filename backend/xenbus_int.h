@@ -47,6 +47,12 @@ void xb_device_domain_gone(struct sc_device *dev);
  * nothing to xenstore. */
 void xb_device_remove(struct sc_device *dev);
 void xb_device_free(struct sc_device *dev);
+/* A key of the class's frontend_keys changed (key relative to the frontend). */
+void xb_device_key_event(struct sc_device *dev, const char *key);
+/* Nesting of public entry points: removed devices are freed when the
+ * outermost one leaves. */
+void xb_enter(struct sc_xenbus *bus);
+void xb_leave(struct sc_xenbus *bus);
 /* Fails a device with a message already formatted. */
 void xb_device_fail_msg(struct sc_device *dev, int err, const char *msg);
 

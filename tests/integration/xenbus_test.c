@@ -41,12 +41,14 @@ static struct sc_xenbus *bus;
 struct rec {
     domid_t fe;
     uint32_t devid;
-    int probes, connects, disconnects, removes, changed;
+    int probes, connects, disconnects, removes, changed, key_events;
     unsigned long long ring_ref;
 };
 static struct rec recs[64];
 static unsigned nrecs;
 static int connect_error; /* returned by connect when set */
+static bool drain_slowly;  /* disconnect stays pending until the test ends it */
+static struct sc_device *draining; /* the device whose disconnect is pending */
 
 static struct rec *rec_of(domid_t fe, uint32_t devid)
 {
@@ -88,6 +90,17 @@ static void fake_disconnect(struct sc_device *dev)
 {
     struct rec *r = dev->priv;
     r->disconnects++;
+    if (drain_slowly) { /* as a class whose queues still have I/O in flight */
+        sc_xenbus_device_disconnect_pending(dev);
+        draining = dev;
+    }
+}
+
+static void fake_frontend_changed(struct sc_device *dev, const char *key)
+{
+    struct rec *r = dev->priv;
+    if (strcmp(key, "fake-live") == 0)
+        r->key_events++;
 }
 
 static void fake_remove(struct sc_device *dev)
@@ -105,6 +118,7 @@ static void fake_backend_changed(struct sc_device *dev, const char *key)
 }
 
 static const char *const fake_keys[] = { "params", NULL };
+static const char *const fake_fe_keys[] = { "fake-live", NULL };
 static const struct sc_device_class fake_class = {
     .type = "vbd",
     .backend_keys = fake_keys,
@@ -113,6 +127,8 @@ static const struct sc_device_class fake_class = {
     .disconnect = fake_disconnect,
     .remove = fake_remove,
     .backend_changed = fake_backend_changed,
+    .frontend_keys = fake_fe_keys,
+    .frontend_changed = fake_frontend_changed,
 };
 
 /* ---- driving the bus ---- */
@@ -317,6 +333,8 @@ static int bus_setup(void **state)
 {
     (void)state;
     connect_error = 0;
+    drain_slowly = false;
+    draining = NULL;
     bus_up();
     return 0;
 }
@@ -732,6 +750,70 @@ static void control_thread_fails_device_by_id(void **state)
     assert_int_equal(sc_xenbus_fail_device_id(bus, id, -EIO, "late"), -ENOENT);
 }
 
+/* A device whose disconnect drains (I/O in flight) is held short of
+ * Closed, and only it: another device connects meanwhile. */
+static void pending_disconnect_holds_only_that_device(void **state)
+{
+    (void)state;
+    const uint32_t slow = 52224, other = 52240;
+    struct rec *r = bring_up(slow);
+    drain_slowly = true;
+    fe_state(slow, XenbusStateClosing);
+    fe_state(slow, XenbusStateClosed);
+    WAIT_FOR(r->disconnects == 1);
+    pump_for(100);
+    assert_non_null(draining);
+    assert_int_equal(sc_xenbus_pending_disconnects(bus), 1);
+    assert_int_equal(be_state(guest, slow), XenbusStateClosing); /* not Closed yet */
+
+    drain_slowly = false;
+    struct rec *o = bring_up(other);
+    assert_int_equal(o->connects, 1);
+
+    sc_xenbus_device_disconnected(draining);
+    WAIT_FOR(be_state(guest, slow) == XenbusStateClosed);
+    assert_int_equal(sc_xenbus_pending_disconnects(bus), 0);
+    assert_int_equal(r->disconnects, 1);
+    ts_rm_all(guest, slow);
+    ts_rm_all(guest, other);
+    WAIT_FOR(r->removes == 1 && o->removes == 1);
+}
+
+/* The backend directory removed while the disconnect drains: the class's
+ * remove waits for the drain. */
+static void removal_waits_for_pending_disconnect(void **state)
+{
+    (void)state;
+    const uint32_t devid = 52256;
+    struct rec *r = bring_up(devid);
+    drain_slowly = true;
+    ts_rm_all(guest, devid);
+    WAIT_FOR(r->disconnects == 1);
+    pump_for(100);
+    assert_int_equal(r->removes, 0);
+    assert_non_null(sc_xenbus_find_device(bus, "vbd", guest, devid));
+    sc_xenbus_device_disconnected(draining);
+    assert_int_equal(r->removes, 1);
+    assert_null(sc_xenbus_find_device(bus, "vbd", guest, devid));
+}
+
+/* A key the class lists in frontend_keys reaches it while probed. */
+static void class_frontend_keys_are_watched(void **state)
+{
+    (void)state;
+    const uint32_t devid = 52272;
+    struct rec *r = bring_up(devid);
+    int before = r->key_events;
+    fe_write(devid, "fake-live", "1");
+    WAIT_FOR(r->key_events > before);
+    before = r->key_events;
+    fe_write(devid, "not-listed", "1");
+    pump_for(100);
+    assert_int_equal(r->key_events, before);
+    ts_rm_all(guest, devid);
+    WAIT_FOR(r->removes == 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, bus_setup, bus_teardown)
@@ -750,6 +832,9 @@ int main(void)
         T(hostile_frontend_values_fail_only_that_device),
         T(keys_written_one_by_one_are_waited_for),
         T(control_thread_fails_device_by_id),
+        T(pending_disconnect_holds_only_that_device),
+        T(removal_waits_for_pending_disconnect),
+        T(class_frontend_keys_are_watched),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
