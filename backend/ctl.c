@@ -2,12 +2,20 @@
  * ctl.c - JSON-RPC 2.0 over a Unix socket, server and client (ctl.h has
  * the contract).
  *
- * The server is non-blocking throughout: the control thread also runs the
- * device lifecycle, so a slow or stuck admin client must never hold it.
- * Answers that the socket does not take at once wait in a per-client
- * buffer, flushed on EPOLLOUT.
+ * The server is non-blocking throughout: a slow or stuck admin client must
+ * never hold the thread serving the others (inline, that is the owner,
+ * which also runs the device lifecycle).  Answers that the socket does not
+ * take at once wait in a per-client buffer, flushed on EPOLLOUT.  Threaded,
+ * the server's thread does the socket work and ctl_calls.c carries each
+ * method to the owner.
  */
 #include "ctl.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
+
+#include "ctl_calls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct ctl_client {
@@ -42,10 +51,16 @@ struct sc_ctl {
     const struct sc_ctl_method *methods;
     void *ctx;
     struct ctl_client clients[SC_CTL_MAX_CLIENTS];
-    unsigned nclients;
+    _Atomic unsigned nclients;
+    /* threaded mode */
+    bool threaded;
+    pthread_t thread;
+    int stop_efd;              /* written by sc_ctl_close: the thread ends */
+    struct ctl_calls calls;
 };
 
 #define LISTEN_TAG ((uint64_t)-1)
+#define STOP_TAG   ((uint64_t)-2)
 
 void sc_ctl_error_set(struct sc_ctl_error *err, int code, const char *fmt, ...)
 {
@@ -104,6 +119,7 @@ struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods
     ctl->methods = methods;
     ctl->ctx = ctx;
     ctl->epfd = -1;
+    ctl->stop_efd = -1;
     for (unsigned i = 0; i < SC_CTL_MAX_CLIENTS; i++)
         ctl->clients[i].fd = -1;
     ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -167,6 +183,15 @@ void sc_ctl_close(struct sc_ctl *ctl)
 {
     if (!ctl)
         return;
+    if (ctl->threaded) {
+        uint64_t one = 1;
+        while (write(ctl->stop_efd, &one, sizeof(one)) < 0 && errno == EINTR)
+            ;
+        pthread_join(ctl->thread, NULL);
+        ctl_calls_destroy(&ctl->calls);
+    }
+    if (ctl->stop_efd >= 0)
+        close(ctl->stop_efd);
     for (unsigned i = 0; i < SC_CTL_MAX_CLIENTS; i++)
         client_drop(ctl, &ctl->clients[i]);
     close(ctl->listen_fd);
@@ -177,12 +202,12 @@ void sc_ctl_close(struct sc_ctl *ctl)
 
 int sc_ctl_fd(const struct sc_ctl *ctl)
 {
-    return ctl->epfd;
+    return ctl->threaded ? ctl->calls.efd : ctl->epfd;
 }
 
 unsigned sc_ctl_nclients(const struct sc_ctl *ctl)
 {
-    return ctl->nclients;
+    return atomic_load_explicit(&((struct sc_ctl *)ctl)->nclients, memory_order_relaxed);
 }
 
 static void client_want_out(struct sc_ctl *ctl, struct ctl_client *c, bool want)
@@ -303,7 +328,9 @@ static json_t *handle_request(struct sc_ctl *ctl, const char *line, size_t len)
         goto out;
     }
     struct sc_ctl_error err = { .code = SC_CTL_INTERNAL_ERROR, .message = "internal error" };
-    json_t *result = m->fn(ctl->ctx, params, &err);
+    json_t *result = ctl->threaded
+                         ? ctl_calls_run(&ctl->calls, ctl->methods, m, ctl->ctx, params, &err)
+                         : m->fn(ctl->ctx, params, &err);
     if (!id) { /* a notification: done, nothing to say */
         json_decref(result);
         goto out;
@@ -419,13 +446,75 @@ static void accept_clients(struct sc_ctl *ctl)
     }
 }
 
+static int serve_sockets(struct sc_ctl *ctl, int timeout_ms);
+
 int sc_ctl_dispatch(struct sc_ctl *ctl)
 {
-    struct epoll_event evs[SC_CTL_MAX_CLIENTS + 1];
-    int n = epoll_wait(ctl->epfd, evs, SC_CTL_MAX_CLIENTS + 1, 0);
+    if (ctl->threaded) {
+        ctl_calls_dispatch(&ctl->calls, ctl->ctx);
+        return 0;
+    }
+    return serve_sockets(ctl, 0);
+}
+
+void sc_ctl_publish_views(struct sc_ctl *ctl)
+{
+    if (ctl->threaded)
+        ctl_calls_publish(&ctl->calls, ctl->methods, ctl->ctx);
+}
+
+static void *server_main(void *arg)
+{
+    struct sc_ctl *ctl = arg;
+    pthread_setname_np(pthread_self(), "ctl");
+    for (;;) {
+        int rc = serve_sockets(ctl, -1);
+        if (rc == 1)
+            return NULL;
+        if (rc < 0) {
+            sc_log_rl(SC_LOG_ERR, "ctl", "epoll: %s", strerror(-rc));
+            usleep(10000);
+        }
+    }
+}
+
+int sc_ctl_start(struct sc_ctl *ctl, int timeout_ms)
+{
+    if (ctl->threaded)
+        return -EALREADY;
+    unsigned n = 0;
+    while (ctl->methods[n].name)
+        n++;
+    int rc = ctl_calls_init(&ctl->calls, n, timeout_ms);
+    if (rc < 0)
+        return rc;
+    ctl->stop_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
+    if (ctl->stop_efd < 0 || epoll_ctl(ctl->epfd, EPOLL_CTL_ADD, ctl->stop_efd, &ev) < 0) {
+        rc = -errno;
+        ctl_calls_destroy(&ctl->calls);
+        return rc;
+    }
+    ctl->threaded = true; /* before the thread: handle_request reads it */
+    rc = pthread_create(&ctl->thread, NULL, server_main, ctl);
+    if (rc) {
+        ctl->threaded = false;
+        ctl_calls_destroy(&ctl->calls);
+        return -rc;
+    }
+    return 0;
+}
+
+/* 0, 1 when asked to stop, or -errno. */
+static int serve_sockets(struct sc_ctl *ctl, int timeout_ms)
+{
+    struct epoll_event evs[SC_CTL_MAX_CLIENTS + 2];
+    int n = epoll_wait(ctl->epfd, evs, SC_CTL_MAX_CLIENTS + 2, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 == STOP_TAG)
+            return 1;
         if (evs[i].data.u64 == LISTEN_TAG) {
             accept_clients(ctl);
             continue;
@@ -487,17 +576,11 @@ void sc_ctl_client_close(struct sc_ctl_client *c)
     free(c);
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* One line from the daemon into a new json, or -errno. */
 static int client_read_line(struct sc_ctl_client *c, json_t **out, char *msg, size_t msglen)
 {
-    uint64_t deadline = mono_ms() + (uint64_t)(c->timeout_ms > 0 ? c->timeout_ms : 0);
+    uint64_t deadline = sc_clock_ms() + (uint64_t)(c->timeout_ms > 0 ? c->timeout_ms : 0);
     for (;;) {
         char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
         if (nl) {
@@ -528,7 +611,7 @@ static int client_read_line(struct sc_ctl_client *c, json_t **out, char *msg, si
         }
         int wait = -1;
         if (c->timeout_ms > 0) {
-            uint64_t now = mono_ms();
+            uint64_t now = sc_clock_ms();
             if (now >= deadline) {
                 snprintf(msg, msglen, "no answer from the daemon within %d ms", c->timeout_ms);
                 return -ETIMEDOUT;

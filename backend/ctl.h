@@ -5,15 +5,23 @@
  * Contract, server side: sc_ctl_open() binds the socket (refusing, with
  * -EADDRINUSE, when a live daemon already answers on it; a stale socket
  * file is replaced) and owns the listening fd, the clients and an epoll fd
- * over all of them.  The control thread polls sc_ctl_fd() and calls
- * sc_ctl_dispatch(), which never blocks: it accepts, reads, answers each
- * complete request line by calling the method, and writes what the socket
- * takes (the rest when it becomes writable).  At most SC_CTL_MAX_CLIENTS
+ * over all of them.  Two ways to serve:
+ * - inline: the owner thread polls sc_ctl_fd() and calls
+ *   sc_ctl_dispatch(), which never blocks: it accepts, reads, answers each
+ *   complete request line by calling the method, and writes what the
+ *   socket takes (the rest when it becomes writable);
+ * - threaded (sc_ctl_start): a thread of the server's own does all the
+ *   socket work, so clients are served whatever the owner is doing; each
+ *   method still runs on the owner thread (which polls sc_ctl_fd() and
+ *   calls sc_ctl_dispatch()), within a deadline: past it, a view
+ *   (SC_CTL_VIEW) called without params is answered from the owner's last
+ *   sc_ctl_publish_views() (its object gets "snapshot_age_ms"), anything
+ *   else gets SC_CTL_BUSY and is still carried out later.  At most SC_CTL_MAX_CLIENTS
  * clients (others are closed at once), requests up to SC_CTL_MAX_REQUEST
  * bytes (a longer one gets an error and the client is closed), and at most
  * SC_CTL_MAX_OUTPUT bytes of unsent answers per client (a client that does
  * not read is dropped).  Notifications (no "id") get no answer; batches are
- * refused.  Methods run on the control thread.
+ * refused.  Methods run on the owner thread.
  *
  * Client side (sidecorectl, tests): sc_ctl_client_* make blocking calls
  * with a timeout.
@@ -40,6 +48,7 @@
 #define SC_CTL_NOT_FOUND        (-32000) /* the device/guest named does not exist */
 #define SC_CTL_UNSUPPORTED      (-32001) /* this daemon cannot do that */
 #define SC_CTL_FAILED           (-32002) /* the operation failed; message says why */
+#define SC_CTL_BUSY             (-32003) /* the owner thread did not answer in time */
 
 struct sc_ctl_error {
     int code;
@@ -55,9 +64,13 @@ void sc_ctl_error_set(struct sc_ctl_error *err, int code, const char *fmt, ...)
  * or NULL after filling err. */
 typedef json_t *sc_ctl_method_fn(void *ctx, json_t *params, struct sc_ctl_error *err);
 
+/* A method that only reads: may be answered from a published snapshot. */
+#define SC_CTL_VIEW 1u
+
 struct sc_ctl_method {
     const char *name;
     sc_ctl_method_fn *fn;
+    unsigned flags; /* SC_CTL_VIEW */
 };
 
 struct sc_ctl;
@@ -69,11 +82,18 @@ struct sc_ctl;
 struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods, void *ctx);
 /* Closes every client and the socket, and removes the socket file. */
 void sc_ctl_close(struct sc_ctl *ctl);
+/* Serves the socket from a thread of its own from now on; methods wait
+ * for the owner at most timeout_ms.  0 or -errno.  Owner thread. */
+int sc_ctl_start(struct sc_ctl *ctl, int timeout_ms);
 /* Readable when sc_ctl_dispatch() has work. */
 int sc_ctl_fd(const struct sc_ctl *ctl);
-/* Handles what is ready now; never blocks.  0 or -errno (epoll failed). */
+/* Owner thread: handles what is ready now (inline: the sockets; threaded:
+ * the method calls posted); never blocks.  0 or -errno (epoll failed). */
 int sc_ctl_dispatch(struct sc_ctl *ctl);
-/* Clients connected now (for status and tests). */
+/* Owner thread, threaded mode: runs every view without params and keeps
+ * the results for answers past the deadline.  No-op inline. */
+void sc_ctl_publish_views(struct sc_ctl *ctl);
+/* Clients connected now (for status and tests).  Any thread. */
 unsigned sc_ctl_nclients(const struct sc_ctl *ctl);
 
 /* ---- client ---- */
