@@ -33,6 +33,7 @@
 #include "stats.h"
 
 struct sc_core;
+struct sc_core_cmd;
 struct sc_queue;
 
 #define SC_QUEUE_NAME_MAX 48
@@ -91,6 +92,7 @@ struct sc_queue {
     struct sc_sched_queue sched;
     struct sc_queue *next, *prev; /* the core's list of queues */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
+    struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */
