@@ -327,6 +327,9 @@ static void begin_remove(struct sc_core *core, struct sc_queue *q)
         q->polled = false;
         core->npolled--;
     }
+    /* its cancel SQEs go out with the round's submit */
+    if (q->ops->quiesce)
+        q->ops->quiesce(q);
 }
 
 static void unlink_queue(struct sc_core *core, struct sc_queue *q)

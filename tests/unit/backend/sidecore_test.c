@@ -56,6 +56,7 @@ struct fake_req {
     struct __kernel_timespec ts;
     uint64_t start_ns;
     int slot;
+    bool busy; /* its SQE is in flight */
 };
 
 struct fake {
@@ -84,6 +85,7 @@ struct fake {
     bool endless;       /* the ring is always full */
     uint32_t req_bytes;
     uint32_t fail_at;   /* poll fails with -EPROTO once this many consumed (0 = never) */
+    unsigned quiesced;  /* times quiesce ran (core thread) */
 };
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
@@ -115,6 +117,7 @@ static void fake_done(struct sc_io *io, int res)
     sc_queue_mark_dirty(&f->q);
     f->free_slots[f->nfree++] = r->slot;
     f->inflight--;
+    r->busy = false;
 }
 
 static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
@@ -152,6 +155,7 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
                 io_uring_prep_timeout(sqe, &r->ts, 0, 0);
             }
             sc_io_attach(sqe, &r->io);
+            r->busy = true;
             f->inflight++;
         }
         if (f->seen && f->req_cons < f->nseen)
@@ -204,11 +208,35 @@ static void fake_release(struct sc_core *core, void *arg)
     sc_queue_mark_dirty(&f->q);
 }
 
+/* Cancels every SQE in flight. */
+static void fake_quiesce(struct sc_queue *q)
+{
+    struct fake *f = fake_of(q);
+    f->quiesced++;
+    for (unsigned i = 0; i < RING; i++) {
+        if (!f->reqs[i].busy)
+            continue;
+        struct io_uring_sqe *sqe = sc_queue_get_sqe(q);
+        if (!sqe)
+            break;
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&f->reqs[i].io, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+}
+
 static const struct sc_queue_ops fake_ops = {
     .poll = fake_poll,
     .flush = fake_flush,
     .rearm = fake_rearm,
     .idle = fake_idle,
+};
+
+static const struct sc_queue_ops fake_quiesce_ops = {
+    .poll = fake_poll,
+    .flush = fake_flush,
+    .rearm = fake_rearm,
+    .idle = fake_idle,
+    .quiesce = fake_quiesce,
 };
 
 static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
@@ -1056,6 +1084,54 @@ static void destroy_within_abandons_hung_io(void **state)
     fake_free(f, NULL);
 }
 
+/* A device's quiesce cancels its hung I/O, so removal is bounded; the
+ * cancelled requests still complete (and are answered) before it ends. */
+static void quiesce_bounds_removal(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_TIMEOUT, 0), *g = fake_new(guest_id, FAKE_SYNC, 0);
+    f->q.ops = &fake_quiesce_ops;
+    g->q.ops = &fake_quiesce_ops; /* nothing in flight: quiesce does nothing */
+    f->io_ns = 3600ull * 1000000000ull; /* an hour: "never" */
+    produce(f, 6);
+    produce(g, 2);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &g->q), 0);
+    assert_true(wait_consumed(f, 6, 5000000000ull));
+    assert_true(wait_answered(g, 5000000000ull));
+    assert_int_equal(f->quiesced, 0);
+
+    struct sc_inbox reply;
+    assert_int_equal(sc_inbox_init(&reply), 0);
+    unsigned done = 0;
+    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = &f->q, .reply = &reply,
+                              .done = count_done, .owner = &done };
+    assert_int_equal(sc_core_post(core, &rm), 0);
+    /* a liveness bound, not a speed check: without the cancel it is an hour */
+    uint64_t deadline = now_ns() + 20000000000ull;
+    while (!done && now_ns() < deadline) {
+        if (sc_inbox_arm(&reply)) {
+            struct pollfd p = { .fd = sc_inbox_fd(&reply), .events = POLLIN };
+            poll(&p, 1, 1000);
+        }
+        sc_inbox_disarm(&reply);
+        sc_core_cmd_reap(&reply);
+    }
+    assert_int_equal(done, 1);
+    assert_int_equal(rm.result, 0);
+    assert_int_equal(f->quiesced, 1);
+    assert_int_equal(f->inflight, 0);
+    assert_int_equal(atomic_load(&f->rsp_prod), 6); /* answered (as errors) */
+    assert_int_equal(qstat(f, SC_QSTAT_ERRORS), 6);
+    assert_int_equal(sc_core_remove_queue(core, &g->q), 0);
+    assert_int_equal(g->quiesced, 1);
+    sc_inbox_destroy(&reply);
+    fake_free(f, NULL);
+    fake_free(g, NULL);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1149,7 @@ int main(void)
         cmocka_unit_test(removes_pending_hold_up_nothing),
         cmocka_unit_test(tenant_stats_never_wait_on_the_core),
         cmocka_unit_test(destroy_within_abandons_hung_io),
+        cmocka_unit_test(quiesce_bounds_removal),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
