@@ -33,6 +33,7 @@
 #include "stats.h"
 
 struct sc_core;
+struct sc_core_cmd;
 struct sc_queue;
 
 #define SC_QUEUE_NAME_MAX 48
@@ -76,6 +77,28 @@ struct sc_queue_ops {
     bool (*rearm)(struct sc_queue *q);
     /* True when none of this queue's I/O is in flight (no done() pending). */
     bool (*idle)(struct sc_queue *q);
+
+    /* --- optional (NULL = not offered) --- */
+
+    /* A REMOVE (or the core's stop) begins: polling has stopped for good.
+     * Cancel what can be cancelled of the queue's in-flight I/O (e.g.
+     * io_uring_prep_cancel64 on each SQE's user_data, with a NULL-data SQE
+     * for the cancel itself), so that removal is bounded even when the
+     * backing store hangs.  Called once, on the core thread; the cancelled
+     * I/O still completes through done() (typically with -ECANCELED), and
+     * the core keeps reaping and flushing the queue until idle(q). */
+    void (*quiesce)(struct sc_queue *q);
+    /* Cheap and side-effect-free (a few ns: no syscall, no lock, no write):
+     * whether the queue has something a visit would do: requests in its
+     * ring (the shared producer index differs from its private consumer
+     * index) or deferred work of its own (requests fetched or prepared but
+     * not yet submitted).  Offering it lets the core park the queue out of
+     * the scheduler while it has nothing, checking only this each round
+     * (sidecore_loop.c).  It must never say false while a visit would
+     * consume or submit something: that work would wait for the next kick
+     * or completion.  Work that completions bring is not its business
+     * (done() marks the queue dirty, and flush runs regardless). */
+    bool (*pending)(struct sc_queue *q);
 };
 
 struct sc_queue {
@@ -91,6 +114,7 @@ struct sc_queue {
     struct sc_sched_queue sched;
     struct sc_queue *next, *prev; /* the core's list of queues */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
+    struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */

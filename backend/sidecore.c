@@ -1,7 +1,15 @@
 /*
- * sidecore.c - a sidecore's life cycle, the command handoff with the control
- * thread, and the helpers queues call (queue.h).  The poll loop itself is in
- * sidecore_loop.c; the contract in sidecore.h.
+ * sidecore.c - a sidecore's life cycle, its commands, the tenant stats it
+ * publishes, and the helpers queues call (queue.h).  The poll loop itself is
+ * in sidecore_loop.c; the contract in sidecore.h.
+ *
+ * Commands arrive through the core's inbox and run at the start of a round
+ * (and before sleeping).  Each completes through complete(), the core's last
+ * touch of it; a REMOVE is parked on its queue (q->remove_cmd) until the
+ * queue is idle, so any number of removals drain at once while later
+ * commands run.  Stopping is a CALL like any other (it marks every queue
+ * removing); the thread leaves its loop when the last queue is gone, or at
+ * once when destroy gives up waiting (abandon).
  */
 #include "sidecore_int.h"
 
@@ -13,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -139,8 +148,142 @@ static int grow_ports(struct sc_core *core, unsigned port)
     return 0;
 }
 
+/* ---- completions ---- */
+
+void sc_completion_init(struct sc_completion *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    c->done = false;
+}
+
+void sc_completion_destroy(struct sc_completion *c)
+{
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+}
+
+/* The waiter may destroy c as soon as the unlock lets it see `done`, so
+ * nothing touches c after the unlock. */
+void sc_completion_signal(struct sc_completion *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->done = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool sc_completion_wait(struct sc_completion *c, uint64_t deadline_ns)
+{
+    struct timespec ts = {
+        .tv_sec = (time_t)(deadline_ns / 1000000000u),
+        .tv_nsec = (long)(deadline_ns % 1000000000u),
+    };
+    pthread_mutex_lock(&c->lock);
+    while (!c->done) {
+        if (deadline_ns == UINT64_MAX)
+            pthread_cond_wait(&c->cond, &c->lock);
+        else if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
+            break;
+    }
+    bool done = c->done;
+    pthread_mutex_unlock(&c->lock);
+    return done;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- tenant stats, published ---- */
+
+static struct sc_tenant_pub *pub_find(struct sc_core *core, domid_t domid)
+{
+    for (unsigned i = 0; i < core->npub; i++)
+        if (core->pub[i].domid == domid)
+            return &core->pub[i];
+    return NULL;
+}
+
+/* Core thread: domid has a tenant in the scheduler now; make it readable. */
+static void note_tenant(struct sc_core *core, domid_t domid)
+{
+    if (pub_find(core, domid))
+        return;
+    pthread_mutex_lock(&core->pub_lock);
+    if (core->npub == core->pub_cap) {
+        unsigned cap = core->pub_cap ? core->pub_cap * 2 : 8;
+        struct sc_tenant_pub *n = realloc(core->pub, cap * sizeof(*n));
+        if (!n) {
+            pthread_mutex_unlock(&core->pub_lock);
+            sc_log_rl(SC_LOG_ERR, core->params.name, "no memory to publish tenant %u", domid);
+            return;
+        }
+        core->pub = n;
+        core->pub_cap = cap;
+    }
+    core->pub[core->npub++] = (struct sc_tenant_pub){ .domid = domid };
+    pthread_mutex_unlock(&core->pub_lock);
+}
+
+/* Core thread.  wait=false: skip this time if a reader holds the lock (the
+ * periodic publication never waits on a reader). */
+void sc_core_publish_tenants(struct sc_core *core, bool wait)
+{
+    if (!core->npub)
+        return;
+    if (wait)
+        pthread_mutex_lock(&core->pub_lock);
+    else if (pthread_mutex_trylock(&core->pub_lock) != 0)
+        return;
+    for (unsigned i = 0; i < core->npub; i++)
+        sc_sched_tenant_stats(core->sched, core->pub[i].domid, &core->pub[i].st);
+    pthread_mutex_unlock(&core->pub_lock);
+    core->published_ns = core->now_ns;
+}
+
+int sc_core_tenant_stats(struct sc_core *core, domid_t domid, struct sc_sched_tenant_stats *out)
+{
+    if (!core || !out)
+        return -EINVAL;
+    int ret = -ENOENT;
+    pthread_mutex_lock(&core->pub_lock);
+    for (unsigned i = 0; i < core->npub; i++) {
+        if (core->pub[i].domid == domid) {
+            *out = core->pub[i].st;
+            ret = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&core->pub_lock);
+    return ret;
+}
+
+/* ---- core thread: commands ---- */
+
+/* The core's last touch of cmd. */
+static void complete(struct sc_core_cmd *cmd, int result)
+{
+    struct sc_inbox *reply = cmd->reply;
+    void (*done)(struct sc_core_cmd *) = cmd->done;
+    cmd->result = result;
+    if (reply)
+        sc_inbox_push(reply, &cmd->msg);
+    else if (done)
+        done(cmd);
+}
+
 static int core_add(struct sc_core *core, struct sc_queue *q)
 {
+    if (core->stopping)
+        return -ESHUTDOWN;
     if (q->port != SC_QUEUE_NO_PORT) {
         if (q->port <= 0 || (unsigned)q->port >= SC_CORE_PORT_LIMIT)
             return -EINVAL;
@@ -159,6 +302,7 @@ static int core_add(struct sc_core *core, struct sc_queue *q)
     q->removing = false;
     q->dirty = false;
     q->dirty_next = NULL;
+    q->remove_cmd = NULL;
     q->prev = NULL;
     q->next = core->queues;
     if (core->queues)
@@ -166,6 +310,8 @@ static int core_add(struct sc_core *core, struct sc_queue *q)
     core->queues = q;
     core->npolled++;
     sc_counter_add(&core->stats.queues, 1);
+    note_tenant(core, q->domid);
+    sc_core_publish_tenants(core, true);
     sc_log(SC_LOG_DEBUG, q->name, "polled by %s", core->params.name);
     return 0;
 }
@@ -181,6 +327,9 @@ static void begin_remove(struct sc_core *core, struct sc_queue *q)
         q->polled = false;
         core->npolled--;
     }
+    /* its cancel SQEs go out with the round's submit */
+    if (q->ops->quiesce)
+        q->ops->quiesce(q);
 }
 
 static void unlink_queue(struct sc_core *core, struct sc_queue *q)
@@ -197,8 +346,6 @@ static void unlink_queue(struct sc_core *core, struct sc_queue *q)
         core->by_port[q->port] = NULL;
     q->removing = false;
     core->nremoving--;
-    /* Last write of the core to q; the ack publishes it. */
-    q->core = NULL;
     atomic_store_explicit(&core->stats.queues,
                           sc_counter_read(&core->stats.queues) - 1, memory_order_relaxed);
 }
@@ -211,131 +358,214 @@ void sc_core_finish_removals(struct sc_core *core)
         next = q->next;
         if (!q->removing || q->dirty || !q->ops->idle(q))
             continue;
-        bool acked = q == core->remove_pending;
+        struct sc_core_cmd *cmd = q->remove_cmd;
+        q->remove_cmd = NULL;
         unlink_queue(core, q);
-        if (acked) {
-            core->remove_pending = NULL;
-            sc_core_ack(core, 0);
-        }
+        /* Last write of the core to q; the completion publishes it. */
+        q->core = NULL;
+        if (cmd)
+            complete(cmd, 0);
     }
-    if (core->stop_pending && !core->queues) {
-        core->stop_pending = false;
+    if (core->stopping && !core->queues)
         core->exit = true;
-        sc_core_ack(core, 0);
+}
+
+static void run_remove(struct sc_core *core, struct sc_core_cmd *cmd)
+{
+    struct sc_queue *q = cmd->q;
+    /* q->core is the poster's claim; on this core only this thread clears it */
+    if (q->core != core) {
+        complete(cmd, -ENOENT);
+        return;
     }
+    if (q->remove_cmd) {
+        complete(cmd, -EALREADY);
+        return;
+    }
+    begin_remove(core, q);
+    q->remove_cmd = cmd; /* completed by sc_core_finish_removals once idle */
 }
 
-/* ---- the command handoff ---- */
-
-void sc_core_ack(struct sc_core *core, int result)
+static void run_command(struct sc_core *core, struct sc_core_cmd *cmd)
 {
-    pthread_mutex_lock(&core->cmd_lock);
-    core->cmd.result = result;
-    core->cmd_done = core->cmd_seq_taken;
-    pthread_cond_broadcast(&core->cmd_cond);
-    pthread_mutex_unlock(&core->cmd_lock);
-}
-
-bool sc_core_run_command(struct sc_core *core)
-{
-    uint64_t posted = atomic_load_explicit(&core->cmd_posted, memory_order_acquire);
-    if (posted == core->cmd_seq_taken)
-        return false;
-    pthread_mutex_lock(&core->cmd_lock);
-    struct sc_cmd cmd = core->cmd;
-    pthread_mutex_unlock(&core->cmd_lock);
-    core->cmd_seq_taken = posted;
     sc_counter_add(&core->stats.commands, 1);
-
-    switch (cmd.type) {
-    case SC_CMD_ADD: {
-        int ret = core_add(core, cmd.q);
+    switch (cmd->type) {
+    case SC_CORE_CMD_ADD: {
+        struct sc_queue *q = cmd->q;
+        int ret = core_add(core, q);
         if (ret < 0)
-            cmd.q->core = NULL;
-        sc_core_ack(core, ret);
+            q->core = NULL; /* the poster's claim, given back */
+        complete(cmd, ret);
         break;
     }
-    case SC_CMD_REMOVE:
-        /* acked by sc_core_finish_removals once idle */
-        begin_remove(core, cmd.q);
-        core->remove_pending = cmd.q;
+    case SC_CORE_CMD_REMOVE:
+        run_remove(core, cmd);
         break;
-    case SC_CMD_SET_TENANT:
-        sc_core_ack(core, sc_sched_tenant_set(core->sched, cmd.domid, &cmd.conf));
-        break;
-    case SC_CMD_TENANT_STATS: {
-        struct sc_sched_tenant_stats ts = { 0 };
-        int ret = sc_sched_tenant_stats(core->sched, cmd.domid, &ts);
-        pthread_mutex_lock(&core->cmd_lock);
-        core->cmd.tstats = ts;
-        pthread_mutex_unlock(&core->cmd_lock);
-        sc_core_ack(core, ret);
+    case SC_CORE_CMD_SET_TENANT: {
+        int ret = sc_sched_tenant_set(core->sched, cmd->domid, &cmd->conf);
+        if (ret == 0) {
+            note_tenant(core, cmd->domid);
+            sc_core_publish_tenants(core, true);
+        }
+        complete(cmd, ret);
         break;
     }
-    case SC_CMD_STOP:
-        if (core->queues)
-            sc_log(SC_LOG_WARN, core->params.name,
-                   "stopping with queues still added; draining them");
-        core->stopping = true;
-        for (struct sc_queue *q = core->queues; q; q = q->next)
-            begin_remove(core, q);
-        core->stop_pending = true; /* acked when the last queue is gone */
+    case SC_CORE_CMD_CALL:
+        cmd->fn(core, cmd->arg);
+        complete(cmd, 0);
+        break;
+    default: /* sc_core_post checked */
+        complete(cmd, -EINVAL);
+        break;
+    }
+}
+
+void sc_core_run_commands(struct sc_core *core)
+{
+    struct sc_inbox_msg *m = sc_inbox_take_all(&core->inbox);
+    while (m) {
+        struct sc_inbox_msg *next = sc_inbox_next(m);
+        run_command(core, (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg)));
+        m = next;
+    }
+}
+
+/* The thread is leaving: whatever is still queued completes unrun. */
+void sc_core_shutdown_inbox(struct sc_core *core)
+{
+    struct sc_inbox_msg *m = sc_inbox_take_all(&core->inbox);
+    while (m) {
+        struct sc_inbox_msg *next = sc_inbox_next(m);
+        struct sc_core_cmd *cmd =
+            (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg));
+        if (cmd->type == SC_CORE_CMD_ADD)
+            cmd->q->core = NULL;
+        complete(cmd, -ESHUTDOWN);
+        m = next;
+    }
+}
+
+/* CALL: stop taking queues, drain those there; exit when none is left. */
+static void begin_stop(struct sc_core *core, void *arg)
+{
+    (void)arg;
+    if (core->queues)
+        sc_log(SC_LOG_WARN, core->params.name,
+               "stopping with queues still added; draining them");
+    core->stopping = true;
+    for (struct sc_queue *q = core->queues; q; q = q->next)
+        begin_remove(core, q);
+    if (!core->queues)
+        core->exit = true;
+}
+
+/* CALL: destroy stopped waiting; forget the queues that did not drain. */
+static void abandon(struct sc_core *core, void *arg)
+{
+    (void)arg;
+    struct sc_queue *next;
+    for (struct sc_queue *q = core->queues; q; q = next) {
+        next = q->next;
+        sc_log(SC_LOG_WARN, q->name,
+               "abandoned by %s with I/O still in flight; its memory must stay", core->params.name);
+        struct sc_core_cmd *cmd = q->remove_cmd;
+        if (cmd)
+            complete(cmd, -ETIMEDOUT); /* q itself is left as it is */
+    }
+    if (core->queues)
+        core->abandoned = true;
+    core->queues = NULL;
+    core->nremoving = 0;
+    core->npolled = 0;
+    core->dirty = NULL;
+    core->exit = true;
+}
+
+/* ---- posting ---- */
+
+int sc_core_post(struct sc_core *core, struct sc_core_cmd *cmd)
+{
+    if (!core || !cmd)
+        return -EINVAL;
+    switch (cmd->type) {
+    case SC_CORE_CMD_ADD:
+        if (!cmd->q || !cmd->q->ops || cmd->q->core || sc_queue_failed(cmd->q))
+            return -EINVAL;
+        cmd->q->core = core; /* claimed: the core gives it back if it refuses */
+        break;
+    case SC_CORE_CMD_REMOVE:
+        if (!cmd->q)
+            return -EINVAL;
+        break;
+    case SC_CORE_CMD_SET_TENANT:
+        break;
+    case SC_CORE_CMD_CALL:
+        if (!cmd->fn)
+            return -EINVAL;
         break;
     default:
-        sc_core_ack(core, -EINVAL);
-        break;
+        return -EINVAL;
     }
-    return true;
+    cmd->result = 0;
+    sc_inbox_push(&core->inbox, &cmd->msg);
+    return 0;
 }
 
-/* Posts cmd, wakes the core and waits for its ack; cmd gets the outputs. */
-static int core_call(struct sc_core *core, struct sc_cmd *cmd)
+unsigned sc_core_cmd_reap(struct sc_inbox *reply)
 {
-    pthread_mutex_lock(&core->call_lock);
-    pthread_mutex_lock(&core->cmd_lock);
-    core->cmd = *cmd;
-    uint64_t seq = atomic_load_explicit(&core->cmd_posted, memory_order_relaxed) + 1;
-    atomic_store_explicit(&core->cmd_posted, seq, memory_order_release);
-    pthread_mutex_unlock(&core->cmd_lock);
+    unsigned n = 0;
+    struct sc_inbox_msg *m = sc_inbox_take_all(reply);
+    while (m) {
+        struct sc_inbox_msg *next = sc_inbox_next(m);
+        struct sc_core_cmd *cmd =
+            (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg));
+        if (cmd->done)
+            cmd->done(cmd);
+        n++;
+        m = next;
+    }
+    return n;
+}
 
-    uint64_t one = 1;
-    while (write(core->cmd_efd, &one, sizeof(one)) < 0 && errno == EINTR)
-        ;
-    pthread_mutex_lock(&core->cmd_lock);
-    while (core->cmd_done != seq)
-        pthread_cond_wait(&core->cmd_cond, &core->cmd_lock);
-    *cmd = core->cmd;
-    pthread_mutex_unlock(&core->cmd_lock);
-    pthread_mutex_unlock(&core->call_lock);
-    return cmd->result;
+/* ---- synchronous wrappers ---- */
+
+static void sync_done(struct sc_core_cmd *cmd)
+{
+    sc_completion_signal(cmd->owner);
+}
+
+/* Posts cmd (without a reply inbox) and waits for it.  No shared lock is
+ * held: the completion is this call's own. */
+static int sync_call(struct sc_core *core, struct sc_core_cmd *cmd)
+{
+    struct sc_completion c;
+    sc_completion_init(&c);
+    cmd->reply = NULL;
+    cmd->done = sync_done;
+    cmd->owner = &c;
+    int ret = sc_core_post(core, cmd);
+    if (ret == 0) {
+        sc_completion_wait(&c, UINT64_MAX);
+        ret = cmd->result;
+    }
+    sc_completion_destroy(&c);
+    return ret;
 }
 
 int sc_core_add_queue(struct sc_core *core, struct sc_queue *q)
 {
-    if (!core || !q || !q->ops)
+    if (!core || !q)
         return -EINVAL;
-    pthread_mutex_lock(&core->call_lock);
-    bool taken = q->core != NULL || sc_queue_failed(q);
-    if (!taken)
-        q->core = core; /* ours until the core refuses it */
-    pthread_mutex_unlock(&core->call_lock);
-    if (taken)
-        return -EINVAL;
-    struct sc_cmd cmd = { .type = SC_CMD_ADD, .q = q };
-    return core_call(core, &cmd);
+    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_ADD, .q = q };
+    return sync_call(core, &cmd);
 }
 
 int sc_core_remove_queue(struct sc_core *core, struct sc_queue *q)
 {
     if (!core || !q)
         return -EINVAL;
-    pthread_mutex_lock(&core->call_lock);
-    bool ours = q->core == core;
-    pthread_mutex_unlock(&core->call_lock);
-    if (!ours)
-        return -ENOENT;
-    struct sc_cmd cmd = { .type = SC_CMD_REMOVE, .q = q };
-    return core_call(core, &cmd);
+    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_REMOVE, .q = q };
+    return sync_call(core, &cmd);
 }
 
 int sc_core_set_tenant(struct sc_core *core, domid_t domid,
@@ -343,19 +573,8 @@ int sc_core_set_tenant(struct sc_core *core, domid_t domid,
 {
     if (!core || !conf)
         return -EINVAL;
-    struct sc_cmd cmd = { .type = SC_CMD_SET_TENANT, .domid = domid, .conf = *conf };
-    return core_call(core, &cmd);
-}
-
-int sc_core_tenant_stats(struct sc_core *core, domid_t domid, struct sc_sched_tenant_stats *out)
-{
-    if (!core || !out)
-        return -EINVAL;
-    struct sc_cmd cmd = { .type = SC_CMD_TENANT_STATS, .domid = domid };
-    int ret = core_call(core, &cmd);
-    if (ret == 0)
-        *out = cmd.tstats;
-    return ret;
+    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_SET_TENANT, .domid = domid, .conf = *conf };
+    return sync_call(core, &cmd);
 }
 
 void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out)
@@ -389,9 +608,9 @@ struct sc_evtchn *sc_core_evtchn(struct sc_core *core)
 
 /* ---- life cycle ---- */
 
-static int epoll_add(int epfd, int fd, uint32_t tag)
+static int epoll_add(int epfd, int fd, uint64_t tag)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
@@ -403,14 +622,13 @@ static void release(struct sc_core *core)
         io_uring_queue_exit(&core->ring);
     if (core->uring_efd >= 0)
         close(core->uring_efd);
-    if (core->cmd_efd >= 0)
-        close(core->cmd_efd);
+    sc_inbox_destroy(&core->inbox);
     if (core->evtchn)
         sc_evtchn_close(core->evtchn);
     sc_sched_destroy(core->sched);
-    pthread_cond_destroy(&core->cmd_cond);
-    pthread_mutex_destroy(&core->cmd_lock);
-    pthread_mutex_destroy(&core->call_lock);
+    sc_completion_destroy(&core->exited);
+    pthread_mutex_destroy(&core->pub_lock);
+    free(core->pub);
     free(core->by_port);
     free(core);
 }
@@ -457,19 +675,21 @@ struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p)
         errno = EINVAL;
         return NULL;
     }
-    struct sc_core *core = calloc(1, sizeof(*core));
+    /* aligned: the struct keeps its threads' fields on separate cache lines */
+    size_t size = (sizeof(struct sc_core) + SC_CACHELINE - 1) / SC_CACHELINE * SC_CACHELINE;
+    struct sc_core *core = aligned_alloc(SC_CACHELINE, size);
     if (!core)
         return NULL;
+    memset(core, 0, size);
     core->params = *p;
     core->params.name[SC_CORE_NAME_MAX - 1] = '\0';
     if (!core->params.name[0])
         snprintf(core->params.name, sizeof(core->params.name), "sc0");
     core->xen = x;
-    core->epfd = core->cmd_efd = core->uring_efd = -1;
+    core->epfd = core->uring_efd = core->inbox.efd = -1;
     core->ring.ring_fd = -1;
-    pthread_mutex_init(&core->call_lock, NULL);
-    pthread_mutex_init(&core->cmd_lock, NULL);
-    pthread_cond_init(&core->cmd_cond, NULL);
+    pthread_mutex_init(&core->pub_lock, NULL);
+    sc_completion_init(&core->exited);
 
     int ret;
     const char *what = "scheduler";
@@ -489,17 +709,19 @@ struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p)
     ret = open_uring(core);
     if (ret < 0)
         goto fail;
-    what = "eventfd";
-    core->cmd_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    what = "inbox";
+    ret = sc_inbox_init(&core->inbox);
+    if (ret < 0)
+        goto fail;
+    what = "epoll";
     core->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (core->cmd_efd < 0 || core->epfd < 0) {
+    if (core->epfd < 0) {
         ret = -errno;
         goto fail;
     }
-    what = "epoll";
     if ((ret = epoll_add(core->epfd, core->evtchn_fd, EV_EVTCHN)) < 0 ||
         (ret = epoll_add(core->epfd, core->uring_efd, EV_URING)) < 0 ||
-        (ret = epoll_add(core->epfd, core->cmd_efd, EV_CMD)) < 0)
+        (ret = epoll_add(core->epfd, sc_inbox_fd(&core->inbox), EV_INBOX)) < 0)
         goto fail;
     what = "thread";
     ret = start_thread(core);
@@ -518,14 +740,35 @@ fail:
     return NULL;
 }
 
-void sc_core_destroy(struct sc_core *core)
+int sc_core_destroy_within(struct sc_core *core, uint64_t timeout_ns)
 {
     if (!core)
-        return;
+        return 0;
+    int ret = 0;
     if (core->started) {
-        struct sc_cmd cmd = { .type = SC_CMD_STOP };
-        core_call(core, &cmd);
+        uint64_t deadline = UINT64_MAX;
+        if (timeout_ns != UINT64_MAX) {
+            uint64_t now = mono_ns();
+            deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX - 1;
+        }
+        core->stop_cmd = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = begin_stop };
+        sc_core_post(core, &core->stop_cmd);
+        if (!sc_completion_wait(&core->exited, deadline)) {
+            /* The core itself never blocks but in epoll, which the post
+             * wakes: the abandon runs at once. */
+            core->abandon_cmd = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = abandon };
+            sc_core_post(core, &core->abandon_cmd);
+            sc_completion_wait(&core->exited, UINT64_MAX);
+        }
         pthread_join(core->thread, NULL);
+        if (core->abandoned)
+            ret = -ETIMEDOUT;
     }
     release(core);
+    return ret;
+}
+
+void sc_core_destroy(struct sc_core *core)
+{
+    sc_core_destroy_within(core, UINT64_MAX);
 }

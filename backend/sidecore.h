@@ -4,26 +4,36 @@
  *
  * Contract:
  * - A core owns outright: its thread, its event-channel handle, its io_uring,
- *   its scheduler and, between sc_core_add_queue() and the return of
- *   sc_core_remove_queue(), the queues added to it (queue.h is the contract
- *   with them).  No lock is taken on the data path.
- * - The control thread (or any thread: calls are serialised) drives a core
- *   only through the sc_core_* calls below, which are synchronous: a command
- *   is posted, the core's command eventfd is written, the core runs it at the
- *   start of its next round and acknowledges.  The handoff is a release by
- *   the caller (posting the command under the command mutex, whose unlock is
- *   a release) and an acquire by the core (the per-round check of the posted
- *   sequence number is an acquire load, and the core takes the command under
- *   the same mutex), so everything the caller wrote to a queue before
- *   sc_core_add_queue() is visible to the core's first touch of it; the ack
- *   is the reverse, so once sc_core_remove_queue() returns, the core's last
- *   writes to the queue are visible and it never touches it again.
- * - sc_core_stats() and sc_queue_stats_snapshot() read one-writer counters
- *   and may be called from any thread at any time.
+ *   its scheduler and, from the moment it runs an ADD command until it
+ *   finishes the REMOVE of the queue, the queues added to it (queue.h is the
+ *   contract with them).  No lock is taken on the data path.
+ * - Other threads drive a core only with commands (struct sc_core_cmd)
+ *   posted to its inbox (inbox.h) with sc_core_post(): any thread, never
+ *   blocks, any number outstanding.  The core runs the commands at the
+ *   start of its next round, in the order they were posted by each thread;
+ *   a REMOVE completes only once its queue is idle but holds up nothing
+ *   else.  A finished command is pushed to its reply inbox, whose owner
+ *   calls sc_core_cmd_reap() to run the done callbacks; or, without a reply
+ *   inbox, its done callback (if any) runs on the core thread.  Either way
+ *   that is the core's last touch of the command.
+ * - Ordering: the post is a release (the inbox push) and the core's take an
+ *   acquire, so everything the poster wrote to a queue before posting ADD
+ *   is visible to the core's first touch of it; the completion is the
+ *   reverse (push/take, or the done callback's own synchronisation), so
+ *   once a REMOVE's completion is seen, the core's last writes to the queue
+ *   are visible and it never touches it again.
+ * - The synchronous calls (sc_core_add_queue, sc_core_remove_queue,
+ *   sc_core_set_tenant) post and wait on a private completion, holding no
+ *   lock meanwhile: concurrent callers never wait on one another, only on
+ *   the core.  They are for tests and tools; the daemon's control thread
+ *   posts and reaps, and never waits on a core.
+ * - sc_core_stats(), sc_core_tenant_stats() and sc_queue_stats_snapshot()
+ *   read what the core publishes, from any thread at any time, without
+ *   waiting on the core.
  * - Returns 0 or negative errno; pointer returners NULL + errno.
  *
- * The loop (one round; details and the reasons in sidecore.c):
- *   run a posted command; every SC_CORE_KICK_DRAIN_ROUNDS rounds take the
+ * The loop (one round; details and the reasons in sidecore_loop.c):
+ *   run the posted commands; every SC_CORE_KICK_DRAIN_ROUNDS rounds take the
  *   pending event-channel ports; reap io_uring completions (sc_io done);
  *   visit queues in fair-share order (sc_sched_next / poll / sc_sched_charge),
  *   at most 2 visits per polled queue; submit SQEs once; flush the queues
@@ -31,7 +41,7 @@
  *   without work (no request consumed, no completion): clear the eventfds,
  *   reap, take pending kicks, rearm every polled queue; if none saw work
  *   racing in, sleep in epoll on the evtchn fd, the io_uring eventfd and the
- *   command eventfd (with a timeout when every tenant is limit-throttled).
+ *   inbox's doorbell (with a timeout when every tenant is limit-throttled).
  *
  * Event mode (Linux blkback's model, for comparison): one core per queue with
  * cpu = -1 and poll_idle_ns = 0.  No special case: every round without work
@@ -42,6 +52,7 @@
 
 #include <stdint.h>
 
+#include "inbox.h"
 #include "queue.h"
 #include "sched.h"
 #include "xen.h"
@@ -93,30 +104,96 @@ struct sc_core;
  * starts the thread, pinned to p->cpu if set.  NULL + errno: EINVAL (bad
  * params), or the error of the resource that failed. */
 struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p);
-/* Control thread.  Stops the thread and frees everything.  Queues should be
- * removed first; any still added are drained (their I/O reaped) and dropped,
- * with a warning.  NULL is a no-op. */
+/* Control thread, with no command of its own outstanding and none posted
+ * meanwhile.  Stops the thread and frees everything.  Queues should be
+ * removed first; any still added are quiesced and drained (their I/O
+ * reaped) and dropped, with a warning; REMOVEs still pending complete as
+ * their queue drains.  Waits as long as that takes.  NULL is a no-op. */
 void sc_core_destroy(struct sc_core *core);
+/* The same, waiting at most timeout_ns (then UINT64_MAX = forever) for the
+ * queues still added to drain.  Queues whose I/O has not completed by then
+ * are abandoned: the core forgets them without touching them again, their
+ * pending REMOVEs complete with -ETIMEDOUT, and the kernel may still
+ * complete their I/O into their memory, so their owner must never free or
+ * reuse it (a warning is logged per queue).  0, or -ETIMEDOUT if a queue
+ * was abandoned.  For a daemon's bounded SIGTERM with a hung backing store. */
+int sc_core_destroy_within(struct sc_core *core, uint64_t timeout_ns);
 
 const char *sc_core_name(const struct sc_core *core);
 /* The handle on which a queue's event channel is bound (by the control
  * thread, before sc_core_add_queue, and unbound after remove). */
 struct sc_evtchn *sc_core_evtchn(struct sc_core *core);
 
-/* Hands q (built with sc_queue_init, port bound on sc_core_evtchn) to the
- * core, which starts polling it at once.  0, -EINVAL (q not initialised,
- * already on a core, failed (sc_queue_init it again), port out of range),
- * -EEXIST (port used by another queue of this core) or -ENOMEM. */
+/* ---- commands ---- */
+
+enum sc_core_cmd_type {
+    SC_CORE_CMD_ADD,        /* start polling q */
+    SC_CORE_CMD_REMOVE,     /* stop polling q; complete once it is idle */
+    SC_CORE_CMD_SET_TENANT, /* sc_sched_tenant_set(domid, conf) */
+    SC_CORE_CMD_CALL,       /* run fn(core, arg) on the core thread */
+};
+
+/* A command, owned by its poster until sc_core_post() returns 0, then by
+ * the core until it completes (see the contract above).  Fill the inputs;
+ * the core writes only `result` and the `msg` link. */
+struct sc_core_cmd {
+    struct sc_inbox_msg msg;                      /* link: core inbox, then the reply inbox */
+    enum sc_core_cmd_type type;
+    struct sc_queue *q;                           /* ADD, REMOVE */
+    domid_t domid;                                /* SET_TENANT */
+    struct sc_sched_tenant_conf conf;             /* SET_TENANT */
+    void (*fn)(struct sc_core *core, void *arg);  /* CALL: on the core thread, between rounds */
+    void *arg;                                    /* CALL */
+    struct sc_inbox *reply;                       /* finished cmd pushed here, or NULL */
+    /* Completion callback, or NULL.  With a reply inbox: run by
+     * sc_core_cmd_reap() on that inbox's thread.  Without: run on the core
+     * thread as it finishes the command (keep it short; it may free cmd).
+     * With neither, the poster cannot know when the core is done with cmd:
+     * only for commands that live as long as the core. */
+    void (*done)(struct sc_core_cmd *cmd);
+    void *owner;                                  /* the poster's context, untouched */
+    /* Out: ADD: 0, -EINVAL (port out of range or twice in ports, a queue fd
+     * epoll refuses), -EEXIST (an fd another queue watches), -ENOMEM,
+     * -ESHUTDOWN (the core is stopping).  REMOVE: 0, -ENOENT (q not on this
+     * core), -EALREADY (a REMOVE of q is pending), -ETIMEDOUT (abandoned by
+     * sc_core_destroy_within).  SET_TENANT: sc_sched_tenant_set's.  CALL: 0.
+     * Any: -ESHUTDOWN if the core exited before running it. */
+    int result;
+};
+
+/* Any thread, never blocks: hands cmd to the core.  0, or -EINVAL (NULL,
+ * unknown type, no q for ADD/REMOVE, no fn for CALL, or an ADD of a queue
+ * that is not initialised, already on a core (q->core set) or failed).
+ * ADD claims q at once (q->core = core), so adding it twice is refused
+ * here, before the core runs anything. */
+int sc_core_post(struct sc_core *core, struct sc_core_cmd *cmd);
+/* The reply inbox's consumer thread: takes every finished command pushed to
+ * reply and calls its done callback (in completion order).  Returns how
+ * many were taken. */
+unsigned sc_core_cmd_reap(struct sc_inbox *reply);
+
+/* ---- synchronous wrappers (tests and tools; each posts and waits) ---- */
+
+/* ADD: hands q (built with sc_queue_init, ports bound on sc_core_evtchn) to
+ * the core, which starts polling it at once.  0 or the ADD errors above. */
 int sc_core_add_queue(struct sc_core *core, struct sc_queue *q);
-/* Takes q back: the core stops polling it at once, keeps reaping its
- * completions and flushing it, and acknowledges once q->ops->idle(q) and it
- * no longer touches q.  Then the caller owns q again (unbind its port, free
- * it, or add it to another core).  0, or -ENOENT if q is not on this core. */
+/* REMOVE: the core stops polling q at once, quiesces it (queue.h), keeps
+ * reaping its completions and flushing it, and completes once
+ * q->ops->idle(q) and it no longer touches q.  Then the caller owns q again
+ * (unbind its ports, free it, or add it to another core).  0 or the REMOVE
+ * errors above. */
 int sc_core_remove_queue(struct sc_core *core, struct sc_queue *q);
-/* Sets the fair-share settings of guest `domid` (sc_sched_tenant_set). */
+/* SET_TENANT: the fair-share settings of guest `domid`. */
 int sc_core_set_tenant(struct sc_core *core, domid_t domid,
                        const struct sc_sched_tenant_conf *conf);
-/* The scheduler's counters of guest `domid`.  0 or -ENOENT. */
+
+/* ---- reading ---- */
+
+/* Any thread, never waits on the core: the scheduler's counters of guest
+ * `domid` as the core last published them (every ~10 ms while it runs,
+ * when it goes to sleep, and before completing an ADD or SET_TENANT that
+ * made the tenant known).  0, -EINVAL (NULL) or -ENOENT (no queue of that
+ * guest was added and no setting made). */
 int sc_core_tenant_stats(struct sc_core *core, domid_t domid,
                          struct sc_sched_tenant_stats *out);
 /* Any thread: a snapshot of the core's counters. */

@@ -5,42 +5,45 @@
  *
  * Ownership, field by field: "ctl" = written by the control thread before
  * the thread starts (or after it stopped) and read-only meanwhile; "core" =
- * the core thread only; "cmd" = under cmd_lock (see sidecore.h's handoff);
- * "stat" = one-writer counters of the core thread, read by anyone.
+ * the core thread only; the inbox is the commands' way in (sidecore.h);
+ * "stat" = one-writer counters of the core thread, read by anyone.  The
+ * groups written by different threads start on separate cache lines.
  */
 #ifndef SC_SIDECORE_INT_H
 #define SC_SIDECORE_INT_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "inbox.h"
 #include "sidecore.h"
 
-/* epoll tags of the core's fds */
-enum { EV_EVTCHN = 1, EV_URING, EV_CMD };
+/* epoll tags of the core's fds (a watched queue fd carries its queue's
+ * address instead, which is never this small) */
+enum { EV_EVTCHN = 1, EV_URING, EV_INBOX, EV__MAX };
 
-enum sc_cmd_type {
-    SC_CMD_NONE,
-    SC_CMD_ADD,          /* start polling cmd.q */
-    SC_CMD_REMOVE,       /* stop polling cmd.q, ack once it is idle */
-    SC_CMD_SET_TENANT,   /* sc_sched_tenant_set */
-    SC_CMD_TENANT_STATS, /* sc_sched_tenant_stats */
-    SC_CMD_STOP,         /* drain every queue, then end the thread */
-};
-
-struct sc_cmd {
-    enum sc_cmd_type type;
-    struct sc_queue *q;
-    domid_t domid;
-    struct sc_sched_tenant_conf conf;
-    struct sc_sched_tenant_stats tstats; /* out */
-    int result;                          /* out */
-};
+/* The core publishes its tenants' scheduler stats this often (round
+ * clock), and whenever it goes to sleep. */
+#define SC_CORE_PUBLISH_NS 10000000ull
 
 struct sc_core_counters {
     sc_counter rounds, busy_rounds, busy_ns, idle_ns, sleep_ns, sleeps, wakeups;
     sc_counter kicks, stray_kicks, io_submitted, io_completed, commands, queues, failed;
+};
+
+/* One tenant's published scheduler stats. */
+struct sc_tenant_pub {
+    domid_t domid;
+    struct sc_sched_tenant_stats st;
+};
+
+/* A one-shot event with a deadline (the sync calls, the thread's exit). */
+struct sc_completion {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    bool done;
 };
 
 struct sc_core {
@@ -49,14 +52,18 @@ struct sc_core {
     struct sc_xen *xen;
     struct sc_evtchn *evtchn; /* bind/unbind: ctl; pending/unmask: core */
     int evtchn_fd;
-    int cmd_efd;              /* written by callers, read by the core */
     int uring_efd;            /* io_uring completion eventfd */
     int epfd;
     pthread_t thread;
     bool started;
+    struct sc_core_cmd stop_cmd, abandon_cmd; /* destroy's own commands */
+    struct sc_completion exited;              /* the thread left its loop */
+
+    /* any thread pushes; the core takes (padded inside) */
+    struct sc_inbox inbox;
 
     /* core */
-    struct io_uring ring;
+    alignas(SC_CACHELINE) struct io_uring ring;
     struct sc_sched *sched;
     struct sc_queue *queues;      /* list of every queue added (polled, failed, removing) */
     unsigned npolled;             /* queues in the scheduler */
@@ -67,32 +74,36 @@ struct sc_core {
     uint64_t now_ns;              /* start of this round */
     uint64_t inflight;            /* SQEs submitted, CQEs not yet reaped */
     uint64_t throttle_wait_ns;    /* every tenant throttled: time until one is not */
+    uint64_t published_ns;        /* round clock of the last tenant publication */
     bool throttled;
-    bool stopping;
+    bool stopping;                /* draining every queue to exit */
+    bool abandoned;               /* destroy gave up on queues (read after join) */
     bool exit;
-    struct sc_queue *remove_pending; /* the queue whose REMOVE awaits idle */
-    bool stop_pending;               /* a STOP awaits the last queue */
-    uint64_t cmd_seq_taken;
 
-    /* cmd */
-    pthread_mutex_t call_lock;    /* one caller at a time */
-    pthread_mutex_t cmd_lock;
-    pthread_cond_t cmd_cond;
-    struct sc_cmd cmd;
-    _Atomic uint64_t cmd_posted;  /* release by the caller, acquire by the core */
-    uint64_t cmd_done;            /* under cmd_lock */
+    /* published tenant stats: written by the core under pub_lock, read
+     * under it by anyone; the core reads them without it */
+    alignas(SC_CACHELINE) pthread_mutex_t pub_lock;
+    struct sc_tenant_pub *pub;
+    unsigned npub, pub_cap;
 
-    /* stat */
-    struct sc_core_counters stats;
+    /* stat: one-writer counters of the core thread, read by anyone */
+    alignas(SC_CACHELINE) struct sc_core_counters stats;
 };
 
 /* sidecore_loop.c */
 void *sc_core_main(void *arg);
 /* sidecore.c, for the loop */
-bool sc_core_run_command(struct sc_core *core);
-void sc_core_ack(struct sc_core *core, int result);
+void sc_core_run_commands(struct sc_core *core);
 void sc_core_finish_removals(struct sc_core *core);
 void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err);
+void sc_core_publish_tenants(struct sc_core *core, bool wait);
+void sc_core_shutdown_inbox(struct sc_core *core);
 int sc_core_submit(struct sc_core *core);
+
+void sc_completion_init(struct sc_completion *c);
+void sc_completion_destroy(struct sc_completion *c);
+void sc_completion_signal(struct sc_completion *c);
+/* True if signalled before deadline_ns (CLOCK_MONOTONIC; UINT64_MAX = none). */
+bool sc_completion_wait(struct sc_completion *c, uint64_t deadline_ns);
 
 #endif

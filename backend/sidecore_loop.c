@@ -201,9 +201,10 @@ static bool poll_queues(struct sc_core *core, uint64_t now)
 /* The last look before sleeping.  True if work turned up (stay polling). */
 static bool prepare_sleep(struct sc_core *core)
 {
-    clear_eventfd(core->cmd_efd);
-    if (sc_core_run_command(core))
+    if (!sc_inbox_arm(&core->inbox)) {
+        sc_core_run_commands(core);
         return true;
+    }
     clear_eventfd(core->uring_efd);
     if (reap(core)) {
         sc_core_submit(core);
@@ -217,7 +218,12 @@ static bool prepare_sleep(struct sc_core *core)
         if (q->polled && q->ops->rearm(q))
             raced = true; /* go on: every queue must have req_event set */
     /* Throttled tenants keep work in their rings; that is no reason to spin. */
-    return raced && !core->throttled;
+    if (raced && !core->throttled) {
+        sc_inbox_disarm(&core->inbox);
+        return true;
+    }
+    sc_core_publish_tenants(core, true);
+    return false;
 }
 
 static void block(struct sc_core *core)
@@ -232,6 +238,7 @@ static void block(struct sc_core *core)
     int n = epoll_wait(core->epfd, ev, 4, timeout);
     sc_counter_add(&core->stats.sleep_ns, clock_ns() - t0);
     sc_counter_add(&core->stats.sleeps, 1);
+    sc_inbox_disarm(&core->inbox);
     if (n < 0 && errno != EINTR)
         sc_log_rl(SC_LOG_ERR, core->params.name, "epoll_wait: %s", strerrordesc_np(errno));
     if (n <= 0)
@@ -240,7 +247,7 @@ static void block(struct sc_core *core)
     /* Kicks now, so the rounds after the wake see them counted; the eventfds
      * are cleared before the next sleep. */
     for (int i = 0; i < n; i++)
-        if (ev[i].data.u32 == EV_EVTCHN)
+        if (ev[i].data.u64 == EV_EVTCHN)
             drain_kicks(core);
 }
 
@@ -256,7 +263,8 @@ void *sc_core_main(void *arg)
         core->now_ns = now;
         bool work = false;
 
-        sc_core_run_command(core);
+        if (!sc_inbox_empty(&core->inbox))
+            sc_core_run_commands(core);
         if (++since_drain >= SC_CORE_KICK_DRAIN_ROUNDS) {
             since_drain = 0;
             drain_kicks(core);
@@ -268,6 +276,8 @@ void *sc_core_main(void *arg)
         sc_core_submit(core);
         flush_dirty(core);
         sc_core_finish_removals(core);
+        if (now - core->published_ns >= SC_CORE_PUBLISH_NS)
+            sc_core_publish_tenants(core, false);
 
         uint64_t end = clock_ns();
         sc_counter_add(&core->stats.rounds, 1);
@@ -291,5 +301,7 @@ void *sc_core_main(void *arg)
         /* poll a while after a wake before sleeping again */
         last_work = clock_ns();
     }
+    sc_core_shutdown_inbox(core);
+    sc_completion_signal(&core->exited);
     return NULL;
 }

@@ -235,11 +235,25 @@ static bool blkq_idle(struct sc_queue *sq)
     return q->io_inflight == 0 && !q->copyback.head;
 }
 
+/* Requests in the ring (the shared header is the same in every ABI, and
+ * the back rings share their first fields) or ones fetched and parked. */
+static bool blkq_pending(struct sc_queue *sq)
+{
+    struct blk_queue *q = blkq_of(sq);
+    if (q->ring.broken)
+        return false;
+    if (q->pending || q->ready.head || q->retry.head)
+        return true;
+    const struct blkif_sring *sr = q->ring.sring;
+    return __atomic_load_n(&sr->req_prod, __ATOMIC_RELAXED) != q->ring.back.native.req_cons;
+}
+
 static const struct sc_queue_ops blkq_ops = {
     .poll = blkq_poll,
     .flush = blkq_flush,
     .rearm = blkq_rearm,
     .idle = blkq_idle,
+    .pending = blkq_pending,
 };
 
 /* ---- life cycle ---- */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +47,7 @@ enum fake_io {
     FAKE_SYNC,    /* answered inside poll */
     FAKE_NOP,     /* answered when an io_uring NOP completes */
     FAKE_TIMEOUT, /* answered when an io_uring timeout of io_ns expires */
+    FAKE_HOLD,    /* held (in flight) until a fake_release CALL answers them */
 };
 
 struct fake_req {
@@ -54,6 +56,7 @@ struct fake_req {
     struct __kernel_timespec ts;
     uint64_t start_ns;
     int slot;
+    bool busy; /* its SQE is in flight */
 };
 
 struct fake {
@@ -70,6 +73,7 @@ struct fake {
     uint32_t req_cons;
     uint32_t rsp_pvt;
     unsigned inflight;
+    unsigned held;      /* FAKE_HOLD requests not answered yet */
     int free_slots[RING];
     unsigned nfree;
     struct fake_req reqs[RING];
@@ -81,6 +85,7 @@ struct fake {
     bool endless;       /* the ring is always full */
     uint32_t req_bytes;
     uint32_t fail_at;   /* poll fails with -EPROTO once this many consumed (0 = never) */
+    unsigned quiesced;  /* times quiesce ran (core thread) */
 };
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
@@ -112,6 +117,7 @@ static void fake_done(struct sc_io *io, int res)
     sc_queue_mark_dirty(&f->q);
     f->free_slots[f->nfree++] = r->slot;
     f->inflight--;
+    r->busy = false;
 }
 
 static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
@@ -130,6 +136,9 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
             break;
         if (f->io == FAKE_SYNC) {
             answer(f, v->now_ns);
+        } else if (f->io == FAKE_HOLD) {
+            f->held++;
+            f->inflight++;
         } else {
             if (f->nfree == 0)
                 break;
@@ -146,6 +155,7 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
                 io_uring_prep_timeout(sqe, &r->ts, 0, 0);
             }
             sc_io_attach(sqe, &r->io);
+            r->busy = true;
             f->inflight++;
         }
         if (f->seen && f->req_cons < f->nseen)
@@ -173,7 +183,7 @@ static bool fake_rearm(struct sc_queue *q)
     struct fake *f = fake_of(q);
     if (f->endless)
         return true;
-    if (f->nfree == 0 && f->io != FAKE_SYNC)
+    if (f->nfree == 0 && f->io != FAKE_SYNC && f->io != FAKE_HOLD)
         return false; /* blocked on our own slots: the completion wakes the core */
     if (atomic_load_explicit(&f->req_prod, memory_order_acquire) != f->req_cons)
         return true;
@@ -187,11 +197,46 @@ static bool fake_idle(struct sc_queue *q)
     return fake_of(q)->inflight == 0;
 }
 
+/* CALL (core thread): answers the requests f holds. */
+static void fake_release(struct sc_core *core, void *arg)
+{
+    (void)core;
+    struct fake *f = arg;
+    f->rsp_pvt += f->held;
+    f->inflight -= f->held;
+    f->held = 0;
+    sc_queue_mark_dirty(&f->q);
+}
+
+/* Cancels every SQE in flight. */
+static void fake_quiesce(struct sc_queue *q)
+{
+    struct fake *f = fake_of(q);
+    f->quiesced++;
+    for (unsigned i = 0; i < RING; i++) {
+        if (!f->reqs[i].busy)
+            continue;
+        struct io_uring_sqe *sqe = sc_queue_get_sqe(q);
+        if (!sqe)
+            break;
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&f->reqs[i].io, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+}
+
 static const struct sc_queue_ops fake_ops = {
     .poll = fake_poll,
     .flush = fake_flush,
     .rearm = fake_rearm,
     .idle = fake_idle,
+};
+
+static const struct sc_queue_ops fake_quiesce_ops = {
+    .poll = fake_poll,
+    .flush = fake_flush,
+    .rearm = fake_rearm,
+    .idle = fake_idle,
+    .quiesce = fake_quiesce,
 };
 
 static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
@@ -265,6 +310,17 @@ static bool wait_answered(struct fake *f, uint64_t timeout_ns)
             return false;
         if (++spins > 100)
             sched_yield();
+    }
+    return true;
+}
+
+static bool wait_consumed(struct fake *f, uint32_t n, uint64_t timeout_ns)
+{
+    uint64_t deadline = now_ns() + timeout_ns;
+    while (atomic_load(&f->cons_seen) != n) {
+        if (now_ns() > deadline)
+            return false;
+        usleep(100);
     }
     return true;
 }
@@ -731,6 +787,351 @@ static void destroy_drains_leftover_queue(void **state)
     fake_free(f, NULL);
 }
 
+/* ---- commands ---- */
+
+/* A poster's reply inbox and what its done callbacks saw. */
+struct poster {
+    struct sc_core *core;
+    struct sc_inbox reply;
+    unsigned id;
+    unsigned done;         /* done callbacks run (this thread) */
+    unsigned next_done;    /* done order check */
+    bool order_ok;
+};
+
+struct call_arg {
+    struct sc_core_cmd cmd;
+    struct poster *p;
+    unsigned seq;
+};
+
+enum { POSTERS = 3, CALLS = 3000 };
+static unsigned ran_next[POSTERS]; /* core thread only */
+static bool ran_order_ok = true;   /* core thread only */
+static unsigned ran_total;         /* core thread only */
+
+static void record_call(struct sc_core *core, void *arg)
+{
+    (void)core;
+    struct call_arg *a = arg;
+    if (a->seq != ran_next[a->p->id])
+        ran_order_ok = false;
+    ran_next[a->p->id] = a->seq + 1;
+    ran_total++;
+}
+
+static void call_done(struct sc_core_cmd *cmd)
+{
+    struct call_arg *a = cmd->owner;
+    if (cmd->result != 0 || a->seq != a->p->next_done)
+        a->p->order_ok = false;
+    a->p->next_done = a->seq + 1;
+    a->p->done++;
+}
+
+/* Reaps until n commands of p are done; sleeps on the reply inbox. */
+static void reap_until(struct poster *p, unsigned n)
+{
+    while (p->done < n) {
+        if (sc_inbox_arm(&p->reply)) {
+            struct pollfd pfd = { .fd = sc_inbox_fd(&p->reply), .events = POLLIN };
+            if (poll(&pfd, 1, 20000) != 1) {
+                fprintf(stderr, "# poster %u: %u of %u done, no ring\n", p->id, p->done, n);
+                break;
+            }
+        }
+        sc_inbox_disarm(&p->reply);
+        sc_core_cmd_reap(&p->reply);
+    }
+}
+
+static void *poster_thread(void *arg)
+{
+    struct poster *p = arg;
+    struct call_arg *a = calloc(CALLS, sizeof(*a));
+    if (!a)
+        return NULL;
+    for (unsigned i = 0; i < CALLS; i++) {
+        a[i].p = p;
+        a[i].seq = i;
+        a[i].cmd = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = record_call, .arg = &a[i],
+                                         .reply = &p->reply, .done = call_done, .owner = &a[i] };
+        if (sc_core_post(p->core, &a[i].cmd) != 0)
+            p->order_ok = false;
+        if (i % 97 == 0)
+            sc_core_cmd_reap(&p->reply); /* reap along the way too */
+    }
+    reap_until(p, CALLS);
+    free(a);
+    return NULL;
+}
+
+/* Many threads post many commands at once; each thread's run in its order
+ * and each comes back to its reply inbox, in order, exactly once. */
+static void commands_from_many_threads(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1); /* sleeps whenever idle: the doorbell matters */
+    struct fake *busy = fake_new(1, FAKE_SYNC, 0);
+    busy->endless = true;
+    assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
+    struct poster ps[POSTERS];
+    pthread_t th[POSTERS];
+    for (unsigned i = 0; i < POSTERS; i++) {
+        ps[i] = (struct poster){ .core = core, .id = i, .order_ok = true };
+        assert_int_equal(sc_inbox_init(&ps[i].reply), 0);
+        assert_int_equal(pthread_create(&th[i], NULL, poster_thread, &ps[i]), 0);
+    }
+    for (unsigned i = 0; i < POSTERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(ps[i].done, CALLS);
+        assert_true(ps[i].order_ok);
+        sc_inbox_destroy(&ps[i].reply);
+    }
+    /* removing busy with the sync call synchronises with the core thread:
+     * its writes to ran_* are visible after */
+    assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
+    assert_int_equal(ran_total, POSTERS * CALLS);
+    assert_true(ran_order_ok);
+    for (unsigned i = 0; i < POSTERS; i++)
+        assert_int_equal(ran_next[i], CALLS);
+
+    /* what post refuses, synchronously */
+    struct sc_core_cmd bad = { .type = SC_CORE_CMD_CALL };
+    assert_int_equal(sc_core_post(core, &bad), -EINVAL);
+    bad = (struct sc_core_cmd){ .type = (enum sc_core_cmd_type)42 };
+    assert_int_equal(sc_core_post(core, &bad), -EINVAL);
+    bad = (struct sc_core_cmd){ .type = SC_CORE_CMD_REMOVE };
+    assert_int_equal(sc_core_post(core, &bad), -EINVAL);
+    assert_int_equal(sc_core_post(NULL, &bad), -EINVAL);
+    fake_free(busy, core);
+    sc_core_destroy(core);
+}
+
+static void count_done(struct sc_core_cmd *cmd)
+{
+    (*(unsigned *)cmd->owner)++;
+}
+
+/* Removes wait for their queue's I/O without holding up anything else:
+ * two removes pending, a CALL and a SET_TENANT posted after them complete
+ * first, and each remove completes when its own I/O does. */
+static void removes_pending_hold_up_nothing(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(20000, -1);
+    struct fake *a = fake_new(guest_id, FAKE_HOLD, 0), *b = fake_new(guest_id, FAKE_HOLD, 0);
+    fake_bind(a, core);
+    fake_bind(b, core);
+    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &b->q), 0);
+    produce(a, 3);
+    produce(b, 5);
+    assert_true(wait_consumed(a, 3, 5000000000ull));
+    assert_true(wait_consumed(b, 5, 5000000000ull));
+
+    struct sc_inbox reply;
+    assert_int_equal(sc_inbox_init(&reply), 0);
+    unsigned ra = 0, rb = 0, rcall = 0, rten = 0, rdup = 0;
+    struct sc_core_cmd rma = { .type = SC_CORE_CMD_REMOVE, .q = &a->q, .reply = &reply,
+                               .done = count_done, .owner = &ra };
+    struct sc_core_cmd rmb = rma, dup = rma, call, ten;
+    rmb.q = &b->q;
+    rmb.owner = &rb;
+    dup.owner = &rdup;
+    call = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = fake_release, .arg = b,
+                                 .reply = &reply, .done = count_done, .owner = &rcall };
+    ten = (struct sc_core_cmd){ .type = SC_CORE_CMD_SET_TENANT, .domid = 77,
+                                .conf = { .weight = 200 }, .reply = &reply, .done = count_done,
+                                .owner = &rten };
+    assert_int_equal(sc_core_post(core, &rma), 0);
+    assert_int_equal(sc_core_post(core, &rmb), 0);
+    assert_int_equal(sc_core_post(core, &dup), 0);
+    assert_int_equal(sc_core_post(core, &ten), 0);
+    /* a synchronous call from this thread completes meanwhile too */
+    assert_int_equal(sc_core_set_tenant(core, 78, &(struct sc_sched_tenant_conf){ .weight = 5 }), 0);
+    struct sc_sched_tenant_stats ts;
+    assert_int_equal(sc_core_tenant_stats(core, 77, &ts), 0);
+    assert_int_equal(sc_core_tenant_stats(core, 78, &ts), 0);
+    /* the commands before the sync one are done by now: reap them */
+    assert_int_equal(sc_core_cmd_reap(&reply), 2);
+    assert_int_equal(rten, 1);
+    assert_int_equal(ten.result, 0);
+    assert_int_equal(rdup, 1);
+    assert_int_equal(dup.result, -EALREADY);
+    assert_int_equal(ra + rb, 0); /* both still held */
+
+    /* b's I/O completes (the CALL answers it): b's remove completes, a's not */
+    assert_int_equal(sc_core_post(core, &call), 0);
+    uint64_t deadline = now_ns() + 5000000000ull;
+    while (rb == 0 && now_ns() < deadline) {
+        sc_core_cmd_reap(&reply);
+        usleep(200);
+    }
+    assert_int_equal(rcall, 1);
+    assert_int_equal(rb, 1);
+    assert_int_equal(rmb.result, 0);
+    assert_null(b->q.core);
+    assert_int_equal(atomic_load(&b->rsp_prod), 5);
+    assert_int_equal(sc_core_set_tenant(core, 78, &(struct sc_sched_tenant_conf){ .weight = 6 }), 0);
+    sc_core_cmd_reap(&reply);
+    assert_int_equal(ra, 0);
+
+    call.arg = a;
+    assert_int_equal(sc_core_post(core, &call), 0);
+    deadline = now_ns() + 5000000000ull;
+    while (ra == 0 && now_ns() < deadline) {
+        sc_core_cmd_reap(&reply);
+        usleep(200);
+    }
+    assert_int_equal(ra, 1);
+    assert_int_equal(rma.result, 0);
+    assert_int_equal(atomic_load(&a->rsp_prod), 3);
+    assert_int_equal(sc_core_remove_queue(core, &a->q), -ENOENT);
+    sc_inbox_destroy(&reply);
+    fake_free(a, core);
+    fake_free(b, core);
+    sc_core_destroy(core);
+}
+
+/* A CALL that blocks the core thread until the test lets it go. */
+struct gate {
+    atomic_int state; /* 0 closed, 1 the core is inside, 2 open */
+};
+
+static void gate_call(struct sc_core *core, void *arg)
+{
+    (void)core;
+    struct gate *g = arg;
+    atomic_store(&g->state, 1);
+    while (atomic_load(&g->state) != 2)
+        usleep(100);
+}
+
+/* Tenant stats are read from what the core published, even while the core
+ * thread cannot answer anything. */
+static void tenant_stats_never_wait_on_the_core(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(100000, -1);
+    struct sc_sched_tenant_stats ts;
+    assert_int_equal(sc_core_tenant_stats(core, 31, &ts), -ENOENT);
+    assert_int_equal(sc_core_tenant_stats(NULL, 31, &ts), -EINVAL);
+    struct fake *f = fake_new(31, FAKE_SYNC, 0);
+    f->endless = true;
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    /* known as soon as the ADD completed */
+    assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
+    uint64_t deadline = now_ns() + 5000000000ull;
+    do {
+        usleep(1000);
+        assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
+    } while (ts.requests == 0 && now_ns() < deadline);
+    assert_true(ts.requests > 0); /* published while it runs */
+
+    struct gate g = { 0 };
+    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_CALL, .fn = gate_call, .arg = &g };
+    assert_int_equal(sc_core_post(core, &cmd), 0);
+    while (atomic_load(&g.state) != 1)
+        usleep(100);
+    /* the core thread is stuck in the CALL: the read still returns */
+    assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    atomic_store(&g.state, 2);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0); /* also: cmd is done after this */
+    fake_free(f, core);
+    sc_core_destroy(core);
+}
+
+/* Destroy with I/O that never completes gives up after its timeout,
+ * abandons the queue (its pending REMOVE fails with -ETIMEDOUT), and a
+ * core whose queues drain in time reports success. */
+static void destroy_within_abandons_hung_io(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_TIMEOUT, 0);
+    f->io_ns = 3600ull * 1000000000ull; /* an hour: "never" */
+    produce(f, 4);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_true(wait_consumed(f, 4, 5000000000ull));
+    struct sc_inbox reply;
+    assert_int_equal(sc_inbox_init(&reply), 0);
+    unsigned done = 0;
+    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = &f->q, .reply = &reply,
+                              .done = count_done, .owner = &done };
+    assert_int_equal(sc_core_post(core, &rm), 0);
+    assert_int_equal(sc_core_destroy_within(core, 50000000ull), -ETIMEDOUT);
+    assert_int_equal(sc_core_cmd_reap(&reply), 1);
+    assert_int_equal(done, 1);
+    assert_int_equal(rm.result, -ETIMEDOUT);
+    assert_int_equal(f->inflight, 4); /* abandoned as it was */
+    sc_inbox_destroy(&reply);
+    /* the ring's exit cancelled the timeouts (no buffer of f's in them), so
+     * here f may go; a real device's abandoned memory must stay */
+    fake_free(f, NULL);
+
+    core = core_new(0, -1);
+    f = fake_new(5, FAKE_TIMEOUT, 0);
+    f->io_ns = 2000000;
+    produce(f, 4);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_true(wait_consumed(f, 4, 5000000000ull));
+    assert_int_equal(sc_core_destroy_within(core, 20ull * 1000000000ull), 0);
+    assert_int_equal(f->inflight, 0);
+    assert_int_equal(atomic_load(&f->rsp_prod), 4);
+    fake_free(f, NULL);
+}
+
+/* A device's quiesce cancels its hung I/O, so removal is bounded; the
+ * cancelled requests still complete (and are answered) before it ends. */
+static void quiesce_bounds_removal(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_TIMEOUT, 0), *g = fake_new(guest_id, FAKE_SYNC, 0);
+    f->q.ops = &fake_quiesce_ops;
+    g->q.ops = &fake_quiesce_ops; /* nothing in flight: quiesce does nothing */
+    f->io_ns = 3600ull * 1000000000ull; /* an hour: "never" */
+    produce(f, 6);
+    produce(g, 2);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &g->q), 0);
+    assert_true(wait_consumed(f, 6, 5000000000ull));
+    assert_true(wait_answered(g, 5000000000ull));
+    assert_int_equal(f->quiesced, 0);
+
+    struct sc_inbox reply;
+    assert_int_equal(sc_inbox_init(&reply), 0);
+    unsigned done = 0;
+    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = &f->q, .reply = &reply,
+                              .done = count_done, .owner = &done };
+    assert_int_equal(sc_core_post(core, &rm), 0);
+    /* a liveness bound, not a speed check: without the cancel it is an hour */
+    uint64_t deadline = now_ns() + 20000000000ull;
+    while (!done && now_ns() < deadline) {
+        if (sc_inbox_arm(&reply)) {
+            struct pollfd p = { .fd = sc_inbox_fd(&reply), .events = POLLIN };
+            poll(&p, 1, 1000);
+        }
+        sc_inbox_disarm(&reply);
+        sc_core_cmd_reap(&reply);
+    }
+    assert_int_equal(done, 1);
+    assert_int_equal(rm.result, 0);
+    assert_int_equal(f->quiesced, 1);
+    assert_int_equal(f->inflight, 0);
+    assert_int_equal(atomic_load(&f->rsp_prod), 6); /* answered (as errors) */
+    assert_int_equal(qstat(f, SC_QSTAT_ERRORS), 6);
+    assert_int_equal(sc_core_remove_queue(core, &g->q), 0);
+    assert_int_equal(g->quiesced, 1);
+    sc_inbox_destroy(&reply);
+    fake_free(f, NULL);
+    fake_free(g, NULL);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +1145,11 @@ int main(void)
         cmocka_unit_test(stats_and_latency),
         cmocka_unit_test(limit_throttles_and_sleeps),
         cmocka_unit_test(destroy_drains_leftover_queue),
+        cmocka_unit_test(commands_from_many_threads),
+        cmocka_unit_test(removes_pending_hold_up_nothing),
+        cmocka_unit_test(tenant_stats_never_wait_on_the_core),
+        cmocka_unit_test(destroy_within_abandons_hung_io),
+        cmocka_unit_test(quiesce_bounds_removal),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
