@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "inbox.h"
 #include "log.h"
 
 struct pool_core {
@@ -36,7 +38,48 @@ struct sc_pool {
     uint64_t event_seq;      /* names event-mode cores */
     struct pool_tenant *tenants;
     unsigned ntenants, tenants_cap;
+    struct sc_inbox reply;   /* answers of posted commands */
+    unsigned settings_inflight; /* tenant settings posted, not yet answered */
 };
+
+/* A tenant setting on its way to one core; freed when answered. */
+struct tenant_post {
+    struct sc_core_cmd cmd;
+    struct sc_pool *pool;
+};
+
+static void tenant_posted(struct sc_core_cmd *cmd)
+{
+    struct tenant_post *tp = cmd->owner;
+    if (cmd->result < 0)
+        sc_log(SC_LOG_ERR, "pool", "tenant %u: a core refused the settings: %s", cmd->domid,
+               strerror(-cmd->result));
+    tp->pool->settings_inflight--;
+    free(tp);
+}
+
+/* Sends domid's settings to core without waiting for it. */
+static int post_tenant(struct sc_pool *pool, struct sc_core *core, domid_t domid,
+                       const struct sc_sched_tenant_conf *conf)
+{
+    struct tenant_post *tp = calloc(1, sizeof(*tp));
+    if (!tp)
+        return -ENOMEM;
+    tp->pool = pool;
+    tp->cmd.type = SC_CORE_CMD_SET_TENANT;
+    tp->cmd.domid = domid;
+    tp->cmd.conf = *conf;
+    tp->cmd.reply = &pool->reply;
+    tp->cmd.done = tenant_posted;
+    tp->cmd.owner = tp;
+    int rc = sc_core_post(core, &tp->cmd);
+    if (rc < 0) {
+        free(tp);
+        return rc;
+    }
+    pool->settings_inflight++;
+    return 0;
+}
 
 const char *sc_mode_str(enum sc_mode m)
 {
@@ -86,7 +129,8 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
         return NULL;
     }
     for (unsigned i = 0; i < pool->ntenants; i++) {
-        int ret = sc_core_set_tenant(pc->core, pool->tenants[i].domid, &pool->tenants[i].conf);
+        /* posted ahead of any queue, so the core applies them first */
+        int ret = post_tenant(pool, pc->core, pool->tenants[i].domid, &pool->tenants[i].conf);
         if (ret < 0) {
             sc_core_destroy(pc->core);
             free(pc);
@@ -116,6 +160,21 @@ static void core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc)
     free(pc);
 }
 
+static int core_unlink_destroy_within(struct sc_pool *pool, struct pool_core *pc,
+                                      uint64_t timeout_ns)
+{
+    for (struct pool_core **pp = &pool->cores; *pp; pp = &(*pp)->next) {
+        if (*pp == pc) {
+            *pp = pc->next;
+            pool->ncores--;
+            break;
+        }
+    }
+    int rc = sc_core_destroy_within(pc->core, timeout_ns);
+    free(pc);
+    return rc;
+}
+
 struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
 {
     if (!x || !p || (p->mode != SC_MODE_POLL && p->mode != SC_MODE_EVENT) ||
@@ -133,6 +192,12 @@ struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
     struct sc_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return NULL;
+    int rc = sc_inbox_init(&pool->reply);
+    if (rc < 0) {
+        free(pool);
+        errno = -rc;
+        return NULL;
+    }
     pool->xen = x;
     pool->params = *p;
     if (p->mode == SC_MODE_POLL) {
@@ -154,18 +219,47 @@ struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
     return pool;
 }
 
-void sc_pool_destroy(struct sc_pool *pool)
+int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
 {
     if (!pool)
-        return;
+        return 0;
+    int result = 0;
+    uint64_t start = sc_clock_ns();
     while (pool->cores) {
         if (pool->cores->nqueues)
             sc_log(SC_LOG_WARN, "pool", "%s destroyed with %u queue(s) still acquired",
                    sc_core_name(pool->cores->core), pool->cores->nqueues);
-        core_unlink_destroy(pool, pool->cores);
+        uint64_t spent = sc_clock_ns() - start;
+        uint64_t left = spent < timeout_ns ? timeout_ns - spent : 0;
+        if (core_unlink_destroy_within(pool, pool->cores, left) < 0)
+            result = -ETIMEDOUT;
     }
+    /* Answers of commands nobody will reap any more: the cores are gone. */
+    sc_pool_reap(pool);
+    sc_inbox_destroy(&pool->reply);
     free(pool->tenants);
     free(pool);
+    return result;
+}
+
+void sc_pool_destroy(struct sc_pool *pool)
+{
+    sc_pool_destroy_within(pool, UINT64_MAX);
+}
+
+struct sc_inbox *sc_pool_reply_inbox(struct sc_pool *pool)
+{
+    return &pool->reply;
+}
+
+int sc_pool_reply_fd(struct sc_pool *pool)
+{
+    return sc_inbox_fd(&pool->reply);
+}
+
+unsigned sc_pool_reap(struct sc_pool *pool)
+{
+    return sc_core_cmd_reap(&pool->reply);
 }
 
 enum sc_mode sc_pool_mode(const struct sc_pool *pool)
@@ -261,7 +355,7 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
     t->conf = *conf;
     int first_err = 0;
     for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
-        ret = sc_core_set_tenant(pc->core, domid, conf);
+        ret = post_tenant(pool, pc->core, domid, conf);
         if (ret < 0 && !first_err) {
             sc_log(SC_LOG_ERR, sc_core_name(pc->core), "tenant %u: %s", domid, strerror(-ret));
             first_err = ret;

@@ -9,6 +9,10 @@
  * acquire and destroyed on release — the same engine, no special case.
  * Fair-share settings of a guest are applied to every core (a guest's share
  * is per core it has queues on).
+ * The pool never waits for a core: commands are posted, and their answers
+ * come back through the pool's reply inbox, which the control thread
+ * watches (sc_pool_reply_fd) and drains (sc_pool_reap): that is where the
+ * `done` callbacks of sc_core_cmd run (queue_attach.h uses it).
  * Threads: control thread only.  Returns 0 or -errno; NULL + errno.
  */
 #ifndef SC_COREPOOL_H
@@ -43,6 +47,16 @@ struct sc_pool;
 struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p);
 /* Every queue must have been released first. NULL is a no-op. */
 void sc_pool_destroy(struct sc_pool *pool);
+/* The same, waiting at most timeout_ns for queues still on a core to
+ * drain (a hung backing store): those are abandoned.  0 or -ETIMEDOUT. */
+int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns);
+
+/* Where the pool's posted commands are answered (sc_core_cmd.reply). */
+struct sc_inbox *sc_pool_reply_inbox(struct sc_pool *pool);
+/* Readable when answers wait; arm before sleeping on it (inbox.h). */
+int sc_pool_reply_fd(struct sc_pool *pool);
+/* Runs the done callbacks of the commands answered so far.  Their count. */
+unsigned sc_pool_reap(struct sc_pool *pool);
 enum sc_mode sc_pool_mode(const struct sc_pool *pool);
 
 /* The core that will serve a new queue of guest `domid` (bind the queue's
