@@ -40,7 +40,6 @@
 #include "simworld.h"
 #include "bus_fixture.h"
 
-#define now_ms() fixture_now_ms()
 #include "xen.h"
 #include "xenbus.h"
 #include "xensim.h"
@@ -139,9 +138,9 @@ static void fe_state(struct fe *f, int s)
  * state, or -1 on timeout. */
 static int fe_wait_be(struct fe *f, const int *want)
 {
-    int64_t until = now_ms() + FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + FE_TIMEOUT_MS;
     unsigned long long s = 0;
-    while (now_ms() < until) {
+    while (sc_clock_ms() < until) {
         if (fe_read_ull(f, f->bdir, "state", &s))
             for (const int *w = want; *w; w++)
                 if ((int)s == *w)
@@ -244,9 +243,9 @@ static bool fe_wait_resize(struct fe *f)
     snprintf(p, sizeof(p), "%s/test-resize-armed", f->fdir);
     if (!xs_write(f->xs, XBT_NULL, p, "1", 1))
         return fe_fail(f, "writing %s", p);
-    int64_t until = now_ms() + FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + FE_TIMEOUT_MS;
     unsigned events = 0;
-    while (now_ms() < until) {
+    while (sc_clock_ms() < until) {
         struct pollfd pfd = { .fd = xs_fileno(f->xs), .events = POLLIN };
         poll(&pfd, 1, 50);
         char **ev;
@@ -527,12 +526,12 @@ static struct fe_result fe_finish(struct child c)
     struct fe_result r = { .ok = false };
     snprintf(r.why, sizeof(r.why), "frontend reported nothing");
     int status = 0;
-    int64_t until = now_ms() + 3 * FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + 3 * FE_TIMEOUT_MS;
     for (;;) {
         pid_t w = waitpid(c.pid, &status, WNOHANG);
         if (w == c.pid)
             break;
-        if (now_ms() > until) {
+        if (sc_clock_ms() > until) {
             kill(c.pid, SIGKILL);
             waitpid(c.pid, &status, 0);
             snprintf(r.why, sizeof(r.why), "frontend hung");

@@ -139,7 +139,6 @@ static void bus_down(void)
 
 
 
-#define now_ms() fixture_now_ms()
 #define pump_once(ms) bus_pump_once(bus, (ms))
 /* Dispatches until `cond` holds (5 s at most), then asserts it. */
 #define WAIT_FOR(cond) BUS_WAIT_FOR(bus, 5000, cond)
@@ -150,8 +149,8 @@ static void bus_down(void)
 /* Dispatches for ms milliseconds whatever happens. */
 static void pump_for(int ms)
 {
-    int64_t until = now_ms() + ms;
-    while (now_ms() < until)
+    uint64_t until = sc_clock_ms() + ms;
+    while (sc_clock_ms() < until)
         pump_once(10);
 }
 

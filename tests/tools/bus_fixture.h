@@ -9,17 +9,18 @@
 #include <stdint.h>
 #include <xenstore.h>
 
+#include "clock.h"
+
 struct sc_xenbus;
 
-int64_t fixture_now_ms(void);
 /* Waits up to timeout_ms for the bus's fd, then dispatches (asserting success). */
 void bus_pump_once(struct sc_xenbus *bus, int timeout_ms);
 
 /* Dispatches `bus` until `cond` holds (ms milliseconds at most), then asserts it. */
 #define BUS_WAIT_FOR(bus, ms, cond)                                                                \
     do {                                                                                           \
-        int64_t until_ = fixture_now_ms() + (ms);                                                  \
-        while (!(cond) && fixture_now_ms() < until_)                                               \
+        uint64_t until_ = sc_clock_ms() + (ms);                                                    \
+        while (!(cond) && sc_clock_ms() < until_)                                                  \
             bus_pump_once((bus), 10);                                                              \
         assert_true(cond);                                                                         \
     } while (0)

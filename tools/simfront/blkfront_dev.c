@@ -23,6 +23,7 @@
 #include <xen/io/xenbus.h>
 #include <xen/io/blkif.h>
 
+#include "clock.h"
 #include "blkfront.h"
 
 #define BF_WATCH_TOKEN "bf-backend-state"
@@ -81,13 +82,6 @@ static int fail(struct bf_dev *d, int err, const char *fmt, ...)
         va_end(ap);
     }
     return err;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- xenstore helpers ---- */
@@ -158,7 +152,7 @@ static void drain_watch(struct bf_dev *d)
 static int wait_backend(struct bf_dev *d, unsigned mask, unsigned fatal, const char *what)
 {
     unsigned timeout = d->want.timeout_ms ? d->want.timeout_ms : 10000;
-    uint64_t deadline = now_ms() + timeout;
+    uint64_t deadline = sc_clock_ms() + timeout;
     for (;;) {
         drain_watch(d);
         int st = backend_state(d);
@@ -171,7 +165,7 @@ static int wait_backend(struct bf_dev *d, unsigned mask, unsigned fatal, const c
             free(e);
             return ret;
         }
-        uint64_t now = now_ms();
+        uint64_t now = sc_clock_ms();
         if (now >= deadline)
             return fail(d, -ETIMEDOUT, "%s: timed out after %u ms (backend %s is %s)", what,
                         timeout, d->info.backend_path, bf_xenbus_state_str(st));

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xen.h"
 #include "xensim.h"
@@ -56,13 +57,6 @@ struct guest_hello {
     int32_t port;
     uint32_t refs[BATCH + 1]; /* BATCH pages for maps, one for copies */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int die(const char *what, int err)
 {
@@ -340,10 +334,10 @@ static int measure(struct bench *b, bench_fn *fn, uint64_t budget_ns, double *ns
     uint64_t iters = 1, t;
     int rc;
     for (;;) { /* calibrate (and warm up) */
-        t = now_ns();
+        t = sc_clock_ns();
         if ((rc = fn(b, iters)) < 0)
             return rc;
-        t = now_ns() - t;
+        t = sc_clock_ns() - t;
         if (t >= 10000000 || iters >= (1ull << 40))
             break;
         iters *= 2;
@@ -353,10 +347,10 @@ static int measure(struct bench *b, bench_fn *fn, uint64_t budget_ns, double *ns
         per_round = 1;
     double r[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
-        t = now_ns();
+        t = sc_clock_ns();
         if ((rc = fn(b, per_round)) < 0)
             return rc;
-        r[i] = (double)(now_ns() - t) / (double)per_round;
+        r[i] = (double)(sc_clock_ns() - t) / (double)per_round;
     }
     qsort(r, ROUNDS, sizeof(r[0]), cmp_double);
     *ns_per_call = r[ROUNDS / 2];

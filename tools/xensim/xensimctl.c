@@ -28,6 +28,7 @@
 #include <xenstore.h>
 #include <xen/io/xenbus.h>
 
+#include "clock.h"
 #include "xensim.h"
 
 static void usage(FILE *out)
@@ -374,13 +375,6 @@ static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **arg
     return ret;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int read_state(struct xs_handle *h, const char *dir)
 {
     char path[512];
@@ -401,7 +395,7 @@ static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
     snprintf(path, sizeof(path), "%s/state", be);
     if (!xs_watch(h, path, "detach"))
         return -errno;
-    uint64_t deadline = mono_ms() + timeout_ms;
+    uint64_t deadline = sc_clock_ms() + timeout_ms;
     int ret = -ETIMEDOUT;
     for (;;) {
         char **vec;
@@ -412,7 +406,7 @@ static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
             ret = 0;
             break;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = sc_clock_ms();
         if (now >= deadline)
             break;
         struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
