@@ -25,35 +25,26 @@
 
 #define PG XSIM_PAGE_SIZE
 
-static struct simworld world;
-static struct xsim *dom0;          /* toolstack: creates the guest */
-static struct xsim_guest *guest;   /* the guest's kernel */
+static struct simbackend sb;      /* the world, the guest's kernel and dom0 */
+static struct xsim_guest *guest;   /* sb's, for short */
 static domid_t guest_id;
 static struct sc_xen *x;           /* the backend, dom0 */
 
 static int world_up(void **state)
 {
     (void)state;
-    int id = simworld_start_with_guest(&world, "platform-guest", &dom0);
-    if (id <= 0)
+    if (simbackend_start(&sb, "platform-guest") < 0)
         return -1;
-    guest_id = (domid_t)id;
-    guest = xsim_guest_open(world.dir, guest_id);
-    if (!guest)
-        return -1;
-    x = sc_xen_open(SC_XEN_SIM);
-    return x ? 0 : -1;
+    guest = sb.guest;
+    guest_id = sb.guest_id;
+    x = sb.xen;
+    return 0;
 }
 
 static int world_down(void **state)
 {
     (void)state;
-    sc_xen_close(x);
-    if (guest)
-        xsim_guest_close(guest);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
+    simbackend_stop(&sb);
     return 0;
 }
 
@@ -66,23 +57,14 @@ static bool readable(int fd, int timeout_ms)
 /* n guest pages, page i filled with byte (seed + i), granted to dom0. */
 static uint8_t *grant_pages(uint32_t n, uint8_t seed, bool readonly, grant_ref_t *refs)
 {
-    uint64_t gfn;
-    uint8_t *p = xsim_guest_pages_alloc(guest, n, &gfn);
+    uint8_t *p = simbackend_grant_pages(&sb, n, seed, readonly, refs);
     assert_non_null(p);
-    for (uint32_t i = 0; i < n; i++) {
-        memset(p + i * PG, seed + i, PG);
-        int ref = xsim_guest_grant(guest, 0, gfn + i, readonly);
-        assert_true(ref >= 0);
-        refs[i] = (grant_ref_t)ref;
-    }
     return p;
 }
 
 static void end_and_free(uint8_t *p, uint32_t n, const grant_ref_t *refs)
 {
-    for (uint32_t i = 0; i < n; i++)
-        assert_int_equal(xsim_guest_end_access(guest, refs[i]), 0);
-    xsim_guest_pages_free(guest, p, n);
+    assert_int_equal(simbackend_end_pages(&sb, p, n, refs), 0);
 }
 
 static void open_sim_as_dom0(void **state)

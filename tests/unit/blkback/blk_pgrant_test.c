@@ -23,34 +23,26 @@
 
 #define NPAGES 64
 
-static struct simworld world;
-static struct xsim *dom0;
-static struct xsim_guest *guest;
+static struct simbackend sb;
+static struct xsim_guest *guest; /* sb's, for short */
 static domid_t guest_id;
 static struct sc_xen *xen;
-static void *pages[NPAGES];
+static uint8_t *area;            /* NPAGES contiguous guest pages */
+static void *pages[NPAGES];      /* page i of area, filled with i + 1 */
 static grant_ref_t refs[NPAGES];
 
 static void grant_pages(bool readonly)
 {
-    for (unsigned i = 0; i < NPAGES; i++) {
-        uint64_t gfn;
-        pages[i] = xsim_guest_pages_alloc(guest, 1, &gfn);
-        assert_non_null(pages[i]);
-        memset(pages[i], (int)(i + 1), 4096);
-        int ref = xsim_guest_grant(guest, 0, gfn, readonly);
-        assert_true(ref > 0);
-        refs[i] = (grant_ref_t)ref;
-    }
+    area = simbackend_grant_pages(&sb, NPAGES, 1, readonly, refs);
+    assert_non_null(area);
+    for (unsigned i = 0; i < NPAGES; i++)
+        pages[i] = area + (size_t)i * 4096;
 }
 
 /* Ends every grant; all must succeed (nothing still mapped). */
 static void end_pages(void)
 {
-    for (unsigned i = 0; i < NPAGES; i++) {
-        assert_int_equal(xsim_guest_end_access(guest, refs[i]), 0);
-        xsim_guest_pages_free(guest, pages[i], 1);
-    }
+    assert_int_equal(simbackend_end_pages(&sb, area, NPAGES, refs), 0);
 }
 
 static void test_hit(void **state)
@@ -213,27 +205,18 @@ static int setup(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_ERR);
-    int id = simworld_start_with_guest(&world, "pgrant-guest", &dom0);
-    if (id <= 0)
+    if (simbackend_start(&sb, "pgrant-guest") < 0)
         return -1;
-    guest_id = (domid_t)id;
-    guest = xsim_guest_open(world.dir, guest_id);
-    if (!guest)
-        return -1;
-    xen = sc_xen_open(SC_XEN_SIM);
-    return xen ? 0 : -1;
+    guest = sb.guest;
+    guest_id = sb.guest_id;
+    xen = sb.xen;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (xen)
-        sc_xen_close(xen);
-    if (guest)
-        xsim_guest_close(guest);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
+    simbackend_stop(&sb);
     return 0;
 }
 
