@@ -12,9 +12,7 @@
 #include <unistd.h>
 #include <poll.h>
 
-#include "xen.h"
 #include "xensim.h"
-#include "xensim_guest.h"
 
 const char *simworld_bin(const char *name)
 {
@@ -115,71 +113,4 @@ int simworld_start_with_guest(struct simworld *w, const char *name, struct xsim 
         return ret;
     int id = xsim_domain_create(*dom0, name, 16);
     return id > 0 ? id : (id < 0 ? id : -EINVAL);
-}
-
-int simbackend_start(struct simbackend *b, const char *guest_name)
-{
-    memset(b, 0, sizeof(*b));
-    int id = simworld_start_with_guest(&b->w, guest_name, &b->dom0);
-    if (id < 0) {
-        simbackend_stop(b);
-        return id;
-    }
-    b->guest_id = (domid_t)id;
-    b->guest = xsim_guest_open(b->w.dir, b->guest_id);
-    if (b->guest)
-        b->xen = sc_xen_open(SC_XEN_SIM);
-    if (!b->xen) {
-        int err = errno ? -errno : -EIO;
-        simbackend_stop(b);
-        return err;
-    }
-    return 0;
-}
-
-void simbackend_stop(struct simbackend *b)
-{
-    if (b->xen)
-        sc_xen_close(b->xen);
-    if (b->guest)
-        xsim_guest_close(b->guest);
-    if (b->dom0)
-        xsim_close(b->dom0);
-    simworld_stop(&b->w);
-    b->xen = NULL;
-    b->guest = NULL;
-    b->dom0 = NULL;
-}
-
-uint8_t *simbackend_grant_pages(struct simbackend *b, uint32_t n, uint8_t seed, bool readonly,
-                                grant_ref_t *refs)
-{
-    uint64_t gfn;
-    uint8_t *p = xsim_guest_pages_alloc(b->guest, n, &gfn);
-    if (!p)
-        return NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        memset(p + (size_t)i * XSIM_PAGE_SIZE, (uint8_t)(seed + i), XSIM_PAGE_SIZE);
-        int ref = xsim_guest_grant(b->guest, 0, gfn + i, readonly);
-        if (ref < 0) {
-            simbackend_end_pages(b, p, i, refs);
-            errno = -ref;
-            return NULL;
-        }
-        refs[i] = (grant_ref_t)ref;
-    }
-    return p;
-}
-
-int simbackend_end_pages(struct simbackend *b, uint8_t *p, uint32_t n, const grant_ref_t *refs)
-{
-    int ret = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        int rc = xsim_guest_end_access(b->guest, refs[i]);
-        if (rc < 0 && ret == 0)
-            ret = rc;
-    }
-    if (ret == 0)
-        xsim_guest_pages_free(b->guest, p, n);
-    return ret;
 }

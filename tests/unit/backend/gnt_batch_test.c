@@ -16,41 +16,26 @@
 #include <cmocka.h>
 
 #include "gnt_batch.h"
-#include "simworld.h"
+#include "grant_fixture.h"
 #include "xensim.h"
 
 #define PG XSIM_PAGE_SIZE
-
-static struct simbackend sb;
-
-static uint8_t *grant_pages(uint32_t n, uint8_t seed, bool readonly, grant_ref_t *refs)
-{
-    uint8_t *p = simbackend_grant_pages(&sb, n, seed, readonly, refs);
-    assert_non_null(p);
-    return p;
-}
-
-static void end_pages(uint8_t *p, uint32_t n, const grant_ref_t *refs)
-{
-    /* Nothing stays pinned after a flush: the guest can always end access. */
-    assert_int_equal(simbackend_end_pages(&sb, p, n, refs), 0);
-}
 
 static void copies_move_data_both_ways_at_offsets(void **state)
 {
     (void)state;
     grant_ref_t refs[2];
-    uint8_t *gp = grant_pages(2, 0x10, false, refs); /* page 0: 0x10, page 1: 0x11 */
+    uint8_t *gp = gfx_grant_pages(2, 0x10, false, refs); /* page 0: 0x10, page 1: 0x11 */
     static uint8_t in[PG], out[PG];
     memset(in, 0, sizeof(in));
     memset(out, 0xa5, sizeof(out));
     struct sc_gnt_batch b;
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, 8), 0);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, 8), 0);
     bool f_in = false, f_out = false;
 
-    assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, refs[0], 512, in + 8, 1024, &f_in),
+    assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, refs[0], 512, in + 8, 1024, &f_in),
                      0);
-    assert_int_equal(sc_gnt_batch_to_guest(&b, out, sb.guest_id, refs[1], 3072, 1024, &f_out), 0);
+    assert_int_equal(sc_gnt_batch_to_guest(&b, out, gfx.guest_id, refs[1], 3072, 1024, &f_out), 0);
     assert_int_equal(sc_gnt_batch_count(&b), 2);
     /* Nothing moves before the flush. */
     assert_int_equal(in[8], 0);
@@ -71,7 +56,7 @@ static void copies_move_data_both_ways_at_offsets(void **state)
     assert_int_equal(sc_gnt_batch_flush(&b), 0);
     assert_int_equal(b.stats.calls, 1);
     sc_gnt_batch_destroy(&b);
-    end_pages(gp, 2, refs);
+    gfx_end_pages(gp, 2, refs);
 }
 
 /* Three owners, one with two segments of which one is bad: only that owner
@@ -80,26 +65,26 @@ static void a_failed_segment_marks_its_owner_alone(void **state)
 {
     (void)state;
     grant_ref_t refs[2], ro;
-    uint8_t *gp = grant_pages(2, 0x20, false, refs);
-    uint8_t *gro = grant_pages(1, 0x30, true, &ro);
+    uint8_t *gp = gfx_grant_pages(2, 0x20, false, refs);
+    uint8_t *gro = gfx_grant_pages(1, 0x30, true, &ro);
     static uint8_t a[PG], c[PG], junk[PG];
     memset(a, 0, sizeof(a));
     memset(c, 0x77, sizeof(c));
     struct sc_gnt_batch b;
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, 8), 0);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, 8), 0);
     bool fa = false, fb = false, fc = false;
 
-    assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, refs[0], 0, a, PG, &fa), 0);
+    assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, refs[0], 0, a, PG, &fa), 0);
     /* b: a good page and a ref never granted */
-    assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, refs[1], 0, junk, PG, &fb), 0);
-    assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, XSIM_NR_GRANTS - 1, 0, junk, PG,
+    assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, refs[1], 0, junk, PG, &fb), 0);
+    assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, XSIM_NR_GRANTS - 1, 0, junk, PG,
                                              &fb),
                      0);
     /* c: writes the guest's pages (the writable one, then the read-only one) */
-    assert_int_equal(sc_gnt_batch_to_guest(&b, c, sb.guest_id, refs[1], 0, 16, &fc), 0);
-    assert_int_equal(sc_gnt_batch_to_guest(&b, c, sb.guest_id, ro, 0, 16, &fc), 0);
+    assert_int_equal(sc_gnt_batch_to_guest(&b, c, gfx.guest_id, refs[1], 0, 16, &fc), 0);
+    assert_int_equal(sc_gnt_batch_to_guest(&b, c, gfx.guest_id, ro, 0, 16, &fc), 0);
     /* no owner: its failure marks nobody */
-    assert_int_equal(sc_gnt_batch_to_guest(&b, c, sb.guest_id, ro, 100, 16, NULL), 0);
+    assert_int_equal(sc_gnt_batch_to_guest(&b, c, gfx.guest_id, ro, 100, 16, NULL), 0);
     assert_int_equal(sc_gnt_batch_flush(&b), 0);
 
     assert_false(fa);
@@ -113,12 +98,12 @@ static void a_failed_segment_marks_its_owner_alone(void **state)
     assert_int_equal(b.stats.failed, 3);
 
     /* Flags are only ever set: a clean flush leaves a marked owner marked. */
-    assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, refs[0], 0, a, 8, &fb), 0);
+    assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, refs[0], 0, a, 8, &fb), 0);
     assert_int_equal(sc_gnt_batch_flush(&b), 0);
     assert_true(fb);
     sc_gnt_batch_destroy(&b);
-    end_pages(gp, 2, refs);
-    end_pages(gro, 1, &ro);
+    gfx_end_pages(gp, 2, refs);
+    gfx_end_pages(gro, 1, &ro);
 }
 
 /* A segment of any kind: guest page to guest page, no local memory. */
@@ -126,12 +111,12 @@ static void raw_segment_guest_to_guest(void **state)
 {
     (void)state;
     grant_ref_t refs[2];
-    uint8_t *gp = grant_pages(2, 0x40, false, refs);
+    uint8_t *gp = gfx_grant_pages(2, 0x40, false, refs);
     struct sc_gnt_batch b;
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, 1), 0);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, 1), 0);
     xengnttab_grant_copy_segment_t s = {
-        .source.foreign = { .ref = refs[0], .offset = 10, .domid = sb.guest_id },
-        .dest.foreign = { .ref = refs[1], .offset = 20, .domid = sb.guest_id },
+        .source.foreign = { .ref = refs[0], .offset = 10, .domid = gfx.guest_id },
+        .dest.foreign = { .ref = refs[1], .offset = 20, .domid = gfx.guest_id },
         .len = 30,
         .flags = GNTCOPY_source_gref | GNTCOPY_dest_gref,
     };
@@ -142,7 +127,7 @@ static void raw_segment_guest_to_guest(void **state)
     for (uint32_t i = 0; i < 64; i++)
         assert_int_equal(gp[PG + i], i >= 20 && i < 50 ? 0x40 : 0x41);
     sc_gnt_batch_destroy(&b);
-    end_pages(gp, 2, refs);
+    gfx_end_pages(gp, 2, refs);
 }
 
 /* More segments than the batch holds: it runs itself when full, in order,
@@ -152,14 +137,14 @@ static void a_full_batch_runs_itself(void **state)
     (void)state;
     enum { N = 7, CAP = 3 };
     grant_ref_t refs[N];
-    uint8_t *gp = grant_pages(N, 0x50, false, refs);
+    uint8_t *gp = gfx_grant_pages(N, 0x50, false, refs);
     static uint8_t local[N][64];
     memset(local, 0, sizeof(local));
     struct sc_gnt_batch b;
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, CAP), 0);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, CAP), 0);
     bool failed[N] = { false };
     for (uint32_t i = 0; i < N; i++) {
-        assert_int_equal(sc_gnt_batch_from_guest(&b, sb.guest_id, refs[i], 0, local[i], 64,
+        assert_int_equal(sc_gnt_batch_from_guest(&b, gfx.guest_id, refs[i], 0, local[i], 64,
                                                  &failed[i]),
                          0);
         assert_true(sc_gnt_batch_count(&b) >= 1 && sc_gnt_batch_count(&b) <= CAP);
@@ -174,7 +159,7 @@ static void a_full_batch_runs_itself(void **state)
         assert_int_equal(local[i][63], 0x50 + i);
     }
     sc_gnt_batch_destroy(&b);
-    end_pages(gp, N, refs);
+    gfx_end_pages(gp, N, refs);
 }
 
 /* ---- a platform whose copy call itself fails ---- */
@@ -215,28 +200,15 @@ static void init_rejects_and_destroy_is_idempotent(void **state)
 {
     (void)state;
     struct sc_gnt_batch b;
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, 0), -EINVAL);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, 0), -EINVAL);
     assert_int_equal(sc_gnt_batch_init(&b, NULL, 4), -EINVAL);
     sc_gnt_batch_destroy(&b); /* after a failed init */
-    assert_int_equal(sc_gnt_batch_init(&b, sb.xen, 4), 0);
+    assert_int_equal(sc_gnt_batch_init(&b, gfx.xen, 4), 0);
     sc_gnt_batch_destroy(&b);
     sc_gnt_batch_destroy(&b);
     struct sc_gnt_batch zero;
     memset(&zero, 0, sizeof(zero));
     sc_gnt_batch_destroy(&zero);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    return simbackend_start(&sb, "gnt-batch-guest") < 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    simbackend_stop(&sb);
-    return 0;
 }
 
 int main(void)
@@ -249,5 +221,5 @@ int main(void)
         cmocka_unit_test(a_failed_call_marks_every_owner),
         cmocka_unit_test(init_rejects_and_destroy_is_idempotent),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, grant_fixture_setup, grant_fixture_teardown);
 }
