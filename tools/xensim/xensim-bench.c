@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "gnt_batch.h"
 #include "log.h"
 #include "xen.h"
 #include "xensim.h"
@@ -277,15 +278,8 @@ static int map_unmap_batch(struct bench *b, uint64_t iters)
 
 static void prep_copies(struct bench *b, uint32_t count)
 {
-    for (uint32_t i = 0; i < count; i++) {
-        xengnttab_grant_copy_segment_t *s = &b->segs[i];
-        memset(s, 0, sizeof(*s));
-        s->flags = GNTCOPY_source_gref;
-        s->source.foreign.ref = b->refs[i];
-        s->source.foreign.domid = b->guest;
-        s->dest.virt = b->local + i * PG;
-        s->len = PG;
-    }
+    for (uint32_t i = 0; i < count; i++)
+        sc_gnt_seg_from_guest(&b->segs[i], b->guest, b->refs[i], 0, b->local + i * PG, PG);
 }
 
 static int copy(struct bench *b, uint64_t iters, uint32_t count)
