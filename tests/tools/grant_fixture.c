@@ -7,7 +7,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xen.h"
 #include "xensim.h"
 #include "xensim_guest.h"
 
@@ -17,14 +16,15 @@ int grant_fixture_setup(void **state)
 {
     (void)state;
     memset(&gfx, 0, sizeof(gfx));
-    int id = simworld_start_with_guest(&gfx.w, program_invocation_short_name, &gfx.dom0);
+    int id = -1;
+    if (bus_world_up() == 0)
+        id = xsim_domain_create(bw.dom0, program_invocation_short_name, 16);
     if (id > 0) {
         gfx.guest_id = (domid_t)id;
-        gfx.guest = xsim_guest_open(gfx.w.dir, gfx.guest_id);
+        gfx.guest = xsim_guest_open(bw.w.dir, gfx.guest_id);
+        gfx.xen = bw.x;
     }
-    if (gfx.guest)
-        gfx.xen = sc_xen_open(SC_XEN_SIM);
-    if (!gfx.xen) {
+    if (!gfx.guest) {
         grant_fixture_teardown(state);
         return -1;
     }
@@ -34,13 +34,9 @@ int grant_fixture_setup(void **state)
 int grant_fixture_teardown(void **state)
 {
     (void)state;
-    if (gfx.xen)
-        sc_xen_close(gfx.xen);
     if (gfx.guest)
         xsim_guest_close(gfx.guest);
-    if (gfx.dom0)
-        xsim_close(gfx.dom0);
-    simworld_stop(&gfx.w);
+    bus_world_down();
     memset(&gfx, 0, sizeof(gfx));
     return 0;
 }

@@ -1,10 +1,10 @@
 /*
  * grant_fixture.h - test helper: a backend and one guest in one process,
- * the world of the grant tests.  A cmocka group setup starts a private
- * xensim world with a guest domain, opens the guest's kernel (xsim_guest:
- * it allocates and grants pages) and the platform layer as dom0 (sc_xen,
- * what sidecored uses); the teardown ends them.  One fixture per test
- * binary, in `gfx`.  cmocka tests only: failures assert.
+ * the world of the grant tests.  A cmocka group setup starts bus_fixture's
+ * world (bw: xensim, dom0, the platform layer as dom0, what sidecored
+ * uses), creates a guest domain and opens its kernel (xsim_guest: it
+ * allocates and grants pages); the teardown ends them.  One fixture per
+ * test binary, in `gfx`.  cmocka tests only: failures assert.
  */
 #ifndef SC_TEST_GRANT_FIXTURE_H
 #define SC_TEST_GRANT_FIXTURE_H
@@ -14,17 +14,16 @@
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
-#include "simworld.h"
+#include "bus_fixture.h"
 
 struct xsim_guest;
 struct sc_xen;
 
+/* On bus_fixture's world (bw), which it starts and stops. */
 struct grant_fixture {
-    struct simworld w;
-    struct xsim *dom0;          /* the toolstack: created the guest */
     struct xsim_guest *guest;   /* the guest's kernel */
     domid_t guest_id;
-    struct sc_xen *xen;         /* the backend, dom0 */
+    struct sc_xen *xen;         /* the backend, dom0 (bw.x) */
 };
 
 extern struct grant_fixture gfx;
