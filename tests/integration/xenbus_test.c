@@ -20,6 +20,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "fe_keys.h"
 #include "log.h"
 #include "simworld.h"
 #include "bus_fixture.h"
@@ -66,12 +67,9 @@ static int fake_connect(struct sc_device *dev)
     struct rec *r = dev->priv;
     r->connects++;
     /* What a real class does: the frontend's keys are hostile. */
-    int rc = sc_xs_read_uint(sc_xenbus_xs(dev->bus), XBT_NULL, UINT32_MAX, &r->ring_ref,
-                             "%s/ring-ref", dev->frontend_path);
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "reading %s/ring-ref", dev->frontend_path);
+    int rc = sc_fe_read_uint(dev, dev->frontend_path, "ring-ref", UINT32_MAX, &r->ring_ref);
+    if (rc < 0)
         return rc;
-    }
     if (connect_error)
         return connect_error;
     return sc_xs_write_str(sc_xenbus_xs(dev->bus), XBT_NULL, "1", "%s/fake-connected",
