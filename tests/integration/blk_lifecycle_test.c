@@ -104,15 +104,7 @@ static bool fe_fail(struct fe *f, const char *fmt, ...)
 
 static bool fe_read_ull(struct fe *f, const char *dir, const char *key, unsigned long long *v)
 {
-    char p[256];
-    snprintf(p, sizeof(p), "%s/%s", dir, key);
-    unsigned len;
-    char *s = xs_read(f->xs, XBT_NULL, p, &len);
-    if (!s)
-        return false;
-    bool ok = sc_xs_parse_uint(s, UINT64_MAX, v) == 0;
-    free(s);
-    return ok;
+    return sc_xs_read_uint(f->xs, XBT_NULL, UINT64_MAX, v, "%s/%s", dir, key) == 0;
 }
 
 static void fe_write(struct fe *f, xs_transaction_t t, const char *val, const char *fmt, ...)

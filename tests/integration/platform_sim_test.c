@@ -31,6 +31,18 @@ static bool readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
+/* The platform as the guest: $XENSIM_DOMID picks the domain. */
+static struct sc_xen *open_as_guest(void)
+{
+    char id[8];
+    snprintf(id, sizeof(id), "%u", gfx.guest_id);
+    setenv("XENSIM_DOMID", id, 1);
+    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
+    unsetenv("XENSIM_DOMID");
+    assert_non_null(as_guest);
+    return as_guest;
+}
+
 static void open_sim_as_dom0(void **state)
 {
     (void)state;
@@ -42,12 +54,7 @@ static void open_sim_as_dom0(void **state)
     assert_string_equal(sc_xen_platform_name(a), "xensim");
     sc_xen_close(a);
 
-    char id[8];
-    snprintf(id, sizeof(id), "%u", gfx.guest_id);
-    setenv("XENSIM_DOMID", id, 1);
-    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
-    unsetenv("XENSIM_DOMID");
-    assert_non_null(as_guest);
+    struct sc_xen *as_guest = open_as_guest();
     assert_int_equal(sc_xen_domid(as_guest), gfx.guest_id);
     sc_xen_close(as_guest);
 }
@@ -285,12 +292,7 @@ static void evtchn_kicks_both_ways(void **state)
 static void xs_open_acts_as_our_domain(void **state)
 {
     (void)state;
-    char id[8];
-    snprintf(id, sizeof(id), "%u", gfx.guest_id);
-    setenv("XENSIM_DOMID", id, 1);
-    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
-    unsetenv("XENSIM_DOMID");
-    assert_non_null(as_guest);
+    struct sc_xen *as_guest = open_as_guest();
 
     setenv("XENSTORED_PATH", "/sentinel", 1);
     struct xs_handle *gxs = sc_xs_open(as_guest);

@@ -23,8 +23,9 @@
 #include <xen/io/xenbus.h>
 #include <xen/io/blkif.h>
 
-#include "clock.h"
 #include "blkfront.h"
+#include "clock.h"
+#include "xenbus.h"
 
 #define BF_WATCH_TOKEN "bf-backend-state"
 
@@ -41,22 +42,6 @@ struct bf_dev {
     char *err;
     size_t errlen;
 };
-
-const char *bf_xenbus_state_str(int state)
-{
-    switch (state) {
-    case XenbusStateUnknown: return "Unknown";
-    case XenbusStateInitialising: return "Initialising";
-    case XenbusStateInitWait: return "InitWait";
-    case XenbusStateInitialised: return "Initialised";
-    case XenbusStateConnected: return "Connected";
-    case XenbusStateClosing: return "Closing";
-    case XenbusStateClosed: return "Closed";
-    case XenbusStateReconfiguring: return "Reconfiguring";
-    case XenbusStateReconfigured: return "Reconfigured";
-    }
-    return "?";
-}
 
 void bf_features_default(struct bf_features *f)
 {
@@ -161,14 +146,14 @@ static int wait_backend(struct bf_dev *d, unsigned mask, unsigned fatal, const c
         if (fatal & (1u << st)) {
             char *e = read_key(d, d->info.backend_path, "error");
             int ret = fail(d, -ENODEV, "%s: backend %s went %s%s%s", what, d->info.backend_path,
-                           bf_xenbus_state_str(st), e ? ": " : "", e ? e : "");
+                           sc_xenbus_state_str((XenbusState)st), e ? ": " : "", e ? e : "");
             free(e);
             return ret;
         }
         uint64_t now = sc_clock_ms();
         if (now >= deadline)
             return fail(d, -ETIMEDOUT, "%s: timed out after %u ms (backend %s is %s)", what,
-                        timeout, d->info.backend_path, bf_xenbus_state_str(st));
+                        timeout, d->info.backend_path, sc_xenbus_state_str((XenbusState)st));
         struct pollfd pfd = { .fd = xs_fileno(d->xs), .events = POLLIN };
         int left = (int)(deadline - now);
         /* Re-read at least every 100 ms: a watch may be lost if the backend

@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "blkfuse.h"
 #include "blkfuse_io.h"
+#include "clock.h"
 
 #define DISK_INO 2
 #define DISK_NAME "disk"

@@ -30,8 +30,8 @@
 #include <unistd.h>
 #include <xen/io/blkif.h>
 
-#include "clock.h"
 #include "blkfront.h"
+#include "clock.h"
 
 #define VERIFY_MAGIC 0x31464b4c424d4953ull /* "SIMBLKF1" */
 #define STALL_MS 15000
