@@ -1,8 +1,10 @@
 /*
  * blk_queue_io.c - how one blkback request's data moves (blk_queue_int.h):
- * persistent mappings or bounce pages per segment, grant copies batched per
- * visit (writes) and per flush (reads), SQEs through the backing store, the
- * completion, and the response.
+ * persistent mappings or bounce pages (backend/bounce.h) per segment, grant
+ * copies batched per visit (writes) and per flush (reads) in the queue's
+ * sc_gnt_batch (backend/gnt_batch.h: a failed copy marks its request's
+ * copy_failed), SQEs through the backing store, the completion, and the
+ * response.
  *
  * Why a read's copy to the guest waits for flush(): every completion reaped
  * in a round lands in done() before the round's flush, so the copies of all
