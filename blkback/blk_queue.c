@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "blk_queue_int.h"
 
@@ -177,7 +176,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
         /* A barrier waits for every earlier request of this queue. */
         if (r->info.drain && (q->nfree + 1 != q->nslots || prepared.head))
             break;
-        if (blkq_bounce_need(q, r) > q->nbounce_free)
+        if (blkq_bounce_need(q, r) > sc_bounce_avail(&q->bounce))
             break; /* our own completions give pages back and wake the core */
         q->pending = NULL;
         v->requests++;
@@ -275,7 +274,7 @@ static int alloc_slots(struct blk_queue *q)
         r->iov = iov + (size_t)i * q->max_segs;
         r->seg = seg + (size_t)i * q->max_segs;
         for (unsigned s = 0; s < q->max_segs; s++)
-            r->seg[s].bounce = BLKQ_NO_BOUNCE;
+            r->seg[s].bounce = SC_BOUNCE_NONE;
         slot_unget(q, r);
     }
     return 0;
@@ -288,26 +287,14 @@ static int alloc_buffers(struct blk_queue *q)
         pages = BLKQ_BOUNCE_MAX_PAGES;
     if (pages < q->max_segs)
         pages = q->max_segs;
-    q->bounce_pages = (uint32_t)pages;
-    /* Anonymous memory: page aligned (O_DIRECT), populated only when used. */
-    q->bounce = mmap(NULL, pages * BLK_PAGE_SIZE, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (q->bounce == MAP_FAILED) {
-        q->bounce = NULL;
-        return -ENOMEM;
-    }
-    q->bounce_free = calloc(pages, sizeof(*q->bounce_free));
-    q->copy_cap = (uint32_t)pages + q->max_segs;
-    q->copy = calloc(q->copy_cap, sizeof(*q->copy));
-    q->copy_owner = calloc(q->copy_cap, sizeof(*q->copy_owner));
+    int rc = sc_bounce_init(&q->bounce, (uint32_t)pages);
+    if (rc == 0)
+        rc = sc_gnt_batch_init(&q->copies, q->xen, (uint32_t)pages + q->max_segs);
+    if (rc < 0)
+        return rc;
     q->indirect_buf = aligned_alloc(BLK_PAGE_SIZE,
                                     BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLK_PAGE_SIZE);
-    if (!q->bounce_free || !q->copy || !q->copy_owner || !q->indirect_buf)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < pages; i++)
-        q->bounce_free[i] = (uint32_t)pages - 1 - i;
-    q->nbounce_free = (uint32_t)pages;
-    return 0;
+    return q->indirect_buf ? 0 : -ENOMEM;
 }
 
 struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
@@ -384,16 +371,13 @@ void blk_queue_destroy(struct blk_queue *q)
     blk_pgrant_destroy(&q->pgc); /* no I/O in flight: every mapping goes */
     if (q->ring_addr)
         sc_gnt_unmap(q->xen, q->ring_addr, q->ring_pages);
-    if (q->bounce)
-        munmap(q->bounce, (size_t)q->bounce_pages * BLK_PAGE_SIZE);
+    sc_bounce_destroy(&q->bounce);
+    sc_gnt_batch_destroy(&q->copies);
     if (q->slots) {
         free(q->slots[0].iov);
         free(q->slots[0].seg);
     }
     free(q->slots);
-    free(q->bounce_free);
-    free(q->copy);
-    free(q->copy_owner);
     free(q->indirect_buf);
     free(q);
 }

@@ -24,11 +24,13 @@
 
 #include "blk_pgrant.h"
 #include "blkback.h"
+#include "bounce.h"
+#include "gnt_batch.h"
 #include "log.h"
 
-#define BLKQ_NO_BOUNCE UINT32_MAX
 /* Bounce pages per queue at most (virtual; touched only when used). */
 #define BLKQ_BOUNCE_MAX_PAGES 4096u
+_Static_assert(SC_BOUNCE_PAGE_SIZE == BLK_PAGE_SIZE, "a segment fits in a bounce page");
 
 enum blkq_kind {
     BLKQ_RW,        /* read or write (with a flush after, if info.flush) */
@@ -43,7 +45,7 @@ enum blkq_stage {
 
 struct blkq_seg {
     struct blk_pgrant *pg; /* persistent mapping used, or NULL */
-    uint32_t bounce;       /* bounce page index, or BLKQ_NO_BOUNCE */
+    uint32_t bounce;       /* bounce page index, or SC_BOUNCE_NONE */
 };
 
 struct blkq_req {
@@ -92,13 +94,8 @@ struct blk_queue {
     uint32_t io_inflight;               /* requests with an SQE in the kernel */
     bool barrier_active;                /* a barrier in flight: consume nothing */
 
-    uint8_t *bounce;                    /* bounce_pages pages, page aligned */
-    uint32_t bounce_pages, nbounce_free;
-    uint32_t *bounce_free;
-
-    xengnttab_grant_copy_segment_t *copy; /* this visit's / flush's grant copies */
-    struct blkq_req **copy_owner;
-    uint32_t ncopy, copy_cap;
+    struct sc_bounce bounce;            /* segments that are not mapped */
+    struct sc_gnt_batch copies;         /* this visit's / flush's grant copies */
 
     uint8_t *indirect_buf;              /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
     struct blk_pgrant_cache pgc;
@@ -138,7 +135,8 @@ int blkq_prepare(struct blk_queue *q, struct blkq_req *r);
 /* Loads an indirect request's segment pages (by grant copy).  0, a
  * BLK_REQ reason, or -EIO if a page could not be copied. */
 int blkq_load_indirect(struct blk_queue *q, struct blkq_req *r);
-/* Runs the queued grant copies in one batch; marks owners of failed ones. */
+/* Runs the queued grant copies in one batch; marks owners of failed ones
+ * (their copy_failed). */
 void blkq_run_copies(struct blk_queue *q);
 /* After the visit's copies: answers a null-store or failed request, or
  * submits its SQE.  0, or -EBUSY when no SQE could be had (r untouched). */

@@ -1,8 +1,10 @@
 /*
  * blk_queue_io.c - how one blkback request's data moves (blk_queue_int.h):
- * persistent mappings or bounce pages per segment, grant copies batched per
- * visit (writes) and per flush (reads), SQEs through the backing store, the
- * completion, and the response.
+ * persistent mappings or bounce pages (backend/bounce.h) per segment, grant
+ * copies batched per visit (writes) and per flush (reads) in the queue's
+ * sc_gnt_batch (backend/gnt_batch.h: a failed copy marks its request's
+ * copy_failed), SQEs through the backing store, the completion, and the
+ * response.
  *
  * Why a read's copy to the guest waits for flush(): every completion reaped
  * in a round lands in done() before the round's flush, so the copies of all
@@ -16,51 +18,38 @@
 
 static const uint8_t zero_page[BLK_PAGE_SIZE] __attribute__((aligned(4096)));
 
-static void copy_add(struct blk_queue *q, struct blkq_req *r,
-                     const xengnttab_grant_copy_segment_t *seg)
+/* The call itself failed (every owner is marked): worth a log line. */
+static void copies_failed(struct blk_queue *q, uint32_t n, int rc)
 {
-    if (q->ncopy == q->copy_cap)
-        blkq_run_copies(q);
-    q->copy[q->ncopy] = *seg;
-    q->copy_owner[q->ncopy] = r;
-    q->ncopy++;
+    sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "grant copy of %u segments: %s", n,
+                   strerror(-rc));
 }
 
 void blkq_run_copies(struct blk_queue *q)
 {
-    if (q->ncopy == 0)
-        return;
-    int rc = sc_gnt_copy_batch(q->xen, q->ncopy, q->copy);
-    for (uint32_t i = 0; i < q->ncopy; i++)
-        if (rc < 0 || q->copy[i].status != GNTST_okay)
-            q->copy_owner[i]->copy_failed = true;
+    uint32_t n = sc_gnt_batch_count(&q->copies);
+    int rc = sc_gnt_batch_flush(&q->copies);
     if (rc < 0)
-        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "grant copy of %u segments: %s",
-                       q->ncopy, strerror(-rc));
-    q->ncopy = 0;
+        copies_failed(q, n, rc);
 }
 
-/* guest page (gref, off) <-> local buffer; to_guest picks the direction. */
-static void copy_guest(struct blk_queue *q, struct blkq_req *r, grant_ref_t gref,
-                       uint16_t off, uint16_t len, void *local, bool to_guest)
+/* Queue a copy for r (a full batch runs first: its error is logged here). */
+static void copy_from_guest(struct blk_queue *q, struct blkq_req *r, grant_ref_t gref,
+                            uint16_t off, uint16_t len, void *local)
 {
-    xengnttab_grant_copy_segment_t s;
-    memset(&s, 0, sizeof(s));
-    if (to_guest) {
-        s.source.virt = local;
-        s.dest.foreign.ref = gref;
-        s.dest.foreign.offset = off;
-        s.dest.foreign.domid = q->domid;
-        s.flags = GNTCOPY_dest_gref;
-    } else {
-        s.dest.virt = local;
-        s.source.foreign.ref = gref;
-        s.source.foreign.offset = off;
-        s.source.foreign.domid = q->domid;
-        s.flags = GNTCOPY_source_gref;
-    }
-    s.len = len;
-    copy_add(q, r, &s);
+    int rc = sc_gnt_batch_from_guest(&q->copies, q->domid, gref, off, local, len,
+                                     &r->copy_failed);
+    if (rc < 0)
+        copies_failed(q, q->copies.cap, rc);
+}
+
+static void copy_to_guest(struct blk_queue *q, struct blkq_req *r, grant_ref_t gref,
+                          uint16_t off, uint16_t len, const void *local)
+{
+    int rc = sc_gnt_batch_to_guest(&q->copies, local, q->domid, gref, off, len,
+                                   &r->copy_failed);
+    if (rc < 0)
+        copies_failed(q, q->copies.cap, rc);
 }
 
 uint32_t blkq_bounce_need(const struct blk_queue *q, const struct blkq_req *r)
@@ -76,14 +65,10 @@ int blkq_load_indirect(struct blk_queue *q, struct blkq_req *r)
     xengnttab_grant_copy_segment_t segs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
     void *pages[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 
-    memset(segs, 0, sizeof(segs));
     for (unsigned i = 0; i < n; i++) {
         pages[i] = q->indirect_buf + (size_t)i * BLK_PAGE_SIZE;
-        segs[i].source.foreign.ref = r->req.indirect_grefs[i];
-        segs[i].source.foreign.domid = q->domid;
-        segs[i].dest.virt = pages[i];
-        segs[i].len = BLK_PAGE_SIZE;
-        segs[i].flags = GNTCOPY_source_gref;
+        sc_gnt_seg_from_guest(&segs[i], q->domid, r->req.indirect_grefs[i], 0, pages[i],
+                              BLK_PAGE_SIZE);
     }
     /* Small and rare next to data: not worth joining the visit's batch. */
     int rc = sc_gnt_copy_batch(q->xen, n, segs);
@@ -93,11 +78,6 @@ int blkq_load_indirect(struct blk_queue *q, struct blkq_req *r)
     if (rc < 0)
         return -EIO;
     return blk_req_load_indirect(&r->req, pages, n, &q->limits, &r->info);
-}
-
-static uint32_t bounce_get(struct blk_queue *q)
-{
-    return q->nbounce_free ? q->bounce_free[--q->nbounce_free] : BLKQ_NO_BOUNCE;
 }
 
 /* Zero-fills the guest's pages of a read from the null store. */
@@ -118,7 +98,7 @@ static int prepare_null_read(struct blk_queue *q, struct blkq_req *r)
             }
             blk_pgrant_put(&q->pgc, pg);
         }
-        copy_guest(q, r, s->gref, off, len, (void *)zero_page, true);
+        copy_to_guest(q, r, s->gref, off, len, zero_page);
     }
     return 0;
 }
@@ -166,14 +146,14 @@ int blkq_prepare(struct blk_queue *q, struct blkq_req *r)
             }
         }
         if (!base) {
-            qs->bounce = bounce_get(q);
-            if (qs->bounce == BLKQ_NO_BOUNCE) { /* cannot happen: checked before */
+            qs->bounce = sc_bounce_get(&q->bounce);
+            if (qs->bounce == SC_BOUNCE_NONE) { /* cannot happen: checked before */
                 r->niov = (uint16_t)i;
                 return -ENOMEM;
             }
-            base = q->bounce + (size_t)qs->bounce * BLK_PAGE_SIZE;
+            base = sc_bounce_addr(&q->bounce, qs->bounce);
             if (info->writes)
-                copy_guest(q, r, s->gref, off, len, base + off, false);
+                copy_from_guest(q, r, s->gref, off, len, base + off);
             else
                 r->bounce_reads = true;
         }
@@ -193,10 +173,8 @@ static void release_segments(struct blk_queue *q, struct blkq_req *r)
             blk_pgrant_put(&q->pgc, qs->pg);
             qs->pg = NULL;
         }
-        if (qs->bounce != BLKQ_NO_BOUNCE) {
-            q->bounce_free[q->nbounce_free++] = qs->bounce;
-            qs->bounce = BLKQ_NO_BOUNCE;
-        }
+        sc_bounce_put(&q->bounce, qs->bounce);
+        qs->bounce = SC_BOUNCE_NONE;
     }
     r->niov = 0;
 }
@@ -312,11 +290,11 @@ void blkq_copyback(struct blk_queue *q)
     for (struct blkq_req *r = q->copyback.head; r; r = r->next) {
         for (unsigned i = 0; i < r->niov; i++) {
             const struct blkq_seg *qs = &r->seg[i];
-            if (qs->bounce == BLKQ_NO_BOUNCE)
+            if (qs->bounce == SC_BOUNCE_NONE)
                 continue;
             const struct blk_seg *s = &r->req.seg[i];
-            copy_guest(q, r, s->gref, (uint16_t)(s->first_sect << BLK_SECTOR_SHIFT),
-                       (uint16_t)r->iov[i].iov_len, r->iov[i].iov_base, true);
+            copy_to_guest(q, r, s->gref, (uint16_t)(s->first_sect << BLK_SECTOR_SHIFT),
+                          (uint16_t)r->iov[i].iov_len, r->iov[i].iov_base);
         }
     }
     blkq_run_copies(q);

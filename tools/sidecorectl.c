@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "stats.h"
@@ -467,13 +468,6 @@ static json_t *call(struct sc_ctl_client *c, const char *method, json_t *params)
     return result;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int run_view(const char *path, const struct view *v, bool json, double watch, long count)
 {
     struct sc_ctl_client *c = connect_or_die(path);
@@ -483,7 +477,7 @@ static int run_view(const char *path, const struct view *v, bool json, double wa
     bool tty = isatty(STDOUT_FILENO);
     for (long frame = 0;; frame++) {
         json_t *r = call(c, v->name, NULL);
-        double now = mono_s();
+        double now = (double)sc_clock_ns() / 1e9;
         if (!r) {
             rc = 1;
             break;

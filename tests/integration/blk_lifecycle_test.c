@@ -40,7 +40,6 @@
 #include "simworld.h"
 #include "bus_fixture.h"
 
-#define now_ms() fixture_now_ms()
 #include "xen.h"
 #include "xenbus.h"
 #include "xensim.h"
@@ -105,15 +104,7 @@ static bool fe_fail(struct fe *f, const char *fmt, ...)
 
 static bool fe_read_ull(struct fe *f, const char *dir, const char *key, unsigned long long *v)
 {
-    char p[256];
-    snprintf(p, sizeof(p), "%s/%s", dir, key);
-    unsigned len;
-    char *s = xs_read(f->xs, XBT_NULL, p, &len);
-    if (!s)
-        return false;
-    bool ok = sc_xs_parse_uint(s, UINT64_MAX, v) == 0;
-    free(s);
-    return ok;
+    return sc_xs_read_uint(f->xs, XBT_NULL, UINT64_MAX, v, "%s/%s", dir, key) == 0;
 }
 
 static void fe_write(struct fe *f, xs_transaction_t t, const char *val, const char *fmt, ...)
@@ -139,9 +130,9 @@ static void fe_state(struct fe *f, int s)
  * state, or -1 on timeout. */
 static int fe_wait_be(struct fe *f, const int *want)
 {
-    int64_t until = now_ms() + FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + FE_TIMEOUT_MS;
     unsigned long long s = 0;
-    while (now_ms() < until) {
+    while (sc_clock_ms() < until) {
         if (fe_read_ull(f, f->bdir, "state", &s))
             for (const int *w = want; *w; w++)
                 if ((int)s == *w)
@@ -244,9 +235,9 @@ static bool fe_wait_resize(struct fe *f)
     snprintf(p, sizeof(p), "%s/test-resize-armed", f->fdir);
     if (!xs_write(f->xs, XBT_NULL, p, "1", 1))
         return fe_fail(f, "writing %s", p);
-    int64_t until = now_ms() + FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + FE_TIMEOUT_MS;
     unsigned events = 0;
-    while (now_ms() < until) {
+    while (sc_clock_ms() < until) {
         struct pollfd pfd = { .fd = xs_fileno(f->xs), .events = POLLIN };
         poll(&pfd, 1, 50);
         char **ev;
@@ -374,12 +365,6 @@ static int fe_main(const struct fe_opts *o, int out_fd)
 
 /* ======================= the backend and toolstack (parent) ======================= */
 
-static struct simworld world;
-static struct xsim *dom0;
-static struct sc_xen *x;
-static struct xs_handle *ts;
-static struct xs_handle *bus_xs;
-static struct sc_xenbus *bus;
 static struct sc_pool *pool;
 static struct blk_config cfg_vbd, cfg_vbd3;
 static char tmpdir[256];
@@ -387,11 +372,11 @@ static const char *self_exe;
 static unsigned next_dom_name;
 
 
-#define pump_once(ms) bus_pump_once(bus, (ms))
-#define WAIT_FOR(cond) BUS_WAIT_FOR(bus, 8000, cond)
+#define pump_once(ms) bus_pump_once(bw.bus, (ms))
+#define WAIT_FOR(cond) BUS_WAIT_FOR(bw.bus, 8000, cond)
 /* The toolstack's reads and writes (dom0). */
-#define ts_read(...) xs_readf(ts, __VA_ARGS__)
-#define ts_write(t, val, ...) xs_writef(ts, (t), (val), __VA_ARGS__)
+#define ts_read(...) xs_readf(bw.ts, __VA_ARGS__)
+#define ts_write(t, val, ...) xs_writef(bw.ts, (t), (val), __VA_ARGS__)
 
 
 /* A backend key as a number, -1 if absent. */
@@ -422,51 +407,33 @@ struct disk {
     const char *device_type; /* default "disk" */
 };
 
-/* What libxl's device add writes, in one transaction. */
+/* What libxl's device add writes for a disk (xsim_device_add). */
 static void ts_attach(domid_t fe, uint32_t devid, const struct disk *d)
 {
-    const char *type = d->type ? d->type : "vbd";
-    char be[128], fr[128], id[16];
-    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/%u/%u", type, fe, devid);
-    snprintf(fr, sizeof(fr), "/local/domain/%u/device/vbd/%u", fe, devid);
-    snprintf(id, sizeof(id), "%u", fe);
-    struct xs_permissions be_perms[2] = { { .id = 0, .perms = XS_PERM_NONE },
-                                          { .id = fe, .perms = XS_PERM_READ } };
-    struct xs_permissions fe_perms[2] = { { .id = fe, .perms = XS_PERM_NONE },
-                                          { .id = 0, .perms = XS_PERM_READ } };
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(ts);
-        assert_true(t != XBT_NULL);
-        assert_true(xs_mkdir(ts, t, be));
-        assert_true(xs_set_permissions(ts, t, be, be_perms, 2));
-        ts_write(t, fr, "%s/frontend", be);
-        ts_write(t, id, "%s/frontend-id", be);
-        ts_write(t, "1", "%s/online", be);
-        ts_write(t, "0", "%s/removable", be);
-        ts_write(t, d->device_type ? d->device_type : "disk", "%s/device-type", be);
-        ts_write(t, strncmp(d->params, "phy:", 4) ? "file" : "phy", "%s/type", be);
-        ts_write(t, d->mode ? d->mode : "w", "%s/mode", be);
-        ts_write(t, d->params, "%s/params", be);
-        if (d->discard_enable)
-            ts_write(t, d->discard_enable, "%s/discard-enable", be);
-        ts_write(t, "1", "%s/state", be);
-        assert_true(xs_mkdir(ts, t, fr));
-        assert_true(xs_set_permissions(ts, t, fr, fe_perms, 2));
-        ts_write(t, be, "%s/backend", fr);
-        ts_write(t, "0", "%s/backend-id", fr);
-        ts_write(t, d->device_type ? d->device_type : "disk", "%s/device-type", fr);
-        ts_write(t, "1", "%s/state", fr);
-        if (xs_transaction_end(ts, t, false))
-            return;
-        assert_int_equal(errno, EAGAIN);
-    }
+    const char *device_type = d->device_type ? d->device_type : "disk";
+    const char *be_keys[] = {
+        "removable", "0", "device-type", device_type,
+        "type", strncmp(d->params, "phy:", 4) ? "file" : "phy",
+        "mode", d->mode ? d->mode : "w", "params", d->params,
+        d->discard_enable ? "discard-enable" : NULL, d->discard_enable, NULL,
+    };
+    const char *fe_keys[] = { "device-type", device_type, NULL };
+    const struct xsim_device dev = {
+        .backend_type = d->type ? d->type : "vbd",
+        .frontend_type = "vbd",
+        .frontend_id = fe,
+        .devid = devid,
+        .backend_keys = be_keys,
+        .frontend_keys = fe_keys,
+    };
+    assert_int_equal(xsim_device_add(bw.ts, &dev), 0);
 }
 
 static domid_t new_guest(void)
 {
     char name[32];
     snprintf(name, sizeof(name), "blk-guest-%u", next_dom_name++);
-    int id = xsim_domain_create(dom0, name, 16);
+    int id = xsim_domain_create(bw.dom0, name, 16);
     assert_true(id > 0);
     return (domid_t)id;
 }
@@ -488,7 +455,7 @@ static const char *make_file(const char *name, uint64_t bytes)
 static struct fe_opts fe_default(domid_t dom, uint32_t devid)
 {
     struct fe_opts o = { .dom = dom, .devid = devid, .nq = 1, .order = -1, .cycles = 1 };
-    snprintf(o.dir, sizeof(o.dir), "%s", world.dir);
+    snprintf(o.dir, sizeof(o.dir), "%s", bw.w.dir);
     snprintf(o.type, sizeof(o.type), "vbd");
     return o;
 }
@@ -527,12 +494,12 @@ static struct fe_result fe_finish(struct child c)
     struct fe_result r = { .ok = false };
     snprintf(r.why, sizeof(r.why), "frontend reported nothing");
     int status = 0;
-    int64_t until = now_ms() + 3 * FE_TIMEOUT_MS;
+    uint64_t until = sc_clock_ms() + 3 * FE_TIMEOUT_MS;
     for (;;) {
         pid_t w = waitpid(c.pid, &status, WNOHANG);
         if (w == c.pid)
             break;
-        if (now_ms() > until) {
+        if (sc_clock_ms() > until) {
             kill(c.pid, SIGKILL);
             waitpid(c.pid, &status, 0);
             snprintf(r.why, sizeof(r.why), "frontend hung");
@@ -568,17 +535,13 @@ static int world_up(void **state)
     snprintf(tmpdir, sizeof(tmpdir), "%s/blk-lifecycle.XXXXXX", tmp ? tmp : "/tmp");
     if (!mkdtemp(tmpdir))
         return -1;
-    if (simworld_start_as_dom0(&world, &dom0) < 0)
-        return -1;
-    x = sc_xen_open(SC_XEN_SIM);
-    ts = sc_xs_open_socket(simworld_xs_path(&world, 0));
-    if (!x || !ts)
+    if (bus_world_up() < 0)
         return -1;
 
     struct sc_pool_params pp = { .mode = SC_MODE_POLL, .ncores = 2, .poll_idle_ns = 50000,
                                  .uring_entries = 64, .attention_fd = -1 };
     pp.cpus[0] = pp.cpus[1] = SC_CORE_NO_CPU;
-    pool = sc_pool_create(x, &pp);
+    pool = sc_pool_create(bw.x, &pp);
     if (!pool)
         return -1;
     blk_config_default(&cfg_vbd);
@@ -591,13 +554,11 @@ static int world_up(void **state)
     cfg_vbd3.max_persistent_grants = 0;
     cfg_vbd3.discard = false;
 
-    bus_xs = sc_xs_open(x);
-    bus = bus_xs ? sc_xenbus_create(x, bus_xs) : NULL;
-    if (!bus)
+    if (bus_world_open_bus() < 0)
         return -1;
     const struct sc_device_class *vbd = blk_device_class("vbd", pool, &cfg_vbd);
     const struct sc_device_class *vbd3 = blk_device_class("vbd3", pool, &cfg_vbd3);
-    if (!vbd || !vbd3 || sc_xenbus_register(bus, vbd) < 0 || sc_xenbus_register(bus, vbd3) < 0)
+    if (!vbd || !vbd3 || sc_xenbus_register(bw.bus, vbd) < 0 || sc_xenbus_register(bw.bus, vbd3) < 0)
         return -1;
     return 0;
 }
@@ -605,16 +566,9 @@ static int world_up(void **state)
 static int world_down(void **state)
 {
     (void)state;
-    sc_xenbus_destroy(bus);
-    if (bus_xs)
-        xs_close(bus_xs);
+    bus_world_close_bus(); /* the devices let go of the pool's cores */
     sc_pool_destroy(pool);
-    if (ts)
-        xs_close(ts);
-    sc_xen_close(x);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
+    bus_world_down();
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (tmpdir[0] && system(cmd) != 0)
@@ -818,8 +772,8 @@ static void sector_size_4096_block_device(void **state)
     WAIT_FOR(be_state("vbd", fe, 51712) == XenbusStateClosed || !r.ok);
     char rm[128];
     snprintf(rm, sizeof(rm), "/local/domain/0/backend/vbd/%u/51712", fe);
-    xs_rm(ts, XBT_NULL, rm);
-    for (int i = 0; i < 50 && sc_xenbus_find_device(bus, "vbd", fe, 51712); i++)
+    xs_rm(bw.ts, XBT_NULL, rm);
+    for (int i = 0; i < 50 && sc_xenbus_find_device(bw.bus, "vbd", fe, 51712); i++)
         pump_once(10);
     snprintf(cmd, sizeof(cmd), "losetup -d '%s'", loop);
     if (system(cmd) != 0)
@@ -898,7 +852,7 @@ static void disconnect_reconnect_leaves_no_grant_mapped(void **state)
     assert_true(r.ok);
     assert_int_equal(r.connects, 3);
     WAIT_FOR(be_state("vbd", fe, 51712) == XenbusStateClosed);
-    assert_non_null(sc_xenbus_find_device(bus, "vbd", fe, 51712)); /* online=1: kept */
+    assert_non_null(sc_xenbus_find_device(bw.bus, "vbd", fe, 51712)); /* online=1: kept */
 }
 
 static void resize_resignals_the_frontend(void **state)
@@ -920,7 +874,7 @@ static void resize_resignals_the_frontend(void **state)
                  conn;
              }));
     assert_int_equal(be_num("vbd", fe, 51712, "sectors"), before / 512);
-    struct sc_device *dev = sc_xenbus_find_device(bus, "vbd", fe, 51712);
+    struct sc_device *dev = sc_xenbus_find_device(bw.bus, "vbd", fe, 51712);
     assert_non_null(dev);
     assert_int_equal(blk_device_check_resize(dev), 0); /* nothing changed yet */
 
@@ -980,7 +934,7 @@ static void xensimctl_vbd_attach_connects(void **state)
     domid_t fe = new_guest();
     char cmd[1024], out[32] = "";
     snprintf(cmd, sizeof(cmd), "'%s' --dir '%s' vbd-attach %u --backend-domid 0 --target '%s' "
-             "--vdev xvdb --mode r", ctl, world.dir, fe, make_file("ctl.img", 2 << 20));
+             "--vdev xvdb --mode r", ctl, bw.w.dir, fe, make_file("ctl.img", 2 << 20));
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     if (!fgets(out, sizeof(out), p))

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "blk_queue_int.h"
 #include "blkfront.h"
 #include "log.h"
@@ -84,13 +85,6 @@ struct scenario {
         }                                                                                \
     } while (0)
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Sector s of generation gen: every 8 bytes carry address and generation. */
 static void fill_sector(uint8_t *dst, uint64_t s, uint32_t gen)
 {
@@ -119,7 +113,7 @@ static int run_ios(struct child_ctx *c, struct bf_io *ios, unsigned n, int16_t *
 {
     struct results res = { status, rsp_op };
     unsigned next = 0, done = 0;
-    uint64_t deadline = now_ns() + 20000000000ull;
+    uint64_t deadline = sc_clock_ns() + 20000000000ull;
     for (unsigned i = 0; i < n; i++) {
         ios[i].id = i;
         status[i] = 99;
@@ -143,7 +137,7 @@ static int run_ios(struct child_ctx *c, struct bf_io *ios, unsigned n, int16_t *
         done += (unsigned)got;
         if (got == 0 && bf_wait(c->r, 50) < 0)
             return -1;
-        if (now_ns() > deadline) {
+        if (sc_clock_ns() > deadline) {
             fprintf(stderr, "# child: timed out with %u of %u answered\n", done, n);
             return -1;
         }
@@ -336,9 +330,9 @@ static void on_raw(void *arg, const struct bf_completion *cp)
 static int raw_run(struct child_ctx *c, struct raw_results *rr, unsigned n)
 {
     unsigned done = 0;
-    uint64_t deadline = now_ns() + 10000000000ull;
+    uint64_t deadline = sc_clock_ns() + 10000000000ull;
     bf_push(c->r);
-    while (done < n && now_ns() < deadline) {
+    while (done < n && sc_clock_ns() < deadline) {
         int got = bf_poll_responses(c->r, on_raw, rr);
         if (got < 0)
             return -1;
@@ -432,8 +426,8 @@ static int child_null_rate(struct child_ctx *c)
     uint8_t rop[64];
     res.status = st;
     res.rsp_op = rop;
-    uint64_t done = 0, t0 = now_ns(), end = t0 + 1000000000ull, seq = 0;
-    while (now_ns() < end) {
+    uint64_t done = 0, t0 = sc_clock_ns(), end = t0 + 1000000000ull, seq = 0;
+    while (sc_clock_ns() < end) {
         while (bf_ring_inflight(c->r) < depth) {
             struct bf_io io = { .op = seq % 2 ? BF_OP_READ : BF_OP_WRITE,
                                 .sector = (seq * 8) % (DISK_SECTORS - 8), .nr_sectors = 8,
@@ -449,7 +443,7 @@ static int child_null_rate(struct child_ctx *c)
         if (!got)
             bf_wait(c->r, 10);
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
+    double secs = (double)(sc_clock_ns() - t0) / 1e9;
     fprintf(stderr, "# %s: %.0f requests/s (4 KiB, depth %u, guest process and one sidecore thread)\n",
             c->sc->name, (double)done / secs, depth);
     const struct bf_ring_stats *s = bf_ring_get_stats(c->r);
@@ -507,13 +501,13 @@ static void prefill(const char *path)
 
 static int wait_child(pid_t pid)
 {
-    uint64_t deadline = now_ns() + (uint64_t)CHILD_TIMEOUT_MS * 1000000ull;
+    uint64_t deadline = sc_clock_ns() + (uint64_t)CHILD_TIMEOUT_MS * 1000000ull;
     int status;
     for (;;) {
         pid_t p = waitpid(pid, &status, WNOHANG);
         if (p == pid)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (now_ns() > deadline) {
+        if (sc_clock_ns() > deadline) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             return -1;

@@ -18,44 +18,12 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "simworld.h"
+#include "grant_fixture.h"
 #include "xen.h"
 #include "xensim.h"
 #include "xensim_guest.h"
 
 #define PG XSIM_PAGE_SIZE
-
-static struct simworld world;
-static struct xsim *dom0;          /* toolstack: creates the guest */
-static struct xsim_guest *guest;   /* the guest's kernel */
-static domid_t guest_id;
-static struct sc_xen *x;           /* the backend, dom0 */
-
-static int world_up(void **state)
-{
-    (void)state;
-    int id = simworld_start_with_guest(&world, "platform-guest", &dom0);
-    if (id <= 0)
-        return -1;
-    guest_id = (domid_t)id;
-    guest = xsim_guest_open(world.dir, guest_id);
-    if (!guest)
-        return -1;
-    x = sc_xen_open(SC_XEN_SIM);
-    return x ? 0 : -1;
-}
-
-static int world_down(void **state)
-{
-    (void)state;
-    sc_xen_close(x);
-    if (guest)
-        xsim_guest_close(guest);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
-    return 0;
-}
 
 static bool readable(int fd, int timeout_ms)
 {
@@ -63,46 +31,31 @@ static bool readable(int fd, int timeout_ms)
     return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
-/* n guest pages, page i filled with byte (seed + i), granted to dom0. */
-static uint8_t *grant_pages(uint32_t n, uint8_t seed, bool readonly, grant_ref_t *refs)
+/* The platform as the guest: $XENSIM_DOMID picks the domain. */
+static struct sc_xen *open_as_guest(void)
 {
-    uint64_t gfn;
-    uint8_t *p = xsim_guest_pages_alloc(guest, n, &gfn);
-    assert_non_null(p);
-    for (uint32_t i = 0; i < n; i++) {
-        memset(p + i * PG, seed + i, PG);
-        int ref = xsim_guest_grant(guest, 0, gfn + i, readonly);
-        assert_true(ref >= 0);
-        refs[i] = (grant_ref_t)ref;
-    }
-    return p;
-}
-
-static void end_and_free(uint8_t *p, uint32_t n, const grant_ref_t *refs)
-{
-    for (uint32_t i = 0; i < n; i++)
-        assert_int_equal(xsim_guest_end_access(guest, refs[i]), 0);
-    xsim_guest_pages_free(guest, p, n);
+    char id[8];
+    snprintf(id, sizeof(id), "%u", gfx.guest_id);
+    setenv("XENSIM_DOMID", id, 1);
+    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
+    unsetenv("XENSIM_DOMID");
+    assert_non_null(as_guest);
+    return as_guest;
 }
 
 static void open_sim_as_dom0(void **state)
 {
     (void)state;
-    assert_string_equal(sc_xen_platform_name(x), "xensim");
-    assert_int_equal(sc_xen_domid(x), 0);
+    assert_string_equal(sc_xen_platform_name(gfx.xen), "xensim");
+    assert_int_equal(sc_xen_domid(gfx.xen), 0);
 
     struct sc_xen *a = sc_xen_open(SC_XEN_AUTO); /* XENSIM_DIR is set */
     assert_non_null(a);
     assert_string_equal(sc_xen_platform_name(a), "xensim");
     sc_xen_close(a);
 
-    char id[8];
-    snprintf(id, sizeof(id), "%u", guest_id);
-    setenv("XENSIM_DOMID", id, 1);
-    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
-    unsetenv("XENSIM_DOMID");
-    assert_non_null(as_guest);
-    assert_int_equal(sc_xen_domid(as_guest), guest_id);
+    struct sc_xen *as_guest = open_as_guest();
+    assert_int_equal(sc_xen_domid(as_guest), gfx.guest_id);
     sc_xen_close(as_guest);
 }
 
@@ -110,10 +63,10 @@ static void map_batch_sees_guest_data_and_writes_back(void **state)
 {
     (void)state;
     grant_ref_t refs[4];
-    uint8_t *gp = grant_pages(4, 0x10, false, refs);
-    assert_int_equal(sc_gnt_set_max_grants(x, 1024), 0);
+    uint8_t *gp = gfx_grant_pages(4, 0x10, false, refs);
+    assert_int_equal(sc_gnt_set_max_grants(gfx.xen, 1024), 0);
 
-    uint8_t *bp = sc_gnt_map_batch(x, guest_id, 4, refs, true);
+    uint8_t *bp = sc_gnt_map_batch(gfx.xen, gfx.guest_id, 4, refs, true);
     assert_non_null(bp);
     for (uint32_t i = 0; i < 4; i++) {
         assert_int_equal(bp[i * PG], 0x10 + i);
@@ -124,36 +77,36 @@ static void map_batch_sees_guest_data_and_writes_back(void **state)
         assert_int_equal(gp[i * PG + 7], 0xa0 + i);
 
     /* While mapped the guest cannot take the page back. */
-    assert_int_equal(xsim_guest_end_access(guest, refs[2]), -EBUSY);
-    assert_int_equal(sc_gnt_unmap(x, bp, 4), 0);
-    end_and_free(gp, 4, refs);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[2]), -EBUSY);
+    assert_int_equal(sc_gnt_unmap(gfx.xen, bp, 4), 0);
+    gfx_end_pages(gp, 4, refs);
 }
 
 static void map_batch_is_all_or_nothing(void **state)
 {
     (void)state;
     grant_ref_t refs[4];
-    uint8_t *gp = grant_pages(3, 0x20, false, refs);
+    uint8_t *gp = gfx_grant_pages(3, 0x20, false, refs);
 
     /* The fourth ref was granted to another domain, not to us. */
     uint64_t gfn;
-    uint8_t *other = xsim_guest_pages_alloc(guest, 1, &gfn);
+    uint8_t *other = xsim_guest_pages_alloc(gfx.guest, 1, &gfn);
     assert_non_null(other);
-    int ref = xsim_guest_grant(guest, 7, gfn, false);
+    int ref = xsim_guest_grant(gfx.guest, 7, gfn, false);
     assert_true(ref >= 0);
     refs[3] = (grant_ref_t)ref;
 
     errno = 0;
-    assert_null(sc_gnt_map_batch(x, guest_id, 4, refs, true));
+    assert_null(sc_gnt_map_batch(gfx.xen, gfx.guest_id, 4, refs, true));
     assert_true(errno != 0);
     /* Nothing stayed mapped: the guest can end access to the good ones. */
-    end_and_free(gp, 3, refs);
-    assert_int_equal(xsim_guest_end_access(guest, refs[3]), 0);
-    xsim_guest_pages_free(guest, other, 1);
+    gfx_end_pages(gp, 3, refs);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[3]), 0);
+    xsim_guest_pages_free(gfx.guest, other, 1);
 
     grant_ref_t beyond = XSIM_NR_GRANTS + 5;
-    assert_null(sc_gnt_map_batch(x, guest_id, 1, &beyond, false));
-    assert_null(sc_gnt_map_batch(x, guest_id, 0, refs, false));
+    assert_null(sc_gnt_map_batch(gfx.xen, gfx.guest_id, 1, &beyond, false));
+    assert_null(sc_gnt_map_batch(gfx.xen, gfx.guest_id, 0, refs, false));
     assert_int_equal(errno, EINVAL);
 }
 
@@ -161,22 +114,22 @@ static void map_respects_read_only_grants(void **state)
 {
     (void)state;
     grant_ref_t ref;
-    uint8_t *gp = grant_pages(1, 0x33, true, &ref);
+    uint8_t *gp = gfx_grant_pages(1, 0x33, true, &ref);
 
-    assert_null(sc_gnt_map_batch(x, guest_id, 1, &ref, true));
-    uint8_t *bp = sc_gnt_map_batch(x, guest_id, 1, &ref, false);
+    assert_null(sc_gnt_map_batch(gfx.xen, gfx.guest_id, 1, &ref, true));
+    uint8_t *bp = sc_gnt_map_batch(gfx.xen, gfx.guest_id, 1, &ref, false);
     assert_non_null(bp);
     assert_int_equal(bp[100], 0x33);
-    assert_int_equal(sc_gnt_unmap(x, bp, 1), 0);
-    end_and_free(gp, 1, &ref);
+    assert_int_equal(sc_gnt_unmap(gfx.xen, bp, 1), 0);
+    gfx_end_pages(gp, 1, &ref);
 }
 
 static void copy_both_ways_bad_segment_fails_alone(void **state)
 {
     (void)state;
     grant_ref_t refs[2], ro;
-    uint8_t *gp = grant_pages(2, 0x40, false, refs); /* page 0: 0x40.., page 1: 0x41.. */
-    uint8_t *gro = grant_pages(1, 0x50, true, &ro);
+    uint8_t *gp = gfx_grant_pages(2, 0x40, false, refs); /* page 0: 0x40.., page 1: 0x41.. */
+    uint8_t *gro = gfx_grant_pages(1, 0x50, true, &ro);
     static uint8_t from_guest[PG], to_guest[PG], untouched[PG], part[64], to_ro[PG];
     memset(to_guest, 0x77, PG);
     memset(untouched, 0xee, PG);
@@ -187,32 +140,32 @@ static void copy_both_ways_bad_segment_fails_alone(void **state)
     memset(s, 0, sizeof(s));
     s[0].flags = GNTCOPY_source_gref; /* guest page 0 -> local */
     s[0].source.foreign.ref = refs[0];
-    s[0].source.foreign.domid = guest_id;
+    s[0].source.foreign.domid = gfx.guest_id;
     s[0].dest.virt = from_guest;
     s[0].len = PG;
     s[1].flags = GNTCOPY_dest_gref; /* local -> guest page 1 */
     s[1].source.virt = to_guest;
     s[1].dest.foreign.ref = refs[1];
-    s[1].dest.foreign.domid = guest_id;
+    s[1].dest.foreign.domid = gfx.guest_id;
     s[1].len = PG;
     s[2].flags = GNTCOPY_source_gref; /* a ref never granted */
     s[2].source.foreign.ref = XSIM_NR_GRANTS - 1;
-    s[2].source.foreign.domid = guest_id;
+    s[2].source.foreign.domid = gfx.guest_id;
     s[2].dest.virt = untouched;
     s[2].len = PG;
     s[3].flags = GNTCOPY_source_gref; /* part of a page, at an offset */
     s[3].source.foreign.ref = refs[0];
-    s[3].source.foreign.domid = guest_id;
+    s[3].source.foreign.domid = gfx.guest_id;
     s[3].source.foreign.offset = 100;
     s[3].dest.virt = part + 8;
     s[3].len = 50;
     s[4].flags = GNTCOPY_dest_gref; /* writing a read-only grant */
     s[4].source.virt = to_ro;
     s[4].dest.foreign.ref = ro;
-    s[4].dest.foreign.domid = guest_id;
+    s[4].dest.foreign.domid = gfx.guest_id;
     s[4].len = PG;
 
-    assert_int_equal(sc_gnt_copy_batch(x, 5, s), 0);
+    assert_int_equal(sc_gnt_copy_batch(gfx.xen, 5, s), 0);
     assert_int_equal(s[0].status, GNTST_okay);
     assert_int_equal(s[1].status, GNTST_okay);
     assert_int_not_equal(s[2].status, GNTST_okay);
@@ -228,8 +181,8 @@ static void copy_both_ways_bad_segment_fails_alone(void **state)
     for (uint32_t i = 0; i < sizeof(part); i++)
         assert_int_equal(part[i], i >= 8 && i < 58 ? 0x40 : 0);
 
-    end_and_free(gp, 2, refs);
-    end_and_free(gro, 1, &ro);
+    gfx_end_pages(gp, 2, refs);
+    gfx_end_pages(gro, 1, &ro);
 }
 
 /* Pollers map and copy concurrently through the one platform handle. */
@@ -244,20 +197,20 @@ static void *poller(void *argp)
     struct poller_arg *a = argp;
     static __thread uint8_t buf[PG];
     for (int i = 0; i < 200; i++) {
-        uint8_t *p = sc_gnt_map_batch(x, guest_id, 4, a->refs, false);
+        uint8_t *p = sc_gnt_map_batch(gfx.xen, gfx.guest_id, 4, a->refs, false);
         if (!p || p[PG * 3] != 0x63) {
             a->failures++;
             continue;
         }
-        if (sc_gnt_unmap(x, p, 4) < 0)
+        if (sc_gnt_unmap(gfx.xen, p, 4) < 0)
             a->failures++;
         xengnttab_grant_copy_segment_t seg = {
             .flags = GNTCOPY_source_gref,
-            .source.foreign = { .ref = a->refs[1], .domid = guest_id },
+            .source.foreign = { .ref = a->refs[1], .domid = gfx.guest_id },
             .dest.virt = buf,
             .len = PG,
         };
-        if (sc_gnt_copy_batch(x, 1, &seg) < 0 || seg.status != GNTST_okay || buf[9] != 0x61)
+        if (sc_gnt_copy_batch(gfx.xen, 1, &seg) < 0 || seg.status != GNTST_okay || buf[9] != 0x61)
             a->failures++;
     }
     return NULL;
@@ -267,7 +220,7 @@ static void grants_from_many_threads(void **state)
 {
     (void)state;
     grant_ref_t refs[4];
-    uint8_t *gp = grant_pages(4, 0x60, false, refs);
+    uint8_t *gp = gfx_grant_pages(4, 0x60, false, refs);
     pthread_t t[NTHREADS];
     struct poller_arg args[NTHREADS];
     for (int i = 0; i < NTHREADS; i++) {
@@ -278,22 +231,22 @@ static void grants_from_many_threads(void **state)
         pthread_join(t[i], NULL);
         assert_int_equal(args[i].failures, 0);
     }
-    end_and_free(gp, 4, refs);
+    gfx_end_pages(gp, 4, refs);
 }
 
 static void evtchn_kicks_both_ways(void **state)
 {
     (void)state;
-    struct xsim_evtchn *gh = xsim_evtchn_open(xsim_guest_xsim(guest));
+    struct xsim_evtchn *gh = xsim_evtchn_open(xsim_guest_xsim(gfx.guest));
     assert_non_null(gh);
     int gport = xsim_evtchn_alloc_unbound(gh, 0);
     assert_true(gport >= 0);
 
-    struct sc_evtchn *h = sc_evtchn_open(x);
+    struct sc_evtchn *h = sc_evtchn_open(gfx.xen);
     assert_non_null(h);
     int fd = sc_evtchn_fd(h);
     assert_true(fd >= 0);
-    int lport = sc_evtchn_bind_interdomain(h, guest_id, (evtchn_port_t)gport);
+    int lport = sc_evtchn_bind_interdomain(h, gfx.guest_id, (evtchn_port_t)gport);
     assert_true(lport >= 0);
 
     /* Nothing pending: pending() says so without blocking. */
@@ -330,7 +283,7 @@ static void evtchn_kicks_both_ways(void **state)
     assert_false(readable(fd, 100));
     assert_int_equal(sc_evtchn_pending(h), -EAGAIN);
     assert_true(sc_evtchn_unbind(h, (evtchn_port_t)lport) < 0);
-    assert_true(sc_evtchn_bind_interdomain(h, guest_id, XSIM_NR_PORTS + 1) < 0);
+    assert_true(sc_evtchn_bind_interdomain(h, gfx.guest_id, XSIM_NR_PORTS + 1) < 0);
 
     sc_evtchn_close(h);
     xsim_evtchn_close(gh);
@@ -339,23 +292,18 @@ static void evtchn_kicks_both_ways(void **state)
 static void xs_open_acts_as_our_domain(void **state)
 {
     (void)state;
-    char id[8];
-    snprintf(id, sizeof(id), "%u", guest_id);
-    setenv("XENSIM_DOMID", id, 1);
-    struct sc_xen *as_guest = sc_xen_open(SC_XEN_SIM);
-    unsetenv("XENSIM_DOMID");
-    assert_non_null(as_guest);
+    struct sc_xen *as_guest = open_as_guest();
 
     setenv("XENSTORED_PATH", "/sentinel", 1);
     struct xs_handle *gxs = sc_xs_open(as_guest);
-    struct xs_handle *bxs = sc_xs_open(x);
+    struct xs_handle *bxs = sc_xs_open(gfx.xen);
     assert_string_equal(getenv("XENSTORED_PATH"), "/sentinel"); /* put back */
     unsetenv("XENSTORED_PATH");
     assert_non_null(gxs);
     assert_non_null(bxs);
 
     assert_int_equal(sc_xs_write_str(gxs, XBT_NULL, "hello", "platform-test/%s", "key"), 0);
-    char *v = sc_xs_read_str(bxs, XBT_NULL, "/local/domain/%u/platform-test/key", guest_id);
+    char *v = sc_xs_read_str(bxs, XBT_NULL, "/local/domain/%u/platform-test/key", gfx.guest_id);
     assert_non_null(v);
     assert_string_equal(v, "hello");
     free(v);
@@ -377,7 +325,7 @@ static void xs_open_acts_as_our_domain(void **state)
 static void xs_helpers_reject_malformed_integers(void **state)
 {
     (void)state;
-    struct xs_handle *xs = sc_xs_open(x);
+    struct xs_handle *xs = sc_xs_open(gfx.xen);
     assert_non_null(xs);
     static const char *bad[] = { "12abc", "", "-1", "18446744073709551616", "4294967296",
                                  " 5", "5\n", "0x10", "+5" };
@@ -439,8 +387,8 @@ static int txn_body(struct xs_handle *xs, xs_transaction_t t, void *arg)
 static void transact_retries_on_conflict(void **state)
 {
     (void)state;
-    struct xs_handle *xs = sc_xs_open(x);
-    struct xs_handle *other = sc_xs_open(x);
+    struct xs_handle *xs = sc_xs_open(gfx.xen);
+    struct xs_handle *other = sc_xs_open(gfx.xen);
     assert_non_null(xs);
     assert_non_null(other);
     unsigned long long v;
@@ -488,5 +436,5 @@ int main(void)
         cmocka_unit_test(xs_helpers_reject_malformed_integers),
         cmocka_unit_test(transact_retries_on_conflict),
     };
-    return cmocka_run_group_tests(tests, world_up, world_down);
+    return cmocka_run_group_tests(tests, grant_fixture_setup, grant_fixture_teardown);
 }

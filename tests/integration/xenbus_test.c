@@ -20,6 +20,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "fe_keys.h"
 #include "log.h"
 #include "simworld.h"
 #include "bus_fixture.h"
@@ -27,14 +28,8 @@
 #include "xenbus.h"
 #include "xensim.h"
 
-static struct simworld world;
-static struct xsim *dom0;
-static struct sc_xen *x;
-static struct xs_handle *ts;    /* the toolstack, dom0 */
 static domid_t guest;           /* the frontend domain of most tests */
 static struct xs_handle *fe_xs; /* the guest's frontend driver */
-static struct xs_handle *bus_xs;
-static struct sc_xenbus *bus;
 
 /* ---- the fake device class ---- */
 
@@ -74,12 +69,9 @@ static int fake_connect(struct sc_device *dev)
     struct rec *r = dev->priv;
     r->connects++;
     /* What a real class does: the frontend's keys are hostile. */
-    int rc = sc_xs_read_uint(sc_xenbus_xs(dev->bus), XBT_NULL, UINT32_MAX, &r->ring_ref,
-                             "%s/ring-ref", dev->frontend_path);
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "reading %s/ring-ref", dev->frontend_path);
+    int rc = sc_fe_read_uint(dev, dev->frontend_path, "ring-ref", UINT32_MAX, &r->ring_ref);
+    if (rc < 0)
         return rc;
-    }
     if (connect_error)
         return connect_error;
     return sc_xs_write_str(sc_xenbus_xs(dev->bus), XBT_NULL, "1", "%s/fake-connected",
@@ -135,39 +127,23 @@ static const struct sc_device_class fake_class = {
 
 static void bus_up(void)
 {
-    bus_xs = sc_xs_open(x);
-    assert_non_null(bus_xs);
-    bus = sc_xenbus_create(x, bus_xs);
-    assert_non_null(bus);
-    assert_int_equal(sc_xenbus_register(bus, &fake_class), 0);
-    assert_int_equal(sc_xenbus_register(bus, &fake_class), -EEXIST);
+    assert_int_equal(bus_world_open_bus(), 0);
+    assert_int_equal(sc_xenbus_register(bw.bus, &fake_class), 0);
+    assert_int_equal(sc_xenbus_register(bw.bus, &fake_class), -EEXIST);
 }
 
-static void bus_down(void)
-{
-    sc_xenbus_destroy(bus);
-    bus = NULL;
-    if (bus_xs)
-        xs_close(bus_xs);
-    bus_xs = NULL;
-}
-
-
-
-
-#define now_ms() fixture_now_ms()
-#define pump_once(ms) bus_pump_once(bus, (ms))
+#define pump_once(ms) bus_pump_once(bw.bus, (ms))
 /* Dispatches until `cond` holds (5 s at most), then asserts it. */
-#define WAIT_FOR(cond) BUS_WAIT_FOR(bus, 5000, cond)
+#define WAIT_FOR(cond) BUS_WAIT_FOR(bw.bus, 5000, cond)
 /* The toolstack's reads and writes (dom0). */
-#define ts_read(...) xs_readf(ts, __VA_ARGS__)
-#define ts_write(t, val, ...) xs_writef(ts, (t), (val), __VA_ARGS__)
+#define ts_read(...) xs_readf(bw.ts, __VA_ARGS__)
+#define ts_write(t, val, ...) xs_writef(bw.ts, (t), (val), __VA_ARGS__)
 
 /* Dispatches for ms milliseconds whatever happens. */
 static void pump_for(int ms)
 {
-    int64_t until = now_ms() + ms;
-    while (now_ms() < until)
+    uint64_t until = sc_clock_ms() + ms;
+    while (sc_clock_ms() < until)
         pump_once(10);
 }
 
@@ -201,65 +177,45 @@ struct dev_opts {
     const char *script;      /* a hotplug script: wait for hotplug-status */
 };
 
-/* What libxl's device add does: both directories in one transaction, the
- * backend owned by the backend domain and readable by the frontend, the
- * frontend owned by the frontend and readable by the backend. */
+/* What libxl's device add does (xsim_device_add), with a frontend path or
+ * frontend-id forged if asked. */
 static void ts_add(domid_t fe, uint32_t devid, const struct dev_opts *o)
 {
-    char be[128], fr[128], id[16];
-    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", fe, devid);
-    snprintf(fr, sizeof(fr), "/local/domain/%u/device/vbd/%u", fe, devid);
-    snprintf(id, sizeof(id), "%u", fe);
-    struct xs_permissions be_perms[2] = { { .id = 0, .perms = XS_PERM_NONE },
-                                          { .id = fe, .perms = XS_PERM_READ } };
-    struct xs_permissions fe_perms[2] = { { .id = fe, .perms = XS_PERM_NONE },
-                                          { .id = 0, .perms = XS_PERM_READ } };
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(ts);
-        assert_true(t != XBT_NULL);
-        assert_true(xs_mkdir(ts, t, be));
-        assert_true(xs_set_permissions(ts, t, be, be_perms, 2));
-        ts_write(t, o && o->frontend ? o->frontend : fr, "%s/frontend", be);
-        ts_write(t, o && o->frontend_id ? o->frontend_id : id, "%s/frontend-id", be);
-        ts_write(t, "1", "%s/online", be);
-        ts_write(t, "1", "%s/state", be);
-        ts_write(t, "/dev/null", "%s/params", be);
-        if (o && o->script)
-            ts_write(t, o->script, "%s/script", be);
-        assert_true(xs_mkdir(ts, t, fr));
-        assert_true(xs_set_permissions(ts, t, fr, fe_perms, 2));
-        ts_write(t, be, "%s/backend", fr);
-        ts_write(t, "0", "%s/backend-id", fr);
-        ts_write(t, "1", "%s/state", fr);
-        if (xs_transaction_end(ts, t, false))
-            return;
-        assert_int_equal(errno, EAGAIN);
+    const char *keys[8] = { "params", "/dev/null" }, **k = keys + 2;
+    if (o && o->frontend) {
+        *k++ = "frontend";
+        *k++ = o->frontend;
     }
+    if (o && o->frontend_id) {
+        *k++ = "frontend-id";
+        *k++ = o->frontend_id;
+    }
+    if (o && o->script) {
+        *k++ = "script";
+        *k++ = o->script;
+    }
+    const struct xsim_device d = { .backend_type = "vbd", .frontend_type = "vbd",
+                                   .frontend_id = fe, .devid = devid, .backend_keys = keys };
+    assert_int_equal(xsim_device_add(bw.ts, &d), 0);
 }
 
 /* What libxl's device remove does: online=0 and state=Closing. */
 static void ts_detach(domid_t fe, uint32_t devid)
 {
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(ts);
-        assert_true(t != XBT_NULL);
-        ts_write(t, "0", "/local/domain/0/backend/vbd/%u/%u/online", fe, devid);
-        ts_write(t, "5", "/local/domain/0/backend/vbd/%u/%u/state", fe, devid);
-        if (xs_transaction_end(ts, t, false))
-            return;
-        assert_int_equal(errno, EAGAIN);
-    }
+    char be[128];
+    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u", fe, devid);
+    assert_int_equal(xsim_device_unplug(bw.ts, be), 0);
 }
 
 static void ts_rm_all(domid_t fe, uint32_t devid)
 {
     char p[128];
     snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/%u", fe, devid);
-    xs_rm(ts, XBT_NULL, p);
+    xs_rm(bw.ts, XBT_NULL, p);
     snprintf(p, sizeof(p), "/local/domain/%u/device/vbd/%u", fe, devid);
-    xs_rm(ts, XBT_NULL, p);
+    xs_rm(bw.ts, XBT_NULL, p);
     snprintf(p, sizeof(p), "/local/domain/0/error/backend/vbd/%u/%u", fe, devid);
-    xs_rm(ts, XBT_NULL, p);
+    xs_rm(bw.ts, XBT_NULL, p);
 }
 
 /* ---- the frontend (as the guest) ---- */
@@ -305,14 +261,14 @@ static int world_up(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_INFO);
-    int id = simworld_start_with_guest(&world, "xenbus-guest", &dom0);
+    if (bus_world_up() < 0)
+        return -1;
+    int id = xsim_domain_create(bw.dom0, "xenbus-guest", 16);
     if (id <= 0)
         return -1;
     guest = (domid_t)id;
-    x = sc_xen_open(SC_XEN_SIM);
-    ts = sc_xs_open_socket(simworld_xs_path(&world, 0));
-    fe_xs = sc_xs_open_socket(simworld_xs_path(&world, guest));
-    return x && ts && fe_xs ? 0 : -1;
+    fe_xs = sc_xs_open_socket(simworld_xs_path(&bw.w, guest));
+    return fe_xs ? 0 : -1;
 }
 
 static int world_down(void **state)
@@ -320,12 +276,7 @@ static int world_down(void **state)
     (void)state;
     if (fe_xs)
         xs_close(fe_xs);
-    if (ts)
-        xs_close(ts);
-    sc_xen_close(x);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
+    bus_world_down();
     return 0;
 }
 
@@ -342,7 +293,7 @@ static int bus_setup(void **state)
 static int bus_teardown(void **state)
 {
     (void)state;
-    bus_down();
+    bus_world_close_bus();
     return 0;
 }
 
@@ -361,7 +312,7 @@ static void handshake_connects_and_closes_once(void **state)
     free(feat);
     assert_int_equal(r->connects, 0);
 
-    struct sc_device *dev = sc_xenbus_find_device(bus, "vbd", guest, devid);
+    struct sc_device *dev = sc_xenbus_find_device(bw.bus, "vbd", guest, devid);
     assert_non_null(dev);
     char fpath[64], name[32];
     snprintf(fpath, sizeof(fpath), "/local/domain/%u/device/vbd/%u", guest, devid);
@@ -434,7 +385,7 @@ static void unplug_online0_removes(void **state)
     WAIT_FOR(r->removes == 1);
     assert_int_equal(be_state(guest, devid), XenbusStateClosed);
     assert_int_equal(r->disconnects, 1);
-    assert_null(sc_xenbus_find_device(bus, "vbd", guest, devid));
+    assert_null(sc_xenbus_find_device(bw.bus, "vbd", guest, devid));
     /* Our own last writes and more events on the dead directory do not
      * bring it back. */
     ts_write(XBT_NULL, "x", "/local/domain/0/backend/vbd/%u/%u/params", guest, devid);
@@ -500,7 +451,7 @@ static void backend_dir_removed_disconnects(void **state)
     struct rec *r = bring_up(devid);
     char p[128];
     snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/%u", guest, devid);
-    assert_true(xs_rm(ts, XBT_NULL, p));
+    assert_true(xs_rm(bw.ts, XBT_NULL, p));
     WAIT_FOR(r->removes == 1);
     assert_int_equal(r->disconnects, 1);
     assert_int_equal(be_state(guest, devid), -1); /* not resurrected */
@@ -510,10 +461,10 @@ static void backend_dir_removed_disconnects(void **state)
 static void guest_destroyed_removes_its_devices(void **state)
 {
     (void)state;
-    int id = xsim_domain_create(dom0, "xenbus-doomed", 16);
+    int id = xsim_domain_create(bw.dom0, "xenbus-doomed", 16);
     assert_true(id > 0);
     domid_t doomed = (domid_t)id;
-    struct xs_handle *h = sc_xs_open_socket(simworld_xs_path(&world, doomed));
+    struct xs_handle *h = sc_xs_open_socket(simworld_xs_path(&bw.w, doomed));
     assert_non_null(h);
     ts_add(doomed, 1, NULL);
     ts_add(doomed, 2, NULL);
@@ -529,7 +480,7 @@ static void guest_destroyed_removes_its_devices(void **state)
              be_state(doomed, 2) == XenbusStateConnected);
     xs_close(h);
 
-    assert_int_equal(xsim_domain_destroy(dom0, doomed), 0);
+    assert_int_equal(xsim_domain_destroy(bw.dom0, doomed), 0);
     WAIT_FOR(rec_of(doomed, 1)->removes == 1 && rec_of(doomed, 2)->removes == 1);
     for (uint32_t d = 1; d <= 2; d++) {
         assert_int_equal(rec_of(doomed, d)->disconnects, 1);
@@ -548,7 +499,7 @@ static void device_existing_before_start_is_picked_up(void **state)
 {
     (void)state;
     const uint32_t devid = 51840;
-    bus_down();
+    bus_world_close_bus();
     ts_add(guest, devid, NULL);
     fe_write(devid, "ring-ref", "3");
     fe_state(devid, XenbusStateInitialised);
@@ -566,7 +517,7 @@ static void restart_reattaches_connected_device(void **state)
     (void)state;
     const uint32_t devid = 51856;
     struct rec *r = bring_up(devid);
-    bus_down(); /* the daemon stops: rings let go, xenstore untouched */
+    bus_world_close_bus(); /* the daemon stops: rings let go, xenstore untouched */
     assert_int_equal(r->disconnects, 1);
     assert_int_equal(r->removes, 1);
     assert_int_equal(be_state(guest, devid), XenbusStateConnected);
@@ -577,7 +528,7 @@ static void restart_reattaches_connected_device(void **state)
     pump_for(150);
     assert_int_equal(r->connects, 2);
     assert_int_equal(be_state(guest, devid), XenbusStateConnected);
-    struct sc_device *dev = sc_xenbus_find_device(bus, "vbd", guest, devid);
+    struct sc_device *dev = sc_xenbus_find_device(bw.bus, "vbd", guest, devid);
     assert_non_null(dev);
     assert_int_equal(dev->state, XenbusStateConnected);
     ts_rm_all(guest, devid);
@@ -612,7 +563,7 @@ static void malformed_toolstack_keys_fail_only_that_device(void **state)
     /* The toolstack detaches a failed device: it goes Closed and away. */
     ts_detach(guest, bad_id);
     WAIT_FOR(be_state(guest, bad_id) == XenbusStateClosed);
-    assert_null(sc_xenbus_find_device(bus, "vbd", guest, bad_id));
+    assert_null(sc_xenbus_find_device(bw.bus, "vbd", guest, bad_id));
     ts_rm_all(guest, bad_id);
     ts_rm_all(guest, bad_path);
     ts_rm_all(guest, good);
@@ -694,8 +645,8 @@ static void keys_written_one_by_one_are_waited_for(void **state)
     struct rec *r = rec_of(guest, devid);
 
     /* No transaction: every key is an event of its own. */
-    assert_true(xs_mkdir(ts, XBT_NULL, be));
-    assert_true(xs_set_permissions(ts, XBT_NULL, be, be_perms, 2));
+    assert_true(xs_mkdir(bw.ts, XBT_NULL, be));
+    assert_true(xs_set_permissions(bw.ts, XBT_NULL, be, be_perms, 2));
     ts_write(XBT_NULL, "1", "%s/state", be);
     ts_write(XBT_NULL, "1", "%s/online", be);
     pump_for(100);
@@ -707,8 +658,8 @@ static void keys_written_one_by_one_are_waited_for(void **state)
     assert_int_equal(be_state(guest, devid), XenbusStateInitialising);
     assert_false(has_error(guest, devid));
 
-    assert_true(xs_mkdir(ts, XBT_NULL, fr));
-    assert_true(xs_set_permissions(ts, XBT_NULL, fr, fe_perms, 2));
+    assert_true(xs_mkdir(bw.ts, XBT_NULL, fr));
+    assert_true(xs_set_permissions(bw.ts, XBT_NULL, fr, fe_perms, 2));
     ts_write(XBT_NULL, be, "%s/backend", fr);
     ts_write(XBT_NULL, "1", "%s/state", fr);
     WAIT_FOR(be_state(guest, devid) == XenbusStateInitWait);
@@ -733,12 +684,12 @@ static void control_thread_fails_device_by_id(void **state)
     const uint32_t devid = 51984;
     struct rec *r = bring_up(devid);
     int n = 0;
-    assert_int_equal(sc_xenbus_foreach_device(bus, count_devices, &n), 0);
+    assert_int_equal(sc_xenbus_foreach_device(bw.bus, count_devices, &n), 0);
     assert_true(n >= 1);
-    struct sc_device *dev = sc_xenbus_find_device(bus, "vbd", guest, devid);
+    struct sc_device *dev = sc_xenbus_find_device(bw.bus, "vbd", guest, devid);
     assert_non_null(dev);
     uint64_t id = dev->id;
-    assert_int_equal(sc_xenbus_fail_device_id(bus, id, -EPROTO, "q0: ring overflow"), 0);
+    assert_int_equal(sc_xenbus_fail_device_id(bw.bus, id, -EPROTO, "q0: ring overflow"), 0);
     assert_int_equal(r->disconnects, 1);
     assert_int_equal(be_state(guest, devid), XenbusStateClosing);
     char *e = error_node(guest, devid);
@@ -747,7 +698,7 @@ static void control_thread_fails_device_by_id(void **state)
     free(e);
     ts_rm_all(guest, devid);
     WAIT_FOR(r->removes == 1);
-    assert_int_equal(sc_xenbus_fail_device_id(bus, id, -EIO, "late"), -ENOENT);
+    assert_int_equal(sc_xenbus_fail_device_id(bw.bus, id, -EIO, "late"), -ENOENT);
 }
 
 /* A device whose disconnect drains (I/O in flight) is held short of

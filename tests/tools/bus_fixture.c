@@ -6,16 +6,52 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <cmocka.h>
 
+#include "xen.h"
 #include "xenbus.h"
+#include "xensim.h"
 
-int64_t fixture_now_ms(void)
+struct bus_world bw;
+
+int bus_world_up(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    memset(&bw, 0, sizeof(bw));
+    if (simworld_start_as_dom0(&bw.w, &bw.dom0) < 0)
+        return -1;
+    bw.x = sc_xen_open(SC_XEN_SIM);
+    bw.ts = sc_xs_open_socket(simworld_xs_path(&bw.w, 0));
+    return bw.x && bw.ts ? 0 : -1;
+}
+
+void bus_world_down(void)
+{
+    bus_world_close_bus();
+    if (bw.ts)
+        xs_close(bw.ts);
+    if (bw.x)
+        sc_xen_close(bw.x);
+    if (bw.dom0)
+        xsim_close(bw.dom0);
+    simworld_stop(&bw.w);
+    memset(&bw, 0, sizeof(bw));
+}
+
+int bus_world_open_bus(void)
+{
+    bw.bus_xs = sc_xs_open(bw.x);
+    bw.bus = bw.bus_xs ? sc_xenbus_create(bw.x, bw.bus_xs) : NULL;
+    return bw.bus ? 0 : -1;
+}
+
+void bus_world_close_bus(void)
+{
+    if (bw.bus)
+        sc_xenbus_destroy(bw.bus);
+    if (bw.bus_xs)
+        xs_close(bw.bus_xs);
+    bw.bus = NULL;
+    bw.bus_xs = NULL;
 }
 
 void bus_pump_once(struct sc_xenbus *bus, int timeout_ms)

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "blkfront.h"
 
 #define STALL_NS    (15ull * 1000000000ull)
@@ -58,13 +59,6 @@ struct run {
     uint64_t completed, bytes, errors;
     uint64_t hist[HIST_SLOTS];
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -140,11 +134,11 @@ static int submit_one(struct run *r, unsigned q)
 
 static int drive(struct run *r)
 {
-    uint64_t deadline = now_ns() + (uint64_t)(r->o->seconds * 1e9);
-    uint64_t last_progress = now_ns();
+    uint64_t deadline = sc_clock_ns() + (uint64_t)(r->o->seconds * 1e9);
+    uint64_t last_progress = sc_clock_ns();
     struct pollfd pfd[BF_MAX_QUEUES];
     for (;;) {
-        bool more = now_ns() < deadline;
+        bool more = sc_clock_ns() < deadline;
         unsigned inflight = 0;
         for (unsigned q = 0; q < r->nq; q++) {
             while (more && r->inflight[q] < r->o->qd && submit_one(r, q) == 0)
@@ -162,10 +156,10 @@ static int drive(struct run *r)
                 return -EPROTO;
             }
         if (r->completed != before) {
-            last_progress = now_ns();
+            last_progress = sc_clock_ns();
             continue;
         }
-        if (now_ns() - last_progress > STALL_NS) {
+        if (sc_clock_ns() - last_progress > STALL_NS) {
             fprintf(stderr, "blkguest: no response for 15 s, %u in flight\n", inflight);
             return -ETIMEDOUT;
         }
@@ -328,9 +322,9 @@ int main(int argc, char **argv)
         char go;
         if (o.start_fd >= 0 && read(o.start_fd, &go, 1) != 1)
             fprintf(stderr, "blkguest: start-fd closed: starting now\n");
-        uint64_t t0 = now_ns();
+        uint64_t t0 = sc_clock_ns();
         int dr = drive(&r);
-        double secs = (double)(now_ns() - t0) / 1e9;
+        double secs = (double)(sc_clock_ns() - t0) / 1e9;
         signal_fd(o.ready_fd, 'd');
         status = dr < 0 || r.errors ? 1 : 0;
         report(&r, secs, status == 0);

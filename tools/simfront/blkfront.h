@@ -260,7 +260,4 @@ int bf_dev_watch_fd(const struct bf_dev *d);
  * Bitmask of BF_DEV_EV_*, or -errno. */
 int bf_dev_check(struct bf_dev *d);
 
-/* XenbusState name for logs ("Connected"). */
-const char *bf_xenbus_state_str(int state);
-
 #endif /* SC_SIMFRONT_BLKFRONT_H */

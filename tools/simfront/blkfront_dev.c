@@ -24,6 +24,8 @@
 #include <xen/io/blkif.h>
 
 #include "blkfront.h"
+#include "clock.h"
+#include "xenbus.h"
 
 #define BF_WATCH_TOKEN "bf-backend-state"
 
@@ -40,22 +42,6 @@ struct bf_dev {
     char *err;
     size_t errlen;
 };
-
-const char *bf_xenbus_state_str(int state)
-{
-    switch (state) {
-    case XenbusStateUnknown: return "Unknown";
-    case XenbusStateInitialising: return "Initialising";
-    case XenbusStateInitWait: return "InitWait";
-    case XenbusStateInitialised: return "Initialised";
-    case XenbusStateConnected: return "Connected";
-    case XenbusStateClosing: return "Closing";
-    case XenbusStateClosed: return "Closed";
-    case XenbusStateReconfiguring: return "Reconfiguring";
-    case XenbusStateReconfigured: return "Reconfigured";
-    }
-    return "?";
-}
 
 void bf_features_default(struct bf_features *f)
 {
@@ -81,13 +67,6 @@ static int fail(struct bf_dev *d, int err, const char *fmt, ...)
         va_end(ap);
     }
     return err;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- xenstore helpers ---- */
@@ -158,7 +137,7 @@ static void drain_watch(struct bf_dev *d)
 static int wait_backend(struct bf_dev *d, unsigned mask, unsigned fatal, const char *what)
 {
     unsigned timeout = d->want.timeout_ms ? d->want.timeout_ms : 10000;
-    uint64_t deadline = now_ms() + timeout;
+    uint64_t deadline = sc_clock_ms() + timeout;
     for (;;) {
         drain_watch(d);
         int st = backend_state(d);
@@ -167,14 +146,14 @@ static int wait_backend(struct bf_dev *d, unsigned mask, unsigned fatal, const c
         if (fatal & (1u << st)) {
             char *e = read_key(d, d->info.backend_path, "error");
             int ret = fail(d, -ENODEV, "%s: backend %s went %s%s%s", what, d->info.backend_path,
-                           bf_xenbus_state_str(st), e ? ": " : "", e ? e : "");
+                           sc_xenbus_state_str((XenbusState)st), e ? ": " : "", e ? e : "");
             free(e);
             return ret;
         }
-        uint64_t now = now_ms();
+        uint64_t now = sc_clock_ms();
         if (now >= deadline)
             return fail(d, -ETIMEDOUT, "%s: timed out after %u ms (backend %s is %s)", what,
-                        timeout, d->info.backend_path, bf_xenbus_state_str(st));
+                        timeout, d->info.backend_path, sc_xenbus_state_str((XenbusState)st));
         struct pollfd pfd = { .fd = xs_fileno(d->xs), .events = POLLIN };
         int left = (int)(deadline - now);
         /* Re-read at least every 100 ms: a watch may be lost if the backend

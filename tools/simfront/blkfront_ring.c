@@ -13,6 +13,7 @@
 #include <time.h>
 #include <xen/io/protocols.h>
 
+#include "clock.h"
 #include "xen_ring.h"
 
 #include "blk_abi.h"
@@ -78,13 +79,6 @@ struct bf_ring {
 
     struct bf_ring_stats st;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 const char *bf_abi_protocol(enum bf_abi abi)
 {
@@ -574,7 +568,7 @@ int bf_submit(struct bf_ring *r, const struct bf_io *io)
         w.flag = io->discard_secure ? BLKIF_DISCARD_SECURE : 0;
         w.nr_segments = 0;
     }
-    s->t_submit_ns = now_ns();
+    s->t_submit_ns = sc_clock_ns();
     encode(r, &w, slot(r, r->front.req_prod_pvt));
     r->front.req_prod_pvt++;
     r->st.requests++;
@@ -644,7 +638,7 @@ static void complete_one(struct bf_ring *r, uint64_t rid, uint8_t rop, int16_t s
         c.buf = s->buf;
         c.sector = s->sector;
         c.nr_sectors = s->nr_sectors;
-        c.latency_ns = now_ns() - s->t_submit_ns;
+        c.latency_ns = sc_clock_ns() - s->t_submit_ns;
         size_t bytes = (size_t)s->nr_sectors * BF_SECTOR_SIZE;
         if (s->op == BF_OP_READ) {
             if (status == BLKIF_RSP_OKAY) {

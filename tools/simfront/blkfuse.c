@@ -28,6 +28,7 @@
 
 #include "blkfuse.h"
 #include "blkfuse_io.h"
+#include "clock.h"
 
 #define DISK_INO 2
 #define DISK_NAME "disk"
@@ -404,13 +405,6 @@ static void handle(struct blkfuse *bz, uint64_t tag, int sfd, struct fuse_buf *f
     }
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void run_loop(struct blkfuse *bz, int sfd)
 {
     struct fuse_buf fbuf = { .mem = NULL };
@@ -431,9 +425,9 @@ static void run_loop(struct blkfuse *bz, int sfd)
     }
     /* Answer what is in flight (the kernel may still wait for it). */
     epoll_ctl(bz->ep, EPOLL_CTL_DEL, fuse_session_fd(bz->se), NULL);
-    int64_t deadline = now_ms() + DRAIN_MS;
-    while (!bz->dead && bfio_pending(bz->io) > 0 && now_ms() < deadline) {
-        int n = epoll_wait(bz->ep, evs, 32, (int)(deadline - now_ms()));
+    uint64_t deadline = sc_clock_ms() + DRAIN_MS, now;
+    while (!bz->dead && bfio_pending(bz->io) > 0 && (now = sc_clock_ms()) < deadline) {
+        int n = epoll_wait(bz->ep, evs, 32, (int)(deadline - now));
         for (int i = 0; i < n; i++)
             if (evs[i].data.u64 >= TAG_RING || evs[i].data.u64 == TAG_WATCH)
                 handle(bz, evs[i].data.u64, sfd, &fbuf);

@@ -31,6 +31,7 @@
 #include <xen/io/blkif.h>
 
 #include "blkfront.h"
+#include "clock.h"
 
 #define VERIFY_MAGIC 0x31464b4c424d4953ull /* "SIMBLKF1" */
 #define STALL_MS 15000
@@ -93,13 +94,6 @@ static void usage(FILE *out)
             "  --qd N (per queue, 32)  --seconds S | --ios N (1000)\n"
             "  --verify  --seed N  --json  --quiet  --start-fd FD\n"
             "exit: 0 ok, 1 I/O or verification error, 2 usage, 3 negotiation failed\n");
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t rnd(uint64_t *s)
@@ -464,12 +458,12 @@ static int wait_for_start(int fd)
 static int drive(struct run *r)
 {
     struct opts *o = r->o;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = sc_clock_ns();
     uint64_t deadline = o->seconds > 0 ? t0 + (uint64_t)(o->seconds * 1e9) : UINT64_MAX;
     uint64_t last_progress = t0;
     struct pollfd pfd[BF_MAX_QUEUES + 1];
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = sc_clock_ns();
         bool more = now < deadline && (o->ios == 0 || r->issued < o->ios);
         unsigned free_slot = 0;
         for (unsigned q = 0; more && q < r->nq; q++) {
@@ -498,10 +492,10 @@ static int drive(struct run *r)
             }
         }
         if (r->completed != before) {
-            last_progress = now_ns();
+            last_progress = sc_clock_ns();
             continue;
         }
-        if (now_ns() - last_progress > (uint64_t)STALL_MS * 1000000) {
+        if (sc_clock_ns() - last_progress > (uint64_t)STALL_MS * 1000000) {
             fprintf(stderr, "simblkfront: no response for %d s with %u requests in flight\n",
                     STALL_MS / 1000, inflight);
             return -ETIMEDOUT;
@@ -677,9 +671,9 @@ int main(int argc, char **argv)
                 ret == -ETIMEDOUT ? "none within the bound" : strerror(-ret));
         status = 1;
     } else {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = sc_clock_ns();
         int dr = drive(&r);
-        double secs = (double)(now_ns() - t0) / 1e9;
+        double secs = (double)(sc_clock_ns() - t0) / 1e9;
         if (dr < 0 || r.io_errors || r.verify_errors)
             status = 1;
         for (unsigned q = 0; q < r.nq; q++) {

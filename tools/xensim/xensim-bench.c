@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "gnt_batch.h"
 #include "log.h"
 #include "xen.h"
 #include "xensim.h"
@@ -56,13 +58,6 @@ struct guest_hello {
     int32_t port;
     uint32_t refs[BATCH + 1]; /* BATCH pages for maps, one for copies */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int die(const char *what, int err)
 {
@@ -283,15 +278,8 @@ static int map_unmap_batch(struct bench *b, uint64_t iters)
 
 static void prep_copies(struct bench *b, uint32_t count)
 {
-    for (uint32_t i = 0; i < count; i++) {
-        xengnttab_grant_copy_segment_t *s = &b->segs[i];
-        memset(s, 0, sizeof(*s));
-        s->flags = GNTCOPY_source_gref;
-        s->source.foreign.ref = b->refs[i];
-        s->source.foreign.domid = b->guest;
-        s->dest.virt = b->local + i * PG;
-        s->len = PG;
-    }
+    for (uint32_t i = 0; i < count; i++)
+        sc_gnt_seg_from_guest(&b->segs[i], b->guest, b->refs[i], 0, b->local + i * PG, PG);
 }
 
 static int copy(struct bench *b, uint64_t iters, uint32_t count)
@@ -340,10 +328,10 @@ static int measure(struct bench *b, bench_fn *fn, uint64_t budget_ns, double *ns
     uint64_t iters = 1, t;
     int rc;
     for (;;) { /* calibrate (and warm up) */
-        t = now_ns();
+        t = sc_clock_ns();
         if ((rc = fn(b, iters)) < 0)
             return rc;
-        t = now_ns() - t;
+        t = sc_clock_ns() - t;
         if (t >= 10000000 || iters >= (1ull << 40))
             break;
         iters *= 2;
@@ -353,10 +341,10 @@ static int measure(struct bench *b, bench_fn *fn, uint64_t budget_ns, double *ns
         per_round = 1;
     double r[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
-        t = now_ns();
+        t = sc_clock_ns();
         if ((rc = fn(b, per_round)) < 0)
             return rc;
-        r[i] = (double)(now_ns() - t) / (double)per_round;
+        r[i] = (double)(sc_clock_ns() - t) / (double)per_round;
     }
     qsort(r, ROUNDS, sizeof(r[0]), cmp_double);
     *ns_per_call = r[ROUNDS / 2];

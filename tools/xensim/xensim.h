@@ -123,4 +123,41 @@ int xsim_evtchn_unmask(struct xsim_evtchn *h, evtchn_port_t port);
  * 16 disks, 1<<28 | disk<<8 | part beyond).  0 or -EINVAL. */
 int xsim_vdev_to_devid(const char *vdev, uint32_t *devid);
 
+/* ---- toolstack devices: the xenstore tree libxl's device add writes ---- */
+
+struct xs_handle;
+
+/* One device of a guest, served by a backend domain:
+ *   backend   /local/domain/<backend_id>/backend/<backend_type>/<frontend_id>/<devid>,
+ *             owned by the backend domain, readable by the frontend;
+ *             keys frontend, frontend-id, online = 1, state = 1
+ *             (Initialising), then backend_keys;
+ *   frontend  /local/domain/<frontend_id>/device/<frontend_type>/<devid>,
+ *             owned by the frontend domain, readable by the backend;
+ *             keys backend, backend-id, state = 1, then frontend_keys.
+ * The caller's keys are {"key", "value", ..., NULL} (NULL for none) and
+ * come after ours, so one may replace ours (a test forging a frontend path
+ * or a bad frontend-id). */
+struct xsim_device {
+    const char *backend_type;      /* "vbd", "vbd3", "qdisk", "vif" */
+    const char *frontend_type;     /* "vbd", "vif" */
+    domid_t backend_id, frontend_id;
+    uint32_t devid;
+    const char *const *backend_keys;
+    const char *const *frontend_keys;
+};
+
+/* The two directories' paths.  0, or -ENAMETOOLONG if a buffer is short. */
+int xsim_device_paths(const struct xsim_device *d, char *be, size_t be_len, char *fe,
+                      size_t fe_len);
+/* What libxl's device add does: both directories in one transaction (run
+ * again while it conflicts), each removed first so nothing of an earlier
+ * device stays, then created with its permissions and keys.  `xs` acts as
+ * a domain allowed to write both (dom0).  0 or -errno. */
+int xsim_device_add(struct xs_handle *xs, const struct xsim_device *d);
+/* What libxl's device remove asks first: online = 0 and state = 5
+ * (Closing) in the backend directory, in one transaction.  0, -ENOENT if
+ * the directory is gone (nothing written), or -errno. */
+int xsim_device_unplug(struct xs_handle *xs, const char *backend_path);
+
 #endif

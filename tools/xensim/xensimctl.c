@@ -10,7 +10,7 @@
  *   xensimctl [--dir DIR] vbd-detach DOMID DEVID [--force] [--timeout S]
  *   xensimctl [--dir DIR] vbd-list DOMID
  *
- * The vbd verbs write what libxl writes for a disk: backend dir
+ * The vbd verbs write what libxl writes for a disk (xsim_device_add): backend dir
  * /local/domain/B/backend/<type>/DOMID/DEVID owned by B readable by DOMID,
  * frontend dir /local/domain/DOMID/device/vbd/DEVID owned by DOMID readable
  * by B, both in one transaction.  DIR defaults to $XENSIM_DIR.  Acts as dom0.  Exit codes:
@@ -22,12 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <xenstore.h>
 #include <xen/io/xenbus.h>
 
+#include "clock.h"
 #include "xensim.h"
 
 static void usage(FILE *out)
@@ -201,20 +201,6 @@ static int vdev_to_devid(const char *vdev, unsigned long *devid)
     return ret;
 }
 
-static bool tx_write(struct xs_handle *h, xs_transaction_t t, const char *dir, const char *key,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static bool tx_write(struct xs_handle *h, xs_transaction_t t, const char *dir, const char *key,
-                     const char *fmt, ...)
-{
-    char path[512], val[PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    return xs_write(h, t, path, val, strlen(val));
-}
-
 static bool node_exists(struct xs_handle *h, const char *path)
 {
     unsigned len;
@@ -238,56 +224,28 @@ static const char *backend_type_key(const char *kind)
     return "qdisk";
 }
 
-/* One transaction: both directories with libxl's keys and permissions. */
-static int write_vbd(struct xs_handle *h, const struct vbd_spec *v, const char *be,
-                     const char *fe)
+/* libxl's disk: the generic device keys (xsim_device_add) and these. */
+static int write_vbd(struct xs_handle *h, const struct vbd_spec *v)
 {
-    struct xs_permissions be_perms[2] = {
-        { .id = (unsigned)v->backend, .perms = XS_PERM_NONE },
-        { .id = (unsigned)v->domid, .perms = XS_PERM_READ },
+    char devid[16];
+    snprintf(devid, sizeof(devid), "%lu", v->devid);
+    const char *be_keys[] = {
+        "removable", "0", "bootable", "1", "dev", v->vdev,
+        "type", backend_type_key(v->type), "mode", v->mode, "device-type", "disk",
+        "discard-enable", "1", "params", v->target,
+        v->script ? "script" : NULL, v->script, NULL,
     };
-    struct xs_permissions fe_perms[2] = {
-        { .id = (unsigned)v->domid, .perms = XS_PERM_NONE },
-        { .id = (unsigned)v->backend, .perms = XS_PERM_READ },
+    const char *fe_keys[] = { "virtual-device", devid, "device-type", "disk", NULL };
+    const struct xsim_device d = {
+        .backend_type = v->type,
+        .frontend_type = "vbd",
+        .backend_id = (domid_t)v->backend,
+        .frontend_id = (domid_t)v->domid,
+        .devid = (uint32_t)v->devid,
+        .backend_keys = be_keys,
+        .frontend_keys = fe_keys,
     };
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(h);
-        if (t == XBT_NULL)
-            return -errno;
-        bool ok = true;
-        xs_rm(h, t, be);
-        ok = xs_mkdir(h, t, be) && xs_set_permissions(h, t, be, be_perms, 2);
-        ok = ok && tx_write(h, t, be, "frontend", "%s", fe) &&
-             tx_write(h, t, be, "frontend-id", "%lu", v->domid) &&
-             tx_write(h, t, be, "online", "1") &&
-             tx_write(h, t, be, "removable", "0") &&
-             tx_write(h, t, be, "bootable", "1") &&
-             tx_write(h, t, be, "state", "%d", XenbusStateInitialising) &&
-             tx_write(h, t, be, "dev", "%s", v->vdev) &&
-             tx_write(h, t, be, "type", "%s", backend_type_key(v->type)) &&
-             tx_write(h, t, be, "mode", "%s", v->mode) &&
-             tx_write(h, t, be, "device-type", "disk") &&
-             tx_write(h, t, be, "discard-enable", "1") &&
-             tx_write(h, t, be, "params", "%s", v->target);
-        if (ok && v->script)
-            ok = tx_write(h, t, be, "script", "%s", v->script);
-        xs_rm(h, t, fe);
-        ok = ok && xs_mkdir(h, t, fe) && xs_set_permissions(h, t, fe, fe_perms, 2);
-        ok = ok && tx_write(h, t, fe, "backend", "%s", be) &&
-             tx_write(h, t, fe, "backend-id", "%lu", v->backend) &&
-             tx_write(h, t, fe, "state", "%d", XenbusStateInitialising) &&
-             tx_write(h, t, fe, "virtual-device", "%lu", v->devid) &&
-             tx_write(h, t, fe, "device-type", "disk");
-        if (!ok) {
-            int e = errno;
-            xs_transaction_end(h, t, true);
-            return -e;
-        }
-        if (xs_transaction_end(h, t, false))
-            return 0;
-        if (errno != EAGAIN)
-            return -errno;
-    }
+    return xsim_device_add(h, &d);
 }
 
 static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **argv)
@@ -353,18 +311,17 @@ static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **arg
     struct xs_handle *h = xs_open_dom0(dir);
     if (!h)
         return 1;
-    char be[256], fe[256];
-    snprintf(be, sizeof(be), "/local/domain/%lu/backend/%s/%lu/%lu", v.backend, v.type, v.domid,
-             v.devid);
+    char fe[256];
     snprintf(fe, sizeof(fe), "/local/domain/%lu/device/vbd/%lu", v.domid, v.devid);
     int ret = 1;
     if (node_exists(h, fe)) {
         fprintf(stderr, "xensimctl: vbd-attach: %s exists: device %lu already attached\n", fe,
                 v.devid);
     } else {
-        int err = write_vbd(h, &v, be, fe);
+        int err = write_vbd(h, &v);
         if (err < 0)
-            fprintf(stderr, "xensimctl: vbd-attach: writing %s: %s\n", be, strerror(-err));
+            fprintf(stderr, "xensimctl: vbd-attach: writing device %lu: %s\n", v.devid,
+                    strerror(-err));
         else {
             printf("%lu\n", v.devid);
             ret = 0;
@@ -372,13 +329,6 @@ static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **arg
     }
     xs_close(h);
     return ret;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static int read_state(struct xs_handle *h, const char *dir)
@@ -401,7 +351,7 @@ static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
     snprintf(path, sizeof(path), "%s/state", be);
     if (!xs_watch(h, path, "detach"))
         return -errno;
-    uint64_t deadline = mono_ms() + timeout_ms;
+    uint64_t deadline = sc_clock_ms() + timeout_ms;
     int ret = -ETIMEDOUT;
     for (;;) {
         char **vec;
@@ -412,7 +362,7 @@ static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
             ret = 0;
             break;
         }
-        uint64_t now = mono_ms();
+        uint64_t now = sc_clock_ms();
         if (now >= deadline)
             break;
         struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
@@ -486,30 +436,10 @@ static int cmd_vbd_detach(struct xsim *xs, const char *dir, int argc, char **arg
         fprintf(stderr, "xensimctl: vbd-detach: domain %d has no vbd %lu\n", domid, devid);
         goto out;
     }
-    int err = 0;
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(h);
-        if (t == XBT_NULL) {
-            err = -errno;
-            break;
-        }
-        /* Only a backend dir that still exists gets online=0 and Closing. */
-        bool ok = true;
-        if (read_state(h, be) != -ENOENT)
-            ok = tx_write(h, t, be, "online", "0") &&
-                 tx_write(h, t, be, "state", "%d", XenbusStateClosing);
-        if (!ok) {
-            err = -errno;
-            xs_transaction_end(h, t, true);
-            break;
-        }
-        if (xs_transaction_end(h, t, false))
-            break;
-        if (errno != EAGAIN) {
-            err = -errno;
-            break;
-        }
-    }
+    /* Only a backend dir that still exists gets online=0 and Closing. */
+    int err = xsim_device_unplug(h, be);
+    if (err == -ENOENT)
+        err = 0;
     if (err) {
         fprintf(stderr, "xensimctl: vbd-detach: writing %s: %s\n", be, strerror(-err));
         goto out;

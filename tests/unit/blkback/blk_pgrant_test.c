@@ -15,42 +15,29 @@
 #include <cmocka.h>
 
 #include "blk_pgrant.h"
+#include "grant_fixture.h"
 #include "log.h"
-#include "simworld.h"
 #include "xen.h"
 #include "xensim.h"
 #include "xensim_guest.h"
 
 #define NPAGES 64
 
-static struct simworld world;
-static struct xsim *dom0;
-static struct xsim_guest *guest;
-static domid_t guest_id;
-static struct sc_xen *xen;
-static void *pages[NPAGES];
+static uint8_t *area;            /* NPAGES contiguous guest pages */
+static void *pages[NPAGES];      /* page i of area, filled with i + 1 */
 static grant_ref_t refs[NPAGES];
 
 static void grant_pages(bool readonly)
 {
-    for (unsigned i = 0; i < NPAGES; i++) {
-        uint64_t gfn;
-        pages[i] = xsim_guest_pages_alloc(guest, 1, &gfn);
-        assert_non_null(pages[i]);
-        memset(pages[i], (int)(i + 1), 4096);
-        int ref = xsim_guest_grant(guest, 0, gfn, readonly);
-        assert_true(ref > 0);
-        refs[i] = (grant_ref_t)ref;
-    }
+    area = gfx_grant_pages(NPAGES, 1, readonly, refs);
+    for (unsigned i = 0; i < NPAGES; i++)
+        pages[i] = area + (size_t)i * 4096;
 }
 
 /* Ends every grant; all must succeed (nothing still mapped). */
 static void end_pages(void)
 {
-    for (unsigned i = 0; i < NPAGES; i++) {
-        assert_int_equal(xsim_guest_end_access(guest, refs[i]), 0);
-        xsim_guest_pages_free(guest, pages[i], 1);
-    }
+    gfx_end_pages(area, NPAGES, refs);
 }
 
 static void test_hit(void **state)
@@ -58,7 +45,7 @@ static void test_hit(void **state)
     (void)state;
     grant_pages(false);
     struct blk_pgrant_cache c;
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 8), 0);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 8), 0);
     struct blk_pgrant *a = blk_pgrant_get(&c, refs[3]);
     assert_non_null(a);
     assert_true(a->writable);
@@ -78,7 +65,7 @@ static void test_hit(void **state)
     assert_int_equal(c.stats.hits, 2);
     assert_int_equal(c.count, 1);
     /* while mapped, the guest cannot end access */
-    assert_int_equal(xsim_guest_end_access(guest, refs[3]), -EBUSY);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[3]), -EBUSY);
     blk_pgrant_put(&c, b);
     blk_pgrant_destroy(&c);
     end_pages();
@@ -89,7 +76,7 @@ static void test_lru_eviction(void **state)
     (void)state;
     grant_pages(false);
     struct blk_pgrant_cache c;
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 4), 0);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 4), 0);
     for (unsigned i = 0; i < 4; i++) /* A B C D, used in that order */
         blk_pgrant_put(&c, blk_pgrant_get(&c, refs[i]));
     blk_pgrant_put(&c, blk_pgrant_get(&c, refs[0])); /* A again: B is now oldest */
@@ -100,9 +87,9 @@ static void test_lru_eviction(void **state)
     assert_int_equal(c.stats.evictions, 1);
     assert_int_equal(c.count, 4);
     /* B's mapping is gone: the guest may end its access now */
-    assert_int_equal(xsim_guest_end_access(guest, refs[1]), 0);
-    assert_int_equal(xsim_guest_end_access(guest, refs[2]), -EBUSY);
-    int ref = xsim_guest_grant(guest, 0, xsim_guest_virt_to_gfn(guest, pages[1]), false);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[1]), 0);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[2]), -EBUSY);
+    int ref = xsim_guest_grant(gfx.guest, 0, xsim_guest_virt_to_gfn(gfx.guest, pages[1]), false);
     assert_true(ref > 0);
     refs[1] = (grant_ref_t)ref;
     /* A, C, D, E hit */
@@ -122,7 +109,7 @@ static void test_never_evicts_in_use(void **state)
     (void)state;
     grant_pages(false);
     struct blk_pgrant_cache c;
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 2), 0);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 2), 0);
     struct blk_pgrant *a = blk_pgrant_get(&c, refs[0]);
     struct blk_pgrant *b = blk_pgrant_get(&c, refs[1]);
     assert_non_null(a);
@@ -140,7 +127,7 @@ static void test_never_evicts_in_use(void **state)
     assert_non_null(e);
     assert_int_equal(((uint8_t *)e->addr)[7], 3);
     assert_int_equal(((uint8_t *)a->addr)[7], 1);
-    assert_int_equal(xsim_guest_end_access(guest, refs[0]), -EBUSY);
+    assert_int_equal(xsim_guest_end_access(gfx.guest, refs[0]), -EBUSY);
     blk_pgrant_put(&c, a);
     blk_pgrant_put(&c, e);
     blk_pgrant_destroy(&c);
@@ -154,7 +141,7 @@ static void test_bound_random(void **state)
     grant_pages(false);
     struct blk_pgrant_cache c;
     const uint32_t max = 16;
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, max), 0);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, max), 0);
     struct blk_pgrant *held[8] = { 0 };
     unsigned held_idx[8];
     srand(12345);
@@ -188,7 +175,7 @@ static void test_read_only_and_bad_refs(void **state)
     (void)state;
     grant_pages(true);
     struct blk_pgrant_cache c;
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 4), 0);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 4), 0);
     struct blk_pgrant *e = blk_pgrant_get(&c, refs[0]);
     assert_non_null(e);
     assert_false(e->writable);
@@ -206,35 +193,13 @@ static void test_read_only_and_bad_refs(void **state)
     blk_pgrant_destroy(&c); /* twice: a no-op */
     end_pages();
 
-    assert_int_equal(blk_pgrant_init(&c, xen, guest_id, 0), -EINVAL);
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 0), -EINVAL);
 }
 
 static int setup(void **state)
 {
-    (void)state;
     sc_log_set_level(SC_LOG_ERR);
-    int id = simworld_start_with_guest(&world, "pgrant-guest", &dom0);
-    if (id <= 0)
-        return -1;
-    guest_id = (domid_t)id;
-    guest = xsim_guest_open(world.dir, guest_id);
-    if (!guest)
-        return -1;
-    xen = sc_xen_open(SC_XEN_SIM);
-    return xen ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    if (xen)
-        sc_xen_close(xen);
-    if (guest)
-        xsim_guest_close(guest);
-    if (dom0)
-        xsim_close(dom0);
-    simworld_stop(&world);
-    return 0;
+    return grant_fixture_setup(state);
 }
 
 int main(void)
@@ -246,5 +211,5 @@ int main(void)
         cmocka_unit_test(test_bound_random),
         cmocka_unit_test(test_read_only_and_bad_refs),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, grant_fixture_teardown);
 }
