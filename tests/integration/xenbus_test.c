@@ -714,7 +714,7 @@ static void pending_disconnect_holds_only_that_device(void **state)
     WAIT_FOR(r->disconnects == 1);
     pump_for(100);
     assert_non_null(draining);
-    assert_int_equal(sc_xenbus_pending_disconnects(bus), 1);
+    assert_int_equal(sc_xenbus_pending_disconnects(bw.bus), 1);
     assert_int_equal(be_state(guest, slow), XenbusStateClosing); /* not Closed yet */
 
     drain_slowly = false;
@@ -723,7 +723,7 @@ static void pending_disconnect_holds_only_that_device(void **state)
 
     sc_xenbus_device_disconnected(draining);
     WAIT_FOR(be_state(guest, slow) == XenbusStateClosed);
-    assert_int_equal(sc_xenbus_pending_disconnects(bus), 0);
+    assert_int_equal(sc_xenbus_pending_disconnects(bw.bus), 0);
     assert_int_equal(r->disconnects, 1);
     ts_rm_all(guest, slow);
     ts_rm_all(guest, other);
@@ -742,10 +742,10 @@ static void removal_waits_for_pending_disconnect(void **state)
     WAIT_FOR(r->disconnects == 1);
     pump_for(100);
     assert_int_equal(r->removes, 0);
-    assert_non_null(sc_xenbus_find_device(bus, "vbd", guest, devid));
+    assert_non_null(sc_xenbus_find_device(bw.bus, "vbd", guest, devid));
     sc_xenbus_device_disconnected(draining);
     assert_int_equal(r->removes, 1);
-    assert_null(sc_xenbus_find_device(bus, "vbd", guest, devid));
+    assert_null(sc_xenbus_find_device(bw.bus, "vbd", guest, devid));
 }
 
 /* A key the class lists in frontend_keys reaches it while probed. */
