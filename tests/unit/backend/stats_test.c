@@ -148,9 +148,13 @@ static void snapshots_clear_without_resetting(void **state)
 
 static atomic_bool writer_done;
 
+static atomic_bool reader_started;
+
 static void *writer(void *arg)
 {
     struct sc_queue_stats *st = arg;
+    while (!atomic_load(&reader_started))
+        ; /* start together, so the reads overlap the writes even on a loaded machine */
     for (uint64_t i = 0; i < RACE_ADDS; i++) {
         sc_counter_add(&st->counter[SC_QSTAT_REQUESTS], 1);
         sc_counter_add(&st->counter[SC_QSTAT_BYTES], 4096);
@@ -169,10 +173,12 @@ static void reader_never_sees_a_counter_go_back(void **state)
     assert_non_null(prev);
     assert_non_null(now);
     atomic_store(&writer_done, false);
+    atomic_store(&reader_started, false);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer, st), 0);
     unsigned reads = 0;
     bool done;
+    atomic_store(&reader_started, true);
     do {
         done = atomic_load(&writer_done);
         sc_queue_stats_read(st, now);
