@@ -3,24 +3,59 @@
  * tenants, round robin between a tenant's queues, token-bucket limits, and
  * reservations served first. See sched.h for the contract.
  *
- * Token buckets. A bucket holds `level` whole units (requests or bytes) plus
- * `frac` billionths of a unit, refilled by rate * elapsed ns exactly (128-bit
- * product, remainder carried), so long runs lose nothing to rounding. The
+ * Cost per visit. sc_sched_next() and sc_sched_charge() do O(1) work in the
+ * number of tenants, amortised, plus O(log k) heap steps when a tenant with a
+ * reservation is charged or turns busy (k = busy reserved tenants), and
+ * O(log h) when a limit holds a tenant back or lets it go (h = tenants held).
+ * What keeps it so:
+ * - Only tenants that can be served are in the DRR ring (they have queues
+ *   and their limits have tokens), so a pass never skips idle or throttled
+ *   tenants. Tenants without queues are only in the domid table (two-level,
+ *   O(1) lookup, so queue add/remove are O(1) plus the heaps' log).
+ * - A tenant whose limit runs out (seen in charge, the only place tokens go,
+ *   or in tenant_set) leaves the ring for the "held" min-heap keyed by the
+ *   time its buckets hold a token again; next() releases the top when that
+ *   time has come, and when nobody is in the ring the wait is the top's
+ *   time: no scan.
+ * - Reservations are absolute tags (below), so the most-behind tenant is the
+ *   top of a min-heap of busy reserved tenants, all of which have tokens.
+ *   s->due (the earlier of the two heaps' tops) makes both heaps one compare
+ *   per next() while neither is due.
+ * - Buckets with no rate are not touched (per-tenant flags). A limit refill
+ *   is a 64-bit multiply and a division by the constant 1e9 (a multiply),
+ *   unless rate * elapsed overflows 64 bits (long idle); a tag moves by
+ *   additions, plus one 64-bit division by the rate when the rate does not
+ *   divide 1e9; 128-bit arithmetic is left to overflow cases and the control
+ *   path.
+ * - The fields one visit touches are the scheduler's first lines, the
+ *   tenant's first line (DRR state) and second (counters), and the queue.
+ * Not O(1), on purpose: fast_forward() walks the ring, but runs only when
+ * every active tenant is in debt; a tenant stays in debt for at most
+ * (largest request) / quantum turns, so skipped turns per visit are bounded
+ * independently of the tenant count; and picking a queue inside a turn skips
+ * the tenant's queues already found empty in it (O(its queues)).
+ *
+ * Token buckets (limits). A bucket holds `level` whole units (requests or
+ * bytes) plus `frac` billionths of a unit, refilled by rate * elapsed ns
+ * exactly (remainder carried), so long runs lose nothing to rounding. The
  * level is capped at `depth` (rate * burst_ns, at least one unit). A tenant
  * may spend a bucket below zero: a visit always admits its first request,
  * whatever its size, and the overshoot becomes debt that later refills repay,
- * so the long-run rate is exact.
+ * so the long-run rate is exact. A tenant is eligible only while every limit
+ * bucket holds >= 1 unit; the grant caps requests and bytes at what they hold.
  *
- * Limits: a tenant is eligible only while every limit bucket holds >= 1 unit;
- * the grant caps requests and bytes at what the buckets hold.
- *
- * Reservations, and why they are met. Each reservation dimension is a bucket
- * refilled at the reserved rate and drained by *all* service the tenant gets
- * (either phase), floored at -depth. level >= 1 means "behind": the tenant
- * got less than rate * t over the recent window. Before every weight-based
- * visit, the tenant with work that is most behind (level / rate, in ns: the
- * earliest reservation deadline) is visited instead, and that service does not
- * spend its deficit (as mClock's reservation phase does not move its
+ * Reservations, and why they are met. Each reservation dimension is a
+ * bucket refilled at the reserved rate and drained by *all* service the
+ * tenant gets (either phase), level in [-depth, depth]; level >= 1 means
+ * "behind": it got less than rate * t over the recent window. It is kept as a
+ * tag instead: the time X at which the level would have been 0, so level(now)
+ * = min(depth, (now - X) * rate), service of u units moves X by u / rate,
+ * and X = max(X, now - depth / rate) applies the cap lazily; X is exact
+ * (whole ns plus a remainder in 1/rate ns). The tenant is behind from
+ * E = X + 1 / rate on, which is mClock's reservation tag of the next request.
+ * Before every weight-based visit, the tenant with work, tokens, and the
+ * earliest E <= now (most behind) is visited instead, and that service does
+ * not spend its deficit (as mClock's reservation phase does not move its
  * proportional tags). This is earliest-deadline-first over reservation tags;
  * EDF meets every deadline whenever the reserved load is feasible, i.e. the
  * sum over tenants of (reserved IOPS * time per request + reserved bytes/s *
@@ -29,19 +64,26 @@
  * visited within one visit of falling behind. The -depth floor bounds how
  * much past over-service can hide a tenant's later shortfall (at most
  * 2 * burst_ns), and a tenant that turns busy after idling starts at most one
- * request ahead, so idle time is never banked (as mClock's R = max(R, now)).
- * Infeasible reservations (sum above capacity) starve the weight phase; the
- * control path should refuse them.
+ * request ahead (X >= now - 1 / rate), so idle time is never banked (as
+ * mClock's R = max(R, now)). Between tenants both behind by more than their
+ * depth the lazy cap is not applied, so the one that fell behind first goes
+ * first. Infeasible reservations (sum above capacity) starve the weight
+ * phase; the control path should refuse them.
  *
- * Deficit round robin. Tenants with queues take turns in list order. A turn
- * adds the tenant's quantum (quantum * weight / 100) to its deficit and hands
- * out visits to its queues in rotation, each granted min(deficit, visit
- * budget), until the deficit is spent, the limit bites, or every queue has
- * come up empty in this turn; in the last case the unspent deficit is dropped
- * (DRR's reset on empty), so idling banks nothing. Debt (deficit <= 0) is
- * kept; a tenant in debt loses turns until repaid. When a whole pass finds
- * everyone in debt, the rounds needed for the first tenant to get out are
- * added at once ("fast forward") instead of looping round by round.
+ * Deficit round robin. Active tenants take turns in ring order. A turn adds
+ * the tenant's quantum (quantum * weight / 100) to its deficit and hands out
+ * visits to its queues in rotation, each granted min(deficit, visit budget),
+ * until the deficit is spent, the limit bites, or every queue has come up
+ * empty in this turn; in the last case the unspent deficit is dropped (DRR's
+ * reset on empty), so idling banks nothing. Debt (deficit <= 0) is kept; a
+ * tenant in debt loses turns until repaid. When a whole pass finds everyone
+ * in debt, the rounds needed for the first tenant to get out are added at
+ * once ("fast forward") instead of looping round by round.
+ * Churn: a tenant whose last queue is removed (the loop parks queues that
+ * have no work) or that its limit holds back leaves the ring and drops
+ * unspent credit (debt stays); coming back, it joins the ring's tail, as a
+ * new flow joins DRR's active list, so parking and unparking can neither
+ * bank credit nor buy an extra turn per round.
  */
 #include "sched.h"
 
@@ -51,40 +93,95 @@
 #include <string.h>
 
 #define NS_PER_S 1000000000ull
+/* Times above are clamped (146 years of uptime): tags are signed ns. */
+#define NOW_MAX (1ull << 62)
+/* Limits keep all debt (exact long-run rate); this only stops overflow. */
+#define LIMIT_FLOOR (INT64_MIN / 4)
+#define NO_IDX UINT32_MAX
+
+typedef unsigned __int128 u128;
+typedef __int128 i128;
 
 struct sc_sched_bucket {
     uint64_t rate;    /* units per second; 0 = bucket unused */
     int64_t depth;    /* cap on level, >= 1 */
-    int64_t floor;    /* lowest level debt may reach */
     int64_t level;    /* whole units */
     uint64_t frac;    /* plus frac / 1e9 units */
     uint64_t last_ns; /* time of the last refill */
 };
 
-struct sc_sched_tenant {
-    struct sc_sched_tenant *next, *prev; /* ring of all tenants, with sentinel */
-    uint16_t domid;
-    struct sc_sched_tenant_conf conf;
-    int64_t quantum;
-    int64_t deficit;
-    uint64_t turn;                   /* counts this tenant's DRR turns */
-    struct sc_sched_queue *queues;   /* ring; the next to visit in a turn */
-    struct sc_sched_queue *res_next; /* next to try in the reservation phase */
-    uint32_t nqueues;
-    uint32_t nbusy;                  /* queues with has_work */
-    struct sc_sched_bucket lim_iops, lim_bps, res_iops, res_bps;
-    struct sc_sched_tenant_stats stats;
+/* A reservation in one dimension, as the tag X = at_ns + at_rem / rate. */
+struct sc_sched_tag {
+    uint64_t rate;                /* units per second; 0 = none */
+    uint64_t unit_ns, unit_rem;   /* 1e9 / rate = unit_ns + unit_rem / rate */
+    uint64_t depth;               /* units, >= 1 */
+    uint64_t depth_ns, depth_rem; /* depth * 1e9 / rate, likewise */
+    int64_t at_ns;
+    uint64_t at_rem;              /* < rate */
 };
 
+enum { HEAP_RES, HEAP_HELD };
+
+#define RATE_LIMIT 1u /* tenant has a limit */
+#define RATE_RES   2u /* tenant has a reservation */
+
+enum tenant_where {
+    T_IDLE, /* no queues */
+    T_RING, /* in the DRR ring */
+    T_HELD, /* has queues, out of tokens: in the held heap */
+};
+
+struct sc_sched_tenant {
+    /* First cache line: what every visit reads or writes. */
+    struct sc_sched_tenant *next, *prev; /* DRR ring, while T_RING */
+    struct sc_sched_queue *queues;       /* ring; the next to visit in a turn */
+    int64_t deficit;
+    int64_t quantum;
+    uint64_t turn;                       /* counts this tenant's DRR turns */
+    uint32_t nqueues;
+    uint32_t nbusy;                      /* queues with has_work */
+    uint8_t rates;                       /* RATE_LIMIT | RATE_RES: which are set */
+    uint8_t where;                       /* enum tenant_where */
+    uint16_t domid;
+    /* Second line: counters, written by every charge. */
+    _Alignas(64) struct sc_sched_tenant_stats stats;
+    /* With limits or reservations only, or off the hot path. */
+    struct sc_sched_queue *res_next; /* next to try in the reservation phase */
+    uint32_t hidx[2];                /* index in heap[HEAP_*], or NO_IDX */
+    struct sc_sched_bucket lim_iops, lim_bps;
+    struct sc_sched_tag res_iops, res_bps;
+    struct sc_sched_tenant_conf conf;
+};
+
+struct sc_sched_heap_ent {
+    int64_t key;
+    struct sc_sched_tenant *t;
+};
+
+/* Binary min-heap; capacity is kept >= the tenant count so that inserting
+ * never allocates (charge cannot fail for memory). */
+struct sc_sched_heap {
+    struct sc_sched_heap_ent *e;
+    uint32_t n, cap;
+};
+
+#define DIR_BITS 8
+#define DIR_SIZE (1u << DIR_BITS)
+
 struct sc_sched {
-    struct sc_sched_params p;
-    struct sc_sched_tenant ring;   /* sentinel of the tenant ring */
-    struct sc_sched_tenant *pos;   /* tenant that had the last DRR turn */
-    bool in_turn;                  /* pos's turn is still on */
-    uint32_t nactive;              /* tenants with at least one queue */
-    uint64_t now;                  /* newest time seen */
+    /* First line: read by every next() and charge(). */
     struct sc_sched_queue *pending; /* outstanding visit, or NULL */
+    struct sc_sched_tenant *pos;    /* tenant that had the last DRR turn; NULL: empty ring */
+    uint64_t now;                   /* newest time seen */
+    int64_t due;                    /* min of the heaps' top keys (INT64_MAX: none) */
+    struct sc_sched_heap heap[2];   /* HEAP_RES by tag E, HEAP_HELD by release time */
     enum sc_sched_phase pending_phase;
+    bool in_turn;                   /* pos's turn is still on */
+    uint32_t nring;                 /* tenants in the ring */
+    struct sc_sched_params p;
+    uint32_t ntenants;
+    /* domid -> tenant: DIR_SIZE pages of DIR_SIZE, allocated on first use. */
+    struct sc_sched_tenant **dir[DIR_SIZE];
 };
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -92,35 +189,69 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-/* ---- token buckets ---- */
+static uint64_t sched_now(struct sc_sched *s, uint64_t now_ns)
+{
+    if (now_ns > NOW_MAX)
+        now_ns = NOW_MAX;
+    if (now_ns > s->now)
+        s->now = now_ns;
+    return s->now;
+}
+
+/* floor(a / b) for b > 0 */
+static i128 floor_div(i128 a, i128 b)
+{
+    i128 q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+static uint64_t depth_of(uint64_t rate, uint64_t burst_ns)
+{
+    u128 depth = (u128)rate * burst_ns / NS_PER_S;
+    return depth < 1 ? 1 : (uint64_t)depth;
+}
+
+/* ---- token buckets (limits) ---- */
 
 static void bucket_set(struct sc_sched_bucket *b, uint64_t rate, uint64_t burst_ns,
-                       bool debt_bounded, uint64_t now)
+                       uint64_t now)
 {
     if (rate == 0) {
         memset(b, 0, sizeof(*b));
         return;
     }
-    unsigned __int128 depth = (unsigned __int128)rate * burst_ns / NS_PER_S;
-    if (depth < 1)
-        depth = 1;
+    int64_t depth = (int64_t)depth_of(rate, burst_ns);
     if (b->rate == 0) {
-        b->level = (int64_t)depth;
+        b->level = depth;
         b->frac = 0;
         b->last_ns = now;
-    } else if (b->level > (int64_t)depth) {
-        b->level = (int64_t)depth;
+    } else if (b->level > depth) {
+        b->level = depth;
         b->frac = 0;
     }
     b->rate = rate;
-    b->depth = (int64_t)depth;
-    /* Limits keep all debt (exact rate); reservations forget old surplus. */
-    b->floor = debt_bounded ? -(int64_t)depth : INT64_MIN / 4;
+    b->depth = depth;
 }
 
-static void bucket_refill(struct sc_sched_bucket *b, uint64_t now)
+/* rate * dt + frac overflows 64 bits (a long idle, or a huge rate): the
+ * units to add, at most `room`, and the new frac. */
+static __attribute__((noinline)) uint64_t bucket_refill_big(const struct sc_sched_bucket *b,
+                                                            uint64_t dt, uint64_t room,
+                                                            uint64_t *frac)
 {
-    if (b->rate == 0 || now <= b->last_ns)
+    u128 big = (u128)b->rate * dt + b->frac;
+    if (big / NS_PER_S >= room) {
+        *frac = 0;
+        return room;
+    }
+    *frac = (uint64_t)(big % NS_PER_S);
+    return (uint64_t)(big / NS_PER_S);
+}
+
+/* Callers check b->rate. */
+static inline void bucket_refill(struct sc_sched_bucket *b, uint64_t now)
+{
+    if (now <= b->last_ns)
         return;
     uint64_t dt = now - b->last_ns;
     b->last_ns = now;
@@ -128,24 +259,29 @@ static void bucket_refill(struct sc_sched_bucket *b, uint64_t now)
         b->frac = 0;
         return;
     }
-    unsigned __int128 total = (unsigned __int128)b->rate * dt + b->frac;
-    unsigned __int128 add = total / NS_PER_S;
-    if (add >= (unsigned __int128)(b->depth - b->level)) {
+    uint64_t room = (uint64_t)(b->depth - b->level); /* < 2^62: level >= LIMIT_FLOOR */
+    uint64_t add, frac, total;
+    if (!__builtin_mul_overflow(b->rate, dt, &total) && total <= UINT64_MAX - NS_PER_S) {
+        total += b->frac;
+        add = total / NS_PER_S; /* by a constant: a multiply, no divide */
+        frac = total % NS_PER_S;
+    } else {
+        add = bucket_refill_big(b, dt, room, &frac);
+    }
+    if (add >= room) {
         b->level = b->depth;
         b->frac = 0;
     } else {
         b->level += (int64_t)add;
-        b->frac = (uint64_t)(total % NS_PER_S);
+        b->frac = frac;
     }
 }
 
 static void bucket_take(struct sc_sched_bucket *b, uint64_t units)
 {
-    if (b->rate == 0)
-        return;
     b->level -= (int64_t)units; /* units <= 2^40 by the charge bounds */
-    if (b->level < b->floor) {
-        b->level = b->floor;
+    if (b->level < LIMIT_FLOOR) {
+        b->level = LIMIT_FLOOR;
         b->frac = 0;
     }
 }
@@ -155,28 +291,235 @@ static uint64_t bucket_wait_ns(const struct sc_sched_bucket *b)
 {
     if (b->rate == 0 || b->level >= 1)
         return 0;
-    unsigned __int128 need = (unsigned __int128)(1 - b->level) * NS_PER_S - b->frac;
-    unsigned __int128 ns = (need + b->rate - 1) / b->rate;
+    uint64_t units = (uint64_t)(1 - b->level);
+    if (units < (1ull << 34)) /* the numerator fits 64 bits */
+        return (units * NS_PER_S - b->frac + b->rate - 1) / b->rate;
+    u128 need = (u128)units * NS_PER_S - b->frac;
+    u128 ns = (need + b->rate - 1) / b->rate;
     return ns > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)ns;
 }
 
-/* 1 + ns the tenant is behind on this reservation, or 0 if not behind. */
-static uint64_t bucket_behind_key(const struct sc_sched_bucket *b)
+/* ---- reservation tags ---- */
+
+static bool tag_before(int64_t a_ns, uint64_t a_rem, int64_t b_ns, uint64_t b_rem)
 {
-    if (b->rate == 0 || b->level < 1)
+    return a_ns < b_ns || (a_ns == b_ns && a_rem < b_rem);
+}
+
+/* X = max(X, now - span) for span = span_ns + span_rem / rate. */
+static void tag_raise(struct sc_sched_tag *g, int64_t now, uint64_t span_ns, uint64_t span_rem)
+{
+    int64_t lo_ns = now - (int64_t)span_ns;
+    uint64_t lo_rem = 0;
+    if (span_rem) {
+        lo_ns--;
+        lo_rem = g->rate - span_rem;
+    }
+    if (tag_before(g->at_ns, g->at_rem, lo_ns, lo_rem)) {
+        g->at_ns = lo_ns;
+        g->at_rem = lo_rem;
+    }
+}
+
+/* Service of `units`: the cap, then X += units / rate, then the floor
+ * X <= now + depth / rate. Callers check g->rate. */
+static void tag_take(struct sc_sched_tag *g, uint64_t units, uint64_t now)
+{
+    tag_raise(g, (int64_t)now, g->depth_ns, g->depth_rem);
+    if (units == 0)
+        return;
+    int64_t hi_ns = (int64_t)(now + g->depth_ns);
+    uint64_t hi_rem = g->depth_rem;
+    if (units >= 2 * g->depth) { /* from >= now - depth: past the floor */
+        g->at_ns = hi_ns;
+        g->at_rem = hi_rem;
+        return;
+    }
+    /* units / rate < 2 * depth / rate <= 2 * max(burst, 1 s): no overflow */
+    g->at_ns += (int64_t)(units * g->unit_ns);
+    uint64_t rem;
+    if (__builtin_mul_overflow(units, g->unit_rem, &rem) ||
+        __builtin_add_overflow(rem, g->at_rem, &rem)) {
+        u128 big = (u128)units * g->unit_rem + g->at_rem;
+        g->at_ns += (int64_t)(big / g->rate);
+        g->at_rem = (uint64_t)(big % g->rate);
+    } else if (rem >= g->rate) { /* never when the rate divides 1e9 */
+        g->at_ns += (int64_t)(rem / g->rate);
+        g->at_rem = rem % g->rate;
+    } else {
+        g->at_rem = rem;
+    }
+    if (tag_before(hi_ns, hi_rem, g->at_ns, g->at_rem)) {
+        g->at_ns = hi_ns;
+        g->at_rem = hi_rem;
+    }
+}
+
+/* E = X + 1 / rate rounded up to a ns: behind iff now >= E. */
+static int64_t tag_key(const struct sc_sched_tag *g)
+{
+    int64_t ns = g->at_ns + (int64_t)g->unit_ns;
+    uint64_t rem = g->at_rem + g->unit_rem;
+    if (rem >= g->rate) {
+        ns++;
+        rem -= g->rate;
+    }
+    return ns + (rem != 0);
+}
+
+/* Whole units behind at now, in [0, depth]. */
+static uint64_t tag_level(const struct sc_sched_tag *g, uint64_t now)
+{
+    int64_t d = (int64_t)now - g->at_ns;
+    if (d <= 0)
         return 0;
-    unsigned __int128 ns = ((unsigned __int128)b->level * NS_PER_S + b->frac) / b->rate;
-    return ns >= UINT64_MAX - 1 ? UINT64_MAX : (uint64_t)ns + 1;
+    if ((uint64_t)d >= g->depth_ns + 2)
+        return g->depth;
+    uint64_t num;
+    if (!__builtin_mul_overflow((uint64_t)d, g->rate, &num)) {
+        num = num > g->at_rem ? num - g->at_rem : 0;
+        return min_u64(num / NS_PER_S, g->depth);
+    }
+    u128 big = (u128)(uint64_t)d * g->rate - g->at_rem;
+    return (uint64_t)(big / NS_PER_S >= g->depth ? g->depth : big / NS_PER_S);
+}
+
+/* Signed level at now (control path), in [-depth, depth]. */
+static int64_t tag_level_signed(const struct sc_sched_tag *g, uint64_t now)
+{
+    i128 num = ((i128)(int64_t)now - g->at_ns) * (i128)g->rate - (i128)g->at_rem;
+    i128 level = floor_div(num, NS_PER_S);
+    if (level > (i128)g->depth)
+        level = g->depth;
+    if (level < -(i128)g->depth)
+        level = -(i128)g->depth;
+    return (int64_t)level;
+}
+
+/* New rate: the level in whole units is kept (clamped to the new depth);
+ * a new reservation starts a full depth behind, as a new bucket starts full. */
+static void tag_set(struct sc_sched_tag *g, uint64_t rate, uint64_t burst_ns, uint64_t now)
+{
+    if (rate == 0) {
+        memset(g, 0, sizeof(*g));
+        return;
+    }
+    uint64_t depth = depth_of(rate, burst_ns);
+    int64_t level = g->rate ? tag_level_signed(g, now) : (int64_t)depth;
+    if (level > (int64_t)depth)
+        level = (int64_t)depth;
+    if (level < -(int64_t)depth)
+        level = -(int64_t)depth;
+    g->rate = rate;
+    g->unit_ns = NS_PER_S / rate;
+    g->unit_rem = NS_PER_S % rate;
+    g->depth = depth;
+    u128 dn = (u128)depth * NS_PER_S;
+    g->depth_ns = (uint64_t)(dn / rate);
+    g->depth_rem = (uint64_t)(dn % rate);
+    i128 num = (i128)(int64_t)now * (i128)rate - (i128)level * NS_PER_S;
+    i128 at = floor_div(num, rate);
+    g->at_ns = (int64_t)at;
+    g->at_rem = (uint64_t)(num - at * (i128)rate);
+}
+
+/* ---- heaps ---- */
+
+/* s->due: one compare per next() tells whether either heap needs a look. */
+static void heap_top_changed(struct sc_sched *s)
+{
+    const struct sc_sched_heap *r = &s->heap[HEAP_RES], *h = &s->heap[HEAP_HELD];
+    int64_t a = r->n ? r->e[0].key : INT64_MAX, b = h->n ? h->e[0].key : INT64_MAX;
+    s->due = a < b ? a : b;
+}
+
+static void heap_put(struct sc_sched_heap *h, int which, uint32_t i,
+                     struct sc_sched_heap_ent e)
+{
+    h->e[i] = e;
+    e.t->hidx[which] = i;
+}
+
+static void heap_sift_up(struct sc_sched_heap *h, int which, uint32_t i)
+{
+    struct sc_sched_heap_ent e = h->e[i];
+    while (i > 0) {
+        uint32_t p = (i - 1) / 2;
+        if (h->e[p].key <= e.key)
+            break;
+        heap_put(h, which, i, h->e[p]);
+        i = p;
+    }
+    heap_put(h, which, i, e);
+}
+
+static void heap_sift_down(struct sc_sched_heap *h, int which, uint32_t i)
+{
+    struct sc_sched_heap_ent e = h->e[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->e[c + 1].key < h->e[c].key)
+            c++;
+        if (e.key <= h->e[c].key)
+            break;
+        heap_put(h, which, i, h->e[c]);
+        i = c;
+    }
+    heap_put(h, which, i, e);
+}
+
+static void heap_insert(struct sc_sched *s, int which, struct sc_sched_tenant *t, int64_t key)
+{
+    struct sc_sched_heap *h = &s->heap[which];
+    uint32_t i = h->n++; /* cap >= ntenants: see tenant_create */
+    h->e[i] = (struct sc_sched_heap_ent){ key, t };
+    heap_sift_up(h, which, i);
+    heap_top_changed(s);
+}
+
+static void heap_remove(struct sc_sched *s, int which, struct sc_sched_tenant *t)
+{
+    struct sc_sched_heap *h = &s->heap[which];
+    uint32_t i = t->hidx[which];
+    t->hidx[which] = NO_IDX;
+    struct sc_sched_heap_ent last = h->e[--h->n];
+    if (i != h->n) {
+        heap_put(h, which, i, last);
+        heap_sift_up(h, which, i);
+        heap_sift_down(h, which, last.t->hidx[which]);
+    }
+    heap_top_changed(s);
+}
+
+static void heap_rekey(struct sc_sched *s, int which, struct sc_sched_tenant *t, int64_t key)
+{
+    struct sc_sched_heap *h = &s->heap[which];
+    uint32_t i = t->hidx[which];
+    int64_t old = h->e[i].key;
+    h->e[i].key = key;
+    if (key < old)
+        heap_sift_up(h, which, i);
+    else if (key > old)
+        heap_sift_down(h, which, i);
+    heap_top_changed(s);
 }
 
 /* ---- tenants ---- */
 
+static struct sc_sched_tenant *tenant_find(const struct sc_sched *s, uint16_t domid)
+{
+    struct sc_sched_tenant **page = s->dir[domid >> DIR_BITS];
+    return page ? page[domid & (DIR_SIZE - 1)] : NULL;
+}
+
 static void tenant_refill(struct sc_sched_tenant *t, uint64_t now)
 {
-    bucket_refill(&t->lim_iops, now);
-    bucket_refill(&t->lim_bps, now);
-    bucket_refill(&t->res_iops, now);
-    bucket_refill(&t->res_bps, now);
+    if (t->lim_iops.rate)
+        bucket_refill(&t->lim_iops, now);
+    if (t->lim_bps.rate)
+        bucket_refill(&t->lim_bps, now);
 }
 
 static bool tenant_throttled(const struct sc_sched_tenant *t)
@@ -185,24 +528,121 @@ static bool tenant_throttled(const struct sc_sched_tenant *t)
            (t->lim_bps.rate && t->lim_bps.level < 1);
 }
 
-static uint64_t tenant_wait_ns(const struct sc_sched_tenant *t)
+/* E of the dimension most behind: the earliest. */
+static int64_t tenant_res_key(const struct sc_sched_tenant *t)
 {
+    int64_t a = t->res_iops.rate ? tag_key(&t->res_iops) : INT64_MAX;
+    int64_t b = t->res_bps.rate ? tag_key(&t->res_bps) : INT64_MAX;
+    return a < b ? a : b;
+}
+
+/* Puts t in the reservation heap iff it can use the reservation phase:
+ * reserved, with work, and in the ring (queues and tokens); re-keys it. */
+static void res_update(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    bool want = (t->rates & RATE_RES) && t->nbusy && t->where == T_RING;
+    bool in = t->hidx[HEAP_RES] != NO_IDX;
+    if (want && in)
+        heap_rekey(s, HEAP_RES, t, tenant_res_key(t));
+    else if (want)
+        heap_insert(s, HEAP_RES, t, tenant_res_key(t));
+    else if (in)
+        heap_remove(s, HEAP_RES, t);
+}
+
+/* Joins the ring's tail: after every tenant now waiting for a turn, as a new
+ * flow joins DRR's active list (so coming back never buys an early turn). */
+static void ring_insert(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    struct sc_sched_tenant *pos = s->pos;
+    if (!pos) {
+        t->next = t->prev = t;
+        s->pos = t;
+        s->in_turn = false;
+    } else if (s->in_turn) { /* before pos, which goes last once its turn ends */
+        t->prev = pos->prev;
+        t->next = pos;
+        pos->prev->next = t;
+        pos->prev = t;
+    } else { /* after pos, and pos moves to t: the next turn is still pos->next */
+        t->prev = pos;
+        t->next = pos->next;
+        pos->next->prev = t;
+        pos->next = t;
+        s->pos = t;
+    }
+    t->where = T_RING;
+    s->nring++;
+}
+
+static void ring_remove(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    if (t->next == t) {
+        s->pos = NULL;
+        s->in_turn = false;
+    } else {
+        if (s->pos == t) { /* the rotation goes on with t's successor */
+            s->pos = t->prev;
+            s->in_turn = false;
+        }
+        t->prev->next = t->next;
+        t->next->prev = t->prev;
+    }
+    t->next = t->prev = NULL;
+    t->where = T_IDLE;
+    s->nring--;
+}
+
+/* Out of tokens: off the ring until the buckets refill. No credit while held
+ * back (debt stays). t's buckets are refilled to s->now. */
+static void tenant_hold(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    if (t->where == T_RING)
+        ring_remove(s, t);
+    if (t->deficit > 0)
+        t->deficit = 0;
     uint64_t a = bucket_wait_ns(&t->lim_iops), b = bucket_wait_ns(&t->lim_bps);
-    return a > b ? a : b;
+    uint64_t wait = a > b ? a : b;
+    int64_t key = wait > (uint64_t)INT64_MAX - s->now ? INT64_MAX : (int64_t)(s->now + wait);
+    if (t->where == T_HELD) {
+        heap_rekey(s, HEAP_HELD, t, key);
+    } else {
+        heap_insert(s, HEAP_HELD, t, key);
+        t->where = T_HELD;
+        t->stats.throttled++;
+    }
+    res_update(s, t);
 }
 
-static uint64_t tenant_behind_key(const struct sc_sched_tenant *t)
+/* Puts a tenant that has queues where it belongs: the ring or held. */
+static void tenant_place(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    uint64_t a = bucket_behind_key(&t->res_iops), b = bucket_behind_key(&t->res_bps);
-    return a > b ? a : b;
+    if (t->rates & RATE_LIMIT)
+        tenant_refill(t, s->now);
+    if ((t->rates & RATE_LIMIT) && tenant_throttled(t)) {
+        tenant_hold(s, t);
+        return;
+    }
+    if (t->where == T_HELD) {
+        heap_remove(s, HEAP_HELD, t);
+        t->where = T_IDLE;
+    }
+    if (t->where == T_IDLE)
+        ring_insert(s, t);
+    res_update(s, t);
 }
 
-static struct sc_sched_tenant *tenant_find(const struct sc_sched *s, uint16_t domid)
+/* Its last queue is gone: out of the ring or held, unspent credit dropped. */
+static void tenant_leave(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    for (struct sc_sched_tenant *t = s->ring.next; t != &s->ring; t = t->next)
-        if (t->domid == domid)
-            return t;
-    return NULL;
+    if (t->where == T_RING)
+        ring_remove(s, t);
+    else if (t->where == T_HELD)
+        heap_remove(s, HEAP_HELD, t);
+    t->where = T_IDLE;
+    if (t->deficit > 0)
+        t->deficit = 0;
+    res_update(s, t);
 }
 
 static bool rate_valid(const struct sc_sched_rate *r)
@@ -229,52 +669,78 @@ static void tenant_configure(struct sc_sched *s, struct sc_sched_tenant *t,
     t->conf = *c;
     int64_t q = (int64_t)(s->p.quantum * c->weight / SC_SCHED_WEIGHT_DEFAULT);
     t->quantum = q > 0 ? q : 1;
-    bucket_set(&t->lim_iops, c->limit.iops, s->p.burst_ns, false, s->now);
-    bucket_set(&t->lim_bps, c->limit.bps, s->p.burst_ns, false, s->now);
-    bucket_set(&t->res_iops, c->reservation.iops, s->p.burst_ns, true, s->now);
-    bucket_set(&t->res_bps, c->reservation.bps, s->p.burst_ns, true, s->now);
+    bucket_set(&t->lim_iops, c->limit.iops, s->p.burst_ns, s->now);
+    bucket_set(&t->lim_bps, c->limit.bps, s->p.burst_ns, s->now);
+    tag_set(&t->res_iops, c->reservation.iops, s->p.burst_ns, s->now);
+    tag_set(&t->res_bps, c->reservation.bps, s->p.burst_ns, s->now);
+    t->rates = (c->limit.iops || c->limit.bps ? RATE_LIMIT : 0) |
+               (c->reservation.iops || c->reservation.bps ? RATE_RES : 0);
+}
+
+static bool heaps_reserve(struct sc_sched *s, uint32_t n)
+{
+    for (int w = 0; w < 2; w++) {
+        struct sc_sched_heap *h = &s->heap[w];
+        if (h->cap >= n)
+            continue;
+        uint32_t cap = h->cap ? 2 * h->cap : 16;
+        struct sc_sched_heap_ent *e = realloc(h->e, cap * sizeof(*e));
+        if (!e)
+            return false;
+        h->e = e;
+        h->cap = cap;
+    }
+    return true;
 }
 
 static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
 {
-    struct sc_sched_tenant *t = calloc(1, sizeof(*t));
+    struct sc_sched_tenant ***page = &s->dir[domid >> DIR_BITS];
+    if (!*page && !(*page = calloc(DIR_SIZE, sizeof(**page))))
+        return NULL;
+    if (!heaps_reserve(s, s->ntenants + 1))
+        return NULL;
+    struct sc_sched_tenant *t = aligned_alloc(_Alignof(struct sc_sched_tenant), sizeof(*t));
     if (!t)
         return NULL;
+    memset(t, 0, sizeof(*t));
     t->domid = domid;
     t->turn = 1; /* queues start with empty_turn 0: not empty in any turn */
-    t->next = &s->ring;
-    t->prev = s->ring.prev;
-    s->ring.prev->next = t;
-    s->ring.prev = t;
+    t->where = T_IDLE;
+    t->hidx[HEAP_RES] = t->hidx[HEAP_HELD] = NO_IDX;
     struct sc_sched_tenant_conf c = { .weight = SC_SCHED_WEIGHT_DEFAULT };
     tenant_configure(s, t, &c);
+    (*page)[domid & (DIR_SIZE - 1)] = t;
+    s->ntenants++;
     return t;
 }
 
-/* A tenant going from no known work to some: its reservation credit from the
- * idle time is dropped to at most one request's worth (no banking). */
-static void tenant_busy_again(struct sc_sched_tenant *t)
+/* A queue's work flag changes. A tenant going from no known work to some
+ * drops the reservation credit of its idle time to at most one request's
+ * worth (X >= now - 1 / rate): no banking. Callers then res_update() if
+ * reserved. */
+static __attribute__((noinline)) void queue_flip_work(struct sc_sched *s,
+                                                      struct sc_sched_tenant *t,
+                                                      struct sc_sched_queue *q, bool work)
 {
-    struct sc_sched_bucket *r[] = { &t->res_iops, &t->res_bps };
-    for (size_t i = 0; i < 2; i++) {
-        if (r[i]->rate && r[i]->level > 1) {
-            r[i]->level = 1;
-            r[i]->frac = 0;
-        }
+    q->has_work = work;
+    if (!work) {
+        t->nbusy--;
+        return;
+    }
+    if (t->nbusy++ == 0 && (t->rates & RATE_RES)) {
+        struct sc_sched_tag *g[] = { &t->res_iops, &t->res_bps };
+        for (size_t i = 0; i < 2; i++)
+            if (g[i]->rate)
+                tag_raise(g[i], (int64_t)s->now, g[i]->unit_ns, g[i]->unit_rem);
     }
 }
 
-static void queue_set_work(struct sc_sched_tenant *t, struct sc_sched_queue *q, bool work)
+static inline void queue_set_work(struct sc_sched *s, struct sc_sched_tenant *t,
+                                  struct sc_sched_queue *q, bool work)
 {
-    if (work == q->has_work)
-        return;
-    q->has_work = work;
-    if (work) {
-        if (t->nbusy++ == 0)
-            tenant_busy_again(t);
-    } else {
-        t->nbusy--;
-    }
+    if (work != q->has_work)
+        queue_flip_work(s, t, q, work);
 }
 
 /* ---- public: lifecycle and settings ---- */
@@ -298,14 +764,14 @@ struct sc_sched *sc_sched_create(const struct sc_sched_params *params)
         errno = EINVAL;
         return NULL;
     }
-    struct sc_sched *s = calloc(1, sizeof(*s));
+    struct sc_sched *s = aligned_alloc(64, (sizeof(*s) + 63) & ~(size_t)63);
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
+    memset(s, 0, sizeof(*s));
     s->p = p;
-    s->ring.next = s->ring.prev = &s->ring;
-    s->pos = &s->ring;
+    s->due = INT64_MAX;
     return s;
 }
 
@@ -313,11 +779,15 @@ void sc_sched_destroy(struct sc_sched *s)
 {
     if (!s)
         return;
-    while (s->ring.next != &s->ring) {
-        struct sc_sched_tenant *t = s->ring.next;
-        s->ring.next = t->next;
-        free(t);
+    for (uint32_t i = 0; i < DIR_SIZE; i++) {
+        if (!s->dir[i])
+            continue;
+        for (uint32_t j = 0; j < DIR_SIZE; j++)
+            free(s->dir[i][j]);
+        free(s->dir[i]);
     }
+    free(s->heap[HEAP_RES].e);
+    free(s->heap[HEAP_HELD].e);
     free(s);
 }
 
@@ -330,6 +800,8 @@ int sc_sched_tenant_set(struct sc_sched *s, uint16_t domid,
     if (!t && !(t = tenant_create(s, domid)))
         return -ENOMEM;
     tenant_configure(s, t, conf);
+    if (t->nqueues)
+        tenant_place(s, t); /* the limit may hold it back now, or let it go */
     return 0;
 }
 
@@ -352,10 +824,9 @@ int sc_sched_tenant_remove(struct sc_sched *s, uint16_t domid)
         return -ENOENT;
     if (t->nqueues)
         return -EBUSY;
-    if (s->pos == t)
-        s->pos = t->prev; /* the rotation goes on with t's successor */
-    t->prev->next = t->next;
-    t->next->prev = t->prev;
+    /* no queues: in no ring and no heap */
+    s->dir[domid >> DIR_BITS][domid & (DIR_SIZE - 1)] = NULL;
+    s->ntenants--;
     free(t);
     return 0;
 }
@@ -390,10 +861,12 @@ int sc_sched_queue_add(struct sc_sched *s, struct sc_sched_queue *q, uint16_t do
     } else {
         q->next = q->prev = q;
         t->queues = q;
-        s->nactive++;
     }
-    t->nqueues++;
-    queue_set_work(t, q, true); /* unknown: assume work until a visit says */
+    queue_set_work(s, t, q, true); /* unknown: assume work until a visit says */
+    if (t->nqueues++ == 0)
+        tenant_place(s, t);
+    else if (t->rates & RATE_RES)
+        res_update(s, t);
     return 0;
 }
 
@@ -402,16 +875,12 @@ int sc_sched_queue_remove(struct sc_sched *s, struct sc_sched_queue *q)
     if (!s || !q || !q->tenant)
         return -EINVAL;
     struct sc_sched_tenant *t = q->tenant;
-    queue_set_work(t, q, false);
+    queue_set_work(s, t, q, false);
     if (s->pending == q)
         s->pending = NULL;
     if (--t->nqueues == 0) {
         t->queues = t->res_next = NULL;
-        s->nactive--;
-        if (t->deficit > 0)
-            t->deficit = 0;
-        if (s->pos == t)
-            s->in_turn = false;
+        tenant_leave(s, t);
     } else {
         if (t->queues == q)
             t->queues = q->next;
@@ -419,6 +888,8 @@ int sc_sched_queue_remove(struct sc_sched *s, struct sc_sched_queue *q)
             t->res_next = q->next;
         q->prev->next = q->next;
         q->next->prev = q->prev;
+        if (t->rates & RATE_RES)
+            res_update(s, t);
     }
     q->next = q->prev = NULL;
     q->tenant = NULL;
@@ -426,25 +897,6 @@ int sc_sched_queue_remove(struct sc_sched *s, struct sc_sched_queue *q)
 }
 
 /* ---- the choice ---- */
-
-static struct sc_sched_tenant *reservation_pick(struct sc_sched *s)
-{
-    struct sc_sched_tenant *best = NULL;
-    uint64_t best_key = 0;
-    for (struct sc_sched_tenant *t = s->ring.next; t != &s->ring; t = t->next) {
-        if (!t->nbusy || (!t->res_iops.rate && !t->res_bps.rate))
-            continue;
-        tenant_refill(t, s->now);
-        if (tenant_throttled(t))
-            continue;
-        uint64_t key = tenant_behind_key(t);
-        if (key > best_key) {
-            best_key = key;
-            best = t;
-        }
-    }
-    return best;
-}
 
 static struct sc_sched_queue *reservation_queue(struct sc_sched_tenant *t)
 {
@@ -455,7 +907,7 @@ static struct sc_sched_queue *reservation_queue(struct sc_sched_tenant *t)
             return q;
         }
     }
-    return NULL; /* not reached: nbusy > 0 */
+    return t->queues; /* not reached: nbusy > 0 */
 }
 
 /* The next queue of t not found empty in this turn, rotating. */
@@ -471,73 +923,90 @@ static struct sc_sched_queue *turn_queue(struct sc_sched_tenant *t)
     return NULL;
 }
 
-static void end_turn(struct sc_sched *s, struct sc_sched_tenant *t, bool drop_credit)
-{
-    if (drop_credit && t->deficit > 0)
-        t->deficit = 0;
-    s->in_turn = false;
-}
-
-static struct sc_sched_tenant *next_tenant(struct sc_sched *s)
-{
-    struct sc_sched_tenant *t = s->pos;
-    do {
-        t = t->next;
-    } while (t == &s->ring || !t->nqueues);
-    return t;
-}
-
-/* Everyone eligible is in debt: add the rounds it takes until the first one
- * is out, to every eligible tenant, as that many passes would have. */
+/* Everyone in the ring is in debt: add the rounds it takes until the first
+ * one is out, to every one, as that many passes would have. O(ring). */
 static void fast_forward(struct sc_sched *s)
 {
     uint64_t rounds = UINT64_MAX;
-    for (struct sc_sched_tenant *t = s->ring.next; t != &s->ring; t = t->next) {
-        if (!t->nqueues || tenant_throttled(t))
-            continue;
+    struct sc_sched_tenant *t = s->pos;
+    do {
         /* rounds r with deficit + r * quantum >= 1, less the one the next
          * pass adds itself */
         uint64_t r = (uint64_t)(1 - t->deficit + t->quantum - 1) / (uint64_t)t->quantum;
         rounds = min_u64(rounds, r - 1);
-    }
-    if (rounds == UINT64_MAX || rounds == 0)
+        t = t->next;
+    } while (t != s->pos);
+    if (rounds == 0)
         return;
-    for (struct sc_sched_tenant *t = s->ring.next; t != &s->ring; t = t->next) {
-        if (!t->nqueues || tenant_throttled(t))
-            continue;
+    do {
         t->deficit += (int64_t)rounds * t->quantum;
         t->stats.skipped += rounds;
+        t = t->next;
+    } while (t != s->pos);
+}
+
+/* The slow part of the weight phase: ends the current turn if it is over and
+ * begins turns until one has credit. Returns the queue to visit (s->pos is
+ * its tenant). Amortised O(1): a turn that begins with credit always has a
+ * queue (a new turn number), and tenants in debt are skipped at most
+ * (debt / quantum) times, or fast-forwarded together. */
+static struct sc_sched_queue *weight_turn(struct sc_sched *s)
+{
+    for (;;) {
+        struct sc_sched_tenant *t = s->pos;
+        if (s->in_turn) {
+            struct sc_sched_queue *q = t->deficit > 0 ? turn_queue(t) : NULL;
+            if (q)
+                return q;
+            /* spent, or nothing left to serve: DRR drops the credit */
+            if (t->deficit > 0)
+                t->deficit = 0;
+            s->in_turn = false;
+        }
+        uint32_t skipped = 0;
+        for (;;) {
+            t = s->pos = s->pos->next;
+            t->turn++;
+            t->deficit += t->quantum;
+            if (t->deficit > 0)
+                break;
+            t->stats.skipped++;
+            if (++skipped >= s->nring) { /* a whole pass in debt */
+                fast_forward(s);
+                skipped = 0;
+            }
+        }
+        s->in_turn = true;
     }
 }
 
-static struct sc_sched_queue *grant_visit(struct sc_sched *s, struct sc_sched_tenant *t,
-                                          struct sc_sched_queue *q,
-                                          enum sc_sched_phase phase,
-                                          struct sc_sched_grant *g)
+/* Caps the grant by what t's limit buckets hold (t is not held: >= 1 each). */
+static __attribute__((noinline)) void grant_limits(struct sc_sched *s, struct sc_sched_tenant *t,
+                                                   struct sc_sched_grant *g)
 {
-    g->max_cost = s->p.visit_max_cost;
-    g->max_requests = s->p.visit_max_requests;
-    g->max_bytes = UINT64_MAX;
-    if (phase == SC_SCHED_PHASE_WEIGHT)
-        g->max_cost = min_u64(g->max_cost, (uint64_t)t->deficit);
+    tenant_refill(t, s->now);
     if (t->lim_iops.rate)
         g->max_requests = (uint32_t)min_u64(g->max_requests, (uint64_t)t->lim_iops.level);
     if (t->lim_bps.rate)
         g->max_bytes = (uint64_t)t->lim_bps.level;
-    if (phase == SC_SCHED_PHASE_RESERVATION) {
-        /* Serve what the tenant is behind by, in whichever dimension. */
-        bool iops_behind = bucket_behind_key(&t->res_iops) > 0;
-        bool bps_behind = bucket_behind_key(&t->res_bps) > 0;
-        if (iops_behind && !bps_behind)
-            g->max_requests = (uint32_t)min_u64(g->max_requests,
-                                                (uint64_t)t->res_iops.level);
-        if (bps_behind && !iops_behind)
-            g->max_bytes = min_u64(g->max_bytes, (uint64_t)t->res_bps.level);
-        t->stats.reservation_visits++;
-        q->stats.reservation_visits++;
-    }
+}
+
+static inline struct sc_sched_queue *grant_visit(struct sc_sched *s, struct sc_sched_tenant *t,
+                                                 struct sc_sched_queue *q,
+                                                 enum sc_sched_phase phase,
+                                                 struct sc_sched_grant *g)
+{
+    g->max_cost = s->p.visit_max_cost;
+    g->max_requests = s->p.visit_max_requests;
+    g->max_bytes = UINT64_MAX;
+    g->request_cost = s->p.request_cost;
+    g->wait_ns = 0;
     g->phase = phase;
     g->probe = !q->has_work;
+    if (phase == SC_SCHED_PHASE_WEIGHT)
+        g->max_cost = min_u64(g->max_cost, (uint64_t)t->deficit);
+    if (t->rates & RATE_LIMIT)
+        grant_limits(s, t, g);
     q->stats.visits++;
     t->stats.visits++;
     s->pending = q;
@@ -545,14 +1014,42 @@ static struct sc_sched_queue *grant_visit(struct sc_sched *s, struct sc_sched_te
     return q;
 }
 
-static struct sc_sched_queue *nothing_eligible(struct sc_sched *s, struct sc_sched_grant *g)
+/* Tenants whose buckets have refilled by now go back to the ring. */
+static void release_held(struct sc_sched *s)
 {
-    g->wait_ns = SC_SCHED_WAIT_FOREVER;
-    for (struct sc_sched_tenant *t = s->ring.next; t != &s->ring; t = t->next)
-        if (t->nqueues && tenant_throttled(t))
-            g->wait_ns = min_u64(g->wait_ns, tenant_wait_ns(t));
-    errno = EAGAIN;
-    return NULL;
+    struct sc_sched_heap *h = &s->heap[HEAP_HELD];
+    while (h->n && h->e[0].key <= (int64_t)s->now) {
+        struct sc_sched_tenant *t = h->e[0].t;
+        heap_remove(s, HEAP_HELD, t);
+        t->where = T_IDLE;
+        tenant_place(s, t); /* the ring's tail (or held again if the key was early) */
+    }
+}
+
+/* next() when a heap's top is due: releases held tenants, then serves the
+ * busy reserved tenant with the earliest tag if that is due (all of them
+ * are in the ring, so they have tokens). NULL: no reservation visit. */
+static __attribute__((noinline)) struct sc_sched_queue *
+next_due(struct sc_sched *s, struct sc_sched_grant *g)
+{
+    int64_t now = (int64_t)s->now;
+    release_held(s);
+    struct sc_sched_heap *r = &s->heap[HEAP_RES];
+    if (!r->n || r->e[0].key > now)
+        return NULL;
+    struct sc_sched_tenant *t = r->e[0].t;
+    struct sc_sched_queue *q = grant_visit(s, t, reservation_queue(t),
+                                           SC_SCHED_PHASE_RESERVATION, g);
+    /* Serve what the tenant is behind by, in whichever dimension. */
+    bool iops_behind = t->res_iops.rate && tag_key(&t->res_iops) <= now;
+    bool bps_behind = t->res_bps.rate && tag_key(&t->res_bps) <= now;
+    if (iops_behind && !bps_behind)
+        g->max_requests = (uint32_t)min_u64(g->max_requests, tag_level(&t->res_iops, s->now));
+    if (bps_behind && !iops_behind)
+        g->max_bytes = min_u64(g->max_bytes, tag_level(&t->res_bps, s->now));
+    t->stats.reservation_visits++;
+    q->stats.reservation_visits++;
+    return q;
 }
 
 struct sc_sched_queue *sc_sched_next(struct sc_sched *s, uint64_t now_ns,
@@ -562,62 +1059,58 @@ struct sc_sched_queue *sc_sched_next(struct sc_sched *s, uint64_t now_ns,
         errno = EINVAL;
         return NULL;
     }
-    if (now_ns > s->now)
-        s->now = now_ns;
-    memset(grant, 0, sizeof(*grant));
-    grant->request_cost = s->p.request_cost;
-    if (!s->nactive)
-        return nothing_eligible(s, grant);
-
-    struct sc_sched_tenant *t = reservation_pick(s);
-    if (t)
-        return grant_visit(s, t, reservation_queue(t), SC_SCHED_PHASE_RESERVATION, grant);
-
-    uint32_t begun = 0; /* turns begun without a visit since the last check */
-    bool debt = false;
-    /* Bounded: each pass either visits, or fast-forwards so that the next
-     * pass visits, or finds everyone throttled. */
-    for (uint32_t iter = 0; iter < 4 * s->nactive + 8; iter++) {
-        if (!s->in_turn) {
-            if (begun >= s->nactive) {
-                if (!debt)
-                    return nothing_eligible(s, grant);
-                fast_forward(s);
-                begun = 0;
-                debt = false;
-            }
-            t = s->pos = next_tenant(s);
-            begun++;
-            tenant_refill(t, s->now);
-            if (tenant_throttled(t)) {
-                t->stats.throttled++;
-                if (t->deficit > 0)
-                    t->deficit = 0; /* no credit while held back */
-                continue;
-            }
-            t->turn++;
-            t->deficit += t->quantum;
-            if (t->deficit <= 0) {
-                t->stats.skipped++;
-                debt = true;
-                continue;
-            }
-            s->in_turn = true;
-        }
-        t = s->pos;
-        tenant_refill(t, s->now);
-        if (tenant_throttled(t) || t->deficit <= 0) {
-            end_turn(s, t, true);
-            continue;
-        }
-        struct sc_sched_queue *q = turn_queue(t);
-        if (!q) {
-            end_turn(s, t, true); /* DRR: nothing left to serve, no credit */
-            continue;
-        }
-        return grant_visit(s, t, q, SC_SCHED_PHASE_WEIGHT, grant);
+    int64_t now = (int64_t)sched_now(s, now_ns);
+    if (now >= s->due) {
+        struct sc_sched_queue *q = next_due(s, grant);
+        if (q)
+            return q;
     }
-    return nothing_eligible(s, grant); /* not reached */
+    struct sc_sched_tenant *t = s->pos;
+    struct sc_sched_queue *q;
+    if (t && s->in_turn && t->deficit > 0 && t->queues->empty_turn != t->turn) {
+        q = t->queues; /* the common case: the turn goes on */
+        t->queues = q->next;
+    } else if (t) {
+        q = weight_turn(s);
+        t = s->pos;
+    } else { /* nobody can be served: wait for the first held one */
+        memset(grant, 0, sizeof(*grant));
+        grant->request_cost = s->p.request_cost;
+        grant->wait_ns = s->heap[HEAP_HELD].n
+                             ? (uint64_t)(s->heap[HEAP_HELD].e[0].key - now)
+                             : SC_SCHED_WAIT_FOREVER;
+        errno = EAGAIN;
+        return NULL;
+    }
+    return grant_visit(s, t, q, SC_SCHED_PHASE_WEIGHT, grant);
+}
+
+/* charge() for a tenant with limits or reservations: the buckets and tags. */
+static __attribute__((noinline)) void charge_rates(struct sc_sched_tenant *t, uint64_t now,
+                                                   uint64_t bytes, uint32_t requests)
+{
+    if (t->rates & RATE_LIMIT) {
+        tenant_refill(t, now);
+        if (t->lim_iops.rate)
+            bucket_take(&t->lim_iops, requests);
+        if (t->lim_bps.rate)
+            bucket_take(&t->lim_bps, bytes);
+    }
+    if (t->rates & RATE_RES) {
+        if (t->res_iops.rate)
+            tag_take(&t->res_iops, requests, now);
+        if (t->res_bps.rate)
+            tag_take(&t->res_bps, bytes, now);
+    }
+}
+
+/* ... and, once the visit is over, where the tenant goes. */
+static __attribute__((noinline)) void charge_place(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    if ((t->rates & RATE_LIMIT) && tenant_throttled(t))
+        tenant_hold(s, t); /* updates the reservation heap too */
+    else if (t->rates & RATE_RES)
+        res_update(s, t);
 }
 
 int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_ns,
@@ -626,16 +1119,12 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
     if (!s || !q || q != s->pending || bytes > SC_SCHED_CHARGE_MAX_BYTES ||
         requests > SC_SCHED_CHARGE_MAX_REQUESTS)
         return -EINVAL;
-    if (now_ns > s->now)
-        s->now = now_ns;
+    uint64_t now = sched_now(s, now_ns);
     struct sc_sched_tenant *t = q->tenant;
     uint64_t cost = bytes + (uint64_t)requests * s->p.request_cost;
 
-    tenant_refill(t, s->now);
-    bucket_take(&t->lim_iops, requests);
-    bucket_take(&t->lim_bps, bytes);
-    bucket_take(&t->res_iops, requests);
-    bucket_take(&t->res_bps, bytes);
+    if (t->rates)
+        charge_rates(t, now, bytes, requests);
     if (s->pending_phase == SC_SCHED_PHASE_WEIGHT)
         t->deficit -= (int64_t)cost;
     else
@@ -654,10 +1143,12 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
     /* A visit that took nothing counts as empty even if the queue claims
      * work (e.g. stalled on back-pressure), so it cannot hold the core. */
     bool work = still_has_work && consumed;
-    queue_set_work(t, q, work);
+    queue_set_work(s, t, q, work);
     if (!work)
         q->empty_turn = t->turn;
     s->pending = NULL;
+    if (t->rates)
+        charge_place(s, t);
     return 0;
 }
 

@@ -7,12 +7,18 @@
  *   settings or reads stats by sending the sidecore a command.
  * - Pure: no clock reads, no I/O, no threads. Time comes in as `now_ns`
  *   (CLOCK_MONOTONIC nanoseconds, never going back; an older value is treated
- *   as the newest one seen), so the scheduler is deterministic under a fake
- *   clock.
+ *   as the newest one seen, one above 2^62 as 2^62), so the scheduler is
+ *   deterministic under a fake clock.
  * - The poll loop asks sc_sched_next() for the queue to visit and a grant
  *   (how much the visit may consume), visits it, then reports what it consumed
  *   with sc_sched_charge(). Exactly one visit is outstanding at a time.
  * - Returns 0 or negative errno; pointer returners return NULL and set errno.
+ * - Cost: sc_sched_next() and sc_sched_charge() do O(1) work in the number of
+ *   tenants (amortised), plus O(log k) for a tenant with a reservation (k:
+ *   reserved tenants with work) or when its limit holds it back or lets it
+ *   go; sc_sched_queue_add/remove likewise. Only tenants with queues cost
+ *   anything per visit, so the loop may park queues that have no work
+ *   (remove them, add them back when work appears) as often as it likes.
  *
  * Policy (details and the reservation argument in sched.c):
  * - Cost of a visit = bytes + requests * request_cost ("byte-equivalents"), so
@@ -25,13 +31,18 @@
  * - A queue that has no work gives up its turn, and its tenant's unspent
  *   deficit is dropped (credit never banks). Idle queues are still handed out
  *   once per round as "probe" visits, since only polling reveals new work.
+ * - Parking: a tenant whose last queue is removed drops its unspent deficit
+ *   (debt is kept) and, when a queue is added back, joins the end of the
+ *   round; its reservation credit restarts at one request. So parking and
+ *   unparking never gain share.
  * - Limits (IOPS, bytes/s) are token buckets; a tenant out of tokens is
- *   skipped. If every tenant is throttled, sc_sched_next() returns NULL and
- *   says how long until the first one is eligible again.
+ *   held back (and drops its unspent deficit) until they refill, then joins
+ *   the end of the round. If every tenant is held back, sc_sched_next()
+ *   returns NULL and says how long until the first one is eligible again.
  * - Reservations (IOPS, bytes/s) are tracked like mClock reservation tags:
  *   a tenant that has work and is behind its reservation is visited before
- *   any weight-based visit, most-behind first; that service does not spend
- *   its weight share.
+ *   any weight-based visit, earliest reservation tag (most behind) first;
+ *   that service does not spend its weight share.
  */
 #ifndef SC_SCHED_H
 #define SC_SCHED_H
@@ -92,7 +103,7 @@ struct sc_sched_tenant_stats {
     uint64_t bytes;
     uint64_t cost;
     uint64_t reservation_cost; /* part of cost served to meet the reservation */
-    uint64_t throttled;        /* turns lost because the limit had no tokens */
+    uint64_t throttled;        /* times held back because the limit had no tokens */
     uint64_t skipped;          /* turns lost to debt from overshooting visits */
 };
 

@@ -25,7 +25,7 @@
 #define SIM_INF   UINT64_MAX
 #define MS        1000000ull
 #define SEC       1000000000ull
-#define MAX_Q     32
+#define MAX_Q     1024
 
 struct simq {
     struct sc_sched_queue sq; /* first: the scheduler hands back &sq */
@@ -35,6 +35,7 @@ struct simq {
     uint64_t head;      /* size of the request at the head */
     bool stalled;       /* claims work but takes nothing */
     bool removed;
+    bool parked;        /* removed by sim_step after coming up empty (m->park) */
     uint64_t requests, bytes, cost; /* served, by the simulation's count */
 };
 
@@ -46,6 +47,8 @@ struct sim {
     size_t nq;
     uint32_t rng;
     uint64_t visits;
+    bool park;          /* as the sidecore loop: park queues found empty */
+    uint64_t parks;
 };
 
 static uint32_t rnd(struct sim *m)
@@ -109,19 +112,10 @@ static void set_tenant(struct sim *m, uint16_t domid, uint32_t weight,
     assert_int_equal(sc_sched_tenant_set(m->s, domid, &c), 0);
 }
 
-/* One round of the poll loop. */
-static void sim_step(struct sim *m)
+/* The visit the scheduler granted: take what the grant admits, charge it. */
+static void sim_visit(struct sim *m, struct sc_sched_queue *sq, const struct sc_sched_grant *g0)
 {
-    struct sc_sched_grant g;
-    struct sc_sched_queue *sq = sc_sched_next(m->s, m->now, &g);
-    if (!sq) {
-        assert_int_equal(errno, EAGAIN);
-        assert_true(g.wait_ns > 0);
-        assert_true(g.wait_ns != SC_SCHED_WAIT_FOREVER);
-        m->now += g.wait_ns;
-        m->idle_ns += g.wait_ns;
-        return;
-    }
+    const struct sc_sched_grant g = *g0;
     struct simq *q = (struct simq *)sq;
     assert_false(q->removed);
     /* the budget, on every grant */
@@ -156,6 +150,36 @@ static void sim_step(struct sim *m)
     m->visits++;
     assert_int_equal(sc_sched_charge(m->s, sq, m->now, bytes, reqs,
                                      q->backlog > 0 || q->stalled), 0);
+    if (m->park && !q->backlog) {
+        assert_int_equal(sc_sched_queue_remove(m->s, sq), 0);
+        q->parked = true;
+        m->parks++;
+    }
+}
+
+/* One round of the poll loop. */
+static void sim_step(struct sim *m)
+{
+    struct sc_sched_grant g;
+    struct sc_sched_queue *sq = sc_sched_next(m->s, m->now, &g);
+    if (!sq) {
+        assert_int_equal(errno, EAGAIN);
+        assert_true(g.wait_ns > 0);
+        assert_true(g.wait_ns != SC_SCHED_WAIT_FOREVER);
+        m->now += g.wait_ns;
+        m->idle_ns += g.wait_ns;
+        return;
+    }
+    sim_visit(m, sq, &g);
+}
+
+/* Work has appeared on a parked queue: the loop adds it back. */
+static void sim_unpark(struct sim *m, struct simq *q, uint64_t backlog)
+{
+    assert_true(q->parked);
+    q->parked = false;
+    q->backlog = backlog;
+    assert_int_equal(sc_sched_queue_add(m->s, &q->sq, q->domid), 0);
 }
 
 static void sim_run(struct sim *m, uint64_t duration_ns)
@@ -630,6 +654,280 @@ static void test_remove_during_operation(void **state)
     sim_fini(&m);
 }
 
+/* ---- many tenants ---- */
+
+/* 1000 guests on one core, four of them weight 1 with a reservation: the
+ * reserved ones get their rate, the others share by weight (odd domids
+ * weight 100, even 200) as evenly as with four guests. */
+static void test_many_tenants_few_reserved(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    const uint16_t n = 1000;
+    for (uint16_t d = 1; d <= n; d++) {
+        bool res = d % 250 == 1;
+        set_tenant(&m, d, res ? 1 : d % 2 ? 100 : 200, res ? 2000 : 0, 0, 0, 0);
+        sim_queue(&m, d, SIM_INF, res ? 4096 : 16384);
+    }
+    sim_run(&m, 3 * SEC);
+    static double odd[500], even[500];
+    size_t no = 0, ne = 0;
+    double so = 0, se = 0;
+    for (uint16_t d = 1; d <= n; d++) {
+        if (d % 250 == 1) {
+            double iops = (double)tenant_requests(&m, d) * SEC / (double)m.now;
+            assert_true(iops >= 2000 * 0.98);
+            assert_true(iops <= 2000 * 1.10);
+            continue;
+        }
+        double c = (double)tenant_cost(&m, d);
+        if (d % 2) {
+            odd[no++] = c;
+            so += c;
+        } else {
+            even[ne++] = c;
+            se += c;
+        }
+    }
+    double jo = sc_jain_index(odd, no), je = sc_jain_index(even, ne);
+    print_message("# 1000 guests: Jain %.4f (weight 100), %.4f (200), ratio %.4f\n", jo, je,
+                  se / ne / (so / no));
+    assert_true(jo > 0.99);
+    assert_true(je > 0.99);
+    assert_true(fabs(se / ne / (so / no) / 2 - 1) < 0.03);
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    sim_fini(&m);
+}
+
+/* 200 guests limited to 200 IOPS each and one unlimited: every limit holds,
+ * and the unlimited guest takes the rest of the core. */
+static void test_many_tenants_limited(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    for (uint16_t d = 1; d <= 200; d++) {
+        set_tenant(&m, d, 100, 0, 0, 200, 0);
+        sim_queue(&m, d, SIM_INF, 4096);
+    }
+    sim_queue(&m, 500, SIM_INF, 65536);
+    sim_run(&m, 2 * SEC);
+    for (uint16_t d = 1; d <= 200; d++) {
+        double iops = (double)tenant_requests(&m, d) * SEC / (double)m.now;
+        assert_true(fabs(iops / 200 - 1) < 0.02);
+        struct sc_sched_tenant_stats st;
+        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
+        assert_true(st.throttled > 0);
+    }
+    assert_true(tenant_cost(&m, 500) > 0);
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    sim_fini(&m);
+}
+
+/* ---- parking: queues found empty leave the scheduler, come back with work ---- */
+
+/* Three guests weighted 1:2:4, three queues each, whose queues keep running
+ * dry, being parked, and coming back with more work at the next visit. */
+static void test_churn_keeps_weights(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    m.park = true;
+    const uint32_t w[] = { 100, 200, 400 };
+    for (uint16_t d = 1; d <= 3; d++) {
+        set_tenant(&m, d, w[d - 1], 0, 0, 0, 0);
+        for (int i = 0; i < 3; i++)
+            sim_queue(&m, d, 32 + rnd(&m) % 64, 16384);
+    }
+    while (m.now < 2 * SEC) {
+        for (size_t i = 0; i < m.nq; i++)
+            if (m.q[i]->parked)
+                sim_unpark(&m, m.q[i], 32 + rnd(&m) % 64);
+        sim_step(&m);
+    }
+    double c1 = (double)tenant_cost(&m, 1);
+    double c2 = (double)tenant_cost(&m, 2);
+    double c3 = (double)tenant_cost(&m, 3);
+    print_message("# churn (%lu parks): served 1 : %.3f : %.3f\n", (unsigned long)m.parks,
+                  c2 / c1, c3 / c1);
+    assert_true(m.parks > 1000);
+    assert_true(fabs(c2 / c1 / 2 - 1) < 0.03);
+    assert_true(fabs(c3 / c1 / 4 - 1) < 0.03);
+    assert_true(m.busy_ns > m.now * 99 / 100);
+    sim_fini(&m);
+}
+
+/* A guest whose only queue is parked after every visit and comes straight
+ * back gets one turn per round, not one after each of its visits. */
+static void test_churn_no_extra_turns(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    m.park = true;
+    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
+    struct simq *churn = sim_queue(&m, 2, 1, 4096);
+    while (m.now < SEC) {
+        if (churn->parked)
+            sim_unpark(&m, churn, 1);
+        sim_step(&m);
+    }
+    double s2 = share(churn->cost, churn->cost + busy->cost);
+    print_message("# one-request guest, parked after each visit: %.4f of the core\n", s2);
+    /* one 8 KiB visit per round beside about a 128 KiB turn */
+    assert_true(m.parks > 1000);
+    assert_true(s2 < 0.1);
+    assert_true(s2 > 0.03);
+    sim_fini(&m);
+}
+
+/* Debt survives parking: a guest whose single 1 MiB request overshoots its
+ * 128 KiB quantum, then parks, waits out its debt when it comes back. */
+static void test_churn_keeps_debt(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    m.park = true;
+    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
+    struct simq *big = sim_queue(&m, 2, 1, 1024 * 1024);
+    while (m.now < 2 * SEC) {
+        if (big->parked)
+            sim_unpark(&m, big, 1);
+        sim_step(&m);
+    }
+    double s2 = share(big->cost, big->cost + busy->cost);
+    print_message("# 1 MiB guest, parked after each visit: %.4f of the core\n", s2);
+    assert_true(m.parks > 100);
+    assert_true(fabs(s2 - 0.5) < 0.02);
+    sim_fini(&m);
+}
+
+/* Parking banks nothing either: after a long park, a weight-share guest
+ * bursts at most one quantum, and a reserved one gets its rate, not the
+ * bucket's depth. */
+static void test_park_banks_no_credit(void **state)
+{
+    (void)state;
+    struct sim m;
+    sim_init(&m, NULL);
+    m.park = true;
+    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(&m, 3, 1, 2000, 0, 0, 0);
+    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
+    struct simq *w = sim_queue(&m, 2, 0, 65536);
+    struct simq *r = sim_queue(&m, 3, 0, 4096);
+    sim_run(&m, SEC); /* the first visits park w and r */
+    assert_true(w->parked && r->parked);
+    assert_int_equal(w->cost + r->cost, 0);
+
+    sim_unpark(&m, r, SIM_INF);
+    sim_run(&m, 5 * MS); /* reserved: 10 requests in 5 ms */
+    print_message("# reserved guest, first 5 ms after a park: %lu requests\n",
+                  (unsigned long)r->requests);
+    assert_true(r->requests >= 8);
+    assert_true(r->requests <= 14);
+
+    set_tenant(&m, 1, 100, 0, 0, 0, 0); /* equal weights for guests 1 and 2 */
+    sim_unpark(&m, w, SIM_INF);
+    uint64_t max_run = 0, run_start = w->cost;
+    uint64_t end = m.now + 100 * MS;
+    while (m.now < end) {
+        uint64_t before = busy->cost;
+        sim_step(&m);
+        if (busy->cost != before)
+            run_start = w->cost;
+        if (w->cost - run_start > max_run)
+            max_run = w->cost - run_start;
+    }
+    assert_true(max_run <= m.p.quantum + 65536 + 4096);
+    sim_fini(&m);
+}
+
+/* Random settings, parks, removals and guests coming and going; the
+ * simulation checks every grant, and the counters must add up. */
+static void test_random_churn(void **state)
+{
+    (void)state;
+    struct sim m;
+    struct sc_sched_params p = {
+        .request_cost = 1000, .quantum = 50000, .visit_max_cost = 100000,
+        .visit_max_requests = 16, .burst_ns = 2 * MS,
+    };
+    sim_init(&m, &p);
+    m.park = true;
+    uint64_t nulls = 0;
+    for (uint16_t i = 0; i < 40; i++)
+        sim_queue(&m, (uint16_t)(1 + i % 13) * 257, rnd(&m) % 50, 0);
+    for (int step = 0; step < 200000; step++) {
+        uint32_t r = rnd(&m) % 64;
+        struct simq *q = m.q[rnd(&m) % m.nq];
+        uint16_t d = (uint16_t)(1 + rnd(&m) % 13) * 257;
+        if (r == 0) {
+            uint64_t li = rnd(&m) % 3 ? 0 : 1000 + rnd(&m) % 50000;
+            uint64_t lb = rnd(&m) % 3 ? 0 : 1000000 + rnd(&m) % 100000000;
+            uint64_t ri = li && rnd(&m) % 2 ? li / 2 : rnd(&m) % 3 ? 0 : 300;
+            uint64_t rb = lb && rnd(&m) % 2 ? lb / 4 : 0;
+            set_tenant(&m, d, 1 + rnd(&m) % 1000, ri, rb, li, lb);
+        } else if (r == 1 && !q->parked && !q->removed) {
+            assert_int_equal(sc_sched_queue_remove(m.s, &q->sq), 0);
+            q->removed = true; /* until it comes back, perhaps for another guest */
+        } else if (r == 2 && q->removed) {
+            q->removed = false;
+            q->domid = d;
+            q->backlog = rnd(&m) % 20;
+            assert_int_equal(sc_sched_queue_add(m.s, &q->sq, d), 0);
+        } else if (r == 3) {
+            int ret = sc_sched_tenant_remove(m.s, d);
+            assert_true(ret == 0 || ret == -EBUSY || ret == -ENOENT);
+        } else if (q->parked && r < 32) {
+            sim_unpark(&m, q, 1 + rnd(&m) % 30);
+        }
+        struct sc_sched_grant g;
+        struct sc_sched_queue *sq = sc_sched_next(m.s, m.now, &g);
+        if (sq) {
+            sim_visit(&m, sq, &g);
+            continue;
+        }
+        /* every guest held back by its limit, or no queue left */
+        assert_int_equal(errno, EAGAIN);
+        assert_true(g.wait_ns > 0);
+        if (g.wait_ns == SC_SCHED_WAIT_FOREVER) {
+            for (size_t i = 0; i < m.nq; i++)
+                assert_true(m.q[i]->parked || m.q[i]->removed);
+            m.now += 1000;
+        } else {
+            nulls++;
+            m.now += g.wait_ns;
+        }
+    }
+    print_message("# random churn: %lu visits, %lu parks, %lu waits\n",
+                  (unsigned long)m.visits, (unsigned long)m.parks, (unsigned long)nulls);
+    assert_true(m.visits > 100000);
+    assert_true(nulls > 0);
+    /* what was served adds up per queue */
+    for (size_t i = 0; i < m.nq; i++) {
+        assert_int_equal(m.q[i]->sq.stats.cost, m.q[i]->cost);
+        assert_int_equal(m.q[i]->sq.stats.requests, m.q[i]->requests);
+    }
+    /* all gone: nothing to visit, nothing will come, every guest removable */
+    for (size_t i = 0; i < m.nq; i++)
+        if (!m.q[i]->parked && !m.q[i]->removed)
+            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
+    struct sc_sched_grant g;
+    errno = 0;
+    assert_null(sc_sched_next(m.s, m.now, &g));
+    assert_int_equal(errno, EAGAIN);
+    assert_true(g.wait_ns == SC_SCHED_WAIT_FOREVER);
+    for (uint16_t i = 1; i <= 13; i++) {
+        int ret = sc_sched_tenant_remove(m.s, (uint16_t)(i * 257));
+        assert_true(ret == 0 || ret == -ENOENT);
+    }
+    sim_fini(&m);
+}
+
 /* ---- rejections ---- */
 
 static void test_invalid_params(void **state)
@@ -747,6 +1045,13 @@ int main(void)
         cmocka_unit_test(test_stalled_queue_does_not_hog),
         cmocka_unit_test(test_budget_always_respected),
         cmocka_unit_test(test_remove_during_operation),
+        cmocka_unit_test(test_many_tenants_few_reserved),
+        cmocka_unit_test(test_many_tenants_limited),
+        cmocka_unit_test(test_churn_keeps_weights),
+        cmocka_unit_test(test_churn_no_extra_turns),
+        cmocka_unit_test(test_churn_keeps_debt),
+        cmocka_unit_test(test_park_banks_no_credit),
+        cmocka_unit_test(test_random_churn),
         cmocka_unit_test(test_invalid_params),
         cmocka_unit_test(test_jain_index),
     };
