@@ -3,6 +3,10 @@
  *
  * One table of settings serves the file and the command line, so a name
  * means the same in both and every value goes through the same checks.
+ * The command line's option table is built per load: the generic options,
+ * then each class module's `<class>.<key>` settings and aliases, so
+ * getopt_long parses them all alike (both --vbd.max-queues 4 and
+ * --vbd.max-queues=4).
  */
 #include "config.h"
 
@@ -15,13 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devclass.h"
 #include "sidecore.h"
-
-/* Limits a value may take; the device clamps to its own caps below these. */
-#define MAX_QUEUES_LIMIT     256ll
-#define MAX_RING_ORDER_LIMIT 4ll    /* XENBUS_MAX_RING_GRANT_ORDER: 16 pages */
-#define MAX_INDIRECT_LIMIT   256ll  /* blkback's BLK_MAX_SEGMENTS */
-#define MAX_PERSIST_LIMIT    (1ll << 20)
 
 #define SRC_FILE 1
 #define SRC_CLI  2
@@ -39,20 +38,61 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-void sc_config_default(struct sc_config *c)
+/* The modules' types a config may name. */
+static int add_default_types(struct sc_config *c, const struct sc_class_module *m, char *err,
+                             size_t errlen)
+{
+    for (const struct sc_class_type *t = m->types; t->name; t++) {
+        if (!t->by_default)
+            continue;
+        if (c->ntypes == SC_CONFIG_MAX_TYPES || strlen(t->name) >= SC_CONFIG_TYPE_MAX) {
+            seterr(err, errlen, "class %s: too many default types, or '%s' too long", m->name,
+                   t->name);
+            return -EINVAL;
+        }
+        snprintf(c->types[c->ntypes++], SC_CONFIG_TYPE_MAX, "%s", t->name);
+    }
+    return 0;
+}
+
+int sc_config_default(struct sc_config *c, const struct sc_class_module *const *modules,
+                      char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->mode = SC_MODE_POLL;
     c->cores = 1;
     c->poll_idle_us = SC_CORE_POLL_IDLE_DEFAULT / 1000;
     c->uring_entries = SC_CORE_URING_DEFAULT;
-    c->ntypes = 1;
-    snprintf(c->types[0], sizeof(c->types[0]), "vbd");
-    c->max_queues = c->max_ring_order = SC_CONFIG_UNSET;
-    c->max_indirect = c->max_persistent = SC_CONFIG_UNSET;
     c->platform = SC_XEN_AUTO;
     c->log_level = SC_LOG_INFO;
     c->ready_fd = -1;
+    for (size_t i = 0; modules && modules[i]; i++) {
+        const struct sc_class_module *m = modules[i];
+        if (i == SC_CONFIG_MAX_CLASSES || !m->name || !*m->name || strchr(m->name, '.') ||
+            !m->types || !m->types[0].name || m->config_size > SC_CONFIG_CLASS_CFG_MAX ||
+            sc_config_class(c, m->name)) {
+            seterr(err, errlen, "class module %zu (%s): more than %u, unnamed, named twice, "
+                   "without types or with settings over %u bytes", i, m->name ? m->name : "?",
+                   SC_CONFIG_MAX_CLASSES, SC_CONFIG_CLASS_CFG_MAX);
+            return -EINVAL;
+        }
+        c->modules[c->nmodules] = m;
+        if (m->config_default)
+            m->config_default(c->class_cfg[c->nmodules].bytes);
+        c->nmodules++;
+        int ret = add_default_types(c, m, err, errlen);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+void *sc_config_class(struct sc_config *c, const char *name)
+{
+    for (unsigned i = 0; i < c->nmodules; i++)
+        if (strcmp(c->modules[i]->name, name) == 0)
+            return c->class_cfg[i].bytes;
+    return NULL;
 }
 
 /* Decimal digits with an optional k/M/G suffix (x `base`, base^2, base^3),
@@ -90,7 +130,17 @@ static int parse_num(const char *s, unsigned long long base, unsigned long long 
     return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+int sc_config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                         unsigned long long *out)
+{
+    unsigned long long v;
+    if (parse_num(s, 1, max, &v) < 0 || v < min)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int sc_config_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = { "1", "yes", "true", "on" };
     static const char *const no[] = { "0", "no", "false", "off" };
@@ -166,34 +216,156 @@ bad:
     return -EINVAL;
 }
 
+/* The type `len` bytes at p names, among the modules' types; NULL if none. */
+static const char *known_type(const struct sc_config *c, const char *p, size_t len)
+{
+    for (unsigned i = 0; i < c->nmodules; i++)
+        for (const struct sc_class_type *t = c->modules[i]->types; t->name; t++)
+            if (strlen(t->name) == len && strncmp(p, t->name, len) == 0)
+                return t->name;
+    return NULL;
+}
+
+/* "a, b, c": every name of a list, for messages. */
+static void list_types(const struct sc_config *c, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        for (const struct sc_class_type *t = c->modules[i]->types; t->name; t++) {
+            int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", t->name);
+            if (n < 0 || (size_t)n >= len - used)
+                return;
+            used += (size_t)n;
+        }
+    }
+}
+
 static int parse_types(struct sc_config *c, const char *s, char *err, size_t errlen)
 {
-    static const char *const known[] = { "vbd", "vbd3", "qdisk" };
-    char types[SC_CONFIG_MAX_TYPES][8];
+    char types[SC_CONFIG_MAX_TYPES][SC_CONFIG_TYPE_MAX];
     unsigned n = 0;
     const char *p = s;
     do {
         size_t len = strcspn(p, ",");
-        size_t k;
-        for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-            if (strlen(known[k]) == len && strncmp(p, known[k], len) == 0)
-                break;
-        if (k == sizeof(known) / sizeof(known[0])) {
-            seterr(err, errlen, "types: '%.*s' is not one of vbd, vbd3, qdisk", (int)len, p);
+        const char *type = known_type(c, p, len);
+        if (!type) {
+            char known[256];
+            list_types(c, known, sizeof(known));
+            seterr(err, errlen, "types: '%.*s' is not one of %s", (int)len, p,
+                   *known ? known : "(no device class)");
             return -EINVAL;
         }
         for (unsigned i = 0; i < n; i++) {
-            if (strcmp(types[i], known[k]) == 0) {
-                seterr(err, errlen, "types: '%s' listed twice", known[k]);
+            if (strcmp(types[i], type) == 0) {
+                seterr(err, errlen, "types: '%s' listed twice", type);
                 return -EINVAL;
             }
         }
-        snprintf(types[n++], sizeof(types[0]), "%s", known[k]);
+        if (n == SC_CONFIG_MAX_TYPES) {
+            seterr(err, errlen, "types: more than %u", SC_CONFIG_MAX_TYPES);
+            return -EINVAL;
+        }
+        snprintf(types[n++], sizeof(types[0]), "%s", type);
         p += len;
     } while (*p++ == ',');
     memcpy(c->types, types, sizeof(types));
     c->ntypes = n;
     return 0;
+}
+
+/* ---- the class modules' settings ---- */
+
+/* A class setting named `key` as the user wrote it: "<class>.<key>" or an
+ * alias.  Fills the module's index, its key and whether the value is
+ * negated.  0; -ENOENT with a message for a dotted key whose class or
+ * setting does not exist; 1 for a key that is neither (not a class's). */
+static int class_lookup(const struct sc_config *c, const char *key, unsigned *mi,
+                        const char **subkey, bool *negate, char *err, size_t errlen)
+{
+    *negate = false;
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_alias *a = c->modules[i]->aliases;
+        for (; a && a->name; a++) {
+            if (strcmp(a->name, key) == 0) {
+                *mi = i;
+                *subkey = a->key;
+                *negate = a->negate;
+                return 0;
+            }
+        }
+    }
+    const char *dot = strchr(key, '.');
+    if (!dot)
+        return 1;
+    size_t len = (size_t)(dot - key);
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_module *m = c->modules[i];
+        if (strlen(m->name) != len || strncmp(m->name, key, len) != 0)
+            continue;
+        const struct sc_class_setting *st = m->settings;
+        for (; st && st->key; st++) {
+            if (strcmp(st->key, dot + 1) == 0) {
+                *mi = i;
+                *subkey = st->key;
+                return 0;
+            }
+        }
+        char names[256] = "";
+        size_t used = 0;
+        for (st = m->settings; st && st->key; st++) {
+            int n = snprintf(names + used, sizeof(names) - used, "%s%s", used ? ", " : "",
+                             st->key);
+            if (n < 0 || (size_t)n >= sizeof(names) - used)
+                break;
+            used += (size_t)n;
+        }
+        seterr(err, errlen, "unknown setting '%s': class %s has %s%s", key, m->name,
+               used ? "only " : "no settings", names);
+        return -ENOENT;
+    }
+    char names[128] = "";
+    size_t used = 0;
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        int n = snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+                         c->modules[i]->name);
+        if (n < 0 || (size_t)n >= sizeof(names) - used)
+            break;
+        used += (size_t)n;
+    }
+    seterr(err, errlen, "unknown setting '%s': no device class '%.*s' (classes: %s)", key,
+           (int)len, key, used ? names : "none");
+    return -ENOENT;
+}
+
+/* 0, -EINVAL/-ENOENT with a message; 1 if key is not a class setting. */
+static int set_class_key(struct sc_config *c, const char *key, const char *value, char *err,
+                         size_t errlen)
+{
+    unsigned mi;
+    const char *subkey;
+    bool negate;
+    int ret = class_lookup(c, key, &mi, &subkey, &negate, err, errlen);
+    if (ret != 0)
+        return ret;
+    const struct sc_class_module *m = c->modules[mi];
+    if (negate) {
+        bool b;
+        if (sc_config_parse_bool(value, &b) < 0) {
+            seterr(err, errlen, "%s: '%s' is not yes or no", key, value);
+            return -EINVAL;
+        }
+        value = b ? "no" : "yes";
+    }
+    if (!m->config_set) {
+        seterr(err, errlen, "%s: class %s takes no settings", key, m->name);
+        return -ENOENT;
+    }
+    char msg[SC_CONFIG_ERR_MAX] = "";
+    ret = m->config_set(c->class_cfg[mi].bytes, subkey, value, msg, sizeof(msg));
+    if (ret < 0)
+        seterr(err, errlen, "%s: %s", key, *msg ? msg : strerror(-ret));
+    return ret < 0 ? ret : 0;
 }
 
 static struct sc_config_tenant *tenant_get(struct sc_config *c, domid_t domid)
@@ -424,18 +596,6 @@ static int set_cpus(struct sc_config *c, const char *value, int source, char *er
     return 0;
 }
 
-static int set_long(long long *field, const char *key, const char *value, long long min,
-                    long long max, char *err, size_t errlen)
-{
-    unsigned long long v;
-    if (parse_num(value, 1, (unsigned long long)max, &v) < 0 || (long long)v < min) {
-        seterr(err, errlen, "%s: '%s' is not a number in %lld..%lld", key, value, min, max);
-        return -EINVAL;
-    }
-    *field = (long long)v;
-    return 0;
-}
-
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
                   char *err, size_t errlen)
 {
@@ -481,21 +641,6 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
     }
     if (strcmp(key, "types") == 0)
         return parse_types(c, value, err, errlen);
-    if (strcmp(key, "max-queues") == 0)
-        return set_long(&c->max_queues, key, value, 1, MAX_QUEUES_LIMIT, err, errlen);
-    if (strcmp(key, "max-ring-order") == 0)
-        return set_long(&c->max_ring_order, key, value, 0, MAX_RING_ORDER_LIMIT, err, errlen);
-    if (strcmp(key, "max-indirect") == 0)
-        return set_long(&c->max_indirect, key, value, 0, MAX_INDIRECT_LIMIT, err, errlen);
-    if (strcmp(key, "max-persistent") == 0)
-        return set_long(&c->max_persistent, key, value, 0, MAX_PERSIST_LIMIT, err, errlen);
-    if (strcmp(key, "no-discard") == 0) {
-        if (parse_bool(value, &c->no_discard) < 0) {
-            seterr(err, errlen, "no-discard: '%s' is not yes or no", value);
-            return -EINVAL;
-        }
-        return 0;
-    }
     if (strcmp(key, "ctl") == 0) {
         if (!*value || strlen(value) >= sizeof(c->ctl_path) ||
             strlen(value) >= 108 /* sun_path */) {
@@ -533,6 +678,9 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         }
         return 0;
     }
+    int ret = set_class_key(c, key, value, err, errlen);
+    if (ret <= 0)
+        return ret;
     seterr(err, errlen, "unknown setting '%s'", key);
     return -ENOENT;
 }
@@ -628,7 +776,17 @@ int sc_config_default_ctl_path(enum sc_xen_platform p, char *buf, size_t len)
     return 0;
 }
 
-void sc_config_usage(FILE *out)
+/* "  --opt ARG              help", the help on a line of its own after a
+ * long option. */
+static void usage_line(FILE *out, const char *opt, const char *help)
+{
+    if (strlen(opt) > 20)
+        fprintf(out, "  --%s\n%25s%s\n", opt, "", help);
+    else
+        fprintf(out, "  --%-20s %s\n", opt, help);
+}
+
+void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
 {
     fprintf(out,
             "usage: sidecored [options]\n"
@@ -639,60 +797,139 @@ void sc_config_usage(FILE *out)
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
             "  --poll-idle-us N       keep polling this long without work [200]\n"
             "  --uring-entries N      io_uring submission queue size per core [256]\n"
-            "  --types LIST           backend directories to serve: vbd,vbd3,qdisk [vbd]\n"
+            "  --types LIST           backend directories to serve, of:");
+    for (size_t i = 0; modules && modules[i]; i++)
+        for (const struct sc_class_type *t = modules[i]->types; t->name; t++)
+            fprintf(out, " %s%s", t->name, t->by_default ? "*" : "");
+    fprintf(out,
+            "\n"
+            "                         [those marked *]\n"
             "  --ctl PATH             control socket [/run/sidecore/sidecored.sock,\n"
             "                         $XENSIM_DIR/sidecored.sock on xensim]\n"
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
-            "  --max-queues N         multi-queue-max-queues [number of cores]\n"
-            "  --max-ring-order N     max-ring-page-order, 0..4 [4]\n"
-            "  --max-indirect N       feature-max-indirect-segments, 0 = off [256]\n"
-            "  --max-persistent N     persistent grants per queue, 0 = off [1056]\n"
-            "  --no-discard           never offer discard\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
             "                         fair-share settings of a guest (repeatable)\n"
             "  --ready-fd N           write \"ready\\n\" to fd N once serving\n"
             "  --help\n");
+    for (size_t i = 0; modules && modules[i]; i++) {
+        const struct sc_class_module *m = modules[i];
+        if (!m->settings || !m->settings[0].key)
+            continue;
+        fprintf(out, "%s device class settings (`%s.<key> = VALUE` in the file):\n", m->name,
+                m->name);
+        for (const struct sc_class_setting *st = m->settings; st->key; st++) {
+            char opt[64];
+            snprintf(opt, sizeof(opt), "%s.%s %s", m->name, st->key, st->arg ? st->arg : "VALUE");
+            usage_line(out, opt, st->help ? st->help : "");
+        }
+        for (const struct sc_class_alias *a = m->aliases; a && a->name; a++) {
+            char opt[64];
+            char help[96];
+            snprintf(opt, sizeof(opt), "%s%s", a->name, a->negate ? "" : " VALUE");
+            snprintf(help, sizeof(help), "deprecated: --%s.%s%s", m->name, a->key,
+                     a->negate ? " no" : "");
+            usage_line(out, opt, help);
+        }
+    }
 }
 
-static const struct option long_opts[] = {
-    { "config", required_argument, NULL, 'C' },
-    { "cores", required_argument, NULL, 'o' },
-    { "cpus", required_argument, NULL, 'o' },
-    { "mode", required_argument, NULL, 'o' },
-    { "poll-idle-us", required_argument, NULL, 'o' },
-    { "uring-entries", required_argument, NULL, 'o' },
-    { "types", required_argument, NULL, 'o' },
-    { "ctl", required_argument, NULL, 'o' },
-    { "platform", required_argument, NULL, 'o' },
-    { "log-level", required_argument, NULL, 'o' },
-    { "max-queues", required_argument, NULL, 'o' },
-    { "max-ring-order", required_argument, NULL, 'o' },
-    { "max-indirect", required_argument, NULL, 'o' },
-    { "max-persistent", required_argument, NULL, 'o' },
-    { "no-discard", no_argument, NULL, 'o' },
-    { "tenant", required_argument, NULL, 'o' },
-    { "ready-fd", required_argument, NULL, 'r' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
+/* A setting's option gets OPT_SETTING + its index in the table: distinct
+ * values make getopt_long refuse an ambiguous abbreviation (--vbd.max)
+ * instead of taking the first match. */
+enum { OPT_CONFIG = 'C', OPT_READY = 'r', OPT_HELP = 'h', OPT_SETTING = 1000 };
 
-int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err, size_t errlen)
+static const struct option generic_opts[] = {
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "cores", required_argument, NULL, OPT_SETTING },
+    { "cpus", required_argument, NULL, OPT_SETTING },
+    { "mode", required_argument, NULL, OPT_SETTING },
+    { "poll-idle-us", required_argument, NULL, OPT_SETTING },
+    { "uring-entries", required_argument, NULL, OPT_SETTING },
+    { "types", required_argument, NULL, OPT_SETTING },
+    { "ctl", required_argument, NULL, OPT_SETTING },
+    { "platform", required_argument, NULL, OPT_SETTING },
+    { "log-level", required_argument, NULL, OPT_SETTING },
+    { "tenant", required_argument, NULL, OPT_SETTING },
+    { "ready-fd", required_argument, NULL, OPT_READY },
+    { "help", no_argument, NULL, OPT_HELP },
+};
+#define NGENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
+
+/* getopt_long's table for c's modules: the generic options, then
+ * "--<class>.<key>" (with a value) and each alias (a negated one as a flag).
+ * One allocation (the names live after the table); NULL when out of memory. */
+static struct option *build_options(const struct sc_config *c)
+{
+    size_t n = NGENERIC, names = 0;
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_module *m = c->modules[i];
+        for (const struct sc_class_setting *st = m->settings; st && st->key; st++) {
+            n++;
+            names += strlen(m->name) + 1 + strlen(st->key) + 1;
+        }
+        for (const struct sc_class_alias *a = m->aliases; a && a->name; a++)
+            n++;
+    }
+    struct option *opts = calloc(1, (n + 1) * sizeof(*opts) + names);
+    if (!opts)
+        return NULL;
+    char *name = (char *)(opts + n + 1);
+    memcpy(opts, generic_opts, sizeof(generic_opts));
+    size_t k = NGENERIC;
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_module *m = c->modules[i];
+        for (const struct sc_class_setting *st = m->settings; st && st->key; st++) {
+            int len = sprintf(name, "%s.%s", m->name, st->key);
+            opts[k++] = (struct option){ name, required_argument, NULL, OPT_SETTING };
+            name += len + 1;
+        }
+        for (const struct sc_class_alias *a = m->aliases; a && a->name; a++)
+            opts[k++] = (struct option){ a->name, a->negate ? no_argument : required_argument,
+                                         NULL, OPT_SETTING };
+    }
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].val == OPT_SETTING)
+            opts[i].val = OPT_SETTING + (int)i;
+    return opts;
+}
+
+/* getopt's "unknown option" for arg: for a dotted name (a class setting),
+ * say what is wrong with it. */
+static void unknown_option(const struct sc_config *c, const char *arg, char *err, size_t errlen)
+{
+    char name[128], msg[SC_CONFIG_ERR_MAX] = "";
+    unsigned mi;
+    const char *subkey;
+    bool negate;
+    if (strncmp(arg, "--", 2) == 0 && strchr(arg, '.')) {
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+        if (class_lookup(c, name, &mi, &subkey, &negate, msg, sizeof(msg)) < 0) {
+            seterr(err, errlen, "unknown option '%s': %s", arg, msg);
+            return;
+        }
+    }
+    seterr(err, errlen, "unknown option '%s'", arg);
+}
+
+static int load_argv(struct sc_config *c, const struct option *opts, int argc,
+                     char *const argv[], char *err, size_t errlen)
 {
     char msg[SC_CONFIG_ERR_MAX];
     const char *file = NULL;
-    int opt, idx, ret;
+    int opt, ret;
 
-    sc_config_default(c);
     /* First pass: only --config and --help, so the file goes under the
      * command line whatever the order of the arguments. */
     opterr = 0;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
-        if (opt == 'C')
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_CONFIG)
             file = optarg;
-        else if (opt == 'h') {
-            sc_config_usage(stdout);
+        else if (opt == OPT_HELP) {
+            const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
+            memcpy(modules, c->modules, c->nmodules * sizeof(modules[0]));
+            sc_config_usage(stdout, modules);
             return 1;
         }
     }
@@ -707,22 +944,22 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
             return -EINVAL;
     }
     optind = 0;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         const char *arg = argv[optind - 1];
-        switch (opt) {
-        case 'C':
-        case 'h':
-            break;
-        case 'o': {
-            const char *name = long_opts[idx].name;
+        if (opt >= OPT_SETTING) {
+            const char *name = opts[opt - OPT_SETTING].name;
             ret = sc_config_set(c, name, optarg ? optarg : "yes", SRC_CLI, msg, sizeof(msg));
             if (ret < 0) {
                 seterr(err, errlen, "--%s", msg);
                 return -EINVAL;
             }
-            break;
+            continue;
         }
-        case 'r': {
+        switch (opt) {
+        case OPT_CONFIG:
+        case OPT_HELP:
+            break;
+        case OPT_READY: {
             unsigned long long v;
             if (parse_num(optarg, 1, 1 << 20, &v) < 0) {
                 seterr(err, errlen, "--ready-fd: '%s' is not a file descriptor", optarg);
@@ -735,7 +972,7 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
             seterr(err, errlen, "option '%s' needs a value", arg);
             return -EINVAL;
         default:
-            seterr(err, errlen, "unknown option '%s'", arg);
+            unknown_option(c, arg, err, errlen);
             return -EINVAL;
         }
     }
@@ -743,11 +980,53 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
         seterr(err, errlen, "unexpected argument '%s'", argv[optind]);
         return -EINVAL;
     }
+    return 0;
+}
+
+int sc_config_load(struct sc_config *c, const struct sc_class_module *const *modules, int argc,
+                   char *const argv[], char *err, size_t errlen)
+{
+    int ret = sc_config_default(c, modules, err, errlen);
+    if (ret < 0)
+        return ret;
+    c->argc = argc;
+    c->argv = argv;
+    struct option *opts = build_options(c);
+    if (!opts) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    ret = load_argv(c, opts, argc, argv, err, errlen);
     optind = 0;
+    free(opts);
+    if (ret != 0)
+        return ret;
     if (!c->ctl_path[0] &&
         sc_config_default_ctl_path(c->platform, c->ctl_path, sizeof(c->ctl_path)) < 0) {
         seterr(err, errlen, "the default control socket path is too long; use --ctl");
         return -EINVAL;
     }
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_module *m = c->modules[i];
+        char msg[SC_CONFIG_ERR_MAX] = "";
+        if (m->config_finalize &&
+            (ret = m->config_finalize(c->class_cfg[i].bytes, c, msg, sizeof(msg))) < 0) {
+            seterr(err, errlen, "%s: %s", m->name, *msg ? msg : strerror(-ret));
+            return -EINVAL;
+        }
+    }
     return 0;
+}
+
+int sc_config_reload(const struct sc_config *old, struct sc_config *out, char *err,
+                     size_t errlen)
+{
+    const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
+    memcpy(modules, old->modules, old->nmodules * sizeof(modules[0]));
+    if (!old->argv) {
+        seterr(err, errlen, "not loaded from a command line");
+        return -EINVAL;
+    }
+    int ret = sc_config_load(out, modules, old->argc, old->argv, err, errlen);
+    return ret == 1 ? -EINVAL : ret;
 }
