@@ -5,8 +5,8 @@
  * means the same in both and every value goes through the same checks.
  * The command line's option table is built per load: the generic options,
  * then each class module's `<class>.<key>` settings and aliases, so
- * getopt_long parses them all alike (both --vbd.max-queues 4 and
- * --vbd.max-queues=4).
+ * getopt_long parses them all alike (both --vif.max-queues 4 and
+ * --vif.max-queues=4).
  */
 #include "config.h"
 
@@ -835,7 +835,7 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
 }
 
 /* A setting's option gets OPT_SETTING + its index in the table: distinct
- * values make getopt_long refuse an ambiguous abbreviation (--vbd.max)
+ * values make getopt_long refuse an ambiguous abbreviation (--vif.max)
  * instead of taking the first match. */
 enum { OPT_CONFIG = 'C', OPT_READY = 'r', OPT_HELP = 'h', OPT_SETTING = 1000 };
 

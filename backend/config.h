@@ -113,7 +113,7 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
                       char *err, size_t errlen);
 
 /* Sets one setting by its name ("poll-idle-us", "tenant.5.weight",
- * "vbd.max-queues", an alias "max-queues", ...) from `source` (1 file, 2
+ * "vif.max-queues", an alias "max-queues", ...) from `source` (1 file, 2
  * command line).  0, or -EINVAL with a message (without position, naming
  * the key) in err; -ENOENT for an unknown key, class or class setting. */
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,

@@ -3,7 +3,7 @@
  * device brings to sidecored beyond the bus callbacks of xenbus.h.
  *
  * Contract: a class module (struct sc_class_module, static and const) names
- * the class ("vbd", "vif": its settings' namespace and its log context), the
+ * the class ("vif": its settings' namespace and its log context), the
  * backend directory types it serves, its settings (`<name>.<key>` in the
  * config file, `--<name>.<key> VALUE` on the command line, stored in an
  * opaque blob the module lays out), how to build the bus class of a type
@@ -40,7 +40,7 @@
 /* One setting of a module.  A module's settings blob is at most
  * SC_CONFIG_CLASS_CFG_MAX bytes (config.h). */
 struct sc_class_setting {
-    const char *key;  /* "max-queues": `vbd.max-queues = 4`, --vbd.max-queues 4 */
+    const char *key;  /* "max-queues": `vif.max-queues = 4`, --vif.max-queues 4 */
     const char *arg;  /* the value's placeholder in --help: "N", "yes|no" */
     const char *help; /* one line for --help, ending with the default in [] */
 };
@@ -64,7 +64,7 @@ struct sc_class_type {
 struct sc_class_ctx;
 
 struct sc_class_module {
-    /* "vbd": the namespace of its settings and its log context */
+    /* "vif": the namespace of its settings and its log context */
     const char *name;
     /* the types it can serve, {NULL}-terminated; at least one */
     const struct sc_class_type *types;
