@@ -9,11 +9,11 @@
  * opaque blob the module lays out), how to build the bus class of a type
  * (struct sc_device_class, xenbus.h), how to walk a device's queues and
  * describe a device for sidecorectl, its control methods and its periodic
- * work.  Only the composition root (main.c) lists the modules; config.c
- * routes settings to them, daemon.c registers their types, methods and
- * ticks, ctl_methods.c adds their views.  The daemon keeps one struct
- * sc_class_ctx per module for its life: the module's settings and the bus
- * classes registered for it.
+ * work.  Only the composition root (main.c) lists the modules;
+ * config_class.c routes settings to them, daemon.c registers their types,
+ * methods and ticks, ctl_methods.c adds their views.  The daemon keeps one
+ * struct sc_class_ctx per module for its life: the module's settings and
+ * the bus classes registered for it.
  *
  * The bus classes keep their own list of watched backend keys
  * (sc_device_class.backend_keys); the frontend's `state` is watched by the
