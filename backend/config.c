@@ -3,6 +3,8 @@
  *
  * One table of settings serves the file and the command line, so a name
  * means the same in both and every value goes through the same checks.
+ * The class modules' part (their settings, types and options) is in
+ * config_class.c.
  */
 #include "config.h"
 
@@ -15,13 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_int.h"
+#include "devclass.h"
 #include "sidecore.h"
-
-/* Limits a value may take; the device clamps to its own caps below these. */
-#define MAX_QUEUES_LIMIT     256ll
-#define MAX_RING_ORDER_LIMIT 4ll    /* XENBUS_MAX_RING_GRANT_ORDER: 16 pages */
-#define MAX_INDIRECT_LIMIT   256ll  /* blkback's BLK_MAX_SEGMENTS */
-#define MAX_PERSIST_LIMIT    (1ll << 20)
 
 #define SRC_FILE 1
 #define SRC_CLI  2
@@ -39,20 +37,18 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-void sc_config_default(struct sc_config *c)
+int sc_config_default(struct sc_config *c, const struct sc_class_module *const *modules,
+                      char *err, size_t errlen)
 {
     memset(c, 0, sizeof(*c));
     c->mode = SC_MODE_POLL;
     c->cores = 1;
     c->poll_idle_us = SC_CORE_POLL_IDLE_DEFAULT / 1000;
     c->uring_entries = SC_CORE_URING_DEFAULT;
-    c->ntypes = 1;
-    snprintf(c->types[0], sizeof(c->types[0]), "vbd");
-    c->max_queues = c->max_ring_order = SC_CONFIG_UNSET;
-    c->max_indirect = c->max_persistent = SC_CONFIG_UNSET;
     c->platform = SC_XEN_AUTO;
     c->log_level = SC_LOG_INFO;
     c->ready_fd = -1;
+    return sc_config_class_init(c, modules, err, errlen);
 }
 
 /* Decimal digits with an optional k/M/G suffix (x `base`, base^2, base^3),
@@ -90,7 +86,17 @@ static int parse_num(const char *s, unsigned long long base, unsigned long long 
     return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
+int sc_config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                         unsigned long long *out)
+{
+    unsigned long long v;
+    if (parse_num(s, 1, max, &v) < 0 || v < min)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int sc_config_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = { "1", "yes", "true", "on" };
     static const char *const no[] = { "0", "no", "false", "off" };
@@ -164,36 +170,6 @@ static int parse_cpus(const char *s, int *cpus, unsigned *n, char *err, size_t e
 bad:
     seterr(err, errlen, "cpus: '%s' is not a CPU list (like 2,3 or 0-3)", s);
     return -EINVAL;
-}
-
-static int parse_types(struct sc_config *c, const char *s, char *err, size_t errlen)
-{
-    static const char *const known[] = { "vbd", "vbd3", "qdisk" };
-    char types[SC_CONFIG_MAX_TYPES][8];
-    unsigned n = 0;
-    const char *p = s;
-    do {
-        size_t len = strcspn(p, ",");
-        size_t k;
-        for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-            if (strlen(known[k]) == len && strncmp(p, known[k], len) == 0)
-                break;
-        if (k == sizeof(known) / sizeof(known[0])) {
-            seterr(err, errlen, "types: '%.*s' is not one of vbd, vbd3, qdisk", (int)len, p);
-            return -EINVAL;
-        }
-        for (unsigned i = 0; i < n; i++) {
-            if (strcmp(types[i], known[k]) == 0) {
-                seterr(err, errlen, "types: '%s' listed twice", known[k]);
-                return -EINVAL;
-            }
-        }
-        snprintf(types[n++], sizeof(types[0]), "%s", known[k]);
-        p += len;
-    } while (*p++ == ',');
-    memcpy(c->types, types, sizeof(types));
-    c->ntypes = n;
-    return 0;
 }
 
 static struct sc_config_tenant *tenant_get(struct sc_config *c, domid_t domid)
@@ -424,18 +400,6 @@ static int set_cpus(struct sc_config *c, const char *value, int source, char *er
     return 0;
 }
 
-static int set_long(long long *field, const char *key, const char *value, long long min,
-                    long long max, char *err, size_t errlen)
-{
-    unsigned long long v;
-    if (parse_num(value, 1, (unsigned long long)max, &v) < 0 || (long long)v < min) {
-        seterr(err, errlen, "%s: '%s' is not a number in %lld..%lld", key, value, min, max);
-        return -EINVAL;
-    }
-    *field = (long long)v;
-    return 0;
-}
-
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
                   char *err, size_t errlen)
 {
@@ -480,22 +444,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         return 0;
     }
     if (strcmp(key, "types") == 0)
-        return parse_types(c, value, err, errlen);
-    if (strcmp(key, "max-queues") == 0)
-        return set_long(&c->max_queues, key, value, 1, MAX_QUEUES_LIMIT, err, errlen);
-    if (strcmp(key, "max-ring-order") == 0)
-        return set_long(&c->max_ring_order, key, value, 0, MAX_RING_ORDER_LIMIT, err, errlen);
-    if (strcmp(key, "max-indirect") == 0)
-        return set_long(&c->max_indirect, key, value, 0, MAX_INDIRECT_LIMIT, err, errlen);
-    if (strcmp(key, "max-persistent") == 0)
-        return set_long(&c->max_persistent, key, value, 0, MAX_PERSIST_LIMIT, err, errlen);
-    if (strcmp(key, "no-discard") == 0) {
-        if (parse_bool(value, &c->no_discard) < 0) {
-            seterr(err, errlen, "no-discard: '%s' is not yes or no", value);
-            return -EINVAL;
-        }
-        return 0;
-    }
+        return sc_config_set_types(c, value, err, errlen);
     if (strcmp(key, "ctl") == 0) {
         if (!*value || strlen(value) >= sizeof(c->ctl_path) ||
             strlen(value) >= 108 /* sun_path */) {
@@ -533,6 +482,9 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         }
         return 0;
     }
+    int ret = sc_config_set_class(c, key, value, err, errlen);
+    if (ret <= 0)
+        return ret;
     seterr(err, errlen, "unknown setting '%s'", key);
     return -ENOENT;
 }
@@ -628,7 +580,7 @@ int sc_config_default_ctl_path(enum sc_xen_platform p, char *buf, size_t len)
     return 0;
 }
 
-void sc_config_usage(FILE *out)
+void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
 {
     fprintf(out,
             "usage: sidecored [options]\n"
@@ -639,60 +591,63 @@ void sc_config_usage(FILE *out)
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
             "  --poll-idle-us N       keep polling this long without work [200]\n"
             "  --uring-entries N      io_uring submission queue size per core [256]\n"
-            "  --types LIST           backend directories to serve: vbd,vbd3,qdisk [vbd]\n"
+            "  --types LIST           backend directories to serve, of:");
+    for (size_t i = 0; modules && modules[i]; i++)
+        for (const struct sc_class_type *t = modules[i]->types; t->name; t++)
+            fprintf(out, " %s%s", t->name, t->by_default ? "*" : "");
+    fprintf(out,
+            "\n"
+            "                         [those marked *]\n"
             "  --ctl PATH             control socket [/run/sidecore/sidecored.sock,\n"
             "                         $XENSIM_DIR/sidecored.sock on xensim]\n"
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
-            "  --max-queues N         multi-queue-max-queues [number of cores]\n"
-            "  --max-ring-order N     max-ring-page-order, 0..4 [4]\n"
-            "  --max-indirect N       feature-max-indirect-segments, 0 = off [256]\n"
-            "  --max-persistent N     persistent grants per queue, 0 = off [1056]\n"
-            "  --no-discard           never offer discard\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
             "                         fair-share settings of a guest (repeatable)\n"
             "  --ready-fd N           write \"ready\\n\" to fd N once serving\n"
             "  --help\n");
+    sc_config_class_usage(out, modules);
 }
 
-static const struct option long_opts[] = {
-    { "config", required_argument, NULL, 'C' },
-    { "cores", required_argument, NULL, 'o' },
-    { "cpus", required_argument, NULL, 'o' },
-    { "mode", required_argument, NULL, 'o' },
-    { "poll-idle-us", required_argument, NULL, 'o' },
-    { "uring-entries", required_argument, NULL, 'o' },
-    { "types", required_argument, NULL, 'o' },
-    { "ctl", required_argument, NULL, 'o' },
-    { "platform", required_argument, NULL, 'o' },
-    { "log-level", required_argument, NULL, 'o' },
-    { "max-queues", required_argument, NULL, 'o' },
-    { "max-ring-order", required_argument, NULL, 'o' },
-    { "max-indirect", required_argument, NULL, 'o' },
-    { "max-persistent", required_argument, NULL, 'o' },
-    { "no-discard", no_argument, NULL, 'o' },
-    { "tenant", required_argument, NULL, 'o' },
-    { "ready-fd", required_argument, NULL, 'r' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
+/* Every setting's option gets its own value (OPT_SETTING + its index:
+ * sc_config_class_options). */
+enum { OPT_CONFIG = 'C', OPT_READY = 'r', OPT_HELP = 'h', OPT_SETTING = 1000 };
 
-int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err, size_t errlen)
+static const struct option generic_opts[] = {
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "cores", required_argument, NULL, OPT_SETTING },
+    { "cpus", required_argument, NULL, OPT_SETTING },
+    { "mode", required_argument, NULL, OPT_SETTING },
+    { "poll-idle-us", required_argument, NULL, OPT_SETTING },
+    { "uring-entries", required_argument, NULL, OPT_SETTING },
+    { "types", required_argument, NULL, OPT_SETTING },
+    { "ctl", required_argument, NULL, OPT_SETTING },
+    { "platform", required_argument, NULL, OPT_SETTING },
+    { "log-level", required_argument, NULL, OPT_SETTING },
+    { "tenant", required_argument, NULL, OPT_SETTING },
+    { "ready-fd", required_argument, NULL, OPT_READY },
+    { "help", no_argument, NULL, OPT_HELP },
+};
+#define NGENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
+
+static int load_argv(struct sc_config *c, const struct option *opts, int argc,
+                     char *const argv[], char *err, size_t errlen)
 {
     char msg[SC_CONFIG_ERR_MAX];
     const char *file = NULL;
-    int opt, idx, ret;
+    int opt, ret;
 
-    sc_config_default(c);
     /* First pass: only --config and --help, so the file goes under the
      * command line whatever the order of the arguments. */
     opterr = 0;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
-        if (opt == 'C')
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (opt == OPT_CONFIG)
             file = optarg;
-        else if (opt == 'h') {
-            sc_config_usage(stdout);
+        else if (opt == OPT_HELP) {
+            const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
+            memcpy(modules, c->modules, c->nmodules * sizeof(modules[0]));
+            sc_config_usage(stdout, modules);
             return 1;
         }
     }
@@ -707,22 +662,22 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
             return -EINVAL;
     }
     optind = 0;
-    while ((opt = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         const char *arg = argv[optind - 1];
-        switch (opt) {
-        case 'C':
-        case 'h':
-            break;
-        case 'o': {
-            const char *name = long_opts[idx].name;
+        if (opt >= OPT_SETTING) {
+            const char *name = opts[opt - OPT_SETTING].name;
             ret = sc_config_set(c, name, optarg ? optarg : "yes", SRC_CLI, msg, sizeof(msg));
             if (ret < 0) {
                 seterr(err, errlen, "--%s", msg);
                 return -EINVAL;
             }
-            break;
+            continue;
         }
-        case 'r': {
+        switch (opt) {
+        case OPT_CONFIG:
+        case OPT_HELP:
+            break;
+        case OPT_READY: {
             unsigned long long v;
             if (parse_num(optarg, 1, 1 << 20, &v) < 0) {
                 seterr(err, errlen, "--ready-fd: '%s' is not a file descriptor", optarg);
@@ -735,7 +690,7 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
             seterr(err, errlen, "option '%s' needs a value", arg);
             return -EINVAL;
         default:
-            seterr(err, errlen, "unknown option '%s'", arg);
+            sc_config_unknown_option(c, arg, err, errlen);
             return -EINVAL;
         }
     }
@@ -743,11 +698,53 @@ int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err,
         seterr(err, errlen, "unexpected argument '%s'", argv[optind]);
         return -EINVAL;
     }
+    return 0;
+}
+
+int sc_config_load(struct sc_config *c, const struct sc_class_module *const *modules, int argc,
+                   char *const argv[], char *err, size_t errlen)
+{
+    int ret = sc_config_default(c, modules, err, errlen);
+    if (ret < 0)
+        return ret;
+    c->argc = argc;
+    c->argv = argv;
+    struct option *opts = sc_config_class_options(c, generic_opts, NGENERIC, OPT_SETTING);
+    if (!opts) {
+        seterr(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    ret = load_argv(c, opts, argc, argv, err, errlen);
     optind = 0;
+    free(opts);
+    if (ret != 0)
+        return ret;
     if (!c->ctl_path[0] &&
         sc_config_default_ctl_path(c->platform, c->ctl_path, sizeof(c->ctl_path)) < 0) {
         seterr(err, errlen, "the default control socket path is too long; use --ctl");
         return -EINVAL;
     }
+    for (unsigned i = 0; i < c->nmodules; i++) {
+        const struct sc_class_module *m = c->modules[i];
+        char msg[SC_CONFIG_ERR_MAX] = "";
+        if (m->config_finalize &&
+            (ret = m->config_finalize(c->class_cfg[i].bytes, c, msg, sizeof(msg))) < 0) {
+            seterr(err, errlen, "%s: %s", m->name, *msg ? msg : strerror(-ret));
+            return -EINVAL;
+        }
+    }
     return 0;
+}
+
+int sc_config_reload(const struct sc_config *old, struct sc_config *out, char *err,
+                     size_t errlen)
+{
+    const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
+    memcpy(modules, old->modules, old->nmodules * sizeof(modules[0]));
+    if (!old->argv) {
+        seterr(err, errlen, "not loaded from a command line");
+        return -EINVAL;
+    }
+    int ret = sc_config_load(out, modules, old->argc, old->argv, err, errlen);
+    return ret == 1 ? -EINVAL : ret;
 }

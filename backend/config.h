@@ -11,6 +11,12 @@
  * 200` in the file.  Errors come back as -EINVAL with a one-line message
  * naming file:line (or the option) in `err`.
  *
+ * Device classes bring their own settings (devclass.h): the caller passes
+ * the class modules, and `<class>.<key>` (file) or `--<class>.<key> VALUE`
+ * (command line) goes to the module named <class>, into that module's blob
+ * (sc_config_class()).  A module's deprecated un-namespaced aliases are
+ * accepted too.  `types` takes any type a module serves.
+ *
  * Threads: pure functions over the caller's struct; any thread.
  * Returns: 0 or negative errno.
  */
@@ -27,14 +33,16 @@
 #include "sched.h"
 #include "xen.h"
 
-#define SC_CONFIG_MAX_TYPES    4
+#define SC_CONFIG_MAX_TYPES    8
+#define SC_CONFIG_TYPE_MAX     16  /* a type's name with its NUL */
+#define SC_CONFIG_MAX_CLASSES  4   /* class modules */
+#define SC_CONFIG_CLASS_CFG_MAX 256 /* bytes of one module's settings */
 #define SC_CONFIG_MAX_TENANTS  256
 #define SC_CONFIG_ERR_MAX      512
 #define SC_CONFIG_PATH_MAX     256
 #define SC_CONFIG_DEFAULT_CTL  "/run/sidecore/sidecored.sock"
 #define SC_CONFIG_SIM_CTL_NAME "sidecored.sock" /* under $XENSIM_DIR */
 #define SC_CONFIG_POLL_IDLE_MAX_US 10000000ull  /* 10 s */
-#define SC_CONFIG_UNSET        (-1ll)
 
 /* Which fields of a tenant were given (the rest keep their current value). */
 enum {
@@ -52,6 +60,14 @@ struct sc_config_tenant {
     int line;                         /* file line of its last setting, 0 if none */
 };
 
+struct sc_class_module;
+
+/* One module's settings, laid out by the module. */
+union sc_config_class_blob {
+    max_align_t align;
+    unsigned char bytes[SC_CONFIG_CLASS_CFG_MAX];
+};
+
 struct sc_config {
     char config_path[SC_CONFIG_PATH_MAX]; /* "" when no file */
     /* the pool */
@@ -63,12 +79,10 @@ struct sc_config {
     uint32_t uring_entries;               /* [SC_CORE_URING_DEFAULT] */
     /* devices */
     unsigned ntypes;
-    char types[SC_CONFIG_MAX_TYPES][8];   /* "vbd", "vbd3", "qdisk" [vbd] */
-    long long max_queues;                 /* SC_CONFIG_UNSET = the device's default */
-    long long max_ring_order;
-    long long max_indirect;
-    long long max_persistent;
-    bool no_discard;
+    char types[SC_CONFIG_MAX_TYPES][SC_CONFIG_TYPE_MAX]; /* [the modules' defaults] */
+    unsigned nmodules;                    /* the class modules, as passed to load */
+    const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES];
+    union sc_config_class_blob class_cfg[SC_CONFIG_MAX_CLASSES]; /* modules[i]'s settings */
     /* the daemon */
     char ctl_path[SC_CONFIG_PATH_MAX];    /* "" until sc_config_load fills the default */
     enum sc_xen_platform platform;        /* [auto] */
@@ -82,14 +96,26 @@ struct sc_config {
      * and another's "cpus" do not fight (0 default, 1 file, 2 command line) */
     int cores_source, cpus_source;
     int line_now; /* file line being applied (0 off the file), for tenant.line */
+    /* the command line it was loaded from, for sc_config_reload (argv is
+     * the caller's and must outlive c for that) */
+    int argc;
+    char *const *argv;
 };
 
-/* Fills the defaults (ctl_path left "": see sc_config_load). */
-void sc_config_default(struct sc_config *c);
+/* `modules`, wherever a function takes them: the class modules, a
+ * NULL-terminated list (NULL for none), static (they outlive c).
+ *
+ * Fills the defaults, the modules' included (ctl_path left "": see
+ * sc_config_load).  0, or -EINVAL with a message when the module list is
+ * unusable (more than SC_CONFIG_MAX_CLASSES, a name used twice, a blob
+ * too big, no types): a programming error. */
+int sc_config_default(struct sc_config *c, const struct sc_class_module *const *modules,
+                      char *err, size_t errlen);
 
-/* Sets one setting by its name ("poll-idle-us", "tenant.5.weight", ...)
- * from `source` (1 file, 2 command line).  0, or -EINVAL with a message
- * (without position) in err; -ENOENT for an unknown key. */
+/* Sets one setting by its name ("poll-idle-us", "tenant.5.weight",
+ * "vif.max-queues", an alias "max-queues", ...) from `source` (1 file, 2
+ * command line).  0, or -EINVAL with a message (without position, naming
+ * the key) in err; -ENOENT for an unknown key, class or class setting. */
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
                   char *err, size_t errlen);
 
@@ -103,10 +129,26 @@ int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int sourc
                                 size_t errlen);
 
 /* Defaults, then the file named by --config (if any), then the rest of
- * argv (argv[0] is the program), then the derived defaults (ctl path).
- * 0; -EINVAL with a message; 1 when --help was asked for (usage printed to
- * stdout).  getopt state is reset, so it can run again (SIGHUP reload). */
-int sc_config_load(struct sc_config *c, int argc, char *const argv[], char *err, size_t errlen);
+ * argv (argv[0] is the program), then the derived defaults (ctl path, each
+ * module's config_finalize).  0; -EINVAL with a message; 1 when --help was
+ * asked for (usage printed to stdout).  getopt state is reset, so it can
+ * run again (SIGHUP reload).  -ENOMEM (message set) if the option table
+ * cannot be built. */
+int sc_config_load(struct sc_config *c, const struct sc_class_module *const *modules, int argc,
+                   char *const argv[], char *err, size_t errlen);
+/* Loads again what `old` was loaded from (its modules, command line and so
+ * its file) into out: SIGHUP.  As sc_config_load (never 1). */
+int sc_config_reload(const struct sc_config *old, struct sc_config *out, char *err,
+                     size_t errlen);
+
+/* The settings blob of the module called `name`, or NULL. */
+void *sc_config_class(struct sc_config *c, const char *name);
+
+/* For modules' config_set: a decimal number in min..max (no sign, no
+ * suffix), or yes/no (1/0, true/false, on/off).  0 or -EINVAL. */
+int sc_config_parse_uint(const char *s, unsigned long long min, unsigned long long max,
+                         unsigned long long *out);
+int sc_config_parse_bool(const char *s, bool *out);
 
 /* The ctl socket sidecored uses when none is configured, for platform p:
  * $XENSIM_DIR/sidecored.sock on xensim (auto with $XENSIM_DIR set), else
@@ -116,6 +158,7 @@ int sc_config_default_ctl_path(enum sc_xen_platform p, char *buf, size_t len);
 /* The tenant entry for domid, or NULL. */
 const struct sc_config_tenant *sc_config_find_tenant(const struct sc_config *c, domid_t domid);
 
-void sc_config_usage(FILE *out);
+/* --help: the generic options, then each module's settings and aliases. */
+void sc_config_usage(FILE *out, const struct sc_class_module *const *modules);
 
 #endif

@@ -5,7 +5,9 @@
  * Everything runs on the control thread, which owns the bus and the pool;
  * queue and core counters are read as snapshots (stats.h), tenant counters
  * through each core's command queue.  Counters are never cleared here: a
- * client keeps its previous answer and subtracts.
+ * client keeps its previous answer and subtracts.  A device's queues and
+ * its "class" view come from the module of its class (devclass.h); the
+ * modules' own methods are added beside these by the daemon.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -89,14 +91,18 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
     json_t *types = json_array();
     for (unsigned i = 0; types && i < d->cfg.ntypes; i++)
         json_array_append_new(types, json_string(d->cfg.types[i]));
-    return checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:s, s:i, "
-                             "s:I, s:s}",
+    json_t *classes = json_array();
+    for (unsigned i = 0; classes && i < d->nmodules; i++)
+        json_array_append_new(classes, json_string(d->modules[i].module->name));
+    return checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:o*, s:s, "
+                             "s:i, s:I, s:s}",
                              "version", SC_VERSION, "platform", sc_xen_platform_name(d->xen),
                              "domid", (int)sc_xen_domid(d->xen), "pid", (json_int_t)getpid(),
                              "mode", sc_mode_str(d->cfg.mode),
                              "uptime_s", (mono_ns() - d->start_ns) / 1e9,
                              "cores", (int)ncores, "devices", (int)ndev,
                              "poll_idle_us", (json_int_t)d->cfg.poll_idle_us, "types", types,
+                             "classes", classes,
                              "ctl", d->cfg.ctl_path, "clients", (int)sc_ctl_nclients(d->ctl),
                              "queue_failures", (json_int_t)d->queue_failures_handled,
                              "config", d->cfg.config_path),
@@ -129,21 +135,27 @@ struct device_walk {
 static int add_device(struct sc_device *dev, void *arg)
 {
     struct device_walk *w = arg;
+    struct sc_class_ctx *cc = sc_daemon_class_of(w->d, dev);
     json_t *queues = json_array();
     if (!queues)
         return -ENOMEM;
-    if (w->d->hooks.foreach_queue) {
+    json_t *class_view = NULL;
+    if (cc) {
         struct queue_list l = { .dev = dev, .arr = queues, .full = false };
-        w->d->hooks.foreach_queue(dev, add_queue, &l);
+        cc->module->foreach_queue(dev, add_queue, &l);
+        if (cc->module->describe)
+            class_view = cc->module->describe(dev);
     }
-    json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:s?, s:s, s:s, s:b, s:b, s:o}",
+    json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:s?, s:s, s:s, s:b, s:b, s:o, "
+                          "s:o*}",
                           "id", (json_int_t)dev->id, "type", dev->cls->type,
                           "frontend_id", (int)dev->frontend_id, "devid", (json_int_t)dev->devid,
                           "name", dev->name, "backend_path", dev->backend_path,
                           "frontend_path", dev->frontend_path,
                           "state", sc_xenbus_state_str(dev->state),
                           "frontend_state", sc_xenbus_state_str(dev->frontend_state),
-                          "online", dev->online, "failed", dev->failed, "queues", queues);
+                          "online", dev->online, "failed", dev->failed, "queues", queues,
+                          "class", class_view);
     return o ? json_array_append_new(w->arr, o) : -ENOMEM;
 }
 
@@ -161,8 +173,9 @@ static json_t *m_devices(void *ctx, json_t *params, struct sc_ctl_error *err)
 static int add_device_queues(struct sc_device *dev, void *arg)
 {
     struct device_walk *w = arg;
+    struct sc_class_ctx *cc = sc_daemon_class_of(w->d, dev);
     struct queue_list l = { .dev = dev, .arr = w->arr, .full = true };
-    return w->d->hooks.foreach_queue(dev, add_queue, &l);
+    return cc ? cc->module->foreach_queue(dev, add_queue, &l) : 0;
 }
 
 static json_t *m_queues(void *ctx, json_t *params, struct sc_ctl_error *err)
@@ -171,7 +184,7 @@ static json_t *m_queues(void *ctx, json_t *params, struct sc_ctl_error *err)
     struct device_walk w = { .d = ctx, .arr = json_array() };
     if (!w.arr)
         return checked(NULL, err);
-    if (w.d->hooks.foreach_queue && sc_xenbus_foreach_device(w.d->bus, add_device_queues, &w)) {
+    if (sc_xenbus_foreach_device(w.d->bus, add_device_queues, &w)) {
         json_decref(w.arr);
         return checked(NULL, err);
     }
@@ -274,8 +287,9 @@ static int guest_device(struct sc_device *dev, void *arg)
     if (!g)
         return 0;
     g->devices++;
-    if (w->d->hooks.foreach_queue)
-        w->d->hooks.foreach_queue(dev, sum_queue, g);
+    struct sc_class_ctx *cc = sc_daemon_class_of(w->d, dev);
+    if (cc)
+        cc->module->foreach_queue(dev, sum_queue, g);
     return 0;
 }
 
@@ -433,87 +447,6 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
                    err);
 }
 
-/* ---- resize-check ---- */
-
-struct find_id {
-    uint64_t id;
-    struct sc_device *dev;
-};
-
-static int match_id(struct sc_device *dev, void *arg)
-{
-    struct find_id *f = arg;
-    if (dev->id != f->id)
-        return 0;
-    f->dev = dev;
-    return 1;
-}
-
-/* A device named by its id (number), "vbd/5/51712", "vbd 5/51712" or
- * "5/51712" (the first type that has it). */
-static struct sc_device *find_device(struct sc_daemon *d, json_t *ref)
-{
-    if (json_is_integer(ref)) {
-        struct find_id f = { .id = (uint64_t)json_integer_value(ref) };
-        sc_xenbus_foreach_device(d->bus, match_id, &f);
-        return f.dev;
-    }
-    const char *s = json_string_value(ref);
-    if (!s)
-        return NULL;
-    char type[16] = "";
-    unsigned fe, devid;
-    char tail;
-    if (sscanf(s, "%15[a-z0-9]/%u/%u%c", type, &fe, &devid, &tail) != 3 &&
-        sscanf(s, "%15[a-z0-9] %u/%u%c", type, &fe, &devid, &tail) != 3) {
-        type[0] = '\0';
-        if (sscanf(s, "%u/%u%c", &fe, &devid, &tail) != 2)
-            return NULL;
-    }
-    if (fe >= DOMID_FIRST_RESERVED)
-        return NULL;
-    for (unsigned i = 0; i < d->ntypes; i++) {
-        const char *t = d->classes[i]->type;
-        if (type[0] && strcmp(type, t) != 0)
-            continue;
-        struct sc_device *dev = sc_xenbus_find_device(d->bus, t, (domid_t)fe, devid);
-        if (dev)
-            return dev;
-    }
-    return NULL;
-}
-
-static json_t *m_resize_check(void *ctx, json_t *params, struct sc_ctl_error *err)
-{
-    struct sc_daemon *d = ctx;
-    json_t *ref = json_object_get(params, "device");
-    if (!json_is_string(ref) && !json_is_integer(ref)) {
-        sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
-                         "resize-check needs {\"device\": \"vbd/<domid>/<devid>\" or an id}");
-        return NULL;
-    }
-    if (!d->hooks.check_resize) {
-        sc_ctl_error_set(err, SC_CTL_UNSUPPORTED, "this sidecored cannot check for resizes");
-        return NULL;
-    }
-    struct sc_device *dev = find_device(d, ref);
-    if (!dev) {
-        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no such device");
-        return NULL;
-    }
-    if (dev->state != XenbusStateConnected) {
-        sc_ctl_error_set(err, SC_CTL_FAILED, "%s is %s, not Connected", dev->name,
-                         sc_xenbus_state_str(dev->state));
-        return NULL;
-    }
-    int ret = d->hooks.check_resize(dev);
-    if (ret < 0) {
-        sc_ctl_error_set(err, SC_CTL_FAILED, "%s: %s", dev->name, strerror(-ret));
-        return NULL;
-    }
-    return checked(json_pack("{s:s, s:b}", "device", dev->name, "changed", ret > 0), err);
-}
-
 const struct sc_ctl_method sc_daemon_ctl_methods[] = {
     { "status", m_status },
     { "devices", m_devices },
@@ -521,6 +454,5 @@ const struct sc_ctl_method sc_daemon_ctl_methods[] = {
     { "cores", m_cores },
     { "guests", m_guests },
     { "set-tenant", m_set_tenant },
-    { "resize-check", m_resize_check },
     { NULL, NULL },
 };

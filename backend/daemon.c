@@ -1,5 +1,7 @@
 /*
- * daemon.c - sidecored's control thread (daemon.h has the contract).
+ * daemon.c - sidecored's control thread (daemon.h has the contract), and
+ * the class modules' place in it (devclass.h: their contexts, methods and
+ * ticks).
  */
 #include "daemon.h"
 
@@ -85,15 +87,11 @@ static int apply_config_tenants(struct sc_daemon *d, const struct sc_config *cfg
 
 int sc_daemon_reload(struct sc_daemon *d)
 {
-    if (!d->hooks.reload) {
-        sc_log(SC_LOG_WARN, "config", "reload not supported");
-        return -EOPNOTSUPP;
-    }
     struct sc_config *cfg = malloc(sizeof(*cfg));
     char err[SC_CONFIG_ERR_MAX] = "";
     if (!cfg)
         return -ENOMEM;
-    int ret = d->hooks.reload(cfg, err, sizeof(err), d->hooks.arg);
+    int ret = sc_config_reload(&d->cfg, cfg, err, sizeof(err));
     if (ret < 0) {
         sc_log(SC_LOG_ERR, "config", "reload failed, settings unchanged: %s", err);
         free(cfg);
@@ -125,20 +123,163 @@ static int epoll_add(int epfd, int fd, uint64_t tag)
     return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-struct sc_daemon *sc_daemon_open(const struct sc_config *cfg, const struct sc_daemon_hooks *hooks)
+/* ---- the class modules ---- */
+
+struct sc_class_ctx *sc_class_ctx_of(void *ctl_ctx, const struct sc_class_module *m)
 {
-    if (!cfg || !hooks || !hooks->device_class) {
+    struct sc_daemon *d = ctl_ctx;
+    for (unsigned i = 0; d && i < d->nmodules; i++)
+        if (d->modules[i].module == m)
+            return &d->modules[i];
+    return NULL;
+}
+
+struct sc_class_ctx *sc_daemon_class_of(struct sc_daemon *d, const struct sc_device *dev)
+{
+    for (unsigned i = 0; i < d->nmodules; i++)
+        if (sc_class_owns(&d->modules[i], dev))
+            return &d->modules[i];
+    return NULL;
+}
+
+static bool method_named(const struct sc_ctl_method *methods, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The control socket's table: ours, then each module's.  0 or -errno. */
+static int build_methods(struct sc_daemon *d)
+{
+    size_t n = 0, k = 0;
+    for (const struct sc_ctl_method *m = sc_daemon_ctl_methods; m->name; m++)
+        n++;
+    for (unsigned i = 0; i < d->cfg.nmodules; i++)
+        for (const struct sc_ctl_method *m = d->cfg.modules[i]->methods; m && m->name; m++)
+            n++;
+    d->methods = calloc(n + 1, sizeof(*d->methods));
+    if (!d->methods)
+        return -ENOMEM;
+    for (const struct sc_ctl_method *m = sc_daemon_ctl_methods; m->name; m++)
+        d->methods[k++] = *m;
+    for (unsigned i = 0; i < d->cfg.nmodules; i++) {
+        const struct sc_class_module *mod = d->cfg.modules[i];
+        for (const struct sc_ctl_method *m = mod->methods; m && m->name; m++) {
+            if (method_named(d->methods, k, m->name)) {
+                sc_log(SC_LOG_ERR, mod->name, "control method '%s' exists already", m->name);
+                return -EEXIST;
+            }
+            d->methods[k++] = *m;
+        }
+    }
+    return 0;
+}
+
+/* The module that serves backend/<type> (the first listed), or NULL. */
+static struct sc_class_ctx *module_of_type(struct sc_daemon *d, const char *type)
+{
+    for (unsigned i = 0; i < d->nmodules; i++)
+        for (const struct sc_class_type *t = d->modules[i].module->types; t->name; t++)
+            if (strcmp(t->name, type) == 0)
+                return &d->modules[i];
+    return NULL;
+}
+
+/* Registers the bus class of each configured type.  0 or -errno (logged). */
+static int register_types(struct sc_daemon *d)
+{
+    for (unsigned i = 0; i < d->cfg.ntypes; i++) {
+        const char *type = d->cfg.types[i];
+        struct sc_class_ctx *cc = module_of_type(d, type);
+        if (!cc) {
+            sc_log(SC_LOG_ERR, "daemon", "no device class serves '%s'", type);
+            return -EINVAL;
+        }
+        errno = 0;
+        const struct sc_device_class *cls = cc->module->device_class(type, d->pool, cc->config);
+        if (!cls) {
+            int ret = errno ? -errno : -EINVAL;
+            sc_log(SC_LOG_ERR, cc->module->name, "no bus class for '%s': %s", type,
+                   strerror(-ret));
+            return ret;
+        }
+        int ret = sc_xenbus_register(d->bus, cls);
+        if (ret < 0) {
+            sc_log(SC_LOG_ERR, "daemon", "watching backend/%s: %s", type, strerror(-ret));
+            return ret;
+        }
+        d->classes[d->ntypes++] = cls;
+        cc->classes[cc->nclasses++] = cls;
+    }
+    return 0;
+}
+
+static unsigned gcd(unsigned a, unsigned b)
+{
+    while (b) {
+        unsigned t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* One timer for every module's tick: its period divides each module's, and
+ * each module runs every tick_every rounds.  0 or -errno; no timer (fd -1)
+ * when no module ticks. */
+static int arm_ticks(struct sc_daemon *d)
+{
+    unsigned base = 0;
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        const struct sc_class_module *m = d->modules[i].module;
+        if (m->tick && m->tick_ms)
+            base = gcd(base, m->tick_ms);
+    }
+    if (!base)
+        return 0;
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        struct sc_class_ctx *cc = &d->modules[i];
+        if (cc->module->tick && cc->module->tick_ms)
+            cc->tick_every = cc->tick_countdown = cc->module->tick_ms / base;
+    }
+    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (d->timer_fd < 0)
+        return -errno;
+    struct timespec period = { base / 1000, (long)(base % 1000) * 1000000 };
+    struct itimerspec its = { .it_interval = period, .it_value = period };
+    return timerfd_settime(d->timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
+{
+    if (!cfg || cfg->nmodules > SC_CONFIG_MAX_CLASSES) {
         errno = EINVAL;
         return NULL;
+    }
+    for (unsigned i = 0; i < cfg->nmodules; i++) {
+        const struct sc_class_module *m = cfg->modules[i];
+        if (!m->device_class || !m->foreach_queue) {
+            sc_log(SC_LOG_ERR, m->name, "class module without device_class or foreach_queue");
+            errno = EINVAL;
+            return NULL;
+        }
     }
     struct sc_daemon *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
     d->cfg = *cfg;
-    d->hooks = *hooks;
     d->epfd = d->attention_fd = d->signal_fd = d->timer_fd = -1;
     d->start_ns = mono_ns();
-    int ret;
+    d->nmodules = cfg->nmodules;
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        d->modules[i].module = d->cfg.modules[i];
+        d->modules[i].config = d->cfg.class_cfg[i].bytes;
+    }
+    int ret = build_methods(d);
+    if (ret < 0)
+        goto fail;
 
     /* Before any thread exists: cores inherit the mask, so these signals
      * reach only the signalfd. */
@@ -155,7 +296,7 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg, const struct sc_da
         goto fail_errno;
 
     /* The socket first: a second daemon must stop before touching xenstore. */
-    d->ctl = sc_ctl_open(cfg->ctl_path, sc_daemon_ctl_methods, d);
+    d->ctl = sc_ctl_open(cfg->ctl_path, d->methods, d);
     if (!d->ctl)
         goto fail_errno;
 
@@ -198,26 +339,18 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg, const struct sc_da
     d->bus = sc_xenbus_create(d->xen, d->xs);
     if (!d->bus)
         goto fail_errno;
-    for (unsigned i = 0; i < cfg->ntypes; i++) {
-        const struct sc_device_class *cls = hooks->device_class(cfg->types[i], d->pool,
-                                                                hooks->arg);
-        if (!cls) {
-            sc_log(SC_LOG_ERR, "daemon", "no device class for '%s'", cfg->types[i]);
-            goto fail_errno;
-        }
-        ret = sc_xenbus_register(d->bus, cls);
-        if (ret < 0) {
-            sc_log(SC_LOG_ERR, "daemon", "watching backend/%s: %s", cfg->types[i],
-                   strerror(-ret));
-            goto fail;
-        }
-        d->classes[d->ntypes++] = cls;
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        d->modules[i].bus = d->bus;
+        d->modules[i].pool = d->pool;
     }
+    /* Registering adopts the devices already there: they may connect now. */
+    ret = register_types(d);
+    if (ret < 0)
+        goto fail;
 
-    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-    if (d->timer_fd < 0 || timerfd_settime(d->timer_fd, 0, &its, NULL) < 0)
-        goto fail_errno;
+    ret = arm_ticks(d);
+    if (ret < 0)
+        goto fail;
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)
         goto fail_errno;
@@ -225,7 +358,7 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg, const struct sc_da
         (ret = epoll_add(d->epfd, sc_ctl_fd(d->ctl), EV_CTL)) < 0 ||
         (ret = epoll_add(d->epfd, d->attention_fd, EV_ATTENTION)) < 0 ||
         (ret = epoll_add(d->epfd, d->signal_fd, EV_SIGNAL)) < 0 ||
-        (ret = epoll_add(d->epfd, d->timer_fd, EV_TIMER)) < 0)
+        (d->timer_fd >= 0 && (ret = epoll_add(d->epfd, d->timer_fd, EV_TIMER)) < 0))
         goto fail;
     return d;
 
@@ -270,8 +403,10 @@ static int scan_device(struct sc_device *dev, void *arg)
     struct fail_scan *s = arg;
     if (dev->failed || !dev->connected)
         return 0; /* already on its way down, or nothing running */
+    struct sc_class_ctx *cc = sc_daemon_class_of(s->d, dev);
     struct failed_queue f = { 0 };
-    s->d->hooks.foreach_queue(dev, find_failed_queue, &f);
+    if (cc)
+        cc->module->foreach_queue(dev, find_failed_queue, &f);
     if (!f.found)
         return 0;
     s->ids[s->n] = dev->id;
@@ -287,10 +422,6 @@ static void handle_attention(struct sc_daemon *d)
     uint64_t count;
     if (read(d->attention_fd, &count, sizeof(count)) != sizeof(count))
         return;
-    if (!d->hooks.foreach_queue) {
-        sc_log(SC_LOG_WARN, "daemon", "a queue failed, but its device cannot be found");
-        return;
-    }
     struct fail_scan s = { .d = d };
     do {
         s.n = 0;
@@ -303,25 +434,27 @@ static void handle_attention(struct sc_daemon *d)
     } while (s.n == MAX_FAIL_BATCH);
 }
 
-static int resize_one(struct sc_device *dev, void *arg)
+static int tick_device(struct sc_device *dev, void *arg)
 {
-    struct sc_daemon *d = arg;
-    if (!dev->connected || dev->failed || dev->state != XenbusStateConnected)
-        return 0;
-    int ret = d->hooks.check_resize(dev);
-    if (ret < 0)
-        sc_log_rl(SC_LOG_WARN, dev->name, "resize check: %s", strerror(-ret));
+    struct sc_class_ctx *cc = arg;
+    if (dev->connected && !dev->failed && dev->state == XenbusStateConnected)
+        cc->module->tick(cc, dev);
     return 0;
 }
 
+/* A timer round (expirations missed while busy are not made up). */
 static void handle_timer(struct sc_daemon *d)
 {
-    uint64_t ticks;
-    if (read(d->timer_fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+    uint64_t expirations;
+    if (read(d->timer_fd, &expirations, sizeof(expirations)) != sizeof(expirations))
         return;
-    if (d->hooks.check_resize) {
-        d->resize_checks++;
-        sc_xenbus_foreach_device(d->bus, resize_one, d);
+    for (unsigned i = 0; i < d->nmodules; i++) {
+        struct sc_class_ctx *cc = &d->modules[i];
+        if (!cc->tick_every || --cc->tick_countdown > 0)
+            continue;
+        cc->tick_countdown = cc->tick_every;
+        cc->ticks++;
+        sc_class_foreach_device(cc, tick_device, cc);
     }
 }
 
@@ -404,6 +537,7 @@ void sc_daemon_close(struct sc_daemon *d)
     sc_ctl_close(d->ctl);
     if (d->xen)
         sc_xen_close(d->xen);
+    free(d->methods);
     int fds[] = { d->epfd, d->attention_fd, d->signal_fd, d->timer_fd, d->cfg.ready_fd };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)

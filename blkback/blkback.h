@@ -1,8 +1,10 @@
 /*
  * blkback.h - the vbd device's internal contract: between its lifecycle
- * (blk_xenbus.c: xenstore keys, negotiation, queue set-up) and its data path
+ * (blk_xenbus.c: xenstore keys, negotiation, queue set-up), its data path
  * (blk_queue.c: the sc_queue of one ring; blk_pgrant.c: the persistent-grant
- * cache; blk_store.c: backing stores through io_uring).
+ * cache; blk_store.c: backing stores through io_uring) and its class module
+ * (blk_class.c: the vbd.* settings, resize tick and method, the devices
+ * view; what the daemon sees, devclass.h).
  *
  * Data movement (why in docs/design.md): with persistent grants, a guest page
  * is mapped once, cached per queue (bounded, least recently used evicted) and
@@ -23,6 +25,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <liburing.h>
+#include <jansson.h>
 
 #include "blk_proto.h"
 #include "queue.h"
@@ -98,7 +101,13 @@ void blk_queue_set_disk_sectors(struct blk_queue *q, uint64_t sectors);
 struct sc_device_class;
 struct sc_pool;
 
-/* Daemon-wide vbd settings (config file / command line). */
+/* Queues one device may ask for: bounds the "queue-N" keys we read. */
+#define BLK_MAX_QUEUES      256u
+#define BLK_MAX_RING_ORDER  4u   /* log2(BLK_MAX_RING_PAGES): XENBUS_MAX_RING_GRANT_ORDER */
+#define BLK_MAX_PERSISTENT  (1u << 20) /* per-queue cache size a setting may ask for */
+
+/* Daemon-wide vbd settings (the vbd.* keys of the config file and command
+ * line: blk_class.c). */
 struct blk_config {
     uint32_t max_ring_page_order;      /* advertised "max-ring-page-order" [4] */
     uint32_t max_queues;               /* "multi-queue-max-queues" [number of cores] */
@@ -124,5 +133,16 @@ int blk_device_check_resize(struct sc_device *dev);
  * serving it; stops at and returns the first non-zero result.  0, or
  * -EINVAL if dev is not a vbd. */
 int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg);
+/* Control thread: what `sidecorectl devices` shows of a vbd (toolstack
+ * keys, the store, what was negotiated, a one-line "summary"); a new
+ * object, or NULL (errno EINVAL if dev is not a vbd, ENOMEM; 0 if it has
+ * nothing to show yet). */
+json_t *blk_device_describe(struct sc_device *dev);
+
+/* ---- the class module (blk_class.c) ---- */
+
+struct sc_class_module;
+/* "vbd": serves backend/vbd (by default), vbd3 and qdisk. */
+extern const struct sc_class_module blk_vbd_module;
 
 #endif

@@ -262,8 +262,8 @@ static void show_status(json_t *r, json_t *prev, double dt)
     (void)prev;
     (void)dt;
     const char *keys[] = { "version", "platform", "domid", "pid", "mode", "uptime_s", "cores",
-                           "devices", "poll_idle_us", "types", "ctl", "config", "clients",
-                           "queue_failures" };
+                           "devices", "poll_idle_us", "classes", "types", "ctl", "config",
+                           "clients", "queue_failures" };
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(r, keys[i]);
         if (!v)
@@ -289,7 +289,8 @@ static void show_devices(json_t *r, json_t *prev, double dt)
     (void)prev;
     (void)dt;
     struct table t;
-    table_init(&t, "DEVICE< STATE< FRONTEND< ONLINE< QUEUES< BACKEND<");
+    /* CLASS last: the class's one-line summary has spaces */
+    table_init(&t, "DEVICE< STATE< FRONTEND< ONLINE< QUEUES< BACKEND< CLASS<");
     json_t *d;
     size_t i;
     json_array_foreach(r, i, d) {
@@ -309,7 +310,8 @@ static void show_devices(json_t *r, json_t *prev, double dt)
         }
         table_row(&t, jstr(d, "name"), jstr(d, "state"), jstr(d, "frontend_state"),
                   json_is_true(json_object_get(d, "online")) ? "yes" : "no",
-                  len ? queues : "-", jstr(d, "backend_path"));
+                  len ? queues : "-", jstr(d, "backend_path"),
+                  jstr(json_object_get(d, "class"), "summary"));
     }
     table_print(&t);
 }

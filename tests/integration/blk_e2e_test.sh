@@ -6,8 +6,11 @@
 # queues, ring order 0 vs 4, the 32- and 64-bit ABIs); the backing file is
 # then read behind the backend's back (every stamped sector at its own
 # address, no torn block); the xenstore keys match the daemon's options and
-# the store (sizes, read-only, discard, the limits), and a read-only disk
-# refuses writes and serves reads.
+# the store (sizes, read-only, discard, the limits: the vbd.* settings and
+# their deprecated spellings), a read-only disk refuses writes and serves
+# reads; sidecorectl shows the vbd's own view, and a file grown under a
+# connected frontend is noticed (the vbd class's tick) and resize-check
+# answers.
 set -u
 . "$(dirname "$0")/../tools/blk_e2e_lib.sh"
 
@@ -35,7 +38,7 @@ run_ok() {
 # ---- data, both modes, every feature on and off ----
 for mode in poll event; do
     ok "$mode: sidecored starts (2 cores, 4 queues a device)" \
-        sc_start --mode "$mode" --cores 2 --max-queues 4
+        sc_start --mode "$mode" --cores 2 --vbd.max-queues 4
     g=$(guest_new "data-$mode")
     disk=$(disk_file 64M)
     d=$(disk_attach "$g" "$disk")
@@ -126,20 +129,53 @@ dr2=$(disk_attach "$g" "$(disk_file 16M)" --mode r)
 is "failed writes without --verify: simblkfront exits 1 (no crash)" \
     "$(rc front "$g" "$dr2" --rw write --ios 50)" 1
 ok "the daemon logged the refused writes" grep -q "write to read-only disk" "$SIMDIR/sidecored.log"
+is "sidecorectl: the read-only disk's class view says so" \
+    "$(dev_field "$g" "$dr" 'class}{mode')" r
+
+# ---- the vbd's view in sidecorectl, and resize ----
+rs_disk=$(disk_file 16M)
+drs=$(disk_attach "$g" "$rs_disk")
+ok "a disk to grow probes" wait_for 5 be_state_is "$g" "$drs" 2
+is "devices --json: the class view before connect: the store" \
+    "$(dev_field "$g" "$drs" 'class}{store}{sectors')" 32768
+is "... no connection yet" "$(dev_field "$g" "$drs" 'class}{connection')" ""
+front_bg "$SIMDIR/rs.json" "$g" "$drs" --rw read --qd 1 --seconds 6
+ok "a frontend connects" wait_for 5 dev_state_is "$g" "$drs" Connected
+is "devices --json: the connection (queues, ABI)" \
+    "$(dev_field "$g" "$drs" 'class}{connection}{queues') $(dev_field "$g" "$drs" 'class}{connection}{abi')" \
+    "1 x86_64-abi"
+is "... the summary" "$(dev_field "$g" "$drs" 'class}{summary')" \
+    "16.0MiB rw, x86_64-abi, order 4, persistent, indirect 256"
+ok "devices: the table shows the summary" \
+    grep -q "vbd $g/$drs .*16.0MiB rw, x86_64-abi" <<<"$(ctl devices)"
+truncate -s 32M "$rs_disk"
+grown() { [ "$(be_key "$g" "$drs" sectors)" = 65536 ]; }
+ok "a grown file: the new size reaches xenstore within 5 s (the 1 s tick)" wait_for 5 grown
+is "... and the class view" "$(dev_field "$g" "$drs" 'class}{store}{sectors')" 65536
+ok "the log says so" grep -q "vbd $g/$drs: resized: 32768 -> 65536 sectors" "$SIMDIR/sidecored.log"
+is "resize-check now: size unchanged" "$(ctl resize-check "vbd/$g/$drs")" \
+    "vbd $g/$drs: size unchanged"
+truncate -s 40M "$rs_disk"
+ok "resize-check right after growing it again answers" quiet ctl resize-check "$g/$drs"
+is "... and the size is there at once" "$(be_key "$g" "$drs" sectors)" 81920
+is "resize-check of a disk never connected: not Connected (1)" \
+    "$(rc ctl resize-check "vbd/$g/$dn")" 1
+front_wait "$FRONT_PID"
+is "the frontend's run ends cleanly (0)" "$?" 0
 sc_stop
 
 # ---- what is advertised: every limit lowered ----
-ok "sidecored starts with lowered limits" sc_start --cores 2 --max-queues 2 --max-persistent 0 \
-    --max-indirect 0 --max-ring-order 2 --no-discard
+ok "sidecored starts with lowered limits" sc_start --cores 2 --vbd.max-queues 2 \
+    --vbd.max-persistent 0 --vbd.max-indirect=0 --vbd.max-ring-order 2 --vbd.discard no
 g=$(guest_new limits)
 d=$(disk_attach "$g" "$(disk_file 16M)")
 ok "probed: InitWait" wait_for 5 be_state_is "$g" "$d" 2
-is "--max-persistent 0: feature-persistent=0" "$(be_key "$g" "$d" feature-persistent)" 0
-is "--max-indirect 0: no feature-max-indirect-segments node" \
+is "vbd.max-persistent 0: feature-persistent=0" "$(be_key "$g" "$d" feature-persistent)" 0
+is "vbd.max-indirect 0: no feature-max-indirect-segments node" \
     "$(rc xs0 xenstore-read "$(be_path "$g" "$d")/feature-max-indirect-segments")" 1
-is "--max-queues 2: multi-queue-max-queues=2" "$(be_key "$g" "$d" multi-queue-max-queues)" 2
-is "--max-ring-order 2: max-ring-page-order=2" "$(be_key "$g" "$d" max-ring-page-order)" 2
-is "--no-discard: feature-discard=0" "$(be_key "$g" "$d" feature-discard)" 0
+is "vbd.max-queues 2: multi-queue-max-queues=2" "$(be_key "$g" "$d" multi-queue-max-queues)" 2
+is "vbd.max-ring-order 2: max-ring-page-order=2" "$(be_key "$g" "$d" max-ring-page-order)" 2
+is "vbd.discard no: feature-discard=0" "$(be_key "$g" "$d" feature-discard)" 0
 run_ok "a frontend asking for everything gets what was offered, and verifies" \
     "$SIMDIR/lim" '!$j->{negotiated}{persistent} && $j->{negotiated}{max_indirect_segments} == 0 &&
      $j->{negotiated}{queues} == 2 && $j->{negotiated}{ring_order} == 2 &&
@@ -148,11 +184,13 @@ is "... and the keys stay so once connected" \
     "$(be_key "$g" "$d" feature-persistent)/$(be_key "$g" "$d" feature-discard)" "0/0"
 sc_stop
 
-ok "sidecored starts with --max-indirect 64" sc_start --max-indirect 64
+# the deprecated spellings still work
+ok "sidecored starts with --max-indirect 64 --no-discard" sc_start --max-indirect 64 --no-discard
 g=$(guest_new indirect)
 d=$(disk_attach "$g" null:64M)
 ok "probed: InitWait" wait_for 5 be_state_is "$g" "$d" 2
 is "feature-max-indirect-segments=64" "$(be_key "$g" "$d" feature-max-indirect-segments)" 64
+is "feature-discard=0" "$(be_key "$g" "$d" feature-discard)" 0
 front "$g" "$d" --max-indirect 128 --bs 256k --rw write --ios 200 >"$SIMDIR/ind.json" 2>&1
 is "a frontend asking 128 uses 64: 256k requests go through (0)" "$?" 0
 is "... negotiated 64" "$(report_field "$SIMDIR/ind.json" '$j->{negotiated}{max_indirect_segments}')" 64

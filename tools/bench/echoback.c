@@ -48,6 +48,7 @@
 #include "config.h"
 #include "corepool.h"
 #include "daemon.h"
+#include "devclass.h"
 #include "log.h"
 #include "queue.h"
 #include "sidecore.h"
@@ -369,9 +370,9 @@ static struct sc_device_class echo_class = {
 };
 
 static const struct sc_device_class *device_class(const char *type, struct sc_pool *pool,
-                                                  void *arg)
+                                                  const void *cfg)
 {
-    (void)arg;
+    (void)cfg;
     if (strcmp(type, "vbd") != 0 || (echo_pool && echo_pool != pool)) {
         errno = EINVAL;
         return NULL;
@@ -391,11 +392,21 @@ static int foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg
     return fn(&ed->q->sc, ed->q->core, arg);
 }
 
+/* The floor serves backend/vbd under the vbd name, without its settings. */
+static const struct sc_class_type echo_types[] = { { "vbd", true }, { NULL, false } };
+static const struct sc_class_module echo_module = {
+    .name = "vbd",
+    .types = echo_types,
+    .device_class = device_class,
+    .foreach_queue = foreach_queue,
+};
+static const struct sc_class_module *const modules[] = { &echo_module, NULL };
+
 int main(int argc, char **argv)
 {
     static struct sc_config cfg;
     char err[SC_CONFIG_ERR_MAX] = "";
-    int ret = sc_config_load(&cfg, argc, argv, err, sizeof(err));
+    int ret = sc_config_load(&cfg, modules, argc, argv, err, sizeof(err));
     if (ret == 1)
         return 0;
     if (ret < 0) {
@@ -403,11 +414,7 @@ int main(int argc, char **argv)
         return 2;
     }
     sc_log_set_level(cfg.log_level);
-    struct sc_daemon_hooks hooks = {
-        .device_class = device_class,
-        .foreach_queue = foreach_queue,
-    };
-    struct sc_daemon *d = sc_daemon_open(&cfg, &hooks);
+    struct sc_daemon *d = sc_daemon_open(&cfg);
     if (!d) {
         sc_log(SC_LOG_ERR, "echoback", "cannot start: %s", strerror(errno));
         return 1;

@@ -1,7 +1,9 @@
 /*
  * config_test.c - sidecored's settings: defaults, the config file, every
  * malformed form rejected with its file:line, and the command line winning
- * over the file.
+ * over the file; the device classes' settings (`vbd.max-queues`, from the
+ * file and the command line, their deprecated aliases, unknown classes and
+ * keys), with the real vbd module and a test module.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +16,75 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "blkback.h"
 #include "config.h"
+#include "devclass.h"
+
+/* A second class module: settings "level" (0..9, not above the cores once
+ * finalized) and "name", alias "old-level"; type "tstdev" not by default. */
+struct tst_config {
+    unsigned level;
+    char name[16];
+};
+
+static void tst_default(void *blob)
+{
+    struct tst_config *t = blob;
+    t->level = 1;
+    snprintf(t->name, sizeof(t->name), "none");
+}
+
+static int tst_set(void *blob, const char *key, const char *value, char *err, size_t errlen)
+{
+    struct tst_config *t = blob;
+    unsigned long long v;
+    if (strcmp(key, "level") == 0) {
+        if (sc_config_parse_uint(value, 0, 9, &v) < 0) {
+            snprintf(err, errlen, "'%s' is not a level", value);
+            return -EINVAL;
+        }
+        t->level = (unsigned)v;
+        return 0;
+    }
+    if (strcmp(key, "name") == 0) {
+        snprintf(t->name, sizeof(t->name), "%s", value);
+        return 0;
+    }
+    return -ENOENT;
+}
+
+static int tst_finalize(void *blob, const struct sc_config *c, char *err, size_t errlen)
+{
+    const struct tst_config *t = blob;
+    if (t->level > c->cores) {
+        snprintf(err, errlen, "level %u above the %u cores", t->level, c->cores);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct sc_class_setting tst_settings[] = {
+    { "level", "N", "a level [1]" },
+    { "name", "S", "a name [none]" },
+    { NULL, NULL, NULL },
+};
+static const struct sc_class_alias tst_aliases[] = {
+    { "old-level", "level", false },
+    { NULL, NULL, false },
+};
+static const struct sc_class_type tst_types[] = { { "tstdev", false }, { NULL, false } };
+static const struct sc_class_module tst_module = {
+    .name = "tst",
+    .types = tst_types,
+    .config_size = sizeof(struct tst_config),
+    .settings = tst_settings,
+    .aliases = tst_aliases,
+    .config_default = tst_default,
+    .config_set = tst_set,
+    .config_finalize = tst_finalize,
+};
+
+static const struct sc_class_module *const modules[] = { &blk_vbd_module, &tst_module, NULL };
 
 static char dir[64];
 static char file[128];
@@ -60,7 +130,21 @@ static int load(const char *first, ...)
     va_end(ap);
     argv[argc] = NULL;
     err[0] = '\0';
-    return sc_config_load(&cfg, argc, argv, err, sizeof(err));
+    return sc_config_load(&cfg, modules, argc, argv, err, sizeof(err));
+}
+
+static const struct blk_config *vbd(void)
+{
+    const struct blk_config *b = sc_config_class(&cfg, "vbd");
+    assert_non_null(b);
+    return b;
+}
+
+static const struct tst_config *tst(void)
+{
+    const struct tst_config *t = sc_config_class(&cfg, "tst");
+    assert_non_null(t);
+    return t;
 }
 
 static void test_defaults(void **state)
@@ -80,10 +164,20 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.log_level, SC_LOG_INFO);
     assert_int_equal(cfg.ready_fd, -1);
     assert_int_equal(cfg.ntenants, 0);
-    assert_true(cfg.max_queues == SC_CONFIG_UNSET && cfg.max_ring_order == SC_CONFIG_UNSET &&
-                cfg.max_indirect == SC_CONFIG_UNSET && cfg.max_persistent == SC_CONFIG_UNSET);
-    assert_false(cfg.no_discard);
+    assert_int_equal(cfg.nmodules, 2);
+    assert_null(sc_config_class(&cfg, "vif"));
+    /* the vbd defaults: a queue per core, everything offered */
+    assert_int_equal(vbd()->max_queues, 1);
+    assert_int_equal(vbd()->max_ring_page_order, 4);
+    assert_int_equal(vbd()->max_indirect_segments, 256);
+    assert_int_equal(vbd()->max_persistent_grants, 1056);
+    assert_true(vbd()->discard);
+    assert_int_equal(tst()->level, 1);
+    assert_string_equal(tst()->name, "none");
     assert_string_equal(cfg.config_path, "");
+    /* vbd.max-queues follows the cores unless set */
+    assert_int_equal(load("--cores", "3", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 3);
 }
 
 static void test_ctl_path_follows_xensim(void **state)
@@ -112,11 +206,13 @@ static void test_file(void **state)
                "ctl = /tmp/sc.sock\n"
                "platform = sim\n"
                "log-level = debug\n"
-               "max-queues = 4\n"
-               "max-ring-order = 2\n"
-               "max-indirect = 0\n"
-               "max-persistent = 64\n"
-               "no-discard = yes\n"
+               "vbd.max-queues = 4\n"
+               "vbd.max-ring-order = 2\n"
+               "vbd.max-indirect = 0\n"
+               "vbd.max-persistent = 64\n"
+               "vbd.discard = no\n"
+               "tst.level = 2\n"
+               "tst.name = x y\n"
                "tenant.5.weight = 200\n"
                "tenant.5.lim_iops = 5k\n"
                "tenant.5.res_iops = 1000\n"
@@ -136,11 +232,13 @@ static void test_file(void **state)
     assert_string_equal(cfg.ctl_path, "/tmp/sc.sock");
     assert_int_equal(cfg.platform, SC_XEN_SIM);
     assert_int_equal(cfg.log_level, SC_LOG_DEBUG);
-    assert_int_equal(cfg.max_queues, 4);
-    assert_int_equal(cfg.max_ring_order, 2);
-    assert_int_equal(cfg.max_indirect, 0);
-    assert_int_equal(cfg.max_persistent, 64);
-    assert_true(cfg.no_discard);
+    assert_int_equal(vbd()->max_queues, 4);
+    assert_int_equal(vbd()->max_ring_page_order, 2);
+    assert_int_equal(vbd()->max_indirect_segments, 0);
+    assert_int_equal(vbd()->max_persistent_grants, 64);
+    assert_false(vbd()->discard);
+    assert_int_equal(tst()->level, 2);
+    assert_string_equal(tst()->name, "x y");
     assert_int_equal(cfg.ntenants, 3);
     const struct sc_config_tenant *t = sc_config_find_tenant(&cfg, 5);
     assert_non_null(t);
@@ -190,6 +288,7 @@ static void test_malformed_file(void **state)
         { "uring-entries = 0\n", 1, "uring-entries" },
         { "uring-entries = 65536\n", 1, "uring-entries" },
         { "types = vbd,floppy\n", 1, "floppy" },
+        { "types = floppy\n", 1, "not one of vbd, vbd3, qdisk, tstdev" },
         { "types = vbd,vbd\n", 1, "twice" },
         { "types = \n", 1, "missing value" },
         { "platform = kvm\n", 1, "platform" },
@@ -198,7 +297,26 @@ static void test_malformed_file(void **state)
         { "max-ring-order = 5\n", 1, "max-ring-order" },
         { "max-indirect = 257\n", 1, "max-indirect" },
         { "max-persistent = many\n", 1, "max-persistent" },
-        { "no-discard = maybe\n", 1, "no-discard" },
+        { "no-discard = maybe\n", 1, "no-discard: 'maybe' is not yes or no" },
+        /* the namespaced names: messages name the key as written */
+        { "vbd.max-queues = 0\n", 1, "vbd.max-queues: '0' is not a number in 1..256" },
+        { "vbd.max-ring-order = 5\n", 1, "vbd.max-ring-order: '5'" },
+        { "vbd.max-indirect = 257\n", 1, "vbd.max-indirect" },
+        { "vbd.max-persistent = 1048577\n", 1, "vbd.max-persistent" },
+        { "vbd.discard = maybe\n", 1, "vbd.discard: 'maybe' is not yes or no" },
+        { "max-queues = 0\n", 1, "max-queues: '0' is not a number" },
+        { "tst.level = 10\n", 1, "tst.level: '10' is not a level" },
+        { "old-level = x\n", 1, "old-level: 'x' is not a level" },
+        /* unknown classes and keys, named */
+        { "vbd.max-queue = 2\n", 1, "unknown setting 'vbd.max-queue': class vbd has only "
+                                     "max-queues, max-ring-order" },
+        { "vif.max-queues = 2\n", 1, "unknown setting 'vif.max-queues': no device class "
+                                      "'vif' (classes: vbd, tst)" },
+        { "vbd. = 2\n", 1, "unknown setting 'vbd.'" },
+        { ".x = 2\n", 1, "no device class ''" },
+        { "vbd.no-discard = yes\n", 1, "unknown setting 'vbd.no-discard'" },
+        /* a module's finalize sees the whole config */
+        { "tst.level = 5\ncores = 2\n", 0, "tst: level 5 above the 2 cores" },
         { "ctl = /a/very/long/path/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n", 1, "ctl" },
         { "config = /etc/x\n", 1, "command-line" },
@@ -221,8 +339,9 @@ static void test_malformed_file(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_file(cases[i].text);
         int ret = load("--config", file, NULL);
-        char where[160];
-        snprintf(where, sizeof(where), "%s:%d:", file, cases[i].line);
+        char where[160] = ""; /* line 0: found after the file, no position */
+        if (cases[i].line)
+            snprintf(where, sizeof(where), "%s:%d:", file, cases[i].line);
         if (ret != -EINVAL || strncmp(err, where, strlen(where)) != 0 ||
             !strstr(err, cases[i].why))
             fail_msg("case %zu (%s): ret %d, err \"%s\", want \"%s ... %s\"", i, cases[i].text,
@@ -306,6 +425,20 @@ static void test_command_line_errors(void **state)
         { { "--tenant", "5:speed=1" }, "unknown setting 'speed'" },
         { { "--ready-fd", "x" }, "--ready-fd" },
         { { "--poll-idle-us", "-5" }, "--poll-idle-us" },
+        { { "--vbd.max-queues", "0" }, "--vbd.max-queues: '0' is not a number in 1..256" },
+        { { "--vbd.max-queues=300" }, "--vbd.max-queues: '300'" },
+        { { "--vbd.max-queues" }, "needs a value" },
+        { { "--vbd.discard", "perhaps" }, "--vbd.discard: 'perhaps' is not yes or no" },
+        { { "--max-ring-order", "9" }, "--max-ring-order: '9'" },
+        { { "--no-discard=yes" }, "--no-discard" },
+        { { "--vbd.frob", "1" }, "unknown option '--vbd.frob': unknown setting 'vbd.frob': "
+                                 "class vbd has only max-queues" },
+        { { "--vif.max-queues=2" }, "unknown option '--vif.max-queues=2': unknown setting "
+                                    "'vif.max-queues': no device class 'vif'" },
+        { { "--tst.level", "7" }, "tst: level 7 above the 1 cores" },
+        /* an ambiguous abbreviation is refused, not taken as the first match */
+        { { "--vbd.max", "1" }, "unknown option '--vbd.max'" },
+        { { "--t", "vbd" }, "unknown option '--t'" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int ret = load(cases[i].args[0], cases[i].args[1], cases[i].args[2], NULL);
@@ -325,10 +458,10 @@ static void test_options_and_help(void **state)
                           "3:weight=10,lim_bps=1G,res_bps=1M", "--tenant", "4:res_iops=2k", NULL),
                      0);
     assert_int_equal(cfg.ready_fd, 7);
-    assert_true(cfg.no_discard);
+    assert_false(vbd()->discard);
     assert_string_equal(cfg.types[0], "vbd3");
     assert_int_equal(cfg.log_level, SC_LOG_WARN);
-    assert_int_equal(cfg.max_queues, 8);
+    assert_int_equal(vbd()->max_queues, 8);
     assert_int_equal(cfg.ntenants, 2);
     assert_int_equal(sc_config_find_tenant(&cfg, 3)->conf.limit.bps, 1ull << 30);
     assert_int_equal(sc_config_find_tenant(&cfg, 3)->conf.reservation.bps, 1ull << 20);
@@ -354,6 +487,140 @@ static void test_options_and_help(void **state)
     assert_int_equal(cfg.cores, 3);
 }
 
+/* Class settings on the command line: both spellings of a value, the
+ * deprecated aliases, and the command line over the file. */
+static void test_class_command_line(void **state)
+{
+    (void)state;
+    assert_int_equal(load("--vbd.max-queues", "6", "--vbd.max-ring-order=1", "--vbd.discard",
+                          "no", "--vbd.max-indirect", "32", "--vbd.max-persistent=0", "--cores",
+                          "4", "--tst.level", "3", "--types", "vbd,tstdev", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 6);
+    assert_int_equal(vbd()->max_ring_page_order, 1);
+    assert_false(vbd()->discard);
+    assert_int_equal(vbd()->max_indirect_segments, 32);
+    assert_int_equal(vbd()->max_persistent_grants, 0);
+    assert_int_equal(tst()->level, 3);
+    assert_int_equal(cfg.ntypes, 2);
+    assert_string_equal(cfg.types[1], "tstdev");
+
+    /* the aliases, on the command line and in the file */
+    assert_int_equal(load("--max-queues", "2", "--max-ring-order", "3", "--max-indirect", "0",
+                          "--max-persistent", "9", "--no-discard", "--old-level", "0", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 2);
+    assert_int_equal(vbd()->max_ring_page_order, 3);
+    assert_int_equal(vbd()->max_indirect_segments, 0);
+    assert_int_equal(vbd()->max_persistent_grants, 9);
+    assert_false(vbd()->discard);
+    assert_int_equal(tst()->level, 0);
+    write_file("no-discard = no\nmax-queues = 5\nold-level = 0\n");
+    assert_int_equal(load("--config", file, NULL), 0);
+    assert_true(vbd()->discard);
+    assert_int_equal(vbd()->max_queues, 5);
+    write_file("no-discard = 1\n");
+    assert_int_equal(load("--config", file, NULL), 0);
+    assert_false(vbd()->discard);
+
+    /* the command line wins, in either spelling, whatever the order */
+    write_file("vbd.max-queues = 3\nvbd.discard = no\nmax-persistent = 7\n");
+    assert_int_equal(load("--vbd.max-queues", "2", "--config", file, "--vbd.discard=yes", NULL),
+                     0);
+    assert_int_equal(vbd()->max_queues, 2);
+    assert_true(vbd()->discard);
+    assert_int_equal(vbd()->max_persistent_grants, 7);
+    assert_int_equal(load("--config", file, "--max-queues", "4", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 4);
+    /* an unambiguous abbreviation is fine, as for every long option */
+    assert_int_equal(load("--vbd.max-q", "2", "--no-d", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 2);
+    assert_false(vbd()->discard);
+    /* the last of a repeated setting wins, alias or not */
+    assert_int_equal(load("--vbd.max-queues", "2", "--max-queues", "3", NULL), 0);
+    assert_int_equal(vbd()->max_queues, 3);
+
+    /* sc_config_set directly: -ENOENT for what does not exist */
+    assert_int_equal(load(NULL), 0);
+    assert_int_equal(sc_config_set(&cfg, "vbd.max-queues", "7", 2, err, sizeof(err)), 0);
+    assert_int_equal(vbd()->max_queues, 7);
+    assert_int_equal(sc_config_set(&cfg, "vbd.nope", "7", 2, err, sizeof(err)), -ENOENT);
+    assert_int_equal(sc_config_set(&cfg, "net.nope", "7", 2, err, sizeof(err)), -ENOENT);
+    assert_int_equal(sc_config_set(&cfg, "nope", "7", 2, err, sizeof(err)), -ENOENT);
+    assert_int_equal(sc_config_set(&cfg, "vbd.max-queues", "x", 2, err, sizeof(err)), -EINVAL);
+}
+
+/* A bad module list is refused; a config without modules has no types. */
+static void test_module_list(void **state)
+{
+    (void)state;
+    static const struct sc_class_module twice = { .name = "tst", .types = tst_types };
+    static const struct sc_class_module dotted = { .name = "a.b", .types = tst_types };
+    static const struct sc_class_module typeless = { .name = "none" };
+    static const struct sc_class_type no_types[] = { { NULL, false } };
+    static const struct sc_class_module empty = { .name = "empty", .types = no_types };
+    static const struct sc_class_module big = { .name = "big", .types = tst_types,
+                                                .config_size = SC_CONFIG_CLASS_CFG_MAX + 1 };
+    const struct sc_class_module *const bad[][3] = {
+        { &tst_module, &twice, NULL }, { &dotted, NULL, NULL }, { &typeless, NULL, NULL },
+        { &empty, NULL, NULL },        { &big, NULL, NULL },
+    };
+    char *argv[] = { (char *)"sidecored", NULL };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (sc_config_load(&cfg, bad[i], 1, argv, err, sizeof(err)) != -EINVAL ||
+            !strstr(err, "class module"))
+            fail_msg("bad module list %zu accepted (%s)", i, err);
+    }
+    assert_int_equal(sc_config_load(&cfg, NULL, 1, argv, err, sizeof(err)), 0);
+    assert_int_equal(cfg.ntypes, 0);
+    assert_int_equal(cfg.nmodules, 0);
+    assert_int_equal(sc_config_load(&cfg, NULL, 1, argv, err, sizeof(err)), 0);
+    char *argv2[] = { (char *)"sidecored", (char *)"--max-queues", (char *)"2", NULL };
+    assert_int_equal(sc_config_load(&cfg, NULL, 3, argv2, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "unknown option '--max-queues'"));
+}
+
+/* SIGHUP's reload reads the same command line and file again. */
+static void test_reload(void **state)
+{
+    (void)state;
+    static struct sc_config again;
+    write_file("tenant.5.weight = 20\nvbd.max-queues = 2\n");
+    static char *argv[] = { (char *)"sidecored", (char *)"--config", file, (char *)"--cores",
+                            (char *)"2", NULL };
+    assert_int_equal(sc_config_load(&cfg, modules, 5, argv, err, sizeof(err)), 0);
+    write_file("tenant.5.weight = 30\nvbd.max-queues = 1\n");
+    assert_int_equal(sc_config_reload(&cfg, &again, err, sizeof(err)), 0);
+    assert_int_equal(again.cores, 2);
+    assert_int_equal(sc_config_find_tenant(&again, 5)->conf.weight, 30);
+    assert_int_equal(((const struct blk_config *)sc_config_class(&again, "vbd"))->max_queues, 1);
+    assert_int_equal(again.nmodules, 2);
+    write_file("tenant.5.weight = zero\n");
+    assert_int_equal(sc_config_reload(&cfg, &again, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, ":1: tenant 5: weight 'zero'"));
+}
+
+/* --help lists the class settings and their aliases. */
+static void test_usage(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    sc_config_usage(f, modules);
+    fclose(f);
+    static const char *const want[] = {
+        "--vbd.max-queues N", "--vbd.discard yes|no", "--tst.level N",
+        "--no-discard           deprecated: --vbd.discard no",
+        "--max-queues VALUE     deprecated: --vbd.max-queues",
+        "vbd3 qdisk", "vbd*",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!strstr(text, want[i]))
+            fail_msg("usage lacks \"%s\":\n%s", want[i], text);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,6 +632,10 @@ int main(void)
         cmocka_unit_test(test_command_line_wins),
         cmocka_unit_test(test_command_line_errors),
         cmocka_unit_test(test_options_and_help),
+        cmocka_unit_test(test_class_command_line),
+        cmocka_unit_test(test_module_list),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_usage),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
