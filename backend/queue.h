@@ -36,8 +36,9 @@ struct sc_core;
 struct sc_core_cmd;
 struct sc_queue;
 
-#define SC_QUEUE_NAME_MAX 48
-#define SC_QUEUE_NO_PORT  (-1)
+#define SC_QUEUE_NAME_MAX  48
+#define SC_QUEUE_NO_PORT   (-1)
+#define SC_QUEUE_MAX_PORTS 2   /* e.g. a netif queue's split tx/rx channels */
 
 /* What one visit did (poll fills the outputs). */
 struct sc_visit {
@@ -106,13 +107,20 @@ struct sc_queue {
     const struct sc_queue_ops *ops;
     char name[SC_QUEUE_NAME_MAX]; /* "vbd 5/51712 q0": log and stats context */
     domid_t domid;                /* the tenant for fair share */
-    int port;                     /* local port bound on sc_core_evtchn(core), or
-                                     SC_QUEUE_NO_PORT (kicks then go unnoticed) */
+    /* Local ports bound on sc_core_evtchn(core), or SC_QUEUE_NO_PORT (a
+     * queue without one is still polled; its kicks just go unnoticed).
+     * `port` is ports[0].  Several queues may share a port (one event
+     * channel for a device's rings): a kick on it counts on each of them. */
+    union {
+        int port;
+        int ports[SC_QUEUE_MAX_PORTS];
+    };
 
     /* --- the owning core's, private (the device never touches them) --- */
     struct sc_core *core;
     struct sc_sched_queue sched;
     struct sc_queue *next, *prev; /* the core's list of queues */
+    struct sc_queue *port_next[SC_QUEUE_MAX_PORTS]; /* chain of queues on ports[i] */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
     struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
     bool dirty;
@@ -129,7 +137,7 @@ struct sc_queue {
  * queue is not on a core); a non-zero return stops the walk. */
 typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *arg);
 
-/* Control thread: zeroes q, sets ops, domid, port = SC_QUEUE_NO_PORT and the
+/* Control thread: zeroes q, sets ops, domid, every port SC_QUEUE_NO_PORT and the
  * printf-formatted name (truncated to fit).  0 or -EINVAL (NULL ops or an op
  * missing). */
 int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
@@ -152,8 +160,11 @@ static inline void sc_io_attach(struct io_uring_sqe *sqe, struct sc_io *io)
  * of this round.  Idempotent within a round. */
 void sc_queue_mark_dirty(struct sc_queue *q);
 
-/* Kicks the frontend through q->port and counts it.  For flush.  0, -ENOTCONN
- * without a port, or the -errno of sc_evtchn_notify. */
+/* Kicks the frontend through q->ports[i] and counts it (SC_QSTAT_NOTIFIES).
+ * For flush.  0, -EINVAL (i >= SC_QUEUE_MAX_PORTS), -ENOTCONN (no port
+ * there), or the -errno of sc_evtchn_notify. */
+int sc_queue_notify_port(struct sc_queue *q, unsigned i);
+/* sc_queue_notify_port(q, 0). */
 int sc_queue_notify(struct sc_queue *q);
 
 /* Fails q from a done callback or flush (poll returns its -errno instead):

@@ -50,7 +50,8 @@ int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t do
     memset(q, 0, sizeof(*q));
     q->ops = ops;
     q->domid = domid;
-    q->port = SC_QUEUE_NO_PORT;
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++)
+        q->ports[i] = SC_QUEUE_NO_PORT;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(q->name, sizeof(q->name), fmt, ap);
@@ -87,14 +88,21 @@ void sc_queue_mark_dirty(struct sc_queue *q)
     q->core->dirty = q;
 }
 
-int sc_queue_notify(struct sc_queue *q)
+int sc_queue_notify_port(struct sc_queue *q, unsigned i)
 {
-    if (q->port < 0)
+    if (i >= SC_QUEUE_MAX_PORTS)
+        return -EINVAL;
+    if (q->ports[i] < 0)
         return -ENOTCONN;
-    int ret = sc_evtchn_notify(q->core->evtchn, (evtchn_port_t)q->port);
+    int ret = sc_evtchn_notify(q->core->evtchn, (evtchn_port_t)q->ports[i]);
     if (ret == 0)
         sc_queue_count(q, SC_QSTAT_NOTIFIES, 1);
     return ret;
+}
+
+int sc_queue_notify(struct sc_queue *q)
+{
+    return sc_queue_notify_port(q, 0);
 }
 
 void sc_queue_fail(struct sc_queue *q, int err)
@@ -280,24 +288,69 @@ static void complete(struct sc_core_cmd *cmd, int result)
         done(cmd);
 }
 
+/* The link that follows q in the chain of queues on `port` (q is on it). */
+static struct sc_queue **port_link(struct sc_queue *q, int port)
+{
+    return &q->port_next[q->ports[0] == port ? 0 : 1];
+}
+
+static int check_ports(struct sc_core *core, const struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        if (p <= 0 || (unsigned)p >= SC_CORE_PORT_LIMIT)
+            return -EINVAL;
+        for (unsigned j = 0; j < i; j++)
+            if (q->ports[j] == p)
+                return -EINVAL;
+        int ret = grow_ports(core, (unsigned)p);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static void link_ports(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        q->port_next[i] = NULL;
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        q->port_next[i] = core->by_port[p];
+        core->by_port[p] = q;
+    }
+}
+
+static void unlink_ports(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        for (struct sc_queue **pp = &core->by_port[p]; *pp; pp = port_link(*pp, p)) {
+            if (*pp == q) {
+                *pp = q->port_next[i];
+                break;
+            }
+        }
+        q->port_next[i] = NULL;
+    }
+}
+
 static int core_add(struct sc_core *core, struct sc_queue *q)
 {
     if (core->stopping)
         return -ESHUTDOWN;
-    if (q->port != SC_QUEUE_NO_PORT) {
-        if (q->port <= 0 || (unsigned)q->port >= SC_CORE_PORT_LIMIT)
-            return -EINVAL;
-        int ret = grow_ports(core, (unsigned)q->port);
-        if (ret < 0)
-            return ret;
-        if (core->by_port[q->port])
-            return -EEXIST;
-    }
-    int ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    int ret = check_ports(core, q);
     if (ret < 0)
         return ret;
-    if (q->port != SC_QUEUE_NO_PORT)
-        core->by_port[q->port] = q;
+    ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    if (ret < 0)
+        return ret;
+    link_ports(core, q);
     q->polled = true;
     q->removing = false;
     q->dirty = false;
@@ -341,9 +394,7 @@ static void unlink_queue(struct sc_core *core, struct sc_queue *q)
     if (q->next)
         q->next->prev = q->prev;
     q->next = q->prev = NULL;
-    if (q->port != SC_QUEUE_NO_PORT && (unsigned)q->port < core->nports &&
-        core->by_port[q->port] == q)
-        core->by_port[q->port] = NULL;
+    unlink_ports(core, q);
     q->removing = false;
     core->nremoving--;
     atomic_store_explicit(&core->stats.queues,

@@ -285,16 +285,24 @@ static void fake_free(struct fake *f, struct sc_core *core)
     free(f);
 }
 
+static void produce_via(struct fake *f, uint32_t n, int gport);
+
 /* RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, then the kick. */
 static void produce(struct fake *f, uint32_t n)
+{
+    produce_via(f, n, f->gport);
+}
+
+/* The same, kicking through guest port gport. */
+static void produce_via(struct fake *f, uint32_t n, int gport)
 {
     uint32_t old = atomic_load_explicit(&f->req_prod, memory_order_relaxed);
     uint32_t new = old + n;
     atomic_store_explicit(&f->req_prod, new, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     uint32_t ev = atomic_load_explicit(&f->req_event, memory_order_relaxed);
-    if ((uint32_t)(new - ev) < (uint32_t)(new - old) && f->gport > 0) {
-        assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)f->gport), 0);
+    if ((uint32_t)(new - ev) < (uint32_t)(new - old) && gport > 0) {
+        assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)gport), 0);
         f->kicks_sent++;
     }
 }
@@ -558,14 +566,16 @@ static void add_remove_while_running(void **state)
         assert_int_equal(sc_core_remove_queue(core, &f->q), -ENOENT);
         fake_free(f, core);
     }
-    /* a port may serve one queue only */
+    /* ports are checked; a port may serve several queues */
     struct fake *a = fake_new(guest_id, FAKE_SYNC, 0), *b = fake_new(guest_id, FAKE_SYNC, 0);
     fake_bind(a, core);
-    b->q.port = a->q.port;
-    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
-    assert_int_equal(sc_core_add_queue(core, &b->q), -EEXIST);
+    b->q.ports[0] = b->q.ports[1] = a->q.port;
+    assert_int_equal(sc_core_add_queue(core, &b->q), -EINVAL); /* twice the same */
     assert_null(b->q.core);
-    b->q.port = SC_QUEUE_NO_PORT;
+    b->q.ports[1] = 1 << 20;
+    assert_int_equal(sc_core_add_queue(core, &b->q), -EINVAL); /* out of range */
+    b->q.ports[1] = SC_QUEUE_NO_PORT;
+    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
     assert_int_equal(sc_core_add_queue(core, &b->q), 0);
 
     struct sc_core_stats cs;
@@ -587,6 +597,7 @@ static void add_remove_while_running(void **state)
     usleep(10000);
     assert_int_equal(qstat(busy, SC_QSTAT_REQUESTS), after);
     fake_free(a, core);
+    b->q.port = SC_QUEUE_NO_PORT; /* a's, unbound with a */
     fake_free(b, core);
     fake_free(busy, core);
     sc_core_destroy(core);
@@ -1132,6 +1143,111 @@ static void quiesce_bounds_removal(void **state)
     sc_core_destroy(core);
 }
 
+/* ---- ports ---- */
+
+/* Binds one more event channel for the core's handle; the guest's end in *gport. */
+static int bind_extra(struct sc_core *core, int *gport)
+{
+    *gport = xsim_evtchn_alloc_unbound(gevt, 0);
+    assert_true(*gport > 0);
+    int lport = sc_evtchn_bind_interdomain(sc_core_evtchn(core), guest_id, (evtchn_port_t)*gport);
+    assert_true(lport > 0);
+    return lport;
+}
+
+/* Waits until f rearmed (req_event past everything consumed), then a while
+ * longer, so the core is most likely asleep in epoll. */
+static void wait_rearmed(struct fake *f)
+{
+    uint32_t prod = atomic_load(&f->req_prod);
+    uint64_t deadline = now_ns() + 5000000000ull;
+    while (atomic_load(&f->req_event) != prod + 1 && now_ns() < deadline)
+        usleep(100);
+    assert_int_equal(atomic_load(&f->req_event), prod + 1);
+    usleep(2000);
+}
+
+/* One queue on two ports: a kick on either wakes the sleeping core and
+ * counts on the queue. */
+static void queue_with_two_ports(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    fake_bind(f, core);
+    int g2;
+    f->q.ports[1] = bind_extra(core, &g2);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    for (int i = 0; i < 20; i++) {
+        wait_rearmed(f);
+        uint64_t kicks = qstat(f, SC_QSTAT_KICKS);
+        uint64_t sent = f->kicks_sent;
+        produce_via(f, 1, i % 2 ? g2 : f->gport);
+        assert_int_equal(f->kicks_sent, sent + 1); /* it was due: the core had rearmed */
+        if (!wait_answered(f, 5000000000ull))
+            fail_msg("cycle %d (port %d): not answered", i, i % 2);
+        assert_true(wait_qstat(f, SC_QSTAT_KICKS, kicks + 1, 2000000000ull));
+    }
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(sc_queue_notify_port(&f->q, 2), -EINVAL);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    assert_int_equal(sc_evtchn_unbind(sc_core_evtchn(core), (evtchn_port_t)f->q.ports[1]), 0);
+    xsim_evtchn_unbind(gevt, (evtchn_port_t)g2);
+    fake_free(f, core);
+    sc_core_destroy(core);
+}
+
+/* Two queues behind one port: both are served, both count each kick, and
+ * removing one leaves the other working. */
+static void queues_sharing_a_port(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *a = fake_new(guest_id, FAKE_SYNC, 0), *b = fake_new(guest_id, FAKE_SYNC, 0);
+    fake_bind(a, core);
+    b->q.port = a->q.port;
+    b->gport = a->gport;
+    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &b->q), 0);
+    for (int i = 0; i < 10; i++) {
+        struct fake *f = i % 2 ? b : a;
+        wait_rearmed(a);
+        wait_rearmed(b);
+        uint64_t ka = qstat(a, SC_QSTAT_KICKS), kb = qstat(b, SC_QSTAT_KICKS);
+        uint64_t sent = f->kicks_sent;
+        produce(f, 2);
+        assert_int_equal(f->kicks_sent, sent + 1);
+        if (!wait_answered(f, 5000000000ull))
+            fail_msg("cycle %d: queue %c not answered", i, i % 2 ? 'b' : 'a');
+        /* one kick, counted once on each queue of the port */
+        assert_true(wait_qstat(a, SC_QSTAT_KICKS, ka + 1, 2000000000ull));
+        assert_true(wait_qstat(b, SC_QSTAT_KICKS, kb + 1, 2000000000ull));
+        assert_int_equal(qstat(a, SC_QSTAT_KICKS), ka + 1);
+        assert_int_equal(qstat(b, SC_QSTAT_KICKS), kb + 1);
+    }
+    assert_int_equal(sc_core_remove_queue(core, &a->q), 0);
+    uint64_t ka = qstat(a, SC_QSTAT_KICKS);
+    for (int i = 0; i < 5; i++) {
+        wait_rearmed(b);
+        uint64_t kb = qstat(b, SC_QSTAT_KICKS);
+        produce(b, 1);
+        assert_true(wait_answered(b, 5000000000ull));
+        assert_true(wait_qstat(b, SC_QSTAT_KICKS, kb + 1, 2000000000ull));
+    }
+    assert_int_equal(qstat(a, SC_QSTAT_KICKS), ka);
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(sc_core_remove_queue(core, &b->q), 0);
+    fake_free(a, core);
+    b->q.port = SC_QUEUE_NO_PORT;
+    b->gport = -1;
+    fake_free(b, core);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1150,6 +1266,8 @@ int main(void)
         cmocka_unit_test(tenant_stats_never_wait_on_the_core),
         cmocka_unit_test(destroy_within_abandons_hung_io),
         cmocka_unit_test(quiesce_bounds_removal),
+        cmocka_unit_test(queue_with_two_ports),
+        cmocka_unit_test(queues_sharing_a_port),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
