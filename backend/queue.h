@@ -39,6 +39,7 @@ struct sc_queue;
 #define SC_QUEUE_NAME_MAX  48
 #define SC_QUEUE_NO_PORT   (-1)
 #define SC_QUEUE_MAX_PORTS 2   /* e.g. a netif queue's split tx/rx channels */
+#define SC_QUEUE_DEVICE_COUNTERS_MAX 64
 
 /* What one visit did (poll fills the outputs). */
 struct sc_visit {
@@ -115,6 +116,10 @@ struct sc_queue {
         int port;
         int ports[SC_QUEUE_MAX_PORTS];
     };
+    /* the device's own counters (sc_queue_set_device_counters) */
+    const char *const *dev_counter_names;
+    sc_counter *dev_counters;
+    unsigned ndev_counters;
 
     /* --- the owning core's, private (the device never touches them) --- */
     struct sc_core *core;
@@ -199,6 +204,22 @@ static inline void sc_queue_record_latency(struct sc_queue *q, uint64_t ns)
 {
     sc_hist_add(&q->stats.latency, ns);
 }
+
+/* Device-defined counters, beside the generic ones: n counters named
+ * names[0..n) ("tx_csum_fixups": stable names, for sidecorectl and
+ * Prometheus), the values in counters[0..n).  Both arrays are the device's
+ * and must outlive the queue; the core never writes the values: the
+ * device's core-thread code does, with sc_counter_add (one writer).
+ * Control thread, before the queue is added (n = 0 drops them).  0,
+ * -EINVAL (NULL arrays or name with n > 0, n > SC_QUEUE_DEVICE_COUNTERS_MAX)
+ * or -EBUSY (q is on a core). */
+int sc_queue_set_device_counters(struct sc_queue *q, const char *const *names, unsigned n,
+                                 sc_counter *counters);
+/* Any thread that saw q after the set (the add's handoff is enough), while
+ * q's memory is valid: the names (if `names`), and the values of the first
+ * min(n, max) counters in out.  Returns n, the number the queue has. */
+unsigned sc_queue_device_counters(const struct sc_queue *q, const char *const **names,
+                                  uint64_t *out, unsigned max);
 
 /* Any thread, at any time while q's memory is valid. */
 static inline void sc_queue_stats_snapshot(const struct sc_queue *q,

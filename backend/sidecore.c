@@ -110,6 +110,32 @@ void sc_queue_fail(struct sc_queue *q, int err)
     sc_core_fail_queue(q->core, q, err < 0 ? err : -EIO);
 }
 
+int sc_queue_set_device_counters(struct sc_queue *q, const char *const *names, unsigned n,
+                                 sc_counter *counters)
+{
+    if (!q || n > SC_QUEUE_DEVICE_COUNTERS_MAX || (n && (!names || !counters)))
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        if (!names[i])
+            return -EINVAL;
+    if (q->core)
+        return -EBUSY;
+    q->dev_counter_names = n ? names : NULL;
+    q->dev_counters = n ? counters : NULL;
+    q->ndev_counters = n;
+    return 0;
+}
+
+unsigned sc_queue_device_counters(const struct sc_queue *q, const char *const **names,
+                                  uint64_t *out, unsigned max)
+{
+    if (names)
+        *names = q->dev_counter_names;
+    for (unsigned i = 0; i < q->ndev_counters && i < max; i++)
+        out[i] = sc_counter_read(&q->dev_counters[i]);
+    return q->ndev_counters;
+}
+
 uint64_t sc_queue_now_ns(const struct sc_queue *q)
 {
     return q->core->now_ns;

@@ -86,6 +86,7 @@ struct fake {
     uint32_t req_bytes;
     uint32_t fail_at;   /* poll fails with -EPROTO once this many consumed (0 = never) */
     unsigned quiesced;  /* times quiesce ran (core thread) */
+    sc_counter dev[2];  /* device counters: visits, requests of odd index */
 };
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
@@ -129,7 +130,10 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
     /* a hostile frontend: more requests than the ring holds */
     if (!f->endless && prod - f->rsp_pvt > RING)
         return -EPROTO;
+    sc_counter_add(&f->dev[0], 1);
     while (f->req_cons != prod) {
+        if (f->req_cons % 2)
+            sc_counter_add(&f->dev[1], 1);
         if (f->fail_at && f->req_cons >= f->fail_at)
             return -EPROTO;
         if (!sc_sched_grant_admits(g, v->bytes, v->requests, f->req_bytes))
@@ -1143,6 +1147,44 @@ static void quiesce_bounds_removal(void **state)
     sc_core_destroy(core);
 }
 
+/* The device's own counters sit beside the generic ones, written by its
+ * core-thread code and read from anywhere. */
+static void device_counters(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "visits", "odd_requests" };
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    const char *const *got = names;
+    uint64_t v[3] = { 7, 7, 7 };
+    assert_int_equal(sc_queue_device_counters(&f->q, &got, v, 3), 0);
+    assert_null(got);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 2, NULL), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, NULL, 2, f->dev), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, SC_QUEUE_DEVICE_COUNTERS_MAX + 1,
+                                                  f->dev), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 2, f->dev), 0);
+    produce(f, 9);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 1, f->dev), -EBUSY);
+    assert_true(wait_answered(f, 5000000000ull));
+    uint64_t deadline = now_ns() + 2000000000ull;
+    do {
+        assert_int_equal(sc_queue_device_counters(&f->q, &got, v, 3), 2);
+    } while (v[1] != 4 && now_ns() < deadline);
+    assert_ptr_equal(got, names);
+    assert_string_equal(got[1], "odd_requests");
+    assert_true(v[0] >= 1);
+    assert_int_equal(v[1], 4); /* requests 1, 3, 5, 7 */
+    assert_int_equal(v[2], 7); /* beyond n: untouched */
+    assert_int_equal(sc_queue_device_counters(&f->q, NULL, v, 1), 2);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, NULL, 0, NULL), 0);
+    assert_int_equal(sc_queue_device_counters(&f->q, NULL, NULL, 0), 0);
+    fake_free(f, core);
+    sc_core_destroy(core);
+}
+
 /* ---- ports ---- */
 
 /* Binds one more event channel for the core's handle; the guest's end in *gport. */
@@ -1268,6 +1310,7 @@ int main(void)
         cmocka_unit_test(quiesce_bounds_removal),
         cmocka_unit_test(queue_with_two_ports),
         cmocka_unit_test(queues_sharing_a_port),
+        cmocka_unit_test(device_counters),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
