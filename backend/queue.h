@@ -40,6 +40,7 @@ struct sc_queue;
 #define SC_QUEUE_NO_PORT   (-1)
 #define SC_QUEUE_MAX_PORTS 2   /* e.g. a netif queue's split tx/rx channels */
 #define SC_QUEUE_DEVICE_COUNTERS_MAX 64
+#define SC_QUEUE_MAX_FDS   4   /* fds a queue may watch (sc_queue_watch_fd) */
 
 /* What one visit did (poll fills the outputs). */
 struct sc_visit {
@@ -116,6 +117,8 @@ struct sc_queue {
         int port;
         int ports[SC_QUEUE_MAX_PORTS];
     };
+    int fds[SC_QUEUE_MAX_FDS];    /* watched fds (sc_queue_watch_fd) */
+    unsigned nfds;
     /* the device's own counters (sc_queue_set_device_counters) */
     const char *const *dev_counter_names;
     sc_counter *dev_counters;
@@ -128,6 +131,7 @@ struct sc_queue {
     struct sc_queue *port_next[SC_QUEUE_MAX_PORTS]; /* chain of queues on ports[i] */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
     struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
+    bool fds_watched;             /* its fds are on the core's epoll */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */
@@ -147,6 +151,24 @@ typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *ar
  * missing). */
 int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Control thread, before the queue is added: the core watches fd (a TAP
+ * device, a socket, a pipe: anything epoll takes) for readability while the
+ * queue is added.  It is put on the core's epoll by the ADD and taken off
+ * when the queue fails or its REMOVE starts; the queue keeps owning fd (it
+ * closes it after the remove).  Readability only wakes a sleeping core,
+ * which then polls its queues: the queue reads fd itself, non-blocking, in
+ * poll (until EAGAIN or its grant is spent; leftover data keeps the fd
+ * readable, level-triggered, so nothing is forgotten).
+ * Why epoll readiness and not io_uring reads: a packet device would need an
+ * SQE and a CQE per packet, and a read always outstanding, re-armed after
+ * each; one non-blocking read per visit moves the same data with no ring
+ * traffic, and batches what arrived meanwhile.  The registration costs
+ * nothing while the core polls: epoll is only consulted when it sleeps.
+ * 0, -EINVAL (fd < 0), -EEXIST (q watches it already), -ENOSPC (more than
+ * SC_QUEUE_MAX_FDS) or -EBUSY (q is on a core).  The ADD fails with -EEXIST
+ * if another queue of that core watches fd, -EINVAL if epoll refuses it. */
+int sc_queue_watch_fd(struct sc_queue *q, int fd);
 
 /* An SQE of the core's io_uring for this queue's I/O.  When the SQ is full
  * the core submits what is queued and tries again; NULL (errno EBUSY) if it

@@ -110,6 +110,21 @@ void sc_queue_fail(struct sc_queue *q, int err)
     sc_core_fail_queue(q->core, q, err < 0 ? err : -EIO);
 }
 
+int sc_queue_watch_fd(struct sc_queue *q, int fd)
+{
+    if (!q || fd < 0)
+        return -EINVAL;
+    if (q->core)
+        return -EBUSY;
+    for (unsigned i = 0; i < q->nfds; i++)
+        if (q->fds[i] == fd)
+            return -EEXIST;
+    if (q->nfds == SC_QUEUE_MAX_FDS)
+        return -ENOSPC;
+    q->fds[q->nfds++] = fd;
+    return 0;
+}
+
 int sc_queue_set_device_counters(struct sc_queue *q, const char *const *names, unsigned n,
                                  sc_counter *counters)
 {
@@ -143,10 +158,41 @@ uint64_t sc_queue_now_ns(const struct sc_queue *q)
 
 /* ---- core thread: queue membership ---- */
 
+/* Takes q's fds off the core's epoll (failed or removing: a readable fd
+ * must not keep waking the core for a queue it no longer polls). */
+static void unwatch_fds(struct sc_core *core, struct sc_queue *q)
+{
+    if (!q->fds_watched)
+        return;
+    q->fds_watched = false;
+    for (unsigned i = 0; i < q->nfds; i++)
+        if (epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL) < 0 && errno != EBADF &&
+            errno != ENOENT)
+            sc_log_rl(SC_LOG_ERR, q->name, "unwatching fd %d: %s", q->fds[i],
+                      strerrordesc_np(errno));
+}
+
+static int watch_fds(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < q->nfds; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)q };
+        if (epoll_ctl(core->epfd, EPOLL_CTL_ADD, q->fds[i], &ev) < 0) {
+            int err = errno == EEXIST ? -EEXIST : errno == ENOMEM || errno == ENOSPC ? -ENOMEM
+                                                                                      : -EINVAL;
+            while (i-- > 0)
+                epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL);
+            return err;
+        }
+    }
+    q->fds_watched = q->nfds > 0;
+    return 0;
+}
+
 void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err)
 {
     if (atomic_load_explicit(&q->failed, memory_order_relaxed))
         return;
+    unwatch_fds(core, q);
     if (q->polled) {
         sc_sched_queue_remove(core->sched, &q->sched);
         q->polled = false;
@@ -373,9 +419,14 @@ static int core_add(struct sc_core *core, struct sc_queue *q)
     int ret = check_ports(core, q);
     if (ret < 0)
         return ret;
-    ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    ret = watch_fds(core, q);
     if (ret < 0)
         return ret;
+    ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    if (ret < 0) {
+        unwatch_fds(core, q);
+        return ret;
+    }
     link_ports(core, q);
     q->polled = true;
     q->removing = false;
@@ -401,6 +452,7 @@ static void begin_remove(struct sc_core *core, struct sc_queue *q)
         return;
     q->removing = true;
     core->nremoving++;
+    unwatch_fds(core, q);
     if (q->polled) {
         sc_sched_queue_remove(core->sched, &q->sched);
         q->polled = false;

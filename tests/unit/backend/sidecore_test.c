@@ -10,6 +10,7 @@
  * goes through the core's io_uring as NOP or TIMEOUT requests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -87,6 +88,8 @@ struct fake {
     uint32_t fail_at;   /* poll fails with -EPROTO once this many consumed (0 = never) */
     unsigned quiesced;  /* times quiesce ran (core thread) */
     sc_counter dev[2];  /* device counters: visits, requests of odd index */
+    int rfd;            /* a watched fd poll reads (non-blocking), or -1 */
+    _Atomic uint64_t fd_bytes; /* read from it */
 };
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
@@ -131,6 +134,14 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
     if (!f->endless && prod - f->rsp_pvt > RING)
         return -EPROTO;
     sc_counter_add(&f->dev[0], 1);
+    if (f->rfd >= 0) {
+        char buf[64];
+        ssize_t n;
+        while ((n = read(f->rfd, buf, sizeof(buf))) > 0) {
+            atomic_fetch_add(&f->fd_bytes, (uint64_t)n);
+            v->requests++;
+        }
+    }
     while (f->req_cons != prod) {
         if (f->req_cons % 2)
             sc_counter_add(&f->dev[1], 1);
@@ -252,6 +263,7 @@ static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
     f->io = io;
     f->req_bytes = 4096;
     f->gport = -1;
+    f->rfd = -1;
     atomic_store(&f->req_event, 1); /* as FRONT_RING_INIT / SHARED_RING_INIT */
     for (unsigned i = 0; i < RING; i++) {
         f->reqs[i].io.done = fake_done;
@@ -335,6 +347,31 @@ static bool wait_consumed(struct fake *f, uint32_t n, uint64_t timeout_ns)
         usleep(100);
     }
     return true;
+}
+
+/* Waits until f rearmed (req_event past everything consumed), then a while
+ * longer, so the core is most likely asleep in epoll. */
+static void wait_rearmed(struct fake *f)
+{
+    uint32_t prod = atomic_load(&f->req_prod);
+    uint64_t deadline = now_ns() + 5000000000ull;
+    while (atomic_load(&f->req_event) != prod + 1 && now_ns() < deadline)
+        usleep(100);
+    assert_int_equal(atomic_load(&f->req_event), prod + 1);
+    usleep(2000);
+}
+
+/* Waits (up to a second) until the core ran no round for 2 ms: asleep. */
+static void wait_core_quiet(struct sc_core *core)
+{
+    uint64_t deadline = now_ns() + 1000000000ull;
+    struct sc_core_stats a, b;
+    sc_core_stats(core, &a);
+    do {
+        usleep(2000);
+        b = a;
+        sc_core_stats(core, &a);
+    } while (a.rounds != b.rounds && now_ns() < deadline);
 }
 
 static uint64_t qstat(const struct fake *f, enum sc_queue_counter c)
@@ -1185,6 +1222,56 @@ static void device_counters(void **state)
     sc_core_destroy(core);
 }
 
+/* A queue's fd wakes the sleeping core, whose visit then reads it. */
+static void watched_fd_wakes_the_core(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0), *g = fake_new(guest_id, FAKE_SYNC, 0);
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    f->rfd = p[0];
+    assert_int_equal(sc_queue_watch_fd(&f->q, -1), -EINVAL);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), 0);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), -EEXIST);
+    assert_int_equal(sc_queue_watch_fd(&g->q, p[0]), 0);
+    for (int i = 0; i < SC_QUEUE_MAX_FDS - 1; i++)
+        assert_int_equal(sc_queue_watch_fd(&g->q, 100 + i), 0);
+    assert_int_equal(sc_queue_watch_fd(&g->q, 200), -ENOSPC);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[1]), -EBUSY);
+    /* the same fd on two queues of a core: refused (and nothing left behind) */
+    g->q.nfds = 1;
+    assert_int_equal(sc_core_add_queue(core, &g->q), -EEXIST);
+    assert_null(g->q.core);
+
+    /* Nothing else can wake this core (no kick, no I/O, no command), so
+     * every byte read after the first proves a wake by the fd. */
+    struct sc_core_stats c0, c1;
+    sc_core_stats(core, &c0);
+    for (int i = 0; i < 10; i++) {
+        wait_core_quiet(core);
+        assert_int_equal(write(p[1], "x", 1), 1);
+        uint64_t deadline = now_ns() + 5000000000ull;
+        while (atomic_load(&f->fd_bytes) != (uint64_t)i + 1 && now_ns() < deadline)
+            usleep(100);
+        assert_int_equal(atomic_load(&f->fd_bytes), i + 1);
+    }
+    sc_core_stats(core, &c1);
+    assert_true(c1.wakeups - c0.wakeups >= 5); /* all 10 unless a write beat the sleep */
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    /* the remove took the fd off the core's epoll: it can be watched anew */
+    assert_int_equal(sc_core_add_queue(core, &g->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &g->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    close(p[0]);
+    close(p[1]);
+    fake_free(f, core);
+    fake_free(g, core);
+    sc_core_destroy(core);
+}
+
 /* ---- ports ---- */
 
 /* Binds one more event channel for the core's handle; the guest's end in *gport. */
@@ -1195,18 +1282,6 @@ static int bind_extra(struct sc_core *core, int *gport)
     int lport = sc_evtchn_bind_interdomain(sc_core_evtchn(core), guest_id, (evtchn_port_t)*gport);
     assert_true(lport > 0);
     return lport;
-}
-
-/* Waits until f rearmed (req_event past everything consumed), then a while
- * longer, so the core is most likely asleep in epoll. */
-static void wait_rearmed(struct fake *f)
-{
-    uint32_t prod = atomic_load(&f->req_prod);
-    uint64_t deadline = now_ns() + 5000000000ull;
-    while (atomic_load(&f->req_event) != prod + 1 && now_ns() < deadline)
-        usleep(100);
-    assert_int_equal(atomic_load(&f->req_event), prod + 1);
-    usleep(2000);
 }
 
 /* One queue on two ports: a kick on either wakes the sleeping core and
@@ -1311,6 +1386,7 @@ int main(void)
         cmocka_unit_test(queue_with_two_ports),
         cmocka_unit_test(queues_sharing_a_port),
         cmocka_unit_test(device_counters),
+        cmocka_unit_test(watched_fd_wakes_the_core),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
