@@ -36,8 +36,11 @@ struct sc_core;
 struct sc_core_cmd;
 struct sc_queue;
 
-#define SC_QUEUE_NAME_MAX 48
-#define SC_QUEUE_NO_PORT  (-1)
+#define SC_QUEUE_NAME_MAX  48
+#define SC_QUEUE_NO_PORT   (-1)
+#define SC_QUEUE_MAX_PORTS 2   /* e.g. a netif queue's split tx/rx channels */
+#define SC_QUEUE_DEVICE_COUNTERS_MAX 64
+#define SC_QUEUE_MAX_FDS   4   /* fds a queue may watch (sc_queue_watch_fd) */
 
 /* What one visit did (poll fills the outputs). */
 struct sc_visit {
@@ -106,15 +109,29 @@ struct sc_queue {
     const struct sc_queue_ops *ops;
     char name[SC_QUEUE_NAME_MAX]; /* "vbd 5/51712 q0": log and stats context */
     domid_t domid;                /* the tenant for fair share */
-    int port;                     /* local port bound on sc_core_evtchn(core), or
-                                     SC_QUEUE_NO_PORT (kicks then go unnoticed) */
+    /* Local ports bound on sc_core_evtchn(core), or SC_QUEUE_NO_PORT (a
+     * queue without one is still polled; its kicks just go unnoticed).
+     * `port` is ports[0].  Several queues may share a port (one event
+     * channel for a device's rings): a kick on it counts on each of them. */
+    union {
+        int port;
+        int ports[SC_QUEUE_MAX_PORTS];
+    };
+    int fds[SC_QUEUE_MAX_FDS];    /* watched fds (sc_queue_watch_fd) */
+    unsigned nfds;
+    /* the device's own counters (sc_queue_set_device_counters) */
+    const char *const *dev_counter_names;
+    sc_counter *dev_counters;
+    unsigned ndev_counters;
 
     /* --- the owning core's, private (the device never touches them) --- */
     struct sc_core *core;
     struct sc_sched_queue sched;
     struct sc_queue *next, *prev; /* the core's list of queues */
+    struct sc_queue *port_next[SC_QUEUE_MAX_PORTS]; /* chain of queues on ports[i] */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
     struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
+    bool fds_watched;             /* its fds are on the core's epoll */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */
@@ -129,11 +146,29 @@ struct sc_queue {
  * queue is not on a core); a non-zero return stops the walk. */
 typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *arg);
 
-/* Control thread: zeroes q, sets ops, domid, port = SC_QUEUE_NO_PORT and the
+/* Control thread: zeroes q, sets ops, domid, every port SC_QUEUE_NO_PORT and the
  * printf-formatted name (truncated to fit).  0 or -EINVAL (NULL ops or an op
  * missing). */
 int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Control thread, before the queue is added: the core watches fd (a TAP
+ * device, a socket, a pipe: anything epoll takes) for readability while the
+ * queue is added.  It is put on the core's epoll by the ADD and taken off
+ * when the queue fails or its REMOVE starts; the queue keeps owning fd (it
+ * closes it after the remove).  Readability only wakes a sleeping core,
+ * which then polls its queues: the queue reads fd itself, non-blocking, in
+ * poll (until EAGAIN or its grant is spent; leftover data keeps the fd
+ * readable, level-triggered, so nothing is forgotten).
+ * Why epoll readiness and not io_uring reads: a packet device would need an
+ * SQE and a CQE per packet, and a read always outstanding, re-armed after
+ * each; one non-blocking read per visit moves the same data with no ring
+ * traffic, and batches what arrived meanwhile.  The registration costs
+ * nothing while the core polls: epoll is only consulted when it sleeps.
+ * 0, -EINVAL (fd < 0), -EEXIST (q watches it already), -ENOSPC (more than
+ * SC_QUEUE_MAX_FDS) or -EBUSY (q is on a core).  The ADD fails with -EEXIST
+ * if another queue of that core watches fd, -EINVAL if epoll refuses it. */
+int sc_queue_watch_fd(struct sc_queue *q, int fd);
 
 /* An SQE of the core's io_uring for this queue's I/O.  When the SQ is full
  * the core submits what is queued and tries again; NULL (errno EBUSY) if it
@@ -152,8 +187,11 @@ static inline void sc_io_attach(struct io_uring_sqe *sqe, struct sc_io *io)
  * of this round.  Idempotent within a round. */
 void sc_queue_mark_dirty(struct sc_queue *q);
 
-/* Kicks the frontend through q->port and counts it.  For flush.  0, -ENOTCONN
- * without a port, or the -errno of sc_evtchn_notify. */
+/* Kicks the frontend through q->ports[i] and counts it (SC_QSTAT_NOTIFIES).
+ * For flush.  0, -EINVAL (i >= SC_QUEUE_MAX_PORTS), -ENOTCONN (no port
+ * there), or the -errno of sc_evtchn_notify. */
+int sc_queue_notify_port(struct sc_queue *q, unsigned i);
+/* sc_queue_notify_port(q, 0). */
 int sc_queue_notify(struct sc_queue *q);
 
 /* Fails q from a done callback or flush (poll returns its -errno instead):
@@ -188,6 +226,22 @@ static inline void sc_queue_record_latency(struct sc_queue *q, uint64_t ns)
 {
     sc_hist_add(&q->stats.latency, ns);
 }
+
+/* Device-defined counters, beside the generic ones: n counters named
+ * names[0..n) ("tx_csum_fixups": stable names, for sidecorectl and
+ * Prometheus), the values in counters[0..n).  Both arrays are the device's
+ * and must outlive the queue; the core never writes the values: the
+ * device's core-thread code does, with sc_counter_add (one writer).
+ * Control thread, before the queue is added (n = 0 drops them).  0,
+ * -EINVAL (NULL arrays or name with n > 0, n > SC_QUEUE_DEVICE_COUNTERS_MAX)
+ * or -EBUSY (q is on a core). */
+int sc_queue_set_device_counters(struct sc_queue *q, const char *const *names, unsigned n,
+                                 sc_counter *counters);
+/* Any thread that saw q after the set (the add's handoff is enough), while
+ * q's memory is valid: the names (if `names`), and the values of the first
+ * min(n, max) counters in out.  Returns n, the number the queue has. */
+unsigned sc_queue_device_counters(const struct sc_queue *q, const char *const **names,
+                                  uint64_t *out, unsigned max);
 
 /* Any thread, at any time while q's memory is valid. */
 static inline void sc_queue_stats_snapshot(const struct sc_queue *q,

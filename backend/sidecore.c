@@ -50,7 +50,8 @@ int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t do
     memset(q, 0, sizeof(*q));
     q->ops = ops;
     q->domid = domid;
-    q->port = SC_QUEUE_NO_PORT;
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++)
+        q->ports[i] = SC_QUEUE_NO_PORT;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(q->name, sizeof(q->name), fmt, ap);
@@ -87,19 +88,67 @@ void sc_queue_mark_dirty(struct sc_queue *q)
     q->core->dirty = q;
 }
 
-int sc_queue_notify(struct sc_queue *q)
+int sc_queue_notify_port(struct sc_queue *q, unsigned i)
 {
-    if (q->port < 0)
+    if (i >= SC_QUEUE_MAX_PORTS)
+        return -EINVAL;
+    if (q->ports[i] < 0)
         return -ENOTCONN;
-    int ret = sc_evtchn_notify(q->core->evtchn, (evtchn_port_t)q->port);
+    int ret = sc_evtchn_notify(q->core->evtchn, (evtchn_port_t)q->ports[i]);
     if (ret == 0)
         sc_queue_count(q, SC_QSTAT_NOTIFIES, 1);
     return ret;
 }
 
+int sc_queue_notify(struct sc_queue *q)
+{
+    return sc_queue_notify_port(q, 0);
+}
+
 void sc_queue_fail(struct sc_queue *q, int err)
 {
     sc_core_fail_queue(q->core, q, err < 0 ? err : -EIO);
+}
+
+int sc_queue_watch_fd(struct sc_queue *q, int fd)
+{
+    if (!q || fd < 0)
+        return -EINVAL;
+    if (q->core)
+        return -EBUSY;
+    for (unsigned i = 0; i < q->nfds; i++)
+        if (q->fds[i] == fd)
+            return -EEXIST;
+    if (q->nfds == SC_QUEUE_MAX_FDS)
+        return -ENOSPC;
+    q->fds[q->nfds++] = fd;
+    return 0;
+}
+
+int sc_queue_set_device_counters(struct sc_queue *q, const char *const *names, unsigned n,
+                                 sc_counter *counters)
+{
+    if (!q || n > SC_QUEUE_DEVICE_COUNTERS_MAX || (n && (!names || !counters)))
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++)
+        if (!names[i])
+            return -EINVAL;
+    if (q->core)
+        return -EBUSY;
+    q->dev_counter_names = n ? names : NULL;
+    q->dev_counters = n ? counters : NULL;
+    q->ndev_counters = n;
+    return 0;
+}
+
+unsigned sc_queue_device_counters(const struct sc_queue *q, const char *const **names,
+                                  uint64_t *out, unsigned max)
+{
+    if (names)
+        *names = q->dev_counter_names;
+    for (unsigned i = 0; i < q->ndev_counters && i < max; i++)
+        out[i] = sc_counter_read(&q->dev_counters[i]);
+    return q->ndev_counters;
 }
 
 uint64_t sc_queue_now_ns(const struct sc_queue *q)
@@ -109,10 +158,41 @@ uint64_t sc_queue_now_ns(const struct sc_queue *q)
 
 /* ---- core thread: queue membership ---- */
 
+/* Takes q's fds off the core's epoll (failed or removing: a readable fd
+ * must not keep waking the core for a queue it no longer polls). */
+static void unwatch_fds(struct sc_core *core, struct sc_queue *q)
+{
+    if (!q->fds_watched)
+        return;
+    q->fds_watched = false;
+    for (unsigned i = 0; i < q->nfds; i++)
+        if (epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL) < 0 && errno != EBADF &&
+            errno != ENOENT)
+            sc_log_rl(SC_LOG_ERR, q->name, "unwatching fd %d: %s", q->fds[i],
+                      strerrordesc_np(errno));
+}
+
+static int watch_fds(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < q->nfds; i++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)q };
+        if (epoll_ctl(core->epfd, EPOLL_CTL_ADD, q->fds[i], &ev) < 0) {
+            int err = errno == EEXIST ? -EEXIST : errno == ENOMEM || errno == ENOSPC ? -ENOMEM
+                                                                                      : -EINVAL;
+            while (i-- > 0)
+                epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL);
+            return err;
+        }
+    }
+    q->fds_watched = q->nfds > 0;
+    return 0;
+}
+
 void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err)
 {
     if (atomic_load_explicit(&q->failed, memory_order_relaxed))
         return;
+    unwatch_fds(core, q);
     if (q->polled) {
         sc_sched_queue_remove(core->sched, &q->sched);
         q->polled = false;
@@ -280,24 +360,74 @@ static void complete(struct sc_core_cmd *cmd, int result)
         done(cmd);
 }
 
+/* The link that follows q in the chain of queues on `port` (q is on it). */
+static struct sc_queue **port_link(struct sc_queue *q, int port)
+{
+    return &q->port_next[q->ports[0] == port ? 0 : 1];
+}
+
+static int check_ports(struct sc_core *core, const struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        if (p <= 0 || (unsigned)p >= SC_CORE_PORT_LIMIT)
+            return -EINVAL;
+        for (unsigned j = 0; j < i; j++)
+            if (q->ports[j] == p)
+                return -EINVAL;
+        int ret = grow_ports(core, (unsigned)p);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+static void link_ports(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        q->port_next[i] = NULL;
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        q->port_next[i] = core->by_port[p];
+        core->by_port[p] = q;
+    }
+}
+
+static void unlink_ports(struct sc_core *core, struct sc_queue *q)
+{
+    for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++) {
+        int p = q->ports[i];
+        if (p == SC_QUEUE_NO_PORT)
+            continue;
+        for (struct sc_queue **pp = &core->by_port[p]; *pp; pp = port_link(*pp, p)) {
+            if (*pp == q) {
+                *pp = q->port_next[i];
+                break;
+            }
+        }
+        q->port_next[i] = NULL;
+    }
+}
+
 static int core_add(struct sc_core *core, struct sc_queue *q)
 {
     if (core->stopping)
         return -ESHUTDOWN;
-    if (q->port != SC_QUEUE_NO_PORT) {
-        if (q->port <= 0 || (unsigned)q->port >= SC_CORE_PORT_LIMIT)
-            return -EINVAL;
-        int ret = grow_ports(core, (unsigned)q->port);
-        if (ret < 0)
-            return ret;
-        if (core->by_port[q->port])
-            return -EEXIST;
-    }
-    int ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    int ret = check_ports(core, q);
     if (ret < 0)
         return ret;
-    if (q->port != SC_QUEUE_NO_PORT)
-        core->by_port[q->port] = q;
+    ret = watch_fds(core, q);
+    if (ret < 0)
+        return ret;
+    ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    if (ret < 0) {
+        unwatch_fds(core, q);
+        return ret;
+    }
+    link_ports(core, q);
     q->polled = true;
     q->removing = false;
     q->dirty = false;
@@ -322,6 +452,7 @@ static void begin_remove(struct sc_core *core, struct sc_queue *q)
         return;
     q->removing = true;
     core->nremoving++;
+    unwatch_fds(core, q);
     if (q->polled) {
         sc_sched_queue_remove(core->sched, &q->sched);
         q->polled = false;
@@ -341,9 +472,7 @@ static void unlink_queue(struct sc_core *core, struct sc_queue *q)
     if (q->next)
         q->next->prev = q->prev;
     q->next = q->prev = NULL;
-    if (q->port != SC_QUEUE_NO_PORT && (unsigned)q->port < core->nports &&
-        core->by_port[q->port] == q)
-        core->by_port[q->port] = NULL;
+    unlink_ports(core, q);
     q->removing = false;
     core->nremoving--;
     atomic_store_explicit(&core->stats.queues,

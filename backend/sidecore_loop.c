@@ -65,9 +65,11 @@ static void clear_eventfd(int fd)
         ;
 }
 
-/* Takes pending ports: counts a kick on the queue, unmasks.  A failed
- * queue's port is left masked, so its (hostile) frontend cannot keep waking
- * us; it is unbound when the queue is removed. */
+/* Takes pending ports: counts a kick on every queue bound to the port,
+ * unmasks it once.  A port whose queues all failed is left masked, so a
+ * (hostile) frontend cannot keep waking us; it is unbound when the queue is
+ * removed.  Kicks change nothing else: every polled ring is looked at each
+ * round, and parked ones are checked with pending() each round. */
 static unsigned drain_kicks(struct sc_core *core)
 {
     unsigned n = 0;
@@ -82,14 +84,19 @@ static unsigned drain_kicks(struct sc_core *core)
         n++;
         sc_counter_add(&core->stats.kicks, 1);
         struct sc_queue *q = (unsigned)port < core->nports ? core->by_port[port] : NULL;
-        if (q) {
-            sc_queue_count(q, SC_QSTAT_KICKS, 1);
-            if (atomic_load_explicit(&q->failed, memory_order_relaxed))
-                continue;
-        } else {
+        if (!q) {
             /* Not (or no longer) a queue's: bound but not yet added, or being
              * unbound.  An added queue is polled at once, so nothing is lost. */
             sc_counter_add(&core->stats.stray_kicks, 1);
+        } else {
+            bool live = false;
+            for (; q; q = q->port_next[q->ports[0] == port ? 0 : 1]) {
+                sc_queue_count(q, SC_QSTAT_KICKS, 1);
+                if (!atomic_load_explicit(&q->failed, memory_order_relaxed))
+                    live = true;
+            }
+            if (!live)
+                continue;
         }
         int ret = sc_evtchn_unmask(core->evtchn, (evtchn_port_t)port);
         if (ret < 0 && ret != -ENOTCONN)

@@ -10,6 +10,7 @@
  * goes through the core's io_uring as NOP or TIMEOUT requests.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -86,6 +87,9 @@ struct fake {
     uint32_t req_bytes;
     uint32_t fail_at;   /* poll fails with -EPROTO once this many consumed (0 = never) */
     unsigned quiesced;  /* times quiesce ran (core thread) */
+    sc_counter dev[2];  /* device counters: visits, requests of odd index */
+    int rfd;            /* a watched fd poll reads (non-blocking), or -1 */
+    _Atomic uint64_t fd_bytes; /* read from it */
 };
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
@@ -129,7 +133,18 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
     /* a hostile frontend: more requests than the ring holds */
     if (!f->endless && prod - f->rsp_pvt > RING)
         return -EPROTO;
+    sc_counter_add(&f->dev[0], 1);
+    if (f->rfd >= 0) {
+        char buf[64];
+        ssize_t n;
+        while ((n = read(f->rfd, buf, sizeof(buf))) > 0) {
+            atomic_fetch_add(&f->fd_bytes, (uint64_t)n);
+            v->requests++;
+        }
+    }
     while (f->req_cons != prod) {
+        if (f->req_cons % 2)
+            sc_counter_add(&f->dev[1], 1);
         if (f->fail_at && f->req_cons >= f->fail_at)
             return -EPROTO;
         if (!sc_sched_grant_admits(g, v->bytes, v->requests, f->req_bytes))
@@ -248,6 +263,7 @@ static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
     f->io = io;
     f->req_bytes = 4096;
     f->gport = -1;
+    f->rfd = -1;
     atomic_store(&f->req_event, 1); /* as FRONT_RING_INIT / SHARED_RING_INIT */
     for (unsigned i = 0; i < RING; i++) {
         f->reqs[i].io.done = fake_done;
@@ -285,16 +301,24 @@ static void fake_free(struct fake *f, struct sc_core *core)
     free(f);
 }
 
+static void produce_via(struct fake *f, uint32_t n, int gport);
+
 /* RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, then the kick. */
 static void produce(struct fake *f, uint32_t n)
+{
+    produce_via(f, n, f->gport);
+}
+
+/* The same, kicking through guest port gport. */
+static void produce_via(struct fake *f, uint32_t n, int gport)
 {
     uint32_t old = atomic_load_explicit(&f->req_prod, memory_order_relaxed);
     uint32_t new = old + n;
     atomic_store_explicit(&f->req_prod, new, memory_order_release);
     atomic_thread_fence(memory_order_seq_cst);
     uint32_t ev = atomic_load_explicit(&f->req_event, memory_order_relaxed);
-    if ((uint32_t)(new - ev) < (uint32_t)(new - old) && f->gport > 0) {
-        assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)f->gport), 0);
+    if ((uint32_t)(new - ev) < (uint32_t)(new - old) && gport > 0) {
+        assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)gport), 0);
         f->kicks_sent++;
     }
 }
@@ -323,6 +347,31 @@ static bool wait_consumed(struct fake *f, uint32_t n, uint64_t timeout_ns)
         usleep(100);
     }
     return true;
+}
+
+/* Waits until f rearmed (req_event past everything consumed), then a while
+ * longer, so the core is most likely asleep in epoll. */
+static void wait_rearmed(struct fake *f)
+{
+    uint32_t prod = atomic_load(&f->req_prod);
+    uint64_t deadline = now_ns() + 5000000000ull;
+    while (atomic_load(&f->req_event) != prod + 1 && now_ns() < deadline)
+        usleep(100);
+    assert_int_equal(atomic_load(&f->req_event), prod + 1);
+    usleep(2000);
+}
+
+/* Waits (up to a second) until the core ran no round for 2 ms: asleep. */
+static void wait_core_quiet(struct sc_core *core)
+{
+    uint64_t deadline = now_ns() + 1000000000ull;
+    struct sc_core_stats a, b;
+    sc_core_stats(core, &a);
+    do {
+        usleep(2000);
+        b = a;
+        sc_core_stats(core, &a);
+    } while (a.rounds != b.rounds && now_ns() < deadline);
 }
 
 static uint64_t qstat(const struct fake *f, enum sc_queue_counter c)
@@ -558,14 +607,16 @@ static void add_remove_while_running(void **state)
         assert_int_equal(sc_core_remove_queue(core, &f->q), -ENOENT);
         fake_free(f, core);
     }
-    /* a port may serve one queue only */
+    /* ports are checked; a port may serve several queues */
     struct fake *a = fake_new(guest_id, FAKE_SYNC, 0), *b = fake_new(guest_id, FAKE_SYNC, 0);
     fake_bind(a, core);
-    b->q.port = a->q.port;
-    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
-    assert_int_equal(sc_core_add_queue(core, &b->q), -EEXIST);
+    b->q.ports[0] = b->q.ports[1] = a->q.port;
+    assert_int_equal(sc_core_add_queue(core, &b->q), -EINVAL); /* twice the same */
     assert_null(b->q.core);
-    b->q.port = SC_QUEUE_NO_PORT;
+    b->q.ports[1] = 1 << 20;
+    assert_int_equal(sc_core_add_queue(core, &b->q), -EINVAL); /* out of range */
+    b->q.ports[1] = SC_QUEUE_NO_PORT;
+    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
     assert_int_equal(sc_core_add_queue(core, &b->q), 0);
 
     struct sc_core_stats cs;
@@ -587,6 +638,7 @@ static void add_remove_while_running(void **state)
     usleep(10000);
     assert_int_equal(qstat(busy, SC_QSTAT_REQUESTS), after);
     fake_free(a, core);
+    b->q.port = SC_QUEUE_NO_PORT; /* a's, unbound with a */
     fake_free(b, core);
     fake_free(busy, core);
     sc_core_destroy(core);
@@ -1132,6 +1184,187 @@ static void quiesce_bounds_removal(void **state)
     sc_core_destroy(core);
 }
 
+/* The device's own counters sit beside the generic ones, written by its
+ * core-thread code and read from anywhere. */
+static void device_counters(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "visits", "odd_requests" };
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    const char *const *got = names;
+    uint64_t v[3] = { 7, 7, 7 };
+    assert_int_equal(sc_queue_device_counters(&f->q, &got, v, 3), 0);
+    assert_null(got);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 2, NULL), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, NULL, 2, f->dev), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, SC_QUEUE_DEVICE_COUNTERS_MAX + 1,
+                                                  f->dev), -EINVAL);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 2, f->dev), 0);
+    produce(f, 9);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, names, 1, f->dev), -EBUSY);
+    assert_true(wait_answered(f, 5000000000ull));
+    uint64_t deadline = now_ns() + 2000000000ull;
+    do {
+        assert_int_equal(sc_queue_device_counters(&f->q, &got, v, 3), 2);
+    } while (v[1] != 4 && now_ns() < deadline);
+    assert_ptr_equal(got, names);
+    assert_string_equal(got[1], "odd_requests");
+    assert_true(v[0] >= 1);
+    assert_int_equal(v[1], 4); /* requests 1, 3, 5, 7 */
+    assert_int_equal(v[2], 7); /* beyond n: untouched */
+    assert_int_equal(sc_queue_device_counters(&f->q, NULL, v, 1), 2);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_set_device_counters(&f->q, NULL, 0, NULL), 0);
+    assert_int_equal(sc_queue_device_counters(&f->q, NULL, NULL, 0), 0);
+    fake_free(f, core);
+    sc_core_destroy(core);
+}
+
+/* A queue's fd wakes the sleeping core, whose visit then reads it. */
+static void watched_fd_wakes_the_core(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0), *g = fake_new(guest_id, FAKE_SYNC, 0);
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    f->rfd = p[0];
+    assert_int_equal(sc_queue_watch_fd(&f->q, -1), -EINVAL);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), 0);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), -EEXIST);
+    assert_int_equal(sc_queue_watch_fd(&g->q, p[0]), 0);
+    for (int i = 0; i < SC_QUEUE_MAX_FDS - 1; i++)
+        assert_int_equal(sc_queue_watch_fd(&g->q, 100 + i), 0);
+    assert_int_equal(sc_queue_watch_fd(&g->q, 200), -ENOSPC);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[1]), -EBUSY);
+    /* the same fd on two queues of a core: refused (and nothing left behind) */
+    g->q.nfds = 1;
+    assert_int_equal(sc_core_add_queue(core, &g->q), -EEXIST);
+    assert_null(g->q.core);
+
+    /* Nothing else can wake this core (no kick, no I/O, no command), so
+     * every byte read after the first proves a wake by the fd. */
+    struct sc_core_stats c0, c1;
+    sc_core_stats(core, &c0);
+    for (int i = 0; i < 10; i++) {
+        wait_core_quiet(core);
+        assert_int_equal(write(p[1], "x", 1), 1);
+        uint64_t deadline = now_ns() + 5000000000ull;
+        while (atomic_load(&f->fd_bytes) != (uint64_t)i + 1 && now_ns() < deadline)
+            usleep(100);
+        assert_int_equal(atomic_load(&f->fd_bytes), i + 1);
+    }
+    sc_core_stats(core, &c1);
+    assert_true(c1.wakeups - c0.wakeups >= 5); /* all 10 unless a write beat the sleep */
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    /* the remove took the fd off the core's epoll: it can be watched anew */
+    assert_int_equal(sc_core_add_queue(core, &g->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &g->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    close(p[0]);
+    close(p[1]);
+    fake_free(f, core);
+    fake_free(g, core);
+    sc_core_destroy(core);
+}
+
+/* ---- ports ---- */
+
+/* Binds one more event channel for the core's handle; the guest's end in *gport. */
+static int bind_extra(struct sc_core *core, int *gport)
+{
+    *gport = xsim_evtchn_alloc_unbound(gevt, 0);
+    assert_true(*gport > 0);
+    int lport = sc_evtchn_bind_interdomain(sc_core_evtchn(core), guest_id, (evtchn_port_t)*gport);
+    assert_true(lport > 0);
+    return lport;
+}
+
+/* One queue on two ports: a kick on either wakes the sleeping core and
+ * counts on the queue. */
+static void queue_with_two_ports(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    fake_bind(f, core);
+    int g2;
+    f->q.ports[1] = bind_extra(core, &g2);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    for (int i = 0; i < 20; i++) {
+        wait_rearmed(f);
+        uint64_t kicks = qstat(f, SC_QSTAT_KICKS);
+        uint64_t sent = f->kicks_sent;
+        produce_via(f, 1, i % 2 ? g2 : f->gport);
+        assert_int_equal(f->kicks_sent, sent + 1); /* it was due: the core had rearmed */
+        if (!wait_answered(f, 5000000000ull))
+            fail_msg("cycle %d (port %d): not answered", i, i % 2);
+        assert_true(wait_qstat(f, SC_QSTAT_KICKS, kicks + 1, 2000000000ull));
+    }
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(sc_queue_notify_port(&f->q, 2), -EINVAL);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    assert_int_equal(sc_evtchn_unbind(sc_core_evtchn(core), (evtchn_port_t)f->q.ports[1]), 0);
+    xsim_evtchn_unbind(gevt, (evtchn_port_t)g2);
+    fake_free(f, core);
+    sc_core_destroy(core);
+}
+
+/* Two queues behind one port: both are served, both count each kick, and
+ * removing one leaves the other working. */
+static void queues_sharing_a_port(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *a = fake_new(guest_id, FAKE_SYNC, 0), *b = fake_new(guest_id, FAKE_SYNC, 0);
+    fake_bind(a, core);
+    b->q.port = a->q.port;
+    b->gport = a->gport;
+    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &b->q), 0);
+    for (int i = 0; i < 10; i++) {
+        struct fake *f = i % 2 ? b : a;
+        wait_rearmed(a);
+        wait_rearmed(b);
+        uint64_t ka = qstat(a, SC_QSTAT_KICKS), kb = qstat(b, SC_QSTAT_KICKS);
+        uint64_t sent = f->kicks_sent;
+        produce(f, 2);
+        assert_int_equal(f->kicks_sent, sent + 1);
+        if (!wait_answered(f, 5000000000ull))
+            fail_msg("cycle %d: queue %c not answered", i, i % 2 ? 'b' : 'a');
+        /* one kick, counted once on each queue of the port */
+        assert_true(wait_qstat(a, SC_QSTAT_KICKS, ka + 1, 2000000000ull));
+        assert_true(wait_qstat(b, SC_QSTAT_KICKS, kb + 1, 2000000000ull));
+        assert_int_equal(qstat(a, SC_QSTAT_KICKS), ka + 1);
+        assert_int_equal(qstat(b, SC_QSTAT_KICKS), kb + 1);
+    }
+    assert_int_equal(sc_core_remove_queue(core, &a->q), 0);
+    uint64_t ka = qstat(a, SC_QSTAT_KICKS);
+    for (int i = 0; i < 5; i++) {
+        wait_rearmed(b);
+        uint64_t kb = qstat(b, SC_QSTAT_KICKS);
+        produce(b, 1);
+        assert_true(wait_answered(b, 5000000000ull));
+        assert_true(wait_qstat(b, SC_QSTAT_KICKS, kb + 1, 2000000000ull));
+    }
+    assert_int_equal(qstat(a, SC_QSTAT_KICKS), ka);
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(sc_core_remove_queue(core, &b->q), 0);
+    fake_free(a, core);
+    b->q.port = SC_QUEUE_NO_PORT;
+    b->gport = -1;
+    fake_free(b, core);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1150,6 +1383,10 @@ int main(void)
         cmocka_unit_test(tenant_stats_never_wait_on_the_core),
         cmocka_unit_test(destroy_within_abandons_hung_io),
         cmocka_unit_test(quiesce_bounds_removal),
+        cmocka_unit_test(queue_with_two_ports),
+        cmocka_unit_test(queues_sharing_a_port),
+        cmocka_unit_test(device_counters),
+        cmocka_unit_test(watched_fd_wakes_the_core),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
