@@ -40,6 +40,7 @@ struct sc_pool {
     unsigned ntenants, tenants_cap;
     struct sc_inbox reply;   /* answers of posted commands */
     unsigned settings_inflight; /* tenant settings posted, not yet answered */
+    bool closing;            /* being destroyed: late answers only free memory */
 };
 
 /* A tenant setting on its way to one core; freed when answered. */
@@ -225,6 +226,8 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
         return 0;
     int result = 0;
     uint64_t start = sc_clock_ns();
+    pool->closing = true;
+    sc_pool_reap(pool);
     while (pool->cores) {
         if (pool->cores->nqueues)
             sc_log(SC_LOG_WARN, "pool", "%s destroyed with %u queue(s) still acquired",
@@ -245,6 +248,11 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
 void sc_pool_destroy(struct sc_pool *pool)
 {
     sc_pool_destroy_within(pool, UINT64_MAX);
+}
+
+bool sc_pool_closing(const struct sc_pool *pool)
+{
+    return pool->closing;
 }
 
 struct sc_inbox *sc_pool_reply_inbox(struct sc_pool *pool)

@@ -18,6 +18,7 @@
 #ifndef SC_COREPOOL_H
 #define SC_COREPOOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sidecore.h"
@@ -51,6 +52,9 @@ void sc_pool_destroy(struct sc_pool *pool);
  * drain (a hung backing store): those are abandoned.  0 or -ETIMEDOUT. */
 int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns);
 
+/* True once sc_pool_destroy* began: answers reaped then must touch no
+ * core (they are gone) and no device (the bus is gone). */
+bool sc_pool_closing(const struct sc_pool *pool);
 /* Where the pool's posted commands are answered (sc_core_cmd.reply). */
 struct sc_inbox *sc_pool_reply_inbox(struct sc_pool *pool);
 /* Readable when answers wait; arm before sleeping on it (inbox.h). */

@@ -448,11 +448,11 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
 }
 
 const struct sc_ctl_method sc_daemon_ctl_methods[] = {
-    { "status", m_status },
-    { "devices", m_devices },
-    { "queues", m_queues },
-    { "cores", m_cores },
-    { "guests", m_guests },
+    { "status", m_status, SC_CTL_VIEW },
+    { "devices", m_devices, SC_CTL_VIEW },
+    { "queues", m_queues, SC_CTL_VIEW },
+    { "cores", m_cores, SC_CTL_VIEW },
+    { "guests", m_guests, SC_CTL_VIEW },
     { "set-tenant", m_set_tenant },
     { NULL, NULL },
 };

@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +18,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "inbox.h"
 #include "log.h"
 
-enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER };
+enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER, EV_POOL, EV_VIEWS };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+/* How long the control socket waits for the control thread before it
+ * answers from the last published views (ctl.h). */
+#define CTL_OWNER_TIMEOUT_MS 1000
+/* How often the views are published for such answers. */
+#define VIEWS_PERIOD_MS      500
+/* Bounds of a shutdown with devices whose I/O hangs. */
+#define SHUTDOWN_DRAIN_NS    (3ull * 1000000000ull)
+#define SHUTDOWN_CORES_NS    (2ull * 1000000000ull)
+
 
 static struct sc_daemon_tenant *tenant_find(struct sc_daemon *d, domid_t domid)
 {
@@ -270,8 +276,8 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     if (!d)
         return NULL;
     d->cfg = *cfg;
-    d->epfd = d->attention_fd = d->signal_fd = d->timer_fd = -1;
-    d->start_ns = mono_ns();
+    d->epfd = d->attention_fd = d->signal_fd = d->timer_fd = d->views_fd = -1;
+    d->start_ns = sc_clock_ns();
     d->nmodules = cfg->nmodules;
     for (unsigned i = 0; i < d->nmodules; i++) {
         d->modules[i].module = d->cfg.modules[i];
@@ -351,11 +357,25 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     ret = arm_ticks(d);
     if (ret < 0)
         goto fail;
+    d->views_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec views = {
+        .it_interval = { VIEWS_PERIOD_MS / 1000, (VIEWS_PERIOD_MS % 1000) * 1000000L },
+        .it_value = { 0, 1 }, /* publish at once */
+    };
+    if (d->views_fd < 0 || timerfd_settime(d->views_fd, 0, &views, NULL) < 0)
+        goto fail_errno;
+    /* From here on the socket is served by a thread of its own, so clients
+     * get answers however long the control thread is busy. */
+    ret = sc_ctl_start(d->ctl, CTL_OWNER_TIMEOUT_MS);
+    if (ret < 0)
+        goto fail;
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)
         goto fail_errno;
     if ((ret = epoll_add(d->epfd, sc_xenbus_fd(d->bus), EV_BUS)) < 0 ||
         (ret = epoll_add(d->epfd, sc_ctl_fd(d->ctl), EV_CTL)) < 0 ||
+        (ret = epoll_add(d->epfd, sc_pool_reply_fd(d->pool), EV_POOL)) < 0 ||
+        (ret = epoll_add(d->epfd, d->views_fd, EV_VIEWS)) < 0 ||
         (ret = epoll_add(d->epfd, d->attention_fd, EV_ATTENTION)) < 0 ||
         (ret = epoll_add(d->epfd, d->signal_fd, EV_SIGNAL)) < 0 ||
         (d->timer_fd >= 0 && (ret = epoll_add(d->epfd, d->timer_fd, EV_TIMER)) < 0))
@@ -487,9 +507,13 @@ int sc_daemon_run(struct sc_daemon *d)
     }
     sc_log(SC_LOG_INFO, "daemon", "serving %u device type%s in %s mode", d->ntypes,
            d->ntypes == 1 ? "" : "s", sc_mode_str(d->cfg.mode));
+    struct sc_inbox *replies = sc_pool_reply_inbox(d->pool);
     while (!d->stop) {
         struct epoll_event evs[8];
-        int n = epoll_wait(d->epfd, evs, 8, -1);
+        /* The cores' answers ring only a sleeper (inbox.h): arm first. */
+        int n = epoll_wait(d->epfd, evs, 8, sc_inbox_arm(replies) ? -1 : 0);
+        sc_inbox_disarm(replies);
+        sc_pool_reap(d->pool);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -519,10 +543,38 @@ int sc_daemon_run(struct sc_daemon *d)
             case EV_TIMER:
                 handle_timer(d);
                 break;
+            case EV_POOL:
+                break; /* reaped above */
+            case EV_VIEWS: {
+                uint64_t expirations;
+                if (read(d->views_fd, &expirations, sizeof(expirations)) > 0)
+                    sc_ctl_publish_views(d->ctl);
+                break;
+            }
             }
         }
     }
     return 0;
+}
+
+/* Disconnects every device and waits, at most SHUTDOWN_DRAIN_NS, for the
+ * cores to give their queues back (a hung store keeps its device). */
+static void drain_devices(struct sc_daemon *d)
+{
+    sc_xenbus_remove_all(d->bus);
+    struct sc_inbox *replies = sc_pool_reply_inbox(d->pool);
+    uint64_t deadline = sc_clock_ns() + SHUTDOWN_DRAIN_NS;
+    while (sc_xenbus_pending_disconnects(d->bus) && sc_clock_ns() < deadline) {
+        struct pollfd p = { .fd = sc_inbox_fd(replies), .events = POLLIN };
+        if (sc_inbox_arm(replies))
+            poll(&p, 1, 50);
+        sc_inbox_disarm(replies);
+        sc_pool_reap(d->pool);
+    }
+    unsigned left = sc_xenbus_pending_disconnects(d->bus);
+    if (left)
+        sc_log(SC_LOG_WARN, "daemon", "%u device%s still draining after %llu s: left behind",
+               left, left == 1 ? "" : "s", SHUTDOWN_DRAIN_NS / 1000000000ull);
 }
 
 void sc_daemon_close(struct sc_daemon *d)
@@ -530,15 +582,19 @@ void sc_daemon_close(struct sc_daemon *d)
     if (!d)
         return;
     /* Devices first: their queues go back to the pool, drained. */
+    if (d->bus && d->pool)
+        drain_devices(d);
     sc_xenbus_destroy(d->bus);
     if (d->xs)
         xs_close(d->xs);
-    sc_pool_destroy(d->pool);
+    if (sc_pool_destroy_within(d->pool, SHUTDOWN_CORES_NS) < 0)
+        sc_log(SC_LOG_WARN, "daemon", "sidecores stopped with I/O still in flight");
     sc_ctl_close(d->ctl);
     if (d->xen)
         sc_xen_close(d->xen);
     free(d->methods);
-    int fds[] = { d->epfd, d->attention_fd, d->signal_fd, d->timer_fd, d->cfg.ready_fd };
+    int fds[] = { d->epfd, d->attention_fd, d->signal_fd, d->timer_fd, d->views_fd,
+                  d->cfg.ready_fd };
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -60,7 +60,7 @@ struct sc_daemon {
     const struct sc_device_class *classes[SC_CONFIG_MAX_TYPES];
     unsigned ntenants;
     struct sc_daemon_tenant tenants[SC_CONFIG_MAX_TENANTS];
-    int epfd, attention_fd, signal_fd, timer_fd; /* timer_fd -1 when no module ticks */
+    int epfd, attention_fd, signal_fd, timer_fd, views_fd; /* timer_fd -1 when no module ticks */
     uint64_t start_ns;    /* CLOCK_MONOTONIC */
     uint64_t queue_failures_handled;
     bool stop;

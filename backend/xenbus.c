@@ -356,6 +356,7 @@ void sc_xenbus_destroy(struct sc_xenbus *bus)
         struct sc_device *dev = bus->devices;
         bus->devices = dev->next;
         sc_log(SC_LOG_WARN, dev->name, "abandoned with I/O still in flight");
+        dev->bus = NULL; /* a late sc_xenbus_device_disconnected is a no-op */
     }
     char token[32];
     for (unsigned i = 0; i < bus->nclasses; i++) {

@@ -694,7 +694,7 @@ void sc_xenbus_device_disconnect_pending(struct sc_device *dev)
 
 void sc_xenbus_device_disconnected(struct sc_device *dev)
 {
-    if (!dev->disconnecting)
+    if (!dev->disconnecting || !dev->bus)
         return;
     dev->disconnecting = false;
     struct sc_xenbus *bus = dev->bus;

@@ -33,6 +33,8 @@
 
 #include "blkback.h"
 #include "corepool.h"
+#include "fe_keys.h"
+#include "queue_attach.h"
 #include "log.h"
 #include "sidecore.h"
 #include "xenbus.h"
@@ -52,13 +54,13 @@ struct blk_class {
 
 static struct blk_class *all_classes;
 
-/* One ring of a connected device.  Each field records a step done, so a
- * disconnect after a partial connect undoes exactly what was done. */
+/* One ring of a connected device: the queue and its place on a core
+ * (queue_attach.h records each step, so a disconnect after a partial
+ * connect undoes exactly what was done). */
 struct blk_vq {
     struct blk_queue *q;
-    struct sc_core *core;  /* acquired from the pool */
-    int port;              /* bound on sc_core_evtchn(core), or -1 */
-    bool added;            /* on the core */
+    struct sc_attach at;
+    struct blk_dev *bd;
 };
 
 /* dev->priv.  Written on the control thread only. */
@@ -75,6 +77,8 @@ struct blk_dev {
     /* the connection */
     struct blk_vq *vqs;
     unsigned nvqs;
+    unsigned detaching;       /* queues on their way off their cores (+1 while posting) */
+    bool disconnect_pending;  /* the bus waits for sc_xenbus_device_disconnected */
     enum blk_abi abi;
     unsigned ring_order;
     bool persistent;
@@ -215,14 +219,7 @@ static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 /* An optional 0/1 of the toolstack: absent -> def; malformed -> def, warned. */
 static bool read_bool_opt(struct blk_dev *bd, const char *dir, const char *key, bool def)
 {
-    unsigned long long v;
-    int rc = sc_xs_read_uint(xs_of(bd), XBT_NULL, 1, &v, "%s/%s", dir, key);
-    if (rc == 0)
-        return v == 1;
-    if (rc != -ENOENT)
-        sc_log(SC_LOG_WARN, bd->dev->name, "%s/%s: %s, taken as %d", dir, key,
-               rc == -EINVAL ? "not 0 or 1" : strerror(-rc), def);
-    return def;
+    return sc_fe_read_bool_warn(bd->dev, dir, key, def);
 }
 
 /* "r" read-only; "w", "w!" (xl's shared write), "rw" writable. */
@@ -383,43 +380,31 @@ static void blk_backend_changed(struct sc_device *dev, const char *key)
 
 /* ---- the frontend's keys ---- */
 
-static int fe_read_uint(struct blk_dev *bd, unsigned long long max, unsigned long long *out,
-                        const char *dir, const char *key)
-{
-    return sc_xs_read_uint(xs_of(bd), XBT_NULL, max, out, "%s/%s", dir, key);
-}
-
-/* Fails the device for a frontend key that is missing or bad. */
-static int fe_key_fail(struct blk_dev *bd, int rc, const char *dir, const char *key)
-{
-    sc_xenbus_device_fail(bd->dev, rc, "%s %s/%s", rc == -EINVAL ? "malformed or out of range"
-                                                                 : "reading", dir, key);
-    return rc;
-}
-
 /* Ring refs and event channel of one queue, from `dir`. */
 static int read_queue_keys(struct blk_dev *bd, const char *dir, struct blk_queue_params *p,
                            evtchn_port_t *evtchn)
 {
+    struct sc_device *dev = bd->dev;
     unsigned long long v;
-    int rc = fe_read_uint(bd, UINT32_MAX, &v, dir, "event-channel");
+    int rc = sc_fe_read_uint(dev, dir, "event-channel", UINT32_MAX, &v);
     if (rc < 0)
-        return fe_key_fail(bd, rc, dir, "event-channel");
+        return rc;
     *evtchn = (evtchn_port_t)v;
 
     char key[24];
     for (unsigned i = 0; i < p->ring_pages; i++) {
-        if (bd->ring_order == UINT32_MAX) /* no ring-page-order: legacy single page */
-            snprintf(key, sizeof(key), "ring-ref");
-        else
+        if (bd->ring_order == UINT32_MAX) { /* no ring-page-order: legacy single page */
+            rc = sc_fe_read_uint(dev, dir, "ring-ref", UINT32_MAX, &v);
+        } else {
             snprintf(key, sizeof(key), "ring-ref%u", i);
-        rc = fe_read_uint(bd, UINT32_MAX, &v, dir, key);
-        if (rc == -ENOENT && bd->ring_order == 0) { /* order 0 written with "ring-ref" */
-            snprintf(key, sizeof(key), "ring-ref");
-            rc = fe_read_uint(bd, UINT32_MAX, &v, dir, key);
+            rc = sc_fe_read_uint_opt(dev, dir, key, UINT32_MAX, UINT32_MAX, &v);
+            if (rc == 1 && bd->ring_order == 0) /* order 0 written with "ring-ref" */
+                rc = sc_fe_read_uint(dev, dir, "ring-ref", UINT32_MAX, &v);
+            else if (rc == 1)
+                rc = sc_fe_key_fail(dev, -ENOENT, dir, key);
         }
         if (rc < 0)
-            return fe_key_fail(bd, rc, dir, key);
+            return rc;
         p->ring_refs[i] = (grant_ref_t)v;
     }
     return 0;
@@ -429,45 +414,35 @@ static int read_queue_keys(struct blk_dev *bd, const char *dir, struct blk_queue
  * top of the frontend directory.  0 or -errno (device failed). */
 static int read_frontend_globals(struct blk_dev *bd, unsigned *nqueues)
 {
-    const char *fp = bd->dev->frontend_path;
+    struct sc_device *dev = bd->dev;
+    const char *fp = dev->frontend_path;
     char *proto = sc_xs_read_str(xs_of(bd), XBT_NULL, "%s/protocol", fp);
     if (!proto && errno != ENOENT)
-        return fe_key_fail(bd, -errno, fp, "protocol");
+        return sc_fe_key_fail(dev, -errno, fp, "protocol");
     int rc = blk_abi_from_protocol(proto, &bd->abi);
     if (rc < 0) {
-        sc_xenbus_device_fail(bd->dev, -ENOSYS, "unknown frontend protocol \"%.64s\"", proto);
+        sc_xenbus_device_fail(dev, -ENOSYS, "unknown frontend protocol \"%.64s\"", proto);
         free(proto);
         return -ENOSYS;
     }
     free(proto);
 
     bd->persistent = offer_persistent(bd) && read_bool_opt(bd, fp, "feature-persistent", false);
+    rc = sc_fe_num_queues(dev, bd->bc->cfg.max_queues, nqueues);
+    if (rc < 0)
+        return rc;
 
     unsigned long long v;
-    const uint32_t maxq = bd->bc->cfg.max_queues;
-    rc = fe_read_uint(bd, UINT32_MAX, &v, fp, "multi-queue-num-queues");
-    if (rc == -ENOENT)
-        v = 1;
-    else if (rc < 0)
-        return fe_key_fail(bd, rc, fp, "multi-queue-num-queues");
-    if (v == 0 || v > maxq) {
-        sc_xenbus_device_fail(bd->dev, -ENOSYS,
-                              "guest requested %llu queues, exceeding the maximum of %u", v,
-                              maxq);
-        return -ENOSYS;
-    }
-    *nqueues = (unsigned)v;
-
-    rc = fe_read_uint(bd, UINT32_MAX, &v, fp, "ring-page-order");
-    if (rc == -ENOENT) {
+    rc = sc_fe_read_uint_opt(dev, fp, "ring-page-order", UINT32_MAX, UINT32_MAX, &v);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
         bd->ring_order = UINT32_MAX; /* legacy: one page, "ring-ref" */
         return 0;
     }
-    if (rc < 0)
-        return fe_key_fail(bd, rc, fp, "ring-page-order");
     if (v > bd->bc->cfg.max_ring_page_order) {
-        sc_xenbus_device_fail(bd->dev, -EINVAL, "ring-page-order %llu exceeds the maximum %u",
-                              v, bd->bc->cfg.max_ring_page_order);
+        sc_xenbus_device_fail(dev, -EINVAL, "ring-page-order %llu exceeds the maximum %u", v,
+                              bd->bc->cfg.max_ring_page_order);
         return -EINVAL;
     }
     bd->ring_order = (unsigned)v;
@@ -492,14 +467,44 @@ static void limits_of(const struct blk_dev *bd, struct blk_limits *lim)
     };
 }
 
-/* Sets up queue i: ring mapped, core acquired, port bound, queue added.
- * Each step is recorded in vq at once, for disconnect. */
+/* The core refused a queue (answered on the control thread). */
+static void vq_added(struct sc_attach *a, int result)
+{
+    struct blk_vq *vq = a->owner;
+    if (result < 0)
+        sc_xenbus_device_fail(vq->bd->dev, result, "%s: adding it to a sidecore", a->q->name);
+}
+
+static void finish_disconnect(struct blk_dev *bd)
+{
+    free(bd->vqs);
+    bd->vqs = NULL;
+    bd->nvqs = 0;
+    sc_log(SC_LOG_INFO, bd->dev->name, "disconnected");
+    if (bd->disconnect_pending) {
+        bd->disconnect_pending = false;
+        sc_xenbus_device_disconnected(bd->dev);
+    }
+}
+
+/* A queue is off its core (or never got on one): free it. */
+static void vq_detached(struct sc_attach *a, int result)
+{
+    (void)result;
+    struct blk_vq *vq = a->owner;
+    struct blk_dev *bd = vq->bd;
+    blk_queue_destroy(vq->q);
+    vq->q = NULL;
+    if (--bd->detaching == 0)
+        finish_disconnect(bd);
+}
+
+/* Sets up queue i: ring mapped, then on a core with its event channel. */
 static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *p,
                        evtchn_port_t evtchn)
 {
     struct sc_device *dev = bd->dev;
     struct blk_vq *vq = &bd->vqs[i];
-    struct sc_pool *pool = bd->bc->pool;
 
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
     vq->q = blk_queue_create(p);
@@ -509,66 +514,43 @@ static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *
                               p->ring_pages, p->ring_refs[0]);
         return -err;
     }
-    vq->core = sc_pool_acquire(pool, dev->frontend_id);
-    if (!vq->core) {
-        int err = errno ? errno : EIO;
-        sc_xenbus_device_fail(dev, -err, "queue %u: no sidecore", i);
-        return -err;
-    }
-    int port = sc_evtchn_bind_interdomain(sc_core_evtchn(vq->core), dev->frontend_id, evtchn);
-    if (port < 0) {
-        sc_xenbus_device_fail(dev, port, "queue %u: binding event channel %u of domain %u", i,
-                              evtchn, dev->frontend_id);
-        return port;
-    }
-    vq->port = port;
-    struct sc_queue *sq = blk_queue_sc(vq->q);
-    sq->port = port;
-    int rc = sc_core_add_queue(vq->core, sq);
+    int rc = sc_attach_queue(&vq->at, bd->bc->pool, blk_queue_sc(vq->q), &evtchn, 1);
     if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "queue %u: adding it to %s", i, sc_core_name(vq->core));
+        sc_xenbus_device_fail(dev, rc, "queue %u: putting it on a sidecore (event channel %u)",
+                              i, evtchn);
         return rc;
     }
-    vq->added = true;
     sc_log(SC_LOG_DEBUG, dev->name, "q%u: %u ring pages, port %d -> %u, on %s", i,
-           p->ring_pages, port, evtchn, sc_core_name(vq->core));
+           p->ring_pages, blk_queue_sc(vq->q)->port, evtchn, sc_core_name(vq->at.core));
     return 0;
 }
 
+/* Takes every queue off its core without waiting: the removals complete
+ * as each queue's in-flight I/O does (a hung store holds only this device:
+ * the bus keeps it short of Closed meanwhile). */
 static void blk_disconnect(struct sc_device *dev)
 {
     struct blk_dev *bd = dev->priv;
-    if (!bd || !bd->vqs)
+    if (!bd || !bd->vqs || bd->detaching)
         return;
-    struct sc_pool *pool = bd->bc->pool;
+    bd->detaching = 1; /* held while posting, so no callback finishes early */
     for (unsigned i = bd->nvqs; i-- > 0;) {
         struct blk_vq *vq = &bd->vqs[i];
-        if (vq->added) {
-            /* waits until none of the queue's I/O is in flight */
-            int rc = sc_core_remove_queue(vq->core, blk_queue_sc(vq->q));
-            if (rc < 0)
-                sc_log(SC_LOG_ERR, dev->name, "q%u: removing it from %s: %s", i,
-                       sc_core_name(vq->core), strerror(-rc));
-            vq->added = false;
+        if (!vq->q)
+            continue;
+        bd->detaching++;
+        int rc = sc_detach_queue(&vq->at);
+        if (rc < 0) {
+            sc_log(SC_LOG_ERR, dev->name, "q%u: taking it off its core: %s", i, strerror(-rc));
+            bd->detaching--;
         }
-        if (vq->port >= 0) {
-            int rc = sc_evtchn_unbind(sc_core_evtchn(vq->core), (evtchn_port_t)vq->port);
-            if (rc < 0)
-                sc_log(SC_LOG_WARN, dev->name, "q%u: unbinding port %d: %s", i, vq->port,
-                       strerror(-rc));
-            vq->port = -1;
-        }
-        if (vq->core) {
-            sc_pool_release(pool, vq->core);
-            vq->core = NULL;
-        }
-        blk_queue_destroy(vq->q);
-        vq->q = NULL;
     }
-    free(bd->vqs);
-    bd->vqs = NULL;
-    bd->nvqs = 0;
-    sc_log(SC_LOG_INFO, dev->name, "disconnected");
+    if (--bd->detaching == 0) {
+        finish_disconnect(bd);
+        return;
+    }
+    bd->disconnect_pending = true;
+    sc_xenbus_device_disconnect_pending(dev);
 }
 
 static int blk_connect(struct sc_device *dev)
@@ -576,6 +558,8 @@ static int blk_connect(struct sc_device *dev)
     struct blk_dev *bd = dev->priv;
     if (bd->vqs)
         blk_disconnect(dev); /* the bus pairs calls; be safe anyway */
+    if (bd->vqs)
+        return -EBUSY; /* still draining: the bus never gets here */
     if (!bd->store) {
         int rc = open_store(bd);
         if (rc == NO_PARAMS) {
@@ -605,8 +589,12 @@ static int blk_connect(struct sc_device *dev)
         return -ENOMEM;
     }
     bd->nvqs = nq;
-    for (unsigned i = 0; i < nq; i++)
-        bd->vqs[i].port = -1;
+    for (unsigned i = 0; i < nq; i++) {
+        bd->vqs[i].bd = bd;
+        bd->vqs[i].at.owner = &bd->vqs[i];
+        bd->vqs[i].at.added = vq_added;
+        bd->vqs[i].at.detached = vq_detached;
+    }
 
     struct blk_queue_params p = {
         .xen = sc_xenbus_xen(dev->bus),
@@ -620,10 +608,10 @@ static int blk_connect(struct sc_device *dev)
     limits_of(bd, &p.limits);
     for (unsigned i = 0; i < nq; i++) {
         char dir[600];
-        if (nq == 1)
-            snprintf(dir, sizeof(dir), "%s", dev->frontend_path);
-        else
-            snprintf(dir, sizeof(dir), "%s/queue-%u", dev->frontend_path, i);
+        if (sc_fe_queue_dir(dev, nq, i, dir, sizeof(dir)) < 0) {
+            sc_xenbus_device_fail(dev, -ENAMETOOLONG, "queue %u: directory name too long", i);
+            return -ENAMETOOLONG;
+        }
         evtchn_port_t evtchn;
         rc = read_queue_keys(bd, dir, &p, &evtchn);
         if (rc == 0)
@@ -760,9 +748,9 @@ int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void 
     const struct blk_dev *bd = dev->priv;
     for (unsigned i = 0; bd && i < bd->nvqs; i++) {
         const struct blk_vq *vq = &bd->vqs[i];
-        if (!vq->q || !vq->added)
+        if (!vq->q || !sc_attach_busy(&vq->at))
             continue;
-        int r = fn(blk_queue_sc(vq->q), vq->core, arg);
+        int r = fn(blk_queue_sc(vq->q), vq->at.core, arg);
         if (r)
             return r;
     }

@@ -544,6 +544,7 @@ static int world_up(void **state)
     pool = sc_pool_create(bw.x, &pp);
     if (!pool)
         return -1;
+    bw.pool = pool; /* the bus pump reaps the cores' answers */
     blk_config_default(&cfg_vbd);
     cfg_vbd.max_queues = MAX_QUEUES;
     /* vbd3: every optional feature off, smaller rings */

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "xen.h"
+#include "corepool.h"
+#include "inbox.h"
 #include "xenbus.h"
 #include "xensim.h"
 
@@ -46,6 +48,13 @@ int bus_world_open_bus(void)
 
 void bus_world_close_bus(void)
 {
+    if (bw.bus && bw.pool) {
+        /* what the daemon does at exit: disconnects complete as the
+         * cores give the queues back */
+        sc_xenbus_remove_all(bw.bus);
+        for (int i = 0; i < 1000 && sc_xenbus_pending_disconnects(bw.bus); i++)
+            bus_pump_once(bw.bus, 10);
+    }
     if (bw.bus)
         sc_xenbus_destroy(bw.bus);
     if (bw.bus_xs)
@@ -56,8 +65,19 @@ void bus_world_close_bus(void)
 
 void bus_pump_once(struct sc_xenbus *bus, int timeout_ms)
 {
-    struct pollfd p = { .fd = sc_xenbus_fd(bus), .events = POLLIN };
-    poll(&p, 1, timeout_ms);
+    struct pollfd p[2] = { { .fd = sc_xenbus_fd(bus), .events = POLLIN } };
+    nfds_t n = 1;
+    if (bw.pool) {
+        struct sc_inbox *replies = sc_pool_reply_inbox(bw.pool);
+        if (!sc_inbox_arm(replies))
+            timeout_ms = 0; /* answers already wait */
+        p[n++] = (struct pollfd){ .fd = sc_inbox_fd(replies), .events = POLLIN };
+    }
+    poll(p, n, timeout_ms);
+    if (bw.pool) {
+        sc_inbox_disarm(sc_pool_reply_inbox(bw.pool));
+        sc_pool_reap(bw.pool);
+    }
     assert_true(sc_xenbus_dispatch(bus) >= 0);
 }
 

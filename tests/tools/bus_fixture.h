@@ -26,6 +26,7 @@ struct bus_world {
     struct xs_handle *ts;       /* the toolstack's xenstore connection, dom0 */
     struct xs_handle *bus_xs;   /* the bus's own connection */
     struct sc_xenbus *bus;      /* NULL while closed */
+    struct sc_pool *pool;       /* set by tests whose classes use one: pumped too */
 };
 extern struct bus_world bw;
 
@@ -36,10 +37,12 @@ int bus_world_up(void);
 void bus_world_down(void);
 /* Opens bus_xs and a bus over it (no class registered): 0 or -1. */
 int bus_world_open_bus(void);
-/* Destroys the bus (devices disconnected and removed) and closes bus_xs. */
+/* Destroys the bus (devices disconnected and removed, their queues taken
+ * off bw.pool's cores: up to 10 s) and closes bus_xs. */
 void bus_world_close_bus(void);
 
-/* Waits up to timeout_ms for the bus's fd, then dispatches (asserting success). */
+/* Waits up to timeout_ms for the bus's fd (and bw.pool's answers), then
+ * dispatches both (asserting success). */
 void bus_pump_once(struct sc_xenbus *bus, int timeout_ms);
 
 /* Dispatches `bus` until `cond` holds (ms milliseconds at most), then asserts it. */

@@ -1,0 +1,127 @@
+/*
+ * queue_attach.c - attach and detach of a device's queue (queue_attach.h).
+ *
+ * The add and the removal are two commands of their own, so a detach may
+ * be posted while the add is still on its way: a core runs one producer's
+ * commands in the order posted, so the removal finds the queue added (or
+ * refused: then it answers -ENOENT, which is fine).
+ */
+#include "queue_attach.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+
+static void release_all(struct sc_attach *a)
+{
+    for (unsigned i = 0; i < a->nports; i++) {
+        int rc = sc_evtchn_unbind(sc_core_evtchn(a->core), (evtchn_port_t)a->q->ports[i]);
+        if (rc < 0)
+            sc_log(SC_LOG_WARN, a->q->name, "unbinding port %d: %s", a->q->ports[i],
+                   strerror(-rc));
+        a->q->ports[i] = SC_QUEUE_NO_PORT;
+    }
+    a->nports = 0;
+    sc_pool_release(a->pool, a->core);
+    a->core = NULL;
+}
+
+static void add_done(struct sc_core_cmd *cmd)
+{
+    struct sc_attach *a = cmd->owner;
+    if (sc_pool_closing(a->pool))
+        return; /* shutting down: the device is no longer listening */
+    a->add_done = true;
+    a->add_result = cmd->result;
+    if (cmd->result < 0)
+        sc_log(SC_LOG_ERR, a->q->name, "%s refused the queue: %s", sc_core_name(a->core),
+               strerror(-cmd->result));
+    if (a->added && !a->remove_posted)
+        a->added(a, cmd->result);
+}
+
+static void remove_done(struct sc_core_cmd *cmd)
+{
+    struct sc_attach *a = cmd->owner;
+    if (cmd->result == -ETIMEDOUT || sc_pool_closing(a->pool)) {
+        /* Abandoned with I/O in flight (a hung store at shutdown): the
+         * kernel may still complete it into the queue's memory, so the
+         * queue is never freed and its core is gone. */
+        sc_log(SC_LOG_WARN, a->q->name, "left behind at shutdown (%s)",
+               cmd->result == -ETIMEDOUT ? "I/O still in flight" : "daemon stopping");
+        return;
+    }
+    if (cmd->result < 0 && cmd->result != -ENOENT)
+        sc_log(SC_LOG_ERR, a->q->name, "removing it from %s: %s", sc_core_name(a->core),
+               strerror(-cmd->result));
+    release_all(a);
+    a->remove_posted = false;
+    a->detached(a, 0);
+}
+
+int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *q,
+                    const evtchn_port_t *remote, unsigned nremote)
+{
+    if (!a || !pool || !q || !a->detached || nremote == 0 || nremote > SC_QUEUE_MAX_PORTS ||
+        a->core)
+        return -EINVAL;
+    a->q = q;
+    a->pool = pool;
+    a->nports = 0;
+    a->add_posted = a->add_done = a->remove_posted = false;
+    a->add_result = 0;
+    a->core = sc_pool_acquire(pool, q->domid);
+    if (!a->core)
+        return -(errno ? errno : EIO);
+    for (unsigned i = 0; i < nremote; i++) {
+        int port = sc_evtchn_bind_interdomain(sc_core_evtchn(a->core), q->domid, remote[i]);
+        if (port < 0) {
+            sc_log(SC_LOG_ERR, q->name, "binding event channel %u of domain %u: %s", remote[i],
+                   q->domid, strerror(-port));
+            release_all(a);
+            return port;
+        }
+        q->ports[i] = port;
+        a->nports++;
+    }
+    memset(&a->add_cmd, 0, sizeof(a->add_cmd));
+    a->add_cmd.type = SC_CORE_CMD_ADD;
+    a->add_cmd.q = q;
+    a->add_cmd.reply = sc_pool_reply_inbox(pool);
+    a->add_cmd.done = add_done;
+    a->add_cmd.owner = a;
+    int rc = sc_core_post(a->core, &a->add_cmd);
+    if (rc < 0) {
+        release_all(a);
+        return rc;
+    }
+    a->add_posted = true;
+    return 0;
+}
+
+int sc_detach_queue(struct sc_attach *a)
+{
+    if (a->remove_posted)
+        return -EALREADY;
+    if (!a->core) {
+        a->detached(a, 0);
+        return 0;
+    }
+    if (!a->add_posted) {
+        release_all(a);
+        a->detached(a, 0);
+        return 0;
+    }
+    memset(&a->remove_cmd, 0, sizeof(a->remove_cmd));
+    a->remove_cmd.type = SC_CORE_CMD_REMOVE;
+    a->remove_cmd.q = a->q;
+    a->remove_cmd.reply = sc_pool_reply_inbox(a->pool);
+    a->remove_cmd.done = remove_done;
+    a->remove_cmd.owner = a;
+    int rc = sc_core_post(a->core, &a->remove_cmd);
+    if (rc < 0)
+        return rc;
+    a->remove_posted = true;
+    return 0;
+}

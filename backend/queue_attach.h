@@ -1,0 +1,62 @@
+/*
+ * queue_attach.h - the control thread's half of the queue contract: putting
+ * a device's queue on a sidecore and taking it back, without ever waiting
+ * for the core.
+ *
+ * Attach: a core from the pool for the queue's guest, the frontend's event
+ * channels bound on that core's handle (one or two ports; a port may serve
+ * several queues), the add posted.  Detach: the removal posted; once the
+ * core acknowledges (the queue is idle: quiesced, its I/O completed) the
+ * ports are unbound, the core released, and the caller's `detached`
+ * callback runs.  Every step is recorded, so a detach after a partial
+ * attach undoes exactly what was done, and a failing step undoes the
+ * earlier ones.  Callbacks run on the control thread, from sc_pool_reap();
+ * none runs once the pool is being destroyed (sc_pool_closing): a queue
+ * still on a core then is left to the process's exit.
+ *
+ * Threads: control thread only (the pool's).  Returns 0 or -errno.
+ */
+#ifndef SC_QUEUE_ATTACH_H
+#define SC_QUEUE_ATTACH_H
+
+#include <stdbool.h>
+
+#include "corepool.h"
+#include "queue.h"
+#include "sidecore.h"
+
+struct sc_attach;
+/* result: 0, or the -errno the core refused the queue with. */
+typedef void sc_attach_fn(struct sc_attach *a, int result);
+
+struct sc_attach {
+    /* --- the caller's: set before sc_attach_queue --- */
+    void *owner;
+    sc_attach_fn *added;    /* optional: the core took the queue or refused it */
+    sc_attach_fn *detached; /* required: after sc_detach_queue, all undone */
+
+    /* --- the helper's --- */
+    struct sc_queue *q;
+    struct sc_pool *pool;
+    struct sc_core *core;     /* acquired, or NULL */
+    unsigned nports;          /* bound on core's handle */
+    bool add_posted, add_done, remove_posted;
+    int add_result;
+    struct sc_core_cmd add_cmd, remove_cmd;
+};
+
+/* Attaches q (initialised, ports unset) for guest q->domid: the frontend's
+ * event channels remote[0..nremote-1] (1 or 2) are bound and become
+ * q->ports.  0 (added() follows) or -errno, with everything undone. */
+int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *q,
+                    const evtchn_port_t *remote, unsigned nremote);
+/* Takes the queue back.  0: detached() follows (maybe from inside this
+ * call when nothing was on a core); -EALREADY if already detaching. */
+int sc_detach_queue(struct sc_attach *a);
+/* True between a successful sc_attach_queue and the detached() callback. */
+static inline bool sc_attach_busy(const struct sc_attach *a)
+{
+    return a->core != NULL;
+}
+
+#endif
