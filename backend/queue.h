@@ -3,21 +3,26 @@
  *
  * A device (blkback ring, netback tx/rx queue) embeds a `struct sc_queue` in
  * its own queue struct, fills it with sc_queue_init() and the fields marked
- * "control", binds its event channel on the owning core's handle
- * (sc_core_evtchn) and hands it over with sc_core_add_queue().  From then on
- * until sc_core_remove_queue() returns, only that sidecore thread touches the
- * queue: it calls the ops, and the ops (and the sc_io done callbacks) call the
- * helpers below.  Nothing on this path takes a lock.
+ * "control" (ports, watched fds, device counters), binds its event channels
+ * on the owning core's handle (sc_core_evtchn) and hands it over with an ADD
+ * command (sc_core_post, or sc_core_add_queue).  From the post until the
+ * REMOVE completes, only that sidecore thread touches the queue: it calls
+ * the ops, and the ops (and the sc_io done callbacks) call the helpers
+ * below.  Nothing on this path takes a lock.
  *
- * The round, as the ops see it (sidecore.h has the whole loop):
+ * The round, as the ops see it (sidecore_loop.c has the whole loop):
  *   done(io, res)... for completions reaped   -> write responses, mark_dirty
- *   poll(q, grant, visit)                     -> consume, submit, answer sync
+ *   pending(q) for each parked queue          -> back to the scheduler if true
+ *   poll(q, grant, visit)                     -> consume, submit, answer sync;
+ *                                                read watched fds (non-blocking)
  *   (the core submits all SQEs once)
  *   flush(q) for each dirty queue             -> push responses, notify once
- * and before the core sleeps, rearm(q) for every queue.
+ * before the core sleeps, rearm(q) for every queue it polls or has parked;
+ * when a REMOVE starts, quiesce(q) once, then done/flush until idle(q).
  *
  * Threads: ops, done callbacks and every sc_queue_* helper below run on the
- * owning sidecore thread only, except those marked "any thread".
+ * owning sidecore thread only, except those marked "control thread" (before
+ * the ADD is posted) or "any thread".
  * Returns: 0 or negative errno; pointer returners NULL (see each).
  */
 #ifndef SC_QUEUE_H
@@ -29,6 +34,7 @@
 #include <liburing.h>
 #include <xen/xen.h>
 
+#include "inbox.h"
 #include "sched.h"
 #include "stats.h"
 
@@ -125,16 +131,25 @@ struct sc_queue {
     unsigned ndev_counters;
 
     /* --- the owning core's, private (the device never touches them) --- */
-    struct sc_core *core;
+    struct sc_core *core;         /* set by the ADD's post, cleared by the core
+                                     as its last write (REMOVE done, ADD refused) */
     struct sc_sched_queue sched;
     struct sc_queue *next, *prev; /* the core's list of queues */
     struct sc_queue *port_next[SC_QUEUE_MAX_PORTS]; /* chain of queues on ports[i] */
+    struct sc_queue *park_next, *park_prev; /* the core's parked list */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
     struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
-    bool fds_watched;             /* its fds are on the core's epoll */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */
+    bool parked;                  /* out of the scheduler until pending() */
+    bool fds_watched;             /* its fds are on the core's epoll */
+
+    /* At least a cache line between the core's private fields and the ones
+     * other threads read, so readers never pull the core's hot line away.
+     * Padding rather than alignas: a device allocates its queue struct with
+     * plain malloc, which does not honour an over-alignment. */
+    char pad_[SC_CACHELINE];
 
     /* --- cross-thread --- */
     atomic_bool failed;           /* written by the core, read by anyone */

@@ -1,15 +1,12 @@
 /*
- * sidecore.c - a sidecore's life cycle, its commands, the tenant stats it
- * publishes, and the helpers queues call (queue.h).  The poll loop itself is
- * in sidecore_loop.c; the contract in sidecore.h.
+ * sidecore.c - a sidecore's life cycle, queue membership (add, fail,
+ * removal) and the helpers queues call (queue.h).  Commands and the
+ * published tenant stats are in sidecore_cmd.c, the poll loop in
+ * sidecore_loop.c; the contract in sidecore.h.
  *
- * Commands arrive through the core's inbox and run at the start of a round
- * (and before sleeping).  Each completes through complete(), the core's last
- * touch of it; a REMOVE is parked on its queue (q->remove_cmd) until the
- * queue is idle, so any number of removals drain at once while later
- * commands run.  Stopping is a CALL like any other (it marks every queue
- * removing); the thread leaves its loop when the last queue is gone, or at
- * once when destroy gives up waiting (abandon).
+ * Stopping is a CALL like any other (it marks every queue removing); the
+ * thread leaves its loop when the last queue is gone, or at once when
+ * destroy gives up waiting (abandon).
  */
 #include "sidecore_int.h"
 
@@ -166,21 +163,33 @@ static void unwatch_fds(struct sc_core *core, struct sc_queue *q)
         return;
     q->fds_watched = false;
     for (unsigned i = 0; i < q->nfds; i++)
-        if (epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL) < 0 && errno != EBADF &&
+        if (epoll_ctl(core->qepfd, EPOLL_CTL_DEL, q->fds[i], NULL) < 0 && errno != EBADF &&
             errno != ENOENT)
             sc_log_rl(SC_LOG_ERR, q->name, "unwatching fd %d: %s", q->fds[i],
                       strerrordesc_np(errno));
+}
+
+/* q leaves the scheduler or the parked list for good (failed, removing). */
+static void stop_polling(struct sc_core *core, struct sc_queue *q)
+{
+    if (q->polled) {
+        sc_sched_queue_remove(core->sched, &q->sched);
+        q->polled = false;
+        core->npolled--;
+    } else if (q->parked) {
+        sc_core_park_unlink(core, q);
+    }
 }
 
 static int watch_fds(struct sc_core *core, struct sc_queue *q)
 {
     for (unsigned i = 0; i < q->nfds; i++) {
         struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)q };
-        if (epoll_ctl(core->epfd, EPOLL_CTL_ADD, q->fds[i], &ev) < 0) {
+        if (epoll_ctl(core->qepfd, EPOLL_CTL_ADD, q->fds[i], &ev) < 0) {
             int err = errno == EEXIST ? -EEXIST : errno == ENOMEM || errno == ENOSPC ? -ENOMEM
                                                                                       : -EINVAL;
             while (i-- > 0)
-                epoll_ctl(core->epfd, EPOLL_CTL_DEL, q->fds[i], NULL);
+                epoll_ctl(core->qepfd, EPOLL_CTL_DEL, q->fds[i], NULL);
             return err;
         }
     }
@@ -193,11 +202,7 @@ void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err)
     if (atomic_load_explicit(&q->failed, memory_order_relaxed))
         return;
     unwatch_fds(core, q);
-    if (q->polled) {
-        sc_sched_queue_remove(core->sched, &q->sched);
-        q->polled = false;
-        core->npolled--;
-    }
+    stop_polling(core, q);
     atomic_store_explicit(&q->error, err, memory_order_relaxed);
     atomic_store_explicit(&q->failed, true, memory_order_release);
     sc_queue_count(q, SC_QSTAT_ERRORS, 1);
@@ -226,138 +231,6 @@ static int grow_ports(struct sc_core *core, unsigned port)
     core->by_port = t;
     core->nports = n;
     return 0;
-}
-
-/* ---- completions ---- */
-
-void sc_completion_init(struct sc_completion *c)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, &ca);
-    pthread_condattr_destroy(&ca);
-    c->done = false;
-}
-
-void sc_completion_destroy(struct sc_completion *c)
-{
-    pthread_cond_destroy(&c->cond);
-    pthread_mutex_destroy(&c->lock);
-}
-
-/* The waiter may destroy c as soon as the unlock lets it see `done`, so
- * nothing touches c after the unlock. */
-void sc_completion_signal(struct sc_completion *c)
-{
-    pthread_mutex_lock(&c->lock);
-    c->done = true;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-}
-
-bool sc_completion_wait(struct sc_completion *c, uint64_t deadline_ns)
-{
-    struct timespec ts = {
-        .tv_sec = (time_t)(deadline_ns / 1000000000u),
-        .tv_nsec = (long)(deadline_ns % 1000000000u),
-    };
-    pthread_mutex_lock(&c->lock);
-    while (!c->done) {
-        if (deadline_ns == UINT64_MAX)
-            pthread_cond_wait(&c->cond, &c->lock);
-        else if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
-            break;
-    }
-    bool done = c->done;
-    pthread_mutex_unlock(&c->lock);
-    return done;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- tenant stats, published ---- */
-
-static struct sc_tenant_pub *pub_find(struct sc_core *core, domid_t domid)
-{
-    for (unsigned i = 0; i < core->npub; i++)
-        if (core->pub[i].domid == domid)
-            return &core->pub[i];
-    return NULL;
-}
-
-/* Core thread: domid has a tenant in the scheduler now; make it readable. */
-static void note_tenant(struct sc_core *core, domid_t domid)
-{
-    if (pub_find(core, domid))
-        return;
-    pthread_mutex_lock(&core->pub_lock);
-    if (core->npub == core->pub_cap) {
-        unsigned cap = core->pub_cap ? core->pub_cap * 2 : 8;
-        struct sc_tenant_pub *n = realloc(core->pub, cap * sizeof(*n));
-        if (!n) {
-            pthread_mutex_unlock(&core->pub_lock);
-            sc_log_rl(SC_LOG_ERR, core->params.name, "no memory to publish tenant %u", domid);
-            return;
-        }
-        core->pub = n;
-        core->pub_cap = cap;
-    }
-    core->pub[core->npub++] = (struct sc_tenant_pub){ .domid = domid };
-    pthread_mutex_unlock(&core->pub_lock);
-}
-
-/* Core thread.  wait=false: skip this time if a reader holds the lock (the
- * periodic publication never waits on a reader). */
-void sc_core_publish_tenants(struct sc_core *core, bool wait)
-{
-    if (!core->npub)
-        return;
-    if (wait)
-        pthread_mutex_lock(&core->pub_lock);
-    else if (pthread_mutex_trylock(&core->pub_lock) != 0)
-        return;
-    for (unsigned i = 0; i < core->npub; i++)
-        sc_sched_tenant_stats(core->sched, core->pub[i].domid, &core->pub[i].st);
-    pthread_mutex_unlock(&core->pub_lock);
-    core->published_ns = core->now_ns;
-}
-
-int sc_core_tenant_stats(struct sc_core *core, domid_t domid, struct sc_sched_tenant_stats *out)
-{
-    if (!core || !out)
-        return -EINVAL;
-    int ret = -ENOENT;
-    pthread_mutex_lock(&core->pub_lock);
-    for (unsigned i = 0; i < core->npub; i++) {
-        if (core->pub[i].domid == domid) {
-            *out = core->pub[i].st;
-            ret = 0;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&core->pub_lock);
-    return ret;
-}
-
-/* ---- core thread: commands ---- */
-
-/* The core's last touch of cmd. */
-static void complete(struct sc_core_cmd *cmd, int result)
-{
-    struct sc_inbox *reply = cmd->reply;
-    void (*done)(struct sc_core_cmd *) = cmd->done;
-    cmd->result = result;
-    if (reply)
-        sc_inbox_push(reply, &cmd->msg);
-    else if (done)
-        done(cmd);
 }
 
 /* The link that follows q in the chain of queues on `port` (q is on it). */
@@ -412,7 +285,7 @@ static void unlink_ports(struct sc_core *core, struct sc_queue *q)
     }
 }
 
-static int core_add(struct sc_core *core, struct sc_queue *q)
+int sc_core_add_now(struct sc_core *core, struct sc_queue *q)
 {
     if (core->stopping)
         return -ESHUTDOWN;
@@ -429,6 +302,8 @@ static int core_add(struct sc_core *core, struct sc_queue *q)
     }
     link_ports(core, q);
     q->polled = true;
+    q->parked = false;
+    q->park_next = q->park_prev = NULL;
     q->removing = false;
     q->dirty = false;
     q->dirty_next = NULL;
@@ -440,24 +315,20 @@ static int core_add(struct sc_core *core, struct sc_queue *q)
     core->queues = q;
     core->npolled++;
     sc_counter_add(&core->stats.queues, 1);
-    note_tenant(core, q->domid);
+    sc_core_note_tenant(core, q->domid);
     sc_core_publish_tenants(core, true);
     sc_log(SC_LOG_DEBUG, q->name, "polled by %s", core->params.name);
     return 0;
 }
 
-static void begin_remove(struct sc_core *core, struct sc_queue *q)
+void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q)
 {
     if (q->removing)
         return;
     q->removing = true;
     core->nremoving++;
     unwatch_fds(core, q);
-    if (q->polled) {
-        sc_sched_queue_remove(core->sched, &q->sched);
-        q->polled = false;
-        core->npolled--;
-    }
+    stop_polling(core, q);
     /* its cancel SQEs go out with the round's submit */
     if (q->ops->quiesce)
         q->ops->quiesce(q);
@@ -493,85 +364,10 @@ void sc_core_finish_removals(struct sc_core *core)
         /* Last write of the core to q; the completion publishes it. */
         q->core = NULL;
         if (cmd)
-            complete(cmd, 0);
+            sc_core_cmd_complete(cmd, 0);
     }
     if (core->stopping && !core->queues)
         core->exit = true;
-}
-
-static void run_remove(struct sc_core *core, struct sc_core_cmd *cmd)
-{
-    struct sc_queue *q = cmd->q;
-    /* q->core is the poster's claim; on this core only this thread clears it */
-    if (q->core != core) {
-        complete(cmd, -ENOENT);
-        return;
-    }
-    if (q->remove_cmd) {
-        complete(cmd, -EALREADY);
-        return;
-    }
-    begin_remove(core, q);
-    q->remove_cmd = cmd; /* completed by sc_core_finish_removals once idle */
-}
-
-static void run_command(struct sc_core *core, struct sc_core_cmd *cmd)
-{
-    sc_counter_add(&core->stats.commands, 1);
-    switch (cmd->type) {
-    case SC_CORE_CMD_ADD: {
-        struct sc_queue *q = cmd->q;
-        int ret = core_add(core, q);
-        if (ret < 0)
-            q->core = NULL; /* the poster's claim, given back */
-        complete(cmd, ret);
-        break;
-    }
-    case SC_CORE_CMD_REMOVE:
-        run_remove(core, cmd);
-        break;
-    case SC_CORE_CMD_SET_TENANT: {
-        int ret = sc_sched_tenant_set(core->sched, cmd->domid, &cmd->conf);
-        if (ret == 0) {
-            note_tenant(core, cmd->domid);
-            sc_core_publish_tenants(core, true);
-        }
-        complete(cmd, ret);
-        break;
-    }
-    case SC_CORE_CMD_CALL:
-        cmd->fn(core, cmd->arg);
-        complete(cmd, 0);
-        break;
-    default: /* sc_core_post checked */
-        complete(cmd, -EINVAL);
-        break;
-    }
-}
-
-void sc_core_run_commands(struct sc_core *core)
-{
-    struct sc_inbox_msg *m = sc_inbox_take_all(&core->inbox);
-    while (m) {
-        struct sc_inbox_msg *next = sc_inbox_next(m);
-        run_command(core, (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg)));
-        m = next;
-    }
-}
-
-/* The thread is leaving: whatever is still queued completes unrun. */
-void sc_core_shutdown_inbox(struct sc_core *core)
-{
-    struct sc_inbox_msg *m = sc_inbox_take_all(&core->inbox);
-    while (m) {
-        struct sc_inbox_msg *next = sc_inbox_next(m);
-        struct sc_core_cmd *cmd =
-            (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg));
-        if (cmd->type == SC_CORE_CMD_ADD)
-            cmd->q->core = NULL;
-        complete(cmd, -ESHUTDOWN);
-        m = next;
-    }
 }
 
 /* CALL: stop taking queues, drain those there; exit when none is left. */
@@ -583,7 +379,7 @@ static void begin_stop(struct sc_core *core, void *arg)
                "stopping with queues still added; draining them");
     core->stopping = true;
     for (struct sc_queue *q = core->queues; q; q = q->next)
-        begin_remove(core, q);
+        sc_core_begin_remove(core, q);
     if (!core->queues)
         core->exit = true;
 }
@@ -599,111 +395,17 @@ static void abandon(struct sc_core *core, void *arg)
                "abandoned by %s with I/O still in flight; its memory must stay", core->params.name);
         struct sc_core_cmd *cmd = q->remove_cmd;
         if (cmd)
-            complete(cmd, -ETIMEDOUT); /* q itself is left as it is */
+            sc_core_cmd_complete(cmd, -ETIMEDOUT); /* q itself is left as it is */
     }
     if (core->queues)
         core->abandoned = true;
     core->queues = NULL;
     core->nremoving = 0;
     core->npolled = 0;
+    core->parked = NULL;
+    core->nparked = core->nparked_fds = 0;
     core->dirty = NULL;
     core->exit = true;
-}
-
-/* ---- posting ---- */
-
-int sc_core_post(struct sc_core *core, struct sc_core_cmd *cmd)
-{
-    if (!core || !cmd)
-        return -EINVAL;
-    switch (cmd->type) {
-    case SC_CORE_CMD_ADD:
-        if (!cmd->q || !cmd->q->ops || cmd->q->core || sc_queue_failed(cmd->q))
-            return -EINVAL;
-        cmd->q->core = core; /* claimed: the core gives it back if it refuses */
-        break;
-    case SC_CORE_CMD_REMOVE:
-        if (!cmd->q)
-            return -EINVAL;
-        break;
-    case SC_CORE_CMD_SET_TENANT:
-        break;
-    case SC_CORE_CMD_CALL:
-        if (!cmd->fn)
-            return -EINVAL;
-        break;
-    default:
-        return -EINVAL;
-    }
-    cmd->result = 0;
-    sc_inbox_push(&core->inbox, &cmd->msg);
-    return 0;
-}
-
-unsigned sc_core_cmd_reap(struct sc_inbox *reply)
-{
-    unsigned n = 0;
-    struct sc_inbox_msg *m = sc_inbox_take_all(reply);
-    while (m) {
-        struct sc_inbox_msg *next = sc_inbox_next(m);
-        struct sc_core_cmd *cmd =
-            (struct sc_core_cmd *)((char *)m - offsetof(struct sc_core_cmd, msg));
-        if (cmd->done)
-            cmd->done(cmd);
-        n++;
-        m = next;
-    }
-    return n;
-}
-
-/* ---- synchronous wrappers ---- */
-
-static void sync_done(struct sc_core_cmd *cmd)
-{
-    sc_completion_signal(cmd->owner);
-}
-
-/* Posts cmd (without a reply inbox) and waits for it.  No shared lock is
- * held: the completion is this call's own. */
-static int sync_call(struct sc_core *core, struct sc_core_cmd *cmd)
-{
-    struct sc_completion c;
-    sc_completion_init(&c);
-    cmd->reply = NULL;
-    cmd->done = sync_done;
-    cmd->owner = &c;
-    int ret = sc_core_post(core, cmd);
-    if (ret == 0) {
-        sc_completion_wait(&c, UINT64_MAX);
-        ret = cmd->result;
-    }
-    sc_completion_destroy(&c);
-    return ret;
-}
-
-int sc_core_add_queue(struct sc_core *core, struct sc_queue *q)
-{
-    if (!core || !q)
-        return -EINVAL;
-    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_ADD, .q = q };
-    return sync_call(core, &cmd);
-}
-
-int sc_core_remove_queue(struct sc_core *core, struct sc_queue *q)
-{
-    if (!core || !q)
-        return -EINVAL;
-    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_REMOVE, .q = q };
-    return sync_call(core, &cmd);
-}
-
-int sc_core_set_tenant(struct sc_core *core, domid_t domid,
-                       const struct sc_sched_tenant_conf *conf)
-{
-    if (!core || !conf)
-        return -EINVAL;
-    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_SET_TENANT, .domid = domid, .conf = *conf };
-    return sync_call(core, &cmd);
 }
 
 void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out)
@@ -737,6 +439,13 @@ struct sc_evtchn *sc_core_evtchn(struct sc_core *core)
 
 /* ---- life cycle ---- */
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int epoll_add(int epfd, int fd, uint64_t tag)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
@@ -747,6 +456,8 @@ static void release(struct sc_core *core)
 {
     if (core->epfd >= 0)
         close(core->epfd);
+    if (core->qepfd >= 0)
+        close(core->qepfd);
     if (core->ring.ring_fd > 0)
         io_uring_queue_exit(&core->ring);
     if (core->uring_efd >= 0)
@@ -815,7 +526,7 @@ struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p)
     if (!core->params.name[0])
         snprintf(core->params.name, sizeof(core->params.name), "sc0");
     core->xen = x;
-    core->epfd = core->uring_efd = core->inbox.efd = -1;
+    core->epfd = core->qepfd = core->uring_efd = core->inbox.efd = -1;
     core->ring.ring_fd = -1;
     pthread_mutex_init(&core->pub_lock, NULL);
     sc_completion_init(&core->exited);
@@ -844,13 +555,15 @@ struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p)
         goto fail;
     what = "epoll";
     core->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (core->epfd < 0) {
+    core->qepfd = epoll_create1(EPOLL_CLOEXEC);
+    if (core->epfd < 0 || core->qepfd < 0) {
         ret = -errno;
         goto fail;
     }
     if ((ret = epoll_add(core->epfd, core->evtchn_fd, EV_EVTCHN)) < 0 ||
         (ret = epoll_add(core->epfd, core->uring_efd, EV_URING)) < 0 ||
-        (ret = epoll_add(core->epfd, sc_inbox_fd(&core->inbox), EV_INBOX)) < 0)
+        (ret = epoll_add(core->epfd, sc_inbox_fd(&core->inbox), EV_INBOX)) < 0 ||
+        (ret = epoll_add(core->epfd, core->qepfd, EV_QUEUES)) < 0)
         goto fail;
     what = "thread";
     ret = start_thread(core);

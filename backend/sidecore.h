@@ -4,13 +4,14 @@
  *
  * Contract:
  * - A core owns outright: its thread, its event-channel handle, its io_uring,
- *   its scheduler and, from the moment it runs an ADD command until it
- *   finishes the REMOVE of the queue, the queues added to it (queue.h is the
- *   contract with them).  No lock is taken on the data path.
+ *   its scheduler and, from the post of an ADD command until the completion
+ *   of the queue's REMOVE, the queues added to it (queue.h is the contract
+ *   with them).  No lock is taken on the data path.
  * - Other threads drive a core only with commands (struct sc_core_cmd)
  *   posted to its inbox (inbox.h) with sc_core_post(): any thread, never
  *   blocks, any number outstanding.  The core runs the commands at the
- *   start of its next round, in the order they were posted by each thread;
+ *   start of its next round (or as it is about to sleep), in the order each
+ *   thread posted them;
  *   a REMOVE completes only once its queue is idle but holds up nothing
  *   else.  A finished command is pushed to its reply inbox, whose owner
  *   calls sc_core_cmd_reap() to run the done callbacks; or, without a reply
@@ -35,13 +36,18 @@
  * The loop (one round; details and the reasons in sidecore_loop.c):
  *   run the posted commands; every SC_CORE_KICK_DRAIN_ROUNDS rounds take the
  *   pending event-channel ports; reap io_uring completions (sc_io done);
- *   visit queues in fair-share order (sc_sched_next / poll / sc_sched_charge),
- *   at most 2 visits per polled queue; submit SQEs once; flush the queues
- *   marked dirty; finish removals whose queue is idle.  After poll_idle_ns
- *   without work (no request consumed, no completion): clear the eventfds,
- *   reap, take pending kicks, rearm every polled queue; if none saw work
- *   racing in, sleep in epoll on the evtchn fd, the io_uring eventfd and the
- *   inbox's doorbell (with a timeout when every tenant is limit-throttled).
+ *   ask each parked queue pending() and put those with work back in the
+ *   scheduler; visit queues in fair-share order (sc_sched_next / poll /
+ *   sc_sched_charge), at most 2 visits per polled queue, parking a queue
+ *   (with pending) whose visit found nothing; submit SQEs once; flush the
+ *   queues marked dirty; finish removals whose queue is idle; every ~10 ms
+ *   publish the tenants' stats.  One clock read per round.  After
+ *   poll_idle_ns without work (no request consumed, no completion): arm the
+ *   inbox, clear the io_uring eventfd, reap, take pending kicks, rearm every
+ *   polled and parked queue; if none saw work racing in, publish the tenant
+ *   stats and sleep in epoll on the evtchn fd, the io_uring eventfd, the
+ *   inbox's doorbell and the queues' watched fds (with a timeout when every
+ *   tenant is limit-throttled).
  *
  * Event mode (Linux blkback's model, for comparison): one core per queue with
  * cpu = -1 and poll_idle_ns = 0.  No special case: every round without work
@@ -63,7 +69,7 @@
 #define SC_CORE_POLL_IDLE_DEFAULT  200000ull /* 200 us */
 #define SC_CORE_NO_CPU             (-1)
 /* While busy, pending kicks are taken every this many rounds (plus always
- * on wake-up and before sleeping); see sidecore.c for why not every round. */
+ * on wake-up and before sleeping); see sidecore_loop.c for why not every round. */
 #define SC_CORE_KICK_DRAIN_ROUNDS  64u
 
 struct sc_core_params {

@@ -1,7 +1,8 @@
 /*
  * sidecore_int.h - the sidecore's private struct, shared by sidecore.c (life
- * cycle, commands, queue helpers) and sidecore_loop.c (the poll loop).
- * Nothing outside those two files includes it.
+ * cycle, membership, queue helpers), sidecore_cmd.c (commands, published
+ * tenant stats) and sidecore_loop.c (the poll loop).  Nothing outside those
+ * files includes it.
  *
  * Ownership, field by field: "ctl" = written by the control thread before
  * the thread starts (or after it stopped) and read-only meanwhile; "core" =
@@ -22,7 +23,7 @@
 
 /* epoll tags of the core's fds (a watched queue fd carries its queue's
  * address instead, which is never this small) */
-enum { EV_EVTCHN = 1, EV_URING, EV_INBOX, EV__MAX };
+enum { EV_EVTCHN = 1, EV_URING, EV_INBOX, EV_QUEUES, EV__MAX };
 
 /* The core publishes its tenants' scheduler stats this often (round
  * clock), and whenever it goes to sleep. */
@@ -54,6 +55,7 @@ struct sc_core {
     int evtchn_fd;
     int uring_efd;            /* io_uring completion eventfd */
     int epfd;
+    int qepfd;                /* the queues' watched fds; nested in epfd */
     pthread_t thread;
     bool started;
     struct sc_core_cmd stop_cmd, abandon_cmd; /* destroy's own commands */
@@ -66,7 +68,10 @@ struct sc_core {
     alignas(SC_CACHELINE) struct io_uring ring;
     struct sc_sched *sched;
     struct sc_queue *queues;      /* list of every queue added (polled, failed, removing) */
+    struct sc_queue *parked;      /* queues out of the scheduler until pending() */
     unsigned npolled;             /* queues in the scheduler */
+    unsigned nparked;
+    unsigned nparked_fds;         /* ... of which watch fds */
     unsigned nremoving;           /* queues draining */
     struct sc_queue *dirty;       /* flush list of this round */
     struct sc_queue **by_port;    /* port -> queue */
@@ -90,15 +95,44 @@ struct sc_core {
     alignas(SC_CACHELINE) struct sc_core_counters stats;
 };
 
+/* Takes q off the parked list (it is on it). */
+static inline void sc_core_park_unlink(struct sc_core *core, struct sc_queue *q)
+{
+    if (q->park_prev)
+        q->park_prev->park_next = q->park_next;
+    else
+        core->parked = q->park_next;
+    if (q->park_next)
+        q->park_next->park_prev = q->park_prev;
+    q->park_next = q->park_prev = NULL;
+    q->parked = false;
+    core->nparked--;
+    if (q->nfds)
+        core->nparked_fds--;
+}
+
 /* sidecore_loop.c */
 void *sc_core_main(void *arg);
-/* sidecore.c, for the loop */
-void sc_core_run_commands(struct sc_core *core);
+int sc_core_submit(struct sc_core *core);
+
+/* sidecore.c: membership (core thread) */
+/* Starts polling q (ADD).  0 or the ADD's -errno. */
+int sc_core_add_now(struct sc_core *core, struct sc_queue *q);
+/* q stops being polled and is quiesced; finish_removals unlinks it once idle. */
+void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q);
 void sc_core_finish_removals(struct sc_core *core);
 void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err);
-void sc_core_publish_tenants(struct sc_core *core, bool wait);
+
+/* sidecore_cmd.c (core thread) */
+void sc_core_run_commands(struct sc_core *core);
+/* The thread is leaving: queued commands complete with -ESHUTDOWN. */
 void sc_core_shutdown_inbox(struct sc_core *core);
-int sc_core_submit(struct sc_core *core);
+/* The core's last touch of cmd: result set, pushed to its reply or done run. */
+void sc_core_cmd_complete(struct sc_core_cmd *cmd, int result);
+/* domid has a tenant in the scheduler now: publish it. */
+void sc_core_note_tenant(struct sc_core *core, domid_t domid);
+/* wait=false: skip if a reader holds the lock. */
+void sc_core_publish_tenants(struct sc_core *core, bool wait);
 
 void sc_completion_init(struct sc_completion *c);
 void sc_completion_destroy(struct sc_completion *c);

@@ -3,24 +3,42 @@
  * outline, sidecore_int.h the struct).
  *
  * Why the loop is shaped this way:
- * - No lost kick.  Sleeping is: clear the command and io_uring eventfds,
- *   then look for commands and completions (so one that lands after the
- *   clear leaves its fd readable); take every pending port and unmask it
- *   (so a kick after the unmask makes the evtchn fd readable again); then
- *   rearm every queue (req_event = cons + 1, full barrier, re-check).  A
- *   frontend that produces after the re-check sees req_event behind its new
- *   prod and kicks, which makes the (level-triggered) evtchn fd readable, so
- *   epoll_wait returns at once.  A frontend that produced before it is seen
- *   by the re-check and the core stays polling.
+ * - No lost kick.  Sleeping is: arm the inbox's doorbell (a command posted
+ *   after the arm rings it; one posted before is seen by the arm's
+ *   re-check), clear the io_uring eventfd and then reap (a completion after
+ *   the clear leaves it readable); take every pending port and unmask it
+ *   (a kick after the unmask makes the evtchn fd readable again); then
+ *   rearm every queue, polled or parked (req_event = cons + 1, full
+ *   barrier, re-check).  A frontend that produces after the re-check sees
+ *   req_event behind its new prod and kicks, which makes the
+ *   (level-triggered) evtchn fd readable, so epoll_wait returns at once.  A
+ *   frontend that produced before it is seen by the re-check and the core
+ *   stays polling.  Watched queue fds are level-triggered too: data that
+ *   arrived before the sleep makes epoll_wait return at once.
  * - Kick suppression.  While polling, queues are not rearmed, so req_event
  *   stays behind and frontends send nothing.  Pending ports that still show
  *   up while polling (kicks that raced a rearm) change nothing for
- *   correctness: every polled ring is looked at each round anyway.  Taking
- *   them costs a syscall (sc_evtchn_pending ends with -EAGAIN), so a busy
- *   core takes them only every SC_CORE_KICK_DRAIN_ROUNDS rounds (to count
- *   them and keep the fd quiet), and always on wake-up and before sleeping.
- *   With rounds of a few microseconds that bounds the cost to well under 1%
- *   and the count lag to well under a millisecond.
+ *   correctness: every polled ring is looked at each round, and every
+ *   parked one is checked with pending() each round, which reads the same
+ *   producer index.  Taking kicks costs a syscall (sc_evtchn_pending ends
+ *   with -EAGAIN), so a busy core takes them only every
+ *   SC_CORE_KICK_DRAIN_ROUNDS rounds (to count them and keep the fd quiet),
+ *   and always on wake-up and before sleeping.  With rounds of a few
+ *   microseconds that bounds the cost to well under 1% and the count lag to
+ *   well under a millisecond.
+ * - Parking.  A queue that offers pending() and whose visit consumed
+ *   nothing, left nothing behind and has nothing pending leaves the
+ *   scheduler (sc_sched_queue_remove) for the core's parked list; each
+ *   round asks every parked queue pending() only (a few ns, no scheduler
+ *   work), and one that has work goes back (sc_sched_queue_add, which
+ *   starts it as "has work").  So the scheduler sees only queues with
+ *   work, and a core serving many idle guests spends per idle queue one
+ *   load of its producer index per round.  The scheduler's probe visits
+ *   exist to discover work; pending() discovers it cheaper.  Credit is
+ *   not lost: the scheduler drops an idle queue's deficit anyway.  A parked
+ *   queue whose data arrives on a watched fd cannot tell from pending();
+ *   while any such queue is parked, each round also asks the queues' own
+ *   epoll (non-blocking) which fds are readable, and on wake-up the same.
  * - Fair share.  Each round asks the scheduler for at most 2 visits per
  *   polled queue (a weight-3 tenant may get two visits where a weight-1 one
  *   gets one), so a round stays bounded and completions are reaped and
@@ -29,9 +47,13 @@
  *   sleeps (rearmed) until the first is eligible again; the token buckets
  *   are deeper than epoll's millisecond, so rounding the timeout up loses no
  *   throughput.
- * - Busy/idle accounting: a round is busy if it consumed a request or reaped
- *   a completion; its wall time goes to busy_ns or idle_ns, blocked time to
- *   sleep_ns.  busy_ns / (busy_ns + idle_ns + sleep_ns) is the core's load.
+ * - One clock read per round: the start of a round is the end of the one
+ *   before (busy or idle by what it did), and a sleep reads the clock on
+ *   both sides of epoll_wait only.  So every nanosecond lands in exactly one
+ *   of busy_ns, idle_ns (rounds without work, and the last look before a
+ *   sleep) and sleep_ns; busy_ns / (busy_ns + idle_ns + sleep_ns) is the
+ *   core's load.  A round is busy if it consumed a request or reaped a
+ *   completion.
  */
 #include "sidecore_int.h"
 
@@ -162,6 +184,66 @@ static void flush_dirty(struct sc_core *core)
     }
 }
 
+/* ---- parking ---- */
+
+static void park(struct sc_core *core, struct sc_queue *q)
+{
+    sc_sched_queue_remove(core->sched, &q->sched);
+    q->polled = false;
+    core->npolled--;
+    q->parked = true;
+    q->park_prev = NULL;
+    q->park_next = core->parked;
+    if (core->parked)
+        core->parked->park_prev = q;
+    core->parked = q;
+    core->nparked++;
+    if (q->nfds)
+        core->nparked_fds++;
+}
+
+static void unpark(struct sc_core *core, struct sc_queue *q)
+{
+    int ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    if (ret < 0) {
+        /* stays parked: the next round tries again */
+        sc_log_rl(SC_LOG_ERR, q->name, "cannot reschedule: %s",
+                  strerrordesc_np(-ret) ? strerrordesc_np(-ret) : "?");
+        return;
+    }
+    sc_core_park_unlink(core, q);
+    q->polled = true;
+    core->npolled++;
+}
+
+/* Unparks the queues whose watched fds are readable (timeout_ms 0: just
+ * look).  Readable fds of polled queues show up too and change nothing. */
+static void check_queue_fds(struct sc_core *core)
+{
+    struct epoll_event ev[32];
+    int n = epoll_wait(core->qepfd, ev, 32, 0);
+    for (int i = 0; i < n; i++) {
+        struct sc_queue *q = (struct sc_queue *)(uintptr_t)ev[i].data.u64;
+        if (q->parked)
+            unpark(core, q);
+    }
+}
+
+/* Each round: the parked queues that have work go back to the scheduler. */
+static void check_parked(struct sc_core *core)
+{
+    struct sc_queue *next;
+    for (struct sc_queue *q = core->parked; q; q = next) {
+        next = q->park_next;
+        if (q->ops->pending(q))
+            unpark(core, q);
+    }
+    if (core->nparked_fds)
+        check_queue_fds(core);
+}
+
+/* ---- the round ---- */
+
 /* Visits queues in fair-share order.  True if a request was consumed. */
 static bool poll_queues(struct sc_core *core, uint64_t now)
 {
@@ -200,20 +282,54 @@ static bool poll_queues(struct sc_core *core, uint64_t now)
             sc_log_rl(SC_LOG_ERR, q->name, "visit of %u requests, %llu bytes is not credible",
                       v.requests, (unsigned long long)v.bytes);
             sc_core_fail_queue(core, q, -EPROTO);
+            continue;
         }
+        /* Nothing consumed, nothing left: out of the scheduler until
+         * pending() says otherwise.  A queue with work it cannot take now
+         * (its own slots all in flight) says pending and stays. */
+        if (!v.requests && !v.more && q->ops->pending && !q->ops->pending(q))
+            park(core, q);
     }
     return work;
 }
 
-/* The last look before sleeping.  True if work turned up (stay polling). */
+/* One round at `now` (the clock read that ended the previous one).  True
+ * if it did work: consumed a request or reaped a completion. */
+static bool run_round(struct sc_core *core, uint64_t now, unsigned *since_drain)
+{
+    bool work = false;
+    core->now_ns = now;
+    if (!sc_inbox_empty(&core->inbox))
+        sc_core_run_commands(core);
+    if (++*since_drain >= SC_CORE_KICK_DRAIN_ROUNDS) {
+        *since_drain = 0;
+        drain_kicks(core);
+    }
+    if (reap(core))
+        work = true;
+    if (core->nparked)
+        check_parked(core);
+    if (poll_queues(core, now))
+        work = true;
+    sc_core_submit(core);
+    flush_dirty(core);
+    sc_core_finish_removals(core);
+    if (now - core->published_ns >= SC_CORE_PUBLISH_NS)
+        sc_core_publish_tenants(core, false);
+    return work;
+}
+
+/* The last look before sleeping.  True if work turned up (stay polling);
+ * false: the inbox is armed and every queue rearmed, sleep. */
 static bool prepare_sleep(struct sc_core *core)
 {
     if (!sc_inbox_arm(&core->inbox)) {
-        sc_core_run_commands(core);
+        sc_core_run_commands(core); /* arm left it disarmed */
         return true;
     }
     clear_eventfd(core->uring_efd);
     if (reap(core)) {
+        sc_inbox_disarm(&core->inbox);
         sc_core_submit(core);
         flush_dirty(core);
         sc_core_finish_removals(core);
@@ -222,7 +338,7 @@ static bool prepare_sleep(struct sc_core *core)
     drain_kicks(core);
     bool raced = false;
     for (struct sc_queue *q = core->queues; q; q = q->next)
-        if (q->polled && q->ops->rearm(q))
+        if ((q->polled || q->parked) && q->ops->rearm(q))
             raced = true; /* go on: every queue must have req_event set */
     /* Throttled tenants keep work in their rings; that is no reason to spin. */
     if (raced && !core->throttled) {
@@ -233,80 +349,72 @@ static bool prepare_sleep(struct sc_core *core)
     return false;
 }
 
-static void block(struct sc_core *core)
+/* Sleeps in epoll from `idle_start` (the end of the last round).  Returns
+ * the clock after the wake: the next round's start. */
+static uint64_t block(struct sc_core *core, uint64_t idle_start)
 {
     int timeout = -1;
     if (core->throttled) {
         uint64_t ms = core->throttle_wait_ns / 1000000u + 1;
         timeout = ms > INT_MAX ? INT_MAX : (int)ms;
     }
-    struct epoll_event ev[4];
+    struct epoll_event ev[EV__MAX];
     uint64_t t0 = clock_ns();
-    int n = epoll_wait(core->epfd, ev, 4, timeout);
-    sc_counter_add(&core->stats.sleep_ns, clock_ns() - t0);
+    int n = epoll_wait(core->epfd, ev, EV__MAX, timeout);
+    uint64_t t1 = clock_ns();
+    sc_counter_add(&core->stats.idle_ns, t0 - idle_start);
+    sc_counter_add(&core->stats.sleep_ns, t1 - t0);
     sc_counter_add(&core->stats.sleeps, 1);
     sc_inbox_disarm(&core->inbox);
     if (n < 0 && errno != EINTR)
         sc_log_rl(SC_LOG_ERR, core->params.name, "epoll_wait: %s", strerrordesc_np(errno));
     if (n <= 0)
-        return;
+        return t1;
     sc_counter_add(&core->stats.wakeups, 1);
     /* Kicks now, so the rounds after the wake see them counted; the eventfds
-     * are cleared before the next sleep. */
-    for (int i = 0; i < n; i++)
+     * are cleared before the next sleep.  Readable queue fds bring their
+     * parked queues back. */
+    for (int i = 0; i < n; i++) {
         if (ev[i].data.u64 == EV_EVTCHN)
             drain_kicks(core);
+        else if (ev[i].data.u64 == EV_QUEUES && core->nparked_fds)
+            check_queue_fds(core);
+    }
+    return t1;
 }
 
 void *sc_core_main(void *arg)
 {
     struct sc_core *core = arg;
     pthread_setname_np(pthread_self(), core->params.name);
-    uint64_t last_work = clock_ns();
+    uint64_t now = clock_ns(), last_work = now;
     unsigned since_drain = 0;
 
     while (!core->exit) {
-        uint64_t now = clock_ns();
-        core->now_ns = now;
-        bool work = false;
-
-        if (!sc_inbox_empty(&core->inbox))
-            sc_core_run_commands(core);
-        if (++since_drain >= SC_CORE_KICK_DRAIN_ROUNDS) {
-            since_drain = 0;
-            drain_kicks(core);
-        }
-        if (reap(core))
-            work = true;
-        if (poll_queues(core, now))
-            work = true;
-        sc_core_submit(core);
-        flush_dirty(core);
-        sc_core_finish_removals(core);
-        if (now - core->published_ns >= SC_CORE_PUBLISH_NS)
-            sc_core_publish_tenants(core, false);
-
-        uint64_t end = clock_ns();
+        bool work = run_round(core, now, &since_drain);
+        uint64_t end = clock_ns(); /* this round's end is the next one's start */
         sc_counter_add(&core->stats.rounds, 1);
         if (work) {
             sc_counter_add(&core->stats.busy_rounds, 1);
             sc_counter_add(&core->stats.busy_ns, end - now);
-            last_work = now;
+            last_work = now = end;
             continue;
         }
         sc_counter_add(&core->stats.idle_ns, end - now);
+        now = end;
         if (core->exit)
             break;
         if (!core->throttled && end - last_work < core->params.poll_idle_ns)
             continue;
+        /* the last look's time goes to the next round (or to idle if it sleeps) */
         if (prepare_sleep(core)) {
-            last_work = clock_ns();
+            last_work = end;
             continue;
         }
-        block(core);
+        now = block(core, end);
         since_drain = 0;
         /* poll a while after a wake before sleeping again */
-        last_work = clock_ns();
+        last_work = now;
     }
     sc_core_shutdown_inbox(core);
     sc_completion_signal(&core->exited);

@@ -246,6 +246,26 @@ static const struct sc_queue_ops fake_ops = {
     .idle = fake_idle,
 };
 
+/* The ring has requests (the same producer index rearm reads). */
+static bool fake_pending(struct sc_queue *q)
+{
+    struct fake *f = fake_of(q);
+    return f->endless || atomic_load_explicit(&f->req_prod, memory_order_acquire) != f->req_cons;
+}
+
+/* With pending: the core parks the queue while it has nothing. */
+static const struct sc_queue_ops fake_parking_ops = {
+    .poll = fake_poll,
+    .flush = fake_flush,
+    .rearm = fake_rearm,
+    .idle = fake_idle,
+    .quiesce = fake_quiesce,
+    .pending = fake_pending,
+};
+
+/* The ops fake_new gives (tests run twice: without and with parking). */
+static const struct sc_queue_ops *new_ops = &fake_ops;
+
 static const struct sc_queue_ops fake_quiesce_ops = {
     .poll = fake_poll,
     .flush = fake_flush,
@@ -258,7 +278,7 @@ static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
 {
     struct fake *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    assert_int_equal(sc_queue_init(&f->q, &fake_ops, domid, "fake %u/%d", domid, rand() % 100),
+    assert_int_equal(sc_queue_init(&f->q, new_ops, domid, "fake %u/%d", domid, rand() % 100),
                      0);
     f->io = io;
     f->req_bytes = 4096;
@@ -1365,6 +1385,132 @@ static void queues_sharing_a_port(void **state)
     sc_core_destroy(core);
 }
 
+/* ---- parking ---- */
+
+/* An idle queue with pending() leaves the scheduler: no more visits while
+ * the core serves another, and work that turns up without a kick (the core
+ * is awake, so none is due) is still found and served. */
+static void idle_queues_are_parked(void **state)
+{
+    (void)state;
+    enum { IDLE = 40 };
+    struct sc_core *core = core_new(5000000000ull, -1);
+    new_ops = &fake_parking_ops;
+    struct fake *busy = fake_new(1, FAKE_SYNC, 0), *idle[IDLE];
+    busy->endless = true;
+    assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
+    for (int i = 0; i < IDLE; i++) {
+        idle[i] = fake_new((domid_t)(100 + i % 4), i % 2 ? FAKE_SYNC : FAKE_NOP, 0);
+        assert_int_equal(sc_core_add_queue(core, &idle[i]->q), 0);
+    }
+    new_ops = &fake_ops;
+    /* each is visited once (added as "has work"), then parked */
+    for (int i = 0; i < IDLE; i++)
+        assert_true(wait_qstat(idle[i], SC_QSTAT_EMPTY_POLLS, 1, 5000000000ull));
+    uint64_t polls[IDLE];
+    usleep(20000);
+    for (int i = 0; i < IDLE; i++)
+        polls[i] = qstat(idle[i], SC_QSTAT_EMPTY_POLLS);
+    uint64_t served = qstat(busy, SC_QSTAT_REQUESTS);
+    usleep(50000);
+    assert_true(qstat(busy, SC_QSTAT_REQUESTS) > served);
+    for (int i = 0; i < IDLE; i++)
+        if (qstat(idle[i], SC_QSTAT_EMPTY_POLLS) != polls[i])
+            fail_msg("idle queue %d visited while parked: %llu -> %llu empty polls", i,
+                     (unsigned long long)polls[i],
+                     (unsigned long long)qstat(idle[i], SC_QSTAT_EMPTY_POLLS));
+    /* requests on parked queues, no kick: pending() finds them */
+    for (int round = 0; round < 20; round++) {
+        for (int i = round % 3; i < IDLE; i += 3)
+            produce(idle[i], 1 + (uint32_t)(i % 4));
+        for (int i = round % 3; i < IDLE; i += 3)
+            if (!wait_answered(idle[i], 5000000000ull))
+                fail_msg("round %d: parked queue %d not served", round, i);
+    }
+    for (int i = 0; i < IDLE; i++)
+        assert_int_equal(qstat(idle[i], SC_QSTAT_KICKS), 0);
+    for (int i = 0; i < IDLE; i++) {
+        assert_int_equal(sc_core_remove_queue(core, &idle[i]->q), 0);
+        assert_int_equal(idle[i]->inflight, 0);
+        fake_free(idle[i], core);
+    }
+    assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
+    fake_free(busy, core);
+    sc_core_destroy(core);
+}
+
+/* The sleeping-core tests again with parking queues: parked queues are
+ * rearmed before every sleep, so no kick is lost. */
+static void kick_wakes_sleeping_core_parked(void **state)
+{
+    new_ops = &fake_parking_ops;
+    kick_wakes_sleeping_core_every_time(state);
+    new_ops = &fake_ops;
+}
+
+static void no_lost_kick_around_rearm_parked(void **state)
+{
+    new_ops = &fake_parking_ops;
+    no_lost_kick_around_rearm(state);
+    new_ops = &fake_ops;
+}
+
+static void polling_suppresses_kicks_parked(void **state)
+{
+    new_ops = &fake_parking_ops;
+    polling_suppresses_kicks(state);
+    new_ops = &fake_ops;
+}
+
+static void watched_fd_wakes_the_core_parked(void **state)
+{
+    new_ops = &fake_parking_ops;
+    watched_fd_wakes_the_core(state);
+    new_ops = &fake_ops;
+}
+
+/* A parked queue's fd data is found while the core is busy with others
+ * (it never sleeps here): its pending() cannot see the fd. */
+static void watched_fd_unparks_while_busy(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(5000000000ull, -1);
+    struct fake *busy = fake_new(1, FAKE_SYNC, 0);
+    busy->endless = true;
+    new_ops = &fake_parking_ops;
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    new_ops = &fake_ops;
+    int p[2];
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    f->rfd = p[0];
+    assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), 0);
+    assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    for (int i = 0; i < 20; i++) {
+        /* parked: its empty polls stop growing */
+        uint64_t deadline = now_ns() + 5000000000ull, e;
+        do {
+            e = qstat(f, SC_QSTAT_EMPTY_POLLS);
+            usleep(2000);
+        } while (qstat(f, SC_QSTAT_EMPTY_POLLS) != e && now_ns() < deadline);
+        assert_int_equal(write(p[1], "xy", 2), 2);
+        deadline = now_ns() + 5000000000ull;
+        while (atomic_load(&f->fd_bytes) != 2 * ((uint64_t)i + 1) && now_ns() < deadline)
+            usleep(100);
+        assert_int_equal(atomic_load(&f->fd_bytes), 2 * (i + 1));
+    }
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    assert_int_equal(cs.sleeps, 0);
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
+    close(p[0]);
+    close(p[1]);
+    fake_free(f, core);
+    fake_free(busy, core);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1387,6 +1533,12 @@ int main(void)
         cmocka_unit_test(queues_sharing_a_port),
         cmocka_unit_test(device_counters),
         cmocka_unit_test(watched_fd_wakes_the_core),
+        cmocka_unit_test(idle_queues_are_parked),
+        cmocka_unit_test(kick_wakes_sleeping_core_parked),
+        cmocka_unit_test(no_lost_kick_around_rearm_parked),
+        cmocka_unit_test(polling_suppresses_kicks_parked),
+        cmocka_unit_test(watched_fd_wakes_the_core_parked),
+        cmocka_unit_test(watched_fd_unparks_while_busy),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
