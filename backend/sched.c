@@ -1,7 +1,9 @@
 /*
- * sched.c - fair share of one sidecore: deficit round robin by cost between
- * tenants, round robin between a tenant's queues, token-bucket limits, and
- * reservations served first. See sched.h for the contract.
+ * sched.c - fair share of one sidecore, the policy: tenants, deficit round
+ * robin by cost between them, round robin between a tenant's queues, limits
+ * holding tenants back, and reservations served first. See sched.h for the
+ * contract; the rate mechanics (token buckets, reservation tags, min-heaps)
+ * are in sched_rate.h, with how they represent and compute things.
  *
  * Cost per visit. sc_sched_next() and sc_sched_charge() do O(1) work in the
  * number of tenants, amortised, plus O(log k) heap steps when a tenant with a
@@ -12,21 +14,17 @@
  *   and their limits have tokens), so a pass never skips idle or throttled
  *   tenants. Tenants without queues are only in the domid table (two-level,
  *   O(1) lookup, so queue add/remove are O(1) plus the heaps' log).
- * - A tenant whose limit runs out (seen in charge, the only place tokens go,
- *   or in tenant_set) leaves the ring for the "held" min-heap keyed by the
- *   time its buckets hold a token again; next() releases the top when that
- *   time has come, and when nobody is in the ring the wait is the top's
- *   time: no scan.
- * - Reservations are absolute tags (below), so the most-behind tenant is the
- *   top of a min-heap of busy reserved tenants, all of which have tokens.
- *   s->due (the earlier of the two heaps' tops) makes both heaps one compare
- *   per next() while neither is due.
- * - Buckets with no rate are not touched (per-tenant flags). A limit refill
- *   is a 64-bit multiply and a division by the constant 1e9 (a multiply),
- *   unless rate * elapsed overflows 64 bits (long idle); a tag moves by
- *   additions, plus one 64-bit division by the rate when the rate does not
- *   divide 1e9; 128-bit arithmetic is left to overflow cases and the control
- *   path.
+ * - A tenant whose limit runs out (a bucket below one unit: seen in charge,
+ *   the only place tokens go, or in tenant_set) leaves the ring for the
+ *   "held" min-heap keyed by the time its buckets hold a token again; next()
+ *   releases the top when that time has come, and when nobody is in the ring
+ *   the wait is the top's time: no scan.
+ * - Reservations are absolute tags (sched_rate.h), so the most-behind tenant
+ *   is the top of a min-heap of busy reserved tenants, all of which have
+ *   tokens. s->due (the earlier of the two heaps' tops) makes both heaps one
+ *   compare per next() while neither is due.
+ * - Limits and reservations with no rate are not touched (per-tenant flags);
+ *   refills and tag moves are inline 64-bit arithmetic (sched_rate.h).
  * - The fields one visit touches are the scheduler's first lines, the
  *   tenant's first line (DRR state) and second (counters), and the queue.
  * Not O(1), on purpose: fast_forward() walks the ring, but runs only when
@@ -35,40 +33,25 @@
  * independently of the tenant count; and picking a queue inside a turn skips
  * the tenant's queues already found empty in it (O(its queues)).
  *
- * Token buckets (limits). A bucket holds `level` whole units (requests or
- * bytes) plus `frac` billionths of a unit, refilled by rate * elapsed ns
- * exactly (remainder carried), so long runs lose nothing to rounding. The
- * level is capped at `depth` (rate * burst_ns, at least one unit). A tenant
- * may spend a bucket below zero: a visit always admits its first request,
- * whatever its size, and the overshoot becomes debt that later refills repay,
- * so the long-run rate is exact. A tenant is eligible only while every limit
- * bucket holds >= 1 unit; the grant caps requests and bytes at what they hold.
- *
- * Reservations, and why they are met. Each reservation dimension is a
- * bucket refilled at the reserved rate and drained by *all* service the
- * tenant gets (either phase), level in [-depth, depth]; level >= 1 means
- * "behind": it got less than rate * t over the recent window. It is kept as a
- * tag instead: the time X at which the level would have been 0, so level(now)
- * = min(depth, (now - X) * rate), service of u units moves X by u / rate,
- * and X = max(X, now - depth / rate) applies the cap lazily; X is exact
- * (whole ns plus a remainder in 1/rate ns). The tenant is behind from
- * E = X + 1 / rate on, which is mClock's reservation tag of the next request.
- * Before every weight-based visit, the tenant with work, tokens, and the
- * earliest E <= now (most behind) is visited instead, and that service does
- * not spend its deficit (as mClock's reservation phase does not move its
- * proportional tags). This is earliest-deadline-first over reservation tags;
- * EDF meets every deadline whenever the reserved load is feasible, i.e. the
- * sum over tenants of (reserved IOPS * time per request + reserved bytes/s *
- * time per byte) is below the core's capacity; the reservation phase then
- * takes at most that fraction of the core and each backlogged tenant is
- * visited within one visit of falling behind. The -depth floor bounds how
- * much past over-service can hide a tenant's later shortfall (at most
- * 2 * burst_ns), and a tenant that turns busy after idling starts at most one
- * request ahead (X >= now - 1 / rate), so idle time is never banked (as
- * mClock's R = max(R, now)). Between tenants both behind by more than their
- * depth the lazy cap is not applied, so the one that fell behind first goes
- * first. Infeasible reservations (sum above capacity) starve the weight
- * phase; the control path should refuse them.
+ * Reservations, and why they are met. A reservation is a tag per dimension
+ * (sched_rate.h): drained by *all* service the tenant gets (either phase),
+ * refilled at the reserved rate, and "behind" from its key E on. Before every
+ * weight-based visit, the tenant with work, tokens, and the earliest E <= now
+ * (most behind) is visited instead, and that service does not spend its
+ * deficit (as mClock's reservation phase does not move its proportional
+ * tags). This is earliest-deadline-first over reservation tags; EDF meets
+ * every deadline whenever the reserved load is feasible, i.e. the sum over
+ * tenants of (reserved IOPS * time per request + reserved bytes/s * time per
+ * byte) is below the core's capacity; the reservation phase then takes at
+ * most that fraction of the core and each backlogged tenant is visited
+ * within one visit of falling behind. The tag's floor bounds how much past
+ * over-service can hide a tenant's later shortfall (at most 2 * burst_ns),
+ * and a tenant that turns busy after idling starts at most one request ahead
+ * (sc_rate_res_restart()), so idle time is never banked (as mClock's
+ * R = max(R, now)). Between tenants both behind by more than their depth the
+ * lazy cap is not applied, so the one that fell behind first goes first.
+ * Infeasible reservations (sum above capacity) starve the weight phase; the
+ * control path should refuse them.
  *
  * Deficit round robin. Active tenants take turns in ring order. A turn adds
  * the tenant's quantum (quantum * weight / 100) to its deficit and hands out
@@ -89,36 +72,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NS_PER_S 1000000000ull
-/* Times above are clamped (146 years of uptime): tags are signed ns. */
-#define NOW_MAX (1ull << 62)
-/* Limits keep all debt (exact long-run rate); this only stops overflow. */
-#define LIMIT_FLOOR (INT64_MIN / 4)
-#define NO_IDX UINT32_MAX
-
-typedef unsigned __int128 u128;
-typedef __int128 i128;
-
-struct sc_sched_bucket {
-    uint64_t rate;    /* units per second; 0 = bucket unused */
-    int64_t depth;    /* cap on level, >= 1 */
-    int64_t level;    /* whole units */
-    uint64_t frac;    /* plus frac / 1e9 units */
-    uint64_t last_ns; /* time of the last refill */
-};
-
-/* A reservation in one dimension, as the tag X = at_ns + at_rem / rate. */
-struct sc_sched_tag {
-    uint64_t rate;                /* units per second; 0 = none */
-    uint64_t unit_ns, unit_rem;   /* 1e9 / rate = unit_ns + unit_rem / rate */
-    uint64_t depth;               /* units, >= 1 */
-    uint64_t depth_ns, depth_rem; /* depth * 1e9 / rate, likewise */
-    int64_t at_ns;
-    uint64_t at_rem;              /* < rate */
-};
+#include "sched_rate.h"
 
 enum { HEAP_RES, HEAP_HELD };
 
@@ -147,22 +105,10 @@ struct sc_sched_tenant {
     _Alignas(64) struct sc_sched_tenant_stats stats;
     /* With limits or reservations only, or off the hot path. */
     struct sc_sched_queue *res_next; /* next to try in the reservation phase */
-    uint32_t hidx[2];                /* index in heap[HEAP_*], or NO_IDX */
-    struct sc_sched_bucket lim_iops, lim_bps;
-    struct sc_sched_tag res_iops, res_bps;
+    uint32_t hidx[2];                /* slot in heap[HEAP_*], or SC_RATE_HEAP_NONE */
+    struct sc_rate_limit lim;
+    struct sc_rate_res res;
     struct sc_sched_tenant_conf conf;
-};
-
-struct sc_sched_heap_ent {
-    int64_t key;
-    struct sc_sched_tenant *t;
-};
-
-/* Binary min-heap; capacity is kept >= the tenant count so that inserting
- * never allocates (charge cannot fail for memory). */
-struct sc_sched_heap {
-    struct sc_sched_heap_ent *e;
-    uint32_t n, cap;
 };
 
 #define DIR_BITS 8
@@ -174,7 +120,7 @@ struct sc_sched {
     struct sc_sched_tenant *pos;    /* tenant that had the last DRR turn; NULL: empty ring */
     uint64_t now;                   /* newest time seen */
     int64_t due;                    /* min of the heaps' top keys (INT64_MAX: none) */
-    struct sc_sched_heap heap[2];   /* HEAP_RES by tag E, HEAP_HELD by release time */
+    struct sc_rate_heap heap[2];    /* HEAP_RES by tag E, HEAP_HELD by release time */
     enum sc_sched_phase pending_phase;
     bool in_turn;                   /* pos's turn is still on */
     uint32_t nring;                 /* tenants in the ring */
@@ -191,318 +137,45 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 static uint64_t sched_now(struct sc_sched *s, uint64_t now_ns)
 {
-    if (now_ns > NOW_MAX)
-        now_ns = NOW_MAX;
+    if (now_ns > SC_RATE_NOW_MAX)
+        now_ns = SC_RATE_NOW_MAX;
     if (now_ns > s->now)
         s->now = now_ns;
     return s->now;
 }
 
-/* floor(a / b) for b > 0 */
-static i128 floor_div(i128 a, i128 b)
-{
-    i128 q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-static uint64_t depth_of(uint64_t rate, uint64_t burst_ns)
-{
-    u128 depth = (u128)rate * burst_ns / NS_PER_S;
-    return depth < 1 ? 1 : (uint64_t)depth;
-}
-
-/* ---- token buckets (limits) ---- */
-
-static void bucket_set(struct sc_sched_bucket *b, uint64_t rate, uint64_t burst_ns,
-                       uint64_t now)
-{
-    if (rate == 0) {
-        memset(b, 0, sizeof(*b));
-        return;
-    }
-    int64_t depth = (int64_t)depth_of(rate, burst_ns);
-    if (b->rate == 0) {
-        b->level = depth;
-        b->frac = 0;
-        b->last_ns = now;
-    } else if (b->level > depth) {
-        b->level = depth;
-        b->frac = 0;
-    }
-    b->rate = rate;
-    b->depth = depth;
-}
-
-/* rate * dt + frac overflows 64 bits (a long idle, or a huge rate): the
- * units to add, at most `room`, and the new frac. */
-static __attribute__((noinline)) uint64_t bucket_refill_big(const struct sc_sched_bucket *b,
-                                                            uint64_t dt, uint64_t room,
-                                                            uint64_t *frac)
-{
-    u128 big = (u128)b->rate * dt + b->frac;
-    if (big / NS_PER_S >= room) {
-        *frac = 0;
-        return room;
-    }
-    *frac = (uint64_t)(big % NS_PER_S);
-    return (uint64_t)(big / NS_PER_S);
-}
-
-/* Callers check b->rate. */
-static inline void bucket_refill(struct sc_sched_bucket *b, uint64_t now)
-{
-    if (now <= b->last_ns)
-        return;
-    uint64_t dt = now - b->last_ns;
-    b->last_ns = now;
-    if (b->level >= b->depth) {
-        b->frac = 0;
-        return;
-    }
-    uint64_t room = (uint64_t)(b->depth - b->level); /* < 2^62: level >= LIMIT_FLOOR */
-    uint64_t add, frac, total;
-    if (!__builtin_mul_overflow(b->rate, dt, &total) && total <= UINT64_MAX - NS_PER_S) {
-        total += b->frac;
-        add = total / NS_PER_S; /* by a constant: a multiply, no divide */
-        frac = total % NS_PER_S;
-    } else {
-        add = bucket_refill_big(b, dt, room, &frac);
-    }
-    if (add >= room) {
-        b->level = b->depth;
-        b->frac = 0;
-    } else {
-        b->level += (int64_t)add;
-        b->frac = frac;
-    }
-}
-
-static void bucket_take(struct sc_sched_bucket *b, uint64_t units)
-{
-    b->level -= (int64_t)units; /* units <= 2^40 by the charge bounds */
-    if (b->level < LIMIT_FLOOR) {
-        b->level = LIMIT_FLOOR;
-        b->frac = 0;
-    }
-}
-
-/* ns until the bucket holds one whole unit; 0 if it does. */
-static uint64_t bucket_wait_ns(const struct sc_sched_bucket *b)
-{
-    if (b->rate == 0 || b->level >= 1)
-        return 0;
-    uint64_t units = (uint64_t)(1 - b->level);
-    if (units < (1ull << 34)) /* the numerator fits 64 bits */
-        return (units * NS_PER_S - b->frac + b->rate - 1) / b->rate;
-    u128 need = (u128)units * NS_PER_S - b->frac;
-    u128 ns = (need + b->rate - 1) / b->rate;
-    return ns > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)ns;
-}
-
-/* ---- reservation tags ---- */
-
-static bool tag_before(int64_t a_ns, uint64_t a_rem, int64_t b_ns, uint64_t b_rem)
-{
-    return a_ns < b_ns || (a_ns == b_ns && a_rem < b_rem);
-}
-
-/* X = max(X, now - span) for span = span_ns + span_rem / rate. */
-static void tag_raise(struct sc_sched_tag *g, int64_t now, uint64_t span_ns, uint64_t span_rem)
-{
-    int64_t lo_ns = now - (int64_t)span_ns;
-    uint64_t lo_rem = 0;
-    if (span_rem) {
-        lo_ns--;
-        lo_rem = g->rate - span_rem;
-    }
-    if (tag_before(g->at_ns, g->at_rem, lo_ns, lo_rem)) {
-        g->at_ns = lo_ns;
-        g->at_rem = lo_rem;
-    }
-}
-
-/* Service of `units`: the cap, then X += units / rate, then the floor
- * X <= now + depth / rate. Callers check g->rate. */
-static void tag_take(struct sc_sched_tag *g, uint64_t units, uint64_t now)
-{
-    tag_raise(g, (int64_t)now, g->depth_ns, g->depth_rem);
-    if (units == 0)
-        return;
-    int64_t hi_ns = (int64_t)(now + g->depth_ns);
-    uint64_t hi_rem = g->depth_rem;
-    if (units >= 2 * g->depth) { /* from >= now - depth: past the floor */
-        g->at_ns = hi_ns;
-        g->at_rem = hi_rem;
-        return;
-    }
-    /* units / rate < 2 * depth / rate <= 2 * max(burst, 1 s): no overflow */
-    g->at_ns += (int64_t)(units * g->unit_ns);
-    uint64_t rem;
-    if (__builtin_mul_overflow(units, g->unit_rem, &rem) ||
-        __builtin_add_overflow(rem, g->at_rem, &rem)) {
-        u128 big = (u128)units * g->unit_rem + g->at_rem;
-        g->at_ns += (int64_t)(big / g->rate);
-        g->at_rem = (uint64_t)(big % g->rate);
-    } else if (rem >= g->rate) { /* never when the rate divides 1e9 */
-        g->at_ns += (int64_t)(rem / g->rate);
-        g->at_rem = rem % g->rate;
-    } else {
-        g->at_rem = rem;
-    }
-    if (tag_before(hi_ns, hi_rem, g->at_ns, g->at_rem)) {
-        g->at_ns = hi_ns;
-        g->at_rem = hi_rem;
-    }
-}
-
-/* E = X + 1 / rate rounded up to a ns: behind iff now >= E. */
-static int64_t tag_key(const struct sc_sched_tag *g)
-{
-    int64_t ns = g->at_ns + (int64_t)g->unit_ns;
-    uint64_t rem = g->at_rem + g->unit_rem;
-    if (rem >= g->rate) {
-        ns++;
-        rem -= g->rate;
-    }
-    return ns + (rem != 0);
-}
-
-/* Whole units behind at now, in [0, depth]. */
-static uint64_t tag_level(const struct sc_sched_tag *g, uint64_t now)
-{
-    int64_t d = (int64_t)now - g->at_ns;
-    if (d <= 0)
-        return 0;
-    if ((uint64_t)d >= g->depth_ns + 2)
-        return g->depth;
-    uint64_t num;
-    if (!__builtin_mul_overflow((uint64_t)d, g->rate, &num)) {
-        num = num > g->at_rem ? num - g->at_rem : 0;
-        return min_u64(num / NS_PER_S, g->depth);
-    }
-    u128 big = (u128)(uint64_t)d * g->rate - g->at_rem;
-    return (uint64_t)(big / NS_PER_S >= g->depth ? g->depth : big / NS_PER_S);
-}
-
-/* Signed level at now (control path), in [-depth, depth]. */
-static int64_t tag_level_signed(const struct sc_sched_tag *g, uint64_t now)
-{
-    i128 num = ((i128)(int64_t)now - g->at_ns) * (i128)g->rate - (i128)g->at_rem;
-    i128 level = floor_div(num, NS_PER_S);
-    if (level > (i128)g->depth)
-        level = g->depth;
-    if (level < -(i128)g->depth)
-        level = -(i128)g->depth;
-    return (int64_t)level;
-}
-
-/* New rate: the level in whole units is kept (clamped to the new depth);
- * a new reservation starts a full depth behind, as a new bucket starts full. */
-static void tag_set(struct sc_sched_tag *g, uint64_t rate, uint64_t burst_ns, uint64_t now)
-{
-    if (rate == 0) {
-        memset(g, 0, sizeof(*g));
-        return;
-    }
-    uint64_t depth = depth_of(rate, burst_ns);
-    int64_t level = g->rate ? tag_level_signed(g, now) : (int64_t)depth;
-    if (level > (int64_t)depth)
-        level = (int64_t)depth;
-    if (level < -(int64_t)depth)
-        level = -(int64_t)depth;
-    g->rate = rate;
-    g->unit_ns = NS_PER_S / rate;
-    g->unit_rem = NS_PER_S % rate;
-    g->depth = depth;
-    u128 dn = (u128)depth * NS_PER_S;
-    g->depth_ns = (uint64_t)(dn / rate);
-    g->depth_rem = (uint64_t)(dn % rate);
-    i128 num = (i128)(int64_t)now * (i128)rate - (i128)level * NS_PER_S;
-    i128 at = floor_div(num, rate);
-    g->at_ns = (int64_t)at;
-    g->at_rem = (uint64_t)(num - at * (i128)rate);
-}
-
-/* ---- heaps ---- */
+/* ---- heaps: the tenants in them, and s->due ---- */
 
 /* s->due: one compare per next() tells whether either heap needs a look. */
 static void heap_top_changed(struct sc_sched *s)
 {
-    const struct sc_sched_heap *r = &s->heap[HEAP_RES], *h = &s->heap[HEAP_HELD];
-    int64_t a = r->n ? r->e[0].key : INT64_MAX, b = h->n ? h->e[0].key : INT64_MAX;
+    int64_t a = sc_rate_heap_top_key(&s->heap[HEAP_RES]);
+    int64_t b = sc_rate_heap_top_key(&s->heap[HEAP_HELD]);
     s->due = a < b ? a : b;
 }
 
-static void heap_put(struct sc_sched_heap *h, int which, uint32_t i,
-                     struct sc_sched_heap_ent e)
+/* The tenant at the top of heap `which` (not empty). */
+static struct sc_sched_tenant *heap_top(struct sc_sched *s, int which)
 {
-    h->e[i] = e;
-    e.t->hidx[which] = i;
-}
-
-static void heap_sift_up(struct sc_sched_heap *h, int which, uint32_t i)
-{
-    struct sc_sched_heap_ent e = h->e[i];
-    while (i > 0) {
-        uint32_t p = (i - 1) / 2;
-        if (h->e[p].key <= e.key)
-            break;
-        heap_put(h, which, i, h->e[p]);
-        i = p;
-    }
-    heap_put(h, which, i, e);
-}
-
-static void heap_sift_down(struct sc_sched_heap *h, int which, uint32_t i)
-{
-    struct sc_sched_heap_ent e = h->e[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= h->n)
-            break;
-        if (c + 1 < h->n && h->e[c + 1].key < h->e[c].key)
-            c++;
-        if (e.key <= h->e[c].key)
-            break;
-        heap_put(h, which, i, h->e[c]);
-        i = c;
-    }
-    heap_put(h, which, i, e);
+    uint32_t *slot = s->heap[which].e[0].slot - which; /* &t->hidx[0] */
+    return (struct sc_sched_tenant *)((char *)slot - offsetof(struct sc_sched_tenant, hidx));
 }
 
 static void heap_insert(struct sc_sched *s, int which, struct sc_sched_tenant *t, int64_t key)
 {
-    struct sc_sched_heap *h = &s->heap[which];
-    uint32_t i = h->n++; /* cap >= ntenants: see tenant_create */
-    h->e[i] = (struct sc_sched_heap_ent){ key, t };
-    heap_sift_up(h, which, i);
+    sc_rate_heap_insert(&s->heap[which], &t->hidx[which], key); /* cap: tenant_create */
     heap_top_changed(s);
 }
 
 static void heap_remove(struct sc_sched *s, int which, struct sc_sched_tenant *t)
 {
-    struct sc_sched_heap *h = &s->heap[which];
-    uint32_t i = t->hidx[which];
-    t->hidx[which] = NO_IDX;
-    struct sc_sched_heap_ent last = h->e[--h->n];
-    if (i != h->n) {
-        heap_put(h, which, i, last);
-        heap_sift_up(h, which, i);
-        heap_sift_down(h, which, last.t->hidx[which]);
-    }
+    sc_rate_heap_remove(&s->heap[which], &t->hidx[which]);
     heap_top_changed(s);
 }
 
 static void heap_rekey(struct sc_sched *s, int which, struct sc_sched_tenant *t, int64_t key)
 {
-    struct sc_sched_heap *h = &s->heap[which];
-    uint32_t i = t->hidx[which];
-    int64_t old = h->e[i].key;
-    h->e[i].key = key;
-    if (key < old)
-        heap_sift_up(h, which, i);
-    else if (key > old)
-        heap_sift_down(h, which, i);
+    sc_rate_heap_rekey(&s->heap[which], &t->hidx[which], key);
     heap_top_changed(s);
 }
 
@@ -514,38 +187,16 @@ static struct sc_sched_tenant *tenant_find(const struct sc_sched *s, uint16_t do
     return page ? page[domid & (DIR_SIZE - 1)] : NULL;
 }
 
-static void tenant_refill(struct sc_sched_tenant *t, uint64_t now)
-{
-    if (t->lim_iops.rate)
-        bucket_refill(&t->lim_iops, now);
-    if (t->lim_bps.rate)
-        bucket_refill(&t->lim_bps, now);
-}
-
-static bool tenant_throttled(const struct sc_sched_tenant *t)
-{
-    return (t->lim_iops.rate && t->lim_iops.level < 1) ||
-           (t->lim_bps.rate && t->lim_bps.level < 1);
-}
-
-/* E of the dimension most behind: the earliest. */
-static int64_t tenant_res_key(const struct sc_sched_tenant *t)
-{
-    int64_t a = t->res_iops.rate ? tag_key(&t->res_iops) : INT64_MAX;
-    int64_t b = t->res_bps.rate ? tag_key(&t->res_bps) : INT64_MAX;
-    return a < b ? a : b;
-}
-
 /* Puts t in the reservation heap iff it can use the reservation phase:
  * reserved, with work, and in the ring (queues and tokens); re-keys it. */
 static void res_update(struct sc_sched *s, struct sc_sched_tenant *t)
 {
     bool want = (t->rates & RATE_RES) && t->nbusy && t->where == T_RING;
-    bool in = t->hidx[HEAP_RES] != NO_IDX;
+    bool in = t->hidx[HEAP_RES] != SC_RATE_HEAP_NONE;
     if (want && in)
-        heap_rekey(s, HEAP_RES, t, tenant_res_key(t));
+        heap_rekey(s, HEAP_RES, t, sc_rate_res_key(&t->res));
     else if (want)
-        heap_insert(s, HEAP_RES, t, tenant_res_key(t));
+        heap_insert(s, HEAP_RES, t, sc_rate_res_key(&t->res));
     else if (in)
         heap_remove(s, HEAP_RES, t);
 }
@@ -601,8 +252,7 @@ static void tenant_hold(struct sc_sched *s, struct sc_sched_tenant *t)
         ring_remove(s, t);
     if (t->deficit > 0)
         t->deficit = 0;
-    uint64_t a = bucket_wait_ns(&t->lim_iops), b = bucket_wait_ns(&t->lim_bps);
-    uint64_t wait = a > b ? a : b;
+    uint64_t wait = sc_rate_limit_wait_ns(&t->lim);
     int64_t key = wait > (uint64_t)INT64_MAX - s->now ? INT64_MAX : (int64_t)(s->now + wait);
     if (t->where == T_HELD) {
         heap_rekey(s, HEAP_HELD, t, key);
@@ -614,12 +264,19 @@ static void tenant_hold(struct sc_sched *s, struct sc_sched_tenant *t)
     res_update(s, t);
 }
 
+/* Refills t's limit to now: is it out of tokens? Out of line, so that the
+ * refill's registers cost nothing to tenants without a limit. */
+static __attribute__((noinline)) bool limit_exhausted(struct sc_sched *s,
+                                                      struct sc_sched_tenant *t)
+{
+    sc_rate_limit_refill(&t->lim, s->now);
+    return sc_rate_limit_throttled(&t->lim);
+}
+
 /* Puts a tenant that has queues where it belongs: the ring or held. */
 static void tenant_place(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    if (t->rates & RATE_LIMIT)
-        tenant_refill(t, s->now);
-    if ((t->rates & RATE_LIMIT) && tenant_throttled(t)) {
+    if ((t->rates & RATE_LIMIT) && limit_exhausted(s, t)) {
         tenant_hold(s, t);
         return;
     }
@@ -669,28 +326,10 @@ static void tenant_configure(struct sc_sched *s, struct sc_sched_tenant *t,
     t->conf = *c;
     int64_t q = (int64_t)(s->p.quantum * c->weight / SC_SCHED_WEIGHT_DEFAULT);
     t->quantum = q > 0 ? q : 1;
-    bucket_set(&t->lim_iops, c->limit.iops, s->p.burst_ns, s->now);
-    bucket_set(&t->lim_bps, c->limit.bps, s->p.burst_ns, s->now);
-    tag_set(&t->res_iops, c->reservation.iops, s->p.burst_ns, s->now);
-    tag_set(&t->res_bps, c->reservation.bps, s->p.burst_ns, s->now);
+    sc_rate_limit_set(&t->lim, &c->limit, s->p.burst_ns, s->now);
+    sc_rate_res_set(&t->res, &c->reservation, s->p.burst_ns, s->now);
     t->rates = (c->limit.iops || c->limit.bps ? RATE_LIMIT : 0) |
                (c->reservation.iops || c->reservation.bps ? RATE_RES : 0);
-}
-
-static bool heaps_reserve(struct sc_sched *s, uint32_t n)
-{
-    for (int w = 0; w < 2; w++) {
-        struct sc_sched_heap *h = &s->heap[w];
-        if (h->cap >= n)
-            continue;
-        uint32_t cap = h->cap ? 2 * h->cap : 16;
-        struct sc_sched_heap_ent *e = realloc(h->e, cap * sizeof(*e));
-        if (!e)
-            return false;
-        h->e = e;
-        h->cap = cap;
-    }
-    return true;
 }
 
 static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
@@ -698,7 +337,9 @@ static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
     struct sc_sched_tenant ***page = &s->dir[domid >> DIR_BITS];
     if (!*page && !(*page = calloc(DIR_SIZE, sizeof(**page))))
         return NULL;
-    if (!heaps_reserve(s, s->ntenants + 1))
+    /* Every tenant fits in either heap, so charge never allocates. */
+    if (sc_rate_heap_reserve(&s->heap[HEAP_RES], s->ntenants + 1) ||
+        sc_rate_heap_reserve(&s->heap[HEAP_HELD], s->ntenants + 1))
         return NULL;
     struct sc_sched_tenant *t = aligned_alloc(_Alignof(struct sc_sched_tenant), sizeof(*t));
     if (!t)
@@ -707,7 +348,7 @@ static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
     t->domid = domid;
     t->turn = 1; /* queues start with empty_turn 0: not empty in any turn */
     t->where = T_IDLE;
-    t->hidx[HEAP_RES] = t->hidx[HEAP_HELD] = NO_IDX;
+    t->hidx[HEAP_RES] = t->hidx[HEAP_HELD] = SC_RATE_HEAP_NONE;
     struct sc_sched_tenant_conf c = { .weight = SC_SCHED_WEIGHT_DEFAULT };
     tenant_configure(s, t, &c);
     (*page)[domid & (DIR_SIZE - 1)] = t;
@@ -728,12 +369,8 @@ static __attribute__((noinline)) void queue_flip_work(struct sc_sched *s,
         t->nbusy--;
         return;
     }
-    if (t->nbusy++ == 0 && (t->rates & RATE_RES)) {
-        struct sc_sched_tag *g[] = { &t->res_iops, &t->res_bps };
-        for (size_t i = 0; i < 2; i++)
-            if (g[i]->rate)
-                tag_raise(g[i], (int64_t)s->now, g[i]->unit_ns, g[i]->unit_rem);
-    }
+    if (t->nbusy++ == 0 && (t->rates & RATE_RES))
+        sc_rate_res_restart(&t->res, s->now);
 }
 
 static inline void queue_set_work(struct sc_sched *s, struct sc_sched_tenant *t,
@@ -760,7 +397,7 @@ struct sc_sched *sc_sched_create(const struct sc_sched_params *params)
         p.burst_ns = 10 * 1000 * 1000;
     if (p.request_cost > (1u << 20) || p.quantum > (1ull << 30) ||
         p.visit_max_cost > (1ull << 30) || p.visit_max_requests > 65536 ||
-        p.burst_ns < 1000 || p.burst_ns > 10 * NS_PER_S) {
+        p.burst_ns < 1000 || p.burst_ns > 10 * SC_RATE_NS_PER_S) {
         errno = EINVAL;
         return NULL;
     }
@@ -786,8 +423,8 @@ void sc_sched_destroy(struct sc_sched *s)
             free(s->dir[i][j]);
         free(s->dir[i]);
     }
-    free(s->heap[HEAP_RES].e);
-    free(s->heap[HEAP_HELD].e);
+    sc_rate_heap_free(&s->heap[HEAP_RES]);
+    sc_rate_heap_free(&s->heap[HEAP_HELD]);
     free(s);
 }
 
@@ -984,11 +621,11 @@ static struct sc_sched_queue *weight_turn(struct sc_sched *s)
 static __attribute__((noinline)) void grant_limits(struct sc_sched *s, struct sc_sched_tenant *t,
                                                    struct sc_sched_grant *g)
 {
-    tenant_refill(t, s->now);
-    if (t->lim_iops.rate)
-        g->max_requests = (uint32_t)min_u64(g->max_requests, (uint64_t)t->lim_iops.level);
-    if (t->lim_bps.rate)
-        g->max_bytes = (uint64_t)t->lim_bps.level;
+    sc_rate_limit_refill(&t->lim, s->now);
+    if (t->lim.iops.rate)
+        g->max_requests = (uint32_t)min_u64(g->max_requests, (uint64_t)t->lim.iops.level);
+    if (t->lim.bps.rate)
+        g->max_bytes = (uint64_t)t->lim.bps.level;
 }
 
 static inline struct sc_sched_queue *grant_visit(struct sc_sched *s, struct sc_sched_tenant *t,
@@ -1017,9 +654,8 @@ static inline struct sc_sched_queue *grant_visit(struct sc_sched *s, struct sc_s
 /* Tenants whose buckets have refilled by now go back to the ring. */
 static void release_held(struct sc_sched *s)
 {
-    struct sc_sched_heap *h = &s->heap[HEAP_HELD];
-    while (h->n && h->e[0].key <= (int64_t)s->now) {
-        struct sc_sched_tenant *t = h->e[0].t;
+    while (sc_rate_heap_top_key(&s->heap[HEAP_HELD]) <= (int64_t)s->now) {
+        struct sc_sched_tenant *t = heap_top(s, HEAP_HELD);
         heap_remove(s, HEAP_HELD, t);
         t->where = T_IDLE;
         tenant_place(s, t); /* the ring's tail (or held again if the key was early) */
@@ -1034,19 +670,19 @@ next_due(struct sc_sched *s, struct sc_sched_grant *g)
 {
     int64_t now = (int64_t)s->now;
     release_held(s);
-    struct sc_sched_heap *r = &s->heap[HEAP_RES];
-    if (!r->n || r->e[0].key > now)
+    if (sc_rate_heap_top_key(&s->heap[HEAP_RES]) > now)
         return NULL;
-    struct sc_sched_tenant *t = r->e[0].t;
+    struct sc_sched_tenant *t = heap_top(s, HEAP_RES);
     struct sc_sched_queue *q = grant_visit(s, t, reservation_queue(t),
                                            SC_SCHED_PHASE_RESERVATION, g);
     /* Serve what the tenant is behind by, in whichever dimension. */
-    bool iops_behind = t->res_iops.rate && tag_key(&t->res_iops) <= now;
-    bool bps_behind = t->res_bps.rate && tag_key(&t->res_bps) <= now;
+    bool iops_behind = t->res.iops.rate && sc_rate_tag_key(&t->res.iops) <= now;
+    bool bps_behind = t->res.bps.rate && sc_rate_tag_key(&t->res.bps) <= now;
     if (iops_behind && !bps_behind)
-        g->max_requests = (uint32_t)min_u64(g->max_requests, tag_level(&t->res_iops, s->now));
+        g->max_requests =
+            (uint32_t)min_u64(g->max_requests, sc_rate_tag_level(&t->res.iops, s->now));
     if (bps_behind && !iops_behind)
-        g->max_bytes = min_u64(g->max_bytes, tag_level(&t->res_bps, s->now));
+        g->max_bytes = min_u64(g->max_bytes, sc_rate_tag_level(&t->res.bps, s->now));
     t->stats.reservation_visits++;
     q->stats.reservation_visits++;
     return q;
@@ -1077,7 +713,7 @@ struct sc_sched_queue *sc_sched_next(struct sc_sched *s, uint64_t now_ns,
         memset(grant, 0, sizeof(*grant));
         grant->request_cost = s->p.request_cost;
         grant->wait_ns = s->heap[HEAP_HELD].n
-                             ? (uint64_t)(s->heap[HEAP_HELD].e[0].key - now)
+                             ? (uint64_t)(sc_rate_heap_top_key(&s->heap[HEAP_HELD]) - now)
                              : SC_SCHED_WAIT_FOREVER;
         errno = EAGAIN;
         return NULL;
@@ -1090,24 +726,17 @@ static __attribute__((noinline)) void charge_rates(struct sc_sched_tenant *t, ui
                                                    uint64_t bytes, uint32_t requests)
 {
     if (t->rates & RATE_LIMIT) {
-        tenant_refill(t, now);
-        if (t->lim_iops.rate)
-            bucket_take(&t->lim_iops, requests);
-        if (t->lim_bps.rate)
-            bucket_take(&t->lim_bps, bytes);
+        sc_rate_limit_refill(&t->lim, now);
+        sc_rate_limit_take(&t->lim, requests, bytes);
     }
-    if (t->rates & RATE_RES) {
-        if (t->res_iops.rate)
-            tag_take(&t->res_iops, requests, now);
-        if (t->res_bps.rate)
-            tag_take(&t->res_bps, bytes, now);
-    }
+    if (t->rates & RATE_RES)
+        sc_rate_res_take(&t->res, requests, bytes, now);
 }
 
 /* ... and, once the visit is over, where the tenant goes. */
 static __attribute__((noinline)) void charge_place(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    if ((t->rates & RATE_LIMIT) && tenant_throttled(t))
+    if ((t->rates & RATE_LIMIT) && sc_rate_limit_throttled(&t->lim))
         tenant_hold(s, t); /* updates the reservation heap too */
     else if (t->rates & RATE_RES)
         res_update(s, t);

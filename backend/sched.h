@@ -20,7 +20,8 @@
  *   anything per visit, so the loop may park queues that have no work
  *   (remove them, add them back when work appears) as often as it likes.
  *
- * Policy (details and the reservation argument in sched.c):
+ * Policy (details and the reservation argument in sched.c; the buckets,
+ * tags and heaps underneath in sched_rate.h):
  * - Cost of a visit = bytes + requests * request_cost ("byte-equivalents"), so
  *   neither many tiny requests nor a few huge ones can take more than their
  *   share.
