@@ -4,7 +4,7 @@
  * Contract: the pool owns every struct sc_core of the daemon.  Poll mode:
  * a fixed set of cores (one per configured CPU), created at start; a new
  * queue goes to the least loaded one (fewest queues, ties broken by measured
- * busy time).  Event mode (Linux blkback's model, for comparison): each queue
+ * busy time).  Event mode (the Linux in-kernel backends' model, for comparison): each queue
  * gets a core of its own, unpinned, with poll_idle_ns = 0, created on
  * acquire and destroyed on release — the same engine, no special case.
  * Fair-share settings of a guest are applied to every core (a guest's share

@@ -16,16 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "stats.h"
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* json_pack with a failure turned into an internal error */
 static json_t *checked(json_t *v, struct sc_ctl_error *err)
@@ -53,15 +48,27 @@ static json_t *queue_json(const struct sc_device *dev, struct sc_queue *q, struc
 {
     struct sc_queue_stats_snap snap;
     sc_queue_stats_snapshot(q, &snap);
-    json_t *o = json_pack("{s:s, s:s, s:I, s:s?, s:i, s:b, s:i}", "name", q->name, "device",
-                          dev->name, "domid", (json_int_t)q->domid, "core",
-                          core ? sc_core_name(core) : NULL, "port", q->port, "failed",
-                          sc_queue_failed(q), "error", -sc_queue_error(q));
+    json_t *ports = json_array();
+    for (unsigned i = 0; ports && i < SC_QUEUE_MAX_PORTS; i++)
+        if (q->ports[i] != SC_QUEUE_NO_PORT)
+            json_array_append_new(ports, json_integer(q->ports[i]));
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s?, s:i, s:o*, s:b, s:i}", "name", q->name,
+                          "device", dev->name, "domid", (json_int_t)q->domid, "core",
+                          core ? sc_core_name(core) : NULL, "port", q->port, "ports", ports,
+                          "failed", sc_queue_failed(q), "error", -sc_queue_error(q));
     if (!o)
         return NULL;
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)snap.counter[c]));
     json_object_set_new(o, "latency", hist_json(&snap.latency));
+    /* the device's own counters, under their names */
+    uint64_t values[SC_QUEUE_DEVICE_COUNTERS_MAX];
+    const char *const *names = NULL;
+    unsigned n = sc_queue_device_counters(q, &names, values, SC_QUEUE_DEVICE_COUNTERS_MAX);
+    json_t *dc = json_object();
+    for (unsigned i = 0; dc && i < n && i < SC_QUEUE_DEVICE_COUNTERS_MAX; i++)
+        json_object_set_new(dc, names[i], json_integer((json_int_t)values[i]));
+    json_object_set_new(o, "device_counters", dc);
     return o;
 }
 
@@ -99,7 +106,7 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
                              "version", SC_VERSION, "platform", sc_xen_platform_name(d->xen),
                              "domid", (int)sc_xen_domid(d->xen), "pid", (json_int_t)getpid(),
                              "mode", sc_mode_str(d->cfg.mode),
-                             "uptime_s", (mono_ns() - d->start_ns) / 1e9,
+                             "uptime_s", (sc_clock_ns() - d->start_ns) / 1e9,
                              "cores", (int)ncores, "devices", (int)ndev,
                              "poll_idle_us", (json_int_t)d->cfg.poll_idle_us, "types", types,
                              "classes", classes,

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "clock.h"
+
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -64,9 +66,7 @@ void sc_log(enum sc_log_level level, const char *ctx, const char *fmt, ...)
 
 uint64_t sc_log_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return sc_clock_ns();
 }
 
 bool sc_ratelimit_allow(struct sc_ratelimit *rl, uint64_t now_ns, uint32_t *suppressed)

@@ -33,7 +33,7 @@ enum sc_log_level sc_log_get_level(void);
 void sc_log_set_stream(FILE *f);
 const char *sc_log_level_str(enum sc_log_level level);
 
-/* `ctx` names what the line is about ("vbd 5/51712 q0", "xen"); may be NULL. */
+/* `ctx` names what the line is about ("<type> 5/51712 q0", "xen"); may be NULL. */
 void sc_log(enum sc_log_level level, const char *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,8 +1,9 @@
 /*
  * queue.h - the contract between a sidecore and the device queues it polls.
  *
- * A device (blkback ring, netback tx/rx queue) embeds a `struct sc_queue` in
- * its own queue struct, fills it with sc_queue_init() and the fields marked
+ * A device queue (one ring of a disk, the tx/rx pair of a network
+ * interface) embeds a `struct sc_queue` in its own queue struct, fills it
+ * with sc_queue_init() and the fields marked
  * "control" (ports, watched fds, device counters), binds its event channels
  * on the owning core's handle (sc_core_evtchn) and hands it over with an ADD
  * command (sc_core_post, or sc_core_add_queue).  From the post until the
@@ -113,7 +114,7 @@ struct sc_queue_ops {
 struct sc_queue {
     /* --- control: set before sc_core_add_queue, read-only afterwards --- */
     const struct sc_queue_ops *ops;
-    char name[SC_QUEUE_NAME_MAX]; /* "vbd 5/51712 q0": log and stats context */
+    char name[SC_QUEUE_NAME_MAX]; /* "<type> <domid>/<devid> q<n>": log and stats context */
     domid_t domid;                /* the tenant for fair share */
     /* Local ports bound on sc_core_evtchn(core), or SC_QUEUE_NO_PORT (a
      * queue without one is still polled; its kicks just go unnoticed).

@@ -49,7 +49,7 @@
  *   inbox's doorbell and the queues' watched fds (with a timeout when every
  *   tenant is limit-throttled).
  *
- * Event mode (Linux blkback's model, for comparison): one core per queue with
+ * Event mode (the Linux in-kernel backends' model, for comparison): one core per queue with
  * cpu = -1 and poll_idle_ns = 0.  No special case: every round without work
  * rearms and sleeps until the next kick or completion.
  */

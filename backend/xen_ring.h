@@ -1,5 +1,5 @@
 /*
- * xen_ring.h - include before any xen/io ring header (ring.h, blkif.h, ...).
+ * xen_ring.h - include before any xen/io ring header (ring.h and the device protocols built on it).
  *
  * <xen/io/ring.h>'s macros expand mb()/rmb()/wmb() (through xen_mb() etc.)
  * and leave their definition to the includer.  One definition for every

@@ -1,6 +1,6 @@
 /*
  * xenbus.h - device discovery and the XenBus state machine, generic over
- * device classes ("vbd", "vif", ...): nothing block- or net-specific here.
+ * device classes (one per backend directory type): nothing device-specific here.
  *
  * Contract: a `struct sc_xenbus` watches /local/domain/<us>/backend/<type>
  * for every registered class, creates a `struct sc_device` for each backend
@@ -48,7 +48,7 @@ struct sc_device;
  * A callback may call sc_xenbus_device_fail() on its own device; the bus
  * then closes the device when the callback returns. */
 struct sc_device_class {
-    /* "vbd", "vif", "vbd3", "qdisk": watched under backend/<type>/ */
+    /* the backend directory type: watched under backend/<type>/ */
     const char *type;
     /* Backend-directory keys (toolstack-written) the class wants
      * backend_changed() for, NULL-terminated; NULL for none.  Any other key
@@ -93,7 +93,7 @@ struct sc_device {
     uint64_t id;                /* unique for the bus's life, never reused */
     domid_t frontend_id;        /* from the path; checked against frontend-id */
     uint32_t devid;
-    char name[48];              /* "vbd 5/51712": the log context */
+    char name[48];              /* "<type> 5/51712": the log context */
     char *backend_path;         /* /local/domain/<us>/backend/<type>/<fe>/<devid> */
     char *frontend_path;        /* validated: /local/domain/<frontend_id>/...;
                                    NULL until read */
