@@ -15,7 +15,7 @@
  *               "sectors" and "state" rewritten together, as Linux does, so
  *               the frontend re-reads the size (blk_class.c calls it every
  *               second and for `sidecorectl resize-check`)
- *   describe    blk_device_describe(): the devices view's "class" object
+ *   describe    blk_describe.c (blk_dev.h is what the two share)
  *
  * Every key read or written here is described in xenstore-schema/vbd.json.
  * Which keys and when follows Linux xen-blkback: ring limits and indirect
@@ -31,7 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blkback.h"
+#include "blk_dev.h"
 #include "corepool.h"
 #include "fe_keys.h"
 #include "queue_attach.h"
@@ -39,50 +39,10 @@
 #include "sidecore.h"
 #include "xenbus.h"
 
-#define BLK_TYPE_MAX        16u
 #define NO_PARAMS           1    /* open_store: nothing to open yet */
 
-/* ---- the class ---- */
-
-struct blk_class {
-    struct sc_device_class cls; /* first: dev->cls points here */
-    char type[BLK_TYPE_MAX];
-    struct sc_pool *pool;
-    struct blk_config cfg;
-    struct blk_class *next;     /* every class made, reachable until exit */
-};
-
+/* every class made, reachable until exit */
 static struct blk_class *all_classes;
-
-/* One ring of a connected device: the queue and its place on a core
- * (queue_attach.h records each step, so a disconnect after a partial
- * connect undoes exactly what was done). */
-struct blk_vq {
-    struct blk_queue *q;
-    struct sc_attach at;
-    struct blk_dev *bd;
-};
-
-/* dev->priv.  Written on the control thread only. */
-struct blk_dev {
-    struct sc_device *dev;
-    const struct blk_class *bc;
-    char *params;             /* as the toolstack wrote it */
-    bool read_only;           /* mode without 'w' (or the store says so) */
-    bool cdrom, removable;
-    bool discard_enable;      /* the toolstack's discard-enable (default 1) */
-    struct blk_store *store;  /* NULL until params is there */
-    struct blk_store_info info;
-
-    /* the connection */
-    struct blk_vq *vqs;
-    unsigned nvqs;
-    unsigned detaching;       /* queues on their way off their cores (+1 while posting) */
-    bool disconnect_pending;  /* the bus waits for sc_xenbus_device_disconnected */
-    enum blk_abi abi;
-    unsigned ring_order;
-    bool persistent;
-};
 
 void blk_config_default(struct blk_config *c)
 {
@@ -98,47 +58,6 @@ void blk_config_default(struct blk_config *c)
         .max_persistent_grants = 1056,
         .discard = true,
     };
-}
-
-static const struct blk_class *class_of(const struct sc_device *dev)
-{
-    return (const struct blk_class *)dev->cls;
-}
-
-static struct xs_handle *xs_of(const struct blk_dev *bd)
-{
-    return sc_xenbus_xs(bd->dev->bus);
-}
-
-/* ---- what we offer ---- */
-
-static bool offer_discard(const struct blk_dev *bd)
-{
-    return bd->store && bd->bc->cfg.discard && bd->discard_enable && bd->info.discard &&
-           !bd->read_only;
-}
-
-static bool offer_persistent(const struct blk_dev *bd)
-{
-    return bd->bc->cfg.max_persistent_grants > 0;
-}
-
-/* Linux offers barriers exactly when it offers flushes: a barrier is a
- * drain (done by the queue) plus a flush of the store's cache. */
-static bool offer_flush(const struct blk_dev *bd)
-{
-    return bd->store && bd->info.flush;
-}
-
-static uint32_t info_bits(const struct blk_dev *bd)
-{
-    return (bd->cdrom ? VDISK_CDROM : 0u) | (bd->removable ? VDISK_REMOVABLE : 0u) |
-           (bd->read_only ? VDISK_READONLY : 0u);
-}
-
-static uint64_t disk_sectors(const struct blk_dev *bd)
-{
-    return bd->info.size_bytes >> BLK_SECTOR_SHIFT; /* 512-byte units, as Linux */
 }
 
 /* ---- writing keys ---- */
@@ -451,22 +370,6 @@ static int read_frontend_globals(struct blk_dev *bd, unsigned *nqueues)
 
 /* ---- connect / disconnect ---- */
 
-static void limits_of(const struct blk_dev *bd, struct blk_limits *lim)
-{
-    uint32_t ind = bd->bc->cfg.max_indirect_segments;
-    *lim = (struct blk_limits){
-        .disk_sectors = disk_sectors(bd),
-        .sector_size = bd->info.logical_sector,
-        .read_only = bd->read_only,
-        .flush = offer_flush(bd),
-        .barrier = offer_flush(bd),
-        .discard = offer_discard(bd),
-        .discard_secure = offer_discard(bd) && bd->info.discard_secure,
-        .persistent = bd->persistent,
-        .max_indirect_segments = (uint16_t)(ind > BLK_MAX_SEGMENTS ? BLK_MAX_SEGMENTS : ind),
-    };
-}
-
 /* The core refused a queue (answered on the control thread). */
 static void vq_added(struct sc_attach *a, int result)
 {
@@ -663,7 +566,7 @@ static int resize_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 
 int blk_device_check_resize(struct sc_device *dev)
 {
-    if (!dev || !dev->cls || dev->cls->probe != blk_probe)
+    if (!blk_device_is_vbd(dev))
         return -EINVAL;
     struct blk_dev *bd = dev->priv;
     if (!bd || !bd->store)
@@ -743,7 +646,7 @@ const struct sc_device_class *blk_device_class(const char *type, struct sc_pool 
 
 int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg)
 {
-    if (!dev || !dev->cls || dev->cls->probe != blk_probe || !fn)
+    if (!blk_device_is_vbd(dev) || !fn)
         return -EINVAL;
     const struct blk_dev *bd = dev->priv;
     for (unsigned i = 0; bd && i < bd->nvqs; i++) {
@@ -760,88 +663,8 @@ int blk_device_foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void 
 /* ---- the devices view ---- */
 
 /* 1234567 bytes -> "1.2MiB" */
-static void fmt_size(uint64_t bytes, char *buf, size_t len)
-{
-    static const char units[] = "KMGTPE";
-    double v = (double)bytes;
-    int u = -1;
-    while (v >= 1024.0 && u < (int)sizeof(units) - 2) {
-        v /= 1024.0;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, len, "%lluB", (unsigned long long)bytes);
-    else
-        snprintf(buf, len, "%.1f%ciB", v, units[u]);
-}
 
-static json_t *describe_store(const struct blk_dev *bd)
+bool blk_device_is_vbd(const struct sc_device *dev)
 {
-    const struct blk_config *cfg = &bd->bc->cfg;
-    return json_pack("{s:I, s:I, s:i, s:i, s:b, s:{s:b, s:b, s:b, s:i, s:i, s:i}}",
-                     "size_bytes", (json_int_t)bd->info.size_bytes,
-                     "sectors", (json_int_t)disk_sectors(bd),
-                     "sector_size", (int)bd->info.logical_sector,
-                     "physical_sector_size", (int)bd->info.physical_sector,
-                     "null_store", bd->info.is_null,
-                     "offered", "flush", offer_flush(bd), "discard", offer_discard(bd),
-                     "persistent", offer_persistent(bd),
-                     "max_indirect_segments", (int)cfg->max_indirect_segments,
-                     "max_queues", (int)cfg->max_queues,
-                     "max_ring_page_order", (int)cfg->max_ring_page_order);
-}
-
-static json_t *describe_connection(const struct blk_dev *bd)
-{
-    struct blk_limits lim;
-    limits_of(bd, &lim);
-    return json_pack("{s:i, s:i, s:s, s:b, s:i}", "queues", (int)bd->nvqs,
-                     "ring_page_order", bd->ring_order == UINT32_MAX ? -1 : (int)bd->ring_order,
-                     "abi", blk_abi_str(bd->abi), "persistent", bd->persistent,
-                     "max_indirect_segments", (int)lim.max_indirect_segments);
-}
-
-/* "64.0MiB rw, x86_64-abi, order 4, persistent, indirect 256" */
-static void summary(const struct blk_dev *bd, char *buf, size_t len)
-{
-    char size[32] = "no store";
-    if (bd->store)
-        fmt_size(bd->info.size_bytes, size, sizeof(size));
-    int n = snprintf(buf, len, "%s %s%s", size, bd->read_only ? "ro" : "rw",
-                     bd->cdrom ? " cdrom" : "");
-    if (n < 0 || (size_t)n >= len || !bd->vqs)
-        return;
-    struct blk_limits lim;
-    limits_of(bd, &lim);
-    char order[24] = "legacy ring";
-    if (bd->ring_order != UINT32_MAX)
-        snprintf(order, sizeof(order), "order %u", bd->ring_order);
-    char ind[24] = "";
-    if (lim.max_indirect_segments)
-        snprintf(ind, sizeof(ind), ", indirect %u", lim.max_indirect_segments);
-    snprintf(buf + n, len - (size_t)n, ", %s, %s%s%s", blk_abi_str(bd->abi), order,
-             bd->persistent ? ", persistent" : "", ind);
-}
-
-json_t *blk_device_describe(struct sc_device *dev)
-{
-    if (!dev || !dev->cls || dev->cls->probe != blk_probe) {
-        errno = EINVAL;
-        return NULL;
-    }
-    const struct blk_dev *bd = dev->priv;
-    errno = 0;
-    if (!bd)
-        return NULL; /* not probed (yet) */
-    char line[160];
-    summary(bd, line, sizeof(line));
-    json_t *o = json_pack("{s:s, s:s?, s:s, s:b, s:b, s:b, s:o*, s:o*}", "summary", line,
-                          "params", bd->params, "mode", bd->read_only ? "r" : "w",
-                          "cdrom", bd->cdrom, "removable", bd->removable,
-                          "discard_enable", bd->discard_enable,
-                          "store", bd->store ? describe_store(bd) : NULL,
-                          "connection", bd->vqs ? describe_connection(bd) : NULL);
-    if (!o)
-        errno = ENOMEM;
-    return o;
+    return dev && dev->cls && dev->cls->probe == blk_probe;
 }
