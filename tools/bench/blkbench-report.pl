@@ -70,6 +70,31 @@ sub core_delta {
     return \%d;
 }
 
+# Figures from summed core counters (core_delta's keys) and requests.
+sub core_metrics {
+    my ($t, $req) = @_;
+    my %x;
+    my $all = $t->{busy_ns} + $t->{idle_ns} + $t->{sleep_ns};
+    $x{core_busy_ns_per_request} = $req ? $t->{busy_ns} / $req : 0;
+    # busy_ns is wall time: a round preempted by another process counts its
+    # wait.  Scaled by the thread's on-CPU share of its rounds' time it
+    # estimates on-CPU busy time (exact on a quiet CPU; preemption hits busy
+    # and idle rounds alike, by duration).
+    my $rounds_ns = $t->{busy_ns} + $t->{idle_ns};
+    my $share = $rounds_ns ? $t->{thread_ns} / $rounds_ns : 0;
+    $share = 1 if $share > 1;
+    $x{core_on_cpu_share} = $share;
+    $x{core_busy_cpu_ns_per_request} = $x{core_busy_ns_per_request} * $share;
+    $x{core_cpu_ns_per_request} = $req ? $t->{thread_ns} / $req : 0;
+    $x{core_busy_pct} = $all ? 100 * $t->{busy_ns} / $all : 0;
+    $x{core_sleep_pct} = $all ? 100 * $t->{sleep_ns} / $all : 0;
+    $x{requests_per_busy_round} = $t->{busy_rounds} ? $req / $t->{busy_rounds} : 0;
+    $x{core_ns_per_busy_round} = $t->{busy_rounds} ? $t->{busy_ns} / $t->{busy_rounds} : 0;
+    $x{core_ns_per_idle_round} = $t->{rounds} > $t->{busy_rounds}
+        ? $t->{idle_ns} / ($t->{rounds} - $t->{busy_rounds}) : 0;
+    return \%x;
+}
+
 sub jain {
     my $n = @_;
     my $sq = sum(map { $_ * $_ } @_);
@@ -122,6 +147,8 @@ for my $name (sort readdir $dh) {
     };
     if (my $d = core_delta("$dir/$name")) {
         $c->{"core_$_"} = $d->{$_} for keys %$d;
+        my $m = core_metrics($d, $ios);
+        $c->{$_} = $m->{$_} for keys %$m;
     }
     $c->{kicks_per_request} = $ios ? $c->{kicks_sent} / $ios : 0;
     $c->{notifies_per_response} = $ios ? $c->{kicks_received} / $ios : 0;
@@ -168,27 +195,10 @@ for my $n (@counts) {
         # The sidecores' own account, pooled over rounds like the CPU above.
         my @cd = grep { defined $_->{core_busy_ns} } @$cs;
         if (@cd) {
-            my $creq = sum(map { $_->{requests} } @cd);
             my %t = map { my $k = $_; ($k => sum(map { $_->{"core_$k"} } @cd)) }
                 qw(busy_ns idle_ns sleep_ns rounds busy_rounds thread_ns);
-            my $all = $t{busy_ns} + $t{idle_ns} + $t{sleep_ns};
-            my $x = $res{$n}{$b};
-            $x->{core_busy_ns_per_request} = $creq ? $t{busy_ns} / $creq : 0;
-            # busy_ns is wall time: a round preempted by another process
-            # counts its wait.  Scaled by the thread's on-CPU share of its
-            # rounds' time it estimates on-CPU busy time (exact on a quiet
-            # CPU; preemption hits busy and idle rounds alike, by duration).
-            my $rounds_ns = $t{busy_ns} + $t{idle_ns};
-            my $share = $rounds_ns ? $t{thread_ns} / $rounds_ns : 0;
-            $share = 1 if $share > 1;
-            $x->{core_on_cpu_share} = $share;
-            $x->{core_busy_cpu_ns_per_request} = $x->{core_busy_ns_per_request} * $share;
-            $x->{core_cpu_ns_per_request} = $creq ? $t{thread_ns} / $creq : 0;
-            $x->{core_busy_pct} = $all ? 100 * $t{busy_ns} / $all : 0;
-            $x->{requests_per_busy_round} = $t{busy_rounds} ? $creq / $t{busy_rounds} : 0;
-            $x->{core_ns_per_busy_round} = $t{busy_rounds} ? $t{busy_ns} / $t{busy_rounds} : 0;
-            $x->{core_ns_per_idle_round} = $t{rounds} > $t{busy_rounds}
-                ? $t{idle_ns} / ($t{rounds} - $t{busy_rounds}) : 0;
+            my $m = core_metrics(\%t, sum(map { $_->{requests} } @cd));
+            $res{$n}{$b}{$_} = $m->{$_} for keys %$m;
         }
     }
 }
@@ -223,6 +233,7 @@ my @rows = (
     ['core thread on-CPU share of its rounds', 'core_on_cpu_share', 2],
     ['core thread CPU ns / request', 'core_cpu_ns_per_request', 0],
     ['core busy % (busy / busy+idle+sleep)', 'core_busy_pct', 0],
+    ['core sleep %', 'core_sleep_pct', 0],
     ['requests / busy round', 'requests_per_busy_round', 2],
     ['core ns / busy round', 'core_ns_per_busy_round', 0],
     ['core ns / idle round', 'core_ns_per_idle_round', 0],
@@ -253,6 +264,21 @@ for my $n (@counts) {
         print '| ', join(' | ', @cols), " |\n";
     }
     print "\n";
+    # Round r of sidecore and of the floor ran next to each other: their
+    # ratio, round by round, cancels the machine's slow drifts.
+    my @paired = grep { $_->[0] && $_->[1] }
+        map { my $k = $_; [ map { my $b = $_; (grep { $_->{round} == $k } @{ $agg{$n}{$b} || [] })[0] }
+                            qw(sidecore floor) ] }
+        sort { $a <=> $b } map { $_->{round} } @{ $agg{$n}{sidecore} || [] };
+    if (@paired > 1) {
+        for my $m (['core busy ns / request (on-CPU est.)', 'core_busy_cpu_ns_per_request'],
+                   ['core thread CPU ns / request', 'core_cpu_ns_per_request']) {
+            my @v = map { $_->[1]{ $m->[1] } ? $_->[0]{ $m->[1] } / $_->[1]{ $m->[1] } : () } @paired;
+            printf "sidecore/floor, %s, round by round: %s (median %.2fx)\n", $m->[0],
+                join(' ', map { sprintf '%.2fx', $_ } @v), median(@v) if @v;
+        }
+        print "\n";
+    }
     for my $b (@backends) {
         my $x = $r->{$b} or next;
         if ($x->{failed_guests} || !$x->{requests}) {
