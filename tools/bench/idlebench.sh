@@ -5,7 +5,7 @@
 #
 #   tools/bench/idlebench.sh [--guests 0,1,16,64] [--seconds 3] [--rounds 1]
 #       [--backends sidecore,floor] [--poll-idle-us 10000000] [--pin yes|no]
-#       [--json FILE] [--keep DIR]
+#       [--json FILE] [--keep DIR] [--profile DIR]
 #
 # Each cell (guest count x backend x round) is a fresh xensim world: N
 # guests with a null:1G disk each, the backend in poll mode with one
@@ -34,6 +34,9 @@
 # last wake or work: if the guests took too long to connect for the window
 # to fit, the script waits for the core to sleep once, then wakes it with a
 # no-op command (sidecorectl set-tenant DOMID weight=100, the default).
+# --profile DIR: perf record -e cpu-clock -g of the sidecore thread over
+# each window, into DIR/CELL.perf.data (tools/bench/profile.sh --idle N
+# drives it; perf's sampling then adds to the figures of that run).
 # Prints one table and, with --json, every cell and aggregate.
 # Needs: the built programs in $SC_BUILD/bin (default ./build), perl.
 set -euo pipefail
@@ -49,6 +52,7 @@ BACKENDS=sidecore,floor
 POLL_IDLE_US=10000000
 JSON_OUT=""
 KEEP=""
+PROFILE=""
 NCPU=$(nproc)
 PIN=$([ "$NCPU" -ge 2 ] && echo yes || echo no)
 
@@ -68,6 +72,7 @@ while [ $# -gt 0 ]; do
     --json) JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
     --pin) PIN=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (--help)" ;;
     esac
@@ -97,6 +102,10 @@ for p in xensimd xensimctl sidecored sidecorectl echoback blkguest; do
     [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
 done
 command -v perl >/dev/null || die "perl is needed for the report"
+if [ -n "$PROFILE" ]; then
+    command -v perf >/dev/null || die "--profile needs perf (Debian: apt-get install linux-perf)"
+    mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/idlebench.XXXXXX")
 # shellcheck source-path=SCRIPTDIR source=benchlib.sh
@@ -158,9 +167,21 @@ run_cell() {
             echo "idlebench: $cell: could not wake the core" >&2
         poked=1
     fi
+    local perf_pid="" tid
+    if [ -n "$PROFILE" ]; then
+        tid=$(bl_core_threads "$BE_PID" | awk 'NR == 1 {print $1}')
+        perf record -q -e cpu-clock -g -t "$tid" -o "$PROFILE/$cell.perf.data" \
+            2>"$dir/perf.log" &
+        perf_pid=$!
+        sleep 0.5 # perf attaches
+    fi
     bl_sample "$dir/s0"
     sleep "$WINDOW"
     bl_sample "$dir/s1"
+    if [ -n "$perf_pid" ]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
     local alive=1
     kill -0 "$BE_PID" 2>/dev/null || { echo "idlebench: $backend died" >&2; alive=0; rc=1; }
     cat >"$dir/meta.json" <<EOF

@@ -2,12 +2,14 @@
 # profile - where a busy sidecore spends its time: perf record -e cpu-clock
 # -g of the sidecore thread while one guest does 4 KiB random reads at
 # queue depth 16 on a null disk, for sidecored and for the floor
-# (echoback), with the top symbols of each (self time).  Optional: not part
-# of make bench (it needs perf: Debian's linux-perf; hardware counters are
-# not needed, cpu-clock is a software event).
+# (echoback), with the top symbols of each (self time); or, with --idle N,
+# of the sidecore polling N connected idle queues (idlebench.sh's set-up:
+# what an empty round is made of).  Optional: not part of make bench (it
+# needs perf: Debian's linux-perf; hardware counters are not needed,
+# cpu-clock is a software event).
 #
 #   tools/bench/profile.sh [--seconds 5] [--top 15] [--backends sidecore,floor]
-#       [--guests 1] [--qd 16] [--bs 4k] [--rw randread] [--out DIR]
+#       [--guests 1] [--qd 16] [--bs 4k] [--rw randread] [--idle N] [--out DIR]
 #
 # It runs blkbench.sh --profile (the same worlds and load as make bench, one
 # cell per backend; perf attaches to the core thread after the guests have
@@ -30,6 +32,7 @@ QD=16
 BS=4k
 RW=randread
 OUT=""
+IDLE=""
 
 usage() {
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -47,12 +50,15 @@ while [ $# -gt 0 ]; do
     --bs) BS=$2; shift 2 ;;
     --rw) RW=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --idle) IDLE=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (--help)" ;;
     esac
 done
 [[ $TOP =~ ^[1-9][0-9]*$ ]] || die "--top: a positive number"
 [[ $GUESTS =~ ^[1-9][0-9]*$ ]] || die "--guests: one guest count"
+[ -z "$IDLE" ] || [[ $IDLE =~ ^[0-9]+$ ]] || die "--idle: one idle guest count"
+[[ $SECONDS_PER_CELL =~ ^[1-9][0-9]*$ ]] || die "--seconds: a whole number of seconds"
 command -v perf >/dev/null || die "perf is missing (Debian: apt-get install linux-perf)"
 
 DIR=$OUT
@@ -63,12 +69,20 @@ fi
 mkdir -p "$DIR"
 
 status=0
-"$HERE/blkbench.sh" --guests "$GUESTS" --backends "$BACKENDS" --seconds "$SECONDS_PER_CELL" \
-    --qd "$QD" --bs "$BS" --rw "$RW" --profile "$DIR" || status=1
-
-echo
-echo "## Profile: perf record -e cpu-clock -g of the sidecore thread, $GUESTS guest(s)," \
-     "$BS $RW qd $QD, null disk, ${SECONDS_PER_CELL} s"
+if [ -n "$IDLE" ]; then
+    GUESTS=$IDLE
+    "$HERE/idlebench.sh" --guests "$IDLE" --backends "$BACKENDS" --seconds "$SECONDS_PER_CELL" \
+        --profile "$DIR" || status=1
+    echo
+    echo "## Profile: perf record -e cpu-clock -g of the sidecore thread, $IDLE connected idle" \
+         "queue(s), ${SECONDS_PER_CELL} s"
+else
+    "$HERE/blkbench.sh" --guests "$GUESTS" --backends "$BACKENDS" --seconds "$SECONDS_PER_CELL" \
+        --qd "$QD" --bs "$BS" --rw "$RW" --profile "$DIR" || status=1
+    echo
+    echo "## Profile: perf record -e cpu-clock -g of the sidecore thread, $GUESTS guest(s)," \
+         "$BS $RW qd $QD, null disk, ${SECONDS_PER_CELL} s"
+fi
 IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
 for b in "${BACKEND_LIST[@]}"; do
     data=$DIR/n$GUESTS-$b-r1.perf.data
