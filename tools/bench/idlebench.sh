@@ -17,16 +17,16 @@
 #   sidecore  sidecored --mode poll --cores 1 (blkback's queues)
 #   floor     echoback --mode poll --cores 1  (same loop, a minimal queue)
 # Measured per cell, over the window:
-#   ns/round          idle_ns / idle rounds: the loop's own account of a
+#   CPU ns/round      the sidecore thread's on-CPU ns (schedstat) / rounds:
+#                     the whole loop, accounting and poll-window check
+#                     included, blind to time spent preempted
+#   wall ns/round     idle_ns / idle rounds: the loop's own account of a
 #                     round's wall time (sidecore_loop.c: clock read at the
-#                     top of a round to clock read at its end)
-#   ns/round/queue    ns/round / N
-#   marginal ns/queue (ns/round at N - ns/round at 0) / N: what one more
+#                     top of a round to clock read at its end); it counts
+#                     preemption, so on a loaded machine compare CPU ns
+#   .../queue         per round / N
+#   marginal .../queue (per round at N - per round at 0) / N: what one more
 #                     polled queue adds, without the fixed cost of a round
-#   CPU ns/round      the thread's on-CPU ns / rounds: the whole loop,
-#                     accounting and poll-window check included, and blind
-#                     to time spent preempted (the other figures are wall
-#                     time: on a loaded machine compare both)
 #   CPU % of wall     the thread's on-CPU share of the window: below ~95,
 #                     something else shared the backend's CPU
 # A window in which the core slept or found work is reported (WARNING): its
