@@ -157,6 +157,7 @@ bench: deps
 	$(MAKE) all
 	SC_BUILD=$(abspath $(BUILD)) $(XSIMBENCH)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/blkbench.sh --json $(BUILD)/blkbench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
 
 demo: deps
 	$(MAKE) all

@@ -5,7 +5,10 @@
 #
 # CELLS_DIR holds one directory per cell (guest count x backend x round)
 # with meta.json (written by blkbench.sh: backend CPU ticks, wall time,
-# failed guests) and one simblkfront --json file per guest.  A cell's
+# failed guests), one blkguest JSON file per guest, and the sidecore
+# snapshots before and after the I/O (s0/s1 .cores.json and .threads:
+# benchlib.sh's bl_sample), from which come the cores' busy time and the
+# core threads' CPU time per request.  A cell's
 # figures are computed from its guests; a (guest count, backend) figure
 # pools its rounds: sums of requests and CPU seconds, mean IOPS and Jain
 # index, latency percentiles as the median over every guest of every round.
@@ -39,6 +42,59 @@ sub median {
     return 0 unless @s;
     return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
 }
+# The change of the sidecores' counters between two bl_sample snapshots:
+# cores matched by name, threads by tid.  undef without snapshots, or when a
+# core of the first is gone from the second: event mode's threads end with
+# their queue, and its guests disconnect as soon as their I/O ends, before
+# the second snapshot (so event mode has no such figures).
+sub core_delta {
+    my ($cell) = @_;
+    my ($a, $b) = map { slurp_json("$cell/$_.cores.json") } qw(s0 s1);
+    return undef unless ref $a eq 'ARRAY' && ref $b eq 'ARRAY' && @$a;
+    my %after = map { $_->{name} => $_ } @$b;
+    my %d = map { $_ => 0 } qw(busy_ns idle_ns sleep_ns rounds busy_rounds thread_ns);
+    for my $p (@$a) {
+        my $c = $after{ $p->{name} } or return undef;
+        $d{$_} += $c->{$_} - $p->{$_} for qw(busy_ns idle_ns sleep_ns rounds busy_rounds);
+    }
+    my %t0;
+    for my $f (["s0", \%t0], ["s1", undef]) {
+        open(my $fh, '<', "$cell/$f->[0].threads") or return \%d;
+        while (<$fh>) {
+            my ($tid, $comm, $ns) = split;
+            next unless defined $ns;
+            if ($f->[1]) { $t0{$tid} = $ns } elsif (exists $t0{$tid}) { $d{thread_ns} += $ns - $t0{$tid} }
+        }
+        close $fh;
+    }
+    return \%d;
+}
+
+# Figures from summed core counters (core_delta's keys) and requests.
+sub core_metrics {
+    my ($t, $req) = @_;
+    my %x;
+    my $all = $t->{busy_ns} + $t->{idle_ns} + $t->{sleep_ns};
+    $x{core_busy_ns_per_request} = $req ? $t->{busy_ns} / $req : 0;
+    # busy_ns is wall time: a round preempted by another process counts its
+    # wait.  Scaled by the thread's on-CPU share of its rounds' time it
+    # estimates on-CPU busy time (exact on a quiet CPU; preemption hits busy
+    # and idle rounds alike, by duration).
+    my $rounds_ns = $t->{busy_ns} + $t->{idle_ns};
+    my $share = $rounds_ns ? $t->{thread_ns} / $rounds_ns : 0;
+    $share = 1 if $share > 1;
+    $x{core_on_cpu_share} = $share;
+    $x{core_busy_cpu_ns_per_request} = $x{core_busy_ns_per_request} * $share;
+    $x{core_cpu_ns_per_request} = $req ? $t->{thread_ns} / $req : 0;
+    $x{core_busy_pct} = $all ? 100 * $t->{busy_ns} / $all : 0;
+    $x{core_sleep_pct} = $all ? 100 * $t->{sleep_ns} / $all : 0;
+    $x{requests_per_busy_round} = $t->{busy_rounds} ? $req / $t->{busy_rounds} : 0;
+    $x{core_ns_per_busy_round} = $t->{busy_rounds} ? $t->{busy_ns} / $t->{busy_rounds} : 0;
+    $x{core_ns_per_idle_round} = $t->{rounds} > $t->{busy_rounds}
+        ? $t->{idle_ns} / ($t->{rounds} - $t->{busy_rounds}) : 0;
+    return \%x;
+}
+
 sub jain {
     my $n = @_;
     my $sq = sum(map { $_ * $_ } @_);
@@ -89,6 +145,11 @@ for my $name (sort readdir $dh) {
             persistent => $_->{negotiated}{persistent}, result => $_->{result},
         } } @guests],
     };
+    if (my $d = core_delta("$dir/$name")) {
+        $c->{"core_$_"} = $d->{$_} for keys %$d;
+        my $m = core_metrics($d, $ios);
+        $c->{$_} = $m->{$_} for keys %$m;
+    }
     $c->{kicks_per_request} = $ios ? $c->{kicks_sent} / $ios : 0;
     $c->{notifies_per_response} = $ios ? $c->{kicks_received} / $ios : 0;
     $c->{_lat} = [map { [$_->{latency_us}{p50}, $_->{latency_us}{p99}] } @guests];
@@ -131,6 +192,14 @@ for my $n (@counts) {
             failed_guests => sum(map { $_->{failed_guests} } @$cs),
             errors => sum(map { $_->{errors} } @$cs),
         };
+        # The sidecores' own account, pooled over rounds like the CPU above.
+        my @cd = grep { defined $_->{core_busy_ns} } @$cs;
+        if (@cd) {
+            my %t = map { my $k = $_; ($k => sum(map { $_->{"core_$k"} } @cd)) }
+                qw(busy_ns idle_ns sleep_ns rounds busy_rounds thread_ns);
+            my $m = core_metrics(\%t, sum(map { $_->{requests} } @cd));
+            $res{$n}{$b}{$_} = $m->{$_} for keys %$m;
+        }
     }
 }
 
@@ -159,6 +228,15 @@ my @rows = (
     ['p50 us (median of guests)', 'p50_us', 1],
     ['p99 us (median of guests)', 'p99_us', 1],
     ["Jain's fairness index", 'jain', 3],
+    ['core busy ns / request (wall)', 'core_busy_ns_per_request', 0],
+    ['core busy ns / request (on-CPU est.)', 'core_busy_cpu_ns_per_request', 0],
+    ['core thread on-CPU share of its rounds', 'core_on_cpu_share', 2],
+    ['core thread CPU ns / request', 'core_cpu_ns_per_request', 0],
+    ['core busy % (busy / busy+idle+sleep)', 'core_busy_pct', 0],
+    ['core sleep %', 'core_sleep_pct', 0],
+    ['requests / busy round', 'requests_per_busy_round', 2],
+    ['core ns / busy round', 'core_ns_per_busy_round', 0],
+    ['core ns / idle round', 'core_ns_per_idle_round', 0],
 );
 my $status = 0;
 print "\n";
@@ -179,11 +257,28 @@ for my $n (@counts) {
     print '|---', '|---:' x (@hdr - 1), "|\n";
     for my $row (@rows) {
         my ($label, $key, $dec) = @$row;
-        my @cols = ($label, map { $r->{$_} ? fmt_num($r->{$_}{$key}, $dec) : '-' } @backends);
+        next unless grep { $r->{$_} && defined $r->{$_}{$key} } @backends;
+        my @cols = ($label, map { $r->{$_} && defined $r->{$_}{$key}
+                                  ? fmt_num($r->{$_}{$key}, $dec) : '-' } @backends);
         push @cols, map { fmt_ratio($sc->{$key}, $r->{ $_->[1] }{$key}) } @ratios;
         print '| ', join(' | ', @cols), " |\n";
     }
     print "\n";
+    # Round r of sidecore and of the floor ran next to each other: their
+    # ratio, round by round, cancels the machine's slow drifts.
+    my @paired = grep { $_->[0] && $_->[1] }
+        map { my $k = $_; [ map { my $b = $_; (grep { $_->{round} == $k } @{ $agg{$n}{$b} || [] })[0] }
+                            qw(sidecore floor) ] }
+        sort { $a <=> $b } map { $_->{round} } @{ $agg{$n}{sidecore} || [] };
+    if (@paired > 1) {
+        for my $m (['core busy ns / request (on-CPU est.)', 'core_busy_cpu_ns_per_request'],
+                   ['core thread CPU ns / request', 'core_cpu_ns_per_request']) {
+            my @v = map { $_->[1]{ $m->[1] } ? $_->[0]{ $m->[1] } / $_->[1]{ $m->[1] } : () } @paired;
+            printf "sidecore/floor, %s, round by round: %s (median %.2fx)\n", $m->[0],
+                join(' ', map { sprintf '%.2fx', $_ } @v), median(@v) if @v;
+        }
+        print "\n";
+    }
     for my $b (@backends) {
         my $x = $r->{$b} or next;
         if ($x->{failed_guests} || !$x->{requests}) {

@@ -10,7 +10,7 @@
 #   tools/bench/blkbench.sh [--guests 1,4,16,64] [--seconds 5] [--bs 4k]
 #       [--qd 16] [--rw randread|randwrite|seqread|seqwrite|mix|mix:R]
 #       [--backends sidecore,event,floor] [--rounds 1] [--cores 1]
-#       [--pin yes|no] [--json FILE] [--keep DIR]
+#       [--pin yes|no] [--json FILE] [--keep DIR] [--profile DIR]
 #
 # --pin yes (the default with 2 CPUs or more): the backend process, all its
 # threads, runs on the last CPU and the guests on the others, as a driver
@@ -36,6 +36,23 @@
 #                       / responses
 #   p50, p99            median over guests of each guest's own percentile
 #   Jain                Jain's fairness index over per-guest IOPS
+#   core busy ns/req    the sidecores' busy_ns (sidecorectl cores: the wall
+#                       time of rounds that moved a request or reaped a
+#                       completion) over the same span / requests; echoback
+#                       runs the same loop and answers sidecorectl too, so
+#                       sidecore/floor compares like with like.  (wall) as
+#                       counted; (on-CPU est.) scaled by the core thread's
+#                       on-CPU share of its rounds' time (schedstat), which
+#                       takes out time preempted by other processes
+#   core CPU ns/req     the sidecore threads' on-CPU time (schedstat) / req.
+#                       (idle polling included)
+#   core busy %         busy_ns / (busy + idle + sleep ns)
+#   requests/busy round requests / busy rounds: the batch a round handles
+# (No core figures for event mode: its threads end with their queue, and
+# the guests disconnect before the second snapshot.)
+# --profile DIR: perf record -e cpu-clock -g of the sidecore threads over
+# each cell's I/O span, into DIR/CELL.perf.data (tools/bench/profile.sh
+# drives it and summarises; perf's own cost then weighs on that cell).
 # Prints one table per guest count (backends side by side, ratios sidecore
 # vs event and vs floor) and, with --json, every cell and aggregate.
 # Cleans up every process and world on exit (also on Ctrl-C).
@@ -56,6 +73,7 @@ ROUNDS=1
 CORES=1
 JSON_OUT=""
 KEEP=""
+PROFILE=""
 GUEST_MEM=16
 NCPU=$(nproc)
 PIN=$([ "$NCPU" -ge 2 ] && echo yes || echo no)
@@ -79,6 +97,7 @@ while [ $# -gt 0 ]; do
     --json) JSON_OUT=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
     --pin) PIN=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (--help)" ;;
     esac
@@ -117,36 +136,27 @@ for p in xensimd xensimctl sidecored echoback blkguest; do
     [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
 done
 command -v perl >/dev/null || die "perl is needed for the report"
+if [ -n "$PROFILE" ]; then
+    command -v perf >/dev/null || die "--profile needs perf (Debian: apt-get install linux-perf)"
+    mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/blkbench.XXXXXX")
-CLK_TCK=$(getconf CLK_TCK)
-SIM_PID=""
-BE_PID=""
-GUEST_PIDS=()
 CELL_DIR=""
+PERF_PID=""
+# shellcheck source-path=SCRIPTDIR source=benchlib.sh
+. "$HERE/benchlib.sh"
 
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || true
-    # give it 5 s to shut down cleanly, then insist
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-stop_world() {
-    local p
-    for p in "${GUEST_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${GUEST_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    GUEST_PIDS=()
-    stop_pid "$BE_PID"; BE_PID=""
-    stop_pid "$SIM_PID"; SIM_PID=""
-    exec 5>&-
+stop_perf() {
+    [ -n "$PERF_PID" ] || return 0
+    kill -INT "$PERF_PID" 2>/dev/null || true
+    wait "$PERF_PID" 2>/dev/null || true
+    PERF_PID=""
 }
 
 cleanup() {
-    stop_world
+    stop_perf
+    bl_stop_world
     if [ -n "$KEEP" ]; then
         mkdir -p "$KEEP" && cp -r "$WORK"/. "$KEEP"/ && echo "blkbench: cells kept in $KEEP" >&2
     fi
@@ -155,61 +165,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_file() { # file pattern timeout_s
-    local i
-    for i in $(seq $(($3 * 20))); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-# utime + stime of a process, in clock ticks.
-cpu_ticks() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    stat=${stat##*) }               # fields after "pid (comm) "
-    set -- $stat                    # $1 is field 3 (state)
-    echo $((${12} + ${13}))         # fields 14 and 15
-}
-
-now_ns() { date +%s%N; }
-
-# read_signals COUNT CHAR TIMEOUT_S: reads guest signals from fd 6 until COUNT
-# of CHAR came ("f", a failed connect, counts as a guest gone).  Sets GOT to
-# the number of CHAR seen; 1 if the time ran out or a guest failed.
-GOT=0
-read_signals() {
-    local want=$1 ch=$2 deadline=$(($(date +%s) + $3)) seen=0 c fails=0
-    while [ $((seen + fails)) -lt "$want" ]; do
-        [ "$(date +%s)" -lt "$deadline" ] || break
-        IFS= read -r -N 1 -t 1 -u 6 c || continue
-        if [ "$c" = "$ch" ]; then seen=$((seen + 1)); elif [ "$c" = f ]; then fails=$((fails + 1)); fi
-    done
-    GOT=$seen
-    [ "$seen" -eq "$want" ]
-}
-
 # run_cell N BACKEND ROUND: one fresh world, results in $WORK/cells/...
 run_cell() {
     local n=$1 backend=$2 round=$3
-    CELL_DIR=$WORK/cells/n$n-$backend-r$round
-    local sim=$WORK/sim-n$n-$backend-r$round
-    mkdir -p "$CELL_DIR" "$sim"
-
-    "$BIN/xensimd" --dir "$sim" --dom0-mem 64 --exit-with-parent 3>"$sim/ready" --ready-fd 3 \
-        2>"$CELL_DIR/xensimd.log" &
-    SIM_PID=$!
-    wait_file "$sim/ready" ready 10 || { echo "blkbench: xensimd did not start" >&2; return 1; }
-    export XENSIM_DIR=$sim
-
-    local i domid domids=()
-    for i in $(seq 1 "$n"); do
-        domid=$("$BIN/xensimctl" create "guest$i" --mem "$GUEST_MEM") || return 1
-        "$BIN/xensimctl" vbd-attach "$domid" --backend-domid 0 --target null:1G --vdev xvda \
-            >/dev/null || return 1
-        domids+=("$domid")
-    done
+    local cell=n$n-$backend-r$round
+    CELL_DIR=$WORK/cells/$cell
+    bl_world_start "$cell" "$n" "$CELL_DIR" || return 1
 
     local be_cmd
     case $backend in
@@ -217,50 +178,48 @@ run_cell() {
     event) be_cmd=("$BIN/sidecored" --mode event) ;;
     floor) be_cmd=("$BIN/echoback" --mode poll --cores "$CORES") ;;
     esac
-    "${BE_TASKSET[@]}" "${be_cmd[@]}" --log-level warn 3>"$sim/be-ready" --ready-fd 3 2>"$CELL_DIR/backend.log" &
-    BE_PID=$!
-    wait_file "$sim/be-ready" ready 10 || { echo "blkbench: $backend did not start" >&2; return 1; }
+    bl_backend_start "$CELL_DIR/backend.log" "${be_cmd[@]}" --log-level warn || return 1
 
-    # Each guest connects, says "c" on the ready FIFO and blocks on the go
-    # FIFO; once all are connected one byte each releases them together.
-    # Both FIFOs are held open read-write here, so no open blocks and
-    # nothing written is lost.  "d" on the ready FIFO: that guest's I/O ended.
-    local ready=$sim/ready.fifo go=$sim/go.fifo
-    mkfifo "$ready" "$go"
-    exec 5<>"$go" 6<>"$ready"
-    for domid in "${domids[@]}"; do
-        "${GUEST_TASKSET[@]}" "$BIN/blkguest" --dir "$sim" --domid "$domid" --vdev 51712 --workload "$WL" \
-            --rw "$FRW" --bs "$BS" --qd "$QD" --seconds "$SECONDS_PER_CELL" \
-            --ready-fd 6 --start-fd 5 >"$CELL_DIR/guest-$domid.json" \
-            2>"$CELL_DIR/guest-$domid.err" &
-        GUEST_PIDS+=($!)
-    done
-    local c0 t0 c1 t1 rc=0 failed=0 p msgs connect_ms
-    t0=$(now_ns)
-    if ! read_signals "$n" c 90; then
+    # Each guest connects, says "c" and blocks on the barrier; once all are
+    # connected one byte each releases them together; "d": its I/O ended.
+    bl_guests_start "$CELL_DIR" --workload "$WL" --rw "$FRW" --bs "$BS" --qd "$QD" \
+        --seconds "$SECONDS_PER_CELL"
+    local c0 t0 c1 t1 rc=0 failed=0 p connect_ms tids
+    t0=$(bl_now_ns)
+    if ! bl_read_signals "$n" c 90; then
         echo "blkbench: only $GOT of $n guests connected" >&2
         rc=1
     fi
-    connect_ms=$((($(now_ns) - t0) / 1000000))
-    c0=$(cpu_ticks "$BE_PID")
-    t0=$(now_ns)
-    printf '%*s' "$n" '' >&5
-    read_signals "$GOT" d $((${SECONDS_PER_CELL%.*} + 30)) || rc=1
-    c1=$(cpu_ticks "$BE_PID")
-    t1=$(now_ns)
+    connect_ms=$((($(bl_now_ns) - t0) / 1000000))
+    if [ -n "$PROFILE" ]; then
+        # event mode's threads exist once their queue is connected: now
+        tids=$(bl_core_threads "$BE_PID" | awk '{print $1}' | paste -sd, -)
+        if [ -n "$tids" ]; then
+            perf record -q -e cpu-clock -g -t "$tids" -o "$PROFILE/$cell.perf.data" \
+                2>"$CELL_DIR/perf.log" &
+            PERF_PID=$!
+            sleep 0.5 # perf attaches
+        fi
+    fi
+    bl_sample "$CELL_DIR/s0"
+    c0=$(bl_cpu_ticks "$BE_PID")
+    t0=$(bl_now_ns)
+    bl_release "$n"
+    bl_read_signals "$GOT" d $((${SECONDS_PER_CELL%.*} + 30)) || rc=1
+    c1=$(bl_cpu_ticks "$BE_PID")
+    t1=$(bl_now_ns)
+    bl_sample "$CELL_DIR/s1"
+    stop_perf
     for p in "${GUEST_PIDS[@]}"; do
         wait "$p" || failed=$((failed + 1))
     done
     GUEST_PIDS=()
-    exec 5>&- 6>&-
     local alive=1
     kill -0 "$BE_PID" 2>/dev/null || { echo "blkbench: $backend died" >&2; alive=0; rc=1; }
     cat >"$CELL_DIR/meta.json" <<EOF
 {"guests":$n,"backend":"$backend","round":$round,"cpu_ticks":$((c1 - c0)),"clk_tck":$CLK_TCK,"wall_ns":$((t1 - t0)),"failed_guests":$failed,"connect_ms":$connect_ms,"backend_alive":$alive}
 EOF
-    stop_world
-    unset XENSIM_DIR
-    rm -rf "$sim"
+    bl_stop_world
     return $rc
 }
 
@@ -281,6 +240,7 @@ for n in "${GUEST_LIST[@]}"; do
             printf 'blkbench: [%d/%d] %d guests, %s, round %d\n' "$cell" "$NCELLS" "$n" \
                 "$backend" "$round" >&2
             run_cell "$n" "$backend" "$round" || status=1
+            bl_stop_world # also after a cell that failed half-way
         done
     done
 done
