@@ -78,9 +78,10 @@ struct sc_queue_ops {
      * RING_PUSH_RESPONSES_AND_CHECK_NOTIFY says so.  Called once per round
      * for each queue marked dirty in it. */
     void (*flush)(struct sc_queue *q);
-    /* The core is about to sleep: RING_FINAL_CHECK_FOR_REQUESTS (req_event =
-     * cons + 1, full barrier, re-check).  True if requests raced in (the
-     * core then keeps polling).  While the core polls, req_event stays
+    /* The core is about to sleep (called for every queue it polls or has
+     * parked): RING_FINAL_CHECK_FOR_REQUESTS (req_event = cons + 1, full
+     * barrier, re-check).  True if requests raced in (the core then keeps
+     * polling).  While the core polls, req_event stays
      * behind, so the frontend sends no kicks at all.  A queue that cannot
      * consume now for lack of its own resources (every request slot in
      * flight) returns false: its completion wakes the core, which polls. */
@@ -104,7 +105,8 @@ struct sc_queue_ops {
      * index) or deferred work of its own (requests fetched or prepared but
      * not yet submitted).  Offering it lets the core park the queue out of
      * the scheduler while it has nothing, checking only this each round
-     * (sidecore_loop.c).  It must never say false while a visit would
+     * (sidecore_loop.c); it is asked only while the queue is parked (never
+     * failed nor removing).  It must never say false while a visit would
      * consume or submit something: that work would wait for the next kick
      * or completion.  Work that completions bring is not its business
      * (done() marks the queue dirty, and flush runs regardless). */
@@ -112,7 +114,7 @@ struct sc_queue_ops {
 };
 
 struct sc_queue {
-    /* --- control: set before sc_core_add_queue, read-only afterwards --- */
+    /* --- control: set before the ADD is posted, read-only afterwards --- */
     const struct sc_queue_ops *ops;
     char name[SC_QUEUE_NAME_MAX]; /* "<type> <domid>/<devid> q<n>": log and stats context */
     domid_t domid;                /* the tenant for fair share */

@@ -126,8 +126,8 @@ void sc_core_destroy(struct sc_core *core);
 int sc_core_destroy_within(struct sc_core *core, uint64_t timeout_ns);
 
 const char *sc_core_name(const struct sc_core *core);
-/* The handle on which a queue's event channel is bound (by the control
- * thread, before sc_core_add_queue, and unbound after remove). */
+/* The handle on which a queue's event channels are bound (by the control
+ * thread, before the ADD is posted, and unbound after the REMOVE completes). */
 struct sc_evtchn *sc_core_evtchn(struct sc_core *core);
 
 /* ---- commands ---- */
@@ -178,7 +178,9 @@ int sc_core_post(struct sc_core *core, struct sc_core_cmd *cmd);
  * many were taken. */
 unsigned sc_core_cmd_reap(struct sc_inbox *reply);
 
-/* ---- synchronous wrappers (tests and tools; each posts and waits) ---- */
+/* ---- synchronous wrappers (tests and tools; each posts and waits) ----
+ * Any thread but the core's own (a CALL's fn would wait on itself); they
+ * return the post's -EINVAL or the command's result. */
 
 /* ADD: hands q (built with sc_queue_init, ports bound on sc_core_evtchn) to
  * the core, which starts polling it at once.  0 or the ADD errors above. */
