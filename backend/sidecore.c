@@ -9,6 +9,7 @@
  * destroy gives up waiting (abandon).
  */
 #include "sidecore_int.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -439,13 +440,6 @@ struct sc_evtchn *sc_core_evtchn(struct sc_core *core)
 
 /* ---- life cycle ---- */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int epoll_add(int epfd, int fd, uint64_t tag)
 {
     struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
@@ -590,7 +584,7 @@ int sc_core_destroy_within(struct sc_core *core, uint64_t timeout_ns)
     if (core->started) {
         uint64_t deadline = UINT64_MAX;
         if (timeout_ns != UINT64_MAX) {
-            uint64_t now = mono_ns();
+            uint64_t now = sc_clock_ns();
             deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX - 1;
         }
         core->stop_cmd = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = begin_stop };

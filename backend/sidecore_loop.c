@@ -56,6 +56,7 @@
  *   completion.
  */
 #include "sidecore_int.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -72,13 +73,6 @@
 #define KICKS_PER_DRAIN 4096u
 
 #define queue_of(sq) ((struct sc_queue *)((char *)(sq) - offsetof(struct sc_queue, sched)))
-
-static uint64_t clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void clear_eventfd(int fd)
 {
@@ -359,9 +353,9 @@ static uint64_t block(struct sc_core *core, uint64_t idle_start)
         timeout = ms > INT_MAX ? INT_MAX : (int)ms;
     }
     struct epoll_event ev[EV__MAX];
-    uint64_t t0 = clock_ns();
+    uint64_t t0 = sc_clock_ns();
     int n = epoll_wait(core->epfd, ev, EV__MAX, timeout);
-    uint64_t t1 = clock_ns();
+    uint64_t t1 = sc_clock_ns();
     sc_counter_add(&core->stats.idle_ns, t0 - idle_start);
     sc_counter_add(&core->stats.sleep_ns, t1 - t0);
     sc_counter_add(&core->stats.sleeps, 1);
@@ -387,12 +381,12 @@ void *sc_core_main(void *arg)
 {
     struct sc_core *core = arg;
     pthread_setname_np(pthread_self(), core->params.name);
-    uint64_t now = clock_ns(), last_work = now;
+    uint64_t now = sc_clock_ns(), last_work = now;
     unsigned since_drain = 0;
 
     while (!core->exit) {
         bool work = run_round(core, now, &since_drain);
-        uint64_t end = clock_ns(); /* this round's end is the next one's start */
+        uint64_t end = sc_clock_ns(); /* this round's end is the next one's start */
         sc_counter_add(&core->stats.rounds, 1);
         if (work) {
             sc_counter_add(&core->stats.busy_rounds, 1);

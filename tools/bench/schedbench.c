@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "sched.h"
+#include "clock.h"
 
 #define REQ_BYTES 4096u
 
@@ -72,13 +73,6 @@ static uint32_t rnd(void)
 {
     rng = rng * 1103515245u + 12345u;
     return rng >> 8;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The measured loop, apart so that callgrind can toggle on it. Returns the
@@ -148,9 +142,9 @@ static int run(const struct scenario *sc, uint64_t visits)
         qs[i].domid = domid;
         qs[i].idle = sc->kind == IDLE && i > 0;
     }
-    uint64_t t0 = wall_ns();
+    uint64_t t0 = sc_clock_ns();
     uint64_t made = bench_loop(s, sc->kind, visits);
-    uint64_t t1 = wall_ns();
+    uint64_t t1 = sc_clock_ns();
     printf("%-12s tenants %5" PRIu32 "  visits %9" PRIu64 "  %7.1f ns/visit\n", sc->name,
            sc->tenants, made, made ? (double)(t1 - t0) / (double)made : 0.0);
     sc_sched_destroy(s);

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "sidecore.h"
+#include "clock.h"
 #include "simworld.h"
 #include "xen.h"
 #include "xensim.h"
@@ -94,13 +95,6 @@ struct fake {
 
 #define fake_of(qp) ((struct fake *)((char *)(qp) - offsetof(struct fake, q)))
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void answer(struct fake *f, uint64_t start_ns)
 {
     f->rsp_pvt++;
@@ -117,7 +111,7 @@ static void fake_done(struct sc_io *io, int res)
         sc_queue_count(&f->q, SC_QSTAT_ERRORS, 1);
     /* the round's clock may predate the completion: use a fresh one */
     f->rsp_pvt++;
-    sc_queue_record_latency(&f->q, now_ns() - r->start_ns);
+    sc_queue_record_latency(&f->q, sc_clock_ns() - r->start_ns);
     sc_queue_mark_dirty(&f->q);
     f->free_slots[f->nfree++] = r->slot;
     f->inflight--;
@@ -161,7 +155,7 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
             if (!sqe)
                 break;
             struct fake_req *r = &f->reqs[f->free_slots[--f->nfree]];
-            r->start_ns = now_ns();
+            r->start_ns = sc_clock_ns();
             if (f->io == FAKE_NOP) {
                 io_uring_prep_nop(sqe);
             } else {
@@ -347,10 +341,10 @@ static void produce_via(struct fake *f, uint32_t n, int gport)
 static bool wait_answered(struct fake *f, uint64_t timeout_ns)
 {
     uint32_t want = atomic_load_explicit(&f->req_prod, memory_order_relaxed);
-    uint64_t deadline = now_ns() + timeout_ns;
+    uint64_t deadline = sc_clock_ns() + timeout_ns;
     unsigned spins = 0;
     while (atomic_load_explicit(&f->rsp_prod, memory_order_acquire) != want) {
-        if (now_ns() > deadline)
+        if (sc_clock_ns() > deadline)
             return false;
         if (++spins > 100)
             sched_yield();
@@ -360,9 +354,9 @@ static bool wait_answered(struct fake *f, uint64_t timeout_ns)
 
 static bool wait_consumed(struct fake *f, uint32_t n, uint64_t timeout_ns)
 {
-    uint64_t deadline = now_ns() + timeout_ns;
+    uint64_t deadline = sc_clock_ns() + timeout_ns;
     while (atomic_load(&f->cons_seen) != n) {
-        if (now_ns() > deadline)
+        if (sc_clock_ns() > deadline)
             return false;
         usleep(100);
     }
@@ -374,8 +368,8 @@ static bool wait_consumed(struct fake *f, uint32_t n, uint64_t timeout_ns)
 static void wait_rearmed(struct fake *f)
 {
     uint32_t prod = atomic_load(&f->req_prod);
-    uint64_t deadline = now_ns() + 5000000000ull;
-    while (atomic_load(&f->req_event) != prod + 1 && now_ns() < deadline)
+    uint64_t deadline = sc_clock_ns() + 5000000000ull;
+    while (atomic_load(&f->req_event) != prod + 1 && sc_clock_ns() < deadline)
         usleep(100);
     assert_int_equal(atomic_load(&f->req_event), prod + 1);
     usleep(2000);
@@ -384,14 +378,14 @@ static void wait_rearmed(struct fake *f)
 /* Waits (up to a second) until the core ran no round for 2 ms: asleep. */
 static void wait_core_quiet(struct sc_core *core)
 {
-    uint64_t deadline = now_ns() + 1000000000ull;
+    uint64_t deadline = sc_clock_ns() + 1000000000ull;
     struct sc_core_stats a, b;
     sc_core_stats(core, &a);
     do {
         usleep(2000);
         b = a;
         sc_core_stats(core, &a);
-    } while (a.rounds != b.rounds && now_ns() < deadline);
+    } while (a.rounds != b.rounds && sc_clock_ns() < deadline);
 }
 
 static uint64_t qstat(const struct fake *f, enum sc_queue_counter c)
@@ -404,9 +398,9 @@ static uint64_t qstat(const struct fake *f, enum sc_queue_counter c)
 static bool wait_qstat(const struct fake *f, enum sc_queue_counter c, uint64_t want,
                        uint64_t timeout_ns)
 {
-    uint64_t deadline = now_ns() + timeout_ns;
+    uint64_t deadline = sc_clock_ns() + timeout_ns;
     while (qstat(f, c) < want) {
-        if (now_ns() > deadline)
+        if (sc_clock_ns() > deadline)
             return false;
         usleep(200);
     }
@@ -494,8 +488,8 @@ static void kick_wakes_sleeping_core_every_time(void **state)
         uint32_t n = 1 + (uint32_t)(i % 2);
         /* Every other cycle, wait until the core has rearmed (req_event =
          * cons + 1): the kick is then due, and lands around its epoll_wait. */
-        uint64_t deadline = now_ns() + 5000000000ull;
-        while (i % 2 && atomic_load(&f->req_event) != produced + 1 && now_ns() < deadline)
+        uint64_t deadline = sc_clock_ns() + 5000000000ull;
+        while (i % 2 && atomic_load(&f->req_event) != produced + 1 && sc_clock_ns() < deadline)
             sched_yield();
         produce(f, n);
         produced += n;
@@ -610,11 +604,11 @@ static void add_remove_while_running(void **state)
         fake_bind(f, core);
         produce(f, 8);
         assert_int_equal(sc_core_add_queue(core, &f->q), 0);
-        uint64_t deadline = now_ns() + 2000000000ull;
-        while (atomic_load(&f->cons_seen) != 8 && now_ns() < deadline)
+        uint64_t deadline = sc_clock_ns() + 2000000000ull;
+        while (atomic_load(&f->cons_seen) != 8 && sc_clock_ns() < deadline)
             usleep(100);
         assert_int_equal(atomic_load(&f->cons_seen), 8);
-        uint64_t t0 = now_ns();
+        uint64_t t0 = sc_clock_ns();
         assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
         /* Everything completed and was pushed before remove returned. */
         assert_int_equal(f->inflight, 0);
@@ -623,7 +617,7 @@ static void add_remove_while_running(void **state)
         for (int i = 0; i < 8; i++)
             assert_int_equal(f->seen[i], 1);
         if (round == 0)
-            assert_true(now_ns() - t0 > 500000); /* it did wait for the timeouts */
+            assert_true(sc_clock_ns() - t0 > 500000); /* it did wait for the timeouts */
         assert_int_equal(sc_core_remove_queue(core, &f->q), -ENOENT);
         fake_free(f, core);
     }
@@ -644,8 +638,8 @@ static void add_remove_while_running(void **state)
     assert_int_equal(cs.queues, 3);
     uint64_t served = qstat(busy, SC_QSTAT_REQUESTS);
     /* Still served (never stopped); a loaded machine may not run the core for a while. */
-    uint64_t until = now_ns() + 2000000000ull;
-    while (qstat(busy, SC_QSTAT_REQUESTS) == served && now_ns() < until)
+    uint64_t until = sc_clock_ns() + 2000000000ull;
+    while (qstat(busy, SC_QSTAT_REQUESTS) == served && sc_clock_ns() < until)
         usleep(1000);
     assert_true(qstat(busy, SC_QSTAT_REQUESTS) > served);
 
@@ -750,8 +744,8 @@ static void failing_queue_raises_attention(void **state)
     assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)bad->gport), 0);
     uint64_t served = qstat(good, SC_QSTAT_REQUESTS);
     usleep(30000); /* time for the kick to arrive and (wrongly) revive it */
-    uint64_t until = now_ns() + 2000000000ull;
-    while (qstat(good, SC_QSTAT_REQUESTS) == served && now_ns() < until)
+    uint64_t until = sc_clock_ns() + 2000000000ull;
+    while (qstat(good, SC_QSTAT_REQUESTS) == served && sc_clock_ns() < until)
         usleep(1000);
     assert_true(qstat(good, SC_QSTAT_REQUESTS) > served);
     assert_int_equal(qstat(bad, SC_QSTAT_EMPTY_POLLS) + qstat(bad, SC_QSTAT_BUSY_POLLS), polls);
@@ -827,9 +821,9 @@ static void limit_throttles_and_sleeps(void **state)
     usleep(50000);
     struct sc_core_stats c0, c1;
     sc_core_stats(core, &c0);
-    uint64_t r0 = qstat(f, SC_QSTAT_REQUESTS), t0 = now_ns();
+    uint64_t r0 = qstat(f, SC_QSTAT_REQUESTS), t0 = sc_clock_ns();
     usleep(400000);
-    uint64_t r1 = qstat(f, SC_QSTAT_REQUESTS), t1 = now_ns();
+    uint64_t r1 = qstat(f, SC_QSTAT_REQUESTS), t1 = sc_clock_ns();
     sc_core_stats(core, &c1);
     double iops = (double)(r1 - r0) * 1e9 / (double)(t1 - t0);
     if (iops < 1700 || iops > 2300)
@@ -850,8 +844,8 @@ static void destroy_drains_leftover_queue(void **state)
     f->io_ns = 5000000;
     produce(f, 4);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
-    uint64_t deadline = now_ns() + 2000000000ull;
-    while (atomic_load(&f->cons_seen) != 4 && now_ns() < deadline)
+    uint64_t deadline = sc_clock_ns() + 2000000000ull;
+    while (atomic_load(&f->cons_seen) != 4 && sc_clock_ns() < deadline)
         usleep(100);
     sc_core_destroy(core);
     assert_int_equal(f->inflight, 0);
@@ -1035,8 +1029,8 @@ static void removes_pending_hold_up_nothing(void **state)
 
     /* b's I/O completes (the CALL answers it): b's remove completes, a's not */
     assert_int_equal(sc_core_post(core, &call), 0);
-    uint64_t deadline = now_ns() + 5000000000ull;
-    while (rb == 0 && now_ns() < deadline) {
+    uint64_t deadline = sc_clock_ns() + 5000000000ull;
+    while (rb == 0 && sc_clock_ns() < deadline) {
         sc_core_cmd_reap(&reply);
         usleep(200);
     }
@@ -1051,8 +1045,8 @@ static void removes_pending_hold_up_nothing(void **state)
 
     call.arg = a;
     assert_int_equal(sc_core_post(core, &call), 0);
-    deadline = now_ns() + 5000000000ull;
-    while (ra == 0 && now_ns() < deadline) {
+    deadline = sc_clock_ns() + 5000000000ull;
+    while (ra == 0 && sc_clock_ns() < deadline) {
         sc_core_cmd_reap(&reply);
         usleep(200);
     }
@@ -1094,11 +1088,11 @@ static void tenant_stats_never_wait_on_the_core(void **state)
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
     /* known as soon as the ADD completed */
     assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
-    uint64_t deadline = now_ns() + 5000000000ull;
+    uint64_t deadline = sc_clock_ns() + 5000000000ull;
     do {
         usleep(1000);
         assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
-    } while (ts.requests == 0 && now_ns() < deadline);
+    } while (ts.requests == 0 && sc_clock_ns() < deadline);
     assert_true(ts.requests > 0); /* published while it runs */
 
     struct gate g = { 0 };
@@ -1181,8 +1175,8 @@ static void quiesce_bounds_removal(void **state)
                               .done = count_done, .owner = &done };
     assert_int_equal(sc_core_post(core, &rm), 0);
     /* a liveness bound, not a speed check: without the cancel it is an hour */
-    uint64_t deadline = now_ns() + 20000000000ull;
-    while (!done && now_ns() < deadline) {
+    uint64_t deadline = sc_clock_ns() + 20000000000ull;
+    while (!done && sc_clock_ns() < deadline) {
         if (sc_inbox_arm(&reply)) {
             struct pollfd p = { .fd = sc_inbox_fd(&reply), .events = POLLIN };
             poll(&p, 1, 1000);
@@ -1225,10 +1219,10 @@ static void device_counters(void **state)
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
     assert_int_equal(sc_queue_set_device_counters(&f->q, names, 1, f->dev), -EBUSY);
     assert_true(wait_answered(f, 5000000000ull));
-    uint64_t deadline = now_ns() + 2000000000ull;
+    uint64_t deadline = sc_clock_ns() + 2000000000ull;
     do {
         assert_int_equal(sc_queue_device_counters(&f->q, &got, v, 3), 2);
-    } while (v[1] != 4 && now_ns() < deadline);
+    } while (v[1] != 4 && sc_clock_ns() < deadline);
     assert_ptr_equal(got, names);
     assert_string_equal(got[1], "odd_requests");
     assert_true(v[0] >= 1);
@@ -1272,8 +1266,8 @@ static void watched_fd_wakes_the_core(void **state)
     for (int i = 0; i < 10; i++) {
         wait_core_quiet(core);
         assert_int_equal(write(p[1], "x", 1), 1);
-        uint64_t deadline = now_ns() + 5000000000ull;
-        while (atomic_load(&f->fd_bytes) != (uint64_t)i + 1 && now_ns() < deadline)
+        uint64_t deadline = sc_clock_ns() + 5000000000ull;
+        while (atomic_load(&f->fd_bytes) != (uint64_t)i + 1 && sc_clock_ns() < deadline)
             usleep(100);
         assert_int_equal(atomic_load(&f->fd_bytes), i + 1);
     }
@@ -1488,14 +1482,14 @@ static void watched_fd_unparks_while_busy(void **state)
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
     for (int i = 0; i < 20; i++) {
         /* parked: its empty polls stop growing */
-        uint64_t deadline = now_ns() + 5000000000ull, e;
+        uint64_t deadline = sc_clock_ns() + 5000000000ull, e;
         do {
             e = qstat(f, SC_QSTAT_EMPTY_POLLS);
             usleep(2000);
-        } while (qstat(f, SC_QSTAT_EMPTY_POLLS) != e && now_ns() < deadline);
+        } while (qstat(f, SC_QSTAT_EMPTY_POLLS) != e && sc_clock_ns() < deadline);
         assert_int_equal(write(p[1], "xy", 2), 2);
-        deadline = now_ns() + 5000000000ull;
-        while (atomic_load(&f->fd_bytes) != 2 * ((uint64_t)i + 1) && now_ns() < deadline)
+        deadline = sc_clock_ns() + 5000000000ull;
+        while (atomic_load(&f->fd_bytes) != 2 * ((uint64_t)i + 1) && sc_clock_ns() < deadline)
             usleep(100);
         assert_int_equal(atomic_load(&f->fd_bytes), 2 * (i + 1));
     }
