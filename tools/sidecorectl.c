@@ -232,6 +232,21 @@ static void latency(json_t *q, json_t *prevq, uint64_t *p50, uint64_t *p99)
     *p99 = sc_hist_percentile(&now, 99);
 }
 
+/* "5" or "5,6": the queue's event-channel ports. */
+static const char *fmt_ports(json_t *q)
+{
+    char *b = fmt_buf();
+    json_t *ports = json_object_get(q, "ports"), *p;
+    size_t i, n = 0;
+    b[0] = '\0';
+    json_array_foreach(ports, i, p)
+        n += (size_t)snprintf(b + n, n < 32 ? 32 - n : 0, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(p));
+    if (!json_array_size(ports))
+        snprintf(b, 32, "-");
+    return b;
+}
+
 static const char *fmt_us(uint64_t ns)
 {
     return ns ? fmt_f((double)ns / 1000.0, ns < 10000 ? 1 : 0) : "-";
@@ -336,13 +351,12 @@ static void show_queues(json_t *r, json_t *prev, double dt)
                       json_is_true(json_object_get(q, "failed")) ? "yes" : "no");
         }
     } else {
-        table_init(&t, "QUEUE< CORE< PORT REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY ERRORS "
+        table_init(&t, "QUEUE< CORE< PORTS REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY ERRORS "
                        "P50us P99us FAILED<");
         json_array_foreach(r, i, q) {
             uint64_t p50, p99;
             latency(q, NULL, &p50, &p99);
-            table_row(&t, jstr(q, "name"), jstr(q, "core"),
-                      fmt_u(json_integer_value(json_object_get(q, "port"))),
+            table_row(&t, jstr(q, "name"), jstr(q, "core"), fmt_ports(q),
                       fmt_u(jint(q, "requests")), fmt_h((double)jint(q, "bytes"), 1),
                       fmt_u(jint(q, "kicks")), fmt_u(jint(q, "notifies")),
                       fmt_u(jint(q, "busy_polls")), fmt_u(jint(q, "empty_polls")),
@@ -351,6 +365,27 @@ static void show_queues(json_t *r, json_t *prev, double dt)
         }
     }
     table_print(&t);
+    /* the devices' own counters, a line per queue that has any */
+    json_array_foreach(r, i, q) {
+        json_t *dc = json_object_get(q, "device_counters"), *v;
+        const char *name;
+        if (!json_object_size(dc))
+            continue;
+        printf("%s:", jstr(q, "name"));
+        json_object_foreach(dc, name, v) {
+            json_t *pv = NULL;
+            if (prev) {
+                json_t *pq = find_same(prev, q, "name");
+                pv = json_object_get(json_object_get(pq, "device_counters"), name);
+            }
+            if (prev && dt > 0)
+                printf(" %s/s=%s", name,
+                       fmt_h((double)(json_integer_value(v) - json_integer_value(pv)) / dt, 0));
+            else
+                printf(" %s=%s", name, fmt_u((uint64_t)json_integer_value(v)));
+        }
+        printf("\n");
+    }
 }
 
 static const char *busy_pct(json_t *c, json_t *p)
