@@ -153,8 +153,12 @@ static int add_device(struct sc_device *dev, void *arg)
         if (cc->module->describe)
             class_view = cc->module->describe(dev);
     }
+    /* how long its disconnect has waited for in-flight I/O (a hung store) */
+    json_t *draining = dev->disconnecting
+                           ? json_real((double)(sc_clock_ns() - dev->draining_since_ns) / 1e9)
+                           : NULL;
     json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:s, s:s, s:s?, s:s, s:s, s:b, s:b, s:o, "
-                          "s:o*}",
+                          "s:o*, s:o*}",
                           "id", (json_int_t)dev->id, "type", dev->cls->type,
                           "frontend_id", (int)dev->frontend_id, "devid", (json_int_t)dev->devid,
                           "name", dev->name, "backend_path", dev->backend_path,
@@ -162,7 +166,7 @@ static int add_device(struct sc_device *dev, void *arg)
                           "state", sc_xenbus_state_str(dev->state),
                           "frontend_state", sc_xenbus_state_str(dev->frontend_state),
                           "online", dev->online, "failed", dev->failed, "queues", queues,
-                          "class", class_view);
+                          "class", class_view, "draining_s", draining);
     return o ? json_array_append_new(w->arr, o) : -ENOMEM;
 }
 

@@ -478,6 +478,24 @@ static void handle_timer(struct sc_daemon *d)
     }
 }
 
+/* A disconnect that waits for I/O this long is worth a line in the log
+ * (once): its backing store does not complete requests. */
+#define DRAIN_REPORT_NS (10ull * 1000000000ull)
+
+static int report_long_drain(struct sc_device *dev, void *arg)
+{
+    (void)arg;
+    if (dev->disconnecting && !dev->drain_reported &&
+        sc_clock_ns() - dev->draining_since_ns > DRAIN_REPORT_NS) {
+        dev->drain_reported = true;
+        sc_log(SC_LOG_WARN, dev->name,
+               "disconnect still waiting for in-flight I/O after %llu s: its backing store "
+               "does not complete requests; the device stays Closing until it does",
+               DRAIN_REPORT_NS / 1000000000ull);
+    }
+    return 0;
+}
+
 static void handle_signal(struct sc_daemon *d)
 {
     struct signalfd_siginfo si;
@@ -547,8 +565,10 @@ int sc_daemon_run(struct sc_daemon *d)
                 break; /* reaped above */
             case EV_VIEWS: {
                 uint64_t expirations;
-                if (read(d->views_fd, &expirations, sizeof(expirations)) > 0)
+                if (read(d->views_fd, &expirations, sizeof(expirations)) > 0) {
                     sc_ctl_publish_views(d->ctl);
+                    sc_xenbus_foreach_device(d->bus, report_long_drain, NULL);
+                }
                 break;
             }
             }

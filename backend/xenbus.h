@@ -111,6 +111,8 @@ struct sc_device {
     bool hotplug_wait;          /* connect held back for hotplug-status */
     bool removed;               /* unlinked, freed when the bus is idle */
     bool disconnecting;         /* the class drains: waiting for _disconnected */
+    bool drain_reported;        /* a long drain was logged once */
+    uint64_t draining_since_ns; /* CLOCK_MONOTONIC, while disconnecting */
     bool remove_pending;        /* remove once the disconnect completes */
     int in_callback;            /* >0 while a class callback runs */
     bool close_pending;         /* failed inside a callback: close after it */

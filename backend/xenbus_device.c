@@ -24,6 +24,7 @@
 #include <string.h>
 #include <xen/io/xs_wire.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define FRONTEND_PATH_MAX 512
@@ -191,6 +192,8 @@ static enum disconnect_result call_disconnect(struct sc_device *dev)
     dev->in_callback--;
     dev->close_pending = false;
     if (dev->disconnecting) {
+        dev->draining_since_ns = sc_clock_ns();
+        dev->drain_reported = false;
         sc_log(SC_LOG_INFO, dev->name, "disconnecting: waiting for in-flight I/O to drain");
         return DISCONNECT_PENDING;
     }
