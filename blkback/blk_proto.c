@@ -186,9 +186,9 @@ static void name(const U *src, struct blk_req *out)                             
     out->indirect_op = 0;                                                       \
     out->discard_flag = 0;                                                      \
     out->nr_sectors = 0;                                                        \
-    memset(out->indirect_grefs, 0, sizeof(out->indirect_grefs));                \
     switch (out->operation) {                                                   \
     case BLKIF_OP_DISCARD:                                                      \
+        memset(out->indirect_grefs, 0, sizeof(out->indirect_grefs));            \
         out->id = src->discard.id;                                              \
         out->sector_number = src->discard.sector_number;                        \
         out->nr_sectors = src->discard.nr_sectors;                              \
@@ -208,11 +208,15 @@ static void name(const U *src, struct blk_req *out)                             
         out->segs_loaded = false;                                               \
         break;                                                                  \
     default: /* READ, WRITE, BARRIER, FLUSH, and unknown ops (for the id) */    \
+        memset(out->indirect_grefs, 0, sizeof(out->indirect_grefs));            \
         out->id = src->rw.id;                                                   \
         out->sector_number = src->rw.sector_number;                             \
         out->handle = src->rw.handle;                                           \
         out->nr_segments = src->rw.nr_segments;                                 \
-        for (unsigned i_ = 0; i_ < BLKIF_MAX_SEGMENTS_PER_REQUEST; i_++) {      \
+        /* only the segments it uses: validation refuses more than 11 */       \
+        unsigned n_ = out->nr_segments < BLKIF_MAX_SEGMENTS_PER_REQUEST         \
+                          ? out->nr_segments : BLKIF_MAX_SEGMENTS_PER_REQUEST;  \
+        for (unsigned i_ = 0; i_ < n_; i_++) {                                  \
             out->seg[i_].gref = src->rw.seg[i_].gref;                           \
             out->seg[i_].first_sect = src->rw.seg[i_].first_sect;               \
             out->seg[i_].last_sect = src->rw.seg[i_].last_sect;                 \
