@@ -24,10 +24,7 @@
 #define SRC_FILE 1
 #define SRC_CLI  2
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
+void sc_config_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -120,7 +117,7 @@ static int parse_cpus(const char *s, int *cpus, unsigned *n, char *err, size_t e
     unsigned count = 0;
     const char *p = s;
     if (!*p) {
-        seterr(err, errlen, "cpus: empty list");
+        sc_config_seterr(err, errlen, "cpus: empty list");
         return -EINVAL;
     }
     while (*p) {
@@ -149,12 +146,12 @@ static int parse_cpus(const char *s, int *cpus, unsigned *n, char *err, size_t e
         for (unsigned long long cpu = lo; cpu <= hi; cpu++) {
             for (unsigned i = 0; i < count; i++) {
                 if (cpus[i] == (int)cpu) {
-                    seterr(err, errlen, "cpus: CPU %llu listed twice", cpu);
+                    sc_config_seterr(err, errlen, "cpus: CPU %llu listed twice", cpu);
                     return -EINVAL;
                 }
             }
             if (count == SC_POOL_MAX_CORES) {
-                seterr(err, errlen, "cpus: more than %u CPUs", SC_POOL_MAX_CORES);
+                sc_config_seterr(err, errlen, "cpus: more than %u CPUs", SC_POOL_MAX_CORES);
                 return -EINVAL;
             }
             cpus[count++] = (int)cpu;
@@ -168,7 +165,7 @@ static int parse_cpus(const char *s, int *cpus, unsigned *n, char *err, size_t e
     *n = count;
     return 0;
 bad:
-    seterr(err, errlen, "cpus: '%s' is not a CPU list (like 2,3 or 0-3)", s);
+    sc_config_seterr(err, errlen, "cpus: '%s' is not a CPU list (like 2,3 or 0-3)", s);
     return -EINVAL;
 }
 
@@ -229,7 +226,7 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
             if (ret == 0 && v < SC_SCHED_WEIGHT_MIN)
                 ret = -EINVAL;
             if (ret < 0) {
-                seterr(err, errlen, "tenant %u: weight '%s' is not in %u..%u", t->domid, value,
+                sc_config_seterr(err, errlen, "tenant %u: weight '%s' is not in %u..%u", t->domid, value,
                        SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX);
                 return -EINVAL;
             }
@@ -239,7 +236,7 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
             unsigned long long max = iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX;
             /* k/M/G: thousands for requests, binary multiples for bytes */
             if (parse_num(value, iops ? 1000 : 1024, max, &v) < 0) {
-                seterr(err, errlen, "tenant %u: %s '%s' is not a number in 0..%llu "
+                sc_config_seterr(err, errlen, "tenant %u: %s '%s' is not a number in 0..%llu "
                        "(suffix k, M, G allowed)", t->domid, fields[i].name, value, max);
                 return -EINVAL;
             }
@@ -253,7 +250,7 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
         t->set |= bit;
         return 0;
     }
-    seterr(err, errlen, "tenant %u: unknown setting '%s' (weight, res_iops, res_bps, lim_iops, "
+    sc_config_seterr(err, errlen, "tenant %u: unknown setting '%s' (weight, res_iops, res_bps, lim_iops, "
            "lim_bps)", t->domid, field);
     return -EINVAL;
 }
@@ -263,12 +260,12 @@ static int tenant_check(const struct sc_config_tenant *t, char *err, size_t errl
 {
     const struct sc_sched_tenant_conf *k = &t->conf;
     if (k->limit.iops && k->reservation.iops > k->limit.iops) {
-        seterr(err, errlen, "tenant %u: res_iops %llu above lim_iops %llu", t->domid,
+        sc_config_seterr(err, errlen, "tenant %u: res_iops %llu above lim_iops %llu", t->domid,
                (unsigned long long)k->reservation.iops, (unsigned long long)k->limit.iops);
         return -EINVAL;
     }
     if (k->limit.bps && k->reservation.bps > k->limit.bps) {
-        seterr(err, errlen, "tenant %u: res_bps %llu above lim_bps %llu", t->domid,
+        sc_config_seterr(err, errlen, "tenant %u: res_bps %llu above lim_bps %llu", t->domid,
                (unsigned long long)k->reservation.bps, (unsigned long long)k->limit.bps);
         return -EINVAL;
     }
@@ -284,25 +281,25 @@ int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int sourc
     domid_t domid;
     size_t len = colon ? (size_t)(colon - spec) : 0;
     if (!colon || len == 0 || len >= sizeof(dom) || !colon[1]) {
-        seterr(err, errlen, "tenant '%s': expected DOMID:key=value,...", spec);
+        sc_config_seterr(err, errlen, "tenant '%s': expected DOMID:key=value,...", spec);
         return -EINVAL;
     }
     memcpy(dom, spec, len);
     dom[len] = '\0';
     if (parse_domid(dom, &domid) < 0) {
-        seterr(err, errlen, "tenant '%s': '%s' is not a domid (0..%u)", spec, dom,
+        sc_config_seterr(err, errlen, "tenant '%s': '%s' is not a domid (0..%u)", spec, dom,
                DOMID_FIRST_RESERVED - 1);
         return -EINVAL;
     }
     struct sc_config_tenant *found = tenant_get(c, domid);
     if (!found) {
-        seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
+        sc_config_seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
         return -EINVAL;
     }
     struct sc_config_tenant t = *found;
     char *list = strdup(colon + 1);
     if (!list) {
-        seterr(err, errlen, "out of memory");
+        sc_config_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     int ret = 0;
@@ -310,7 +307,7 @@ int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int sourc
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (!eq || eq == item || !eq[1]) {
-            seterr(err, errlen, "tenant %u: '%s' is not key=value", domid, item);
+            sc_config_seterr(err, errlen, "tenant %u: '%s' is not key=value", domid, item);
             ret = -EINVAL;
             break;
         }
@@ -341,19 +338,19 @@ static int set_tenant_key(struct sc_config *c, const char *key, const char *valu
     size_t len = dot ? (size_t)(dot - dom) : 0;
     domid_t domid;
     if (!dot || len == 0 || len >= sizeof(buf) || !dot[1]) {
-        seterr(err, errlen, "'%s': expected tenant.<domid>.<setting>", key);
+        sc_config_seterr(err, errlen, "'%s': expected tenant.<domid>.<setting>", key);
         return -EINVAL;
     }
     memcpy(buf, dom, len);
     buf[len] = '\0';
     if (parse_domid(buf, &domid) < 0) {
-        seterr(err, errlen, "'%s': '%s' is not a domid (0..%u)", key, buf,
+        sc_config_seterr(err, errlen, "'%s': '%s' is not a domid (0..%u)", key, buf,
                DOMID_FIRST_RESERVED - 1);
         return -EINVAL;
     }
     struct sc_config_tenant *t = tenant_get(c, domid);
     if (!t) {
-        seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
+        sc_config_seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
         return -EINVAL;
     }
     unsigned before = t->set;
@@ -370,7 +367,7 @@ static int set_cores(struct sc_config *c, unsigned long long n, int source, char
 {
     if (c->ncpus) {
         if (c->cpus_source == source && c->ncpus != n) {
-            seterr(err, errlen, "cores = %llu contradicts cpus (%u CPUs)", n, c->ncpus);
+            sc_config_seterr(err, errlen, "cores = %llu contradicts cpus (%u CPUs)", n, c->ncpus);
             return -EINVAL;
         }
         if (c->cpus_source < source)
@@ -390,7 +387,7 @@ static int set_cpus(struct sc_config *c, const char *value, int source, char *er
     if (ret < 0)
         return ret;
     if (c->cores_source == source && c->cores != n) {
-        seterr(err, errlen, "cpus lists %u CPUs but cores = %u", n, c->cores);
+        sc_config_seterr(err, errlen, "cpus lists %u CPUs but cores = %u", n, c->cores);
         return -EINVAL;
     }
     memcpy(c->cpus, cpus, sizeof(cpus));
@@ -410,7 +407,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         return sc_config_parse_tenant_spec(c, value, source, err, errlen);
     if (strcmp(key, "cores") == 0) {
         if (parse_num(value, 1, SC_POOL_MAX_CORES, &v) < 0 || v == 0) {
-            seterr(err, errlen, "cores: '%s' is not a number in 1..%u", value,
+            sc_config_seterr(err, errlen, "cores: '%s' is not a number in 1..%u", value,
                    SC_POOL_MAX_CORES);
             return -EINVAL;
         }
@@ -420,14 +417,14 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         return set_cpus(c, value, source, err, errlen);
     if (strcmp(key, "mode") == 0) {
         if (sc_mode_parse(value, &c->mode) < 0) {
-            seterr(err, errlen, "mode: '%s' is not poll or event", value);
+            sc_config_seterr(err, errlen, "mode: '%s' is not poll or event", value);
             return -EINVAL;
         }
         return 0;
     }
     if (strcmp(key, "poll-idle-us") == 0) {
         if (parse_num(value, 1, SC_CONFIG_POLL_IDLE_MAX_US, &v) < 0) {
-            seterr(err, errlen, "poll-idle-us: '%s' is not a number in 0..%llu", value,
+            sc_config_seterr(err, errlen, "poll-idle-us: '%s' is not a number in 0..%llu", value,
                    SC_CONFIG_POLL_IDLE_MAX_US);
             return -EINVAL;
         }
@@ -436,7 +433,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
     }
     if (strcmp(key, "uring-entries") == 0) {
         if (parse_num(value, 1, SC_CORE_URING_MAX, &v) < 0 || v == 0) {
-            seterr(err, errlen, "uring-entries: '%s' is not a number in 1..%u", value,
+            sc_config_seterr(err, errlen, "uring-entries: '%s' is not a number in 1..%u", value,
                    SC_CORE_URING_MAX);
             return -EINVAL;
         }
@@ -448,7 +445,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
     if (strcmp(key, "ctl") == 0) {
         if (!*value || strlen(value) >= sizeof(c->ctl_path) ||
             strlen(value) >= 108 /* sun_path */) {
-            seterr(err, errlen, "ctl: '%s' is not a usable socket path (1..107 bytes)", value);
+            sc_config_seterr(err, errlen, "ctl: '%s' is not a usable socket path (1..107 bytes)", value);
             return -EINVAL;
         }
         snprintf(c->ctl_path, sizeof(c->ctl_path), "%s", value);
@@ -462,7 +459,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         else if (strcmp(value, "sim") == 0 || strcmp(value, "xensim") == 0)
             c->platform = SC_XEN_SIM;
         else {
-            seterr(err, errlen, "platform: '%s' is not auto, xen or sim", value);
+            sc_config_seterr(err, errlen, "platform: '%s' is not auto, xen or sim", value);
             return -EINVAL;
         }
         return 0;
@@ -477,7 +474,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         else if (strcmp(value, "debug") == 0)
             c->log_level = SC_LOG_DEBUG;
         else {
-            seterr(err, errlen, "log-level: '%s' is not err, warn, info or debug", value);
+            sc_config_seterr(err, errlen, "log-level: '%s' is not err, warn, info or debug", value);
             return -EINVAL;
         }
         return 0;
@@ -485,7 +482,7 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
     int ret = sc_config_set_class(c, key, value, err, errlen);
     if (ret <= 0)
         return ret;
-    seterr(err, errlen, "unknown setting '%s'", key);
+    sc_config_seterr(err, errlen, "unknown setting '%s'", key);
     return -ENOENT;
 }
 
@@ -504,7 +501,7 @@ int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_
     FILE *f = fopen(path, "r");
     if (!f) {
         int e = errno;
-        seterr(err, errlen, "%s: %s", path, strerror(e));
+        sc_config_seterr(err, errlen, "%s: %s", path, strerror(e));
         return -e;
     }
     char line[1024];
@@ -514,7 +511,7 @@ int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n' && !feof(f)) {
-            seterr(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
+            sc_config_seterr(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
                    sizeof(line) - 2);
             ret = -EINVAL;
             break;
@@ -527,40 +524,40 @@ int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            seterr(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, s);
+            sc_config_seterr(err, errlen, "%s:%d: expected 'key = value', got '%s'", path, lineno, s);
             ret = -EINVAL;
             break;
         }
         *eq = '\0';
         char *key = trim(s), *value = trim(eq + 1);
         if (!*key || !*value) {
-            seterr(err, errlen, "%s:%d: %s", path, lineno,
+            sc_config_seterr(err, errlen, "%s:%d: %s", path, lineno,
                    *key ? "missing value" : "missing key");
             ret = -EINVAL;
             break;
         }
         if (strcmp(key, "config") == 0 || strcmp(key, "ready-fd") == 0) {
-            seterr(err, errlen, "%s:%d: '%s' is a command-line option only", path, lineno, key);
+            sc_config_seterr(err, errlen, "%s:%d: '%s' is a command-line option only", path, lineno, key);
             ret = -EINVAL;
             break;
         }
         c->line_now = lineno;
         ret = sc_config_set(c, key, value, SRC_FILE, msg, sizeof(msg));
         if (ret < 0) {
-            seterr(err, errlen, "%s:%d: %s", path, lineno, msg);
+            sc_config_seterr(err, errlen, "%s:%d: %s", path, lineno, msg);
             ret = -EINVAL;
             break;
         }
     }
     c->line_now = 0;
     if (ret == 0 && ferror(f)) {
-        seterr(err, errlen, "%s: read error", path);
+        sc_config_seterr(err, errlen, "%s: read error", path);
         ret = -EIO;
     }
     fclose(f);
     for (unsigned i = 0; ret == 0 && i < c->ntenants; i++) {
         if (tenant_check(&c->tenants[i], msg, sizeof(msg)) < 0) {
-            seterr(err, errlen, "%s:%d: %s", path, c->tenants[i].line, msg);
+            sc_config_seterr(err, errlen, "%s:%d: %s", path, c->tenants[i].line, msg);
             ret = -EINVAL;
         }
     }
@@ -653,7 +650,7 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
     }
     if (file) {
         if (strlen(file) >= sizeof(c->config_path)) {
-            seterr(err, errlen, "--config: path too long");
+            sc_config_seterr(err, errlen, "--config: path too long");
             return -EINVAL;
         }
         snprintf(c->config_path, sizeof(c->config_path), "%s", file);
@@ -668,7 +665,7 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
             const char *name = opts[opt - OPT_SETTING].name;
             ret = sc_config_set(c, name, optarg ? optarg : "yes", SRC_CLI, msg, sizeof(msg));
             if (ret < 0) {
-                seterr(err, errlen, "--%s", msg);
+                sc_config_seterr(err, errlen, "--%s", msg);
                 return -EINVAL;
             }
             continue;
@@ -680,14 +677,14 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
         case OPT_READY: {
             unsigned long long v;
             if (parse_num(optarg, 1, 1 << 20, &v) < 0) {
-                seterr(err, errlen, "--ready-fd: '%s' is not a file descriptor", optarg);
+                sc_config_seterr(err, errlen, "--ready-fd: '%s' is not a file descriptor", optarg);
                 return -EINVAL;
             }
             c->ready_fd = (int)v;
             break;
         }
         case ':':
-            seterr(err, errlen, "option '%s' needs a value", arg);
+            sc_config_seterr(err, errlen, "option '%s' needs a value", arg);
             return -EINVAL;
         default:
             sc_config_unknown_option(c, arg, err, errlen);
@@ -695,7 +692,7 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
         }
     }
     if (optind < argc) {
-        seterr(err, errlen, "unexpected argument '%s'", argv[optind]);
+        sc_config_seterr(err, errlen, "unexpected argument '%s'", argv[optind]);
         return -EINVAL;
     }
     return 0;
@@ -711,7 +708,7 @@ int sc_config_load(struct sc_config *c, const struct sc_class_module *const *mod
     c->argv = argv;
     struct option *opts = sc_config_class_options(c, generic_opts, NGENERIC, OPT_SETTING);
     if (!opts) {
-        seterr(err, errlen, "out of memory");
+        sc_config_seterr(err, errlen, "out of memory");
         return -ENOMEM;
     }
     ret = load_argv(c, opts, argc, argv, err, errlen);
@@ -721,7 +718,7 @@ int sc_config_load(struct sc_config *c, const struct sc_class_module *const *mod
         return ret;
     if (!c->ctl_path[0] &&
         sc_config_default_ctl_path(c->platform, c->ctl_path, sizeof(c->ctl_path)) < 0) {
-        seterr(err, errlen, "the default control socket path is too long; use --ctl");
+        sc_config_seterr(err, errlen, "the default control socket path is too long; use --ctl");
         return -EINVAL;
     }
     for (unsigned i = 0; i < c->nmodules; i++) {
@@ -729,7 +726,7 @@ int sc_config_load(struct sc_config *c, const struct sc_class_module *const *mod
         char msg[SC_CONFIG_ERR_MAX] = "";
         if (m->config_finalize &&
             (ret = m->config_finalize(c->class_cfg[i].bytes, c, msg, sizeof(msg))) < 0) {
-            seterr(err, errlen, "%s: %s", m->name, *msg ? msg : strerror(-ret));
+            sc_config_seterr(err, errlen, "%s: %s", m->name, *msg ? msg : strerror(-ret));
             return -EINVAL;
         }
     }
@@ -742,7 +739,7 @@ int sc_config_reload(const struct sc_config *old, struct sc_config *out, char *e
     const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
     memcpy(modules, old->modules, old->nmodules * sizeof(modules[0]));
     if (!old->argv) {
-        seterr(err, errlen, "not loaded from a command line");
+        sc_config_seterr(err, errlen, "not loaded from a command line");
         return -EINVAL;
     }
     int ret = sc_config_load(out, modules, old->argc, old->argv, err, errlen);

@@ -18,19 +18,6 @@
 #include "config_int.h"
 #include "devclass.h"
 
-/* (config.c has the same: both files' messages go through it) */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The modules' types a config may name. */
 static int add_default_types(struct sc_config *c, const struct sc_class_module *m, char *err,
@@ -40,7 +27,7 @@ static int add_default_types(struct sc_config *c, const struct sc_class_module *
         if (!t->by_default)
             continue;
         if (c->ntypes == SC_CONFIG_MAX_TYPES || strlen(t->name) >= SC_CONFIG_TYPE_MAX) {
-            seterr(err, errlen, "class %s: too many default types, or '%s' too long", m->name,
+            sc_config_seterr(err, errlen, "class %s: too many default types, or '%s' too long", m->name,
                    t->name);
             return -EINVAL;
         }
@@ -57,7 +44,7 @@ int sc_config_class_init(struct sc_config *c, const struct sc_class_module *cons
         if (i == SC_CONFIG_MAX_CLASSES || !m->name || !*m->name || strchr(m->name, '.') ||
             !m->types || !m->types[0].name || m->config_size > SC_CONFIG_CLASS_CFG_MAX ||
             sc_config_class(c, m->name)) {
-            seterr(err, errlen, "class module %zu (%s): more than %u, unnamed, "
+            sc_config_seterr(err, errlen, "class module %zu (%s): more than %u, unnamed, "
                              "named twice, without types or with settings over %u bytes", i,
                              m->name ? m->name : "?", SC_CONFIG_MAX_CLASSES,
                              SC_CONFIG_CLASS_CFG_MAX);
@@ -118,18 +105,18 @@ int sc_config_set_types(struct sc_config *c, const char *s, char *err, size_t er
         if (!type) {
             char known[256];
             list_types(c, known, sizeof(known));
-            seterr(err, errlen, "types: '%.*s' is not one of %s", (int)len, p,
+            sc_config_seterr(err, errlen, "types: '%.*s' is not one of %s", (int)len, p,
                    *known ? known : "(no device class)");
             return -EINVAL;
         }
         for (unsigned i = 0; i < n; i++) {
             if (strcmp(types[i], type) == 0) {
-                seterr(err, errlen, "types: '%s' listed twice", type);
+                sc_config_seterr(err, errlen, "types: '%s' listed twice", type);
                 return -EINVAL;
             }
         }
         if (n == SC_CONFIG_MAX_TYPES) {
-            seterr(err, errlen, "types: more than %u", SC_CONFIG_MAX_TYPES);
+            sc_config_seterr(err, errlen, "types: more than %u", SC_CONFIG_MAX_TYPES);
             return -EINVAL;
         }
         snprintf(types[n++], sizeof(types[0]), "%s", type);
@@ -186,7 +173,7 @@ static int class_lookup(const struct sc_config *c, const char *key, unsigned *mi
                 break;
             used += (size_t)n;
         }
-        seterr(err, errlen, "unknown setting '%s': class %s has %s%s", key, m->name,
+        sc_config_seterr(err, errlen, "unknown setting '%s': class %s has %s%s", key, m->name,
                used ? "only " : "no settings", names);
         return -ENOENT;
     }
@@ -199,7 +186,7 @@ static int class_lookup(const struct sc_config *c, const char *key, unsigned *mi
             break;
         used += (size_t)n;
     }
-    seterr(err, errlen, "unknown setting '%s': no device class '%.*s' (classes: %s)", key,
+    sc_config_seterr(err, errlen, "unknown setting '%s': no device class '%.*s' (classes: %s)", key,
            (int)len, key, used ? names : "none");
     return -ENOENT;
 }
@@ -217,19 +204,19 @@ int sc_config_set_class(struct sc_config *c, const char *key, const char *value,
     if (negate) {
         bool b;
         if (sc_config_parse_bool(value, &b) < 0) {
-            seterr(err, errlen, "%s: '%s' is not yes or no", key, value);
+            sc_config_seterr(err, errlen, "%s: '%s' is not yes or no", key, value);
             return -EINVAL;
         }
         value = b ? "no" : "yes";
     }
     if (!m->config_set) {
-        seterr(err, errlen, "%s: class %s takes no settings", key, m->name);
+        sc_config_seterr(err, errlen, "%s: class %s takes no settings", key, m->name);
         return -ENOENT;
     }
     char msg[SC_CONFIG_ERR_MAX] = "";
     ret = m->config_set(c->class_cfg[mi].bytes, subkey, value, msg, sizeof(msg));
     if (ret < 0)
-        seterr(err, errlen, "%s: %s", key, *msg ? msg : strerror(-ret));
+        sc_config_seterr(err, errlen, "%s: %s", key, *msg ? msg : strerror(-ret));
     return ret < 0 ? ret : 0;
 }
 
@@ -315,10 +302,10 @@ void sc_config_unknown_option(const struct sc_config *c, const char *arg, char *
     if (strncmp(arg, "--", 2) == 0 && strchr(arg, '.')) {
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
         if (class_lookup(c, name, &mi, &subkey, &negate, msg, sizeof(msg)) < 0) {
-            seterr(err, errlen, "unknown option '%s': %s", arg, msg);
+            sc_config_seterr(err, errlen, "unknown option '%s': %s", arg, msg);
             return;
         }
     }
-    seterr(err, errlen, "unknown option '%s'", arg);
+    sc_config_seterr(err, errlen, "unknown option '%s'", arg);
 }
 

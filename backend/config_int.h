@@ -33,4 +33,8 @@ void sc_config_unknown_option(const struct sc_config *c, const char *arg, char *
 /* --help lines of each module's settings and aliases. */
 void sc_config_class_usage(FILE *out, const struct sc_class_module *const *modules);
 
+/* A message into err (errlen bytes; NULL or 0: dropped), for every
+ * setting's error in config.c and config_class.c. */
+void sc_config_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif
