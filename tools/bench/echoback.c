@@ -18,16 +18,23 @@
  *            block device (its size); no feature is offered: one queue,
  *            one ring page, no persistent grants, no indirect, no flush,
  *            no discard.
- *   connect  native protocol only; maps "ring-ref" (or "ring-ref0" with
- *            ring-page-order 0), binds "event-channel", hands the ring to
- *            a core; writes sectors, info 0, sector-size 512.
+ *   connect  native protocol only, one queue, one ring page (frontend
+ *            keys read through backend/fe_keys.h); maps "ring-ref" (or
+ *            "ring-ref0" with ring-page-order 0) and puts the ring on a
+ *            core with "event-channel" bound there, through the engine's
+ *            backend/queue_attach.h, as blkback does; writes sectors,
+ *            info 0, sector-size 512.
+ *   disconnect  posts the queue's removal and returns; the ring is
+ *            unmapped once the core lets go (the bus holds the device
+ *            short of Closed meanwhile).
  *   poll     for each request: its id and operation are copied into a
  *            response with status OKAY.  Reads return whatever the guest
  *            page held, so the frontend must not verify.
  * The one check kept is the producer-index overflow test, once per visit:
  * without it a garbage req_prod would spin the core forever.
  *
- * Threads: as sidecored (daemon.h): the control thread runs the class, the
+ * Threads: as sidecored (daemon.h): the control thread runs the class and
+ * the attach/detach callbacks (from the daemon loop's sc_pool_reap), the
  * core thread runs the queue ops.  Exit codes as sidecored.
  */
 #include <errno.h>
@@ -49,8 +56,10 @@
 #include "corepool.h"
 #include "daemon.h"
 #include "devclass.h"
+#include "fe_keys.h"
 #include "log.h"
 #include "queue.h"
+#include "queue_attach.h"
 #include "sidecore.h"
 #include "xenbus.h"
 
@@ -58,22 +67,23 @@
 #define ECHO_SECTOR_SIZE 512u
 #define ECHO_PAGE_SIZE   4096u
 
-/* One ring.  Control-thread fields are set before sc_core_add_queue; the
- * rest belong to the core thread while the queue is on it. */
+/* One ring.  Control-thread fields are set before the queue is attached
+ * (queue_attach.h posts the ADD); `ring` belongs to the core thread while
+ * the queue is on it. */
 struct echo_queue {
     struct sc_queue sc;        /* first: the ops get &sc */
     struct sc_xen *xen;
+    struct sc_device *dev;     /* the device it serves */
     void *ring_page;           /* mapped guest page, NULL if not */
     blkif_back_ring_t ring;    /* core thread */
-    struct sc_core *core;
-    int port;                  /* local port, -1 if not bound */
-    bool added;
+    struct sc_attach at;       /* its place on a core */
 };
 
 /* dev->priv; control thread. */
 struct echo_dev {
     uint64_t sectors;          /* 512-byte units */
     struct echo_queue *q;      /* NULL while not connected */
+    bool disconnect_pending;   /* the bus waits for sc_xenbus_device_disconnected */
 };
 
 static struct sc_pool *echo_pool;
@@ -241,32 +251,56 @@ static void echo_remove(struct sc_device *dev)
     dev->priv = NULL;
 }
 
+/* ---- connect / disconnect: the queue on a core through queue_attach.h ---- */
+
+/* The core refused the queue (answered on the control thread). */
+static void eq_added(struct sc_attach *a, int result)
+{
+    struct echo_queue *q = a->owner;
+    if (result < 0)
+        sc_xenbus_device_fail(q->dev, result, "%s: adding it to a sidecore", q->sc.name);
+}
+
+/* The queue is off its core (or never got on one): unmap and free it, and
+ * end the disconnect if the bus waits for it. */
+static void eq_detached(struct sc_attach *a, int result)
+{
+    (void)result;
+    struct echo_queue *q = a->owner;
+    struct sc_device *dev = q->dev;
+    struct echo_dev *ed = dev->priv;
+    if (q->ring_page)
+        sc_gnt_unmap(q->xen, q->ring_page, 1);
+    free(q);
+    ed->q = NULL;
+    sc_log(SC_LOG_INFO, dev->name, "disconnected");
+    if (ed->disconnect_pending) {
+        ed->disconnect_pending = false;
+        sc_xenbus_device_disconnected(dev);
+    }
+}
+
+/* Takes the queue back without waiting for the core: the bus holds this
+ * device (only) short of Closed until eq_detached runs. */
 static void echo_disconnect(struct sc_device *dev)
 {
     struct echo_dev *ed = dev->priv;
     struct echo_queue *q = ed ? ed->q : NULL;
     if (!q)
         return;
-    if (q->added && sc_core_remove_queue(q->core, &q->sc) < 0)
-        sc_log(SC_LOG_ERR, dev->name, "removing the queue from %s", sc_core_name(q->core));
-    if (q->port >= 0)
-        sc_evtchn_unbind(sc_core_evtchn(q->core), (evtchn_port_t)q->port);
-    if (q->core)
-        sc_pool_release(echo_pool, q->core);
-    if (q->ring_page)
-        sc_gnt_unmap(q->xen, q->ring_page, 1);
-    free(q);
-    ed->q = NULL;
-    sc_log(SC_LOG_INFO, dev->name, "disconnected");
-}
-
-static int fe_uint(struct sc_device *dev, const char *key, unsigned long long *out)
-{
-    int rc = sc_xs_read_uint(sc_xenbus_xs(dev->bus), XBT_NULL, UINT32_MAX, out, "%s/%s",
-                             dev->frontend_path, key);
-    if (rc < 0 && rc != -ENOENT)
-        sc_xenbus_device_fail(dev, rc, "frontend key %s", key);
-    return rc;
+    int rc = sc_detach_queue(&q->at);
+    if (rc == -EALREADY)
+        return;
+    if (rc < 0) {
+        /* The core may still hold it: leave it to the process's exit. */
+        sc_log(SC_LOG_ERR, dev->name, "taking the queue off its core: %s", strerror(-rc));
+        ed->q = NULL;
+        return;
+    }
+    if (ed->q) { /* eq_detached did not run from inside the call */
+        ed->disconnect_pending = true;
+        sc_xenbus_device_disconnect_pending(dev);
+    }
 }
 
 static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
@@ -281,84 +315,94 @@ static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     return rc;
 }
 
-static int echo_connect(struct sc_device *dev)
+/* The frontend's keys: native protocol, one queue, one ring page.  0 or
+ * -errno (the device failed, fe_keys.h). */
+static int read_frontend_keys(struct sc_device *dev, grant_ref_t *ref, evtchn_port_t *evtchn)
 {
-    struct echo_dev *ed = dev->priv;
-    struct xs_handle *xs = sc_xenbus_xs(dev->bus);
-    if (ed->q)
-        echo_disconnect(dev);
-
-    char *proto = sc_xs_read_str(xs, XBT_NULL, "%s/protocol", dev->frontend_path);
+    const char *fp = dev->frontend_path;
+    char *proto = sc_xs_read_str(sc_xenbus_xs(dev->bus), XBT_NULL, "%s/protocol", fp);
+    if (!proto && errno != ENOENT)
+        return sc_fe_key_fail(dev, -errno, fp, "protocol");
     bool native = !proto || !strcmp(proto, XEN_IO_PROTO_ABI_NATIVE);
     free(proto);
     if (!native) {
         sc_xenbus_device_fail(dev, -ENOSYS, "only the native protocol is echoed");
         return -ENOSYS;
     }
-    unsigned long long ref, evtchn, order;
-    int rc = fe_uint(dev, "ring-page-order", &order);
-    if (rc == 0 && order != 0) {
-        sc_xenbus_device_fail(dev, -EINVAL, "ring-page-order %llu: one page only", order);
+    unsigned nq;
+    int rc = sc_fe_num_queues(dev, 1, &nq);
+    if (rc < 0)
+        return rc;
+    unsigned long long v;
+    rc = sc_fe_read_uint_opt(dev, fp, "ring-page-order", UINT32_MAX, 0, &v);
+    if (rc < 0)
+        return rc;
+    if (v != 0) {
+        sc_xenbus_device_fail(dev, -EINVAL, "ring-page-order %llu: one page only", v);
         return -EINVAL;
     }
-    if (rc < 0 && rc != -ENOENT)
+    /* "ring-ref", or "ring-ref0" from a frontend that wrote order 0. */
+    rc = sc_fe_read_uint_opt(dev, fp, "ring-ref", UINT32_MAX, 0, &v);
+    if (rc == 1)
+        rc = sc_fe_read_uint_opt(dev, fp, "ring-ref0", UINT32_MAX, 0, &v);
+    if (rc == 1)
+        rc = sc_fe_key_fail(dev, -ENOENT, fp, "ring-ref");
+    if (rc < 0)
         return rc;
-    rc = fe_uint(dev, "ring-ref", &ref);
-    if (rc == -ENOENT)
-        rc = fe_uint(dev, "ring-ref0", &ref);
-    if (rc == 0)
-        rc = fe_uint(dev, "event-channel", &evtchn);
-    if (rc < 0) {
-        if (rc == -ENOENT)
-            sc_xenbus_device_fail(dev, rc, "frontend has no ring-ref or event-channel");
+    *ref = (grant_ref_t)v;
+    rc = sc_fe_read_uint(dev, fp, "event-channel", UINT32_MAX, &v);
+    if (rc < 0)
         return rc;
-    }
+    *evtchn = (evtchn_port_t)v;
+    return 0;
+}
+
+static int echo_connect(struct sc_device *dev)
+{
+    struct echo_dev *ed = dev->priv;
+    /* The bus calls connect only once the last disconnect has completed
+     * (eq_detached), so a queue still here is a bug: refuse, keep it. */
+    if (ed->q)
+        return -EBUSY;
+    grant_ref_t ref;
+    evtchn_port_t evtchn;
+    int rc = read_frontend_keys(dev, &ref, &evtchn);
+    if (rc < 0)
+        return rc;
 
     struct echo_queue *q = calloc(1, sizeof(*q));
     if (!q)
         return -ENOMEM;
-    q->port = -1;
     q->xen = sc_xenbus_xen(dev->bus);
+    q->dev = dev;
+    q->at.owner = q;
+    q->at.added = eq_added;
+    q->at.detached = eq_detached;
     ed->q = q; /* from here on, disconnect undoes what was done */
     rc = sc_queue_init(&q->sc, &echo_ops, dev->frontend_id, "%.40s q0", dev->name);
     if (rc < 0)
         return rc;
-    grant_ref_t gref = (grant_ref_t)ref;
-    q->ring_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &gref, true);
+    q->ring_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &ref, true);
     if (!q->ring_page) {
-        rc = -errno;
-        sc_xenbus_device_fail(dev, rc, "mapping ring-ref %llu", ref);
+        rc = errno ? -errno : -EIO;
+        sc_xenbus_device_fail(dev, rc, "mapping ring-ref %u", ref);
         return rc;
     }
     blkif_sring_t *sring = q->ring_page;
     /* Attach (not init): requests left by an earlier connection are answered. */
     BACK_RING_ATTACH(&q->ring, sring, sring->rsp_prod, ECHO_PAGE_SIZE);
-    q->core = sc_pool_acquire(echo_pool, dev->frontend_id);
-    if (!q->core) {
-        rc = errno ? -errno : -EIO;
-        sc_xenbus_device_fail(dev, rc, "no sidecore");
-        return rc;
-    }
-    int port = sc_evtchn_bind_interdomain(sc_core_evtchn(q->core), dev->frontend_id,
-                                          (evtchn_port_t)evtchn);
-    if (port < 0) {
-        sc_xenbus_device_fail(dev, port, "binding event channel %llu", evtchn);
-        return port;
-    }
-    q->port = port;
-    q->sc.port = port;
-    rc = sc_core_add_queue(q->core, &q->sc);
+    rc = sc_attach_queue(&q->at, echo_pool, &q->sc, &evtchn, 1);
     if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "adding the queue to %s", sc_core_name(q->core));
+        sc_xenbus_device_fail(dev, rc, "putting the queue on a sidecore (event channel %u)",
+                              evtchn);
         return rc;
     }
-    q->added = true;
-    rc = sc_xs_transact(xs, connect_keys_txn, dev);
+    rc = sc_xs_transact(sc_xenbus_xs(dev->bus), connect_keys_txn, dev);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "writing sectors/info/sector-size");
         return rc;
     }
-    sc_log(SC_LOG_INFO, dev->name, "connected: 1 ring page, on %s", sc_core_name(q->core));
+    sc_log(SC_LOG_INFO, dev->name, "connected: 1 ring page, on %s", sc_core_name(q->at.core));
     return 0;
 }
 
@@ -387,9 +431,9 @@ static int foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg
     if (!dev || dev->cls != &echo_class || !fn)
         return -EINVAL;
     const struct echo_dev *ed = dev->priv;
-    if (!ed || !ed->q || !ed->q->added)
+    if (!ed || !ed->q || !sc_attach_busy(&ed->q->at))
         return 0;
-    return fn(&ed->q->sc, ed->q->core, arg);
+    return fn(&ed->q->sc, ed->q->at.core, arg);
 }
 
 /* The floor serves backend/vbd under the vbd name, without its settings. */
