@@ -620,3 +620,28 @@ void sc_daemon_close(struct sc_daemon *d)
             close(fds[i]);
     free(d);
 }
+
+int sc_daemon_main(const char *prog, const struct sc_class_module *const *modules, int argc,
+                   char **argv)
+{
+    static struct sc_config cfg;
+    char err[SC_CONFIG_ERR_MAX] = "";
+    int ret = sc_config_load(&cfg, modules, argc, argv, err, sizeof(err));
+    if (ret == 1)
+        return 0;
+    if (ret < 0) {
+        fprintf(stderr, "%s: %s\n(%s --help lists the options)\n", prog, err, prog);
+        return 2;
+    }
+    sc_log_set_level(cfg.log_level);
+    struct sc_daemon *d = sc_daemon_open(&cfg);
+    if (!d) {
+        sc_log(SC_LOG_ERR, prog, "cannot start: %s", strerror(errno));
+        return 1;
+    }
+    ret = sc_daemon_run(d);
+    sc_daemon_close(d);
+    if (ret == 0)
+        sc_log(SC_LOG_INFO, prog, "stopped");
+    return ret < 0 ? 1 : 0;
+}

@@ -92,4 +92,11 @@ struct sc_class_ctx *sc_daemon_class_of(struct sc_daemon *d, const struct sc_dev
  * sc_daemon as ctx ({NULL}-terminated). */
 extern const struct sc_ctl_method sc_daemon_ctl_methods[];
 
+/* A whole daemon over `modules` (NULL-terminated): loads the settings from
+ * argv, serves until SIGTERM/SIGINT, closes.  The exit code: 0, 1 when it
+ * could not start or lost xenstore, 2 for a bad command line or config
+ * file.  `prog` names it in messages.  sidecored's and echoback's main. */
+int sc_daemon_main(const char *prog, const struct sc_class_module *const *modules, int argc,
+                   char **argv);
+
 #endif

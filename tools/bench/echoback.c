@@ -448,22 +448,5 @@ static const struct sc_class_module *const modules[] = { &echo_module, NULL };
 
 int main(int argc, char **argv)
 {
-    static struct sc_config cfg;
-    char err[SC_CONFIG_ERR_MAX] = "";
-    int ret = sc_config_load(&cfg, modules, argc, argv, err, sizeof(err));
-    if (ret == 1)
-        return 0;
-    if (ret < 0) {
-        fprintf(stderr, "echoback: %s\n(echoback takes sidecored's options: --help)\n", err);
-        return 2;
-    }
-    sc_log_set_level(cfg.log_level);
-    struct sc_daemon *d = sc_daemon_open(&cfg);
-    if (!d) {
-        sc_log(SC_LOG_ERR, "echoback", "cannot start: %s", strerror(errno));
-        return 1;
-    }
-    ret = sc_daemon_run(d);
-    sc_daemon_close(d);
-    return ret < 0 ? 1 : 0;
+    return sc_daemon_main("echoback", modules, argc, argv);
 }
