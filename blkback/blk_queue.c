@@ -18,6 +18,23 @@
  * would do that for the whole io_uring, i.e. stall every guest of the core.
  * Flushes (BLKIF_OP_FLUSH_DISKCACHE) make durable what completed before them,
  * as REQ_PREFLUSH does: an fdatasync, after the flush's own data if any.
+ *
+ * Removal is bounded where the kernel allows it (quiesce, called once when
+ * the REMOVE starts): requests fetched but never submitted (pending, ready,
+ * retry) are answered BLKIF_RSP_ERROR at once, and every SQE of this queue
+ * still in the core's io_uring gets an IORING_OP_ASYNC_CANCEL keyed by its
+ * user_data.  Cancelled I/O completes through done() as usual (-ECANCELED,
+ * or -EINTR from an io-wq worker interrupted in its wait) and is answered
+ * with an error; a write whose data landed is not followed by its flush
+ * (answered with an error: durability unknown).  Nothing new is fetched or
+ * submitted, the responses go out in the core's flushes, and the queue is
+ * idle once the last completion is answered, so the ring is never written
+ * after.  Not everything can be cancelled: an io-wq worker blocked in an
+ * uninterruptible or killable wait (a read in a FUSE daemon that never
+ * answers, a hung NFS or a disk that stops responding) finishes only when
+ * that wait does.  Then quiesce has tried and the removal waits: the device
+ * stays Closing, and a daemon shutdown is bounded by its own deadline
+ * (sc_core_destroy_within abandons the queue).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,6 +67,14 @@ static void slot_unget(struct blk_queue *q, struct blkq_req *r)
 
 /* ---- completion ---- */
 
+static unsigned cancel_inflight(struct blk_queue *q);
+
+/* An error a cancel (or the signal io-wq uses for it) ends I/O with. */
+static bool cancelled_by_us(const struct blk_queue *q, int res)
+{
+    return q->quiescing && (res == -ECANCELED || res == -EINTR);
+}
+
 static void blkq_done(struct sc_io *io, int res)
 {
     struct blkq_req *r = (struct blkq_req *)io;
@@ -57,13 +82,22 @@ static void blkq_done(struct sc_io *io, int res)
     int16_t status = BLKIF_RSP_OKAY;
 
     q->io_inflight--;
+    r->inflight = false;
+    if (q->cancels_owed)
+        cancel_inflight(q);
     if (r->stage == BLKQ_STAGE_DATA && r->kind == BLKQ_RW) {
         if (res < 0 || (uint32_t)res != r->expect) {
-            sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name,
-                           "request %llu: %s of %u bytes at sector %llu: %s",
-                           (unsigned long long)r->req.id, r->info.writes ? "write" : "read",
-                           r->expect, (unsigned long long)r->info.sector,
-                           res < 0 ? strerror(-res) : "short transfer");
+            if (!cancelled_by_us(q, res))
+                sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name,
+                               "request %llu: %s of %u bytes at sector %llu: %s",
+                               (unsigned long long)r->req.id,
+                               r->info.writes ? "write" : "read", r->expect,
+                               (unsigned long long)r->info.sector,
+                               res < 0 ? strerror(-res) : "short transfer");
+            status = BLKIF_RSP_ERROR;
+        } else if (r->info.flush && q->quiescing) {
+            /* Written but not made durable: no new I/O once removal began
+             * (the fsync could hang as long as the store does). */
             status = BLKIF_RSP_ERROR;
         } else if (r->info.flush) {
             if (blkq_submit_flush(q, r) < 0)
@@ -75,9 +109,10 @@ static void blkq_done(struct sc_io *io, int res)
             return;
         }
     } else if (res < 0) {
-        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "request %llu: %s: %s",
-                       (unsigned long long)r->req.id,
-                       r->kind == BLKQ_DISCARD ? "discard" : "flush", strerror(-res));
+        if (!cancelled_by_us(q, res))
+            sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "request %llu: %s: %s",
+                           (unsigned long long)r->req.id,
+                           r->kind == BLKQ_DISCARD ? "discard" : "flush", strerror(-res));
         status = res == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
     }
     if (r->info.drain)
@@ -145,6 +180,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
     struct blkq_list prepared = { 0 };
     int err = 0;
 
+    q->quiescing = false; /* removed, then added again: it serves again */
     q->limits.disk_sectors = atomic_load_explicit(&q->disk_sectors, memory_order_relaxed);
     if (!resubmit_parked(q)) {
         v->more = true;
@@ -247,11 +283,84 @@ static bool blkq_pending(struct sc_queue *sq)
     return __atomic_load_n(&sr->req_prod, __ATOMIC_RELAXED) != q->ring.back.native.req_cons;
 }
 
+/* ---- removal ---- */
+
+/* Asks the kernel to cancel each in-flight SQE of this queue not asked yet,
+ * keyed by its user_data (the slot's sc_io).  The cancel SQE carries no
+ * sc_io, so the core ignores its CQE (-ENOENT when the I/O finished first,
+ * -EALREADY when an io-wq worker runs it and was only signalled).  When the
+ * SQ is still full after the core submitted (the kernel refused), the rest
+ * is owed: the next completion of this queue tries again.  Returns how many
+ * cancels were queued. */
+static unsigned cancel_inflight(struct blk_queue *q)
+{
+    unsigned n = 0;
+    q->cancels_owed = false;
+    for (unsigned i = 0; i < q->nslots; i++) {
+        struct blkq_req *r = &q->slots[i];
+        if (!r->inflight || r->cancelled)
+            continue;
+        struct io_uring_sqe *sqe = sc_queue_get_sqe(&q->sc);
+        if (!sqe) {
+            q->cancels_owed = true;
+            sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                           "no SQE to cancel request %llu: retried on the next completion",
+                           (unsigned long long)r->req.id);
+            break;
+        }
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&r->io, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+        r->cancelled = true;
+        n++;
+    }
+    return n;
+}
+
+/* Answers, with an error, every request fetched but never submitted. */
+static unsigned fail_parked(struct blk_queue *q)
+{
+    unsigned n = 0;
+    struct blkq_req *r;
+    if ((r = q->pending)) {
+        q->pending = NULL; /* validated only: nothing mapped yet */
+        blkq_respond(q, r, BLKIF_RSP_ERROR, false);
+        n++;
+    }
+    while ((r = blkq_list_pop(&q->retry))) { /* written, its flush never sent */
+        if (r->info.drain)
+            q->barrier_active = false;
+        blkq_respond(q, r, BLKIF_RSP_ERROR, false);
+        n++;
+    }
+    while ((r = blkq_list_pop(&q->ready))) {
+        blkq_respond(q, r, BLKIF_RSP_ERROR, false);
+        n++;
+    }
+    return n;
+}
+
+/* The REMOVE began (polling stopped for good): fail what waits, cancel
+ * what runs.  Reads already copied back or waiting in `copyback` are
+ * answered normally by the flushes that follow. */
+static void blkq_quiesce(struct sc_queue *sq)
+{
+    struct blk_queue *q = blkq_of(sq);
+    q->quiescing = true;
+    unsigned failed = fail_parked(q);
+    unsigned cancelled = cancel_inflight(q);
+    if (failed || cancelled)
+        sc_log(SC_LOG_WARN, q->sc.name,
+               "removal: %u requests not yet submitted answered with errors, "
+               "%u in flight being cancelled",
+               failed, cancelled);
+}
+
 static const struct sc_queue_ops blkq_ops = {
     .poll = blkq_poll,
     .flush = blkq_flush,
     .rearm = blkq_rearm,
     .idle = blkq_idle,
+    .quiesce = blkq_quiesce,
     .pending = blkq_pending,
 };
 

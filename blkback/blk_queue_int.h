@@ -16,6 +16,11 @@
  * the guest in flush()) -> answered (response written, slot free again).
  * A slot is freed exactly when its response is written, so with one slot
  * per ring entry a fetch always finds a slot.
+ *
+ * Quiescing (the REMOVE began, blk_queue.c): nothing is fetched or
+ * submitted any more; `pending`, `ready` and `retry` are answered with
+ * errors at once; each slot with `inflight` set gets a cancel SQE, and
+ * completes through done() as usual (answered, the flush stage skipped).
  */
 #ifndef SC_BLK_QUEUE_INT_H
 #define SC_BLK_QUEUE_INT_H
@@ -60,6 +65,8 @@ struct blkq_req {
     uint8_t rsp_op;            /* operation echoed in the response */
     bool copy_failed;          /* a grant copy of this request failed */
     bool bounce_reads;         /* bounce pages to copy to the guest after the read */
+    bool inflight;             /* its SQE is in the kernel: set at submission, cleared in done */
+    bool cancelled;            /* quiescing: a cancel SQE was sent for that SQE */
     struct blk_req_check info;
     struct iovec *iov;         /* [q->max_segs] */
     struct blkq_seg *seg;      /* [q->max_segs] */
@@ -93,6 +100,8 @@ struct blk_queue {
     struct blkq_list copyback;          /* reads to copy to the guest in flush */
     uint32_t io_inflight;               /* requests with an SQE in the kernel */
     bool barrier_active;                /* a barrier in flight: consume nothing */
+    bool quiescing;                     /* the REMOVE began: answer, submit nothing new */
+    bool cancels_owed;                  /* quiescing, and an SQE for a cancel was missing */
 
     struct sc_bounce bounce;            /* segments that are not mapped */
     struct sc_gnt_batch copies;         /* this visit's / flush's grant copies */

@@ -223,6 +223,18 @@ static int16_t status_of(int err)
     return err == -EOPNOTSUPP ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
 }
 
+/* r's SQE is set up: it is in flight until done() (and cancellable by its
+ * user_data, &r->io, while quiescing). */
+static void submitted(struct blk_queue *q, struct blkq_req *r, struct io_uring_sqe *sqe)
+{
+    sc_io_attach(sqe, &r->io);
+    r->inflight = true;
+    r->cancelled = false;
+    q->io_inflight++;
+    if (r->info.drain)
+        q->barrier_active = true;
+}
+
 int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
 {
     struct io_uring_sqe *sqe = get_sqe(q);
@@ -237,10 +249,7 @@ int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
         return 0;
     }
     r->stage = BLKQ_STAGE_FLUSH;
-    sc_io_attach(sqe, &r->io);
-    q->io_inflight++;
-    if (r->info.drain)
-        q->barrier_active = true;
+    submitted(q, r, sqe);
     return 0;
 }
 
@@ -278,10 +287,7 @@ int blkq_start(struct blk_queue *q, struct blkq_req *r)
         return 0;
     }
     r->stage = BLKQ_STAGE_DATA;
-    sc_io_attach(sqe, &r->io);
-    q->io_inflight++;
-    if (r->info.drain)
-        q->barrier_active = true;
+    submitted(q, r, sqe);
     return 0;
 }
 

@@ -10,13 +10,21 @@
  * held; the parent then checks its side (queue failed or not, counters,
  * the file) and tears everything down.  Guests live in other processes:
  * guest memory is shared with the core thread by design (TSan).
+ * Hang scenarios (removal with I/O that never completes): the store's fds
+ * are swapped for an empty pipe's read end after it is opened, so its reads
+ * wait in the kernel like a hung disk's, but cancellably; the parent
+ * removes the queue mid-flight and checks that the removal completes and
+ * every request taken was answered exactly once.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +63,7 @@ struct child_ctx {
     struct xsim_guest *g;
     struct bf_ring *r;
     uint8_t *shadow; /* what the disk should hold (DISK_BYTES) */
+    int down;        /* the parent's pipe: "g"o, then "r"emoved for hang scenarios */
 };
 
 struct scenario {
@@ -68,6 +77,13 @@ struct scenario {
     bool null_store;
     bool prefill;              /* parent writes a pattern into the file first */
     uint64_t poll_idle_ns;     /* 0 = default */
+    /* Reads hang: the store's fds are pointed at an empty pipe (a read on
+     * it waits in io_uring's poll, as I/O on a hung store does), and the
+     * parent removes the queue while the child waits, once hang_inflight
+     * requests are in flight (and one parked, if hang_parked). */
+    bool hang_reads;
+    unsigned hang_inflight;
+    bool hang_parked;
     int (*child)(struct child_ctx *c);
     /* after the child exited, before teardown */
     void (*parent_check)(const struct scenario *sc, struct blk_queue *q, int attention_fd,
@@ -451,6 +467,85 @@ static int child_null_rate(struct child_ctx *c)
     return 0;
 }
 
+/* Waits for the parent's "removed" (the queue is off its core: the backend
+ * writes nothing more to the ring). */
+static int wait_removed(struct child_ctx *c)
+{
+    struct pollfd pfd = { .fd = c->down, .events = POLLIN };
+    char b = 0;
+    if (poll(&pfd, 1, 20000) != 1 || read(c->down, &b, 1) != 1 || b != 'r') {
+        fprintf(stderr, "# child %s: no word of the removal\n", c->sc->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* A full ring of reads on a store that never answers: the removal cancels
+ * them all, and each is answered once, with an error. */
+static int child_hung_reads(struct child_ctx *c)
+{
+    unsigned n = bf_ring_entries(c->r);
+    struct bf_io *ios = calloc(n, sizeof(*ios));
+    int16_t *st = calloc(n, sizeof(*st));
+    uint8_t *rop = calloc(n, 1);
+    uint8_t *buf = calloc(n, 8 * 512);
+    CHECK(ios && st && rop && buf);
+    for (unsigned i = 0; i < n; i++)
+        ios[i] = (struct bf_io){ .op = BF_OP_READ, .sector = i * 8ull, .nr_sectors = 8,
+                                 .buf = buf + (size_t)i * 8 * 512 };
+    CHECK(run_ios(c, ios, n, st, rop) == 0);
+    for (unsigned i = 0; i < n; i++) {
+        CHECK(st[i] == BLKIF_RSP_ERROR);
+        CHECK(rop[i] == BLKIF_OP_READ);
+    }
+    CHECK(wait_removed(c) == 0);
+    CHECK(bf_poll_responses(c->r, on_complete, &(struct results){ st, rop }) == 0);
+    free(ios);
+    free(st);
+    free(rop);
+    free(buf);
+    return 0;
+}
+
+/* Reads in flight on a store that never answers, one request parked behind
+ * them and more still in the ring.  With indirect segments: 1 MiB reads,
+ * the second waiting for bounce pages; without: small reads, then a
+ * barrier waiting for them to drain.  After the removal exactly the reads
+ * in flight and the parked request are answered, with errors; the rest
+ * stay unconsumed. */
+static int child_hung_parked(struct child_ctx *c)
+{
+    enum { N = 8 };
+    unsigned answered = c->sc->hang_inflight + 1;
+    uint32_t len = c->sc->indirect ? bf_ring_max_sectors(c->r) : 8;
+    struct bf_io ios[N];
+    int16_t st[N];
+    uint8_t rop[N];
+    uint8_t *buf = calloc(N, (size_t)len * 512);
+    CHECK(buf && answered < N);
+    for (unsigned i = 0; i < N; i++) {
+        ios[i] = (struct bf_io){ .op = BF_OP_READ, .sector = i * (uint64_t)len,
+                                 .nr_sectors = len, .buf = buf + (size_t)i * len * 512, .id = i };
+        if (!c->sc->indirect && i == c->sc->hang_inflight)
+            ios[i] = (struct bf_io){ .op = BF_OP_BARRIER, .id = i };
+        st[i] = 99;
+        CHECK(bf_submit(c->r, &ios[i]) == 0);
+    }
+    CHECK(bf_push(c->r) >= 0);
+    CHECK(wait_removed(c) == 0);
+    int got = bf_poll_responses(c->r, on_complete, &(struct results){ st, rop });
+    CHECK(got == (int)answered);
+    for (unsigned i = 0; i < N; i++) {
+        CHECK(st[i] == (i < answered ? BLKIF_RSP_ERROR : 99));
+        if (i < answered)
+            CHECK(rop[i] == (ios[i].op == BF_OP_BARRIER ? BLKIF_OP_WRITE_BARRIER
+                                                        : BLKIF_OP_READ));
+    }
+    CHECK(bf_ring_inflight(c->r) == N - answered);
+    free(buf);
+    return 0;
+}
+
 /* ---- child main ---- */
 
 struct hello {
@@ -461,7 +556,7 @@ struct hello {
 
 static void child_main(const struct scenario *sc, domid_t domid, int up, int down)
 {
-    struct child_ctx c = { .sc = sc };
+    struct child_ctx c = { .sc = sc, .down = down };
     struct hello h = { 0 };
     int rc = 1;
     c.g = xsim_guest_open(world.dir, domid);
@@ -516,6 +611,128 @@ static int wait_child(pid_t pid)
     }
 }
 
+static uint64_t qcounter(struct blk_queue *q, enum sc_queue_counter k)
+{
+    struct sc_queue_stats_snap s;
+    sc_queue_stats_snapshot(blk_queue_sc(q), &s);
+    return s.counter[k];
+}
+
+/* Points every fd of this process open on `path` (the store's) at `to`. */
+static unsigned redirect_fds(const char *path, int to)
+{
+    char want[PATH_MAX], link[PATH_MAX], name[300];
+    assert_non_null(realpath(path, want));
+    int fds[16];
+    unsigned n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 16) {
+        snprintf(name, sizeof(name), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(name, link, sizeof(link) - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        if (!strcmp(link, want))
+            fds[n++] = atoi(e->d_name);
+    }
+    closedir(d);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(dup2(to, fds[i]), fds[i]);
+    return n;
+}
+
+/* Posts cmd with a completion flag and waits up to timeout_ns for it.
+ * True if it completed in time. */
+static void flag_done(struct sc_core_cmd *cmd)
+{
+    atomic_store_explicit((atomic_bool *)cmd->owner, true, memory_order_release);
+}
+
+static bool post_wait(struct sc_core *core, struct sc_core_cmd *cmd, atomic_bool *done,
+                      uint64_t timeout_ns)
+{
+    atomic_store(done, false);
+    cmd->done = flag_done;
+    cmd->owner = done;
+    assert_int_equal(sc_core_post(core, cmd), 0);
+    uint64_t deadline = sc_clock_ns() + timeout_ns;
+    while (!atomic_load_explicit(done, memory_order_acquire)) {
+        if (sc_clock_ns() > deadline)
+            return false;
+        usleep(500);
+    }
+    return true;
+}
+
+/* What the core thread sees of q, read on it (a CALL between rounds). */
+struct qprobe {
+    struct blk_queue *q;
+    uint32_t inflight;
+    bool pending;
+};
+
+static void qprobe_fn(UNUSED struct sc_core *core, void *arg)
+{
+    struct qprobe *p = arg;
+    p->inflight = p->q->io_inflight;
+    p->pending = p->q->pending != NULL;
+}
+
+/* Hang scenarios: once the child's requests are where the scenario wants
+ * them (in the kernel, parked), remove the queue: the removal must finish
+ * although the store never answers.  If it does not, the store's writer is
+ * closed (the reads end, at EOF) so the test fails rather than hangs. */
+static void remove_hung(const struct scenario *sc, struct sc_core *core, struct blk_queue *q,
+                        int down, int *writer)
+{
+    struct qprobe p = { .q = q };
+    atomic_bool done;
+    uint64_t deadline = sc_clock_ns() + 20000000000ull;
+    for (;;) {
+        struct sc_core_cmd call = { .type = SC_CORE_CMD_CALL, .fn = qprobe_fn, .arg = &p };
+        assert_true(post_wait(core, &call, &done, 20000000000ull));
+        if (p.inflight == sc->hang_inflight && p.pending == sc->hang_parked)
+            break;
+        assert_true(sc_clock_ns() < deadline);
+        usleep(1000);
+    }
+    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = blk_queue_sc(q) };
+    bool in_time = post_wait(core, &rm, &done, 10000000000ull);
+    if (!in_time) {
+        close(*writer);
+        *writer = -1;
+    }
+    while (!atomic_load_explicit(&done, memory_order_acquire))
+        usleep(1000);
+    assert_true(in_time);
+    assert_int_equal(rm.result, 0);
+    /* everything answered was answered with an error, and only once */
+    assert_int_equal(qcounter(q, SC_QSTAT_ERRORS), sc->hang_inflight + sc->hang_parked);
+    assert_int_equal(q->io_inflight, 0);
+    assert_int_equal(q->nfree, q->nslots);
+    assert_int_equal(sc_bounce_avail(&q->bounce), q->bounce.npages); /* nothing leaked */
+    /* a child that failed early is gone (EPIPE): its exit status tells */
+    if (write(down, "r", 1) != 1)
+        fprintf(stderr, "# cannot tell the child of the removal: %s\n", strerror(errno));
+}
+
+/* After the removal q is idle: quiesce finds nothing to do (no SQE, no
+ * response: q->core is NULL, so a try would crash). */
+static void check_quiesce_noop(struct blk_queue *q)
+{
+    struct sc_queue *sq = blk_queue_sc(q);
+    uint64_t errors = qcounter(q, SC_QSTAT_ERRORS);
+    RING_IDX rsp = q->ring.back.native.rsp_prod_pvt;
+    unsigned nfree = q->nfree;
+    sq->ops->quiesce(sq);
+    assert_int_equal(qcounter(q, SC_QSTAT_ERRORS), errors);
+    assert_int_equal(q->ring.back.native.rsp_prod_pvt, rsp);
+    assert_int_equal(q->nfree, nfree);
+    assert_true(sq->ops->idle(sq));
+}
+
 static void run_scenario(const struct scenario *sc)
 {
     char name[32];
@@ -564,6 +781,11 @@ static void run_scenario(const struct scenario *sc)
 
     struct blk_store *store = blk_store_open(sc->null_store ? "null:8M" : path, sc->read_only);
     assert_non_null(store);
+    int hang[2] = { -1, -1 };
+    if (sc->hang_reads) {
+        assert_int_equal(pipe(hang), 0);
+        assert_true(redirect_fds(path, hang[0]) >= 1);
+    }
     const struct blk_store_info *si = blk_store_get_info(store);
     struct blk_queue_params p = {
         .xen = xen,
@@ -597,6 +819,8 @@ static void run_scenario(const struct scenario *sc)
     sq->port = lport;
     assert_int_equal(sc_core_add_queue(core, sq), 0);
     assert_int_equal(write(down[1], "g", 1), 1);
+    if (sc->hang_reads)
+        remove_hung(sc, core, q, down[1], &hang[1]);
 
     int rc = wait_child(pid);
     close(up[0]);
@@ -608,13 +832,20 @@ static void run_scenario(const struct scenario *sc)
     }
     if (sc->child != child_overflow)
         assert_false(sc_queue_failed(sq));
-    assert_int_equal(sc_core_remove_queue(core, sq), 0);
+    if (!sc->hang_reads)
+        assert_int_equal(sc_core_remove_queue(core, sq), 0);
     if (sc->parent_check)
         sc->parent_check(sc, q, attention, path);
+    check_quiesce_noop(q);
     sc_evtchn_unbind(sc_core_evtchn(core), (evtchn_port_t)lport);
     blk_queue_destroy(q);
     sc_core_destroy(core);
     blk_store_close(store);
+    if (sc->hang_reads) {
+        close(hang[0]);
+        if (hang[1] >= 0)
+            close(hang[1]); /* the writer held until now: reads never saw EOF */
+    }
     close(attention);
     if (sc->child != child_abandon)
         assert_int_equal(xsim_domain_destroy(dom0, domid), 0);
@@ -624,13 +855,6 @@ static void run_scenario(const struct scenario *sc)
 }
 
 /* ---- parent checks ---- */
-
-static uint64_t qcounter(struct blk_queue *q, enum sc_queue_counter k)
-{
-    struct sc_queue_stats_snap s;
-    sc_queue_stats_snapshot(blk_queue_sc(q), &s);
-    return s.counter[k];
-}
 
 static void check_flushed_file(UNUSED const struct scenario *sc, UNUSED struct blk_queue *q,
                                UNUSED int att, UNUSED const char *path)
@@ -730,6 +954,12 @@ SCENARIO(pgrant_bound, .child = child_data, .parent_check = check_pgrant_bound,
          .persistent = true, .indirect = 32, .max_pgrants = 16)
 SCENARIO(guest_gone_in_flight, .child = child_abandon, .parent_check = check_abandoned,
          .indirect = 32)
+SCENARIO(remove_hung_reads, .child = child_hung_reads, .hang_reads = true,
+         .hang_inflight = 32)
+SCENARIO(remove_hung_barrier_parked, .child = child_hung_parked, .hang_reads = true,
+         .hang_inflight = 4, .hang_parked = true)
+SCENARIO(remove_hung_bounce_parked, .child = child_hung_parked, .hang_reads = true,
+         .hang_inflight = 1, .hang_parked = true, .indirect = 256)
 SCENARIO(null_rate_copy, .child = child_null_rate, .null_store = true)
 SCENARIO(null_rate_persistent, .child = child_null_rate, .null_store = true, .persistent = true)
 
@@ -737,6 +967,7 @@ static int setup(void **state)
 {
     (void)state;
     sc_log_set_level(SC_LOG_ERR);
+    signal(SIGPIPE, SIG_IGN); /* a child gone early must not kill the parent */
     if (simworld_start_as_dom0(&world, &dom0) < 0)
         return -1;
     xen = sc_xen_open(SC_XEN_SIM);
@@ -775,6 +1006,9 @@ int main(void)
         cmocka_unit_test(test_ring_overflow),
         cmocka_unit_test(test_pgrant_bound),
         cmocka_unit_test(test_guest_gone_in_flight),
+        cmocka_unit_test(test_remove_hung_reads),
+        cmocka_unit_test(test_remove_hung_barrier_parked),
+        cmocka_unit_test(test_remove_hung_bounce_parked),
         cmocka_unit_test(test_null_rate_copy),
         cmocka_unit_test(test_null_rate_persistent),
     };
