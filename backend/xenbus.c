@@ -325,6 +325,11 @@ struct sc_xenbus *sc_xenbus_create(struct sc_xen *x, struct xs_handle *xs)
     return bus;
 }
 
+/* Devices abandoned at destroy with I/O in flight: kept reachable (a
+ * sidecore or the kernel may still write into their class's memory until
+ * the process exits), which also tells a leak checker they are not lost. */
+static struct sc_device *abandoned;
+
 void sc_xenbus_remove_all(struct sc_xenbus *bus)
 {
     xb_enter(bus);
@@ -357,6 +362,8 @@ void sc_xenbus_destroy(struct sc_xenbus *bus)
         bus->devices = dev->next;
         sc_log(SC_LOG_WARN, dev->name, "abandoned with I/O still in flight");
         dev->bus = NULL; /* a late sc_xenbus_device_disconnected is a no-op */
+        dev->next = abandoned;
+        abandoned = dev;
     }
     char token[32];
     for (unsigned i = 0; i < bus->nclasses; i++) {
