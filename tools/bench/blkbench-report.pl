@@ -13,35 +13,18 @@
 # pools its rounds: sums of requests and CPU seconds, mean IOPS and Jain
 # index, latency percentiles as the median over every guest of every round.
 # Prints one table per guest count; exit 1 if a cell lost guests or moved
-# no request.  Only core Perl modules (JSON::PP).
+# no request.  Only core Perl modules (JSON::PP) and BenchReport.pm beside it.
 use strict;
 use warnings;
 use JSON::PP;
-use Getopt::Long;
+use FindBin;
+use lib $FindBin::RealBin;
+use BenchReport qw(parse_args slurp_json read_cells snapshots thread_ns sum mean median fmt_num
+                   write_json);
 
 my %o = (json => '', bs => '?', rw => '?', qd => '?', seconds => '?', cores => '?', pin => '?');
-GetOptions(\%o, 'json=s', 'bs=s', 'rw=s', 'qd=s', 'seconds=s', 'cores=s', 'pin=s')
-    or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
-my $dir = shift @ARGV or die "usage: blkbench-report.pl [--json FILE] CELLS_DIR\n";
+my $dir = parse_args('blkbench-report', \%o);
 
-sub slurp_json {
-    my ($path) = @_;
-    open(my $f, '<', $path) or return undef;
-    local $/;
-    my $text = <$f>;
-    close $f;
-    return undef unless defined $text && $text =~ /\S/;
-    my $v = eval { JSON::PP->new->decode($text) };
-    return $v;
-}
-
-sub sum { my $s = 0; $s += $_ for @_; return $s; }
-sub mean { return @_ ? sum(@_) / @_ : 0; }
-sub median {
-    my @s = sort { $a <=> $b } @_;
-    return 0 unless @s;
-    return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
-}
 # The change of the sidecores' counters between two bl_sample snapshots:
 # cores matched by name, threads by tid.  undef without snapshots, or when a
 # core of the first is gone from the second: event mode's threads end with
@@ -49,24 +32,15 @@ sub median {
 # the second snapshot (so event mode has no such figures).
 sub core_delta {
     my ($cell) = @_;
-    my ($a, $b) = map { slurp_json("$cell/$_.cores.json") } qw(s0 s1);
+    my ($a, $b) = snapshots($cell);
     return undef unless ref $a eq 'ARRAY' && ref $b eq 'ARRAY' && @$a;
     my %after = map { $_->{name} => $_ } @$b;
-    my %d = map { $_ => 0 } qw(busy_ns idle_ns sleep_ns rounds busy_rounds thread_ns);
+    my %d = map { $_ => 0 } qw(busy_ns idle_ns sleep_ns rounds busy_rounds);
     for my $p (@$a) {
         my $c = $after{ $p->{name} } or return undef;
-        $d{$_} += $c->{$_} - $p->{$_} for qw(busy_ns idle_ns sleep_ns rounds busy_rounds);
+        $d{$_} += $c->{$_} - $p->{$_} for keys %d;
     }
-    my %t0;
-    for my $f (["s0", \%t0], ["s1", undef]) {
-        open(my $fh, '<', "$cell/$f->[0].threads") or return \%d;
-        while (<$fh>) {
-            my ($tid, $comm, $ns) = split;
-            next unless defined $ns;
-            if ($f->[1]) { $t0{$tid} = $ns } elsif (exists $t0{$tid}) { $d{thread_ns} += $ns - $t0{$tid} }
-        }
-        close $fh;
-    }
+    $d{thread_ns} = thread_ns($cell);
     return \%d;
 }
 
@@ -102,16 +76,13 @@ sub jain {
 }
 
 # ---- cells ----
-my @cells;
-opendir(my $dh, $dir) or die "blkbench-report: $dir: $!\n";
-for my $name (sort readdir $dh) {
-    next if $name =~ /^\./;
-    my $meta = slurp_json("$dir/$name/meta.json") or next;
-    opendir(my $gd, "$dir/$name") or next;
+my @cells = read_cells('blkbench-report', $dir, sub {
+    my ($name, $path, $meta) = @_;
+    opendir(my $gd, $path) or return undef;
     my @guests;
     my $bad = 0;
     for my $g (sort grep { /^guest-\d+\.json$/ } readdir $gd) {
-        my $j = slurp_json("$dir/$name/$g");
+        my $j = slurp_json("$path/$g");
         if ($j) { push @guests, $j } else { $bad++ }
     }
     closedir $gd;
@@ -145,7 +116,7 @@ for my $name (sort readdir $dh) {
             persistent => $_->{negotiated}{persistent}, result => $_->{result},
         } } @guests],
     };
-    if (my $d = core_delta("$dir/$name")) {
+    if (my $d = core_delta($path)) {
         $c->{"core_$_"} = $d->{$_} for keys %$d;
         my $m = core_metrics($d, $ios);
         $c->{$_} = $m->{$_} for keys %$m;
@@ -153,10 +124,8 @@ for my $name (sort readdir $dh) {
     $c->{kicks_per_request} = $ios ? $c->{kicks_sent} / $ios : 0;
     $c->{notifies_per_response} = $ios ? $c->{kicks_received} / $ios : 0;
     $c->{_lat} = [map { [$_->{latency_us}{p50}, $_->{latency_us}{p99}] } @guests];
-    push @cells, $c;
-}
-closedir $dh;
-die "blkbench-report: no cell in $dir\n" unless @cells;
+    return $c;
+});
 
 # ---- aggregates per (guests, backend) ----
 my (%agg, %counts, @backends);
@@ -204,12 +173,6 @@ for my $n (@counts) {
 }
 
 # ---- tables ----
-sub fmt_num {
-    my ($v, $dec) = @_;
-    my $s = sprintf("%.${dec}f", $v);
-    1 while $s =~ s/^(-?\d+)(\d{3})/$1,$2/;
-    return $s;
-}
 sub fmt_ratio {
     my ($a, $b) = @_;
     return '-' unless defined $a && defined $b && $b > 0 && $a > 0;
@@ -258,8 +221,7 @@ for my $n (@counts) {
     for my $row (@rows) {
         my ($label, $key, $dec) = @$row;
         next unless grep { $r->{$_} && defined $r->{$_}{$key} } @backends;
-        my @cols = ($label, map { $r->{$_} && defined $r->{$_}{$key}
-                                  ? fmt_num($r->{$_}{$key}, $dec) : '-' } @backends);
+        my @cols = ($label, map { fmt_num($r->{$_} ? $r->{$_}{$key} : undef, $dec) } @backends);
         push @cols, map { fmt_ratio($sc->{$key}, $r->{ $_->[1] }{$key}) } @ratios;
         print '| ', join(' | ', @cols), " |\n";
     }
@@ -300,9 +262,6 @@ if ($o{json}) {
         results => { map { my $n = $_; ($n => $res{$n}) } @counts },
         cells => \@cells,
     };
-    open(my $f, '>', $o{json}) or die "blkbench-report: $o{json}: $!\n";
-    print $f JSON::PP->new->canonical->pretty->encode($out);
-    close $f;
-    print "JSON written to $o{json}\n";
+    write_json('blkbench-report', $o{json}, $out);
 }
 exit $status;

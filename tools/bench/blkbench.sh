@@ -23,7 +23,7 @@
 # frontend library with a start barrier, no data copied, no verification)
 # connect, and once all are connected are released together to run the
 # workload for S seconds.
-# Cells run interleaved (for each guest count, every backend in turn; odd
+# Cells run interleaved (for each guest count, every backend in turn; even
 # rounds reverse the order) so the machine's noise hits all alike.
 # Measured per cell:
 #   IOPS, MB/s          sum over guests (all ran over the same S seconds)
@@ -60,8 +60,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SC_BUILD=${SC_BUILD:-$(pwd)/build}
-BIN=$SC_BUILD/bin
+# shellcheck source-path=SCRIPTDIR source=benchlib.sh
+. "$HERE/benchlib.sh"
 
 GUESTS=1,4,16,64
 SECONDS_PER_CELL=5
@@ -72,106 +72,29 @@ BACKENDS=sidecore,event,floor
 ROUNDS=1
 CORES=1
 JSON_OUT=""
-KEEP=""
-PROFILE=""
 GUEST_MEM=16
-NCPU=$(nproc)
-PIN=$([ "$NCPU" -ge 2 ] && echo yes || echo no)
 
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-}
-
-die() { echo "blkbench: $*" >&2; exit 2; }
-
-while [ $# -gt 0 ]; do
-    case $1 in
-    --guests) GUESTS=$2; shift 2 ;;
-    --seconds) SECONDS_PER_CELL=$2; shift 2 ;;
-    --bs) BS=$2; shift 2 ;;
-    --qd) QD=$2; shift 2 ;;
-    --rw) RW=$2; shift 2 ;;
-    --backends) BACKENDS=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --cores) CORES=$2; shift 2 ;;
-    --json) JSON_OUT=$2; shift 2 ;;
-    --keep) KEEP=$2; shift 2 ;;
-    --pin) PIN=$2; shift 2 ;;
-    --profile) PROFILE=$2; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1' (--help)" ;;
-    esac
-done
-
+bl_parse_opts --guests=GUESTS --seconds=SECONDS_PER_CELL --bs=BS --qd=QD --rw=RW \
+    --backends=BACKENDS --rounds=ROUNDS --cores=CORES --json=JSON_OUT --keep=KEEP --pin=PIN \
+    --profile=PROFILE -- "$@"
 case $RW in
-randread) WL=rand; FRW=read ;;
-randwrite) WL=rand; FRW=write ;;
-seqread) WL=seq; FRW=read ;;
-seqwrite) WL=seq; FRW=write ;;
+randread) WL=rand; FRW="read" ;;
+randwrite) WL=rand; FRW="write" ;;
+seqread) WL=seq; FRW="read" ;;
+seqwrite) WL=seq; FRW="write" ;;
 mix) WL=rand; FRW=mix:70 ;;
 mix:*) WL=rand; FRW=$RW ;;
-*) die "--rw: randread, randwrite, seqread, seqwrite, mix or mix:READPCT" ;;
+*) bl_die "--rw: randread, randwrite, seqread, seqwrite, mix or mix:READPCT" ;;
 esac
-[[ $GUESTS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--guests: a list like 1,4,16"
-[[ $SECONDS_PER_CELL =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--seconds: a number"
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: a positive number"
-[[ $QD =~ ^[1-9][0-9]*$ ]] || die "--qd: a positive number"
-IFS=, read -r -a GUEST_LIST <<<"$GUESTS"
-IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
-for b in "${BACKEND_LIST[@]}"; do
-    case $b in sidecore|event|floor) ;; *) die "--backends: sidecore, event, floor" ;; esac
-done
-case $PIN in yes|no) ;; *) die "--pin: yes or no" ;; esac
-BE_TASKSET=()
-GUEST_TASKSET=()
-if [ "$PIN" = yes ]; then
-    [ "$NCPU" -ge 2 ] || die "--pin yes needs 2 CPUs or more"
-    BE_TASKSET=(taskset -c $((NCPU - 1)))
-    GUEST_TASKSET=(taskset -c 0-$((NCPU - 2)))
-fi
-for n in "${GUEST_LIST[@]}"; do
-    [ "$n" -ge 1 ] && [ "$n" -le 1000 ] || die "--guests: 1..1000 each"
-done
-for p in xensimd xensimctl sidecored echoback blkguest; do
-    [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
-done
-command -v perl >/dev/null || die "perl is needed for the report"
-if [ -n "$PROFILE" ]; then
-    command -v perf >/dev/null || die "--profile needs perf (Debian: apt-get install linux-perf)"
-    mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
-fi
+[[ $SECONDS_PER_CELL =~ ^[0-9]+(\.[0-9]+)?$ ]] || bl_die "--seconds: a number"
+[[ $QD =~ ^[1-9][0-9]*$ ]] || bl_die "--qd: a positive number"
+bl_cell_lists 1 1,4,16 sidecore event floor
+bl_prepare xensimd xensimctl sidecored echoback blkguest
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/blkbench.XXXXXX")
-CELL_DIR=""
-PERF_PID=""
-# shellcheck source-path=SCRIPTDIR source=benchlib.sh
-. "$HERE/benchlib.sh"
-
-stop_perf() {
-    [ -n "$PERF_PID" ] || return 0
-    kill -INT "$PERF_PID" 2>/dev/null || true
-    wait "$PERF_PID" 2>/dev/null || true
-    PERF_PID=""
-}
-
-cleanup() {
-    stop_perf
-    bl_stop_world
-    if [ -n "$KEEP" ]; then
-        mkdir -p "$KEEP" && cp -r "$WORK"/. "$KEEP"/ && echo "blkbench: cells kept in $KEEP" >&2
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# run_cell N BACKEND ROUND: one fresh world, results in $WORK/cells/...
+# run_cell N BACKEND ROUND: the backend and N guests in the world
+# bl_run_cells started, released together; results in CELL_DIR.
 run_cell() {
     local n=$1 backend=$2 round=$3
-    local cell=n$n-$backend-r$round
-    CELL_DIR=$WORK/cells/$cell
-    bl_world_start "$cell" "$n" "$CELL_DIR" || return 1
-
     local be_cmd
     case $backend in
     sidecore) be_cmd=("$BIN/sidecored" --mode poll --cores "$CORES") ;;
@@ -184,23 +107,12 @@ run_cell() {
     # connected one byte each releases them together; "d": its I/O ended.
     bl_guests_start "$CELL_DIR" --workload "$WL" --rw "$FRW" --bs "$BS" --qd "$QD" \
         --seconds "$SECONDS_PER_CELL"
-    local c0 t0 c1 t1 rc=0 failed=0 p connect_ms tids
+    local c0 t0 c1 t1 rc=0 failed=0 p connect_ms
     t0=$(bl_now_ns)
-    if ! bl_read_signals "$n" c 90; then
-        echo "blkbench: only $GOT of $n guests connected" >&2
-        rc=1
-    fi
+    bl_wait_connected "$n" 90 || rc=1
     connect_ms=$((($(bl_now_ns) - t0) / 1000000))
-    if [ -n "$PROFILE" ]; then
-        # event mode's threads exist once their queue is connected: now
-        tids=$(bl_core_threads "$BE_PID" | awk '{print $1}' | paste -sd, -)
-        if [ -n "$tids" ]; then
-            perf record -q -e cpu-clock -g -t "$tids" -o "$PROFILE/$cell.perf.data" \
-                2>"$CELL_DIR/perf.log" &
-            PERF_PID=$!
-            sleep 0.5 # perf attaches
-        fi
-    fi
+    # event mode's threads exist once their queue is connected: now
+    bl_perf_start all
     bl_sample "$CELL_DIR/s0"
     c0=$(bl_cpu_ticks "$BE_PID")
     t0=$(bl_now_ns)
@@ -209,7 +121,7 @@ run_cell() {
     c1=$(bl_cpu_ticks "$BE_PID")
     t1=$(bl_now_ns)
     bl_sample "$CELL_DIR/s1"
-    stop_perf
+    bl_stop_perf
     for p in "${GUEST_PIDS[@]}"; do
         wait "$p" || failed=$((failed + 1))
     done
@@ -219,31 +131,13 @@ run_cell() {
     cat >"$CELL_DIR/meta.json" <<EOF
 {"guests":$n,"backend":"$backend","round":$round,"cpu_ticks":$((c1 - c0)),"clk_tck":$CLK_TCK,"wall_ns":$((t1 - t0)),"failed_guests":$failed,"connect_ms":$connect_ms,"backend_alive":$alive}
 EOF
-    bl_stop_world
     return $rc
 }
 
-NCELLS=$((${#GUEST_LIST[@]} * ${#BACKEND_LIST[@]} * ROUNDS))
 echo "blkbench: ${GUESTS} guests x {${BACKENDS}} x $ROUNDS round(s): $NCELLS cells of" \
      "${SECONDS_PER_CELL} s, $BS $RW qd $QD, null:1G disks, $NCPU CPUs, pinned: $PIN" >&2
-cell=0
 status=0
-for n in "${GUEST_LIST[@]}"; do
-    for round in $(seq 1 "$ROUNDS"); do
-        order=("${BACKEND_LIST[@]}")
-        if [ $((round % 2)) -eq 0 ]; then
-            order=()
-            for ((i = ${#BACKEND_LIST[@]} - 1; i >= 0; i--)); do order+=("${BACKEND_LIST[i]}"); done
-        fi
-        for backend in "${order[@]}"; do
-            cell=$((cell + 1))
-            printf 'blkbench: [%d/%d] %d guests, %s, round %d\n' "$cell" "$NCELLS" "$n" \
-                "$backend" "$round" >&2
-            run_cell "$n" "$backend" "$round" || status=1
-            bl_stop_world # also after a cell that failed half-way
-        done
-    done
-done
+bl_run_cells guests || status=1
 
 perl "$HERE/blkbench-report.pl" \
     --bs "$BS" --rw "$RW" --qd "$QD" --seconds "$SECONDS_PER_CELL" --cores "$CORES" --pin "$PIN" \

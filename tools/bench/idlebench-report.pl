@@ -9,67 +9,35 @@
 # (guest count, backend) figure pools its rounds (sums of nanoseconds and
 # rounds).  Exit 1 if a cell has no usable snapshots; a window in which the
 # core slept or found work is a WARNING (its rounds were not all empty).
-# Only core Perl modules (JSON::PP).
+# Only core Perl modules (JSON::PP) and BenchReport.pm beside it.
 use strict;
 use warnings;
 use JSON::PP;
-use Getopt::Long;
+use FindBin;
+use lib $FindBin::RealBin;
+use BenchReport qw(parse_args slurp read_cells snapshots thread_ns sum fmt_num write_json);
 
 my %o = (json => '', seconds => '?', pin => '?');
-GetOptions(\%o, 'json=s', 'seconds=s', 'pin=s')
-    or die "usage: idlebench-report.pl [--json FILE] CELLS_DIR\n";
-my $dir = shift @ARGV or die "usage: idlebench-report.pl [--json FILE] CELLS_DIR\n";
-
-sub slurp {
-    my ($path) = @_;
-    open(my $f, '<', $path) or return undef;
-    local $/;
-    my $text = <$f>;
-    close $f;
-    return $text;
-}
-
-sub slurp_json {
-    my $text = slurp(@_);
-    return undef unless defined $text && $text =~ /\S/;
-    return eval { JSON::PP->new->decode($text) };
-}
-
-# tid => on-CPU ns of the core threads in a .threads file
-sub threads {
-    my %t;
-    for (split /\n/, slurp(@_) // '') {
-        my ($tid, $comm, $ns) = split;
-        $t{$tid} = $ns if defined $ns;
-    }
-    return \%t;
-}
-
-sub sum { my $s = 0; $s += $_ for @_; return $s; }
+my $dir = parse_args('idlebench-report', \%o);
 
 my $status = 0;
-my @cells;
-opendir(my $dh, $dir) or die "idlebench-report: $dir: $!\n";
-for my $name (sort readdir $dh) {
-    next if $name =~ /^\./;
-    my $meta = slurp_json("$dir/$name/meta.json") or next;
-    my ($a, $b) = map { slurp_json("$dir/$name/$_.cores.json") } qw(s0 s1);
+my @cells = read_cells('idlebench-report', $dir, sub {
+    my ($name, $path, $meta) = @_;
+    my ($a, $b) = snapshots($path);
     unless (ref $a eq 'ARRAY' && ref $b eq 'ARRAY' && @$a == 1 && @$b == 1) {
         print "WARNING: $name: no usable sidecorectl snapshots\n";
         $status = 1;
-        next;
+        return undef;
     }
     my ($c0, $c1) = ($a->[0], $b->[0]);
     my %d = map { $_ => $c1->{$_} - $c0->{$_} }
         qw(rounds busy_rounds busy_ns idle_ns sleep_ns sleeps);
-    my ($t0, $t1) = map { threads("$dir/$name/$_.threads") } qw(s0 s1);
-    my ($tid) = grep { exists $t1->{$_} } keys %$t0;
     my $c = {
         guests => $meta->{guests}, backend => $meta->{backend}, round => $meta->{round},
         queues => $c1->{queues}, connect_ms => $meta->{connect_ms},
         poked => $meta->{poked} ? JSON::PP::true : JSON::PP::false,
-        wall_ns => (slurp("$dir/$name/s1.t") // 0) - (slurp("$dir/$name/s0.t") // 0),
-        thread_ns => defined $tid ? $t1->{$tid} - $t0->{$tid} : 0,
+        wall_ns => (slurp("$path/s1.t") // 0) - (slurp("$path/s0.t") // 0),
+        thread_ns => thread_ns($path),
         map { ($_ => $d{$_}) } keys %d,
     };
     $c->{idle_rounds} = $c->{rounds} - $c->{busy_rounds};
@@ -82,10 +50,8 @@ for my $name (sort readdir $dh) {
             $c->{guests};
         $status = 1;
     }
-    push @cells, $c;
-}
-closedir $dh;
-die "idlebench-report: no cell in $dir\n" unless @cells;
+    return $c;
+});
 
 # ---- aggregates per (guests, backend) ----
 my (%agg, %res);
@@ -123,13 +89,6 @@ for my $b (@backends) {
 }
 
 # ---- table ----
-sub fmt {
-    my ($v, $dec) = @_;
-    return '-' unless defined $v;
-    my $s = sprintf("%.${dec}f", $v);
-    1 while $s =~ s/^(-?\d+)(\d{3})/$1,$2/;
-    return $s;
-}
 my ($any) = values %{ $res{ $counts[0] } };
 printf "\n## Idle poll round: one sidecore, idle queues, windows of %s s%s, %s\n\n",
     $o{seconds}, $any->{windows} > 1 ? " x $any->{windows} rounds" : '',
@@ -148,7 +107,7 @@ print '|---:|---', '|---:' x @cols, "|\n";
 for my $n (@counts) {
     for my $b (@backends) {
         my $r = $res{$n}{$b} or next;
-        print "| $n | $b | ", join(' | ', map { fmt($r->{ $_->[1] }, $_->[2]) } @cols), " |\n";
+        print "| $n | $b | ", join(' | ', map { fmt_num($r->{ $_->[1] }, $_->[2]) } @cols), " |\n";
     }
 }
 print "\n";
@@ -168,9 +127,6 @@ if ($o{json}) {
         results => { map { my $n = $_; ($n => $res{$n}) } @counts },
         cells => \@cells,
     };
-    open(my $f, '>', $o{json}) or die "idlebench-report: $o{json}: $!\n";
-    print $f JSON::PP->new->canonical->pretty->encode($out);
-    close $f;
-    print "JSON written to $o{json}\n";
+    write_json('idlebench-report', $o{json}, $out);
 }
 exit $status;

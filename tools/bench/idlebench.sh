@@ -42,8 +42,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-SC_BUILD=${SC_BUILD:-$(pwd)/build}
-BIN=$SC_BUILD/bin
+# shellcheck source-path=SCRIPTDIR source=benchlib.sh
+. "$HERE/benchlib.sh"
 
 GUESTS=0,1,16,64
 WINDOW=3
@@ -51,75 +51,13 @@ ROUNDS=1
 BACKENDS=sidecore,floor
 POLL_IDLE_US=10000000
 JSON_OUT=""
-KEEP=""
-PROFILE=""
-NCPU=$(nproc)
-PIN=$([ "$NCPU" -ge 2 ] && echo yes || echo no)
 
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-}
-
-die() { echo "idlebench: $*" >&2; exit 2; }
-
-while [ $# -gt 0 ]; do
-    case $1 in
-    --guests) GUESTS=$2; shift 2 ;;
-    --seconds) WINDOW=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --backends) BACKENDS=$2; shift 2 ;;
-    --poll-idle-us) POLL_IDLE_US=$2; shift 2 ;;
-    --json) JSON_OUT=$2; shift 2 ;;
-    --keep) KEEP=$2; shift 2 ;;
-    --pin) PIN=$2; shift 2 ;;
-    --profile) PROFILE=$2; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1' (--help)" ;;
-    esac
-done
-
-[[ $GUESTS =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--guests: a list like 0,1,16"
-[[ $WINDOW =~ ^[1-9][0-9]*$ ]] || die "--seconds: a whole number of seconds, 1 or more"
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds: a positive number"
-[[ $POLL_IDLE_US =~ ^[1-9][0-9]*$ ]] || die "--poll-idle-us: a positive number"
-IFS=, read -r -a GUEST_LIST <<<"$GUESTS"
-IFS=, read -r -a BACKEND_LIST <<<"$BACKENDS"
-for b in "${BACKEND_LIST[@]}"; do
-    case $b in sidecore|floor) ;; *) die "--backends: sidecore, floor" ;; esac
-done
-for n in "${GUEST_LIST[@]}"; do
-    [ "$n" -le 1000 ] || die "--guests: 0..1000 each"
-done
-case $PIN in yes|no) ;; *) die "--pin: yes or no" ;; esac
-BE_TASKSET=()
-GUEST_TASKSET=()
-if [ "$PIN" = yes ]; then
-    [ "$NCPU" -ge 2 ] || die "--pin yes needs 2 CPUs or more"
-    BE_TASKSET=(taskset -c $((NCPU - 1)))
-    GUEST_TASKSET=(taskset -c 0-$((NCPU - 2)))
-fi
-for p in xensimd xensimctl sidecored sidecorectl echoback blkguest; do
-    [ -x "$BIN/$p" ] || die "$BIN/$p is missing (run make first, or set SC_BUILD)"
-done
-command -v perl >/dev/null || die "perl is needed for the report"
-if [ -n "$PROFILE" ]; then
-    command -v perf >/dev/null || die "--profile needs perf (Debian: apt-get install linux-perf)"
-    mkdir -p "$PROFILE" && PROFILE=$(cd "$PROFILE" && pwd)
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/idlebench.XXXXXX")
-# shellcheck source-path=SCRIPTDIR source=benchlib.sh
-. "$HERE/benchlib.sh"
-
-cleanup() {
-    bl_stop_world
-    if [ -n "$KEEP" ]; then
-        mkdir -p "$KEEP" && cp -r "$WORK"/. "$KEEP"/ && echo "idlebench: cells kept in $KEEP" >&2
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bl_parse_opts --guests=GUESTS --seconds=WINDOW --rounds=ROUNDS --backends=BACKENDS \
+    --poll-idle-us=POLL_IDLE_US --json=JSON_OUT --keep=KEEP --pin=PIN --profile=PROFILE -- "$@"
+[[ $WINDOW =~ ^[1-9][0-9]*$ ]] || bl_die "--seconds: a whole number of seconds, 1 or more"
+[[ $POLL_IDLE_US =~ ^[1-9][0-9]*$ ]] || bl_die "--poll-idle-us: a positive number"
+bl_cell_lists 0 0,1,16 sidecore floor
+bl_prepare xensimd xensimctl sidecored sidecorectl echoback blkguest
 
 # core_field KEY: KEY of the first core in `sidecorectl cores --json`.
 core_field() {
@@ -128,26 +66,21 @@ core_field() {
             exit 1 unless @$j; print $j->[0]{'"$1"'} // 0'
 }
 
-# run_cell N BACKEND ROUND: one fresh world, results in $WORK/cells/...
+# run_cell N BACKEND ROUND: the backend and N idle guests in the world
+# bl_run_cells started, two snapshots --seconds apart into CELL_DIR.
 run_cell() {
     local n=$1 backend=$2 round=$3
-    local cell=n$n-$backend-r$round
-    local dir=$WORK/cells/$cell
-    bl_world_start "$cell" "$n" "$dir" || return 1
     local prog=sidecored
     [ "$backend" = floor ] && prog=echoback
     local t_ready rc=0 poked=0
-    bl_backend_start "$dir/backend.log" "$BIN/$prog" --mode poll --cores 1 \
+    bl_backend_start "$CELL_DIR/backend.log" "$BIN/$prog" --mode poll --cores 1 \
         --poll-idle-us "$POLL_IDLE_US" --log-level warn || return 1
     t_ready=$(bl_now_ns)
     if [ "$n" -gt 0 ]; then
         # blkguest connects, says "c", then blocks on the start barrier:
         # never released, its rings stay idle until it is killed.
-        bl_guests_start "$dir" --seconds 1
-        if ! bl_read_signals "$n" c 120; then
-            echo "idlebench: only $GOT of $n guests connected" >&2
-            return 1
-        fi
+        bl_guests_start "$CELL_DIR" --seconds 1
+        bl_wait_connected "$n" 120 || return 1
     fi
     local connect_ms=$((($(bl_now_ns) - t_ready) / 1000000))
     # The window must end within the poll window, which runs from the core's
@@ -162,56 +95,28 @@ run_cell() {
             [ "$r1" = "$r0" ] && { asleep=1; break; }
             r0=$r1
         done
-        [ "$asleep" = 1 ] || echo "idlebench: $cell: the core never slept" >&2
+        [ "$asleep" = 1 ] || echo "idlebench: $CELL: the core never slept" >&2
         "$BIN/sidecorectl" set-tenant "${DOMIDS[0]:-0}" weight=100 >/dev/null ||
-            echo "idlebench: $cell: could not wake the core" >&2
+            echo "idlebench: $CELL: could not wake the core" >&2
         poked=1
     fi
-    local perf_pid="" tid
-    if [ -n "$PROFILE" ]; then
-        tid=$(bl_core_threads "$BE_PID" | awk 'NR == 1 {print $1}')
-        perf record -q -e cpu-clock -g -t "$tid" -o "$PROFILE/$cell.perf.data" \
-            2>"$dir/perf.log" &
-        perf_pid=$!
-        sleep 0.5 # perf attaches
-    fi
-    bl_sample "$dir/s0"
+    bl_perf_start first
+    bl_sample "$CELL_DIR/s0"
     sleep "$WINDOW"
-    bl_sample "$dir/s1"
-    if [ -n "$perf_pid" ]; then
-        kill -INT "$perf_pid" 2>/dev/null || true
-        wait "$perf_pid" 2>/dev/null || true
-    fi
+    bl_sample "$CELL_DIR/s1"
+    bl_stop_perf
     local alive=1
     kill -0 "$BE_PID" 2>/dev/null || { echo "idlebench: $backend died" >&2; alive=0; rc=1; }
-    cat >"$dir/meta.json" <<EOF
+    cat >"$CELL_DIR/meta.json" <<EOF
 {"guests":$n,"backend":"$backend","round":$round,"connect_ms":$connect_ms,"poked":$poked,"poll_idle_us":$POLL_IDLE_US,"backend_alive":$alive}
 EOF
-    bl_stop_world
     return $rc
 }
 
-NCELLS=$((${#GUEST_LIST[@]} * ${#BACKEND_LIST[@]} * ROUNDS))
 echo "idlebench: ${GUESTS} idle guests x {${BACKENDS}} x $ROUNDS round(s): $NCELLS cells," \
      "windows of $WINDOW s, poll window $POLL_IDLE_US us, $NCPU CPUs, pinned: $PIN" >&2
-cell=0
 status=0
-for n in "${GUEST_LIST[@]}"; do
-    for round in $(seq 1 "$ROUNDS"); do
-        order=("${BACKEND_LIST[@]}")
-        if [ $((round % 2)) -eq 0 ]; then
-            order=()
-            for ((i = ${#BACKEND_LIST[@]} - 1; i >= 0; i--)); do order+=("${BACKEND_LIST[i]}"); done
-        fi
-        for backend in "${order[@]}"; do
-            cell=$((cell + 1))
-            printf 'idlebench: [%d/%d] %d idle guests, %s, round %d\n' "$cell" "$NCELLS" "$n" \
-                "$backend" "$round" >&2
-            run_cell "$n" "$backend" "$round" || status=1
-            bl_stop_world # also after a cell that failed half-way
-        done
-    done
-done
+bl_run_cells "idle guests" || status=1
 
 perl "$HERE/idlebench-report.pl" --seconds "$WINDOW" --pin "$PIN" --json "$JSON_OUT" \
     "$WORK/cells" || status=1

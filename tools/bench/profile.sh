@@ -24,6 +24,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=benchlib.sh
+. "$HERE/benchlib.sh"
 SECONDS_PER_CELL=5
 TOP=15
 BACKENDS=sidecore,floor
@@ -34,32 +36,13 @@ RW=randread
 OUT=""
 IDLE=""
 
-usage() {
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-}
-
-die() { echo "profile: $*" >&2; exit 2; }
-
-while [ $# -gt 0 ]; do
-    case $1 in
-    --seconds) SECONDS_PER_CELL=$2; shift 2 ;;
-    --top) TOP=$2; shift 2 ;;
-    --backends) BACKENDS=$2; shift 2 ;;
-    --guests) GUESTS=$2; shift 2 ;;
-    --qd) QD=$2; shift 2 ;;
-    --bs) BS=$2; shift 2 ;;
-    --rw) RW=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --idle) IDLE=$2; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1' (--help)" ;;
-    esac
-done
-[[ $TOP =~ ^[1-9][0-9]*$ ]] || die "--top: a positive number"
-[[ $GUESTS =~ ^[1-9][0-9]*$ ]] || die "--guests: one guest count"
-[ -z "$IDLE" ] || [[ $IDLE =~ ^[0-9]+$ ]] || die "--idle: one idle guest count"
-[[ $SECONDS_PER_CELL =~ ^[1-9][0-9]*$ ]] || die "--seconds: a whole number of seconds"
-command -v perf >/dev/null || die "perf is missing (Debian: apt-get install linux-perf)"
+bl_parse_opts --seconds=SECONDS_PER_CELL --top=TOP --backends=BACKENDS --guests=GUESTS --qd=QD \
+    --bs=BS --rw=RW --out=OUT --idle=IDLE -- "$@"
+[[ $TOP =~ ^[1-9][0-9]*$ ]] || bl_die "--top: a positive number"
+[[ $GUESTS =~ ^[1-9][0-9]*$ ]] || bl_die "--guests: one guest count"
+[ -z "$IDLE" ] || [[ $IDLE =~ ^[0-9]+$ ]] || bl_die "--idle: one idle guest count"
+[[ $SECONDS_PER_CELL =~ ^[1-9][0-9]*$ ]] || bl_die "--seconds: a whole number of seconds"
+command -v perf >/dev/null || bl_die "perf is missing (Debian: apt-get install linux-perf)"
 
 DIR=$OUT
 if [ -z "$DIR" ]; then

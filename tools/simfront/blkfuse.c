@@ -29,6 +29,7 @@
 #include "blkfuse.h"
 #include "blkfuse_io.h"
 #include "clock.h"
+#include "fuse_util.h"
 
 #define DISK_INO 2
 #define DISK_NAME "disk"
@@ -60,27 +61,17 @@ static void bfz_log(const char *fmt, ...)
     fprintf(stderr, "%s\n", line);
 }
 
-static void fill_attr(struct blkfuse *bz, fuse_ino_t ino, struct stat *st)
+static void fill_attr(void *priv, fuse_ino_t ino, struct stat *st)
 {
-    memset(st, 0, sizeof(*st));
-    st->st_ino = ino;
-    st->st_uid = getuid();
-    st->st_gid = getgid();
-    st->st_atime = st->st_mtime = st->st_ctime = bz->t_start;
-    if (ino == FUSE_ROOT_ID) {
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        return;
-    }
+    struct blkfuse *bz = priv;
     bool ro = bf_dev_get_info(bz->dev)->read_only;
-    st->st_mode = S_IFREG | (ro ? 0444 : 0644);
-    st->st_nlink = 1;
-    st->st_size = (off_t)bfio_size(bz->io);
-    st->st_blksize = bfio_block_size(bz->io) > 4096 ? bfio_block_size(bz->io) : 4096;
-    st->st_blocks = st->st_size / 512;
+    uint32_t bs = bfio_block_size(bz->io);
+    fu_fill_attr(st, ino, bz->t_start, ro ? 0444 : 0644, bfio_size(bz->io), bs > 4096 ? bs : 4096);
 }
 
-static struct blkfuse *bz_of(fuse_req_t req) { return fuse_req_userdata(req); }
+static const struct fu_file disk_file = { .name = DISK_NAME, .ino = DISK_INO };
+
+static struct blkfuse *bz_of(fuse_req_t req) { return fu_priv(req); }
 
 /* ---- completions ---- */
 
@@ -128,81 +119,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     /* Let readahead keep several reads on the rings. */
     conn->max_background = 64;
     conn->congestion_threshold = 48;
-}
-
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    if (parent != FUSE_ROOT_ID || strcmp(name, DISK_NAME) != 0) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = DISK_INO;
-    e.generation = 1;
-    e.attr_timeout = ATTR_TIMEOUT;
-    e.entry_timeout = ATTR_TIMEOUT;
-    fill_attr(bz_of(req), DISK_INO, &e.attr);
-    fuse_reply_entry(req, &e);
-}
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    (void)fi;
-    if (ino != FUSE_ROOT_ID && ino != DISK_INO) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    struct stat st;
-    fill_attr(bz_of(req), ino, &st);
-    fuse_reply_attr(req, &st, ATTR_TIMEOUT);
-}
-
-/* The disk has the size the backend gives it: only a no-op truncate passes;
- * times and modes are accepted and forgotten. */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-                       struct fuse_file_info *fi)
-{
-    (void)fi;
-    struct blkfuse *bz = bz_of(req);
-    if (ino != FUSE_ROOT_ID && ino != DISK_INO) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    if ((to_set & FUSE_SET_ATTR_SIZE) &&
-        (ino != DISK_INO || (uint64_t)attr->st_size != bfio_size(bz->io))) {
-        fuse_reply_err(req, ino == DISK_INO ? EPERM : EISDIR);
-        return;
-    }
-    struct stat st;
-    fill_attr(bz, ino, &st);
-    fuse_reply_attr(req, &st, ATTR_TIMEOUT);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi)
-{
-    (void)fi;
-    if (ino != FUSE_ROOT_ID) {
-        fuse_reply_err(req, ENOTDIR);
-        return;
-    }
-    static const struct { const char *name; fuse_ino_t ino; mode_t mode; } ents[] = {
-        { ".", FUSE_ROOT_ID, S_IFDIR }, { "..", FUSE_ROOT_ID, S_IFDIR },
-        { DISK_NAME, DISK_INO, S_IFREG },
-    };
-    char buf[512];
-    size_t used = 0;
-    if (size > sizeof(buf))
-        size = sizeof(buf);
-    for (off_t i = off; i < (off_t)(sizeof(ents) / sizeof(ents[0])); i++) {
-        struct stat st = { .st_ino = ents[i].ino, .st_mode = ents[i].mode };
-        size_t n = fuse_add_direntry(req, buf + used, size - used, ents[i].name, &st, i + 1);
-        if (n > size - used)
-            break;
-        used += n;
-    }
-    fuse_reply_buf(req, buf, used);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -296,32 +212,15 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
     }
 }
 
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
-{
-    (void)ino;
-    struct blkfuse *bz = bz_of(req);
-    struct statvfs sv;
-    memset(&sv, 0, sizeof(sv));
-    sv.f_bsize = sv.f_frsize = 4096;
-    sv.f_blocks = bfio_size(bz->io) / 4096;
-    sv.f_files = 2;
-    sv.f_namemax = 255;
-    fuse_reply_statfs(req, &sv);
-}
-
+/* lookup, getattr, setattr, readdir and statfs: the tree's (fuse_util.h). */
 static const struct fuse_lowlevel_ops blkfuse_ops = {
     .init = op_init,
-    .lookup = op_lookup,
-    .getattr = op_getattr,
-    .setattr = op_setattr,
-    .readdir = op_readdir,
     .open = op_open,
     .read = op_read,
     .write = op_write,
     .flush = op_flush,
     .fsync = op_fsync,
     .fallocate = op_fallocate,
-    .statfs = op_statfs,
 };
 
 /* ---- the loop ---- */
@@ -449,29 +348,6 @@ static void log_summary(struct blkfuse *bz)
             s->requests, s->errors, s->ring_full);
 }
 
-static struct fuse_session *session_new(struct blkfuse *bz, char *err, size_t errlen)
-{
-    const struct blkfuse_opts *o = bz->o;
-    char opts[512];
-    snprintf(opts, sizeof(opts), "fsname=%s,subtype=simblkfuse%s%s",
-             o->fsname ? o->fsname : "simblkfuse", o->mount_opts ? "," : "",
-             o->mount_opts ? o->mount_opts : "");
-    char *argv[] = { "simblkfuse", "-o", opts, o->debug ? "-d" : NULL, NULL };
-    struct fuse_args args = FUSE_ARGS_INIT(o->debug ? 4 : 3, argv);
-    struct fuse_session *se = fuse_session_new(&args, &blkfuse_ops, sizeof(blkfuse_ops), bz);
-    fuse_opt_free_args(&args);
-    if (!se) {
-        snprintf(err, errlen, "fuse_session_new failed (options '%s')", opts);
-        return NULL;
-    }
-    if (fuse_session_mount(se, o->mountpoint) != 0) {
-        snprintf(err, errlen, "cannot mount on %s", o->mountpoint);
-        fuse_session_destroy(se);
-        return NULL;
-    }
-    return se;
-}
-
 int blkfuse_run(struct bf_dev *dev, const struct blkfuse_opts *o, char *err, size_t errlen)
 {
     char dummy[8];
@@ -480,6 +356,14 @@ int blkfuse_run(struct bf_dev *dev, const struct blkfuse_opts *o, char *err, siz
         errlen = sizeof(dummy);
     }
     struct blkfuse bz = { .dev = dev, .o = o, .ep = -1, .t_start = time(NULL) };
+    struct fu_tree tree = { .files = &disk_file, .nfiles = 1, .timeout = ATTR_TIMEOUT,
+                            .fill_attr = fill_attr, .priv = &bz };
+    char opts[512];
+    snprintf(opts, sizeof(opts), "fsname=%s,subtype=simblkfuse%s%s",
+             o->fsname ? o->fsname : "simblkfuse", o->mount_opts ? "," : "",
+             o->mount_opts ? o->mount_opts : "");
+    const struct fu_mount_opts mo = { .prog = "simblkfuse", .mountpoint = o->mountpoint,
+                                      .options = opts, .debug = o->debug };
     int ret = 0, sfd = -1;
     sigset_t mask, old;
     sigemptyset(&mask);
@@ -495,7 +379,7 @@ int blkfuse_run(struct bf_dev *dev, const struct blkfuse_opts *o, char *err, siz
         snprintf(err, errlen, "block engine: %s", strerror(errno));
         goto out;
     }
-    bz.se = session_new(&bz, err, errlen);
+    bz.se = fu_mount(&mo, &blkfuse_ops, &tree, err, errlen);
     if (!bz.se) {
         ret = -EIO;
         goto out;
@@ -513,17 +397,12 @@ int blkfuse_run(struct bf_dev *dev, const struct blkfuse_opts *o, char *err, siz
     if (bf_dev_watch_fd(dev) >= 0)
         ep_add(bz.ep, bf_dev_watch_fd(dev), TAG_WATCH);
     ring_fds(&bz, true);
-    if (o->ready_fd >= 0) {
-        if (write(o->ready_fd, "ready\n", 6) != 6)
-            bfz_log("ready fd: %s", strerror(errno));
-        close(o->ready_fd);
-    }
+    fu_tell_ready(o->ready_fd, "simblkfuse");
     run_loop(&bz, sfd);
     if (o->verbose)
         log_summary(&bz);
 unmount:
-    fuse_session_unmount(bz.se);
-    fuse_session_destroy(bz.se);
+    fu_unmount(bz.se, &mo);
 out:
     if (bz.ep >= 0)
         close(bz.ep);

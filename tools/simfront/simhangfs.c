@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fuse_util.h"
+
 #define DISK_INO 2
 #define CTL_INO 3
 #define CTL_SIZE 4096 /* what stat shows; a read returns the current line */
@@ -93,31 +95,20 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static struct hangfs *fs_of(fuse_req_t req) { return fuse_req_userdata(req); }
+static struct hangfs *fs_of(fuse_req_t req) { return fu_priv(req); }
 
-static void fill_attr(const struct hangfs *fs, fuse_ino_t ino, struct stat *st)
+static void fill_attr(void *priv, fuse_ino_t ino, struct stat *st)
 {
-    memset(st, 0, sizeof(*st));
-    st->st_ino = ino;
-    st->st_uid = getuid();
-    st->st_gid = getgid();
-    st->st_atime = st->st_mtime = st->st_ctime = fs->t_start;
-    st->st_blksize = 4096;
-    if (ino == FUSE_ROOT_ID) {
-        st->st_mode = S_IFDIR | 0755;
-        st->st_nlink = 2;
-        return;
-    }
-    st->st_mode = S_IFREG | 0644;
-    st->st_nlink = 1;
-    st->st_size = ino == DISK_INO ? (off_t)fs->size : CTL_SIZE;
-    st->st_blocks = st->st_size / 512;
+    const struct hangfs *fs = priv;
+    fu_fill_attr(st, ino, fs->t_start, 0644, ino == DISK_INO ? fs->size : CTL_SIZE, 4096);
 }
 
-static bool known_ino(fuse_ino_t ino)
-{
-    return ino == FUSE_ROOT_ID || ino == DISK_INO || ino == CTL_INO;
-}
+/* The disk first: statfs counts its size.  ctl takes the truncate of
+ * `echo hang >ctl`; the disk keeps its size. */
+static const struct fu_file hang_files[] = {
+    { .name = "disk", .ino = DISK_INO },
+    { .name = "ctl", .ino = CTL_INO, .any_size = true },
+};
 
 /* ---- the data path: serve, park or fail ---- */
 
@@ -244,85 +235,6 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     conn->congestion_threshold = 192;
 }
 
-static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    fuse_ino_t ino = 0;
-    if (parent == FUSE_ROOT_ID && strcmp(name, "disk") == 0)
-        ino = DISK_INO;
-    else if (parent == FUSE_ROOT_ID && strcmp(name, "ctl") == 0)
-        ino = CTL_INO;
-    if (!ino) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = ino;
-    e.generation = 1;
-    e.attr_timeout = e.entry_timeout = 1.0;
-    fill_attr(fs_of(req), ino, &e.attr);
-    fuse_reply_entry(req, &e);
-}
-
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    (void)fi;
-    if (!known_ino(ino)) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    struct stat st;
-    fill_attr(fs_of(req), ino, &st);
-    fuse_reply_attr(req, &st, 1.0);
-}
-
-/* The disk keeps its size; ctl takes the truncate of `echo hang >ctl`;
- * times and modes are accepted and forgotten. */
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-                       struct fuse_file_info *fi)
-{
-    (void)fi;
-    struct hangfs *fs = fs_of(req);
-    if (!known_ino(ino)) {
-        fuse_reply_err(req, ENOENT);
-        return;
-    }
-    if ((to_set & FUSE_SET_ATTR_SIZE) && ino != CTL_INO &&
-        (ino != DISK_INO || (uint64_t)attr->st_size != fs->size)) {
-        fuse_reply_err(req, ino == DISK_INO ? EPERM : EISDIR);
-        return;
-    }
-    struct stat st;
-    fill_attr(fs, ino, &st);
-    fuse_reply_attr(req, &st, 1.0);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi)
-{
-    (void)fi;
-    if (ino != FUSE_ROOT_ID) {
-        fuse_reply_err(req, ENOTDIR);
-        return;
-    }
-    static const struct { const char *name; fuse_ino_t ino; mode_t mode; } ents[] = {
-        { ".", FUSE_ROOT_ID, S_IFDIR }, { "..", FUSE_ROOT_ID, S_IFDIR },
-        { "disk", DISK_INO, S_IFREG }, { "ctl", CTL_INO, S_IFREG },
-    };
-    char buf[512];
-    size_t used = 0;
-    if (size > sizeof(buf))
-        size = sizeof(buf);
-    for (off_t i = off; i >= 0 && i < (off_t)(sizeof(ents) / sizeof(ents[0])); i++) {
-        struct stat st = { .st_ino = ents[i].ino, .st_mode = ents[i].mode };
-        size_t n = fuse_add_direntry(req, buf + used, size - used, ents[i].name, &st, i + 1);
-        if (n > size - used)
-            break;
-        used += n;
-    }
-    fuse_reply_buf(req, buf, used);
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     if (ino != DISK_INO && ino != CTL_INO) {
@@ -340,16 +252,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fuse_reply_open(req, fi);
 }
 
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi)
+/* read and write: the switch's line or a command, else the disk's data. */
+static void read_write(fuse_req_t req, fuse_ino_t ino, enum park_op op, const char *buf,
+                       size_t size, off_t off)
 {
-    (void)fi;
     struct hangfs *fs = fs_of(req);
     if (off < 0) {
         fuse_reply_err(req, EINVAL);
         return;
     }
-    if (ino == CTL_INO) {
+    if (ino == CTL_INO && op == PARK_READ) {
         char line[160];
         ctl_line(fs, line, sizeof(line));
         size_t len = strlen(line);
@@ -357,29 +269,29 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
             fuse_reply_buf(req, NULL, 0);
         else
             fuse_reply_buf(req, line + off, size < len - (size_t)off ? size : len - (size_t)off);
-        return;
+    } else if (ino == CTL_INO) {
+        int rc = ctl_command(fs, buf, size);
+        if (rc < 0)
+            fuse_reply_err(req, -rc);
+        else
+            fuse_reply_write(req, size);
+    } else {
+        data_request(fs, req, op, (uint64_t)off, size, buf);
     }
-    data_request(fs, req, PARK_READ, (uint64_t)off, size, NULL);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)fi;
+    read_write(req, ino, PARK_READ, NULL, size, off);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                      struct fuse_file_info *fi)
 {
     (void)fi;
-    struct hangfs *fs = fs_of(req);
-    if (off < 0) {
-        fuse_reply_err(req, EINVAL);
-        return;
-    }
-    if (ino == CTL_INO) {
-        int rc = ctl_command(fs, buf, size);
-        if (rc < 0)
-            fuse_reply_err(req, -rc);
-        else
-            fuse_reply_write(req, size);
-        return;
-    }
-    data_request(fs, req, PARK_WRITE, (uint64_t)off, size, buf);
+    read_write(req, ino, PARK_WRITE, buf, size, off);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -419,24 +331,9 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
     fuse_reply_err(req, EOPNOTSUPP);
 }
 
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
-{
-    (void)ino;
-    struct statvfs sv;
-    memset(&sv, 0, sizeof(sv));
-    sv.f_bsize = sv.f_frsize = 4096;
-    sv.f_blocks = fs_of(req)->size / 4096;
-    sv.f_files = 3;
-    sv.f_namemax = 255;
-    fuse_reply_statfs(req, &sv);
-}
-
+/* lookup, getattr, setattr, readdir and statfs: the tree's (fuse_util.h). */
 static const struct fuse_lowlevel_ops hangfs_ops = {
     .init = op_init,
-    .lookup = op_lookup,
-    .getattr = op_getattr,
-    .setattr = op_setattr,
-    .readdir = op_readdir,
     .open = op_open,
     .read = op_read,
     .write = op_write,
@@ -444,7 +341,6 @@ static const struct fuse_lowlevel_ops hangfs_ops = {
     .release = op_release,
     .fsync = op_fsync,
     .fallocate = op_fallocate,
-    .statfs = op_statfs,
 };
 
 /* ---- command line ---- */
@@ -559,49 +455,32 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    char *fargv[8];
-    int fargc = 0;
-    fargv[fargc++] = argv[0];
-    if (o.debug)
-        fargv[fargc++] = "-d";
-    if (o.mount_opts) {
-        fargv[fargc++] = "-o";
-        fargv[fargc++] = (char *)o.mount_opts;
+    struct fu_tree tree = {
+        .files = hang_files, .nfiles = sizeof(hang_files) / sizeof(hang_files[0]),
+        .timeout = 1.0, .fill_attr = fill_attr, .priv = &fs,
+    };
+    const struct fu_mount_opts mo = { .prog = argv[0], .mountpoint = o.mountpoint,
+                                      .options = o.mount_opts, .debug = o.debug,
+                                      .signal_handlers = true };
+    struct fuse_session *se = fu_mount(&mo, &hangfs_ops, &tree, NULL, 0);
+    if (!se) {
+        free(fs.data);
+        return 1;
     }
-    fargv[fargc] = NULL;
-    struct fuse_args args = FUSE_ARGS_INIT(fargc, fargv);
-    int ret = 1;
-    struct fuse_session *se = fuse_session_new(&args, &hangfs_ops, sizeof(hangfs_ops), &fs);
-    if (!se)
-        goto out_free;
-    if (fuse_set_signal_handlers(se) != 0)
-        goto out_destroy;
-    if (fuse_session_mount(se, o.mountpoint) != 0)
-        goto out_signals;
     if (o.hang_after_ms >= 0)
         fs.hang_at_ms = now_ms() + o.hang_after_ms;
-    if (o.ready_fd >= 0) {
-        if (write(o.ready_fd, "ready\n", 6) != 6)
-            perror("simhangfs: ready fd");
-        close(o.ready_fd);
-    }
+    fu_tell_ready(o.ready_fd, "simhangfs");
     /* Single-threaded on purpose: see the header. */
     int rc = fuse_session_loop(se);
     if (rc < 0)
         fprintf(stderr, "simhangfs: %s\n", strerror(-rc));
-    ret = rc < 0 ? 1 : 0;
+    int ret = rc < 0 ? 1 : 0;
     /* A connection still up (a signal, not an unmount) gets its parked
      * requests back, failed, rather than leaving their callers waiting. */
     if (fs.parked)
         fprintf(stderr, "simhangfs: failing %" PRIu64 " parked request(s)\n", fs.parked);
     unpark_all(&fs, EIO);
-    fuse_session_unmount(se);
-out_signals:
-    fuse_remove_signal_handlers(se);
-out_destroy:
-    fuse_session_destroy(se);
-out_free:
-    fuse_opt_free_args(&args);
+    fu_unmount(se, &mo);
     free(fs.data);
     return ret;
 }
