@@ -136,6 +136,19 @@ static void discover(struct sc_xenbus *bus, unsigned ci, const char *fe, const c
     xb_device_try_probe(dev);
 }
 
+void xb_rediscover(struct sc_xenbus *bus, const struct sc_device *gone)
+{
+    for (unsigned ci = 0; ci < bus->nclasses; ci++) {
+        if (bus->classes[ci] != gone->cls)
+            continue;
+        char fe[16], devid[16];
+        snprintf(fe, sizeof(fe), "%u", gone->frontend_id);
+        snprintf(devid, sizeof(devid), "%u", gone->devid);
+        discover(bus, ci, fe, devid, false);
+        return;
+    }
+}
+
 static bool path_below(const char *path, const char *prefix)
 {
     size_t n = strlen(prefix);

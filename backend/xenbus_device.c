@@ -707,6 +707,7 @@ void sc_xenbus_device_disconnected(struct sc_device *dev)
         if (dev->frontend_state == XenbusStateUnknown)
             switch_state(dev, XenbusStateClosed); /* its domain died meanwhile */
         xb_device_remove(dev);
+        xb_rediscover(bus, dev); /* still readable: freed at xb_leave */
     } else if (!dev->removed && dev->probed) {
         /* wherever the frontend has gone meanwhile */
         frontend_changed(dev, dev->frontend_state);

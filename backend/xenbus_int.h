@@ -47,6 +47,10 @@ void xb_device_domain_gone(struct sc_device *dev);
  * nothing to xenstore. */
 void xb_device_remove(struct sc_device *dev);
 void xb_device_free(struct sc_device *dev);
+/* The directory of a device just removed, taken again if the toolstack
+ * recreated it meanwhile (its events went to the old device while that
+ * one drained). */
+void xb_rediscover(struct sc_xenbus *bus, const struct sc_device *gone);
 /* A key of the class's frontend_keys changed (key relative to the frontend). */
 void xb_device_key_event(struct sc_device *dev, const char *key);
 /* Nesting of public entry points: removed devices are freed when the

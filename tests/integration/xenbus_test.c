@@ -743,8 +743,17 @@ static void removal_waits_for_pending_disconnect(void **state)
     pump_for(100);
     assert_int_equal(r->removes, 0);
     assert_non_null(sc_xenbus_find_device(bw.bus, "vbd", guest, devid));
+    /* the toolstack attaches the same disk again meanwhile */
+    ts_add(guest, devid, NULL);
+    pump_for(100);
+    assert_int_equal(r->probes, 1);
     sc_xenbus_device_disconnected(draining);
     assert_int_equal(r->removes, 1);
+    /* the old device is gone, the new directory is taken */
+    drain_slowly = false;
+    WAIT_FOR(r->probes == 2 && be_state(guest, devid) == XenbusStateInitWait);
+    ts_rm_all(guest, devid);
+    WAIT_FOR(r->removes == 2);
     assert_null(sc_xenbus_find_device(bw.bus, "vbd", guest, devid));
 }
 
