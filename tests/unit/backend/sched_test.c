@@ -230,54 +230,170 @@ static double share(uint64_t part, uint64_t whole)
     return whole ? (double)part / (double)whole : 0;
 }
 
+/* Guest a's share of what guests a and b got. */
+static double tenant_share(const struct sim *m, uint16_t a, uint16_t b)
+{
+    return share(tenant_cost(m, a), tenant_cost(m, a) + tenant_cost(m, b));
+}
+
+/* n per second of simulated time, since the start. */
+static double per_sec(const struct sim *m, uint64_t n)
+{
+    return (double)n * SEC / (double)m->now;
+}
+
+static double tenant_iops(const struct sim *m, uint16_t domid)
+{
+    return per_sec(m, tenant_requests(m, domid));
+}
+
+static double tenant_bps(const struct sim *m, uint16_t domid)
+{
+    return per_sec(m, tenant_bytes(m, domid));
+}
+
+static struct sc_sched_tenant_stats tenant_stats(const struct sim *m, uint16_t domid)
+{
+    struct sc_sched_tenant_stats st;
+    assert_int_equal(sc_sched_tenant_stats(m->s, domid, &st), 0);
+    return st;
+}
+
+/* The core was never idle: all of it went to someone. */
+static void assert_core_busy(const struct sim *m)
+{
+    assert_true(m->busy_ns > m->now * 99 / 100);
+}
+
+/* Guests 1, 2 and 3 were served in the ratio of their weights w[]. */
+static void assert_served_by_weight(const struct sim *m, const uint32_t w[3], const char *what)
+{
+    double c1 = (double)tenant_cost(m, 1);
+    double c2 = (double)tenant_cost(m, 2);
+    double c3 = (double)tenant_cost(m, 3);
+    assert_true(c1 > 0);
+    print_message("# %sweights %u:%u:%u -> served 1 : %.3f : %.3f\n", what, w[0], w[1], w[2],
+                  c2 / c1, c3 / c1);
+    assert_true(fabs(c2 / c1 / ((double)w[1] / w[0]) - 1) < 0.03);
+    assert_true(fabs(c3 / c1 / ((double)w[2] / w[0]) - 1) < 0.03);
+}
+
+/* Runs for duration_ns; returns the most q was served in one stretch with
+ * no visit to busy in between. */
+static uint64_t longest_run_without(struct sim *m, const struct simq *q,
+                                    const struct simq *busy, uint64_t duration_ns)
+{
+    uint64_t max_run = 0, run_start = q->cost;
+    uint64_t end = m->now + duration_ns;
+    while (m->now < end) {
+        uint64_t before = busy->cost;
+        sim_step(m);
+        if (busy->cost != before)
+            run_start = q->cost;
+        if (q->cost - run_start > max_run)
+            max_run = q->cost - run_start;
+    }
+    return max_run;
+}
+
+/* q, reserved 2000 IOPS and just busy again after serving nothing for a
+ * while (after `what`), gets its rate: 10 requests in 5 ms, not a burst of
+ * the bucket's depth (burst 10 ms: a full bucket would be 20 requests). */
+static void assert_reserved_rate_resumes(struct sim *m, const struct simq *q, const char *what)
+{
+    sim_run(m, 5 * MS);
+    print_message("# reserved guest, first 5 ms after %s: %lu requests\n", what,
+                  (unsigned long)q->requests);
+    assert_true(q->requests >= 8);
+    assert_true(q->requests <= 14);
+}
+
+/* Runs until simulated time `until`, q coming back with one request each
+ * time it was parked. */
+static void run_unparking(struct sim *m, struct simq *q, uint64_t until)
+{
+    while (m->now < until) {
+        if (q->parked)
+            sim_unpark(m, q, 1);
+        sim_step(m);
+    }
+}
+
+/* Removes every queue still in the scheduler: then nothing is to visit,
+ * and nothing will come. */
+static void remove_all_then_nothing_comes(struct sim *m)
+{
+    for (size_t i = 0; i < m->nq; i++)
+        if (!m->q[i]->parked && !m->q[i]->removed)
+            assert_int_equal(sc_sched_queue_remove(m->s, &m->q[i]->sq), 0);
+    struct sc_sched_grant g;
+    errno = 0;
+    assert_null(sc_sched_next(m->s, m->now, &g));
+    assert_int_equal(errno, EAGAIN);
+    assert_true(g.wait_ns == SC_SCHED_WAIT_FOREVER);
+}
+
+/* A small per-visit budget, so random request sizes often exceed it. */
+static const struct sc_sched_params tight_budget = {
+    .request_cost = 1000, .quantum = 50000, .visit_max_cost = 100000,
+    .visit_max_requests = 16, .burst_ns = 2 * MS,
+};
+
+/* The fixture (SIM_TEST): a simulation with the default parameters in *state. */
+static int sim_setup(void **state)
+{
+    struct sim *m = malloc(sizeof(*m));
+    assert_non_null(m);
+    sim_init(m, NULL);
+    *state = m;
+    return 0;
+}
+
+static int sim_teardown(void **state)
+{
+    sim_fini(*state);
+    free(*state);
+    return 0;
+}
+
+#define SIM_TEST(f) cmocka_unit_test_setup_teardown(f, sim_setup, sim_teardown)
+
 /* ---- fairness by weight ---- */
 
 static void test_equal_weights_jain(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
+    struct sim *m = *state;
     for (uint16_t d = 1; d <= 4; d++)
-        sim_queue(&m, d, SIM_INF, 16384);
-    sim_run(&m, SEC);
+        sim_queue(m, d, SIM_INF, 16384);
+    sim_run(m, SEC);
     double x[4];
     for (uint16_t d = 1; d <= 4; d++) {
-        x[d - 1] = (double)tenant_cost(&m, d);
+        x[d - 1] = (double)tenant_cost(m, d);
         assert_true(x[d - 1] > 0);
         /* the scheduler's counters agree with what was served */
-        struct sc_sched_tenant_stats st;
-        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
-        assert_int_equal(st.cost, tenant_cost(&m, d));
-        assert_int_equal(st.requests, tenant_requests(&m, d));
-        assert_int_equal(st.bytes, tenant_bytes(&m, d));
+        struct sc_sched_tenant_stats st = tenant_stats(m, d);
+        assert_int_equal(st.cost, tenant_cost(m, d));
+        assert_int_equal(st.requests, tenant_requests(m, d));
+        assert_int_equal(st.bytes, tenant_bytes(m, d));
         assert_int_equal(st.reservation_visits, 0);
     }
     assert_true(sc_jain_index(x, 4) > 0.99);
-    sim_fini(&m);
 }
 
 static void check_weights(uint32_t w1, uint32_t w2, uint32_t w3)
 {
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, w1, 0, 0, 0, 0);
-    set_tenant(&m, 2, w2, 0, 0, 0, 0);
-    set_tenant(&m, 3, w3, 0, 0, 0, 0);
-    sim_queue(&m, 1, SIM_INF, 65536);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_queue(&m, 3, SIM_INF, 65536);
-    sim_run(&m, 2 * SEC);
-    double c1 = (double)tenant_cost(&m, 1);
-    double c2 = (double)tenant_cost(&m, 2);
-    double c3 = (double)tenant_cost(&m, 3);
-    assert_true(c1 > 0);
-    print_message("# weights %u:%u:%u -> served 1 : %.3f : %.3f\n", w1, w2, w3,
-                  c2 / c1, c3 / c1);
-    assert_true(fabs(c2 / c1 / ((double)w2 / w1) - 1) < 0.03);
-    assert_true(fabs(c3 / c1 / ((double)w3 / w1) - 1) < 0.03);
-    /* the core was never idle: all of it went to someone */
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    sim_fini(&m);
+    struct sim s, *m = &s;
+    sim_init(m, NULL);
+    set_tenant(m, 1, w1, 0, 0, 0, 0);
+    set_tenant(m, 2, w2, 0, 0, 0, 0);
+    set_tenant(m, 3, w3, 0, 0, 0, 0);
+    sim_queue(m, 1, SIM_INF, 65536);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_queue(m, 3, SIM_INF, 65536);
+    sim_run(m, 2 * SEC);
+    assert_served_by_weight(m, (const uint32_t[]){ w1, w2, w3 }, "");
+    assert_core_busy(m);
+    sim_fini(m);
 }
 
 static void test_weights_1_2_4(void **state)
@@ -289,129 +405,111 @@ static void test_weights_1_2_4(void **state)
 
 static void test_queues_do_not_add_share(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
+    struct sim *m = *state;
     for (int i = 0; i < 8; i++)
-        sim_queue(&m, 1, SIM_INF, 16384);
-    sim_queue(&m, 2, SIM_INF, 16384);
-    sim_run(&m, SEC);
-    double s1 = share(tenant_cost(&m, 1), tenant_cost(&m, 1) + tenant_cost(&m, 2));
+        sim_queue(m, 1, SIM_INF, 16384);
+    sim_queue(m, 2, SIM_INF, 16384);
+    sim_run(m, SEC);
+    double s1 = tenant_share(m, 1, 2);
     print_message("# 8 queues vs 1: %.4f\n", s1);
     assert_true(fabs(s1 - 0.5) < 0.02);
     /* and the guest's queues split its share among them */
     double x[8];
     for (int i = 0; i < 8; i++)
-        x[i] = (double)m.q[i]->cost;
+        x[i] = (double)m->q[i]->cost;
     assert_true(sc_jain_index(x, 8) > 0.95);
-    sim_fini(&m);
 }
 
 static void test_small_vs_large_requests(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    sim_queue(&m, 1, SIM_INF, 512);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_run(&m, SEC);
-    double s1 = share(tenant_cost(&m, 1), tenant_cost(&m, 1) + tenant_cost(&m, 2));
+    struct sim *m = *state;
+    sim_queue(m, 1, SIM_INF, 512);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_run(m, SEC);
+    double s1 = tenant_share(m, 1, 2);
     print_message("# 512 B vs 64 KiB cost share: %.4f\n", s1);
     assert_true(fabs(s1 - 0.5) < 0.02);
     /* equal cost means requests in inverse ratio of (size + per-request
      * charge); by bytes alone the small guest would get 128x the requests */
-    double rr = (double)tenant_requests(&m, 1) / (double)tenant_requests(&m, 2);
+    double rr = (double)tenant_requests(m, 1) / (double)tenant_requests(m, 2);
     double want = (65536.0 + 4096) / (512.0 + 4096);
     assert_true(fabs(rr / want - 1) < 0.03);
-    sim_fini(&m);
 }
 
 /* ---- limits ---- */
 
 static void test_limit_iops(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, 100, 0, 0, 1000, 0);
-    sim_queue(&m, 1, SIM_INF, 4096);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_queue(&m, 3, SIM_INF, 65536);
-    sim_run(&m, 5 * SEC);
-    double per_s = (double)tenant_requests(&m, 1) * SEC / (double)m.now;
+    struct sim *m = *state;
+    set_tenant(m, 1, 100, 0, 0, 1000, 0);
+    sim_queue(m, 1, SIM_INF, 4096);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_queue(m, 3, SIM_INF, 65536);
+    sim_run(m, 5 * SEC);
+    double per_s = tenant_iops(m, 1);
     print_message("# limited guest: %.1f IOPS\n", per_s);
     assert_true(fabs(per_s - 1000) < 20);
     /* the others took the rest: the core stayed busy */
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    assert_true(fabs(share(tenant_cost(&m, 2), tenant_cost(&m, 3)) - 1) < 0.02);
-    struct sc_sched_tenant_stats st;
-    assert_int_equal(sc_sched_tenant_stats(m.s, 1, &st), 0);
-    assert_true(st.throttled > 0);
-    sim_fini(&m);
+    assert_core_busy(m);
+    assert_true(fabs(share(tenant_cost(m, 2), tenant_cost(m, 3)) - 1) < 0.02);
+    assert_true(tenant_stats(m, 1).throttled > 0);
 }
 
 static void test_limit_alone_waits(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, 100, 0, 0, 1000, 0);
-    sim_queue(&m, 1, SIM_INF, 4096);
+    struct sim *m = *state;
+    set_tenant(m, 1, 100, 0, 0, 1000, 0);
+    sim_queue(m, 1, SIM_INF, 4096);
     uint64_t nulls = 0;
-    while (m.now < 3 * SEC) {
-        uint64_t idle = m.idle_ns;
-        sim_step(&m);
-        if (m.idle_ns != idle) {
+    while (m->now < 3 * SEC) {
+        uint64_t idle = m->idle_ns;
+        sim_step(m);
+        if (m->idle_ns != idle) {
             nulls++;
             /* one request per ms: never asked to sleep longer */
-            assert_true(m.idle_ns - idle <= MS);
+            assert_true(m->idle_ns - idle <= MS);
         }
     }
-    double per_s = (double)tenant_requests(&m, 1) * SEC / (double)m.now;
+    double per_s = tenant_iops(m, 1);
     assert_true(fabs(per_s - 1000) < 20);
     assert_true(nulls > 1000);
-    assert_true(m.busy_ns < m.now / 10);
-    sim_fini(&m);
+    assert_true(m->busy_ns < m->now / 10);
 }
 
 static void test_limit_bps(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, 100, 0, 0, 0, 50 * 1000 * 1000);
-    sim_queue(&m, 1, SIM_INF, 65536);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_run(&m, 4 * SEC);
-    double bps = (double)tenant_bytes(&m, 1) * SEC / (double)m.now;
+    struct sim *m = *state;
+    set_tenant(m, 1, 100, 0, 0, 0, 50 * 1000 * 1000);
+    sim_queue(m, 1, SIM_INF, 65536);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_run(m, 4 * SEC);
+    double bps = tenant_bps(m, 1);
     print_message("# limited guest: %.0f bytes/s\n", bps);
     assert_true(fabs(bps / 50e6 - 1) < 0.02);
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    sim_fini(&m);
+    assert_core_busy(m);
 }
 
 /* ---- reservations ---- */
 
 static double reserved_guest_iops(bool reserve)
 {
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
-    set_tenant(&m, 2, 1000, 0, 0, 0, 0);
-    set_tenant(&m, 3, 1, reserve ? 2000 : 0, 0, 0, 0);
-    sim_queue(&m, 1, SIM_INF, 65536);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_queue(&m, 3, SIM_INF, 4096);
-    sim_run(&m, 3 * SEC);
-    double iops = (double)tenant_requests(&m, 3) * SEC / (double)m.now;
-    struct sc_sched_tenant_stats st;
-    assert_int_equal(sc_sched_tenant_stats(m.s, 3, &st), 0);
+    struct sim s, *m = &s;
+    sim_init(m, NULL);
+    set_tenant(m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(m, 2, 1000, 0, 0, 0, 0);
+    set_tenant(m, 3, 1, reserve ? 2000 : 0, 0, 0, 0);
+    sim_queue(m, 1, SIM_INF, 65536);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_queue(m, 3, SIM_INF, 4096);
+    sim_run(m, 3 * SEC);
+    double iops = tenant_iops(m, 3);
+    struct sc_sched_tenant_stats st = tenant_stats(m, 3);
     if (reserve)
         assert_true(st.reservation_visits > 0);
     /* reservation service does not eat into the heavy guests' 1:1 split */
-    assert_true(fabs(share(tenant_cost(&m, 1), tenant_cost(&m, 2)) - 1) < 0.02);
-    sim_fini(&m);
+    assert_true(fabs(share(tenant_cost(m, 1), tenant_cost(m, 2)) - 1) < 0.02);
+    sim_fini(m);
     return iops;
 }
 
@@ -429,111 +527,82 @@ static void test_reservation_iops(void **state)
 
 static void test_reservation_bps(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    set_tenant(&m, 1, 10000, 0, 0, 0, 0);
-    set_tenant(&m, 2, 1, 0, 80 * 1000 * 1000, 0, 0);
-    sim_queue(&m, 1, SIM_INF, 65536);
-    sim_queue(&m, 2, SIM_INF, 65536);
-    sim_run(&m, 3 * SEC);
-    double bps = (double)tenant_bytes(&m, 2) * SEC / (double)m.now;
+    struct sim *m = *state;
+    set_tenant(m, 1, 10000, 0, 0, 0, 0);
+    set_tenant(m, 2, 1, 0, 80 * 1000 * 1000, 0, 0);
+    sim_queue(m, 1, SIM_INF, 65536);
+    sim_queue(m, 2, SIM_INF, 65536);
+    sim_run(m, 3 * SEC);
+    double bps = tenant_bps(m, 2);
     print_message("# weight-1 guest reserved 80 MB/s: %.0f bytes/s\n", bps);
     assert_true(bps >= 80e6 * 0.98);
-    sim_fini(&m);
 }
 
 /* ---- work conservation and idleness ---- */
 
 static void test_single_busy_guest_gets_all(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    sim_queue(&m, 1, SIM_INF, 16384);
-    sim_queue(&m, 2, 0, 16384);
-    sim_queue(&m, 3, 0, 16384);
-    sim_queue(&m, 3, 0, 16384);
-    sim_run(&m, SEC);
-    assert_int_equal(tenant_cost(&m, 2) + tenant_cost(&m, 3), 0);
+    struct sim *m = *state;
+    sim_queue(m, 1, SIM_INF, 16384);
+    sim_queue(m, 2, 0, 16384);
+    sim_queue(m, 3, 0, 16384);
+    sim_queue(m, 3, 0, 16384);
+    sim_run(m, SEC);
+    assert_int_equal(tenant_cost(m, 2) + tenant_cost(m, 3), 0);
     /* idle guests cost only their probes: 1 - 4 probes per 128 KiB round */
-    assert_true(m.busy_ns > m.now * 99 / 100);
+    assert_core_busy(m);
     /* the idle queues were still looked at, so new work would be found */
-    assert_true(m.q[1]->sq.stats.visits > 100);
-    assert_int_equal(m.q[1]->sq.stats.visits, m.q[1]->sq.stats.empty_visits);
-    sim_fini(&m);
+    assert_true(m->q[1]->sq.stats.visits > 100);
+    assert_int_equal(m->q[1]->sq.stats.visits, m->q[1]->sq.stats.empty_visits);
 }
 
 static void test_idle_queue_banks_no_credit(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
-    struct simq *idle = sim_queue(&m, 2, 0, 65536);
-    sim_run(&m, SEC); /* guest 2 is probed ~thousands of times meanwhile */
+    struct sim *m = *state;
+    struct simq *busy = sim_queue(m, 1, SIM_INF, 65536);
+    struct simq *idle = sim_queue(m, 2, 0, 65536);
+    sim_run(m, SEC); /* guest 2 is probed ~thousands of times meanwhile */
     assert_int_equal(idle->cost, 0);
     idle->backlog = SIM_INF;
 
-    /* Longest stretch of guest 2 service with no guest 1 visit in between. */
-    uint64_t max_run = 0, run_start = idle->cost;
     uint64_t c0[MAX_Q], r0[MAX_Q];
-    snapshot(&m, c0, r0);
-    uint64_t end = m.now + 100 * MS;
-    while (m.now < end) {
-        uint64_t before = busy->cost;
-        sim_step(&m);
-        if (busy->cost != before)
-            run_start = idle->cost;
-        if (idle->cost - run_start > max_run)
-            max_run = idle->cost - run_start;
-    }
+    snapshot(m, c0, r0);
+    uint64_t max_run = longest_run_without(m, idle, busy, 100 * MS);
     uint64_t one_request = 65536 + 4096;
     print_message("# longest burst after idling: %lu (quantum %lu)\n",
-                  (unsigned long)max_run, (unsigned long)m.p.quantum);
-    assert_true(max_run <= m.p.quantum + one_request);
+                  (unsigned long)max_run, (unsigned long)m->p.quantum);
+    assert_true(max_run <= m->p.quantum + one_request);
     double s2 = share(idle->cost - c0[1], idle->cost - c0[1] + busy->cost - c0[0]);
     assert_true(fabs(s2 - 0.5) < 0.02); /* no catching up either */
-    sim_fini(&m);
 }
 
 /* Reservation credit does not bank while idle either: once busy again the
  * guest gets its reserved rate, not a catch-up burst of the bucket's depth. */
 static void test_idle_reservation_banks_no_credit(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL); /* burst 10 ms: a full bucket would be 20 requests */
-    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
-    set_tenant(&m, 2, 1, 2000, 0, 0, 0);
-    sim_queue(&m, 1, SIM_INF, 65536);
-    struct simq *idle = sim_queue(&m, 2, 0, 4096);
-    sim_run(&m, SEC);
+    struct sim *m = *state;
+    set_tenant(m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(m, 2, 1, 2000, 0, 0, 0);
+    sim_queue(m, 1, SIM_INF, 65536);
+    struct simq *idle = sim_queue(m, 2, 0, 4096);
+    sim_run(m, SEC);
     assert_int_equal(idle->requests, 0);
     idle->backlog = SIM_INF;
-    sim_run(&m, 5 * MS); /* reserved: 10 requests in 5 ms */
-    print_message("# reserved guest, first 5 ms after idling: %lu requests\n",
-                  (unsigned long)idle->requests);
-    assert_true(idle->requests >= 8);
-    assert_true(idle->requests <= 14);
-    sim_fini(&m);
+    assert_reserved_rate_resumes(m, idle, "idling");
 }
 
 /* A queue claiming work but taking nothing (back-pressure) cannot hold the core. */
 static void test_stalled_queue_does_not_hog(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    struct simq *stuck = sim_queue(&m, 1, SIM_INF, 4096);
+    struct sim *m = *state;
+    struct simq *stuck = sim_queue(m, 1, SIM_INF, 4096);
     stuck->stalled = true;
-    struct simq *ok = sim_queue(&m, 2, SIM_INF, 4096);
+    struct simq *ok = sim_queue(m, 2, SIM_INF, 4096);
     for (int i = 0; i < 10000; i++)
-        sim_step(&m);
+        sim_step(m);
     assert_true(ok->requests > 0);
     assert_true(stuck->sq.stats.visits <= ok->sq.stats.visits + 1);
-    assert_true(m.busy_ns > m.now * 9 / 10);
-    sim_fini(&m);
+    assert_true(m->busy_ns > m->now * 9 / 10);
 }
 
 /* ---- the budget, under a random mix ---- */
@@ -541,117 +610,102 @@ static void test_stalled_queue_does_not_hog(void **state)
 static void test_budget_always_respected(void **state)
 {
     (void)state;
-    struct sim m;
-    struct sc_sched_params p = {
-        .request_cost = 1000, .quantum = 50000, .visit_max_cost = 100000,
-        .visit_max_requests = 16, .burst_ns = 2 * MS,
-    };
-    sim_init(&m, &p);
+    struct sim s, *m = &s;
+    sim_init(m, &tight_budget);
     for (uint16_t d = 1; d <= 6; d++) {
-        uint32_t w = 1 + rnd(&m) % 10000;
-        uint64_t lim_iops = d % 3 == 0 ? 2000 + rnd(&m) % 20000 : 0;
-        uint64_t lim_bps = d % 2 == 0 ? 10000000 + rnd(&m) % 200000000 : 0;
+        uint32_t w = 1 + rnd(m) % 10000;
+        uint64_t lim_iops = d % 3 == 0 ? 2000 + rnd(m) % 20000 : 0;
+        uint64_t lim_bps = d % 2 == 0 ? 10000000 + rnd(m) % 200000000 : 0;
         uint64_t res_iops = d == 1 ? 500 : d == 3 ? lim_iops / 2 : 0;
         uint64_t res_bps = d == 4 ? lim_bps / 2 : 0;
-        set_tenant(&m, d, w, res_iops, res_bps, lim_iops, lim_bps);
+        set_tenant(m, d, w, res_iops, res_bps, lim_iops, lim_bps);
         for (uint32_t n = 0; n <= d % 3; n++)
-            sim_queue(&m, d, rnd(&m) % 100, 0); /* random sizes, some > budget */
+            sim_queue(m, d, rnd(m) % 100, 0); /* random sizes, some > budget */
     }
     for (int i = 0; i < 300000; i++) {
-        if (rnd(&m) % 8 == 0)
-            m.q[rnd(&m) % m.nq]->backlog += rnd(&m) % 4;
-        sim_step(&m); /* checks every grant and visit */
+        if (rnd(m) % 8 == 0)
+            m->q[rnd(m) % m->nq]->backlog += rnd(m) % 4;
+        sim_step(m); /* checks every grant and visit */
     }
     /* counters add up: queues to tenants, tenants to what was served */
     for (uint16_t d = 1; d <= 6; d++) {
-        struct sc_sched_tenant_stats st;
-        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
+        struct sc_sched_tenant_stats st = tenant_stats(m, d);
         uint64_t qc = 0, qv = 0;
-        for (size_t i = 0; i < m.nq; i++) {
-            if (m.q[i]->domid != d)
+        for (size_t i = 0; i < m->nq; i++) {
+            if (m->q[i]->domid != d)
                 continue;
-            qc += m.q[i]->sq.stats.cost;
-            qv += m.q[i]->sq.stats.visits;
+            qc += m->q[i]->sq.stats.cost;
+            qv += m->q[i]->sq.stats.visits;
         }
         assert_int_equal(st.cost, qc);
-        assert_int_equal(st.cost, tenant_cost(&m, d));
+        assert_int_equal(st.cost, tenant_cost(m, d));
         assert_int_equal(st.visits, qv);
     }
-    sim_fini(&m);
+    sim_fini(m);
 }
 
 /* ---- queue removal while running ---- */
 
 static void test_remove_during_operation(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
+    struct sim *m = *state;
     for (uint16_t d = 1; d <= 3; d++) {
-        sim_queue(&m, d, SIM_INF, 16384);
-        sim_queue(&m, d, SIM_INF, 16384);
+        sim_queue(m, d, SIM_INF, 16384);
+        sim_queue(m, d, SIM_INF, 16384);
     }
     for (int i = 0; i < 5000; i++)
-        sim_step(&m);
+        sim_step(m);
 
     /* between visits */
-    assert_int_equal(sc_sched_queue_remove(m.s, &m.q[0]->sq), 0);
-    m.q[0]->removed = true;
-    assert_int_equal(sc_sched_queue_remove(m.s, &m.q[0]->sq), -EINVAL);
+    assert_int_equal(sc_sched_queue_remove(m->s, &m->q[0]->sq), 0);
+    m->q[0]->removed = true;
+    assert_int_equal(sc_sched_queue_remove(m->s, &m->q[0]->sq), -EINVAL);
     for (int i = 0; i < 5000; i++)
-        sim_step(&m);
+        sim_step(m);
 
     /* between next and charge: the visit is dropped */
     struct sc_sched_grant g;
-    struct sc_sched_queue *sq = sc_sched_next(m.s, m.now, &g);
+    struct sc_sched_queue *sq = sc_sched_next(m->s, m->now, &g);
     assert_non_null(sq);
-    assert_int_equal(sc_sched_queue_remove(m.s, sq), 0);
+    assert_int_equal(sc_sched_queue_remove(m->s, sq), 0);
     ((struct simq *)sq)->removed = true;
-    assert_int_equal(sc_sched_charge(m.s, sq, m.now, 4096, 1, true), -EINVAL);
+    assert_int_equal(sc_sched_charge(m->s, sq, m->now, 4096, 1, true), -EINVAL);
     for (int i = 0; i < 5000; i++)
-        sim_step(&m);
+        sim_step(m);
 
     /* every queue of guest 2 */
-    for (size_t i = 0; i < m.nq; i++) {
-        if (m.q[i]->domid == 2 && !m.q[i]->removed) {
-            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
-            m.q[i]->removed = true;
+    for (size_t i = 0; i < m->nq; i++) {
+        if (m->q[i]->domid == 2 && !m->q[i]->removed) {
+            assert_int_equal(sc_sched_queue_remove(m->s, &m->q[i]->sq), 0);
+            m->q[i]->removed = true;
         }
     }
-    assert_int_equal(sc_sched_tenant_remove(m.s, 2), 0);
-    assert_int_equal(sc_sched_tenant_remove(m.s, 2), -ENOENT);
-    assert_int_equal(sc_sched_tenant_remove(m.s, 3), -EBUSY);
+    assert_int_equal(sc_sched_tenant_remove(m->s, 2), 0);
+    assert_int_equal(sc_sched_tenant_remove(m->s, 2), -ENOENT);
+    assert_int_equal(sc_sched_tenant_remove(m->s, 3), -EBUSY);
 
     /* the survivors share fairly */
     uint64_t c0[MAX_Q], r0[MAX_Q];
-    snapshot(&m, c0, r0);
-    uint64_t a0 = tenant_cost(&m, 1), b0 = tenant_cost(&m, 3);
-    sim_run(&m, SEC);
-    uint64_t a = tenant_cost(&m, 1) - a0, b = tenant_cost(&m, 3) - b0;
+    snapshot(m, c0, r0);
+    uint64_t a0 = tenant_cost(m, 1), b0 = tenant_cost(m, 3);
+    sim_run(m, SEC);
+    uint64_t a = tenant_cost(m, 1) - a0, b = tenant_cost(m, 3) - b0;
     assert_true(a > 0 && b > 0);
     assert_true(fabs(share(a, a + b) - 0.5) < 0.02);
-    for (size_t i = 0; i < m.nq; i++)
-        if (m.q[i]->removed)
-            assert_int_equal(m.q[i]->cost, c0[i]);
+    for (size_t i = 0; i < m->nq; i++)
+        if (m->q[i]->removed)
+            assert_int_equal(m->q[i]->cost, c0[i]);
 
     /* a removed queue can come back, for a new guest */
-    struct simq *back = m.q[0];
+    struct simq *back = m->q[0];
     back->removed = false;
     back->domid = 7;
-    assert_int_equal(sc_sched_queue_add(m.s, &back->sq, 7), 0);
+    assert_int_equal(sc_sched_queue_add(m->s, &back->sq, 7), 0);
     uint64_t back0 = back->cost;
-    sim_run(&m, 100 * MS);
+    sim_run(m, 100 * MS);
     assert_true(back->cost > back0);
 
-    /* remove everything: nothing to visit, and nothing will come */
-    for (size_t i = 0; i < m.nq; i++)
-        if (!m.q[i]->removed)
-            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
-    errno = 0;
-    assert_null(sc_sched_next(m.s, m.now, &g));
-    assert_int_equal(errno, EAGAIN);
-    assert_true(g.wait_ns == SC_SCHED_WAIT_FOREVER);
-    sim_fini(&m);
+    remove_all_then_nothing_comes(m);
 }
 
 /* ---- many tenants ---- */
@@ -661,27 +715,25 @@ static void test_remove_during_operation(void **state)
  * weight 100, even 200) as evenly as with four guests. */
 static void test_many_tenants_few_reserved(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
+    struct sim *m = *state;
     const uint16_t n = 1000;
     for (uint16_t d = 1; d <= n; d++) {
         bool res = d % 250 == 1;
-        set_tenant(&m, d, res ? 1 : d % 2 ? 100 : 200, res ? 2000 : 0, 0, 0, 0);
-        sim_queue(&m, d, SIM_INF, res ? 4096 : 16384);
+        set_tenant(m, d, res ? 1 : d % 2 ? 100 : 200, res ? 2000 : 0, 0, 0, 0);
+        sim_queue(m, d, SIM_INF, res ? 4096 : 16384);
     }
-    sim_run(&m, 3 * SEC);
+    sim_run(m, 3 * SEC);
     static double odd[500], even[500];
     size_t no = 0, ne = 0;
     double so = 0, se = 0;
     for (uint16_t d = 1; d <= n; d++) {
         if (d % 250 == 1) {
-            double iops = (double)tenant_requests(&m, d) * SEC / (double)m.now;
+            double iops = tenant_iops(m, d);
             assert_true(iops >= 2000 * 0.98);
             assert_true(iops <= 2000 * 1.10);
             continue;
         }
-        double c = (double)tenant_cost(&m, d);
+        double c = (double)tenant_cost(m, d);
         if (d % 2) {
             odd[no++] = c;
             so += c;
@@ -696,33 +748,26 @@ static void test_many_tenants_few_reserved(void **state)
     assert_true(jo > 0.99);
     assert_true(je > 0.99);
     assert_true(fabs(se / ne / (so / no) / 2 - 1) < 0.03);
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    sim_fini(&m);
+    assert_core_busy(m);
 }
 
 /* 200 guests limited to 200 IOPS each and one unlimited: every limit holds,
  * and the unlimited guest takes the rest of the core. */
 static void test_many_tenants_limited(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
+    struct sim *m = *state;
     for (uint16_t d = 1; d <= 200; d++) {
-        set_tenant(&m, d, 100, 0, 0, 200, 0);
-        sim_queue(&m, d, SIM_INF, 4096);
+        set_tenant(m, d, 100, 0, 0, 200, 0);
+        sim_queue(m, d, SIM_INF, 4096);
     }
-    sim_queue(&m, 500, SIM_INF, 65536);
-    sim_run(&m, 2 * SEC);
+    sim_queue(m, 500, SIM_INF, 65536);
+    sim_run(m, 2 * SEC);
     for (uint16_t d = 1; d <= 200; d++) {
-        double iops = (double)tenant_requests(&m, d) * SEC / (double)m.now;
-        assert_true(fabs(iops / 200 - 1) < 0.02);
-        struct sc_sched_tenant_stats st;
-        assert_int_equal(sc_sched_tenant_stats(m.s, d, &st), 0);
-        assert_true(st.throttled > 0);
+        assert_true(fabs(tenant_iops(m, d) / 200 - 1) < 0.02);
+        assert_true(tenant_stats(m, d).throttled > 0);
     }
-    assert_true(tenant_cost(&m, 500) > 0);
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    sim_fini(&m);
+    assert_true(tenant_cost(m, 500) > 0);
+    assert_core_busy(m);
 }
 
 /* ---- parking: queues found empty leave the scheduler, come back with work ---- */
@@ -731,78 +776,56 @@ static void test_many_tenants_limited(void **state)
  * dry, being parked, and coming back with more work at the next visit. */
 static void test_churn_keeps_weights(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    m.park = true;
+    struct sim *m = *state;
+    m->park = true;
     const uint32_t w[] = { 100, 200, 400 };
     for (uint16_t d = 1; d <= 3; d++) {
-        set_tenant(&m, d, w[d - 1], 0, 0, 0, 0);
+        set_tenant(m, d, w[d - 1], 0, 0, 0, 0);
         for (int i = 0; i < 3; i++)
-            sim_queue(&m, d, 32 + rnd(&m) % 64, 16384);
+            sim_queue(m, d, 32 + rnd(m) % 64, 16384);
     }
-    while (m.now < 2 * SEC) {
-        for (size_t i = 0; i < m.nq; i++)
-            if (m.q[i]->parked)
-                sim_unpark(&m, m.q[i], 32 + rnd(&m) % 64);
-        sim_step(&m);
+    while (m->now < 2 * SEC) {
+        for (size_t i = 0; i < m->nq; i++)
+            if (m->q[i]->parked)
+                sim_unpark(m, m->q[i], 32 + rnd(m) % 64);
+        sim_step(m);
     }
-    double c1 = (double)tenant_cost(&m, 1);
-    double c2 = (double)tenant_cost(&m, 2);
-    double c3 = (double)tenant_cost(&m, 3);
-    print_message("# churn (%lu parks): served 1 : %.3f : %.3f\n", (unsigned long)m.parks,
-                  c2 / c1, c3 / c1);
-    assert_true(m.parks > 1000);
-    assert_true(fabs(c2 / c1 / 2 - 1) < 0.03);
-    assert_true(fabs(c3 / c1 / 4 - 1) < 0.03);
-    assert_true(m.busy_ns > m.now * 99 / 100);
-    sim_fini(&m);
+    print_message("# churn: %lu parks\n", (unsigned long)m->parks);
+    assert_true(m->parks > 1000);
+    assert_served_by_weight(m, w, "churn, ");
+    assert_core_busy(m);
 }
 
 /* A guest whose only queue is parked after every visit and comes straight
  * back gets one turn per round, not one after each of its visits. */
 static void test_churn_no_extra_turns(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    m.park = true;
-    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
-    struct simq *churn = sim_queue(&m, 2, 1, 4096);
-    while (m.now < SEC) {
-        if (churn->parked)
-            sim_unpark(&m, churn, 1);
-        sim_step(&m);
-    }
+    struct sim *m = *state;
+    m->park = true;
+    struct simq *busy = sim_queue(m, 1, SIM_INF, 65536);
+    struct simq *churn = sim_queue(m, 2, 1, 4096);
+    run_unparking(m, churn, SEC);
     double s2 = share(churn->cost, churn->cost + busy->cost);
     print_message("# one-request guest, parked after each visit: %.4f of the core\n", s2);
     /* one 8 KiB visit per round beside about a 128 KiB turn */
-    assert_true(m.parks > 1000);
+    assert_true(m->parks > 1000);
     assert_true(s2 < 0.1);
     assert_true(s2 > 0.03);
-    sim_fini(&m);
 }
 
 /* Debt survives parking: a guest whose single 1 MiB request overshoots its
  * 128 KiB quantum, then parks, waits out its debt when it comes back. */
 static void test_churn_keeps_debt(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    m.park = true;
-    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
-    struct simq *big = sim_queue(&m, 2, 1, 1024 * 1024);
-    while (m.now < 2 * SEC) {
-        if (big->parked)
-            sim_unpark(&m, big, 1);
-        sim_step(&m);
-    }
+    struct sim *m = *state;
+    m->park = true;
+    struct simq *busy = sim_queue(m, 1, SIM_INF, 65536);
+    struct simq *big = sim_queue(m, 2, 1, 1024 * 1024);
+    run_unparking(m, big, 2 * SEC);
     double s2 = share(big->cost, big->cost + busy->cost);
     print_message("# 1 MiB guest, parked after each visit: %.4f of the core\n", s2);
-    assert_true(m.parks > 100);
+    assert_true(m->parks > 100);
     assert_true(fabs(s2 - 0.5) < 0.02);
-    sim_fini(&m);
 }
 
 /* Parking banks nothing either: after a long park, a weight-share guest
@@ -810,40 +833,23 @@ static void test_churn_keeps_debt(void **state)
  * bucket's depth. */
 static void test_park_banks_no_credit(void **state)
 {
-    (void)state;
-    struct sim m;
-    sim_init(&m, NULL);
-    m.park = true;
-    set_tenant(&m, 1, 1000, 0, 0, 0, 0);
-    set_tenant(&m, 3, 1, 2000, 0, 0, 0);
-    struct simq *busy = sim_queue(&m, 1, SIM_INF, 65536);
-    struct simq *w = sim_queue(&m, 2, 0, 65536);
-    struct simq *r = sim_queue(&m, 3, 0, 4096);
-    sim_run(&m, SEC); /* the first visits park w and r */
+    struct sim *m = *state;
+    m->park = true;
+    set_tenant(m, 1, 1000, 0, 0, 0, 0);
+    set_tenant(m, 3, 1, 2000, 0, 0, 0);
+    struct simq *busy = sim_queue(m, 1, SIM_INF, 65536);
+    struct simq *w = sim_queue(m, 2, 0, 65536);
+    struct simq *r = sim_queue(m, 3, 0, 4096);
+    sim_run(m, SEC); /* the first visits park w and r */
     assert_true(w->parked && r->parked);
     assert_int_equal(w->cost + r->cost, 0);
 
-    sim_unpark(&m, r, SIM_INF);
-    sim_run(&m, 5 * MS); /* reserved: 10 requests in 5 ms */
-    print_message("# reserved guest, first 5 ms after a park: %lu requests\n",
-                  (unsigned long)r->requests);
-    assert_true(r->requests >= 8);
-    assert_true(r->requests <= 14);
+    sim_unpark(m, r, SIM_INF);
+    assert_reserved_rate_resumes(m, r, "a park");
 
-    set_tenant(&m, 1, 100, 0, 0, 0, 0); /* equal weights for guests 1 and 2 */
-    sim_unpark(&m, w, SIM_INF);
-    uint64_t max_run = 0, run_start = w->cost;
-    uint64_t end = m.now + 100 * MS;
-    while (m.now < end) {
-        uint64_t before = busy->cost;
-        sim_step(&m);
-        if (busy->cost != before)
-            run_start = w->cost;
-        if (w->cost - run_start > max_run)
-            max_run = w->cost - run_start;
-    }
-    assert_true(max_run <= m.p.quantum + 65536 + 4096);
-    sim_fini(&m);
+    set_tenant(m, 1, 100, 0, 0, 0, 0); /* equal weights for guests 1 and 2 */
+    sim_unpark(m, w, SIM_INF);
+    assert_true(longest_run_without(m, w, busy, 100 * MS) <= m->p.quantum + 65536 + 4096);
 }
 
 /* Random settings, parks, removals and guests coming and going; the
@@ -851,81 +857,70 @@ static void test_park_banks_no_credit(void **state)
 static void test_random_churn(void **state)
 {
     (void)state;
-    struct sim m;
-    struct sc_sched_params p = {
-        .request_cost = 1000, .quantum = 50000, .visit_max_cost = 100000,
-        .visit_max_requests = 16, .burst_ns = 2 * MS,
-    };
-    sim_init(&m, &p);
-    m.park = true;
+    struct sim s, *m = &s;
+    sim_init(m, &tight_budget);
+    m->park = true;
     uint64_t nulls = 0;
     for (uint16_t i = 0; i < 40; i++)
-        sim_queue(&m, (uint16_t)(1 + i % 13) * 257, rnd(&m) % 50, 0);
+        sim_queue(m, (uint16_t)(1 + i % 13) * 257, rnd(m) % 50, 0);
     for (int step = 0; step < 200000; step++) {
-        uint32_t r = rnd(&m) % 64;
-        struct simq *q = m.q[rnd(&m) % m.nq];
-        uint16_t d = (uint16_t)(1 + rnd(&m) % 13) * 257;
+        uint32_t r = rnd(m) % 64;
+        struct simq *q = m->q[rnd(m) % m->nq];
+        uint16_t d = (uint16_t)(1 + rnd(m) % 13) * 257;
         if (r == 0) {
-            uint64_t li = rnd(&m) % 3 ? 0 : 1000 + rnd(&m) % 50000;
-            uint64_t lb = rnd(&m) % 3 ? 0 : 1000000 + rnd(&m) % 100000000;
-            uint64_t ri = li && rnd(&m) % 2 ? li / 2 : rnd(&m) % 3 ? 0 : 300;
-            uint64_t rb = lb && rnd(&m) % 2 ? lb / 4 : 0;
-            set_tenant(&m, d, 1 + rnd(&m) % 1000, ri, rb, li, lb);
+            uint64_t li = rnd(m) % 3 ? 0 : 1000 + rnd(m) % 50000;
+            uint64_t lb = rnd(m) % 3 ? 0 : 1000000 + rnd(m) % 100000000;
+            uint64_t ri = li && rnd(m) % 2 ? li / 2 : rnd(m) % 3 ? 0 : 300;
+            uint64_t rb = lb && rnd(m) % 2 ? lb / 4 : 0;
+            set_tenant(m, d, 1 + rnd(m) % 1000, ri, rb, li, lb);
         } else if (r == 1 && !q->parked && !q->removed) {
-            assert_int_equal(sc_sched_queue_remove(m.s, &q->sq), 0);
+            assert_int_equal(sc_sched_queue_remove(m->s, &q->sq), 0);
             q->removed = true; /* until it comes back, perhaps for another guest */
         } else if (r == 2 && q->removed) {
             q->removed = false;
             q->domid = d;
-            q->backlog = rnd(&m) % 20;
-            assert_int_equal(sc_sched_queue_add(m.s, &q->sq, d), 0);
+            q->backlog = rnd(m) % 20;
+            assert_int_equal(sc_sched_queue_add(m->s, &q->sq, d), 0);
         } else if (r == 3) {
-            int ret = sc_sched_tenant_remove(m.s, d);
+            int ret = sc_sched_tenant_remove(m->s, d);
             assert_true(ret == 0 || ret == -EBUSY || ret == -ENOENT);
         } else if (q->parked && r < 32) {
-            sim_unpark(&m, q, 1 + rnd(&m) % 30);
+            sim_unpark(m, q, 1 + rnd(m) % 30);
         }
         struct sc_sched_grant g;
-        struct sc_sched_queue *sq = sc_sched_next(m.s, m.now, &g);
+        struct sc_sched_queue *sq = sc_sched_next(m->s, m->now, &g);
         if (sq) {
-            sim_visit(&m, sq, &g);
+            sim_visit(m, sq, &g);
             continue;
         }
         /* every guest held back by its limit, or no queue left */
         assert_int_equal(errno, EAGAIN);
         assert_true(g.wait_ns > 0);
         if (g.wait_ns == SC_SCHED_WAIT_FOREVER) {
-            for (size_t i = 0; i < m.nq; i++)
-                assert_true(m.q[i]->parked || m.q[i]->removed);
-            m.now += 1000;
+            for (size_t i = 0; i < m->nq; i++)
+                assert_true(m->q[i]->parked || m->q[i]->removed);
+            m->now += 1000;
         } else {
             nulls++;
-            m.now += g.wait_ns;
+            m->now += g.wait_ns;
         }
     }
     print_message("# random churn: %lu visits, %lu parks, %lu waits\n",
-                  (unsigned long)m.visits, (unsigned long)m.parks, (unsigned long)nulls);
-    assert_true(m.visits > 100000);
+                  (unsigned long)m->visits, (unsigned long)m->parks, (unsigned long)nulls);
+    assert_true(m->visits > 100000);
     assert_true(nulls > 0);
     /* what was served adds up per queue */
-    for (size_t i = 0; i < m.nq; i++) {
-        assert_int_equal(m.q[i]->sq.stats.cost, m.q[i]->cost);
-        assert_int_equal(m.q[i]->sq.stats.requests, m.q[i]->requests);
+    for (size_t i = 0; i < m->nq; i++) {
+        assert_int_equal(m->q[i]->sq.stats.cost, m->q[i]->cost);
+        assert_int_equal(m->q[i]->sq.stats.requests, m->q[i]->requests);
     }
     /* all gone: nothing to visit, nothing will come, every guest removable */
-    for (size_t i = 0; i < m.nq; i++)
-        if (!m.q[i]->parked && !m.q[i]->removed)
-            assert_int_equal(sc_sched_queue_remove(m.s, &m.q[i]->sq), 0);
-    struct sc_sched_grant g;
-    errno = 0;
-    assert_null(sc_sched_next(m.s, m.now, &g));
-    assert_int_equal(errno, EAGAIN);
-    assert_true(g.wait_ns == SC_SCHED_WAIT_FOREVER);
+    remove_all_then_nothing_comes(m);
     for (uint16_t i = 1; i <= 13; i++) {
-        int ret = sc_sched_tenant_remove(m.s, (uint16_t)(i * 257));
+        int ret = sc_sched_tenant_remove(m->s, (uint16_t)(i * 257));
         assert_true(ret == 0 || ret == -ENOENT);
     }
-    sim_fini(&m);
+    sim_fini(m);
 }
 
 /* ---- rejections ---- */
@@ -1030,27 +1025,27 @@ static void test_jain_index(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_equal_weights_jain),
+        SIM_TEST(test_equal_weights_jain),
         cmocka_unit_test(test_weights_1_2_4),
-        cmocka_unit_test(test_queues_do_not_add_share),
-        cmocka_unit_test(test_small_vs_large_requests),
-        cmocka_unit_test(test_limit_iops),
-        cmocka_unit_test(test_limit_alone_waits),
-        cmocka_unit_test(test_limit_bps),
+        SIM_TEST(test_queues_do_not_add_share),
+        SIM_TEST(test_small_vs_large_requests),
+        SIM_TEST(test_limit_iops),
+        SIM_TEST(test_limit_alone_waits),
+        SIM_TEST(test_limit_bps),
         cmocka_unit_test(test_reservation_iops),
-        cmocka_unit_test(test_reservation_bps),
-        cmocka_unit_test(test_single_busy_guest_gets_all),
-        cmocka_unit_test(test_idle_queue_banks_no_credit),
-        cmocka_unit_test(test_idle_reservation_banks_no_credit),
-        cmocka_unit_test(test_stalled_queue_does_not_hog),
+        SIM_TEST(test_reservation_bps),
+        SIM_TEST(test_single_busy_guest_gets_all),
+        SIM_TEST(test_idle_queue_banks_no_credit),
+        SIM_TEST(test_idle_reservation_banks_no_credit),
+        SIM_TEST(test_stalled_queue_does_not_hog),
         cmocka_unit_test(test_budget_always_respected),
-        cmocka_unit_test(test_remove_during_operation),
-        cmocka_unit_test(test_many_tenants_few_reserved),
-        cmocka_unit_test(test_many_tenants_limited),
-        cmocka_unit_test(test_churn_keeps_weights),
-        cmocka_unit_test(test_churn_no_extra_turns),
-        cmocka_unit_test(test_churn_keeps_debt),
-        cmocka_unit_test(test_park_banks_no_credit),
+        SIM_TEST(test_remove_during_operation),
+        SIM_TEST(test_many_tenants_few_reserved),
+        SIM_TEST(test_many_tenants_limited),
+        SIM_TEST(test_churn_keeps_weights),
+        SIM_TEST(test_churn_no_extra_turns),
+        SIM_TEST(test_churn_keeps_debt),
+        SIM_TEST(test_park_banks_no_credit),
         cmocka_unit_test(test_random_churn),
         cmocka_unit_test(test_invalid_params),
         cmocka_unit_test(test_jain_index),

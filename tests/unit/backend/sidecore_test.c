@@ -233,12 +233,10 @@ static void fake_quiesce(struct sc_queue *q)
     }
 }
 
-static const struct sc_queue_ops fake_ops = {
-    .poll = fake_poll,
-    .flush = fake_flush,
-    .rearm = fake_rearm,
-    .idle = fake_idle,
-};
+/* The ops every fake has; the tables below add optional ones. */
+#define FAKE_OPS_RING .poll = fake_poll, .flush = fake_flush, .rearm = fake_rearm, .idle = fake_idle
+
+static const struct sc_queue_ops fake_ops = { FAKE_OPS_RING };
 
 /* The ring has requests (the same producer index rearm reads). */
 static bool fake_pending(struct sc_queue *q)
@@ -249,10 +247,7 @@ static bool fake_pending(struct sc_queue *q)
 
 /* With pending: the core parks the queue while it has nothing. */
 static const struct sc_queue_ops fake_parking_ops = {
-    .poll = fake_poll,
-    .flush = fake_flush,
-    .rearm = fake_rearm,
-    .idle = fake_idle,
+    FAKE_OPS_RING,
     .quiesce = fake_quiesce,
     .pending = fake_pending,
 };
@@ -261,10 +256,7 @@ static const struct sc_queue_ops fake_parking_ops = {
 static const struct sc_queue_ops *new_ops = &fake_ops;
 
 static const struct sc_queue_ops fake_quiesce_ops = {
-    .poll = fake_poll,
-    .flush = fake_flush,
-    .rearm = fake_rearm,
-    .idle = fake_idle,
+    FAKE_OPS_RING,
     .quiesce = fake_quiesce,
 };
 
@@ -313,6 +305,47 @@ static void fake_free(struct fake *f, struct sc_core *core)
     free(f->seen);
     memset(f, 0x5a, sizeof(*f)); /* a core still touching it would trip */
     free(f);
+}
+
+/* A fake with the parking ops (fake_parking_ops), whatever new_ops is. */
+static struct fake *fake_new_parking(domid_t domid, enum fake_io io, uint32_t nseen)
+{
+    const struct sc_queue_ops *ops = new_ops;
+    new_ops = &fake_parking_ops;
+    struct fake *f = fake_new(domid, io, nseen);
+    new_ops = ops;
+    return f;
+}
+
+/* A fake whose ring is always full: keeps the core busy. */
+static struct fake *fake_endless(domid_t domid)
+{
+    struct fake *f = fake_new(domid, FAKE_SYNC, 0);
+    f->endless = true;
+    return f;
+}
+
+/* A fake of the guest's, bound to the core's handle and added to it. */
+static struct fake *fake_on_core(struct sc_core *core, enum fake_io io, uint32_t nseen)
+{
+    struct fake *f = fake_new(guest_id, io, nseen);
+    fake_bind(f, core);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    return f;
+}
+
+/* Removes f from the core (which must succeed) and frees it. */
+static void fake_remove_free(struct fake *f, struct sc_core *core)
+{
+    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
+    fake_free(f, core);
+}
+
+/* A pipe whose read end f's poll reads (not yet watched). */
+static void fake_pipe(struct fake *f, int p[2])
+{
+    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    f->rfd = p[0];
 }
 
 static void produce_via(struct fake *f, uint32_t n, int gport);
@@ -388,6 +421,22 @@ static void wait_core_quiet(struct sc_core *core)
     } while (a.rounds != b.rounds && sc_clock_ns() < deadline);
 }
 
+/* Waits (up to 5 s) until f's poll read `want` bytes of its fd in all. */
+static void assert_fd_bytes_reach(struct fake *f, uint64_t want)
+{
+    uint64_t deadline = sc_clock_ns() + 5000000000ull;
+    while (atomic_load(&f->fd_bytes) != want && sc_clock_ns() < deadline)
+        usleep(100);
+    assert_int_equal(atomic_load(&f->fd_bytes), want);
+}
+
+static struct sc_core_stats core_stats(struct sc_core *core)
+{
+    struct sc_core_stats cs;
+    sc_core_stats(core, &cs);
+    return cs;
+}
+
 static uint64_t qstat(const struct fake *f, enum sc_queue_counter c)
 {
     struct sc_queue_stats_snap s;
@@ -405,6 +454,13 @@ static bool wait_qstat(const struct fake *f, enum sc_queue_counter c, uint64_t w
         usleep(200);
     }
     return true;
+}
+
+/* Waits (up to 2 s) until busy served more than `served` requests: it
+ * still is (a loaded machine may not run the core for a while). */
+static void assert_still_served(const struct fake *busy, uint64_t served)
+{
+    assert_true(wait_qstat(busy, SC_QSTAT_REQUESTS, served + 1, 2000000000ull));
 }
 
 static struct sc_core *core_new(uint64_t poll_idle_ns, int attention_fd)
@@ -479,9 +535,7 @@ static void kick_wakes_sleeping_core_every_time(void **state)
     (void)state;
     enum { CYCLES = 10000 };
     struct sc_core *core = core_new(0, -1);
-    struct fake *f = fake_new(guest_id, FAKE_SYNC, CYCLES * 2);
-    fake_bind(f, core);
-    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    struct fake *f = fake_on_core(core, FAKE_SYNC, CYCLES * 2);
 
     uint32_t produced = 0;
     for (int i = 0; i < CYCLES; i++) {
@@ -501,10 +555,9 @@ static void kick_wakes_sleeping_core_every_time(void **state)
      * kicks were received: all but the rare two that coalesced because the
      * second came before the first was taken (an event channel is a pending
      * bit, as on Xen). */
-    struct sc_core_stats cs;
     bool received = wait_qstat(f, SC_QSTAT_KICKS, f->kicks_sent - f->kicks_sent / 100,
                                2000000000ull);
-    sc_core_stats(core, &cs);
+    struct sc_core_stats cs = core_stats(core);
     /* Sleeps: the odd cycles produce the moment req_event moves, which races
      * the core's re-check right after it (then the core stays polling, as it
      * should), so not every cycle ends in a sleep; what matters is that the
@@ -533,9 +586,7 @@ static void no_lost_kick_around_rearm(void **state)
     (void)state;
     enum { CYCLES = 10000 };
     struct sc_core *core = core_new(20000, -1);
-    struct fake *f = fake_new(guest_id, FAKE_NOP, CYCLES * 3);
-    fake_bind(f, core);
-    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    struct fake *f = fake_on_core(core, FAKE_NOP, CYCLES * 3);
     uint32_t produced = 0;
     srand(7);
     for (int i = 0; i < CYCLES; i++) {
@@ -553,8 +604,7 @@ static void no_lost_kick_around_rearm(void **state)
     for (uint32_t i = 0; i < produced; i++)
         assert_int_equal(f->seen[i], 1);
     assert_int_equal(f->inflight, 0);
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
+    struct sc_core_stats cs = core_stats(core);
     assert_true(cs.io_submitted >= produced);
     assert_int_equal(cs.io_submitted, cs.io_completed);
     assert_true(cs.sleeps > 0);
@@ -568,9 +618,7 @@ static void polling_suppresses_kicks(void **state)
     (void)state;
     enum { CYCLES = 20000 };
     struct sc_core *core = core_new(5000000000ull, -1); /* 5 s: never sleeps here */
-    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
-    fake_bind(f, core);
-    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    struct fake *f = fake_on_core(core, FAKE_SYNC, 0);
     for (int i = 0; i < CYCLES; i++) {
         produce(f, 1);
         assert_true(wait_answered(f, 5000000000ull));
@@ -593,8 +641,7 @@ static void add_remove_while_running(void **state)
 {
     (void)state;
     struct sc_core *core = core_new(50000, -1);
-    struct fake *busy = fake_new(1, FAKE_SYNC, 0);
-    busy->endless = true;
+    struct fake *busy = fake_endless(1);
     assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
     assert_int_equal(sc_core_add_queue(core, &busy->q), -EINVAL); /* already on a core */
 
@@ -604,10 +651,7 @@ static void add_remove_while_running(void **state)
         fake_bind(f, core);
         produce(f, 8);
         assert_int_equal(sc_core_add_queue(core, &f->q), 0);
-        uint64_t deadline = sc_clock_ns() + 2000000000ull;
-        while (atomic_load(&f->cons_seen) != 8 && sc_clock_ns() < deadline)
-            usleep(100);
-        assert_int_equal(atomic_load(&f->cons_seen), 8);
+        assert_true(wait_consumed(f, 8, 2000000000ull));
         uint64_t t0 = sc_clock_ns();
         assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
         /* Everything completed and was pushed before remove returned. */
@@ -633,21 +677,13 @@ static void add_remove_while_running(void **state)
     assert_int_equal(sc_core_add_queue(core, &a->q), 0);
     assert_int_equal(sc_core_add_queue(core, &b->q), 0);
 
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.queues, 3);
-    uint64_t served = qstat(busy, SC_QSTAT_REQUESTS);
-    /* Still served (never stopped); a loaded machine may not run the core for a while. */
-    uint64_t until = sc_clock_ns() + 2000000000ull;
-    while (qstat(busy, SC_QSTAT_REQUESTS) == served && sc_clock_ns() < until)
-        usleep(1000);
-    assert_true(qstat(busy, SC_QSTAT_REQUESTS) > served);
+    assert_int_equal(core_stats(core).queues, 3);
+    assert_still_served(busy, qstat(busy, SC_QSTAT_REQUESTS)); /* never stopped */
 
     assert_int_equal(sc_core_remove_queue(core, &a->q), 0);
     assert_int_equal(sc_core_remove_queue(core, &b->q), 0);
     assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.queues, 0);
+    assert_int_equal(core_stats(core).queues, 0);
     uint64_t after = qstat(busy, SC_QSTAT_REQUESTS);
     usleep(10000);
     assert_int_equal(qstat(busy, SC_QSTAT_REQUESTS), after);
@@ -668,8 +704,7 @@ static void fair_share_by_weight(void **state)
     assert_int_equal(sc_core_set_tenant(core, 12, &c3), 0);
     struct sc_sched_tenant_conf bad = { .weight = 0 };
     assert_int_equal(sc_core_set_tenant(core, 13, &bad), -EINVAL);
-    struct fake *a = fake_new(11, FAKE_SYNC, 0), *b = fake_new(12, FAKE_SYNC, 0);
-    a->endless = b->endless = true;
+    struct fake *a = fake_endless(11), *b = fake_endless(12);
     b->req_bytes = 512; /* the share is of cost, not of requests */
     assert_int_equal(sc_core_add_queue(core, &a->q), 0);
     assert_int_equal(sc_core_add_queue(core, &b->q), 0);
@@ -705,10 +740,8 @@ static void fair_share_by_weight(void **state)
     if (eb / ea < 2.7 || eb / ea > 3.3)
         fail_msg("queue cost ratio %.3f (%.0f / %.0f), tenant ratio %.3f", eb / ea, eb, ea, ratio);
 
-    assert_int_equal(sc_core_remove_queue(core, &a->q), 0);
-    assert_int_equal(sc_core_remove_queue(core, &b->q), 0);
-    fake_free(a, core);
-    fake_free(b, core);
+    fake_remove_free(a, core);
+    fake_remove_free(b, core);
     sc_core_destroy(core);
 }
 
@@ -719,9 +752,8 @@ static void failing_queue_raises_attention(void **state)
     int att = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     assert_true(att >= 0);
     struct sc_core *core = core_new(100000, att);
-    struct fake *bad = fake_new(guest_id, FAKE_SYNC, 0), *good = fake_new(3, FAKE_SYNC, 0);
+    struct fake *bad = fake_new(guest_id, FAKE_SYNC, 0), *good = fake_endless(3);
     fake_bind(bad, core);
-    good->endless = true;
     assert_int_equal(sc_core_add_queue(core, &good->q), 0);
     assert_int_equal(sc_core_add_queue(core, &bad->q), 0);
     usleep(10000);
@@ -744,22 +776,16 @@ static void failing_queue_raises_attention(void **state)
     assert_int_equal(xsim_evtchn_notify(gevt, (evtchn_port_t)bad->gport), 0);
     uint64_t served = qstat(good, SC_QSTAT_REQUESTS);
     usleep(30000); /* time for the kick to arrive and (wrongly) revive it */
-    uint64_t until = sc_clock_ns() + 2000000000ull;
-    while (qstat(good, SC_QSTAT_REQUESTS) == served && sc_clock_ns() < until)
-        usleep(1000);
-    assert_true(qstat(good, SC_QSTAT_REQUESTS) > served);
+    assert_still_served(good, served);
     assert_int_equal(qstat(bad, SC_QSTAT_EMPTY_POLLS) + qstat(bad, SC_QSTAT_BUSY_POLLS), polls);
     assert_int_equal(poll(&p, 1, 0), 0); /* raised once */
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.failed, 1);
+    assert_int_equal(core_stats(core).failed, 1);
 
     /* A failed queue still comes back on remove, and cannot be re-added as is. */
     assert_int_equal(sc_core_remove_queue(core, &bad->q), 0);
     assert_int_equal(sc_core_add_queue(core, &bad->q), -EINVAL);
-    assert_int_equal(sc_core_remove_queue(core, &good->q), 0);
     fake_free(bad, core);
-    fake_free(good, core);
+    fake_remove_free(good, core);
     sc_core_destroy(core);
     close(att);
 }
@@ -794,8 +820,7 @@ static void stats_and_latency(void **state)
     assert_true(p99 >= p50);
     assert_true(sc_hist_mean(&d.latency) >= 2000000);
 
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
+    struct sc_core_stats cs = core_stats(core);
     assert_true(cs.rounds >= cs.busy_rounds && cs.busy_rounds > 0);
     assert_true(cs.busy_ns > 0);
     assert_true(cs.sleeps > 0 && cs.sleep_ns > 20ull * 1000000); /* it slept through the I/O */
@@ -803,8 +828,7 @@ static void stats_and_latency(void **state)
     assert_int_equal(cs.io_completed, 80);
     assert_int_equal(cs.queues, 1);
     assert_true(cs.commands >= 1);
-    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
-    fake_free(f, core);
+    fake_remove_free(f, core);
     sc_core_destroy(core);
 }
 
@@ -815,23 +839,20 @@ static void limit_throttles_and_sleeps(void **state)
     struct sc_core *core = core_new(100000, -1);
     struct sc_sched_tenant_conf c = { .weight = 100, .limit = { .iops = 2000 } };
     assert_int_equal(sc_core_set_tenant(core, 21, &c), 0);
-    struct fake *f = fake_new(21, FAKE_SYNC, 0);
-    f->endless = true;
+    struct fake *f = fake_endless(21);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
     usleep(50000);
-    struct sc_core_stats c0, c1;
-    sc_core_stats(core, &c0);
+    struct sc_core_stats c0 = core_stats(core);
     uint64_t r0 = qstat(f, SC_QSTAT_REQUESTS), t0 = sc_clock_ns();
     usleep(400000);
     uint64_t r1 = qstat(f, SC_QSTAT_REQUESTS), t1 = sc_clock_ns();
-    sc_core_stats(core, &c1);
+    struct sc_core_stats c1 = core_stats(core);
     double iops = (double)(r1 - r0) * 1e9 / (double)(t1 - t0);
     if (iops < 1700 || iops > 2300)
         fail_msg("%.0f IOPS under a limit of 2000", iops);
     assert_true(c1.sleeps - c0.sleeps > 20);
     assert_true(c1.sleep_ns - c0.sleep_ns > 200000000ull); /* mostly asleep */
-    assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
-    fake_free(f, core);
+    fake_remove_free(f, core);
     sc_core_destroy(core);
 }
 
@@ -844,9 +865,7 @@ static void destroy_drains_leftover_queue(void **state)
     f->io_ns = 5000000;
     produce(f, 4);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
-    uint64_t deadline = sc_clock_ns() + 2000000000ull;
-    while (atomic_load(&f->cons_seen) != 4 && sc_clock_ns() < deadline)
-        usleep(100);
+    wait_consumed(f, 4, 2000000000ull);
     sc_core_destroy(core);
     assert_int_equal(f->inflight, 0);
     assert_int_equal(atomic_load(&f->rsp_prod), 4);
@@ -938,8 +957,7 @@ static void commands_from_many_threads(void **state)
 {
     (void)state;
     struct sc_core *core = core_new(0, -1); /* sleeps whenever idle: the doorbell matters */
-    struct fake *busy = fake_new(1, FAKE_SYNC, 0);
-    busy->endless = true;
+    struct fake *busy = fake_endless(1);
     assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
     struct poster ps[POSTERS];
     pthread_t th[POSTERS];
@@ -979,6 +997,27 @@ static void count_done(struct sc_core_cmd *cmd)
     (*(unsigned *)cmd->owner)++;
 }
 
+/* A REMOVE of q answered to reply, counting its completion in *done. */
+static struct sc_core_cmd remove_cmd(struct sc_queue *q, struct sc_inbox *reply, unsigned *done)
+{
+    return (struct sc_core_cmd){ .type = SC_CORE_CMD_REMOVE, .q = q, .reply = reply,
+                                 .done = count_done, .owner = done };
+}
+
+/* Reaps reply, sleeping on it, until *done is non-zero or timeout_ns passed. */
+static void reap_until_done(struct sc_inbox *reply, const unsigned *done, uint64_t timeout_ns)
+{
+    uint64_t deadline = sc_clock_ns() + timeout_ns;
+    while (!*done && sc_clock_ns() < deadline) {
+        if (sc_inbox_arm(reply)) {
+            struct pollfd p = { .fd = sc_inbox_fd(reply), .events = POLLIN };
+            poll(&p, 1, 1000);
+        }
+        sc_inbox_disarm(reply);
+        sc_core_cmd_reap(reply);
+    }
+}
+
 /* Removes wait for their queue's I/O without holding up anything else:
  * two removes pending, a CALL and a SET_TENANT posted after them complete
  * first, and each remove completes when its own I/O does. */
@@ -986,11 +1025,7 @@ static void removes_pending_hold_up_nothing(void **state)
 {
     (void)state;
     struct sc_core *core = core_new(20000, -1);
-    struct fake *a = fake_new(guest_id, FAKE_HOLD, 0), *b = fake_new(guest_id, FAKE_HOLD, 0);
-    fake_bind(a, core);
-    fake_bind(b, core);
-    assert_int_equal(sc_core_add_queue(core, &a->q), 0);
-    assert_int_equal(sc_core_add_queue(core, &b->q), 0);
+    struct fake *a = fake_on_core(core, FAKE_HOLD, 0), *b = fake_on_core(core, FAKE_HOLD, 0);
     produce(a, 3);
     produce(b, 5);
     assert_true(wait_consumed(a, 3, 5000000000ull));
@@ -999,12 +1034,9 @@ static void removes_pending_hold_up_nothing(void **state)
     struct sc_inbox reply;
     assert_int_equal(sc_inbox_init(&reply), 0);
     unsigned ra = 0, rb = 0, rcall = 0, rten = 0, rdup = 0;
-    struct sc_core_cmd rma = { .type = SC_CORE_CMD_REMOVE, .q = &a->q, .reply = &reply,
-                               .done = count_done, .owner = &ra };
-    struct sc_core_cmd rmb = rma, dup = rma, call, ten;
-    rmb.q = &b->q;
-    rmb.owner = &rb;
-    dup.owner = &rdup;
+    struct sc_core_cmd rma = remove_cmd(&a->q, &reply, &ra);
+    struct sc_core_cmd rmb = remove_cmd(&b->q, &reply, &rb);
+    struct sc_core_cmd dup = remove_cmd(&a->q, &reply, &rdup), call, ten;
     call = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = fake_release, .arg = b,
                                  .reply = &reply, .done = count_done, .owner = &rcall };
     ten = (struct sc_core_cmd){ .type = SC_CORE_CMD_SET_TENANT, .domid = 77,
@@ -1029,11 +1061,7 @@ static void removes_pending_hold_up_nothing(void **state)
 
     /* b's I/O completes (the CALL answers it): b's remove completes, a's not */
     assert_int_equal(sc_core_post(core, &call), 0);
-    uint64_t deadline = sc_clock_ns() + 5000000000ull;
-    while (rb == 0 && sc_clock_ns() < deadline) {
-        sc_core_cmd_reap(&reply);
-        usleep(200);
-    }
+    reap_until_done(&reply, &rb, 5000000000ull);
     assert_int_equal(rcall, 1);
     assert_int_equal(rb, 1);
     assert_int_equal(rmb.result, 0);
@@ -1045,11 +1073,7 @@ static void removes_pending_hold_up_nothing(void **state)
 
     call.arg = a;
     assert_int_equal(sc_core_post(core, &call), 0);
-    deadline = sc_clock_ns() + 5000000000ull;
-    while (ra == 0 && sc_clock_ns() < deadline) {
-        sc_core_cmd_reap(&reply);
-        usleep(200);
-    }
+    reap_until_done(&reply, &ra, 5000000000ull);
     assert_int_equal(ra, 1);
     assert_int_equal(rma.result, 0);
     assert_int_equal(atomic_load(&a->rsp_prod), 3);
@@ -1083,8 +1107,7 @@ static void tenant_stats_never_wait_on_the_core(void **state)
     struct sc_sched_tenant_stats ts;
     assert_int_equal(sc_core_tenant_stats(core, 31, &ts), -ENOENT);
     assert_int_equal(sc_core_tenant_stats(NULL, 31, &ts), -EINVAL);
-    struct fake *f = fake_new(31, FAKE_SYNC, 0);
-    f->endless = true;
+    struct fake *f = fake_endless(31);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
     /* known as soon as the ADD completed */
     assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
@@ -1102,8 +1125,7 @@ static void tenant_stats_never_wait_on_the_core(void **state)
         usleep(100);
     /* the core thread is stuck in the CALL: the read still returns */
     assert_int_equal(sc_core_tenant_stats(core, 31, &ts), 0);
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
+    core_stats(core); /* and so does this one */
     atomic_store(&g.state, 2);
     assert_int_equal(sc_core_remove_queue(core, &f->q), 0); /* also: cmd is done after this */
     fake_free(f, core);
@@ -1125,8 +1147,7 @@ static void destroy_within_abandons_hung_io(void **state)
     struct sc_inbox reply;
     assert_int_equal(sc_inbox_init(&reply), 0);
     unsigned done = 0;
-    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = &f->q, .reply = &reply,
-                              .done = count_done, .owner = &done };
+    struct sc_core_cmd rm = remove_cmd(&f->q, &reply, &done);
     assert_int_equal(sc_core_post(core, &rm), 0);
     assert_int_equal(sc_core_destroy_within(core, 50000000ull), -ETIMEDOUT);
     assert_int_equal(sc_core_cmd_reap(&reply), 1);
@@ -1171,19 +1192,10 @@ static void quiesce_bounds_removal(void **state)
     struct sc_inbox reply;
     assert_int_equal(sc_inbox_init(&reply), 0);
     unsigned done = 0;
-    struct sc_core_cmd rm = { .type = SC_CORE_CMD_REMOVE, .q = &f->q, .reply = &reply,
-                              .done = count_done, .owner = &done };
+    struct sc_core_cmd rm = remove_cmd(&f->q, &reply, &done);
     assert_int_equal(sc_core_post(core, &rm), 0);
     /* a liveness bound, not a speed check: without the cancel it is an hour */
-    uint64_t deadline = sc_clock_ns() + 20000000000ull;
-    while (!done && sc_clock_ns() < deadline) {
-        if (sc_inbox_arm(&reply)) {
-            struct pollfd p = { .fd = sc_inbox_fd(&reply), .events = POLLIN };
-            poll(&p, 1, 1000);
-        }
-        sc_inbox_disarm(&reply);
-        sc_core_cmd_reap(&reply);
-    }
+    reap_until_done(&reply, &done, 20000000000ull);
     assert_int_equal(done, 1);
     assert_int_equal(rm.result, 0);
     assert_int_equal(f->quiesced, 1);
@@ -1243,8 +1255,7 @@ static void watched_fd_wakes_the_core(void **state)
     struct sc_core *core = core_new(0, -1);
     struct fake *f = fake_new(guest_id, FAKE_SYNC, 0), *g = fake_new(guest_id, FAKE_SYNC, 0);
     int p[2];
-    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
-    f->rfd = p[0];
+    fake_pipe(f, p);
     assert_int_equal(sc_queue_watch_fd(&f->q, -1), -EINVAL);
     assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), 0);
     assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), -EEXIST);
@@ -1261,17 +1272,13 @@ static void watched_fd_wakes_the_core(void **state)
 
     /* Nothing else can wake this core (no kick, no I/O, no command), so
      * every byte read after the first proves a wake by the fd. */
-    struct sc_core_stats c0, c1;
-    sc_core_stats(core, &c0);
+    struct sc_core_stats c0 = core_stats(core);
     for (int i = 0; i < 10; i++) {
         wait_core_quiet(core);
         assert_int_equal(write(p[1], "x", 1), 1);
-        uint64_t deadline = sc_clock_ns() + 5000000000ull;
-        while (atomic_load(&f->fd_bytes) != (uint64_t)i + 1 && sc_clock_ns() < deadline)
-            usleep(100);
-        assert_int_equal(atomic_load(&f->fd_bytes), i + 1);
+        assert_fd_bytes_reach(f, (uint64_t)i + 1);
     }
-    sc_core_stats(core, &c1);
+    struct sc_core_stats c1 = core_stats(core);
     assert_true(c1.wakeups - c0.wakeups >= 5); /* all 10 unless a write beat the sleep */
     assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
     /* the remove took the fd off the core's epoll: it can be watched anew */
@@ -1319,9 +1326,7 @@ static void queue_with_two_ports(void **state)
             fail_msg("cycle %d (port %d): not answered", i, i % 2);
         assert_true(wait_qstat(f, SC_QSTAT_KICKS, kicks + 1, 2000000000ull));
     }
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(core_stats(core).stray_kicks, 0);
     assert_int_equal(sc_queue_notify_port(&f->q, 2), -EINVAL);
     assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
     assert_int_equal(sc_evtchn_unbind(sc_core_evtchn(core), (evtchn_port_t)f->q.ports[1]), 0);
@@ -1368,9 +1373,7 @@ static void queues_sharing_a_port(void **state)
         assert_true(wait_qstat(b, SC_QSTAT_KICKS, kb + 1, 2000000000ull));
     }
     assert_int_equal(qstat(a, SC_QSTAT_KICKS), ka);
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.stray_kicks, 0);
+    assert_int_equal(core_stats(core).stray_kicks, 0);
     assert_int_equal(sc_core_remove_queue(core, &b->q), 0);
     fake_free(a, core);
     b->q.port = SC_QUEUE_NO_PORT;
@@ -1389,15 +1392,13 @@ static void idle_queues_are_parked(void **state)
     (void)state;
     enum { IDLE = 40 };
     struct sc_core *core = core_new(5000000000ull, -1);
-    new_ops = &fake_parking_ops;
-    struct fake *busy = fake_new(1, FAKE_SYNC, 0), *idle[IDLE];
+    struct fake *busy = fake_new_parking(1, FAKE_SYNC, 0), *idle[IDLE];
     busy->endless = true;
     assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
     for (int i = 0; i < IDLE; i++) {
-        idle[i] = fake_new((domid_t)(100 + i % 4), i % 2 ? FAKE_SYNC : FAKE_NOP, 0);
+        idle[i] = fake_new_parking((domid_t)(100 + i % 4), i % 2 ? FAKE_SYNC : FAKE_NOP, 0);
         assert_int_equal(sc_core_add_queue(core, &idle[i]->q), 0);
     }
-    new_ops = &fake_ops;
     /* each is visited once (added as "has work"), then parked */
     for (int i = 0; i < IDLE; i++)
         assert_true(wait_qstat(idle[i], SC_QSTAT_EMPTY_POLLS, 1, 5000000000ull));
@@ -1428,40 +1429,29 @@ static void idle_queues_are_parked(void **state)
         assert_int_equal(idle[i]->inflight, 0);
         fake_free(idle[i], core);
     }
-    assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
-    fake_free(busy, core);
+    fake_remove_free(busy, core);
     sc_core_destroy(core);
 }
 
-/* The sleeping-core tests again with parking queues: parked queues are
- * rearmed before every sleep, so no kick is lost. */
-static void kick_wakes_sleeping_core_parked(void **state)
+/* The fixture of the tests run again with parking queues (PARKED_TEST):
+ * fake_new gives the parking ops meanwhile.  For the sleeping-core tests,
+ * parked queues are rearmed before every sleep, so no kick is lost. */
+static int parking_on(void **state)
 {
+    (void)state;
     new_ops = &fake_parking_ops;
-    kick_wakes_sleeping_core_every_time(state);
-    new_ops = &fake_ops;
+    return 0;
 }
 
-static void no_lost_kick_around_rearm_parked(void **state)
+static int parking_off(void **state)
 {
-    new_ops = &fake_parking_ops;
-    no_lost_kick_around_rearm(state);
+    (void)state;
     new_ops = &fake_ops;
+    return 0;
 }
 
-static void polling_suppresses_kicks_parked(void **state)
-{
-    new_ops = &fake_parking_ops;
-    polling_suppresses_kicks(state);
-    new_ops = &fake_ops;
-}
-
-static void watched_fd_wakes_the_core_parked(void **state)
-{
-    new_ops = &fake_parking_ops;
-    watched_fd_wakes_the_core(state);
-    new_ops = &fake_ops;
-}
+#define PARKED_TEST(title, fn) \
+    { .name = (title), .test_func = (fn), .setup_func = parking_on, .teardown_func = parking_off }
 
 /* A parked queue's fd data is found while the core is busy with others
  * (it never sleeps here): its pending() cannot see the fd. */
@@ -1469,14 +1459,10 @@ static void watched_fd_unparks_while_busy(void **state)
 {
     (void)state;
     struct sc_core *core = core_new(5000000000ull, -1);
-    struct fake *busy = fake_new(1, FAKE_SYNC, 0);
-    busy->endless = true;
-    new_ops = &fake_parking_ops;
-    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
-    new_ops = &fake_ops;
+    struct fake *busy = fake_endless(1);
+    struct fake *f = fake_new_parking(guest_id, FAKE_SYNC, 0);
     int p[2];
-    assert_int_equal(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
-    f->rfd = p[0];
+    fake_pipe(f, p);
     assert_int_equal(sc_queue_watch_fd(&f->q, p[0]), 0);
     assert_int_equal(sc_core_add_queue(core, &busy->q), 0);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
@@ -1488,14 +1474,9 @@ static void watched_fd_unparks_while_busy(void **state)
             usleep(2000);
         } while (qstat(f, SC_QSTAT_EMPTY_POLLS) != e && sc_clock_ns() < deadline);
         assert_int_equal(write(p[1], "xy", 2), 2);
-        deadline = sc_clock_ns() + 5000000000ull;
-        while (atomic_load(&f->fd_bytes) != 2 * ((uint64_t)i + 1) && sc_clock_ns() < deadline)
-            usleep(100);
-        assert_int_equal(atomic_load(&f->fd_bytes), 2 * (i + 1));
+        assert_fd_bytes_reach(f, 2 * ((uint64_t)i + 1));
     }
-    struct sc_core_stats cs;
-    sc_core_stats(core, &cs);
-    assert_int_equal(cs.sleeps, 0);
+    assert_int_equal(core_stats(core).sleeps, 0);
     assert_int_equal(sc_core_remove_queue(core, &f->q), 0);
     assert_int_equal(sc_core_remove_queue(core, &busy->q), 0);
     close(p[0]);
@@ -1528,10 +1509,10 @@ int main(void)
         cmocka_unit_test(device_counters),
         cmocka_unit_test(watched_fd_wakes_the_core),
         cmocka_unit_test(idle_queues_are_parked),
-        cmocka_unit_test(kick_wakes_sleeping_core_parked),
-        cmocka_unit_test(no_lost_kick_around_rearm_parked),
-        cmocka_unit_test(polling_suppresses_kicks_parked),
-        cmocka_unit_test(watched_fd_wakes_the_core_parked),
+        PARKED_TEST("kick_wakes_sleeping_core_parked", kick_wakes_sleeping_core_every_time),
+        PARKED_TEST("no_lost_kick_around_rearm_parked", no_lost_kick_around_rearm),
+        PARKED_TEST("polling_suppresses_kicks_parked", polling_suppresses_kicks),
+        PARKED_TEST("watched_fd_wakes_the_core_parked", watched_fd_wakes_the_core),
         cmocka_unit_test(watched_fd_unparks_while_busy),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
