@@ -63,8 +63,7 @@ ifeq ($(SAN),tsan)
 # ThreadSanitizer covers the threaded parts: every C test, and the daemon
 # under real traffic (sidecored_test, blk_e2e_test, blk_hung_store_e2e_test).
 # The long scenario tests run in the other two flavours: TSan's slowdown
-# turns their time bounds
-# (64 guests connecting, fio through FUSE) into noise.
+# turns their time bounds (64 guests connecting, fio through FUSE) into noise.
 TEST_SH := $(filter-out %blk_scale_e2e_test.sh %blk_fuse_test.sh \
                         %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh,$(TEST_SH))
 endif
