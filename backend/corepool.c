@@ -41,6 +41,7 @@ struct sc_pool {
     struct sc_inbox reply;   /* answers of posted commands */
     unsigned settings_inflight; /* tenant settings posted, not yet answered */
     bool closing;            /* being destroyed: late answers only free memory */
+    bool stopping;           /* the daemon stops: removals drain, never fail I/O */
 };
 
 /* A tenant setting on its way to one core; freed when answered. */
@@ -248,6 +249,16 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
 void sc_pool_destroy(struct sc_pool *pool)
 {
     sc_pool_destroy_within(pool, UINT64_MAX);
+}
+
+void sc_pool_begin_stop(struct sc_pool *pool)
+{
+    pool->stopping = true;
+}
+
+uint64_t sc_pool_quiesce_after_ns(const struct sc_pool *pool)
+{
+    return pool->stopping ? SC_CORE_NEVER : SC_POOL_QUIESCE_AFTER_NS;
 }
 
 bool sc_pool_closing(const struct sc_pool *pool)

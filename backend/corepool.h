@@ -52,6 +52,13 @@ void sc_pool_destroy(struct sc_pool *pool);
  * drain (a hung backing store): those are abandoned.  0 or -ETIMEDOUT. */
 int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns);
 
+/* How long a removed queue may drain before its core quiesces it (cancels
+ * its in-flight I/O, failing those requests): SC_POOL_QUIESCE_AFTER_NS, or
+ * SC_CORE_NEVER once sc_pool_begin_stop() was called (a daemon stopping
+ * leaves unfinished requests unanswered for its successor, never failed). */
+#define SC_POOL_QUIESCE_AFTER_NS (1000ull * 1000000ull)
+uint64_t sc_pool_quiesce_after_ns(const struct sc_pool *pool);
+void sc_pool_begin_stop(struct sc_pool *pool);
 /* True once sc_pool_destroy* began: answers reaped then must touch no
  * core (they are gone) and no device (the bus is gone). */
 bool sc_pool_closing(const struct sc_pool *pool);

@@ -581,6 +581,9 @@ int sc_daemon_run(struct sc_daemon *d)
  * cores to give their queues back (a hung store keeps its device). */
 static void drain_devices(struct sc_daemon *d)
 {
+    /* Requests in flight are completed, not cancelled: what does not
+     * complete in time stays unanswered in the ring for the next daemon. */
+    sc_pool_begin_stop(d->pool);
     sc_xenbus_remove_all(d->bus);
     struct sc_inbox *replies = sc_pool_reply_inbox(d->pool);
     uint64_t deadline = sc_clock_ns() + SHUTDOWN_DRAIN_NS;

@@ -19,7 +19,8 @@
  *   (the core submits all SQEs once)
  *   flush(q) for each dirty queue             -> push responses, notify once
  * before the core sleeps, rearm(q) for every queue it polls or has parked;
- * when a REMOVE starts, quiesce(q) once, then done/flush until idle(q).
+ * when a REMOVE starts and the queue drains too long, quiesce(q) once;
+ * done/flush until idle(q).
  *
  * Threads: ops, done callbacks and every sc_queue_* helper below run on the
  * owning sidecore thread only, except those marked "control thread" (before
@@ -91,8 +92,9 @@ struct sc_queue_ops {
 
     /* --- optional (NULL = not offered) --- */
 
-    /* A REMOVE (or the core's stop) begins: polling has stopped for good.
-     * Cancel what can be cancelled of the queue's in-flight I/O (e.g.
+    /* A REMOVE began and the queue is still not idle after the REMOVE's
+     * quiesce_after_ns (sidecore.h): polling has stopped for good.  Cancel
+     * what can be cancelled of the queue's in-flight I/O (e.g.
      * io_uring_prep_cancel64 on each SQE's user_data, with a NULL-data SQE
      * for the cancel itself), so that removal is bounded even when the
      * backing store hangs.  Called once, on the core thread; the cancelled
@@ -142,6 +144,8 @@ struct sc_queue {
     struct sc_queue *park_next, *park_prev; /* the core's parked list */
     struct sc_queue *dirty_next;  /* the core's flush list for this round */
     struct sc_core_cmd *remove_cmd; /* the REMOVE waiting for it to go idle */
+    uint64_t quiesce_at_ns;       /* removing: when to quiesce it if not idle yet */
+    bool quiesced;                /* quiesce ran for this removal */
     bool dirty;
     bool removing;                /* being drained: no more polls */
     bool polled;                  /* in the scheduler (not failed, not removing) */

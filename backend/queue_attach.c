@@ -116,6 +116,7 @@ int sc_detach_queue(struct sc_attach *a)
     memset(&a->remove_cmd, 0, sizeof(a->remove_cmd));
     a->remove_cmd.type = SC_CORE_CMD_REMOVE;
     a->remove_cmd.q = a->q;
+    a->remove_cmd.quiesce_after_ns = sc_pool_quiesce_after_ns(a->pool);
     a->remove_cmd.reply = sc_pool_reply_inbox(a->pool);
     a->remove_cmd.done = remove_done;
     a->remove_cmd.owner = a;

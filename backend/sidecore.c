@@ -322,17 +322,31 @@ int sc_core_add_now(struct sc_core *core, struct sc_queue *q)
     return 0;
 }
 
-void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q)
+static void quiesce(struct sc_core *core, struct sc_queue *q)
+{
+    q->quiesced = true;
+    if (q->ops->quiesce) {
+        q->ops->quiesce(q);
+        sc_core_submit(core); /* its cancels, now: the core may sleep next */
+    }
+}
+
+void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q, uint64_t quiesce_after_ns)
 {
     if (q->removing)
         return;
     q->removing = true;
+    q->quiesced = false;
     core->nremoving++;
     unwatch_fds(core, q);
     stop_polling(core, q);
-    /* its cancel SQEs go out with the round's submit */
-    if (q->ops->quiesce)
-        q->ops->quiesce(q);
+    /* Requests in flight usually complete within the grace: drained, not
+     * failed.  Only a queue still busy after it is quiesced. */
+    q->quiesce_at_ns = quiesce_after_ns > SC_CORE_NEVER - core->now_ns
+                           ? SC_CORE_NEVER
+                           : core->now_ns + quiesce_after_ns;
+    if (quiesce_after_ns == 0)
+        quiesce(core, q);
 }
 
 static void unlink_queue(struct sc_core *core, struct sc_queue *q)
@@ -355,10 +369,18 @@ static void unlink_queue(struct sc_core *core, struct sc_queue *q)
 void sc_core_finish_removals(struct sc_core *core)
 {
     struct sc_queue *next;
+    core->quiesce_due_ns = SC_CORE_NEVER;
     for (struct sc_queue *q = core->queues; q && core->nremoving; q = next) {
         next = q->next;
-        if (!q->removing || q->dirty || !q->ops->idle(q))
+        if (!q->removing)
             continue;
+        if (q->dirty || !q->ops->idle(q)) {
+            if (!q->quiesced && q->quiesce_at_ns <= core->now_ns)
+                quiesce(core, q);
+            else if (!q->quiesced && q->quiesce_at_ns < core->quiesce_due_ns)
+                core->quiesce_due_ns = q->quiesce_at_ns;
+            continue;
+        }
         struct sc_core_cmd *cmd = q->remove_cmd;
         q->remove_cmd = NULL;
         unlink_queue(core, q);
@@ -379,8 +401,10 @@ static void begin_stop(struct sc_core *core, void *arg)
         sc_log(SC_LOG_WARN, core->params.name,
                "stopping with queues still added; draining them");
     core->stopping = true;
+    /* a stop drains and never fails a request: what does not complete is
+     * abandoned by sc_core_destroy_within, unanswered, for a successor */
     for (struct sc_queue *q = core->queues; q; q = q->next)
-        sc_core_begin_remove(core, q);
+        sc_core_begin_remove(core, q, SC_CORE_NEVER);
     if (!core->queues)
         core->exit = true;
 }

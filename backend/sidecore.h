@@ -68,6 +68,7 @@
 #define SC_CORE_URING_MAX          32768u
 #define SC_CORE_POLL_IDLE_DEFAULT  200000ull /* 200 us */
 #define SC_CORE_NO_CPU             (-1)
+#define SC_CORE_NEVER              UINT64_MAX
 /* While busy, pending kicks are taken every this many rounds (plus always
  * on wake-up and before sleeping); see sidecore_loop.c for why not every round. */
 #define SC_CORE_KICK_DRAIN_ROUNDS  64u
@@ -158,6 +159,12 @@ struct sc_core_cmd {
      * only for commands that live as long as the core. */
     void (*done)(struct sc_core_cmd *cmd);
     void *owner;                                  /* the poster's context, untouched */
+    /* REMOVE: how long the queue may drain its in-flight I/O before the
+     * core quiesces it (queue.h: cancels what can be cancelled, which
+     * answers those requests with errors): 0 at once, SC_CORE_NEVER for a
+     * removal that must not fail requests (a daemon stopping under I/O
+     * leaves them to its successor). */
+    uint64_t quiesce_after_ns;
     /* Out: ADD: 0, -EINVAL (port out of range or twice in ports, a queue fd
      * epoll refuses), -EEXIST (an fd another queue watches), -ENOMEM,
      * -ESHUTDOWN (the core is stopping).  REMOVE: 0, -ENOENT (q not on this

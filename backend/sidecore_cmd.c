@@ -162,7 +162,7 @@ static void run_remove(struct sc_core *core, struct sc_core_cmd *cmd)
         sc_core_cmd_complete(cmd, -EALREADY);
         return;
     }
-    sc_core_begin_remove(core, q);
+    sc_core_begin_remove(core, q, cmd->quiesce_after_ns);
     q->remove_cmd = cmd; /* completed by sc_core_finish_removals once idle */
 }
 

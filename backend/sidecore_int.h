@@ -79,6 +79,7 @@ struct sc_core {
     uint64_t now_ns;              /* start of this round */
     uint64_t inflight;            /* SQEs submitted, CQEs not yet reaped */
     uint64_t throttle_wait_ns;    /* every tenant throttled: time until one is not */
+    uint64_t quiesce_due_ns;      /* earliest quiesce of a removal, or SC_CORE_NEVER */
     uint64_t published_ns;        /* round clock of the last tenant publication */
     bool throttled;
     bool stopping;                /* draining every queue to exit */
@@ -119,7 +120,7 @@ int sc_core_submit(struct sc_core *core);
 /* Starts polling q (ADD).  0 or the ADD's -errno. */
 int sc_core_add_now(struct sc_core *core, struct sc_queue *q);
 /* q stops being polled and is quiesced; finish_removals unlinks it once idle. */
-void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q);
+void sc_core_begin_remove(struct sc_core *core, struct sc_queue *q, uint64_t quiesce_after_ns);
 void sc_core_finish_removals(struct sc_core *core);
 void sc_core_fail_queue(struct sc_core *core, struct sc_queue *q, int err);
 

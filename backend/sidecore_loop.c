@@ -352,6 +352,13 @@ static uint64_t block(struct sc_core *core, uint64_t idle_start)
         uint64_t ms = core->throttle_wait_ns / 1000000u + 1;
         timeout = ms > INT_MAX ? INT_MAX : (int)ms;
     }
+    if (core->nremoving && core->quiesce_due_ns != SC_CORE_NEVER) {
+        /* wake to quiesce a removal that drains too long */
+        uint64_t left = core->quiesce_due_ns > idle_start ? core->quiesce_due_ns - idle_start : 0;
+        uint64_t ms = left / 1000000u + 1;
+        if (timeout < 0 || ms < (uint64_t)timeout)
+            timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+    }
     struct epoll_event ev[EV__MAX];
     uint64_t t0 = sc_clock_ns();
     int n = epoll_wait(core->epfd, ev, EV__MAX, timeout);

@@ -970,7 +970,6 @@ static void commands_from_many_threads(void **state)
         assert_int_equal(pthread_join(th[i], NULL), 0);
         assert_int_equal(ps[i].done, CALLS);
         assert_true(ps[i].order_ok);
-        sc_inbox_destroy(&ps[i].reply);
     }
     /* removing busy with the sync call synchronises with the core thread:
      * its writes to ran_* are visible after */
@@ -990,6 +989,9 @@ static void commands_from_many_threads(void **state)
     assert_int_equal(sc_core_post(NULL, &bad), -EINVAL);
     fake_free(busy, core);
     sc_core_destroy(core);
+    /* only now: the core may still ring a doorbell after its last answer */
+    for (unsigned i = 0; i < POSTERS; i++)
+        sc_inbox_destroy(&ps[i].reply);
 }
 
 static void count_done(struct sc_core_cmd *cmd)
@@ -1078,10 +1080,10 @@ static void removes_pending_hold_up_nothing(void **state)
     assert_int_equal(rma.result, 0);
     assert_int_equal(atomic_load(&a->rsp_prod), 3);
     assert_int_equal(sc_core_remove_queue(core, &a->q), -ENOENT);
-    sc_inbox_destroy(&reply);
     fake_free(a, core);
     fake_free(b, core);
     sc_core_destroy(core);
+    sc_inbox_destroy(&reply); /* no producer left (inbox.h) */
 }
 
 /* A CALL that blocks the core thread until the test lets it go. */
@@ -1204,10 +1206,71 @@ static void quiesce_bounds_removal(void **state)
     assert_int_equal(qstat(f, SC_QSTAT_ERRORS), 6);
     assert_int_equal(sc_core_remove_queue(core, &g->q), 0);
     assert_int_equal(g->quiesced, 1);
-    sc_inbox_destroy(&reply);
     fake_free(f, NULL);
     fake_free(g, NULL);
     sc_core_destroy(core);
+    sc_inbox_destroy(&reply); /* no producer left (inbox.h) */
+}
+
+/* A removal with a grace: I/O that completes within it is drained, not
+ * cancelled (no error for the guest); I/O still in flight when it ends is
+ * quiesced; a removal that must never fail requests (SC_CORE_NEVER) waits. */
+static void quiesce_waits_for_the_grace(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(0, -1);
+    struct fake *quick = fake_new(guest_id, FAKE_TIMEOUT, 0);
+    struct fake *hung = fake_new(guest_id, FAKE_TIMEOUT, 0);
+    quick->q.ops = hung->q.ops = &fake_quiesce_ops;
+    quick->io_ns = 100ull * 1000000ull;          /* 100 ms */
+    hung->io_ns = 3600ull * 1000000000ull;       /* an hour: "never" */
+    produce(quick, 3);
+    produce(hung, 3);
+    assert_int_equal(sc_core_add_queue(core, &quick->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &hung->q), 0);
+    assert_true(wait_consumed(quick, 3, 5000000000ull));
+    assert_true(wait_consumed(hung, 3, 5000000000ull));
+
+    struct sc_inbox reply;
+    assert_int_equal(sc_inbox_init(&reply), 0);
+    unsigned quick_done = 0, hung_done = 0;
+    struct sc_core_cmd rq = remove_cmd(&quick->q, &reply, &quick_done);
+    struct sc_core_cmd rh = remove_cmd(&hung->q, &reply, &hung_done);
+    rq.quiesce_after_ns = 3600ull * 1000000000ull; /* the I/O ends long before */
+    rh.quiesce_after_ns = 200ull * 1000000ull;
+    assert_int_equal(sc_core_post(core, &rq), 0);
+    assert_int_equal(sc_core_post(core, &rh), 0);
+    reap_until_done(&reply, &quick_done, 20000000000ull);
+    assert_int_equal(quick_done, 1);
+    assert_int_equal(quick->quiesced, 0);
+    assert_int_equal(qstat(quick, SC_QSTAT_ERRORS), 0); /* drained: answered OK */
+    assert_int_equal(atomic_load(&quick->rsp_prod), 3);
+    /* the hung one is quiesced when its grace ends (the core wakes for it) */
+    reap_until_done(&reply, &hung_done, 20000000000ull);
+    assert_int_equal(hung_done, 1);
+    assert_int_equal(hung->quiesced, 1);
+    assert_int_equal(qstat(hung, SC_QSTAT_ERRORS), 3);
+    fake_free(quick, NULL);
+    fake_free(hung, NULL);
+
+    /* SC_CORE_NEVER: not quiesced, the removal waits for the I/O */
+    struct fake *slow = fake_new(guest_id, FAKE_TIMEOUT, 0);
+    slow->q.ops = &fake_quiesce_ops;
+    slow->io_ns = 300ull * 1000000ull;
+    produce(slow, 2);
+    assert_int_equal(sc_core_add_queue(core, &slow->q), 0);
+    assert_true(wait_consumed(slow, 2, 5000000000ull));
+    unsigned slow_done = 0; /* same reply inbox: destroyed only after the core */
+    struct sc_core_cmd rs = remove_cmd(&slow->q, &reply, &slow_done);
+    rs.quiesce_after_ns = SC_CORE_NEVER;
+    assert_int_equal(sc_core_post(core, &rs), 0);
+    reap_until_done(&reply, &slow_done, 20000000000ull);
+    assert_int_equal(slow_done, 1);
+    assert_int_equal(slow->quiesced, 0);
+    assert_int_equal(qstat(slow, SC_QSTAT_ERRORS), 0);
+    fake_free(slow, NULL);
+    sc_core_destroy(core);
+    sc_inbox_destroy(&reply); /* no producer left (inbox.h) */
 }
 
 /* The device's own counters sit beside the generic ones, written by its
@@ -1504,6 +1567,7 @@ int main(void)
         cmocka_unit_test(tenant_stats_never_wait_on_the_core),
         cmocka_unit_test(destroy_within_abandons_hung_io),
         cmocka_unit_test(quiesce_bounds_removal),
+        cmocka_unit_test(quiesce_waits_for_the_grace),
         cmocka_unit_test(queue_with_two_ports),
         cmocka_unit_test(queues_sharing_a_port),
         cmocka_unit_test(device_counters),
