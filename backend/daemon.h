@@ -6,11 +6,16 @@
  * platform, the core pool and the xenstore bus, and registers, for each
  * configured type, the bus class of the module serving it.  sc_daemon_run()
  * is the control thread's loop: one epoll over the bus (watch events), the
- * control socket, the pool's attention eventfd (a queue failed: its device
- * is failed), a signalfd (SIGTERM/SIGINT stop, SIGHUP reloads guest
- * settings from the config) and a timer running the modules' ticks.
- * sc_daemon_close() disconnects every device (draining I/O), stops the
- * cores and releases the rest.
+ * control socket's posted calls (the socket itself is served by its own
+ * thread: ctl.h), the pool's reply inbox (the cores' answers: attach and
+ * detach progress there, never waited for), the attention eventfd (a queue
+ * failed: its device is failed), a signalfd (SIGTERM/SIGINT stop, SIGHUP
+ * reloads guest settings from the config), a timer running the modules'
+ * ticks and one publishing the views the control socket answers from when
+ * this thread is busy.  sc_daemon_close() disconnects every device and
+ * waits at most 3 s for their I/O to drain, stops the cores within 2 s
+ * more (what still hangs is left behind, unanswered, for a successor) and
+ * releases the rest.
  *
  * Device knowledge stays out: the class modules (devclass.h) come in the
  * config (main.c lists them); the daemon keeps a struct sc_class_ctx each.
