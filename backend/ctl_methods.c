@@ -2,9 +2,12 @@
  * ctl_methods.c - what the control socket answers (daemon.h lists them;
  * docs of each result's fields in sidecorectl's tables).
  *
- * Everything runs on the control thread, which owns the bus and the pool;
- * queue and core counters are read as snapshots (stats.h), tenant counters
- * through each core's command queue.  Counters are never cleared here: a
+ * Everything runs on the control thread, which owns the bus and the pool
+ * (the socket's own thread only carries the calls, ctl.h); queue and core
+ * counters are read as snapshots (stats.h), tenant counters as each core
+ * last published them (no call to a core).  The views (SC_CTL_VIEW) are also
+ * published every 500 ms for answers while this thread is busy.  Counters
+ * are never cleared here: a
  * client keeps its previous answer and subtracts.  A device's queues and
  * its "class" view come from the module of its class (devclass.h); the
  * modules' own methods are added beside these by the daemon.
