@@ -7,10 +7,10 @@
  * counters are read as snapshots (stats.h), tenant counters as each core
  * last published them (no call to a core).  The views (SC_CTL_VIEW) are also
  * published every 500 ms for answers while this thread is busy.  Counters
- * are never cleared here: a
- * client keeps its previous answer and subtracts.  A device's queues and
- * its "class" view come from the module of its class (devclass.h); the
- * modules' own methods are added beside these by the daemon.
+ * are never cleared here: a client keeps its previous answer and
+ * subtracts.  A device's queues and its "class" view come from the module
+ * of its class (devclass.h); the modules' own methods are added beside
+ * these by the daemon.
  */
 #include <errno.h>
 #include <stdio.h>
