@@ -39,7 +39,6 @@ struct sc_pool {
     struct pool_tenant *tenants;
     unsigned ntenants, tenants_cap;
     struct sc_inbox reply;   /* answers of posted commands */
-    unsigned settings_inflight; /* tenant settings posted, not yet answered */
     bool closing;            /* being destroyed: late answers only free memory */
     bool stopping;           /* the daemon stops: removals drain, never fail I/O */
 };
@@ -56,7 +55,6 @@ static void tenant_posted(struct sc_core_cmd *cmd)
     if (cmd->result < 0)
         sc_log(SC_LOG_ERR, "pool", "tenant %u: a core refused the settings: %s", cmd->domid,
                strerror(-cmd->result));
-    tp->pool->settings_inflight--;
     free(tp);
 }
 
@@ -79,7 +77,6 @@ static int post_tenant(struct sc_pool *pool, struct sc_core *core, domid_t domid
         free(tp);
         return rc;
     }
-    pool->settings_inflight++;
     return 0;
 }
 

@@ -32,8 +32,6 @@ static void add_done(struct sc_core_cmd *cmd)
     struct sc_attach *a = cmd->owner;
     if (sc_pool_closing(a->pool))
         return; /* shutting down: the device is no longer listening */
-    a->add_done = true;
-    a->add_result = cmd->result;
     if (cmd->result < 0)
         sc_log(SC_LOG_ERR, a->q->name, "%s refused the queue: %s", sc_core_name(a->core),
                strerror(-cmd->result));
@@ -69,8 +67,7 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
     a->q = q;
     a->pool = pool;
     a->nports = 0;
-    a->add_posted = a->add_done = a->remove_posted = false;
-    a->add_result = 0;
+    a->remove_posted = false;
     a->core = sc_pool_acquire(pool, q->domid);
     if (!a->core)
         return -(errno ? errno : EIO);
@@ -96,7 +93,6 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
         release_all(a);
         return rc;
     }
-    a->add_posted = true;
     return 0;
 }
 
@@ -104,12 +100,7 @@ int sc_detach_queue(struct sc_attach *a)
 {
     if (a->remove_posted)
         return -EALREADY;
-    if (!a->core) {
-        a->detached(a, 0);
-        return 0;
-    }
-    if (!a->add_posted) {
-        release_all(a);
+    if (!a->core) { /* never attached, or the attach undid itself */
         a->detached(a, 0);
         return 0;
     }

@@ -38,10 +38,9 @@ struct sc_attach {
     /* --- the helper's --- */
     struct sc_queue *q;
     struct sc_pool *pool;
-    struct sc_core *core;     /* acquired, or NULL */
+    struct sc_core *core;     /* acquired (and the add posted), or NULL */
     unsigned nports;          /* bound on core's handle */
-    bool add_posted, add_done, remove_posted;
-    int add_result;
+    bool remove_posted;
     struct sc_core_cmd add_cmd, remove_cmd;
 };
 

@@ -165,6 +165,8 @@ int sc_xenbus_fail_device_id(struct sc_xenbus *bus, uint64_t id, int err, const 
  * The bus then resumes the device where the frontend and the toolstack
  * have led it meanwhile (Closed, reconnect, or removal). */
 void sc_xenbus_device_disconnect_pending(struct sc_device *dev);
+/* A no-op unless a disconnect is pending, so a class may call it at the
+ * end of every disconnect, however that one ended. */
 void sc_xenbus_device_disconnected(struct sc_device *dev);
 /* Disconnects and removes every device; those still draining finish
  * when their class calls sc_xenbus_device_disconnected. */

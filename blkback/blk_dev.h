@@ -48,7 +48,6 @@ struct blk_dev {
     struct blk_vq *vqs;
     unsigned nvqs;
     unsigned detaching;       /* queues on their way off their cores (+1 while posting) */
-    bool disconnect_pending;  /* the bus waits for sc_xenbus_device_disconnected */
     enum blk_abi abi;
     unsigned ring_order;
     bool persistent;

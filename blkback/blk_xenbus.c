@@ -384,10 +384,7 @@ static void finish_disconnect(struct blk_dev *bd)
     bd->vqs = NULL;
     bd->nvqs = 0;
     sc_log(SC_LOG_INFO, bd->dev->name, "disconnected");
-    if (bd->disconnect_pending) {
-        bd->disconnect_pending = false;
-        sc_xenbus_device_disconnected(bd->dev);
-    }
+    sc_xenbus_device_disconnected(bd->dev); /* if the bus was told to wait */
 }
 
 /* A queue is off its core (or never got on one): free it. */
@@ -452,7 +449,6 @@ static void blk_disconnect(struct sc_device *dev)
         finish_disconnect(bd);
         return;
     }
-    bd->disconnect_pending = true;
     sc_xenbus_device_disconnect_pending(dev);
 }
 

@@ -83,7 +83,6 @@ struct echo_queue {
 struct echo_dev {
     uint64_t sectors;          /* 512-byte units */
     struct echo_queue *q;      /* NULL while not connected */
-    bool disconnect_pending;   /* the bus waits for sc_xenbus_device_disconnected */
 };
 
 static struct sc_pool *echo_pool;
@@ -274,10 +273,7 @@ static void eq_detached(struct sc_attach *a, int result)
     free(q);
     ed->q = NULL;
     sc_log(SC_LOG_INFO, dev->name, "disconnected");
-    if (ed->disconnect_pending) {
-        ed->disconnect_pending = false;
-        sc_xenbus_device_disconnected(dev);
-    }
+    sc_xenbus_device_disconnected(dev); /* if the bus was told to wait */
 }
 
 /* Takes the queue back without waiting for the core: the bus holds this
@@ -297,10 +293,8 @@ static void echo_disconnect(struct sc_device *dev)
         ed->q = NULL;
         return;
     }
-    if (ed->q) { /* eq_detached did not run from inside the call */
-        ed->disconnect_pending = true;
+    if (ed->q) /* eq_detached did not run from inside the call */
         sc_xenbus_device_disconnect_pending(dev);
-    }
 }
 
 static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
