@@ -146,20 +146,9 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     return pc;
 }
 
-static void core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc)
-{
-    for (struct pool_core **pp = &pool->cores; *pp; pp = &(*pp)->next) {
-        if (*pp == pc) {
-            *pp = pc->next;
-            pool->ncores--;
-            break;
-        }
-    }
-    sc_core_destroy(pc->core);
-    free(pc);
-}
-
-static int core_unlink_destroy_within(struct sc_pool *pool, struct pool_core *pc,
+/* Stops pc's core, waiting at most timeout_ns (UINT64_MAX: as long as it
+ * takes), and forgets it.  0 or -ETIMEDOUT (sc_core_destroy_within). */
+static int core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc,
                                       uint64_t timeout_ns)
 {
     for (struct pool_core **pp = &pool->cores; *pp; pp = &(*pp)->next) {
@@ -232,7 +221,7 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
                    sc_core_name(pool->cores->core), pool->cores->nqueues);
         uint64_t spent = sc_clock_ns() - start;
         uint64_t left = spent < timeout_ns ? timeout_ns - spent : 0;
-        if (core_unlink_destroy_within(pool, pool->cores, left) < 0)
+        if (core_unlink_destroy(pool, pool->cores, left) < 0)
             result = -ETIMEDOUT;
     }
     /* Answers of commands nobody will reap any more: the cores are gone. */
@@ -333,7 +322,7 @@ void sc_pool_release(struct sc_pool *pool, struct sc_core *core)
         }
         pc->nqueues--;
         if (pool->params.mode == SC_MODE_EVENT && pc->nqueues == 0)
-            core_unlink_destroy(pool, pc);
+            core_unlink_destroy(pool, pc, UINT64_MAX);
         return;
     }
     sc_log(SC_LOG_WARN, "pool", "release of a core not in the pool");
