@@ -148,8 +148,7 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
 
 /* Stops pc's core, waiting at most timeout_ns (UINT64_MAX: as long as it
  * takes), and forgets it.  0 or -ETIMEDOUT (sc_core_destroy_within). */
-static int core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc,
-                                      uint64_t timeout_ns)
+static int core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc, uint64_t timeout_ns)
 {
     for (struct pool_core **pp = &pool->cores; *pp; pp = &(*pp)->next) {
         if (*pp == pc) {
