@@ -12,7 +12,7 @@
 # Sources are found by directory, so adding a file needs no edit here:
 #   tools/xensim/daemon/*.c  -> xensimd        tools/xensim/lib/*.c -> libxensim.a
 #   backend/*.c (not main.c) -> libbackend.a   tests/tools/*.c      -> libtesttools.a
-#   blkback/*.c              -> libblkback.a
+#   blkback/*.c              -> libblkback.a     netback/*.c -> libnetback.a
 #   tools/simfront/*.c except sim*.c -> libsimfront.a (simulated frontends)
 #   programs: backend/main.c -> sidecored; tools/xensim/X.c, tools/simfront/simX.c, tools/bench/X.c
 #             and tools/X.c (those with a main) -> build/bin/X, linked with all libraries
@@ -36,7 +36,7 @@ endif
 
 PKGS     = xenstore xengnttab xenevtchn jansson liburing fuse3
 # -iquote: our headers never shadow system ones (backend/sched.h vs <sched.h>).
-CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
+CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote netback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
            -iquote tools/simfront -iquote tools $(shell pkg-config --cflags fuse3 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -50,6 +50,7 @@ XENSIMD_SRCS   := $(wildcard tools/xensim/daemon/*.c)
 LIBXENSIM_SRCS := $(wildcard tools/xensim/lib/*.c)
 BACKEND_SRCS   := $(filter-out backend/main.c,$(wildcard backend/*.c))
 BLKBACK_SRCS   := $(wildcard blkback/*.c)
+NETBACK_SRCS   := $(wildcard netback/*.c)
 SIMFRONT_SRCS  := $(filter-out tools/simfront/sim%.c,$(wildcard tools/simfront/*.c))
 TESTTOOLS_SRCS := $(wildcard tests/tools/*.c)
 TEST_C_SRCS    := $(wildcard tests/unit/*_test.c tests/unit/*/*_test.c tests/integration/*_test.c)
@@ -74,10 +75,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIBXENSIM  = $(BUILD)/lib/libxensim.a
 LIBBACKEND = $(BUILD)/lib/libbackend.a
 LIBBLKBACK = $(BUILD)/lib/libblkback.a
+LIBNETBACK = $(BUILD)/lib/libnetback.a
 LIBSIMFRONT = $(BUILD)/lib/libsimfront.a
 LIBTEST    = $(BUILD)/lib/libtesttools.a
 # Link order: users before what they use.
-LIBS       = $(LIBSIMFRONT) $(LIBBLKBACK) $(LIBBACKEND) $(LIBXENSIM)
+LIBS       = $(LIBSIMFRONT) $(LIBBLKBACK) $(LIBNETBACK) $(LIBBACKEND) $(LIBXENSIM)
 XENSIMD    = $(BUILD)/bin/xensimd
 SIDECORED  = $(BUILD)/bin/sidecored
 XSIMBENCH  = $(BUILD)/bin/xensim-bench
@@ -101,6 +103,7 @@ $(BUILD)/obj/%.o: %.c
 $(LIBXENSIM): $(call obj,$(LIBXENSIM_SRCS))
 $(LIBBACKEND): $(call obj,$(BACKEND_SRCS))
 $(LIBBLKBACK): $(call obj,$(BLKBACK_SRCS))
+$(LIBNETBACK): $(call obj,$(NETBACK_SRCS))
 $(LIBSIMFRONT): $(call obj,$(SIMFRONT_SRCS))
 $(LIBTEST): $(call obj,$(TESTTOOLS_SRCS))
 $(BUILD)/lib/%.a:
