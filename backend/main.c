@@ -1,5 +1,5 @@
 /*
- * sidecored - the driver-domain daemon: block devices of many guests served
+ * sidecored - the driver-domain daemon: block and network devices of many guests served
  * by polling sidecores.
  *
  *   sidecored [--config FILE] [--cores N | --cpus LIST] [--mode poll|event] ...
@@ -14,9 +14,11 @@
  */
 #include "blkback.h"
 #include "daemon.h"
+#include "netback.h"
 
 static const struct sc_class_module *const modules[] = {
     &blk_vbd_module,
+    &net_vif_module,
     NULL,
 };
 

@@ -1,0 +1,220 @@
+/*
+ * net_queue.c - a netif queue's life cycle and its sc_queue ops (the data
+ * path is in net_queue_tx.c and net_queue_rx.c; net_queue_int.h has the
+ * layout).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "net_queue_int.h"
+
+const char *const net_queue_counter_names[NETQ__COUNT] = {
+    [NETQ_TX_PACKETS] = "tx_packets",     [NETQ_TX_BYTES] = "tx_bytes",
+    [NETQ_TX_DROPS] = "tx_drops",         [NETQ_TX_ERRORS] = "tx_errors",
+    [NETQ_TX_THROTTLED] = "tx_throttled", [NETQ_RX_PACKETS] = "rx_packets",
+    [NETQ_RX_BYTES] = "rx_bytes",         [NETQ_RX_DROPS] = "rx_drops",
+    [NETQ_RX_FILTERED] = "rx_filtered",   [NETQ_RX_ERRORS] = "rx_errors",
+    [NETQ_RX_THROTTLED] = "rx_throttled", [NETQ_CSUM_FIXUPS] = "csum_fixups",
+    [NETQ_GSO_SEGMENTED] = "gso_segmented", [NETQ_MCAST_OPS] = "mcast_ops",
+};
+
+void netq_timer_at(struct net_queue *q, uint64_t at_ns)
+{
+    if (q->timer_at_ns && q->timer_at_ns <= at_ns)
+        return;
+    struct itimerspec its = {
+        .it_value = { .tv_sec = (time_t)(at_ns / 1000000000u),
+                      .tv_nsec = (long)(at_ns % 1000000000u) },
+    };
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    if (timerfd_settime(q->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+        q->timer_at_ns = at_ns;
+}
+
+/* The timer fired (or was never armed): read it back to quiet. */
+static void timer_reap(struct net_queue *q, uint64_t now_ns)
+{
+    if (!q->timer_at_ns || now_ns < q->timer_at_ns)
+        return;
+    uint64_t ticks;
+    if (read(q->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+        sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "reading its timer: %s",
+                       strerror(errno));
+    q->timer_at_ns = 0;
+}
+
+static int netq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct sc_visit *v)
+{
+    struct net_queue *q = netq_of(sq);
+    timer_reap(q, v->now_ns);
+    int rc = netq_tx_poll(q, g, v);
+    if (rc == 0)
+        rc = netq_rx_poll(q, g, v);
+    if (rc < 0) {
+        const char *why = q->txr.broken ? q->txr.why : q->rxr.why;
+        sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name,
+                       "frontend broke the ring protocol (%s): vif shut down",
+                       why ? why : "unknown");
+    }
+    return rc;
+}
+
+static void netq_flush(struct sc_queue *sq)
+{
+    struct net_queue *q = netq_of(sq);
+    if (net_txr_push(&q->txr))
+        sc_queue_notify_port(&q->sc, 0);
+    if (net_rxr_push(&q->rxr))
+        sc_queue_notify_port(&q->sc, q->feat.split ? 1 : 0);
+}
+
+/* Before the core sleeps.  The tx ring re-arms unless the rate holds it
+ * (its timer wakes us); the rx ring only matters when frames wait for
+ * buffers: its event is set where the head frame fits.  Frames from the
+ * uplink wake the core through the TAP descriptor it watches. */
+static bool netq_rearm(struct sc_queue *sq)
+{
+    struct net_queue *q = netq_of(sq);
+    if (q->txr.broken || q->rxr.broken)
+        return false;
+    bool raced = false;
+    if (q->tx_wait_ns)
+        netq_timer_at(q, q->tx_wait_ns);
+    else
+        raced = net_txr_final_check(&q->txr);
+    unsigned want = netq_rx_want(q);
+    if (want) {
+        if (q->rx_wait_ns)
+            netq_timer_at(q, q->rx_wait_ns);
+        else if (net_rxr_final_check(&q->rxr, want))
+            raced = true;
+        else if (!q->feat.rx_notify) /* it will not kick: look again soon */
+            netq_timer_at(q, sc_queue_now_ns(&q->sc) + 1000000u);
+    }
+    return raced;
+}
+
+/* Nothing of a net queue is in flight between rounds: every copy of a
+ * visit is flushed and answered in it. */
+static bool netq_idle(struct sc_queue *sq)
+{
+    (void)sq;
+    return true;
+}
+
+static const struct sc_queue_ops netq_ops = {
+    .poll = netq_poll,
+    .flush = netq_flush,
+    .rearm = netq_rearm,
+    .idle = netq_idle,
+};
+
+static void unmap_rings(struct net_queue *q)
+{
+    if (q->tx_sring)
+        sc_gnt_unmap(q->xen, q->tx_sring, 1);
+    if (q->rx_sring)
+        sc_gnt_unmap(q->xen, q->rx_sring, 1);
+    q->tx_sring = q->rx_sring = NULL;
+}
+
+void net_queue_destroy(struct net_queue *q)
+{
+    if (!q)
+        return;
+    unmap_rings(q);
+    sc_gnt_batch_destroy(&q->copies);
+    if (q->frames)
+        munmap(q->frames, q->frames_len);
+    if (q->timer_fd >= 0)
+        close(q->timer_fd);
+    free(q);
+}
+
+static int alloc_frames(struct net_queue *q)
+{
+    q->frames_len = (size_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG + 1) * NETQ_FRAME_MAX;
+    void *m = mmap(NULL, q->frames_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
+                   MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+        q->frames = NULL;
+        return -errno;
+    }
+    q->frames = m;
+    for (unsigned i = 0; i < NETQ_TX_BATCH; i++)
+        q->tx[i].buf = q->frames + (size_t)i * NETQ_FRAME_MAX;
+    for (unsigned i = 0; i < NETQ_RX_BACKLOG; i++)
+        q->rx[i].buf = q->frames + (size_t)(NETQ_TX_BATCH + i) * NETQ_FRAME_MAX;
+    q->seg_buf = q->frames + (size_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG) * NETQ_FRAME_MAX;
+    return 0;
+}
+
+struct net_queue *net_queue_create(const struct net_queue_params *p)
+{
+    if (!p || !p->xen || p->tap_fd < 0 || !p->shared ||
+        p->feat.xdp_headroom >= NET_PAGE_SIZE / 2) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct net_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->timer_fd = -1;
+    int rc = sc_queue_init(&q->sc, &netq_ops, p->frontend_id, "%s", p->name);
+    if (rc < 0)
+        goto fail;
+    q->xen = p->xen;
+    q->domid = p->frontend_id;
+    q->feat = p->feat;
+    q->shared = p->shared;
+    q->tap_fd = p->tap_fd;
+    q->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (q->timer_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if ((rc = alloc_frames(q)) < 0 ||
+        (rc = sc_gnt_batch_init(&q->copies, p->xen, 512)) < 0)
+        goto fail;
+
+    q->tx_sring = sc_gnt_map_batch(p->xen, p->frontend_id, 1, &p->tx_ref, true);
+    if (!q->tx_sring) {
+        rc = -errno;
+        sc_log(SC_LOG_ERR, p->name, "cannot map the tx ring (ref %u) of domain %u: %s",
+               p->tx_ref, p->frontend_id, strerror(errno));
+        goto fail;
+    }
+    q->rx_sring = sc_gnt_map_batch(p->xen, p->frontend_id, 1, &p->rx_ref, true);
+    if (!q->rx_sring) {
+        rc = -errno;
+        sc_log(SC_LOG_ERR, p->name, "cannot map the rx ring (ref %u) of domain %u: %s",
+               p->rx_ref, p->frontend_id, strerror(errno));
+        goto fail;
+    }
+    if (net_txr_attach(&q->txr, q->tx_sring) < 0 || net_rxr_attach(&q->rxr, q->rx_sring) < 0) {
+        rc = -EPROTO;
+        sc_log(SC_LOG_ERR, p->name, "the rings are in an impossible state: %s",
+               q->txr.broken ? q->txr.why : q->rxr.why);
+        goto fail;
+    }
+    if ((rc = sc_queue_watch_fd(&q->sc, q->tap_fd)) < 0 ||
+        (rc = sc_queue_watch_fd(&q->sc, q->timer_fd)) < 0 ||
+        (rc = sc_queue_set_device_counters(&q->sc, net_queue_counter_names, NETQ__COUNT,
+                                           q->counters)) < 0)
+        goto fail;
+    return q;
+fail:
+    net_queue_destroy(q);
+    errno = -rc;
+    return NULL;
+}
+
+struct sc_queue *net_queue_sc(struct net_queue *q)
+{
+    return &q->sc;
+}

@@ -1,0 +1,105 @@
+/*
+ * net_queue_int.h - the inside of a netif queue, shared by net_queue.c (life
+ * cycle and the sc_queue ops), net_queue_tx.c (guest -> uplink) and
+ * net_queue_rx.c (uplink -> guest).
+ *
+ * Ownership: once added to a core, everything here is that core's; before
+ * the add and after the remove, the control thread's.  `shared` is the
+ * vif's (atomics inside).
+ *
+ * Buffers: a tx batch of NETQ_TX_BATCH frames and an rx backlog of
+ * NETQ_RX_BACKLOG frames, each slot NETQ_FRAME_MAX bytes of anonymous
+ * memory the kernel populates only when touched, so a queue of small
+ * frames costs a few pages, not the 8 MiB of address space it reserves.
+ */
+#ifndef SC_NET_QUEUE_INT_H
+#define SC_NET_QUEUE_INT_H
+
+#include <linux/virtio_net.h>
+
+#include "gnt_batch.h"
+#include "log.h"
+#include "net_queue.h"
+#include "net_ring.h"
+
+#define NETQ_FRAME_MAX   (65536u + 4096u) /* a GSO frame, with headroom to spare */
+#define NETQ_TX_BATCH    64u
+#define NETQ_RX_BACKLOG  64u
+/* rx responses one visit may stage before its copies are flushed */
+#define NETQ_RX_STAGE    NET_RX_RING_SIZE
+
+struct netq_tx_frame {
+    struct net_tx_pkt pkt;
+    bool copy_failed;
+    uint8_t *buf;
+};
+
+struct netq_rx_frame {
+    struct virtio_net_hdr vh;
+    uint32_t len;
+    uint8_t *buf;
+};
+
+/* An rx response waiting for the copies of its visit. */
+struct netq_rx_rsp {
+    bool extra;
+    uint16_t id, offset, flags, size;
+    struct netif_extra_info x;   /* when extra */
+    bool *failed;                /* the frame's copy flag */
+};
+
+struct net_queue {
+    struct sc_queue sc;
+    struct sc_xen *xen;
+    domid_t domid;
+    struct net_features feat;
+    struct net_vif_shared *shared;
+    int tap_fd;
+    int timer_fd;                /* wakes the core for a throttled or starved queue */
+    uint64_t timer_at_ns;        /* armed for then, 0 = disarmed */
+    void *tx_sring, *rx_sring;
+    struct net_txr txr;
+    struct net_rxr rxr;
+    struct sc_gnt_batch copies;
+    struct sc_ratelimit rl;
+
+    /* tx */
+    struct netq_tx_frame tx[NETQ_TX_BATCH];
+    uint64_t tx_wait_ns;         /* throttled until then (0 = not) */
+    /* rx */
+    struct netq_rx_frame rx[NETQ_RX_BACKLOG];
+    unsigned rx_head, rx_count;  /* the backlog: a ring of frames */
+    unsigned rx_want;            /* ring slots the head frame needs (0: none waiting) */
+    uint64_t rx_wait_ns;
+    bool rx_copy_failed[NETQ_RX_BACKLOG + 1]; /* per staged frame; the last for segments */
+    struct netq_rx_rsp stage[NETQ_RX_STAGE];
+    unsigned nstage;
+    uint8_t *frames;             /* the mmap behind tx[].buf, rx[].buf, seg_buf */
+    size_t frames_len;
+    uint8_t *seg_buf;            /* software segmentation's output */
+
+    sc_counter counters[NETQ__COUNT];
+};
+
+static inline struct net_queue *netq_of(struct sc_queue *sq)
+{
+    return (struct net_queue *)((char *)sq - offsetof(struct net_queue, sc));
+}
+
+static inline void netq_count(struct net_queue *q, enum net_queue_counter c, uint64_t n)
+{
+    sc_counter_add(&q->counters[c], n);
+}
+
+/* Arms the queue's timer for `at_ns` (CLOCK_MONOTONIC), unless armed earlier. */
+void netq_timer_at(struct net_queue *q, uint64_t at_ns);
+
+/* net_queue_tx.c: consume and send what the grant allows.  0 or -EPROTO. */
+int netq_tx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v);
+/* net_queue_rx.c: read the uplink, place frames in the rx ring. 0 or -EPROTO. */
+int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v);
+/* Slots the rx backlog's head needs before the core may sleep on the rx
+ * ring (0: nothing waits). */
+unsigned netq_rx_want(struct net_queue *q);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * net_tap.c - the TAP uplink of a vif (net_tap.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net_tap.h"
+
+static int tap_open(const char *name, short extra_flags)
+{
+    if (!name || !*name || strlen(name) >= IFNAMSIZ || strchr(name, '/'))
+        return -EINVAL;
+    int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE | extra_flags;
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+        int err = errno == EBUSY ? EEXIST : errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+/* An ioctl on the interface through a throw-away socket. */
+static int ifreq_ioctl(unsigned long req, struct ifreq *ifr)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    int rc = ioctl(s, req, ifr) < 0 ? -errno : 0;
+    close(s);
+    return rc;
+}
+
+int net_tap_set_mtu(const char *name, unsigned mtu)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifr.ifr_mtu = (int)mtu;
+    return ifreq_ioctl(SIOCSIFMTU, &ifr);
+}
+
+static int set_mac_and_up(const char *name)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+    ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+    memset(ifr.ifr_hwaddr.sa_data, 0xff, 6);
+    ifr.ifr_hwaddr.sa_data[0] = (char)0xfe;
+    int rc = ifreq_ioctl(SIOCSIFHWADDR, &ifr);
+    if (rc < 0)
+        return rc;
+    if ((rc = ifreq_ioctl(SIOCGIFFLAGS, &ifr)) < 0)
+        return rc;
+    ifr.ifr_flags |= IFF_UP;
+    return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
+}
+
+int net_tap_create(const char *name, unsigned mtu)
+{
+    /* IFF_TUN_EXCL: an interface of that name belonging to someone else
+     * (a stale one of a killed daemon is gone with its descriptors) must
+     * not be silently shared. */
+    int fd = tap_open(name, IFF_TUN_EXCL);
+    if (fd < 0)
+        return fd;
+    int hdr = 10; /* struct virtio_net_hdr, without num_buffers */
+    int rc = ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ? -errno : 0;
+    if (rc == 0 && mtu)
+        rc = net_tap_set_mtu(name, mtu);
+    if (rc == 0)
+        rc = set_mac_and_up(name);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int net_tap_open_queue(const char *name)
+{
+    return tap_open(name, 0);
+}
+
+int net_tap_set_offloads(int fd, bool csum, bool tso4, bool tso6)
+{
+    unsigned long off = 0;
+    if (csum) {
+        off |= TUN_F_CSUM;
+        if (tso4)
+            off |= TUN_F_TSO4;
+        if (tso6)
+            off |= TUN_F_TSO6;
+    }
+    return ioctl(fd, TUNSETOFFLOAD, off) < 0 ? -errno : 0;
+}
+
+int net_tap_set_carrier(int fd, bool up)
+{
+#ifdef TUNSETCARRIER
+    int on = up;
+    return ioctl(fd, TUNSETCARRIER, &on) < 0 ? -errno : 0;
+#else
+    (void)fd;
+    (void)up;
+    return -EINVAL;
+#endif
+}
