@@ -530,8 +530,15 @@ static void test_ipv6_routing_final_destination(void **state)
     s.rt_naddr = 2;
     build(&p, &s);
     size_t rh = p.l3 + 40;
-    p.b[rh + 1] = 3;   /* 32 bytes: 1.5 addresses */
+    /* Cut the header to 32 bytes (1.5 addresses) and close the gap, so
+     * that only the routing header's length is wrong. */
+    p.b[rh + 1] = 3;
+    memmove(p.b + p.l4 - 8, p.b + p.l4, p.end - p.l4);
+    put16(p.b + p.l3 + 4, get16(p.b + p.l3 + 4) - 8);
+    p.len -= 8;
     assert_int_equal(net_offload_setup(p.b, p.len, &o), -EPROTO);
+    p.b[rh + 3] = 0;   /* no segments left: the header's dst stands */
+    assert_int_equal(net_offload_setup(p.b, p.len, &o), 0);
     pkt_fini(&p);
 }
 
@@ -1003,6 +1010,11 @@ static void test_vnet_roundtrip(void **state)
     assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
     assert_int_equal(h.gso_size, 0);
     assert_int_equal(h.hdr_len, 0);
+
+    /* A partial checksum is not valid yet: NEEDS_CSUM alone. */
+    o.csum_valid = true;
+    net_offload_to_vnet(&o, &h);
+    assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
 
     /* Known good, nothing to do; and nothing at all. */
     o = (struct net_offload){ .csum_valid = true, .csum_start = 34 };
