@@ -59,7 +59,7 @@ json=$(ctl status --json)
 is "status --json: pid is the daemon's" "$(jget '$j->{pid}' <<<"$json")" "$SC_PID"
 is "status --json: mode" "$(jget '$j->{mode}' <<<"$json")" "poll"
 is "status --json: cores" "$(jget '$j->{cores}' <<<"$json")" "2"
-is "status --json: types" "$(jget 'join(",", @{$j->{types}})' <<<"$json")" "vbd"
+is "status --json: types (vbd and vif by default)" "$(jget 'join(",", @{$j->{types}})' <<<"$json")" "vbd,vif"
 ok "status --json: a version" grep -q '"version"' <<<"$json"
 
 cores=$(ctl cores)
