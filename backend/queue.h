@@ -87,7 +87,13 @@ struct sc_queue_ops {
      * consume now for lack of its own resources (every request slot in
      * flight) returns false: its completion wakes the core, which polls. */
     bool (*rearm)(struct sc_queue *q);
-    /* True when none of this queue's I/O is in flight (no done() pending). */
+    /* True when none of this queue's I/O is in flight (no done() pending).
+     * While the queue is removing, the core asks after every round and at
+     * least every SC_CORE_DRAIN_RECHECK_NS (sidecore.h) even when nothing
+     * else wakes it, so idle may also finish work that arrives without a
+     * wake-up of its own (answers from other cores' queues through an
+     * inbox it no longer watches); when that work produces responses it
+     * marks the queue dirty and says false (the next round flushes). */
     bool (*idle)(struct sc_queue *q);
 
     /* --- optional (NULL = not offered) --- */

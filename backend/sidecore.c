@@ -370,11 +370,13 @@ void sc_core_finish_removals(struct sc_core *core)
 {
     struct sc_queue *next;
     core->quiesce_due_ns = SC_CORE_NEVER;
+    core->drain_recheck = false;
     for (struct sc_queue *q = core->queues; q && core->nremoving; q = next) {
         next = q->next;
         if (!q->removing)
             continue;
         if (q->dirty || !q->ops->idle(q)) {
+            core->drain_recheck = true;
             if (!q->quiesced && q->quiesce_at_ns <= core->now_ns)
                 quiesce(core, q);
             else if (!q->quiesced && q->quiesce_at_ns < core->quiesce_due_ns)

@@ -69,6 +69,8 @@
 #define SC_CORE_POLL_IDLE_DEFAULT  200000ull /* 200 us */
 #define SC_CORE_NO_CPU             (-1)
 #define SC_CORE_NEVER              UINT64_MAX
+/* A core with a removal not yet idle sleeps at most this long (queue.h: idle). */
+#define SC_CORE_DRAIN_RECHECK_NS   1000000ull
 /* While busy, pending kicks are taken every this many rounds (plus always
  * on wake-up and before sleeping); see sidecore_loop.c for why not every round. */
 #define SC_CORE_KICK_DRAIN_ROUNDS  64u

@@ -80,6 +80,7 @@ struct sc_core {
     uint64_t inflight;            /* SQEs submitted, CQEs not yet reaped */
     uint64_t throttle_wait_ns;    /* every tenant throttled: time until one is not */
     uint64_t quiesce_due_ns;      /* earliest quiesce of a removal, or SC_CORE_NEVER */
+    bool drain_recheck;           /* a removal is not idle yet: sleep at most SC_CORE_DRAIN_RECHECK_NS */
     uint64_t published_ns;        /* round clock of the last tenant publication */
     bool throttled;
     bool stopping;                /* draining every queue to exit */

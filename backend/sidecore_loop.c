@@ -359,6 +359,13 @@ static uint64_t block(struct sc_core *core, uint64_t idle_start)
         if (timeout < 0 || ms < (uint64_t)timeout)
             timeout = ms > INT_MAX ? INT_MAX : (int)ms;
     }
+    if (core->nremoving && core->drain_recheck) {
+        /* a draining queue's idle() may be waiting on other cores' answers,
+         * which ring no doorbell of ours: look again soon */
+        int ms = (int)(SC_CORE_DRAIN_RECHECK_NS / 1000000u);
+        if (timeout < 0 || ms < timeout)
+            timeout = ms;
+    }
     struct epoll_event ev[EV__MAX];
     uint64_t t0 = sc_clock_ns();
     int n = epoll_wait(core->epfd, ev, EV__MAX, timeout);
