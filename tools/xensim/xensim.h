@@ -134,7 +134,10 @@ struct xs_handle;
  *             (Initialising), then backend_keys;
  *   frontend  /local/domain/<frontend_id>/device/<frontend_type>/<devid>,
  *             owned by the frontend domain, readable by the backend;
- *             keys backend, backend-id, state = 1, then frontend_keys.
+ *             keys backend, backend-id, state = 1, then frontend_keys,
+ *             then frontend_ro_keys: libxl's read-only frontend keys (a
+ *             vif's mtu), owned by the backend domain and only readable by
+ *             the frontend, so the guest cannot change them.
  * The caller's keys are {"key", "value", ..., NULL} (NULL for none) and
  * come after ours, so one may replace ours (a test forging a frontend path
  * or a bad frontend-id). */
@@ -145,6 +148,7 @@ struct xsim_device {
     uint32_t devid;
     const char *const *backend_keys;
     const char *const *frontend_keys;
+    const char *const *frontend_ro_keys;
 };
 
 /* The two directories' paths.  0, or -ENAMETOOLONG if a buffer is short. */

@@ -9,13 +9,21 @@
  *                         [--mode r|w] [--type vbd|vbd3|qdisk] [--script PATH]
  *   xensimctl [--dir DIR] vbd-detach DOMID DEVID [--force] [--timeout S]
  *   xensimctl [--dir DIR] vbd-list DOMID
+ *   xensimctl [--dir DIR] vif-attach DOMID [mac=M] [bridge=BR] [backend=B] [devid=N]
+ *                         [rate=R] [mtu=N] [vifname=NAME] [script=S] [ip=ADDRS]
+ *   xensimctl [--dir DIR] vif-detach DOMID DEVID|MAC [--force] [--timeout S]
+ *   xensimctl [--dir DIR] vif-list DOMID
  *
  * The vbd verbs write what libxl writes for a disk (xsim_device_add): backend dir
  * /local/domain/B/backend/<type>/DOMID/DEVID owned by B readable by DOMID,
  * frontend dir /local/domain/DOMID/device/vbd/DEVID owned by DOMID readable
- * by B, both in one transaction.  DIR defaults to $XENSIM_DIR.  Acts as dom0.  Exit codes:
+ * by B, both in one transaction.  The vif verbs do the same for a network
+ * interface (type vif, frontend dir device/vif/DEVID; devids from 0, a MAC
+ * 00:16:3e:xx:xx:xx at random, xl's KEY=VALUE syntax; see write_vif for how
+ * it differs from libxl).  DIR defaults to $XENSIM_DIR.  Acts as dom0.  Exit codes:
  * 0 success, 1 the operation failed, 2 usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,6 +31,7 @@
 #include <stdlib.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <xenstore.h>
 #include <xen/io/xenbus.h>
@@ -45,6 +54,13 @@ static void usage(FILE *out)
             "  vbd-detach DOMID DEVID [--force] [--timeout S]\n"
             "                           online=0, Closing, wait for Closed, remove\n"
             "  vbd-list DOMID           the domain's disks and their states\n"
+            "  vif-attach DOMID [mac=M] [bridge=BR] [backend=B] [devid=N] [rate=R]\n"
+            "             [mtu=N] [vifname=NAME] [script=S] [ip=ADDRS]\n"
+            "                           add a network interface as xl network-attach;\n"
+            "                           prints its devid (rate: 10Mb/s@20ms or BYTES,USECS)\n"
+            "  vif-detach DOMID DEVID|MAC [--force] [--timeout S]\n"
+            "                           online=0, Closing, wait for Closed, remove\n"
+            "  vif-list DOMID           the domain's vifs and their states\n"
             "DIR defaults to $XENSIM_DIR.\n");
 }
 
@@ -508,6 +524,450 @@ static int cmd_vbd_list(struct xsim *xs, const char *dir, const char *arg)
     return 0;
 }
 
+/* ---- vif verbs: what libxl writes for a network interface ---- */
+
+struct vif_spec {
+    unsigned long domid, backend;
+    long devid;                 /* -1: the next free one */
+    uint8_t mac[6];
+    bool have_mac;
+    const char *bridge, *vifname, *script, *ip;
+    char rate[48];              /* "<bytes>,<usecs>" or "" */
+    unsigned long mtu;          /* 0: libxl's default, 1500 */
+};
+
+/* "xx:xx:xx:xx:xx:xx" (hex, either case).  0 or -EINVAL. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+            return -EINVAL;
+        char byte[3] = { s[0], s[1], '\0' };
+        mac[i] = (uint8_t)strtoul(byte, NULL, 16);
+        s += 2;
+        if (*s != (i < 5 ? ':' : '\0'))
+            return -EINVAL;
+        s += i < 5;
+    }
+    return 0;
+}
+
+/* xl's default: Xen's OUI 00:16:3e, then 23 random bits (the top bit of
+ * the fourth byte clear, as libxl). */
+static int random_mac(uint8_t mac[6])
+{
+    uint8_t r[3];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return -errno;
+    mac[0] = 0x00;
+    mac[1] = 0x16;
+    mac[2] = 0x3e;
+    mac[3] = r[0] & 0x7f;
+    mac[4] = r[1];
+    mac[5] = r[2];
+    return 0;
+}
+
+/* A rate as libxl writes it, "<bytes>,<usecs>", from that form or from
+ * xl's "<N>[GMK]{B,b}/s[@<N>[m|u]s]" (decimal multipliers, b = bits, the
+ * interval 50 ms by default).  0 or -EINVAL. */
+static int parse_rate(const char *s, char *out, size_t len)
+{
+    char *end;
+    errno = 0;
+    unsigned long long a = strtoull(s, &end, 10);
+    if (end == s || errno || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    if (*end == ',') {
+        const char *u = end + 1;
+        unsigned long long usecs = strtoull(u, &end, 10);
+        if (!isdigit((unsigned char)*u) || *end || errno || usecs == 0 || usecs > UINT32_MAX)
+            return -EINVAL;
+        snprintf(out, len, "%llu,%llu", a, usecs);
+        return 0;
+    }
+    unsigned long long mult = 1;
+    switch (*end) {
+    case 'G': mult = 1000000000ULL; end++; break;
+    case 'M': mult = 1000000ULL; end++; break;
+    case 'K': mult = 1000ULL; end++; break;
+    }
+    bool bits = *end == 'b';
+    if ((*end != 'B' && *end != 'b') || strncmp(end + 1, "/s", 2) != 0)
+        return -EINVAL;
+    end += 3;
+    if (a == 0 || a > UINT32_MAX)
+        return -EINVAL;
+    unsigned long long bytes_per_s = a * mult / (bits ? 8 : 1);
+    unsigned long long usecs = 50000;
+    if (*end == '@') {
+        const char *i = end + 1;
+        usecs = strtoull(i, &end, 10);
+        if (!isdigit((unsigned char)*i) || errno || usecs == 0)
+            return -EINVAL;
+        if (strcmp(end, "ms") == 0 || strcmp(end, "m") == 0)
+            usecs *= 1000;
+        else if (strcmp(end, "s") == 0 || *end == '\0')
+            usecs *= 1000000;
+        else if (strcmp(end, "us") != 0 && strcmp(end, "u") != 0)
+            return -EINVAL;
+        if (usecs > UINT32_MAX)
+            return -EINVAL;
+    } else if (*end) {
+        return -EINVAL;
+    }
+    if (bytes_per_s > UINT64_MAX / usecs)
+        return -EINVAL;
+    snprintf(out, len, "%llu,%llu", bytes_per_s * usecs / 1000000ULL, usecs);
+    return 0;
+}
+
+/* A Linux interface name: 1..15 characters, no '/', ':' or blank. */
+static bool valid_ifname(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n < 16 && !strpbrk(s, "/: \t\n");
+}
+
+/* libxl__device_nextid: one above the highest devid in use, else 0. */
+static long next_vif_devid(struct xs_handle *h, unsigned long domid)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/local/domain/%lu/device/vif", domid);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, dir, &n);
+    long next = 0;
+    for (unsigned i = 0; ents && i < n; i++) {
+        unsigned long v;
+        if (parse_uint(ents[i], INT32_MAX - 1, &v) == 0 && (long)v >= next)
+            next = (long)v + 1;
+    }
+    free(ents);
+    return next;
+}
+
+/* libxl's nic (libxl__set_xenstore_nic, Xen 4.17): the generic device keys
+ * (xsim_device_add), then these.  Unlike libxl, bridge and script are
+ * written only when given: a sim world has no xenbr0, and nothing runs a
+ * script unless a test does. */
+static int write_vif(struct xs_handle *h, const struct vif_spec *v)
+{
+    char devid[24], mac[18], mtu[24], script[PATH_MAX + 32];
+    snprintf(devid, sizeof(devid), "%ld", v->devid);
+    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
+             v->mac[2], v->mac[3], v->mac[4], v->mac[5]);
+    snprintf(mtu, sizeof(mtu), "%lu", v->mtu ? v->mtu : 1500);
+    if (v->script) /* libxl__abs_path: relative to /etc/xen/scripts */
+        snprintf(script, sizeof(script), "%s%s", v->script[0] == '/' ? "" : "/etc/xen/scripts/",
+                 v->script);
+    const char *be_keys[24];
+    size_t n = 0;
+#define KV(k, val) (be_keys[n++] = (k), be_keys[n++] = (val))
+    if (v->script)
+        KV("script", script);
+    if (v->vifname)
+        KV("vifname", v->vifname);
+    KV("mac", mac);
+    if (v->ip)
+        KV("ip", v->ip);
+    if (v->rate[0])
+        KV("rate", v->rate);
+    if (v->mtu && v->mtu != 1500) /* libxl writes the backend's only when set */
+        KV("mtu", mtu);
+    if (v->bridge)
+        KV("bridge", v->bridge);
+    KV("handle", devid);
+    KV("type", "vif");
+    KV("hotplug-status", ""); /* the backend waits for the script, if any */
+#undef KV
+    be_keys[n] = NULL;
+    const char *fe_keys[] = { "handle", devid, "mac", mac, "trusted", "1", NULL };
+    const char *fe_ro_keys[] = { "mtu", mtu, NULL };
+    const struct xsim_device d = {
+        .backend_type = "vif",
+        .frontend_type = "vif",
+        .backend_id = (domid_t)v->backend,
+        .frontend_id = (domid_t)v->domid,
+        .devid = (uint32_t)v->devid,
+        .backend_keys = be_keys,
+        .frontend_keys = fe_keys,
+        .frontend_ro_keys = fe_ro_keys,
+    };
+    return xsim_device_add(h, &d);
+}
+
+/* One "key=value" of vif-attach.  0, or 2 (usage) after a message. */
+static int vif_option(struct xsim *xs, struct vif_spec *v, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        fprintf(stderr, "xensimctl: vif-attach: '%s' is not KEY=VALUE\n", arg);
+        return 2;
+    }
+    size_t kl = (size_t)(eq - arg);
+    const char *val = eq + 1;
+#define IS(name) (kl == strlen(name) && strncmp(arg, name, kl) == 0)
+    unsigned long num = 0;
+    bool ok = true;
+    if (IS("mac")) {
+        ok = parse_mac(val, v->mac) == 0;
+        v->have_mac = true;
+    } else if (IS("bridge")) {
+        ok = valid_ifname(val);
+        v->bridge = val;
+    } else if (IS("vifname")) {
+        ok = valid_ifname(val);
+        v->vifname = val;
+    } else if (IS("script")) {
+        ok = *val != '\0';
+        v->script = val;
+    } else if (IS("ip")) {
+        v->ip = val;
+    } else if (IS("rate")) {
+        ok = parse_rate(val, v->rate, sizeof(v->rate)) == 0;
+    } else if (IS("mtu")) {
+        ok = parse_uint(val, 65535, &num) == 0 && num >= 68;
+        v->mtu = num;
+    } else if (IS("devid") || IS("handle")) {
+        ok = parse_uint(val, INT32_MAX - 1, &num) == 0;
+        v->devid = (long)num;
+    } else if (IS("backend")) {
+        int b = resolve(xs, val); /* a domid or a name, as xl */
+        ok = b >= 0;
+        v->backend = (unsigned long)b;
+        if (!ok) {
+            fprintf(stderr, "xensimctl: vif-attach: no backend domain '%s'\n", val);
+            return 1;
+        }
+    } else {
+        fprintf(stderr, "xensimctl: vif-attach: unknown key '%.*s'\n", (int)kl, arg);
+        return 2;
+    }
+#undef IS
+    if (!ok) {
+        fprintf(stderr, "xensimctl: vif-attach: bad %s\n", arg);
+        return 2;
+    }
+    return 0;
+}
+
+static int cmd_vif_attach(struct xsim *xs, const char *dir, int argc, char **argv)
+{
+    struct vif_spec v = { .backend = 0, .devid = -1 };
+    if (argc < 2) {
+        fprintf(stderr, "xensimctl: vif-attach DOMID [KEY=VALUE...]\n");
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        int rc = vif_option(xs, &v, argv[i]);
+        if (rc)
+            return rc;
+    }
+    int domid = resolve(xs, argv[1]);
+    if (domid <= 0) {
+        fprintf(stderr, "xensimctl: vif-attach: no guest domain '%s'\n", argv[1]);
+        return 1;
+    }
+    v.domid = (unsigned long)domid;
+    struct xsim_dominfo info;
+    if (xsim_domain_info(xs, (domid_t)v.backend, &info) || info.state != XSIM_DOM_RUNNING) {
+        fprintf(stderr, "xensimctl: vif-attach: backend domain %lu is not running\n", v.backend);
+        return 1;
+    }
+    if (!v.have_mac) {
+        int err = random_mac(v.mac);
+        if (err < 0) {
+            fprintf(stderr, "xensimctl: vif-attach: random MAC: %s\n", strerror(-err));
+            return 1;
+        }
+    }
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    if (v.devid < 0)
+        v.devid = next_vif_devid(h, v.domid);
+    char fe[128];
+    snprintf(fe, sizeof(fe), "/local/domain/%lu/device/vif/%ld", v.domid, v.devid);
+    int ret = 1;
+    if (node_exists(h, fe)) {
+        fprintf(stderr, "xensimctl: vif-attach: %s exists: vif %ld already attached\n", fe,
+                v.devid);
+    } else {
+        int err = write_vif(h, &v);
+        if (err < 0)
+            fprintf(stderr, "xensimctl: vif-attach: writing vif %ld: %s\n", v.devid,
+                    strerror(-err));
+        else {
+            printf("%ld\n", v.devid);
+            ret = 0;
+        }
+    }
+    xs_close(h);
+    return ret;
+}
+
+/* The devid of the guest's vif with MAC `mac`, or -ENOENT. */
+static long vif_devid_by_mac(struct xs_handle *h, int domid, const uint8_t mac[6])
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/local/domain/%d/device/vif", domid);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, dir, &n);
+    long found = -ENOENT;
+    for (unsigned i = 0; ents && i < n && found < 0; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/%s/mac", dir, ents[i]);
+        unsigned len;
+        char *val = xs_read(h, XBT_NULL, path, &len);
+        uint8_t m[6];
+        unsigned long id;
+        if (val && parse_mac(val, m) == 0 && memcmp(m, mac, 6) == 0 &&
+            parse_uint(ents[i], INT32_MAX - 1, &id) == 0)
+            found = (long)id;
+        free(val);
+    }
+    free(ents);
+    return found;
+}
+
+/* libxl's device remove: online=0 and Closing, wait for Closed (or the
+ * timeout, then fail unless --force), remove both directories. */
+static int cmd_vif_detach(struct xsim *xs, const char *dir, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "timeout", required_argument, NULL, 't' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool force = false;
+    unsigned long timeout_s = 10; /* libxl's LIBXL_DESTROY_TIMEOUT */
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'f')
+            force = true;
+        else if (c == 't' && parse_uint(optarg, 3600, &timeout_s) == 0)
+            continue;
+        else {
+            if (c == 't')
+                fprintf(stderr, "xensimctl: vif-detach: bad --timeout '%s'\n", optarg);
+            return 2;
+        }
+    }
+    unsigned long devid = 0;
+    uint8_t mac[6];
+    bool by_mac = optind == argc - 2 && parse_mac(argv[optind + 1], mac) == 0;
+    if (optind != argc - 2 ||
+        (!by_mac && parse_uint(argv[optind + 1], INT32_MAX - 1, &devid) < 0)) {
+        fprintf(stderr, "xensimctl: vif-detach DOMID DEVID|MAC [--force] [--timeout S]\n");
+        return 2;
+    }
+    int domid = resolve(xs, argv[optind]);
+    unsigned long num;
+    if (domid < 0 && parse_uint(argv[optind], XSIM_MAX_DOMAINS - 1, &num) == 0)
+        domid = (int)num; /* a destroyed domain's leftovers can still be detached */
+    if (domid <= 0) {
+        fprintf(stderr, "xensimctl: vif-detach: no guest domain '%s'\n", argv[optind]);
+        return 1;
+    }
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    int ret = 1;
+    char *be = NULL;
+    if (by_mac) {
+        long id = vif_devid_by_mac(h, domid, mac);
+        if (id < 0) {
+            fprintf(stderr, "xensimctl: vif-detach: domain %d has no vif with MAC %s\n", domid,
+                    argv[optind + 1]);
+            goto out;
+        }
+        devid = (unsigned long)id;
+    }
+    char fe[128], path[160];
+    snprintf(fe, sizeof(fe), "/local/domain/%d/device/vif/%lu", domid, devid);
+    snprintf(path, sizeof(path), "%s/backend", fe);
+    unsigned len;
+    be = xs_read(h, XBT_NULL, path, &len);
+    if (!be) {
+        fprintf(stderr, "xensimctl: vif-detach: domain %d has no vif %lu\n", domid, devid);
+        goto out;
+    }
+    int err = xsim_device_unplug(h, be);
+    if (err == -ENOENT)
+        err = 0;
+    if (err) {
+        fprintf(stderr, "xensimctl: vif-detach: writing %s: %s\n", be, strerror(-err));
+        goto out;
+    }
+    err = wait_closed(h, be, (unsigned)timeout_s * 1000);
+    if (err == -ETIMEDOUT && !force) {
+        fprintf(stderr,
+                "xensimctl: vif-detach: backend %s did not reach Closed in %lu s "
+                "(use --force to remove it anyway)\n", be, timeout_s);
+        goto out;
+    }
+    if (err && err != -ETIMEDOUT) {
+        fprintf(stderr, "xensimctl: vif-detach: watching %s: %s\n", be, strerror(-err));
+        goto out;
+    }
+    const char *paths[2] = { fe, be };
+    if ((err = rm_tx(h, paths, 2)) < 0) {
+        fprintf(stderr, "xensimctl: vif-detach: removing %s: %s\n", fe, strerror(-err));
+        goto out;
+    }
+    ret = 0;
+out:
+    free(be);
+    xs_close(h);
+    return ret;
+}
+
+static int cmd_vif_list(struct xsim *xs, const char *dir, const char *arg)
+{
+    int domid = resolve(xs, arg);
+    unsigned long num;
+    if (domid < 0 && parse_uint(arg, XSIM_MAX_DOMAINS - 1, &num) == 0)
+        domid = (int)num;
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: vif-list: no domain '%s'\n", arg);
+        return 1;
+    }
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    char fedir[64];
+    snprintf(fedir, sizeof(fedir), "/local/domain/%d/device/vif", domid);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, fedir, &n);
+    printf("%-6s %-6s %-17s %-6s %-8s %s\n", "DEVID", "BE", "MAC", "STATE", "BE-STATE",
+           "BE-PATH");
+    for (unsigned i = 0; ents && i < n; i++) {
+        char fe[160], path[200];
+        unsigned len;
+        snprintf(fe, sizeof(fe), "%s/%s", fedir, ents[i]);
+        snprintf(path, sizeof(path), "%s/backend", fe);
+        char *be = xs_read(h, XBT_NULL, path, &len);
+        snprintf(path, sizeof(path), "%s/backend-id", fe);
+        char *beid = xs_read(h, XBT_NULL, path, &len);
+        snprintf(path, sizeof(path), "%s/mac", fe);
+        char *mac = xs_read(h, XBT_NULL, path, &len);
+        int st = read_state(h, fe);
+        int bst = be ? read_state(h, be) : -ENOENT;
+        char sbuf[16], bbuf[16];
+        snprintf(sbuf, sizeof(sbuf), "%d", st);
+        snprintf(bbuf, sizeof(bbuf), "%d", bst);
+        printf("%-6s %-6s %-17s %-6s %-8s %s\n", ents[i], beid ? beid : "-", mac ? mac : "-",
+               st < 0 ? "-" : sbuf, bst < 0 ? "-" : bbuf, be ? be : "-");
+        free(be);
+        free(beid);
+        free(mac);
+    }
+    free(ents);
+    xs_close(h);
+    return 0;
+}
+
 /* xl destroy's cleanup: the guest's device dirs and, in every domain, the
  * backend dirs that serve it. */
 static int cleanup_domain_dirs(const char *dir, int domid)
@@ -584,6 +1044,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         { "create", 1, -1 }, { "destroy", 1, -1 }, { "list", 0, 0 }, { "env", 1, 1 },
         { "vbd-attach", 1, -1 }, { "vbd-detach", 2, -1 }, { "vbd-list", 1, 1 },
+        { "vif-attach", 1, -1 }, { "vif-detach", 2, -1 }, { "vif-list", 1, 1 },
     };
     bool known = false;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -616,6 +1077,12 @@ int main(int argc, char **argv)
         ret = cmd_vbd_detach(xs, dir, cargc, cargv);
     else if (strcmp(cmd, "vbd-list") == 0)
         ret = cmd_vbd_list(xs, dir, cargv[1]);
+    else if (strcmp(cmd, "vif-attach") == 0)
+        ret = cmd_vif_attach(xs, dir, cargc, cargv);
+    else if (strcmp(cmd, "vif-detach") == 0)
+        ret = cmd_vif_detach(xs, dir, cargc, cargv);
+    else if (strcmp(cmd, "vif-list") == 0)
+        ret = cmd_vif_list(xs, dir, cargv[1]);
     else
         ret = cmd_env(xs, dir, cargv[1]);
     xsim_close(xs);

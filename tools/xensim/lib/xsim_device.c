@@ -57,6 +57,29 @@ static bool write_dir(struct xs_handle *xs, xs_transaction_t t, const char *dir,
     return true;
 }
 
+/* Keys of `dir` with permissions of their own (libxl's read-only frontend
+ * keys: the parent's permissions would let the frontend write them). */
+static bool write_keys_perms(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+                             struct xs_permissions perms[2], const char *const *kvs)
+{
+    for (const char *const *kv = kvs; kv && *kv; kv += 2) {
+        char path[KEY_PATH_MAX];
+        if (!kv[1]) {
+            errno = EINVAL;
+            return false;
+        }
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, kv[0]);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            errno = ENAMETOOLONG;
+            return false;
+        }
+        if (!xs_write(xs, t, path, kv[1], (unsigned)strlen(kv[1])) ||
+            !xs_set_permissions(xs, t, path, perms, 2))
+            return false;
+    }
+    return true;
+}
+
 int xsim_device_add(struct xs_handle *xs, const struct xsim_device *d)
 {
     char be[KEY_PATH_MAX], fe[KEY_PATH_MAX], fe_id[8], be_id[8], state[4];
@@ -79,7 +102,8 @@ int xsim_device_add(struct xs_handle *xs, const struct xsim_device *d)
         if (t == XBT_NULL)
             return -errno;
         if (!write_dir(xs, t, be, be_perms, be_keys, d->backend_keys) ||
-            !write_dir(xs, t, fe, fe_perms, fe_keys, d->frontend_keys)) {
+            !write_dir(xs, t, fe, fe_perms, fe_keys, d->frontend_keys) ||
+            !write_keys_perms(xs, t, fe, be_perms, d->frontend_ro_keys)) {
             int err = errno ? errno : EIO;
             xs_transaction_end(xs, t, true);
             return -err;
