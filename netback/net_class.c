@@ -94,9 +94,9 @@ static json_t *m_vif_rate(void *ctx, json_t *params, struct sc_ctl_error *err)
     struct sc_class_ctx *cc = sc_class_ctx_of(ctx, &net_vif_module);
     json_t *ref = json_object_get(params, "device");
     const char *rate = json_string_value(json_object_get(params, "rate"));
-    const char *dir = json_string_value(json_object_get(params, "direction"));
+    const char *direction = json_string_value(json_object_get(params, "direction"));
     if ((!json_is_string(ref) && !json_is_integer(ref)) || !rate ||
-        (dir && strcmp(dir, "tx") != 0 && strcmp(dir, "rx") != 0)) {
+        (direction && strcmp(direction, "tx") != 0 && strcmp(direction, "rx") != 0)) {
         sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
                          "vif-rate needs {\"device\": \"vif/<domid>/<devid>\" or an id, "
                          "\"rate\": \"<bytes>,<usecs>\" or \"\", \"direction\": \"tx\"|\"rx\"}");
@@ -107,7 +107,7 @@ static json_t *m_vif_rate(void *ctx, json_t *params, struct sc_ctl_error *err)
         sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no such vif");
         return NULL;
     }
-    bool rx = dir && strcmp(dir, "rx") == 0;
+    bool rx = direction && strcmp(direction, "rx") == 0;
     if (net_device_set_rate(dev, rx, rate) < 0) {
         sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "rate \"%s\" is not <bytes>,<usecs>", rate);
         return NULL;
