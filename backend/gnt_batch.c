@@ -108,3 +108,21 @@ int sc_gnt_batch_to_guest(struct sc_gnt_batch *b, const void *local, domid_t dom
     sc_gnt_seg_to_guest(next_seg(b, failed, &rc), local, domid, gref, offset, len);
     return rc;
 }
+
+int sc_gnt_batch_guest_to_guest(struct sc_gnt_batch *b, domid_t src_domid, grant_ref_t src_gref,
+                                uint16_t src_offset, domid_t dst_domid, grant_ref_t dst_gref,
+                                uint16_t dst_offset, uint16_t len, bool *failed)
+{
+    int rc;
+    xengnttab_grant_copy_segment_t *s = next_seg(b, failed, &rc);
+    memset(s, 0, sizeof(*s));
+    s->source.foreign.ref = src_gref;
+    s->source.foreign.offset = src_offset;
+    s->source.foreign.domid = src_domid;
+    s->dest.foreign.ref = dst_gref;
+    s->dest.foreign.offset = dst_offset;
+    s->dest.foreign.domid = dst_domid;
+    s->len = len;
+    s->flags = GNTCOPY_source_gref | GNTCOPY_dest_gref;
+    return rc;
+}

@@ -70,6 +70,13 @@ int sc_gnt_batch_from_guest(struct sc_gnt_batch *b, domid_t domid, grant_ref_t g
 int sc_gnt_batch_to_guest(struct sc_gnt_batch *b, const void *local, domid_t domid,
                           grant_ref_t gref, uint16_t offset, uint16_t len, bool *failed);
 
+/* Queues a copy between two guests' grants (a switched frame: the
+ * sender's page straight into the receiver's, one copy).  Both sides stay
+ * within their page. */
+int sc_gnt_batch_guest_to_guest(struct sc_gnt_batch *b, domid_t src_domid, grant_ref_t src_gref,
+                                uint16_t src_offset, domid_t dst_domid, grant_ref_t dst_gref,
+                                uint16_t dst_offset, uint16_t len, bool *failed);
+
 /* Runs the queued segments in one call and marks the owners of those that
  * failed; the batch is empty after.  0 (some segments may still have
  * failed: see the owners), or the call's -errno (every owner marked). */

@@ -61,7 +61,7 @@ static void remove_done(struct sc_core_cmd *cmd)
 int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *q,
                     const evtchn_port_t *remote, unsigned nremote)
 {
-    if (!a || !pool || !q || !a->detached || nremote == 0 || nremote > SC_QUEUE_MAX_PORTS ||
+    if (!a || !pool || !q || !a->detached || (nremote && !remote) || nremote > SC_QUEUE_MAX_PORTS ||
         a->core)
         return -EINVAL;
     a->q = q;

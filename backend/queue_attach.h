@@ -4,7 +4,7 @@
  * for the core.
  *
  * Attach: a core from the pool for the queue's guest, the frontend's event
- * channels bound on that core's handle (one or two ports; a port may serve
+ * channels bound on that core's handle (none, one or two ports; a port may serve
  * several queues), the add posted.  Detach: the removal posted; once the
  * core acknowledges (the queue is idle: quiesced, its I/O completed) the
  * ports are unbound, the core released, and the caller's `detached`
@@ -45,8 +45,9 @@ struct sc_attach {
 };
 
 /* Attaches q (initialised, ports unset) for guest q->domid: the frontend's
- * event channels remote[0..nremote-1] (1 or 2) are bound and become
- * q->ports.  0 (added() follows) or -errno, with everything undone. */
+ * event channels remote[0..nremote-1] (0 to 2) are bound and become
+ * q->ports.  A queue without any (a switch's host port, fed by a TAP fd it
+ * watches) is attached the same way.  0 (added() follows) or -errno, with everything undone. */
 int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *q,
                     const evtchn_port_t *remote, unsigned nremote);
 /* Takes the queue back.  0: detached() follows (maybe from inside this

@@ -52,6 +52,8 @@ static int netq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
 {
     struct net_queue *q = netq_of(sq);
     timer_reap(q, v->now_ns);
+    sc_inbox_disarm(&q->xp.inbox);
+    netq_sw_take(q);
     int rc = netq_tx_poll(q, g, v);
     if (rc == 0)
         rc = netq_rx_poll(q, g, v);
@@ -87,6 +89,8 @@ static bool netq_rearm(struct sc_queue *sq)
         netq_timer_at(q, q->tx_wait_ns);
     else
         raced = net_txr_final_check(&q->txr);
+    if (!sc_inbox_arm(&q->xp.inbox))
+        raced = true; /* a transfer or an answer came in */
     unsigned want = netq_rx_want(q);
     if (want) {
         if (q->rx_wait_ns)
@@ -99,12 +103,13 @@ static bool netq_rearm(struct sc_queue *sq)
     return raced;
 }
 
-/* Nothing of a net queue is in flight between rounds: every copy of a
- * visit is flushed and answered in it. */
+/* The copies of a visit are flushed and answered in it; what can be out
+ * are switched frames at other queues, and their transfers to us: answered
+ * here while the queue is removed (queue.h: idle). */
 static bool netq_idle(struct sc_queue *sq)
 {
-    (void)sq;
-    return true;
+    struct net_queue *q = netq_of(sq);
+    return netq_sw_drain(q);
 }
 
 static const struct sc_queue_ops netq_ops = {
@@ -128,6 +133,7 @@ void net_queue_destroy(struct net_queue *q)
     if (!q)
         return;
     unmap_rings(q);
+    netq_sw_destroy(q);
     sc_gnt_batch_destroy(&q->copies);
     if (q->frames)
         munmap(q->frames, q->frames_len);
@@ -138,7 +144,7 @@ void net_queue_destroy(struct net_queue *q)
 
 static int alloc_frames(struct net_queue *q)
 {
-    q->frames_len = (size_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG + 1) * NETQ_FRAME_MAX;
+    q->frames_len = (size_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG + 2) * NETQ_FRAME_MAX;
     void *m = mmap(NULL, q->frames_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
                    MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
@@ -151,12 +157,13 @@ static int alloc_frames(struct net_queue *q)
     for (unsigned i = 0; i < NETQ_RX_BACKLOG; i++)
         q->rx[i].buf = q->frames + (size_t)(NETQ_TX_BATCH + i) * NETQ_FRAME_MAX;
     q->seg_buf = q->frames + (size_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG) * NETQ_FRAME_MAX;
+    q->slow_buf = q->seg_buf + NETQ_FRAME_MAX;
     return 0;
 }
 
 struct net_queue *net_queue_create(const struct net_queue_params *p)
 {
-    if (!p || !p->xen || p->tap_fd < 0 || !p->shared ||
+    if (!p || !p->xen || !p->shared ||
         p->feat.xdp_headroom >= NET_PAGE_SIZE / 2) {
         errno = EINVAL;
         return NULL;
@@ -165,6 +172,7 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
     if (!q)
         return NULL;
     q->timer_fd = -1;
+    q->xp.inbox.efd = -1;
     int rc = sc_queue_init(&q->sc, &netq_ops, p->frontend_id, "%s", p->name);
     if (rc < 0)
         goto fail;
@@ -178,7 +186,7 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
         rc = -errno;
         goto fail;
     }
-    if ((rc = alloc_frames(q)) < 0 ||
+    if ((rc = alloc_frames(q)) < 0 || (rc = netq_sw_init(q)) < 0 ||
         (rc = sc_gnt_batch_init(&q->copies, p->xen, 512)) < 0)
         goto fail;
 
@@ -202,8 +210,9 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
                q->txr.broken ? q->txr.why : q->rxr.why);
         goto fail;
     }
-    if ((rc = sc_queue_watch_fd(&q->sc, q->tap_fd)) < 0 ||
+    if ((q->tap_fd >= 0 && (rc = sc_queue_watch_fd(&q->sc, q->tap_fd)) < 0) ||
         (rc = sc_queue_watch_fd(&q->sc, q->timer_fd)) < 0 ||
+        (rc = sc_queue_watch_fd(&q->sc, sc_inbox_fd(&q->xp.inbox))) < 0 ||
         (rc = sc_queue_set_device_counters(&q->sc, net_queue_counter_names, NETQ__COUNT,
                                            q->counters)) < 0)
         goto fail;
@@ -212,6 +221,16 @@ fail:
     net_queue_destroy(q);
     errno = -rc;
     return NULL;
+}
+
+void net_queue_set_port(struct net_queue *q, struct net_port *port)
+{
+    q->port = port;
+}
+
+struct net_xport *net_queue_xport(struct net_queue *q)
+{
+    return &q->xp;
 }
 
 struct sc_queue *net_queue_sc(struct net_queue *q)

@@ -54,13 +54,21 @@ struct net_queue_params {
     char name[SC_QUEUE_NAME_MAX];
     grant_ref_t tx_ref, rx_ref;
     struct net_features feat;
-    int tap_fd;                   /* the uplink: the device's, not closed here */
+    int tap_fd;                   /* the TAP uplink (the device's, not closed here),
+                                     or -1 for a port of the internal switch */
     struct net_vif_shared *shared;
 };
 
 struct net_queue;
 
 struct net_queue *net_queue_create(const struct net_queue_params *p);
+/* The queue's vif is a port of the internal switch (net_port.h): before
+ * the attach, with every queue of the vif created (the port names their
+ * endpoints: net_queue_xport). */
+struct net_port;
+struct net_xport;
+void net_queue_set_port(struct net_queue *q, struct net_port *port);
+struct net_xport *net_queue_xport(struct net_queue *q);
 /* After the detach (or if never attached): unmaps, frees. */
 void net_queue_destroy(struct net_queue *q);
 struct sc_queue *net_queue_sc(struct net_queue *q);

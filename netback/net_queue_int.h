@@ -21,17 +21,46 @@
 #include "log.h"
 #include "net_queue.h"
 #include "net_ring.h"
+#include "net_xfer.h"
 
 #define NETQ_FRAME_MAX   (65536u + 4096u) /* a GSO frame, with headroom to spare */
 #define NETQ_TX_BATCH    64u
 #define NETQ_RX_BACKLOG  64u
 /* rx responses one visit may stage before its copies are flushed */
 #define NETQ_RX_STAGE    NET_RX_RING_SIZE
+#define NETQ_NO_FIT      UINT32_MAX
+/* the switch: tx frames out at receivers, transfers, frames waiting for buffers */
+#define NETQ_SWFRAMES    NET_TX_RING_SIZE
+#define NETQ_XFERS       512u
+#define NETQ_SW_BACKLOG  256u
+
+struct net_port;
+struct net_offload;
+
+/* A sent frame out at its receivers (switched): answered when the last
+ * transfer comes back. */
+struct netq_swframe {
+    struct net_tx_pkt pkt;
+    unsigned refs;
+    bool failed;                 /* a copy from the guest's grants failed */
+    struct netq_swframe *next;   /* free list */
+};
+
+/* Where a frame's bytes are: local memory, or a guest's tx fragments. */
+struct netq_src {
+    const uint8_t *local;
+    domid_t domid;
+    const struct net_tx_frag *frags;
+    uint16_t nfrags;
+};
+
+struct netq_swframe;
 
 struct netq_tx_frame {
     struct net_tx_pkt pkt;
     bool copy_failed;
     uint8_t *buf;
+    struct netq_swframe *sw;     /* switched: its record while the visit decides */
 };
 
 struct netq_rx_frame {
@@ -77,6 +106,14 @@ struct net_queue {
     uint8_t *frames;             /* the mmap behind tx[].buf, rx[].buf, seg_buf */
     size_t frames_len;
     uint8_t *seg_buf;            /* software segmentation's output */
+    uint8_t *slow_buf;           /* a switched frame copied here to be fixed up */
+
+    /* the internal switch (port NULL: the vif has a TAP uplink) */
+    struct net_port *port;
+    struct net_xport xp;         /* inbox and transfers (made for every queue: cheap) */
+    struct netq_swframe *swframes, *swfree;
+    struct net_xfer *swq_head, *swq_tail; /* transfers to receive, in arrival order */
+    unsigned swq_len;
 
     sc_counter counters[NETQ__COUNT];
 };
@@ -98,6 +135,49 @@ void netq_timer_at(struct net_queue *q, uint64_t at_ns);
 int netq_tx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v);
 /* net_queue_rx.c: read the uplink, place frames in the rx ring. 0 or -EPROTO. */
 int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v);
+/* net_queue_tx.c, for both uplinks: */
+/* Queues the copy of f's first `limit` bytes (UINT32_MAX: all) into f->buf. */
+void netq_tx_stage(struct net_queue *q, struct netq_tx_frame *f, uint32_t limit);
+/* Writes f (copied) to a TAP descriptor with its offloads as a virtio_net_hdr:
+ * false when it was dropped (counted). */
+bool netq_tx_send(struct net_queue *q, struct netq_tx_frame *f, int fd);
+/* Answers f with an error: a copy from the guest's grants failed. */
+void netq_tx_fail(struct net_queue *q, struct netq_tx_frame *f);
+
+/* net_queue_rx.c, for both uplinks: */
+bool netq_frame_is_ipv6(const uint8_t *frame, uint32_t len);
+bool netq_takes_gso(const struct net_queue *q, uint8_t gso_type);
+/* Ring slots a frame of `len` with offloads o needs (NETQ_NO_FIT: never). */
+uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net_offload *o);
+/* 1 when a frame of len needing `need` slots may be placed now (ring,
+ * grant, rx rate; counted), else 0 (rx_want or rx_wait_ns or v->more set). */
+int netq_rx_admit(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v,
+                  uint32_t len, uint32_t need, int *avail);
+/* Places a frame from src into taken buffers as it is (offloads as o says). */
+void netq_rx_place(struct net_queue *q, const struct netq_src *src, uint32_t len,
+                   const struct net_offload *o, bool *failed);
+/* A frame in local memory (admitted): checksum completed or segmented when
+ * the frontend needs that, then placed. */
+void netq_rx_local(struct net_queue *q, uint8_t *frame, uint32_t len, struct net_offload *o,
+                   bool *failed);
+/* Runs the staged copies and writes the staged responses. */
+void netq_rx_commit(struct net_queue *q);
+
+/* net_queue_sw.c: the switch's side of a queue. */
+int netq_sw_init(struct net_queue *q);
+void netq_sw_destroy(struct net_queue *q);
+/* Takes the inbox: answers come back (frames answered), frames to receive
+ * are queued.  Returns true when tx responses were written. */
+bool netq_sw_take(struct net_queue *q);
+/* Switches the tx frames q->tx[0..n) (validated, header copy staged). */
+void netq_sw_tx(struct net_queue *q, unsigned n, uint64_t now_ns);
+/* Receives queued transfers into the rx ring. */
+void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v,
+                int *avail);
+/* Removal: every queued transfer answered (dropped); true when nothing of
+ * q is out at other queues any more. */
+bool netq_sw_drain(struct net_queue *q);
+
 /* Slots the rx backlog's head needs before the core may sleep on the rx
  * ring (0: nothing waits). */
 unsigned netq_rx_want(struct net_queue *q);

@@ -21,7 +21,7 @@
 #include "net_offload.h"
 #include "net_queue_int.h"
 
-#define NO_FIT UINT32_MAX
+#define NO_FIT NETQ_NO_FIT
 
 /* Buffers one frame of `len` bytes takes (without extras), or NO_FIT. */
 static uint32_t frame_slots(const struct net_queue *q, uint32_t len)
@@ -33,7 +33,7 @@ static uint32_t frame_slots(const struct net_queue *q, uint32_t len)
     return n <= NET_TX_FATAL_SLOTS ? n : NO_FIT; /* what netfront accepts at most */
 }
 
-static bool frontend_takes_gso(const struct net_queue *q, uint8_t gso_type)
+bool netq_takes_gso(const struct net_queue *q, uint8_t gso_type)
 {
     if (!q->feat.sg || !q->feat.csum)
         return false;
@@ -41,12 +41,11 @@ static bool frontend_takes_gso(const struct net_queue *q, uint8_t gso_type)
            (gso_type == NET_GSO_TCPV6 && q->feat.gso_tcpv6);
 }
 
-/* Ring slots a frame needs as it will be placed: NO_FIT when it never can. */
-static uint32_t slots_needed(const struct net_queue *q, uint32_t len, const struct net_offload *o)
+uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net_offload *o)
 {
     if (o->gso_type == NET_GSO_NONE)
         return frame_slots(q, len);
-    if (frontend_takes_gso(q, o->gso_type)) {
+    if (netq_takes_gso(q, o->gso_type)) {
         uint32_t n = frame_slots(q, len);
         return n == NO_FIT ? NO_FIT : n + 1;
     }
@@ -65,10 +64,38 @@ static void stage_rsp(struct net_queue *q, const struct netq_rx_rsp *r)
     q->stage[q->nstage++] = *r;
 }
 
-/* Takes buffers for one frame (the caller checked there are enough) and
- * queues its copies and responses. */
-static void rx_place(struct net_queue *q, const uint8_t *frame, uint32_t len,
-                     const struct net_offload *o, bool *failed)
+/* Queues the copy of `len` bytes of src from byte `pos` into the guest's
+ * page `gref` at `off` (within that page): one segment from local memory,
+ * or one per source fragment the range touches. */
+static void src_copy(struct net_queue *q, const struct netq_src *src, uint32_t pos,
+                     grant_ref_t gref, uint16_t off, uint32_t len, bool *failed)
+{
+    if (src->local) {
+        sc_gnt_batch_to_guest(&q->copies, src->local + pos, q->domid, gref, off, (uint16_t)len,
+                              failed);
+        return;
+    }
+    uint32_t at = 0;
+    for (unsigned i = 0; i < src->nfrags && len; i++) {
+        const struct net_tx_frag *f = &src->frags[i];
+        if (pos >= at + f->size) {
+            at += f->size;
+            continue;
+        }
+        uint32_t in = pos - at, n = f->size - in;
+        if (n > len)
+            n = len;
+        sc_gnt_batch_guest_to_guest(&q->copies, src->domid, f->gref, (uint16_t)(f->offset + in),
+                                    q->domid, gref, off, (uint16_t)n, failed);
+        pos += n;
+        off = (uint16_t)(off + n);
+        len -= n;
+        at += f->size;
+    }
+}
+
+void netq_rx_place(struct net_queue *q, const struct netq_src *src, uint32_t len,
+                   const struct net_offload *o, bool *failed)
 {
     uint16_t flags = 0;
     struct netif_extra_info gso;
@@ -85,8 +112,7 @@ static void rx_place(struct net_queue *q, const uint8_t *frame, uint32_t len,
         grant_ref_t gref;
         net_rx_take(&q->rxr, &id, &gref);
         if (chunk)
-            sc_gnt_batch_to_guest(&q->copies, frame + done, q->domid, gref, offset,
-                                  (uint16_t)chunk, failed);
+            src_copy(q, src, done, gref, offset, chunk, failed);
         done += chunk;
         uint16_t f = first ? flags : 0;
         if (done < len)
@@ -103,8 +129,7 @@ static void rx_place(struct net_queue *q, const uint8_t *frame, uint32_t len,
     }
 }
 
-/* Runs the queued copies, then writes the staged responses in ring order. */
-static void rx_commit(struct net_queue *q)
+void netq_rx_commit(struct net_queue *q)
 {
     if (!q->nstage)
         return;
@@ -134,13 +159,14 @@ static int rx_emit_segment(const uint8_t *seg, size_t len, void *arg)
     struct net_queue *q = c->q;
     bool *failed = &q->rx_copy_failed[NETQ_RX_BACKLOG];
     *failed = false;
-    rx_place(q, seg, (uint32_t)len, &c->o, failed);
-    rx_commit(q);
+    struct netq_src src = { .local = seg };
+    netq_rx_place(q, &src, (uint32_t)len, &c->o, failed);
+    netq_rx_commit(q);
     netq_count(q, NETQ_GSO_SEGMENTED, 1);
     return 0;
 }
 
-static bool is_ipv6(const uint8_t *frame, uint32_t len)
+bool netq_frame_is_ipv6(const uint8_t *frame, uint32_t len)
 {
     unsigned at = 12;
     if (len >= 18 && frame[12] == 0x81 && frame[13] == 0x00)
@@ -151,7 +177,7 @@ static bool is_ipv6(const uint8_t *frame, uint32_t len)
 /* The frame's checksum as the frontend can take it. */
 static int rx_fix_csum(struct net_queue *q, uint8_t *frame, uint32_t len, struct net_offload *o)
 {
-    if (!o->csum_partial || (q->feat.csum && (q->feat.ipv6_csum || !is_ipv6(frame, len))))
+    if (!o->csum_partial || (q->feat.csum && (q->feat.ipv6_csum || !netq_frame_is_ipv6(frame, len))))
         return 0;
     int rc = net_csum_complete(frame, len, o);
     if (rc == 0) {
@@ -167,6 +193,8 @@ static int rx_fix_csum(struct net_queue *q, uint8_t *frame, uint32_t len, struct
  * would never sleep). */
 static void rx_read(struct net_queue *q)
 {
+    if (q->tap_fd < 0)
+        return;
     for (unsigned budget = NETQ_RX_BACKLOG; budget > 0; budget--) {
         bool full = q->rx_count == NETQ_RX_BACKLOG;
         struct netq_rx_frame *f = &q->rx[(q->rx_head + q->rx_count) % NETQ_RX_BACKLOG];
@@ -202,6 +230,50 @@ static void rx_read(struct net_queue *q)
     }
 }
 
+int netq_rx_admit(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v,
+                  uint32_t len, uint32_t need, int *avail)
+{
+    if ((uint32_t)*avail < need) {
+        q->rx_want = need;
+        return 0;
+    }
+    if (!sc_sched_grant_admits(g, v->bytes, v->requests, len)) {
+        v->more = true;
+        return 0;
+    }
+    uint64_t retry;
+    if (!net_rate_take(&q->shared->rx_rate, len, v->now_ns, &retry)) {
+        q->rx_wait_ns = retry;
+        netq_count(q, NETQ_RX_THROTTLED, 1);
+        return 0;
+    }
+    v->requests++;
+    v->bytes += len;
+    *avail -= (int)need;
+    netq_count(q, NETQ_RX_PACKETS, 1);
+    netq_count(q, NETQ_RX_BYTES, len);
+    return 1;
+}
+
+void netq_rx_local(struct net_queue *q, uint8_t *frame, uint32_t len, struct net_offload *o,
+                   bool *failed)
+{
+    if (o->gso_type != NET_GSO_NONE && !netq_takes_gso(q, o->gso_type) && o->hdr_len < len) {
+        netq_rx_commit(q); /* what is staged keeps its order */
+        /* segments come out with complete checksums */
+        struct seg_ctx c = { .q = q, .o = { .csum_valid = true } };
+        if (net_gso_segment(frame, len, o, q->seg_buf, NETQ_FRAME_MAX, rx_emit_segment, &c) < 0)
+            netq_count(q, NETQ_RX_ERRORS, 1);
+        return;
+    }
+    if (rx_fix_csum(q, frame, len, o) < 0) {
+        netq_count(q, NETQ_RX_ERRORS, 1);
+        return;
+    }
+    struct netq_src src = { .local = frame };
+    netq_rx_place(q, &src, len, o, failed);
+}
+
 int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
 {
     rx_read(q);
@@ -210,67 +282,38 @@ int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_
     int avail = net_rxr_avail(&q->rxr);
     if (avail < 0)
         return avail;
+    if (q->port) {
+        netq_sw_rx(q, g, v, &avail);
+        return 0;
+    }
     while (q->rx_count) {
         struct netq_rx_frame *f = &q->rx[q->rx_head];
         struct net_offload o;
         bool drop = net_offload_from_vnet(&f->vh, &o) < 0;
         if (!drop && (o.csum_partial || o.gso_type != NET_GSO_NONE))
             drop = net_offload_setup(f->buf, f->len, &o) < 0;
-        uint32_t need = drop ? NO_FIT : slots_needed(q, f->len, &o);
+        uint32_t need = drop ? NO_FIT : netq_rx_slots(q, f->len, &o);
+        if (need != NO_FIT && !netq_rx_admit(q, g, v, f->len, need, &avail))
+            break;
+        unsigned idx = q->rx_head;
+        q->rx_head = (q->rx_head + 1) % NETQ_RX_BACKLOG;
+        q->rx_count--;
         if (need == NO_FIT) {
             sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
                            "dropped a %u-byte frame from the uplink: the frontend cannot take it",
                            f->len);
             netq_count(q, NETQ_RX_DROPS, 1);
-            q->rx_head = (q->rx_head + 1) % NETQ_RX_BACKLOG;
-            q->rx_count--;
-            continue;
-        }
-        if ((uint32_t)avail < need) {
-            q->rx_want = need;
-            break;
-        }
-        if (!sc_sched_grant_admits(g, v->bytes, v->requests, f->len)) {
-            v->more = true;
-            break;
-        }
-        uint64_t retry;
-        if (!net_rate_take(&q->shared->rx_rate, f->len, v->now_ns, &retry)) {
-            q->rx_wait_ns = retry;
-            netq_count(q, NETQ_RX_THROTTLED, 1);
-            break;
-        }
-        v->requests++;
-        v->bytes += f->len;
-        avail -= (int)need;
-        netq_count(q, NETQ_RX_PACKETS, 1);
-        netq_count(q, NETQ_RX_BYTES, f->len);
-        unsigned idx = q->rx_head;
-        q->rx_head = (q->rx_head + 1) % NETQ_RX_BACKLOG;
-        q->rx_count--;
-        if (o.gso_type != NET_GSO_NONE && !frontend_takes_gso(q, o.gso_type) &&
-            o.hdr_len < f->len) {
-            rx_commit(q); /* what is staged keeps its order */
-            /* segments come out with complete checksums */
-            struct seg_ctx c = { .q = q, .o = { .csum_valid = true } };
-            int rc = net_gso_segment(f->buf, f->len, &o, q->seg_buf, NETQ_FRAME_MAX,
-                                     rx_emit_segment, &c);
-            if (rc < 0)
-                netq_count(q, NETQ_RX_ERRORS, 1);
-            continue;
-        }
-        if (rx_fix_csum(q, f->buf, f->len, &o) < 0) {
-            netq_count(q, NETQ_RX_ERRORS, 1);
             continue;
         }
         q->rx_copy_failed[idx] = false;
-        rx_place(q, f->buf, f->len, &o, &q->rx_copy_failed[idx]);
+        netq_rx_local(q, f->buf, f->len, &o, &q->rx_copy_failed[idx]);
     }
-    rx_commit(q);
+    netq_rx_commit(q);
     return 0;
 }
 
 unsigned netq_rx_want(struct net_queue *q)
 {
-    return q->rx_count ? (q->rx_want ? q->rx_want : 1) : 0;
+    bool waiting = q->rx_count || q->swq_len;
+    return waiting ? (q->rx_want ? q->rx_want : 1) : 0;
 }

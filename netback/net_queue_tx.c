@@ -37,23 +37,34 @@ static void tx_drop(struct net_queue *q, const struct net_tx_pkt *p)
     net_tx_respond(&q->txr, p, NETIF_RSP_ERROR);
 }
 
-/* Queues the copies of every fragment of f into its buffer. */
-static void tx_stage(struct net_queue *q, struct netq_tx_frame *f)
+void netq_tx_stage(struct net_queue *q, struct netq_tx_frame *f, uint32_t limit)
 {
     f->copy_failed = false;
-    size_t at = 0;
-    for (unsigned i = 0; i < f->pkt.nfrags; i++) {
+    uint32_t at = 0;
+    for (unsigned i = 0; i < f->pkt.nfrags && at < limit; i++) {
         const struct net_tx_frag *fr = &f->pkt.frag[i];
-        if (fr->size)
+        uint32_t n = fr->size;
+        if (n > limit - at)
+            n = limit - at;
+        if (n)
             sc_gnt_batch_from_guest(&q->copies, q->domid, fr->gref, fr->offset, f->buf + at,
-                                    fr->size, &f->copy_failed);
+                                    (uint16_t)n, &f->copy_failed);
         at += fr->size;
     }
 }
 
+void netq_tx_fail(struct net_queue *q, struct netq_tx_frame *f)
+{
+    sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                   "a grant copy of a %u-byte frame failed: answered with an error", f->pkt.len);
+    netq_count(q, NETQ_TX_ERRORS, 1);
+    sc_queue_count(&q->sc, SC_QSTAT_ERRORS, 1);
+    net_tx_respond(&q->txr, &f->pkt, NETIF_RSP_ERROR);
+}
+
 /* To the uplink with its metadata.  A frame whose offload cannot be set up
  * is dropped (as Linux netback drops what skb_checksum_setup refuses). */
-static void tx_send(struct net_queue *q, struct netq_tx_frame *f)
+bool netq_tx_send(struct net_queue *q, struct netq_tx_frame *f, int fd)
 {
     const struct net_tx_pkt *p = &f->pkt;
     struct net_offload o;
@@ -70,24 +81,23 @@ static void tx_send(struct net_queue *q, struct netq_tx_frame *f)
                        "dropped a %u-byte frame: its checksum or GSO request does not match "
                        "its headers", p->len);
         netq_count(q, NETQ_TX_DROPS, 1);
-        return;
+        return false;
     }
     net_offload_to_vnet(&o, &vh);
     struct iovec iov[2] = {
         { .iov_base = &vh, .iov_len = sizeof(vh) },
         { .iov_base = f->buf, .iov_len = p->len },
     };
-    if (writev(q->tap_fd, iov, 2) < 0) {
+    if (writev(fd, iov, 2) < 0) {
         /* EIO while the interface is down, ENOBUFS under pressure: the
          * frame is lost as on a congested link. */
         netq_count(q, NETQ_TX_DROPS, 1);
         if (errno != EIO && errno != EAGAIN && errno != ENOBUFS)
             sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "writing to the uplink: %s",
                            strerror(errno));
-        return;
+        return false;
     }
-    netq_count(q, NETQ_TX_PACKETS, 1);
-    netq_count(q, NETQ_TX_BYTES, p->len);
+    return true;
 }
 
 int netq_tx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
@@ -127,24 +137,26 @@ int netq_tx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_
             tx_mcast(q, &f->pkt);
             continue;
         }
-        tx_stage(q, f);
+        /* switched: the header first, to decide where it goes */
+        netq_tx_stage(q, f, q->port ? NET_XFER_HDR : UINT32_MAX);
         n++;
     }
-    if (n) {
+    if (n)
         sc_gnt_batch_flush(&q->copies);
+    if (n && q->port) {
+        netq_sw_tx(q, n, v->now_ns);
+    } else {
         for (unsigned i = 0; i < n; i++) {
             struct netq_tx_frame *f = &q->tx[i];
             if (f->copy_failed) {
-                sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
-                               "a grant copy of a %u-byte frame failed: answered with an error",
-                               f->pkt.len);
-                netq_count(q, NETQ_TX_ERRORS, 1);
-                sc_queue_count(&q->sc, SC_QSTAT_ERRORS, 1);
-                net_tx_respond(&q->txr, &f->pkt, NETIF_RSP_ERROR);
+                netq_tx_fail(q, f);
                 continue;
             }
             net_tx_respond(&q->txr, &f->pkt, NETIF_RSP_OKAY);
-            tx_send(q, f);
+            if (netq_tx_send(q, f, q->tap_fd)) {
+                netq_count(q, NETQ_TX_PACKETS, 1);
+                netq_count(q, NETQ_TX_BYTES, f->pkt.len);
+            }
         }
     }
     if (n == NETQ_TX_BATCH)

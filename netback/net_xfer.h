@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "inbox.h"
+#include "net_offload.h"
 #include "net_ring.h"
 
 #define NET_XFER_HDR 64u  /* header bytes carried along for the receiver's decisions */
@@ -43,9 +44,7 @@ struct net_xfer {
     const struct net_tx_frag *frags; /* the sender's, or NULL with `local` */
     const uint8_t *local;            /* a local copy (the host port), or NULL */
     uint32_t len;
-    uint16_t txflags;                /* NETTXF_csum_blank / _data_validated */
-    bool has_gso;
-    struct netif_extra_info gso;
+    struct net_offload off;          /* checksum and GSO state (offsets unset) */
     uint8_t hdr[NET_XFER_HDR];       /* the first min(len, NET_XFER_HDR) bytes */
     void *cookie;                    /* the sender's frame record */
     /* the answer: 0 delivered, -EFAULT a copy failed, -ENOBUFS dropped */
