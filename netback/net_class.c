@@ -4,11 +4,15 @@
  * declaration).
  *
  *   settings    vif.max-queues (multi-queue-max-queues), vif.tap (make
- *               the TAP uplink; off only for tests of the lifecycle alone)
+ *               the TAP uplink; off only for tests of the lifecycle alone),
+ *               vif.switch (the internal switch's name: vifs whose bridge
+ *               is that name are its ports)
  *   types       vif
  *   methods     vif-rate {"device": ref, "rate": "<bytes>,<usecs>" or "",
  *               "direction": "tx"|"rx"}: a vif's rate now (tx is what the
  *               toolstack's `rate` sets; rx is ours alone)
+ *               vif-switches: the internal switches (ports, addresses, counters)
+ *   tick        every second the switches forget addresses unseen for 300 s
  *   describe    net_device_describe (net_describe.c)
  *
  * Control thread only (the settings callbacks: wherever the config loads).
@@ -19,6 +23,7 @@
 
 #include "devclass.h"
 #include "log.h"
+#include "net_xswitch.h"
 #include "netback.h"
 #include "xenbus.h"
 
@@ -27,7 +32,8 @@
 static void vif_config_default(void *blob)
 {
     struct net_config *c = blob;
-    *c = (struct net_config){ .max_queues = QUEUES_PER_CORE, .tap = true };
+    *c = (struct net_config){ .max_queues = QUEUES_PER_CORE, .tap = true,
+                              .switch_name = NET_SWITCH_NAME_DEFAULT };
 }
 
 static int vif_config_set(void *blob, const char *key, const char *value, char *err,
@@ -50,6 +56,15 @@ static int vif_config_set(void *blob, const char *key, const char *value, char *
         }
         return 0;
     }
+    if (strcmp(key, "switch") == 0) {
+        if (strlen(value) >= sizeof(c->switch_name) || strchr(value, '/') || strchr(value, ' ')) {
+            snprintf(err, errlen, "'%s' is not an interface name (at most %zu characters)", value,
+                     sizeof(c->switch_name) - 1);
+            return -EINVAL;
+        }
+        snprintf(c->switch_name, sizeof(c->switch_name), "%s", value);
+        return 0;
+    }
     snprintf(err, errlen, "unknown vif setting '%s'", key);
     return -ENOENT;
 }
@@ -67,6 +82,8 @@ static int vif_config_finalize(void *blob, const struct sc_config *c, char *err,
 static const struct sc_class_setting vif_settings[] = {
     { "max-queues", "N", "multi-queue-max-queues of a vif, 1..16 [number of cores]" },
     { "tap", "yes|no", "give each vif a TAP interface vif<domid>.<devid> as its uplink [yes]" },
+    { "switch", "NAME", "vifs with bridge=NAME join the internal switch, whose host port is "
+                        "the interface NAME; empty: none [" NET_SWITCH_NAME_DEFAULT "]" },
     { NULL, NULL, NULL },
 };
 
@@ -119,10 +136,48 @@ static json_t *m_vif_rate(void *ctx, json_t *params, struct sc_ctl_error *err)
     return r;
 }
 
+static void describe_one(struct net_xswitch *x, void *arg)
+{
+    json_t *o = net_xswitch_describe(x);
+    if (o)
+        json_array_append_new(arg, o);
+}
+
+static json_t *m_vif_switches(void *ctx, json_t *params, struct sc_ctl_error *err)
+{
+    (void)ctx;
+    (void)params;
+    json_t *a = json_array();
+    if (!a) {
+        sc_ctl_error_set(err, SC_CTL_INTERNAL_ERROR, "out of memory");
+        return NULL;
+    }
+    net_xswitch_foreach(describe_one, a);
+    return json_pack("{s:o}", "switches", a);
+}
+
 static const struct sc_ctl_method vif_methods[] = {
     { "vif-rate", m_vif_rate },
+    { "vif-switches", m_vif_switches },
     { NULL, NULL },
 };
+
+static void age_one(struct net_xswitch *x, void *arg)
+{
+    (void)arg;
+    net_xswitch_age(x);
+}
+
+/* The tick runs per connected vif: the switches age once per round. */
+static void vif_tick(struct sc_class_ctx *cc, struct sc_device *dev)
+{
+    (void)dev;
+    static uint64_t aged_round = UINT64_MAX;
+    if (cc->ticks == aged_round)
+        return;
+    aged_round = cc->ticks;
+    net_xswitch_foreach(age_one, NULL);
+}
 
 const struct sc_class_module net_vif_module = {
     .name = "vif",
@@ -136,4 +191,6 @@ const struct sc_class_module net_vif_module = {
     .foreach_queue = net_device_foreach_queue,
     .describe = net_device_describe,
     .methods = vif_methods,
+    .tick_ms = 1000,
+    .tick = vif_tick,
 };

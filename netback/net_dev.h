@@ -12,6 +12,7 @@
 
 #include "net_queue.h"
 #include "net_tap.h"
+#include "net_xswitch.h"
 #include "netback.h"
 #include "queue_attach.h"
 #include "xenbus.h"
@@ -42,6 +43,9 @@ struct net_dev {
     char *rate, *bridge;     /* as the toolstack wrote them (NULL: absent) */
     char tap_name[NET_TAP_NAME_MAX];
     int tap_fd;              /* the interface's first queue; -1 without one */
+    struct net_xswitch *xsw; /* the internal switch it is a port of, or NULL */
+    struct net_xswitch_member member;
+    bool leaving;            /* disconnecting: waiting for the switch's grace period */
     struct net_vif_shared shared;
 
     /* the connection */

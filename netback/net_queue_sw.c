@@ -284,12 +284,7 @@ void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_v
 {
     struct net_xfer *placed = NULL, **tail = &placed;
     while (q->swq_head) {
-        struct net_xfer *x = q->swq_head;
-        if (!net_mcast_wants(&q->shared->mcast, x->hdr)) {
-            netq_count(q, NETQ_RX_FILTERED, 1);
-            net_xfer_return(swq_pop(q), 0);
-            continue;
-        }
+        struct net_xfer *x = q->swq_head; /* multicast was filtered by the switch's flood */
         if (needs_fixing(q, x)) {
             struct net_offload o;
             int rc = copy_in(q, x, &o);

@@ -14,16 +14,26 @@
 #include <sys/uio.h>
 
 #include "net_offload.h"
+#include "net_port.h"
 #include "net_queue_int.h"
+#include "net_switch.h"
 
 /* A multicast-control packet: apply it, answer it. */
 static void tx_mcast(struct net_queue *q, const struct net_tx_pkt *p)
 {
     int rc = 0;
-    if (p->mcast_add)
-        rc = net_mcast_add(&q->shared->mcast, p->mcast_add_addr);
-    if (p->mcast_del && net_mcast_del(&q->shared->mcast, p->mcast_del_addr) < 0 && rc == 0)
-        rc = -ENOENT;
+    if (q->port) { /* a port of the switch: its filter decides the floods */
+        if (p->mcast_add)
+            rc = net_switch_mcast_add(q->port->sw, q->port->id, p->mcast_add_addr);
+        if (p->mcast_del && net_switch_mcast_del(q->port->sw, q->port->id, p->mcast_del_addr) < 0 &&
+            rc == 0)
+            rc = -ENOENT;
+    } else {
+        if (p->mcast_add)
+            rc = net_mcast_add(&q->shared->mcast, p->mcast_add_addr);
+        if (p->mcast_del && net_mcast_del(&q->shared->mcast, p->mcast_del_addr) < 0 && rc == 0)
+            rc = -ENOENT;
+    }
     netq_count(q, NETQ_MCAST_OPS, 1);
     net_tx_respond(&q->txr, p, rc == 0 ? NETIF_RSP_OKAY : NETIF_RSP_ERROR);
 }

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "net_dev.h"
 #include "net_ring.h"
+#include "net_switch.h"
 #include "sidecore.h"
 
 #define NET_MTU_DEFAULT 1500u
@@ -155,6 +156,9 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
         rc = sc_xs_write_uint(xs, t, 0, "%s/feature-rx-flip", bp);
     if (rc == 0)
         rc = sc_xs_write_uint(xs, t, nd->nc->cfg.max_queues, "%s/multi-queue-max-queues", bp);
+    /* For the hotplug script: no interface of its own to bridge. */
+    if (rc == 0 && nd->xsw)
+        rc = sc_xs_write_str(xs, t, net_xswitch_name(nd->xsw), "%s/sidecore-switch", bp);
     return rc;
 }
 
@@ -183,7 +187,16 @@ static int net_probe(struct sc_device *dev)
         dev_free(nd);
         return rc;
     }
-    if (nd->nc->cfg.tap) {
+    const char *swname = nd->nc->cfg.switch_name;
+    if (nd->bridge && *swname && strcmp(nd->bridge, swname) == 0) {
+        nd->xsw = net_xswitch_get(swname, nd->nc->pool);
+        if (!nd->xsw) {
+            rc = -(errno ? errno : EIO);
+            sc_xenbus_device_fail(dev, rc, "joining the internal switch %s", swname);
+            dev_free(nd);
+            return rc;
+        }
+    } else if (nd->nc->cfg.tap) {
         rc = net_tap_create(nd->tap_name, nd->mtu);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
@@ -204,9 +217,11 @@ static int net_probe(struct sc_device *dev)
     if (nd->has_mac)
         snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", nd->mac[0], nd->mac[1],
                  nd->mac[2], nd->mac[3], nd->mac[4], nd->mac[5]);
-    sc_log(SC_LOG_INFO, dev->name, "probed: mac %s, interface %s, mtu %u%s%s, max %u queues", mac,
-           nd->tap_fd >= 0 ? nd->tap_name : "(none)", nd->mtu, nd->bridge ? ", bridge " : "",
-           nd->bridge ? nd->bridge : "", nd->nc->cfg.max_queues);
+    sc_log(SC_LOG_INFO, dev->name, "probed: mac %s, %s %s, mtu %u%s%s, max %u queues", mac,
+           nd->xsw ? "port of the switch" : "interface",
+           nd->xsw ? net_xswitch_name(nd->xsw) : nd->tap_fd >= 0 ? nd->tap_name : "(none)",
+           nd->mtu, nd->bridge && !nd->xsw ? ", bridge " : "",
+           nd->bridge && !nd->xsw ? nd->bridge : "", nd->nc->cfg.max_queues);
     dev->priv = nd;
     return 0;
 }
@@ -238,6 +253,8 @@ static void net_frontend_changed(struct sc_device *dev, const char *key)
         sc_log(SC_LOG_INFO, dev->name, "multicast filtering %s", on ? "on" : "off");
     nd->feat.mcast_control = on;
     net_mcast_enable(&nd->shared.mcast, on);
+    if (nd->member.joined)
+        net_switch_mcast_filter(nd->member.port.sw, nd->member.port.id, on);
 }
 
 /* ---- the frontend's keys ---- */
@@ -328,6 +345,8 @@ static void finish_disconnect(struct net_dev *nd)
     nd->nvqs = 0;
     if (nd->tap_fd >= 0)
         net_tap_set_carrier(nd->tap_fd, false);
+    if (nd->xsw)
+        net_xswitch_release(nd->xsw, &nd->member);
     sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
     sc_xenbus_device_disconnected(nd->dev);
 }
@@ -343,12 +362,10 @@ static void vq_detached(struct sc_attach *a, int result)
         finish_disconnect(nd);
 }
 
-static void net_disconnect(struct sc_device *dev)
+/* Takes every queue off its core without waiting. */
+static void detach_queues(struct net_dev *nd)
 {
-    struct net_dev *nd = dev->priv;
-    if (!nd || !nd->vqs || nd->detaching)
-        return;
-    nd->detaching = 1;
+    nd->detaching = 1; /* held while posting, so no callback finishes early */
     for (unsigned i = nd->nvqs; i-- > 0;) {
         struct net_vq *vq = &nd->vqs[i];
         if (!vq->q)
@@ -356,19 +373,43 @@ static void net_disconnect(struct sc_device *dev)
         nd->detaching++;
         int rc = sc_detach_queue(&vq->at);
         if (rc < 0) {
-            sc_log(SC_LOG_ERR, dev->name, "q%u: taking it off its core: %s", i, strerror(-rc));
+            sc_log(SC_LOG_ERR, nd->dev->name, "q%u: taking it off its core: %s", i,
+                   strerror(-rc));
             nd->detaching--;
         }
     }
-    if (--nd->detaching == 0) {
+    if (--nd->detaching == 0)
         finish_disconnect(nd);
-        return;
-    }
-    sc_xenbus_device_disconnect_pending(dev);
 }
 
-static int start_queue(struct net_dev *nd, unsigned i, struct net_queue_params *p,
-                       const evtchn_port_t *ports, unsigned nports)
+/* No core sends to our queues any more: they may go. */
+static void member_left(struct net_xswitch_member *m)
+{
+    struct net_dev *nd = m->owner;
+    nd->leaving = false;
+    detach_queues(nd);
+}
+
+/* A port of the switch leaves it first: its queues stay on their cores
+ * until no other core can still be sending to them (a grace period). */
+static void net_disconnect(struct sc_device *dev)
+{
+    struct net_dev *nd = dev->priv;
+    if (!nd || !nd->vqs || nd->detaching || nd->leaving)
+        return;
+    if (nd->member.joined) {
+        nd->leaving = true;
+        nd->member.owner = nd;
+        nd->member.left = member_left;
+        net_xswitch_leave(nd->xsw, &nd->member);
+    } else {
+        detach_queues(nd);
+    }
+    if (nd->leaving || nd->detaching)
+        sc_xenbus_device_disconnect_pending(dev);
+}
+
+static int create_queue(struct net_dev *nd, unsigned i, struct net_queue_params *p)
 {
     struct sc_device *dev = nd->dev;
     struct net_vq *vq = &nd->vqs[i];
@@ -391,10 +432,33 @@ static int start_queue(struct net_dev *nd, unsigned i, struct net_queue_params *
                               p->tx_ref, p->rx_ref);
         return -err;
     }
-    int rc = sc_attach_queue(&vq->at, nd->nc->pool, net_queue_sc(vq->q), ports, nports);
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "queue %u: putting it on a sidecore", i);
-        return rc;
+    return 0;
+}
+
+/* Every queue created: the switch port naming them, then onto cores. */
+static int start_queues(struct net_dev *nd, evtchn_port_t (*ports)[2], const unsigned *nports)
+{
+    struct sc_device *dev = nd->dev;
+    if (nd->xsw) {
+        struct net_xport *xports[NET_MAX_QUEUES];
+        for (unsigned i = 0; i < nd->nvqs; i++)
+            xports[i] = net_queue_xport(nd->vqs[i].q);
+        int rc = net_xswitch_join(nd->xsw, &nd->member, dev->name, xports, nd->nvqs);
+        if (rc < 0) {
+            sc_xenbus_device_fail(dev, rc, "joining the switch %s", net_xswitch_name(nd->xsw));
+            return rc;
+        }
+        net_switch_mcast_filter(nd->member.port.sw, nd->member.port.id, nd->feat.mcast_control);
+        for (unsigned i = 0; i < nd->nvqs; i++)
+            net_queue_set_port(nd->vqs[i].q, &nd->member.port);
+    }
+    for (unsigned i = 0; i < nd->nvqs; i++) {
+        struct net_vq *vq = &nd->vqs[i];
+        int rc = sc_attach_queue(&vq->at, nd->nc->pool, net_queue_sc(vq->q), ports[i], nports[i]);
+        if (rc < 0) {
+            sc_xenbus_device_fail(dev, rc, "queue %u: putting it on a sidecore", i);
+            return rc;
+        }
     }
     return 0;
 }
@@ -406,8 +470,8 @@ static int net_connect(struct sc_device *dev)
         net_disconnect(dev);
     if (nd->vqs)
         return -EBUSY;
-    if (nd->tap_fd < 0) {
-        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off");
+    if (nd->tap_fd < 0 && !nd->xsw) {
+        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named");
         return -ENODEV;
     }
     int rc = read_features(nd);
@@ -430,8 +494,10 @@ static int net_connect(struct sc_device *dev)
         nd->vqs[i].at.detached = vq_detached;
     }
     /* What the kernel may hand us for this guest: what the frontend takes. */
-    rc = net_tap_set_offloads(nd->tap_fd, nd->feat.csum, nd->feat.sg && nd->feat.gso_tcpv4,
-                              nd->feat.sg && nd->feat.gso_tcpv6);
+    rc = nd->tap_fd < 0 ? 0
+                        : net_tap_set_offloads(nd->tap_fd, nd->feat.csum,
+                                               nd->feat.sg && nd->feat.gso_tcpv4,
+                                               nd->feat.sg && nd->feat.gso_tcpv6);
     if (rc < 0)
         sc_log(SC_LOG_WARN, dev->name, "setting the offloads of %s: %s", nd->tap_name,
                strerror(-rc));
@@ -443,26 +509,31 @@ static int net_connect(struct sc_device *dev)
         .shared = &nd->shared,
     };
     bool split = false;
+    evtchn_port_t ports[NET_MAX_QUEUES][2];
+    unsigned nports[NET_MAX_QUEUES];
     for (unsigned i = 0; i < nq; i++) {
         char dir[600];
         if (sc_fe_queue_dir(dev, nq, i, dir, sizeof(dir)) < 0) {
             sc_xenbus_device_fail(dev, -ENAMETOOLONG, "queue %u: directory name too long", i);
             return -ENAMETOOLONG;
         }
-        evtchn_port_t ports[2];
-        unsigned nports = 0;
-        rc = read_queue_keys(nd, dir, &p, ports, &nports);
+        rc = read_queue_keys(nd, dir, &p, ports[i], &nports[i]);
         if (rc == 0)
-            rc = start_queue(nd, i, &p, ports, nports);
+            rc = create_queue(nd, i, &p);
         if (rc < 0)
-            return rc;
+            return rc; /* the bus calls disconnect, which undoes the rest */
         split = p.feat.split;
     }
     nd->feat.split = split;
-    net_tap_set_carrier(nd->tap_fd, true);
+    rc = start_queues(nd, ports, nports);
+    if (rc < 0)
+        return rc;
+    if (nd->tap_fd >= 0)
+        net_tap_set_carrier(nd->tap_fd, true);
     const struct net_features *f = &nd->feat;
     sc_log(SC_LOG_INFO, dev->name,
-           "connected: %u queue%s on %s,%s%s%s%s%s%s%s", nq, nq == 1 ? "" : "s", nd->tap_name,
+           "connected: %u queue%s on %s,%s%s%s%s%s%s%s", nq, nq == 1 ? "" : "s",
+           nd->xsw ? net_xswitch_name(nd->xsw) : nd->tap_name,
            f->sg ? " sg" : "", f->gso_tcpv4 ? " gso4" : "", f->gso_tcpv6 ? " gso6" : "",
            f->csum ? " csum" : " no-csum", f->ipv6_csum ? " ipv6-csum" : "",
            f->split ? " split-evtchn" : "", f->mcast_control ? " mcast-filter" : "");
@@ -481,7 +552,8 @@ const struct sc_device_class *net_device_class(struct sc_pool *pool, const struc
         return NULL;
     }
     for (struct net_class *c = all_classes; c; c = c->next)
-        if (c->pool == pool && c->cfg.max_queues == cfg->max_queues && c->cfg.tap == cfg->tap)
+        if (c->pool == pool && c->cfg.max_queues == cfg->max_queues && c->cfg.tap == cfg->tap &&
+            strcmp(c->cfg.switch_name, cfg->switch_name) == 0)
             return &c->cls;
     struct net_class *c = calloc(1, sizeof(*c));
     if (!c)

@@ -11,7 +11,8 @@
  * whichever core switches them).  net_xswitch_join() makes a vif's port
  * once its queues exist; net_xswitch_leave() deletes it and calls back
  * after a grace period (grace.h), when no core can still send to the
- * vif's queues: only then may they be taken off their cores.
+ * vif's queues: only then may they be taken off their cores; once they
+ * are, net_xswitch_release() frees the port's id.
  * net_xswitch_age() forgets old addresses (the class's tick).
  *
  * Threads: the control thread, except the data path inside.  Returns NULL
@@ -51,6 +52,8 @@ int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const 
                      struct net_xport *const *xports, unsigned n);
 /* Leaves; m->left(m) follows (maybe from inside this call). */
 void net_xswitch_leave(struct net_xswitch *x, struct net_xswitch_member *m);
+/* After the vif's queues are off their cores: the id may be reused. */
+void net_xswitch_release(struct net_xswitch *x, struct net_xswitch_member *m);
 
 /* Forgets addresses unseen for NET_XSWITCH_AGE_NS. */
 void net_xswitch_age(struct net_xswitch *x);

@@ -22,9 +22,14 @@ struct sc_pool;
 #define NET_MAX_QUEUES 16u /* what a vif may ask for at most (Linux: one per CPU) */
 
 /* The vif settings (vif.* in the config file). */
+#define NET_SWITCH_NAME_DEFAULT "scsw0"
+
 struct net_config {
     uint32_t max_queues;   /* multi-queue-max-queues */
     bool tap;              /* make a TAP interface per vif (the uplink) */
+    /* vifs whose `bridge` is this name join the internal switch, whose
+     * host port is a TAP interface of that name ("" = no switch) */
+    char switch_name[16];
 };
 
 /* The class module (netback/net_class.c). */
