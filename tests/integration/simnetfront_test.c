@@ -1013,6 +1013,35 @@ static void test_cli_peer_to_sink(void **state)
     assert_int_equal(cli_num(t, 1, "lost"), 0);
 }
 
+static void test_cli_barrier_and_seconds(void **state)
+{
+    struct world *t = *state;
+    struct fake_opts o = full_backend();
+    start_backend(t, &o);
+    char mac[24], barrier[300];
+    mac_of(t->guest[0], mac, sizeof(mac));
+    snprintf(barrier, sizeof(barrier), "%s/go", t->w.dir);
+    pid_t gen = spawn("exec %s --dir %s --domid %u --mode gen --dst-mac %s --count 100 "
+                      "--expect-echo --barrier %s --json >%s/cli0.out 2>&1",
+                      simworld_bin("simnetfront"), t->w.dir, t->guest[0], mac, barrier,
+                      t->w.dir);
+    wait_connected(t, 0);
+    usleep(200000);
+    assert_int_equal(waitpid(gen, NULL, WNOHANG), 0); /* held at the barrier */
+    assert_int_equal(run_cmd("touch %s", barrier), 0);
+    assert_int_equal(wait_exit(gen), 0);
+    assert_int_equal(cli_num(t, 0, "echoes"), 100);
+    /* Bounded by time, paced. */
+    char args[256];
+    snprintf(args, sizeof(args), "--mode gen --dst-mac %s --seconds 0.3 --rate 2000 --size 128 "
+             "--expect-echo --json", mac);
+    assert_int_equal(cli(t, 0, args), 0);
+    assert_true(cli_num(t, 0, "sent") > 0);
+    assert_int_equal(cli_num(t, 0, "echoes"), cli_num(t, 0, "sent"));
+    /* The smallest IPv6 test frame is larger than 64 bytes. */
+    assert_int_equal(cli(t, 0, "--mode gen --size 64 --ipv6 --count 1"), 2);
+}
+
 static void test_cli_no_backend_is_negotiation_failure(void **state)
 {
     struct world *t = *state;
@@ -1102,6 +1131,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_gen_catches_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_echo_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_peer_to_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_barrier_and_seconds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_no_backend_is_negotiation_failure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tap_namespaces_ping_and_iperf, setup, teardown),
