@@ -184,7 +184,8 @@ static int send_waiting(struct ng_run *r, unsigned q, const uint8_t *f, size_t n
 
 /* Echo: the frame back to where it came from, its offloads kept when the
  * backend takes them (else the checksum is completed here). */
-static void echo_frame(struct ng_run *r, unsigned q, uint8_t *f, size_t n, const struct nf_rx_meta *m)
+static void echo_frame(struct ng_run *r, unsigned q, uint8_t *f, size_t n,
+                       const struct nf_rx_meta *m)
 {
     memcpy(f, f + NFR_ETH_ALEN, NFR_ETH_ALEN);
     memcpy(f + NFR_ETH_ALEN, r->in->mac, NFR_ETH_ALEN);
