@@ -1,9 +1,9 @@
 /*
  * simnetfront_test.c - the simulated netfront's device level and the
- * simnetfront CLI against a fake netback written here: a forked process
- * acting as dom0 through xenstore and xsim grant mapping, following the
- * vif handshake and moving every frame a guest sends to a receive ring:
- * its own (loop) or the other guest's (cross), offloads passed through.
+ * simnetfront CLI against a fake netback (tests/tools/fake_netback.h): a
+ * forked process acting as dom0, following the vif handshake and moving
+ * every frame a guest sends to a receive ring: its own (loop) or the other
+ * guest's (cross), offloads passed through.
  *
  * Checks: the keys Linux netfront writes for what the backend offers and
  * what the frontend wants (each feature off in turn, Linux's
@@ -32,446 +32,13 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "netframe.h"
+#include "fake_netback.h"
 #include "netfront.h"
 #include "simworld.h"
 #include "xensim.h"
 #include "xensim_guest.h"
 
 #define DEVID 0u
-
-/* ---------------- the fake backend (child process) ---------------- */
-
-struct fake_opts {
-    bool rx_copy, sg, gso4, gso6, csum6, no_csum, split, mcast, dyn_mcast, ctrl, xdp;
-    int max_queues;             /* -1: key absent */
-    bool cross;                 /* guest 0 <-> guest 1; else each to itself */
-    bool corrupt;               /* flip the last byte of every frame */
-};
-
-struct fk_queue {
-    netif_tx_back_ring_t tx;
-    netif_rx_back_ring_t rx;
-    void *txs, *rxs;
-    struct xsim_evtchn *evh;
-    int tx_port, rx_port;
-};
-
-struct fk_dev {
-    domid_t fe_dom;
-    char be[128], fe[128];
-    int state;
-    bool connected;
-    unsigned nq;
-    struct fk_queue q[NF_MAX_QUEUES];
-    bool sg, gso4, gso6, csum, csum6;   /* what the frontend takes */
-    void *ctrl;
-    xen_netif_ctrl_back_ring_t cring;
-    struct xsim_evtchn *cevh;
-    int cport;
-};
-
-struct fake {
-    struct fake_opts o;
-    struct xsim *xs;
-    struct xs_handle *h;
-    struct fk_dev dev[2];
-    unsigned ndev;
-    uint8_t frame[NF_MAX_FRAME + 1];
-};
-
-static void fk_write(struct fake *f, const char *dir, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fk_write(struct fake *f, const char *dir, const char *key, const char *fmt, ...)
-{
-    char path[256], val[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    xs_write(f->h, XBT_NULL, path, val, strlen(val));
-}
-
-static long fk_read(struct fake *f, const char *dir, const char *key, long dflt)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    unsigned len;
-    char *v = xs_read(f->h, XBT_NULL, path, &len);
-    if (!v)
-        return dflt;
-    long x = strtol(v, NULL, 10);
-    free(v);
-    return x;
-}
-
-static void fk_publish(struct fake *f, struct fk_dev *d)
-{
-    const struct fake_opts *o = &f->o;
-    if (o->rx_copy)
-        fk_write(f, d->be, "feature-rx-copy", "1");
-    fk_write(f, d->be, "feature-sg", "%d", o->sg);
-    fk_write(f, d->be, "feature-gso-tcpv4", "%d", o->gso4);
-    fk_write(f, d->be, "feature-gso-tcpv6", "%d", o->gso6);
-    fk_write(f, d->be, "feature-ipv6-csum-offload", "%d", o->csum6);
-    if (o->no_csum)
-        fk_write(f, d->be, "feature-no-csum-offload", "1");
-    fk_write(f, d->be, "feature-split-event-channels", "%d", o->split);
-    if (o->max_queues >= 0)
-        fk_write(f, d->be, "multi-queue-max-queues", "%d", o->max_queues);
-    fk_write(f, d->be, "feature-multicast-control", "%d", o->mcast);
-    fk_write(f, d->be, "feature-dynamic-multicast-control", "%d", o->dyn_mcast);
-    fk_write(f, d->be, "feature-ctrl-ring", "%d", o->ctrl);
-    fk_write(f, d->be, "feature-xdp-headroom", "%d", o->xdp);
-    d->state = XenbusStateInitWait;
-    fk_write(f, d->be, "state", "%d", d->state);
-}
-
-static void *fk_map(struct fake *f, struct fk_dev *d, long ref, bool writable)
-{
-    grant_ref_t r = (grant_ref_t)ref;
-    return ref < 0 ? NULL : xsim_grant_map(f->xs, d->fe_dom, 1, &r, writable, NULL);
-}
-
-static int fk_bind(struct fake *f, struct fk_dev *d, struct xsim_evtchn *h, long port)
-{
-    (void)f;
-    return port < 0 ? -EINVAL : xsim_evtchn_bind_interdomain(h, d->fe_dom, (evtchn_port_t)port);
-}
-
-static int fk_connect(struct fake *f, struct fk_dev *d)
-{
-    d->nq = (unsigned)fk_read(f, d->fe, "multi-queue-num-queues", 1);
-    if (d->nq < 1 || d->nq > NF_MAX_QUEUES || fk_read(f, d->fe, "request-rx-copy", 0) != 1)
-        return -EPROTO;
-    for (unsigned i = 0; i < d->nq; i++) {
-        struct fk_queue *q = &d->q[i];
-        char dir[160];
-        snprintf(dir, sizeof(dir), d->nq > 1 ? "%s/queue-%u" : "%s", d->fe, i);
-        q->txs = fk_map(f, d, fk_read(f, dir, "tx-ring-ref", -1), true);
-        q->rxs = fk_map(f, d, fk_read(f, dir, "rx-ring-ref", -1), true);
-        q->evh = xsim_evtchn_open(f->xs);
-        if (!q->txs || !q->rxs || !q->evh)
-            return -EPROTO;
-        BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->txs, NF_PAGE_SIZE);
-        BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rxs, NF_PAGE_SIZE);
-        long one = fk_read(f, dir, "event-channel", -1);
-        q->tx_port = fk_bind(f, d, q->evh, one >= 0 ? one : fk_read(f, dir, "event-channel-tx", -1));
-        q->rx_port = one >= 0 ? q->tx_port
-                              : fk_bind(f, d, q->evh, fk_read(f, dir, "event-channel-rx", -1));
-        if (q->tx_port < 0 || q->rx_port < 0)
-            return -EPROTO;
-    }
-    d->sg = fk_read(f, d->fe, "feature-sg", 0) == 1;
-    d->gso4 = fk_read(f, d->fe, "feature-gso-tcpv4", 0) == 1;
-    d->gso6 = fk_read(f, d->fe, "feature-gso-tcpv6", 0) == 1;
-    d->csum = fk_read(f, d->fe, "feature-no-csum-offload", 0) != 1;
-    d->csum6 = fk_read(f, d->fe, "feature-ipv6-csum-offload", 0) == 1;
-    long cref = fk_read(f, d->fe, "ctrl-ring-ref", -1);
-    if (cref >= 0) {
-        d->ctrl = fk_map(f, d, cref, true);
-        d->cevh = xsim_evtchn_open(f->xs);
-        if (!d->ctrl || !d->cevh)
-            return -EPROTO;
-        BACK_RING_INIT(&d->cring, (xen_netif_ctrl_sring_t *)d->ctrl, NF_PAGE_SIZE);
-        d->cport = fk_bind(f, d, d->cevh, fk_read(f, d->fe, "event-channel-ctrl", -1));
-        if (d->cport < 0)
-            return -EPROTO;
-    }
-    d->connected = true;
-    d->state = XenbusStateConnected;
-    fk_write(f, d->be, "state", "%d", d->state);
-    return 0;
-}
-
-static void fk_disconnect(struct fake *f, struct fk_dev *d)
-{
-    for (unsigned i = 0; i < d->nq; i++) {
-        struct fk_queue *q = &d->q[i];
-        if (q->evh)
-            xsim_evtchn_close(q->evh);
-        if (q->txs)
-            xsim_grant_unmap(f->xs, q->txs, 1);
-        if (q->rxs)
-            xsim_grant_unmap(f->xs, q->rxs, 1);
-        memset(q, 0, sizeof(*q));
-    }
-    if (d->cevh)
-        xsim_evtchn_close(d->cevh);
-    if (d->ctrl)
-        xsim_grant_unmap(f->xs, d->ctrl, 1);
-    d->ctrl = NULL;
-    d->cevh = NULL;
-    d->nq = 0;
-    d->connected = false;
-}
-
-static void fk_copy_slot(struct fake *f, struct fk_dev *d, const netif_tx_request_t *r,
-                         size_t at, size_t n)
-{
-    uint8_t *p = fk_map(f, d, r->gref, false);
-    if (!p)
-        _exit(3);
-    memcpy(f->frame + at, p + r->offset, n);
-    xsim_grant_unmap(f->xs, p, 1);
-}
-
-/* The frame into target t's rx ring (queue qi), offloads as t takes them.
- * false if t has not posted enough buffers yet. */
-static bool fk_deliver(struct fake *f, struct fk_dev *t, unsigned qi, size_t len,
-                       uint16_t txflags, const netif_extra_info_t *gso)
-{
-    struct fk_queue *q = &t->q[qi % t->nq];
-    struct nfr_l4 p;
-    bool parsed = nfr_parse(f->frame, len, &p) == 0;
-    bool v6 = parsed && p.ipv6;
-    bool pass_gso = gso && (gso->u.gso.type == XEN_NETIF_GSO_TYPE_TCPV6 ? t->gso6 : t->gso4);
-    if (gso && !pass_gso)
-        return true; /* no segmentation here: dropped */
-    unsigned slots = (unsigned)((len + NF_PAGE_SIZE - 1) / NF_PAGE_SIZE);
-    if (slots > 1 && !t->sg)
-        return true;
-    RING_IDX avail = q->rx.sring->req_prod - q->rx.req_cons;
-    xen_rmb();
-    if (avail < slots + pass_gso) {
-        int more;
-        RING_FINAL_CHECK_FOR_REQUESTS(&q->rx, more); /* kick me when posted */
-        return false;
-    }
-    uint16_t flags = 0;
-    if (txflags & NETTXF_csum_blank) {
-        if (parsed && (v6 ? t->csum6 : t->csum)) {
-            flags = NETRXF_csum_blank | NETRXF_data_validated;
-        } else if (parsed) {
-            nfr_csum_complete_at(f->frame, p.end, p.l4, nfr_csum_field(&p) - p.l4);
-            flags = NETRXF_data_validated;
-        }
-    } else if (txflags & NETTXF_data_validated) {
-        flags = NETRXF_data_validated;
-    }
-    if (f->o.corrupt)
-        f->frame[len - 1] ^= 0x5a;
-    size_t at = 0;
-    for (unsigned k = 0; k < slots; k++) {
-        RING_IDX i = q->rx.req_cons;
-        netif_rx_request_t req;
-        memcpy(&req, RING_GET_REQUEST(&q->rx, i), sizeof(req));
-        size_t n = len - at < NF_PAGE_SIZE ? len - at : NF_PAGE_SIZE;
-        uint8_t *pg = fk_map(f, t, req.gref, true);
-        if (!pg)
-            _exit(4);
-        memcpy(pg, f->frame + at, n);
-        xsim_grant_unmap(f->xs, pg, 1);
-        netif_rx_response_t *rsp = RING_GET_RESPONSE(&q->rx, i);
-        rsp->id = req.id;
-        rsp->offset = 0;
-        rsp->status = (int16_t)n;
-        rsp->flags = (uint16_t)((k == 0 ? flags | (pass_gso ? NETRXF_extra_info : 0) : 0) |
-                                (k + 1 < slots ? NETRXF_more_data : 0));
-        q->rx.req_cons++;
-        q->rx.rsp_prod_pvt++;
-        at += n;
-        if (k == 0 && pass_gso) {
-            memcpy(RING_GET_RESPONSE(&q->rx, q->rx.req_cons), gso, sizeof(*gso));
-            q->rx.req_cons++;
-            q->rx.rsp_prod_pvt++;
-        }
-    }
-    int notify;
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
-    if (notify)
-        xsim_evtchn_notify(q->evh, (evtchn_port_t)q->rx_port);
-    return true;
-}
-
-static void fk_tx_respond(struct fk_queue *q, uint16_t id, int16_t status)
-{
-    netif_tx_response_t *rsp = RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt);
-    rsp->id = id;
-    rsp->status = status;
-    q->tx.rsp_prod_pvt++;
-}
-
-/* One frame from the tx ring at req_cons (the frontend pushes whole
- * frames).  false if it must wait for the target's rx buffers. */
-static bool fk_tx_one(struct fake *f, struct fk_dev *d, unsigned qi)
-{
-    struct fk_queue *q = &d->q[qi];
-    RING_IDX i = q->tx.req_cons;
-    netif_tx_request_t reqs[NF_MAX_SLOTS + 8];
-    bool is_extra[NF_MAX_SLOTS + 8] = { false };
-    unsigned n = 0;
-    netif_extra_info_t gso = { 0 };
-    bool have_gso = false;
-    memcpy(&reqs[n++], RING_GET_REQUEST(&q->tx, i++), sizeof(reqs[0]));
-    if (reqs[0].flags & NETTXF_extra_info) {
-        netif_extra_info_t x;
-        do {
-            memcpy(&x, RING_GET_REQUEST(&q->tx, i++), sizeof(x));
-            is_extra[n] = true;
-            memcpy(&reqs[n++], &x, sizeof(x));
-            if (x.type == XEN_NETIF_EXTRA_TYPE_GSO) {
-                gso = x;
-                gso.flags = 0;
-                have_gso = true;
-            }
-        } while ((x.flags & XEN_NETIF_EXTRA_FLAG_MORE) && n < NF_MAX_SLOTS);
-    }
-    unsigned last = 0;
-    while ((reqs[last].flags & NETTXF_more_data) && n < NF_MAX_SLOTS + 7) {
-        last = n;
-        memcpy(&reqs[n++], RING_GET_REQUEST(&q->tx, i++), sizeof(reqs[0]));
-    }
-    size_t len = reqs[0].size;
-    if (len > 0) { /* not a multicast dummy */
-        size_t rest = 0;
-        for (unsigned k = 1; k < n; k++)
-            rest += is_extra[k] ? 0 : reqs[k].size;
-        if (rest > len)
-            _exit(5);
-        fk_copy_slot(f, d, &reqs[0], 0, len - rest);
-        size_t at = len - rest;
-        for (unsigned k = 1; k < n; k++) {
-            if (is_extra[k])
-                continue;
-            fk_copy_slot(f, d, &reqs[k], at, reqs[k].size);
-            at += reqs[k].size;
-        }
-        struct fk_dev *t = f->o.cross ? &f->dev[d == &f->dev[0] ? 1 : 0] : d;
-        if (t->connected &&
-            !fk_deliver(f, t, qi, len, reqs[0].flags, have_gso ? &gso : NULL))
-            return false;
-    }
-    for (unsigned k = 0; k < n; k++)
-        fk_tx_respond(q, reqs[k].id, is_extra[k] ? NETIF_RSP_NULL : NETIF_RSP_OKAY);
-    q->tx.req_cons = i;
-    return true;
-}
-
-static void fk_serve_ctrl(struct fake *f, struct fk_dev *d)
-{
-    (void)f;
-    int more;
-    do {
-        while (RING_HAS_UNCONSUMED_REQUESTS(&d->cring)) {
-            struct xen_netif_ctrl_request req;
-            memcpy(&req, RING_GET_REQUEST(&d->cring, d->cring.req_cons), sizeof(req));
-            d->cring.req_cons++;
-            struct xen_netif_ctrl_response *rsp =
-                RING_GET_RESPONSE(&d->cring, d->cring.rsp_prod_pvt++);
-            rsp->id = req.id;
-            rsp->type = req.type;
-            bool known = req.type == XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE;
-            rsp->status = known ? XEN_NETIF_CTRL_STATUS_SUCCESS
-                                : XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
-            rsp->data = known ? 128 : 0;
-        }
-        int notify;
-        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&d->cring, notify);
-        if (notify)
-            xsim_evtchn_notify(d->cevh, (evtchn_port_t)d->cport);
-        RING_FINAL_CHECK_FOR_REQUESTS(&d->cring, more);
-    } while (more);
-}
-
-static void fk_serve(struct fake *f, struct fk_dev *d)
-{
-    for (unsigned i = 0; i < d->nq; i++) {
-        struct fk_queue *q = &d->q[i];
-        int p;
-        while ((p = xsim_evtchn_pending(q->evh)) >= 0)
-            xsim_evtchn_unmask(q->evh, (evtchn_port_t)p);
-        int more;
-        bool blocked = false;
-        do {
-            while (!blocked && RING_HAS_UNCONSUMED_REQUESTS(&q->tx))
-                blocked = !fk_tx_one(f, d, i);
-            int notify;
-            RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
-            if (notify)
-                xsim_evtchn_notify(q->evh, (evtchn_port_t)q->tx_port);
-            more = 0;
-            if (!blocked)
-                RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
-        } while (more);
-    }
-    if (d->ctrl) {
-        int p;
-        while ((p = xsim_evtchn_pending(d->cevh)) >= 0)
-            xsim_evtchn_unmask(d->cevh, (evtchn_port_t)p);
-        fk_serve_ctrl(f, d);
-    }
-}
-
-static void fk_step(struct fake *f, struct fk_dev *d)
-{
-    int fe = (int)fk_read(f, d->fe, "state", 0);
-    if (!d->connected && d->state == XenbusStateInitWait && fe == XenbusStateConnected) {
-        if (fk_connect(f, d) < 0)
-            _exit(2);
-    } else if (fe == XenbusStateClosing && d->state != XenbusStateClosing &&
-               d->state != XenbusStateClosed) {
-        fk_disconnect(f, d);
-        d->state = XenbusStateClosing;
-        fk_write(f, d->be, "state", "%d", d->state);
-    } else if (fe == XenbusStateClosed && d->state != XenbusStateClosed) {
-        fk_disconnect(f, d);
-        d->state = XenbusStateClosed;
-        fk_write(f, d->be, "state", "%d", d->state);
-    } else if (fe == XenbusStateInitialising && d->state == XenbusStateClosed) {
-        fk_publish(f, d); /* reconnect */
-    }
-}
-
-/* Runs until killed; follows each frontend's state as Linux netback does. */
-static void __attribute__((noreturn)) fake_backend_main(const char *dir, const domid_t *fe,
-                                                        unsigned n, const struct fake_opts *o)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    static struct fake f;
-    f.o = *o;
-    f.ndev = n;
-    char xsp[300];
-    snprintf(xsp, sizeof(xsp), "%s/xs-0.sock", dir);
-    setenv("XENSTORED_PATH", xsp, 1);
-    f.xs = xsim_open(dir, 0);
-    f.h = xs_open(XS_OPEN_SOCKETONLY);
-    if (!f.xs || !f.h)
-        _exit(1);
-    for (unsigned i = 0; i < n; i++) {
-        struct fk_dev *d = &f.dev[i];
-        d->fe_dom = fe[i];
-        snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/vif/%u/%u", fe[i], DEVID);
-        snprintf(d->fe, sizeof(d->fe), "/local/domain/%u/device/vif/%u", fe[i], DEVID);
-        char path[200];
-        snprintf(path, sizeof(path), "%s/state", d->fe);
-        xs_watch(f.h, path, "fe");
-        fk_publish(&f, d);
-    }
-    for (;;) {
-        struct pollfd pfd[2 * (NF_MAX_QUEUES + 1) + 1];
-        unsigned np = 0;
-        pfd[np++] = (struct pollfd){ .fd = xs_fileno(f.h), .events = POLLIN };
-        for (unsigned i = 0; i < n; i++) {
-            for (unsigned k = 0; f.dev[i].connected && k < f.dev[i].nq; k++)
-                pfd[np++] = (struct pollfd){ .fd = xsim_evtchn_fd(f.dev[i].q[k].evh),
-                                             .events = POLLIN };
-            if (f.dev[i].cevh)
-                pfd[np++] = (struct pollfd){ .fd = xsim_evtchn_fd(f.dev[i].cevh),
-                                             .events = POLLIN };
-        }
-        poll(pfd, np, 5);
-        char **vec;
-        while ((vec = xs_check_watch(f.h)) != NULL)
-            free(vec);
-        for (unsigned i = 0; i < n; i++) {
-            fk_step(&f, &f.dev[i]);
-            if (f.dev[i].connected)
-                fk_serve(&f, &f.dev[i]);
-        }
-    }
-}
 
 /* ---------------- the test side ---------------- */
 
@@ -582,20 +149,17 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct fake_opts full_backend(void)
+static struct fake_netback_opts full_backend(void)
 {
-    return (struct fake_opts){ .rx_copy = true, .sg = true, .gso4 = true, .gso6 = true,
+    return (struct fake_netback_opts){ .rx_copy = true, .sg = true, .gso4 = true, .gso6 = true,
                                .csum6 = true, .split = true, .mcast = true, .dyn_mcast = true,
                                .ctrl = true, .xdp = true, .max_queues = 4 };
 }
 
-static void start_backend(struct world *t, const struct fake_opts *o)
+static void start_backend(struct world *t, const struct fake_netback_opts *o)
 {
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        fake_backend_main(t->w.dir, t->guest, 2, o);
-    t->backend = pid;
+    t->backend = fake_netback_start(t->w.dir, t->guest, 2, DEVID, o);
+    assert_true(t->backend > 0);
 }
 
 static struct xsim_guest *guest0(struct world *t)
@@ -659,7 +223,7 @@ static void roundtrip(struct nf_dev *d, unsigned q, size_t len)
 static void test_everything_negotiated(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
     nf_features_default(&want);
@@ -715,7 +279,7 @@ static void test_everything_negotiated(void **state)
 static void test_frontend_features_off(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
     nf_features_default(&want);
@@ -758,7 +322,7 @@ static void test_frontend_features_off(void **state)
 static void test_backend_offers_little(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = { .rx_copy = true, .max_queues = -1, .no_csum = true };
+    struct fake_netback_opts o = { .rx_copy = true, .max_queues = -1, .no_csum = true };
     start_backend(t, &o);
     struct nf_dev *d = open_dev(t, NULL);
     const struct nf_dev_info *in = nf_dev_get_info(d);
@@ -779,7 +343,7 @@ static void test_backend_offers_little(void **state)
 static void test_refusals(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     o.rx_copy = false;
     start_backend(t, &o);
     struct nf_dev *d = NULL;
@@ -809,7 +373,7 @@ static void test_refusals(void **state)
 static void test_close_and_reconnect(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
     nf_features_default(&want);
@@ -838,7 +402,7 @@ static void test_close_and_reconnect(void **state)
 static void test_backend_closing_seen(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_dev *d = open_dev(t, NULL);
     char path[128];
@@ -934,7 +498,7 @@ static void gen_to_self(struct world *t, const char *extra, long count)
 static void test_cli_gen_verified_through_loop(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     gen_to_self(t, "--size 64 --queues 2", 500);
     gen_to_self(t, "--size 1514 --rate 20000", 300);
@@ -952,7 +516,7 @@ static void test_cli_gen_verified_through_loop(void **state)
 static void test_cli_gen_catches_corruption(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     o.corrupt = true;
     start_backend(t, &o);
     char mac[24], args[256];
@@ -967,7 +531,7 @@ static void test_cli_gen_catches_corruption(void **state)
 static void test_cli_echo_peer(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     o.cross = true;
     start_backend(t, &o);
     pid_t echo = spawn("exec %s --dir %s --domid %u --mode echo --json >%s/cli1.out 2>&1",
@@ -993,7 +557,7 @@ static void test_cli_echo_peer(void **state)
 static void test_cli_peer_to_sink(void **state)
 {
     struct world *t = *state;
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     o.cross = true;
     start_backend(t, &o);
     pid_t sink = spawn("exec %s --dir %s --domid %u --mode sink --count 600 --expect 600 "
@@ -1011,6 +575,35 @@ static void test_cli_peer_to_sink(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(cli_num(t, 1, "peer_messages"), 600);
     assert_int_equal(cli_num(t, 1, "lost"), 0);
+}
+
+static void test_cli_barrier_and_seconds(void **state)
+{
+    struct world *t = *state;
+    struct fake_netback_opts o = full_backend();
+    start_backend(t, &o);
+    char mac[24], barrier[300];
+    mac_of(t->guest[0], mac, sizeof(mac));
+    snprintf(barrier, sizeof(barrier), "%s/go", t->w.dir);
+    pid_t gen = spawn("exec %s --dir %s --domid %u --mode gen --dst-mac %s --count 100 "
+                      "--expect-echo --barrier %s --json >%s/cli0.out 2>&1",
+                      simworld_bin("simnetfront"), t->w.dir, t->guest[0], mac, barrier,
+                      t->w.dir);
+    wait_connected(t, 0);
+    usleep(200000);
+    assert_int_equal(waitpid(gen, NULL, WNOHANG), 0); /* held at the barrier */
+    assert_int_equal(run_cmd("touch %s", barrier), 0);
+    assert_int_equal(wait_exit(gen), 0);
+    assert_int_equal(cli_num(t, 0, "echoes"), 100);
+    /* Bounded by time, paced. */
+    char args[256];
+    snprintf(args, sizeof(args), "--mode gen --dst-mac %s --seconds 0.3 --rate 2000 --size 128 "
+             "--expect-echo --json", mac);
+    assert_int_equal(cli(t, 0, args), 0);
+    assert_true(cli_num(t, 0, "sent") > 0);
+    assert_int_equal(cli_num(t, 0, "echoes"), cli_num(t, 0, "sent"));
+    /* The smallest IPv6 test frame is larger than 64 bytes. */
+    assert_int_equal(cli(t, 0, "--mode gen --size 64 --ipv6 --count 1"), 2);
 }
 
 static void test_cli_no_backend_is_negotiation_failure(void **state)
@@ -1047,7 +640,7 @@ static void test_tap_namespaces_ping_and_iperf(void **state)
             skip();
         }
     }
-    struct fake_opts o = full_backend();
+    struct fake_netback_opts o = full_backend();
     o.cross = true;
     start_backend(t, &o);
     pid_t tap[2];
@@ -1102,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli_gen_catches_corruption, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_echo_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_peer_to_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli_barrier_and_seconds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli_no_backend_is_negotiation_failure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tap_namespaces_ping_and_iperf, setup, teardown),

@@ -316,7 +316,8 @@ static int shuttle(struct tap_run *t, volatile sig_atomic_t *stop)
         unsigned n = 0;
         pfd[n++] = (struct pollfd){ .fd = t->fd, .events = rings_have_room(t) ? POLLIN : 0 };
         for (unsigned q = 0; q < t->nq; q++)
-            pfd[n++] = (struct pollfd){ .fd = nf_queue_fd(nf_dev_queue(t->d, q)), .events = POLLIN };
+            pfd[n++] = (struct pollfd){ .fd = nf_queue_fd(nf_dev_queue(t->d, q)),
+                                        .events = POLLIN };
         pfd[n++] = (struct pollfd){ .fd = nf_dev_watch_fd(t->d), .events = POLLIN };
         if (poll(pfd, n, 100) < 0 && errno != EINTR)
             return -errno;
