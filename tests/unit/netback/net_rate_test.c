@@ -210,6 +210,25 @@ static void test_live_change(void **state)
     assert_true(net_rate_take(&r, 128, retry_slow, NULL));
 }
 
+/* The slowest rate the parser accepts, 1 byte per 2^40 us (12.7 days): a
+ * 17-byte packet occupies the link for 17 periods, so a byte 15 periods
+ * later must still wait.  The link time of a packet must not overflow on
+ * the way (17 * 2^40 us per byte, in ns and per KiB, is above 2^64). */
+static void test_slowest_rate(void **state)
+{
+    (void)state;
+    uint64_t b, u;
+    assert_int_equal(net_rate_parse("1,1099511627776", &b, &u), 0);
+    struct net_rate r;
+    memset(&r, 0, sizeof(r));
+    net_rate_set(&r, b, u);
+    const uint64_t period = u * 1000;
+    assert_true(net_rate_take(&r, 17, T0, NULL)); /* a silent link */
+    uint64_t retry = 0;
+    assert_false(net_rate_take(&r, 1, T0 + 15 * period, &retry));
+    assert_true(retry >= T0 + 16 * period);
+}
+
 /* ---- four threads, one limit ---- */
 
 #define NTHREADS 4
@@ -342,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_burst_then_refused),
         cmocka_unit_test(test_larger_than_burst),
         cmocka_unit_test(test_live_change),
+        cmocka_unit_test(test_slowest_rate),
         cmocka_unit_test(test_concurrent_bound),
         cmocka_unit_test(test_concurrent_set),
     };
