@@ -1280,6 +1280,7 @@ static void test_copy_once_after_fetch(void **state)
  * no fragment crosses its page, no runt, no zero-sized fragment), i.e. the
  * validation and the result come from the same single read.  (Not under
  * TSan: racing on the shared page is the point, and TSan would say so.) */
+#ifndef UNDER_TSAN
 struct flipper {
     netif_tx_request_t *slot[2];
     atomic_bool stop;
@@ -1306,12 +1307,14 @@ static void *flip(void *arg)
     }
     return NULL;
 }
+#endif
 
 static void test_copy_once_hostile(void **state)
 {
     (void)state;
 #ifdef UNDER_TSAN
-    skip();
+    /* not skip(): cmocka 1.1's TAP says "not ok # SKIP", which prove fails */
+    print_message("# racing on the shared page on purpose: not under TSan\n");
 #else
     struct txf t;
     txf_init(&t);
