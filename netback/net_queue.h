@@ -48,6 +48,7 @@ struct net_vif_shared {
     struct net_rate rx_rate;  /* offered on receive too (vif.rx-rate, sidecorectl) */
     struct net_mcast mcast;
     struct net_hash hash;     /* the control ring's settings (net_ctrl.h) */
+    _Atomic uint16_t xdp_headroom; /* changes with a frontend's Reconfiguring */
 };
 
 struct net_queue_params {

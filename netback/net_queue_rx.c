@@ -306,6 +306,7 @@ void netq_rx_local(struct net_queue *q, uint8_t *frame, uint32_t len, struct net
 
 int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
 {
+    q->feat.xdp_headroom = atomic_load_explicit(&q->shared->xdp_headroom, memory_order_relaxed);
     rx_read(q);
     q->rx_want = 0;
     q->rx_wait_ns = 0;

@@ -287,6 +287,7 @@ static int read_features(struct net_dev *nd)
     if (rc < 0)
         return rc;
     f->xdp_headroom = (uint16_t)v;
+    atomic_store(&nd->shared.xdp_headroom, f->xdp_headroom);
     net_mcast_enable(&nd->shared.mcast, f->mcast_control);
     return 0;
 }
@@ -602,6 +603,24 @@ static int net_connect(struct sc_device *dev)
     return 0;
 }
 
+/* Linux netfront says Reconfiguring after changing xdp-headroom (an XDP
+ * program attached or removed): the queues take the new value from their
+ * next visit on. */
+static int net_reconfigure(struct sc_device *dev)
+{
+    struct net_dev *nd = dev->priv;
+    unsigned long long v;
+    int rc = sc_fe_read_uint_opt(dev, dev->frontend_path, "xdp-headroom", NET_PAGE_SIZE / 2 - 1,
+                                 0, &v);
+    if (rc < 0)
+        return rc;
+    if (v != nd->feat.xdp_headroom)
+        sc_log(SC_LOG_INFO, dev->name, "xdp-headroom %u -> %llu", nd->feat.xdp_headroom, v);
+    nd->feat.xdp_headroom = (uint16_t)v;
+    atomic_store(&nd->shared.xdp_headroom, (uint16_t)v);
+    return 0;
+}
+
 /* ---- the class ---- */
 
 static const char *const net_backend_keys[] = { "rate", NULL };
@@ -632,6 +651,7 @@ const struct sc_device_class *net_device_class(struct sc_pool *pool, const struc
         .backend_changed = net_backend_changed,
         .frontend_keys = net_frontend_keys,
         .frontend_changed = net_frontend_changed,
+        .reconfigure = net_reconfigure,
     };
     c->next = all_classes;
     all_classes = c;
