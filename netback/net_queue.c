@@ -91,6 +91,9 @@ static bool netq_rearm(struct sc_queue *sq)
         raced = net_txr_final_check(&q->txr);
     if (!sc_inbox_arm(&q->xp.inbox))
         raced = true; /* a transfer or an answer came in */
+    uint64_t deadline = netq_sw_deadline(q);
+    if (deadline)
+        netq_timer_at(q, deadline); /* to drop what waits too long for buffers */
     unsigned want = netq_rx_want(q);
     if (want) {
         if (q->rx_wait_ns)

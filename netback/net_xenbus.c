@@ -162,11 +162,24 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     return rc;
 }
 
-static void dev_free(struct net_dev *nd)
+/* Whether the toolstack still wants the device (its backend directory is
+ * there and online): then the daemon is stopping, and the interface stays
+ * for the next one, with its bridge; else the device is being removed. */
+static bool toolstack_keeps(struct net_dev *nd)
+{
+    unsigned long long online;
+    return sc_xs_read_uint(net_xs_of(nd), XBT_NULL, 1, &online, "%s/online",
+                           nd->dev->backend_path) == 0 && online == 1;
+}
+
+/* Frees nd; its interface goes too when `going` (else it stays, persistent). */
+static void dev_free(struct net_dev *nd, bool going)
 {
     if (!nd)
         return;
-    if (nd->tap_fd >= 0)
+    if (nd->tap_fd >= 0 && going)
+        net_tap_destroy(nd->tap_fd);
+    else if (nd->tap_fd >= 0)
         close(nd->tap_fd);
     free(nd->rate);
     free(nd->bridge);
@@ -184,7 +197,7 @@ static int net_probe(struct sc_device *dev)
     nd->tap_fd = -1;
     int rc = read_toolstack_keys(nd);
     if (rc < 0) {
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     const char *swname = nd->nc->cfg.switch_name;
@@ -193,15 +206,20 @@ static int net_probe(struct sc_device *dev)
         if (!nd->xsw) {
             rc = -(errno ? errno : EIO);
             sc_xenbus_device_fail(dev, rc, "joining the internal switch %s", swname);
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
     } else if (nd->nc->cfg.tap) {
-        rc = net_tap_create(nd->tap_name, nd->mtu);
+        bool adopted;
+        rc = net_tap_create(nd->tap_name, nd->mtu, &adopted);
+        nd->keep_tap = rc >= 0 && adopted;
+        if (rc >= 0 && adopted)
+            sc_log(SC_LOG_INFO, dev->name, "adopted the interface %s left by an earlier daemon",
+                   nd->tap_name);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
                                   rc == -EEXIST ? " (it exists already)" : "");
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
         nd->tap_fd = rc;
@@ -210,7 +228,7 @@ static int net_probe(struct sc_device *dev)
     rc = sc_xs_transact(net_xs_of(nd), probe_keys_txn, nd);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "writing the feature keys");
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     char mac[24] = "-";
@@ -228,7 +246,9 @@ static int net_probe(struct sc_device *dev)
 
 static void net_remove(struct sc_device *dev)
 {
-    dev_free(dev->priv);
+    struct net_dev *nd = dev->priv;
+    if (nd)
+        dev_free(nd, !toolstack_keeps(nd));
     dev->priv = NULL;
 }
 

@@ -238,10 +238,14 @@ static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool 
     }
     if ((rc = net_xport_init(&x->xp, HOST_XFERS)) < 0)
         return rc;
-    rc = net_tap_create(name, 0);
+    bool adopted;
+    rc = net_tap_create(name, 0, &adopted); /* kept across restarts, with its addresses */
     if (rc < 0)
         return rc;
     x->tap_fd = rc;
+    if (adopted)
+        sc_log(SC_LOG_INFO, "vif", "switch %s: adopted its interface from an earlier daemon",
+               name);
     /* whatever the host sends: the receivers fix what their guests lack */
     if ((rc = net_tap_set_offloads(x->tap_fd, true, true, true)) < 0)
         sc_log(SC_LOG_WARN, x->sc.name, "setting the offloads of %s: %s", name, strerror(-rc));
