@@ -47,7 +47,7 @@ void bf_features_default(struct bf_features *f)
 /* A backend key (xsf_read_u64). */
 static int backend_u64(struct bf_dev *d, const char *key, uint64_t dflt, uint64_t *out)
 {
-    return xsf_read_u64(d->xf.xs, d->info.backend_path, key, dflt, out);
+    return xsf_backend_u64(&d->xf, key, dflt, out);
 }
 
 static bool backend_bool(struct bf_dev *d, const char *key)
@@ -94,7 +94,7 @@ static bool write_keys(void *arg, xs_transaction_t t)
     struct bf_dev *d = arg;
     struct xs_handle *xs = d->xf.xs;
     const struct bf_dev_info *in = &d->info;
-    const char *fe = in->frontend_path;
+    const char *fe = d->xf.frontend;
     xsf_remove_keys(&d->xf, t, stale, sizeof(stale) / sizeof(stale[0]), BF_MAX_QUEUES);
     for (unsigned i = 0; i < BF_MAX_RING_PAGES; i++) {
         char path[256];
@@ -130,7 +130,7 @@ static int talk_to_blkback(struct bf_dev *d)
         backend_u64(d, "multi-queue-max-queues", 1, &max_queues) == -EPROTO)
         return xsf_fail(&d->xf, -EPROTO,
                         "backend %s: bad max-ring-page-order or multi-queue-max-queues",
-                        in->backend_path);
+                        d->xf.backend);
     d->backend_max_order_written = order_err != -ENOENT;
     unsigned order = d->want.max_ring_order < BF_MAX_RING_ORDER ? d->want.max_ring_order
                                                                  : BF_MAX_RING_ORDER;
@@ -149,7 +149,7 @@ static int talk_to_blkback(struct bf_dev *d)
 
     destroy_rings(d);
     for (unsigned q = 0; q < queues; q++) {
-        int err = bf_ring_create(d->g, in->backend_id, in->ring_pages, in->abi, &d->rings[q]);
+        int err = bf_ring_create(d->g, d->xf.backend_id, in->ring_pages, in->abi, &d->rings[q]);
         if (err < 0) {
             destroy_rings(d);
             return xsf_fail(&d->xf, err, "creating ring %u: %s", q, strerror(-err));
@@ -175,14 +175,14 @@ static int read_disk(struct bf_dev *d)
         backend_u64(d, "sector-size", 0, &ssize) < 0)
         return xsf_fail(&d->xf, -EPROTO,
                         "backend %s: sectors, info or sector-size missing or bad",
-                        in->backend_path);
+                        d->xf.backend);
     if (ssize < 512 || (ssize & (ssize - 1)) || ssize > 65536)
         return xsf_fail(&d->xf, -EPROTO, "backend %s: bad sector-size %" PRIu64,
-                        in->backend_path, ssize);
+                        d->xf.backend, ssize);
     if (backend_u64(d, "physical-sector-size", ssize, &pssize) == -EPROTO ||
         pssize < ssize || pssize % ssize)
         return xsf_fail(&d->xf, -EPROTO, "backend %s: bad physical-sector-size",
-                        in->backend_path);
+                        d->xf.backend);
     in->sectors = sectors;
     in->info = (uint32_t)info;
     in->sector_size = (uint32_t)ssize;
@@ -256,7 +256,9 @@ static int handshake(void *dev)
 }
 
 static void teardown(void *dev) { destroy_rings(dev); }
-static const struct xsf_ops bf_xsf_ops = { .handshake = handshake, .teardown = teardown };
+static const struct xsf_class bf_xsf_class = {
+    .name = "vbd", .handshake = handshake, .teardown = teardown,
+};
 
 int bf_dev_open(struct xsim_guest *g, uint32_t devid, const struct bf_features *want,
                 struct bf_dev **out, char *err, size_t errlen)
@@ -270,20 +272,15 @@ int bf_dev_open(struct xsim_guest *g, uint32_t devid, const struct bf_features *
     else
         bf_features_default(&d->want);
     d->info.devid = devid;
-    xsf_set_err(&d->xf, err, errlen);
-    int ret = xsf_open(&d->xf, g, "vbd", devid, d->want.backend_domid, d->want.timeout_ms,
-                       &bf_xsf_ops, d);
-    if (!ret) {
-        snprintf(d->info.frontend_path, sizeof(d->info.frontend_path), "%s", d->xf.frontend);
-        snprintf(d->info.backend_path, sizeof(d->info.backend_path), "%s", d->xf.backend);
-        d->info.backend_id = d->xf.backend_id;
-        ret = xsf_connect(&d->xf);
-    }
-    xsf_set_err(&d->xf, NULL, 0);
+    int ret = xsf_open(&d->xf, g, &bf_xsf_class, d, devid, d->want.backend_domid,
+                       d->want.timeout_ms, err, errlen);
     if (ret) {
         bf_dev_free(d);
         return ret;
     }
+    snprintf(d->info.frontend_path, sizeof(d->info.frontend_path), "%s", d->xf.frontend);
+    snprintf(d->info.backend_path, sizeof(d->info.backend_path), "%s", d->xf.backend);
+    d->info.backend_id = d->xf.backend_id;
     *out = d;
     return 0;
 }
@@ -292,10 +289,7 @@ int bf_dev_close(struct bf_dev *d) { return xsf_disconnect(&d->xf); }
 
 int bf_dev_reconnect(struct bf_dev *d, char *err, size_t errlen)
 {
-    xsf_set_err(&d->xf, err, errlen);
-    int ret = xsf_reconnect(&d->xf);
-    xsf_set_err(&d->xf, NULL, 0);
-    return ret;
+    return xsf_reconnect(&d->xf, err, errlen);
 }
 
 void bf_dev_free(struct bf_dev *d)

@@ -115,18 +115,18 @@ static int ctrl_create(struct nf_dev *d)
         return -ENOMEM;
     SHARED_RING_INIT((xen_netif_ctrl_sring_t *)c->page);
     FRONT_RING_INIT(&c->front, (xen_netif_ctrl_sring_t *)c->page, NF_PAGE_SIZE);
-    int ref = xsim_guest_grant(d->g, d->info.backend_id, c->gfn, false);
+    int ref = xsim_guest_grant(d->g, d->xf.backend_id, c->gfn, false);
     if (ref < 0)
         return ref;
     c->ref = ref;
-    ref = xsim_guest_grant(d->g, d->info.backend_id, c->data_gfn, true);
+    ref = xsim_guest_grant(d->g, d->xf.backend_id, c->data_gfn, true);
     if (ref < 0)
         return ref;
     c->data_ref = ref;
     c->evh = xsim_evtchn_open(xsim_guest_xsim(d->g));
     if (!c->evh)
         return -errno;
-    int port = xsim_evtchn_alloc_unbound(c->evh, d->info.backend_id);
+    int port = xsim_evtchn_alloc_unbound(c->evh, d->xf.backend_id);
     if (port < 0)
         return port;
     c->port = (evtchn_port_t)port;
@@ -218,7 +218,7 @@ static bool write_feature_keys(struct nf_dev *d, xs_transaction_t t)
     struct xs_handle *xs = d->xf.xs;
     const struct nf_features *w = &d->want;
     const struct nf_dev_info *in = &d->info;
-    const char *fe = in->frontend_path;
+    const char *fe = d->xf.frontend;
     bool ok = xsf_printf(xs, t, fe, "request-rx-copy", "1") &&
               (!w->rx_notify || xsf_printf(xs, t, fe, "feature-rx-notify", "1")) &&
               xsf_printf(xs, t, fe, "feature-sg", "%d", w->sg) &&
@@ -249,7 +249,7 @@ static bool write_keys(void *arg, xs_transaction_t t)
     };
     struct nf_dev *d = arg;
     const struct nf_dev_info *in = &d->info;
-    const char *fe = in->frontend_path;
+    const char *fe = d->xf.frontend;
     xsf_remove_keys(&d->xf, t, stale, sizeof(stale) / sizeof(stale[0]), NF_MAX_QUEUES);
     bool ok = true;
     if (d->backend_has_mq) /* as Linux: whenever the backend offers it */
@@ -272,10 +272,10 @@ static int read_backend_features(struct nf_dev *d)
     struct nf_dev_info *in = &d->info;
     const struct nf_features *w = &d->want;
     uint64_t max_queues;
-    int err = xsf_read_u64(d->xf.xs, in->backend_path, "multi-queue-max-queues", 1, &max_queues);
+    int err = xsf_backend_u64(&d->xf, "multi-queue-max-queues", 1, &max_queues);
     if (err == -EPROTO)
         return xsf_fail(&d->xf, -EPROTO, "backend %s: bad multi-queue-max-queues",
-                        in->backend_path);
+                        d->xf.backend);
     d->backend_has_mq = err == 0;
     unsigned queues = w->max_queues ? w->max_queues : 1;
     if (queues > NF_MAX_QUEUES)
@@ -302,17 +302,17 @@ static int read_backend_features(struct nf_dev *d)
 static int read_link(struct nf_dev *d)
 {
     struct nf_dev_info *in = &d->info;
-    char *mac = xsf_read(d->xf.xs, in->frontend_path, "mac");
+    char *mac = xsf_read(d->xf.xs, d->xf.frontend, "mac");
     int err = mac ? parse_mac(mac, in->mac) : -ENOENT;
     free(mac);
     if (err)
-        return xsf_fail(&d->xf, -EPROTO, "%s/mac: %s", in->frontend_path,
+        return xsf_fail(&d->xf, -EPROTO, "%s/mac: %s", d->xf.frontend,
                         err == -ENOENT ? "missing (did the toolstack attach the vif?)"
                                        : "not a MAC");
     uint64_t mtu;
-    if (xsf_read_u64(d->xf.xs, in->frontend_path, "mtu", 1500, &mtu) == -EPROTO || mtu < 68 ||
+    if (xsf_read_u64(d->xf.xs, d->xf.frontend, "mtu", 1500, &mtu) == -EPROTO || mtu < 68 ||
         mtu > NF_MAX_FRAME - 14)
-        return xsf_fail(&d->xf, -EPROTO, "%s/mtu: bad value", in->frontend_path);
+        return xsf_fail(&d->xf, -EPROTO, "%s/mtu: bad value", d->xf.frontend);
     in->mtu = (unsigned)mtu;
     return 0;
 }
@@ -328,7 +328,7 @@ static int talk_to_netback(struct nf_dev *d)
         .sg = in->sg, .gso_tcpv4 = in->gso_tcpv4, .gso_tcpv6 = in->gso_tcpv6,
     };
     for (unsigned q = 0; q < in->nr_queues; q++) {
-        err = nf_queue_create(d->g, in->backend_id, in->split_evtchn, &d->queues[q]);
+        err = nf_queue_create(d->g, d->xf.backend_id, in->split_evtchn, &d->queues[q]);
         if (err < 0) {
             destroy_queues(d);
             return xsf_fail(&d->xf, err, "creating queue %u: %s", q, strerror(-err));
@@ -349,7 +349,7 @@ static int xennet_connect(struct nf_dev *d)
 {
     if (!backend_bool(d, "feature-rx-copy"))
         return xsf_fail(&d->xf, -EPROTO, "backend %s does not support copying receive path",
-                        d->info.backend_path);
+                        d->xf.backend);
     int err = read_link(d);
     if (!err)
         err = talk_to_netback(d);
@@ -395,7 +395,9 @@ static int handshake(void *dev)
 }
 
 static void teardown(void *dev) { destroy_queues(dev); }
-static const struct xsf_ops nf_xsf_ops = { .handshake = handshake, .teardown = teardown };
+static const struct xsf_class nf_xsf_class = {
+    .name = "vif", .handshake = handshake, .teardown = teardown,
+};
 
 int nf_dev_open(struct xsim_guest *g, uint32_t devid, const struct nf_features *want,
                 struct nf_dev **out, char *err, size_t errlen)
@@ -410,20 +412,15 @@ int nf_dev_open(struct xsim_guest *g, uint32_t devid, const struct nf_features *
         nf_features_default(&d->want);
     d->info.devid = devid;
     d->info.xdp_headroom = -1;
-    xsf_set_err(&d->xf, err, errlen);
-    int ret = xsf_open(&d->xf, g, "vif", devid, d->want.backend_domid, d->want.timeout_ms,
-                       &nf_xsf_ops, d);
-    if (!ret) {
-        snprintf(d->info.frontend_path, sizeof(d->info.frontend_path), "%s", d->xf.frontend);
-        snprintf(d->info.backend_path, sizeof(d->info.backend_path), "%s", d->xf.backend);
-        d->info.backend_id = d->xf.backend_id;
-        ret = xsf_connect(&d->xf);
-    }
-    xsf_set_err(&d->xf, NULL, 0);
+    int ret = xsf_open(&d->xf, g, &nf_xsf_class, d, devid, d->want.backend_domid,
+                       d->want.timeout_ms, err, errlen);
     if (ret) {
         nf_dev_free(d);
         return ret;
     }
+    snprintf(d->info.frontend_path, sizeof(d->info.frontend_path), "%s", d->xf.frontend);
+    snprintf(d->info.backend_path, sizeof(d->info.backend_path), "%s", d->xf.backend);
+    d->info.backend_id = d->xf.backend_id;
     *out = d;
     return 0;
 }
@@ -432,10 +429,7 @@ int nf_dev_close(struct nf_dev *d) { return xsf_disconnect(&d->xf); }
 
 int nf_dev_reconnect(struct nf_dev *d, char *err, size_t errlen)
 {
-    xsf_set_err(&d->xf, err, errlen);
-    int ret = xsf_reconnect(&d->xf);
-    xsf_set_err(&d->xf, NULL, 0);
-    return ret;
+    return xsf_reconnect(&d->xf, err, errlen);
 }
 
 void nf_dev_free(struct nf_dev *d)

@@ -57,7 +57,7 @@ bool xsf_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const
 
 /* ---- device level ---- */
 
-void xsf_set_err(struct xsf_dev *f, char *err, size_t errlen)
+static void set_err(struct xsf_dev *f, char *err, size_t errlen)
 {
     f->err = err;
     f->errlen = errlen;
@@ -76,12 +76,11 @@ int xsf_fail(struct xsf_dev *f, int err, const char *fmt, ...)
     return err;
 }
 
-int xsf_open(struct xsf_dev *f, struct xsim_guest *g, const char *cls, uint32_t devid,
-             int backend_domid, unsigned timeout_ms, const struct xsf_ops *ops, void *dev)
+/* Finds the backend and watches its state. */
+static int find_backend(struct xsf_dev *f, struct xsim_guest *g, uint32_t devid,
+                        int backend_domid)
 {
-    f->ops = ops;
-    f->dev = dev;
-    f->timeout_ms = timeout_ms ? timeout_ms : XSF_DEFAULT_TIMEOUT_MS;
+    const char *cls = f->cls->name;
     snprintf(f->frontend, sizeof(f->frontend), "/local/domain/%u/device/%s/%u",
              xsim_guest_domid(g), cls, devid);
     f->xs = xsim_guest_xs_open(g);
@@ -119,6 +118,11 @@ void xsf_close(struct xsf_dev *f)
     f->watching = false;
     xs_close(f->xs);
     f->xs = NULL;
+}
+
+int xsf_backend_u64(struct xsf_dev *f, const char *key, uint64_t dflt, uint64_t *out)
+{
+    return xsf_read_u64(f->xs, f->backend, key, dflt, out);
 }
 
 bool xsf_backend_bool(struct xsf_dev *f, const char *key)
@@ -181,7 +185,7 @@ int xsf_wait_backend(struct xsf_dev *f, unsigned mask, unsigned fatal, const cha
     }
 }
 
-/* To Initialising, as xenbus_reset_frontend (xsf_connect). */
+/* To Initialising, as xenbus_reset_frontend (xsf_open). */
 static int reset(struct xsf_dev *f)
 {
     uint64_t fe_state;
@@ -214,15 +218,25 @@ static int reset(struct xsf_dev *f)
 
 static int handshake(struct xsf_dev *f)
 {
-    int ret = f->ops->handshake(f->dev);
+    int ret = f->cls->handshake(f->dev);
     f->connected = ret == 0;
     return ret;
 }
 
-int xsf_connect(struct xsf_dev *f)
+int xsf_open(struct xsf_dev *f, struct xsim_guest *g, const struct xsf_class *cls, void *dev,
+             uint32_t devid, int backend_domid, unsigned timeout_ms, char *err, size_t errlen)
 {
-    int ret = reset(f);
-    return ret ? ret : handshake(f);
+    f->cls = cls;
+    f->dev = dev;
+    f->timeout_ms = timeout_ms ? timeout_ms : XSF_DEFAULT_TIMEOUT_MS;
+    set_err(f, err, errlen);
+    int ret = find_backend(f, g, devid, backend_domid);
+    if (!ret)
+        ret = reset(f);
+    if (!ret)
+        ret = handshake(f);
+    set_err(f, NULL, 0);
+    return ret;
 }
 
 int xsf_disconnect(struct xsf_dev *f)
@@ -244,17 +258,21 @@ int xsf_disconnect(struct xsf_dev *f)
         ret = st < 0 ? st : 0;
     }
     /* The backend unmapped everything at Closed: the grants end cleanly. */
-    f->ops->teardown(f->dev);
+    f->cls->teardown(f->dev);
     f->connected = false;
     return ret;
 }
 
-int xsf_reconnect(struct xsf_dev *f)
+int xsf_reconnect(struct xsf_dev *f, char *err, size_t errlen)
 {
+    set_err(f, err, errlen);
     int ret = f->connected ? xsf_disconnect(f) : 0;
     if (!ret)
         ret = xsf_write_state(f, XenbusStateInitialising);
-    return ret ? ret : handshake(f);
+    if (!ret)
+        ret = handshake(f);
+    set_err(f, NULL, 0);
+    return ret;
 }
 
 int xsf_transact(struct xsf_dev *f, bool (*fill)(void *arg, xs_transaction_t t), void *arg)

@@ -6,15 +6,16 @@
  *
  *  - Handle level (any xenstore client, fake backends in tests included):
  *    xsf_read(), xsf_read_u64(), xsf_printf() on <dir>/<key>.
- *  - Device level (struct xsf_dev): xsf_open() finds the backend from the
- *    toolstack's <frontend>/backend and backend-id and watches its state;
- *    the lifecycle around the class's own handshake (struct xsf_ops):
- *    xsf_connect() (xenbus_reset_frontend first), xsf_disconnect() (Closing,
- *    Closed, then the class tears its rings down), xsf_reconnect(),
- *    xsf_close(); for the handshake itself xsf_write_state(),
- *    xsf_wait_backend() with a deadline, xsf_transact() (one transaction
- *    retried on EAGAIN).  Failures leave a one-line reason in the caller's
- *    buffer (xsf_set_err, xsf_fail).
+ *  - Device level (struct xsf_dev): the lifecycle around a class's own
+ *    handshake (struct xsf_class): xsf_open() finds the backend from the
+ *    toolstack's <frontend>/backend and backend-id, watches its state,
+ *    resets what an earlier frontend left (xenbus_reset_frontend) and runs
+ *    the handshake; xsf_disconnect() (Closing, Closed, then the class tears
+ *    its rings down), xsf_reconnect(), xsf_close().  For the handshake:
+ *    xsf_backend_u64/_bool(), xsf_write_state(), xsf_wait_backend() with a
+ *    deadline, xsf_transact() (one transaction retried on EAGAIN).  Failures
+ *    of xsf_open and xsf_reconnect leave a one-line reason in the caller's
+ *    buffer (xsf_fail() writes it).
  *
  * Threads: a device belongs to one thread; nothing here locks.
  * Returns: 0 or a negative errno unless a function says otherwise.
@@ -47,9 +48,10 @@ bool xsf_printf(struct xs_handle *xs, xs_transaction_t t, const char *dir, const
 
 /* ---- device level ---- */
 
-/* What a device class (blkfront, netfront) plugs into the lifecycle; both
- * get the `dev` given to xsf_open(). */
-struct xsf_ops {
+/* What a device class (blkfront, netfront) plugs into the lifecycle; the
+ * hooks get the `dev` given to xsf_open(). */
+struct xsf_class {
+    const char *name;           /* "vbd", "vif": device/<name>/<devid> */
     /* From our Initialising to usable: waits for the backend's InitWait,
      * writes the class's keys, ...; 0, or -errno with the reason set
      * (rings already torn down). */
@@ -60,8 +62,8 @@ struct xsf_ops {
 
 struct xsf_dev {
     struct xs_handle *xs;
-    const struct xsf_ops *ops;
-    void *dev;                      /* the class's device, for ops */
+    const struct xsf_class *cls;
+    void *dev;                      /* the class's device, for the hooks */
     bool connected;                 /* the last handshake succeeded, not closed since */
     char frontend[96];              /* /local/domain/<me>/device/<class>/<devid> */
     char backend[160];              /* from <frontend>/backend */
@@ -73,41 +75,40 @@ struct xsf_dev {
     size_t errlen;
 };
 
-/* Where xsf_fail() writes from now on (err may be NULL); clears it. */
-void xsf_set_err(struct xsf_dev *f, char *err, size_t errlen);
-/* Formats the reason into the error buffer (if any); returns err. */
+/* Formats the reason into the error buffer of the xsf_open or
+ * xsf_reconnect running (if it has one); returns err. */
 int xsf_fail(struct xsf_dev *f, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Opens this guest's xenstore connection for device <cls>/<devid> ("vbd",
- * "vif"), reads backend and backend-id (which must equal backend_domid
- * unless that is negative) and watches <backend>/state.  timeout_ms 0 means
+ * Connects device <cls->name>/<devid> of this guest: opens its xenstore
+ * connection, reads backend and backend-id (which must equal backend_domid
+ * unless that is negative), watches <backend>/state, then, as Linux's
+ * xenbus_reset_frontend after a kexec or a crashed driver, brings back to
+ * Initialising what an earlier frontend left (a backend still Connected or
+ * Closing is walked down through Closing and Closed first, so it drops the
+ * old rings before new ones are offered; a device left Closed just starts
+ * over), and runs cls->handshake.  timeout_ms 0 means
  * XSF_DEFAULT_TIMEOUT_MS.  0, or -ENOENT (no <frontend>/backend), -EPROTO
- * (backend-id missing, bad or unexpected), other -errno; xsf_close() in
- * every case.
+ * (backend-id missing, bad or unexpected), what the handshake returned,
+ * other -errno; `err` (may be NULL) gets a one-line reason.  xsf_close()
+ * in every case.
  */
-int xsf_open(struct xsf_dev *f, struct xsim_guest *g, const char *cls, uint32_t devid,
-             int backend_domid, unsigned timeout_ms, const struct xsf_ops *ops, void *dev);
-/*
- * The first connection: a device some earlier frontend left behind is
- * brought back to Initialising as Linux's xenbus_reset_frontend does after a
- * kexec or a crashed driver (a backend still Connected or Closing is walked
- * down through Closing and Closed first, so it drops the old rings before
- * new ones are offered; a device left Closed just starts over), then
- * ops->handshake.  0 or -errno.
- */
-int xsf_connect(struct xsf_dev *f);
+int xsf_open(struct xsf_dev *f, struct xsim_guest *g, const struct xsf_class *cls, void *dev,
+             uint32_t devid, int backend_domid, unsigned timeout_ms, char *err, size_t errlen);
 /* Closing (unless the backend is Closed already), wait for the backend's
- * Closing/Closed, Closed, wait for its Closed; ops->teardown in any case.
+ * Closing/Closed, Closed, wait for its Closed; cls->teardown in any case.
  * 0 or -errno (-ETIMEDOUT). */
 int xsf_disconnect(struct xsf_dev *f);
-/* Disconnects if connected, Initialising, ops->handshake.  0 or -errno. */
-int xsf_reconnect(struct xsf_dev *f);
+/* Disconnects if connected, Initialising, cls->handshake.  0 or -errno,
+ * with a one-line reason in err (may be NULL). */
+int xsf_reconnect(struct xsf_dev *f, char *err, size_t errlen);
 /* Disconnects if connected, unwatches, closes the connection; safe on a
  * zeroed or failed device. */
 void xsf_close(struct xsf_dev *f);
 
+/* A backend key, as xsf_read_u64. */
+int xsf_backend_u64(struct xsf_dev *f, const char *key, uint64_t dflt, uint64_t *out);
 /* A backend feature key: absent or unreadable is false (xenbus_read_unsigned). */
 bool xsf_backend_bool(struct xsf_dev *f, const char *key);
 /* The backend's XenbusState: a directory that is gone counts as Closed, a
