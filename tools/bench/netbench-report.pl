@@ -30,7 +30,15 @@ sub jain {
     return $n && $sq ? sum(@_)**2 / ($n * $sq) : undef;
 }
 
-sub num { my ($path) = @_; my $t = slurp($path) // ''; return $t =~ /(\d+)/ ? $1 : undef; }
+# A snapshot's time: the middle of the two clock reads around the devices
+# call (ns), and how long the call took (s).
+sub snap_time {
+    my ($path) = @_;
+    my @t = split ' ', slurp($path) // '';
+    return () unless @t;
+    push @t, $t[0] if @t == 1;
+    return (($t[0] + $t[1]) / 2, ($t[1] - $t[0]) / 1e9);
+}
 
 # The vifs' traffic in a devices snapshot: name -> {counter -> value}.
 sub traffic {
@@ -124,14 +132,21 @@ my @cells = read_cells('netbench-report', $dir, sub {
     $c->{guests_failed_result} = scalar grep { ($_->{result} // '') ne 'ok' } values %guest;
     my @roles = map { [split] } grep { /\S/ } split /\n/, slurp("$path/roles") // '';
     # the window: backend CPU and counters
-    my ($t0, $t1) = map { num("$path/$_.t") } qw(s0 s1);
+    my ($t0, $d0) = snap_time("$path/s0.t");
+    my ($t1, $d1) = snap_time("$path/s1.t");
+    $c->{snapshot_s} = [$d0, $d1] if defined $d1;
     my ($c0, $c1) = map { [split ' ', slurp("$path/$_.cpu") // ''] } qw(s0 s1);
     if (defined $t0 && defined $t1 && @$c0 == 2 && @$c1 == 2) {
         $c->{window_s} = ($t1 - $t0) / 1e9;
         $c->{backend_cpu_s} = ($c1->[0] - $c0->[0]) / 1e9;
         $c->{backend_cpu_s_ticks} = ($c1->[1] - $c0->[1]) / $meta->{clk_tck};
+        # schedstat is per living thread: one that ended took its time along
+        $c->{backend_cpu_s} = $c->{backend_cpu_s_ticks} if $c->{backend_cpu_s} < 0;
         $c->{backend_cpu_pct} = $c->{window_s} > 0 ? 100 * $c->{backend_cpu_s} / $c->{window_s} : 0;
     }
+    my $after = slurp_json("$path/s1.devices.json");
+    $c->{vifs_gone_in_window} = scalar grep { ($_->{state} // '') ne 'Connected' } @$after
+        if ref $after eq 'ARRAY';
     my $d = traffic_delta($path);
     if ($d) {
         $c->{"backend_$_"} = $d->{$_} for @TRAFFIC, 'vifs';
@@ -375,6 +390,8 @@ for my $c (@cells) {
     push @why, "$c->{failed_guests} guest(s) failed" if $c->{failed_guests};
     push @why, "$c->{guests_failed_result} guest(s) reported a failure" if $c->{guests_failed_result};
     push @why, 'nothing moved' if $c->{scenario} ne 'tcp' && !$c->{packets};
+    push @why, "$c->{vifs_gone_in_window} vif(s) not Connected at the window's end (figures low)"
+        if $c->{vifs_gone_in_window};
     push @why, 'no TCP throughput' . ($c->{iperf_error} ? ": $c->{iperf_error}" : '')
         if $c->{scenario} eq 'tcp' && !$c->{gbit_per_s};
     next unless @why;

@@ -52,8 +52,8 @@
 # sleep, are let in first; both backends get the same level.
 # Cells run interleaved per (scenario, size, guests): every backend in turn,
 # in reverse order on even rounds.
-# Measured per cell over a window (from 0.2 s after the load starts flowing
-# to 0.35 s before the gens stop; for tcp, the iperf3 run): two snapshots of `sidecorectl
+# Measured per cell over a window of --seconds (from 0.2 s after the load
+# starts flowing; the guests run 2 s longer; for tcp, the iperf3 run): two snapshots of `sidecorectl
 # devices --json` (class.traffic of every vif: tx/rx packets, drops, kicks,
 # notifies) and of the backend's CPU (summed /proc/PID/task/*/schedstat
 # on-CPU ns, and utime+stime ticks from /proc/PID/stat):
@@ -87,6 +87,10 @@ SIZES=64,1514
 GUESTS=2,8,32
 BACKENDS=sidecore,event,floor
 SECONDS_PER_CELL=2
+# The load runs this much longer than the window: starting it and taking a
+# snapshot take a while on a busy machine, and the window must end while
+# every guest still runs.
+TAIL=2
 TCP_SECONDS=3
 ROUNDS=1
 CORES=1
@@ -219,15 +223,19 @@ nb_cpu() {
     echo "$ns $(bl_cpu_ticks "$1")"
 }
 
-# nb_sample PREFIX: wall ns, backend CPU, the devices and cores views, the
-# TAP's counters.
+# nb_sample PREFIX: the devices view (the counters) between two clock
+# reads (PREFIX.t: both, ns), the backend's CPU right after, the cores
+# view, the core threads' CPU, the TAP's counters.  The control calls run
+# at the backend's nice level: on a busy machine a plain one can wait
+# seconds for a CPU, and the window would stretch past the load.
 nb_sample() {
-    local p=$1
-    bl_now_ns >"$p.t"
+    local p=$1 ta
+    ta=$(bl_now_ns)
+    nice -n "$BE_NICE" "$BIN/sidecorectl" devices --json >"$p.devices.json" 2>"$p.devices.err" || true
+    echo "$ta $(bl_now_ns)" >"$p.t"
     nb_cpu "$BE_PID" >"$p.cpu"
-    "$BIN/sidecorectl" devices --json >"$p.devices.json" 2>"$p.devices.err" || true
-    "$BIN/sidecorectl" cores --json >"$p.cores.json" 2>"$p.cores.err" || true
     bl_core_threads "$BE_PID" >"$p.threads" || true
+    nice -n "$BE_NICE" "$BIN/sidecorectl" cores --json >"$p.cores.json" 2>"$p.cores.err" || true
     if [ -n "$TAP_IF" ]; then
         ip -n "$NS_D" -j -s link show dev "$TAP_IF" >"$p.link.json" 2>/dev/null || true
     fi
@@ -237,7 +245,7 @@ nb_sample() {
 # guests that exited non-zero.
 nb_finish_guests() {
     local n=$1 p rc=0
-    bl_read_signals "$n" d $((${SECONDS_PER_CELL%.*} + 40)) || rc=1
+    bl_read_signals "$n" d $((${SECONDS_PER_CELL%.*} + TAIL + 40)) || rc=1
     FAILED=0
     for p in "${GUEST_PIDS[@]}"; do wait "$p" || FAILED=$((FAILED + 1)); done
     GUEST_PIDS=()
@@ -261,18 +269,18 @@ EOF
 
 # The packets the backend has moved so far (tx + rx over every vif).
 nb_moved() {
-    "$BIN/sidecorectl" devices --json 2>/dev/null | perl -MJSON::PP -e '
+    nice -n "$BE_NICE" "$BIN/sidecorectl" devices --json 2>/dev/null | perl -MJSON::PP -e '
         local $/; my $j = eval { decode_json(<STDIN>) } || []; my $n = 0;
         for (@$j) { my $t = ref $_->{class} eq "HASH" ? $_->{class}{traffic} : undef;
                     $n += $t->{tx_packets} + $t->{rx_packets} if $t }
         print $n'
 }
 
-# The measurement window of a packet cell, once the load flows: from the
-# moment the backend has moved more than the sinks' announcements (a gen
-# counts its --seconds from its own start, which a busy machine delays),
-# 0.2 s on, to 0.35 s before the gens stop.  perf (--profile) was started
-# before the release: attaching takes half a second.
+# The measurement window of a packet cell, --seconds long, once the load
+# flows: from 0.2 s after the backend has moved more than the sinks'
+# announcements (a gen counts its time from its own start, which a busy
+# machine delays).  The guests run TAIL seconds longer.  perf (--profile)
+# was started before the release: attaching takes half a second.
 nb_window() {
     local floor=$1 i
     for i in $(seq 100); do
@@ -281,7 +289,10 @@ nb_window() {
     done
     sleep 0.2
     nb_sample "$CELL_DIR/s0"
-    sleep "$(calc "$SECONDS_PER_CELL - 0.55")"
+    local t0
+    read -r t0 _ <"$CELL_DIR/s0.t"
+    sleep "$(perl -e 'my $l = $ARGV[0] - ($ARGV[1] - $ARGV[2]) / 1e9; printf "%.3f", $l > 0.1 ? $l : 0.1' \
+        "$SECONDS_PER_CELL" "$(bl_now_ns)" "$t0")"
     nb_sample "$CELL_DIR/s1"
     bl_stop_perf
 }
@@ -296,9 +307,9 @@ cell_switch() {
     for ((i = 0; i < n; i += 2)); do
         g=${DOMIDS[i]} s=${DOMIDS[i + 1]}
         nb_guest "$s" 7 --mode gen --rate 2 --size 64 --dst-mac "$(nb_mac "$g")" \
-            --seconds "$(calc "$SECONDS_PER_CELL + 1")" --linger-ms 200
+            --seconds "$(calc "$SECONDS_PER_CELL + $TAIL + 1")" --linger-ms 200
         nb_guest "$g" 5 --mode gen --size "$size" --dst-mac "$(nb_mac "$s")" \
-            --seconds "$SECONDS_PER_CELL" --linger-ms 200
+            --seconds "$(calc "$SECONDS_PER_CELL + $TAIL")" --linger-ms 200
         echo "$g gen $s" >>"$CELL_DIR/roles"
         echo "$s sink $g" >>"$CELL_DIR/roles"
     done
@@ -324,9 +335,9 @@ cell_tap() {
     nb_fifos
     if [ "$dir" = tx ]; then
         nb_guest "$d" 5 --mode gen --size "$size" --dst-mac "$HOST_MAC" \
-            --seconds "$SECONDS_PER_CELL" --linger-ms 200
+            --seconds "$(calc "$SECONDS_PER_CELL + $TAIL")" --linger-ms 200
     else
-        nb_guest "$d" 5 --mode sink --seconds "$(calc "$SECONDS_PER_CELL + 1")"
+        nb_guest "$d" 5 --mode sink --seconds "$(calc "$SECONDS_PER_CELL + $TAIL + 1")"
     fi
     bl_wait_connected 1 60 || rc=1
     if [ "$backend" != floor ]; then
@@ -337,7 +348,7 @@ cell_tap() {
         # the host starts first (Perl takes a while on a busy CPU): the sink
         # is released once frames flow
         ip netns exec "$NS_D" "${GUEST_TASKSET[@]}" perl "$WORK/hostsend.pl" "$TAP_IF" \
-            "$(calc "$SECONDS_PER_CELL + 0.5")" "$size" "$(nb_mac "$d")" 3>"$CELL_DIR/host.ready" \
+            "$(calc "$SECONDS_PER_CELL + $TAIL + 0.5")" "$size" "$(nb_mac "$d")" 3>"$CELL_DIR/host.ready" \
             >"$CELL_DIR/host.out" 2>"$CELL_DIR/host.err" &
         HOST_PID=$!
         bl_wait_file "$CELL_DIR/host.ready" ready 10 || rc=1
