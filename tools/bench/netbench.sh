@@ -224,8 +224,8 @@ nb_cpu() {
 }
 
 # nb_sample PREFIX: the devices view (the counters) between two clock
-# reads (PREFIX.t: both, ns), the backend's CPU right after, the cores
-# view, the core threads' CPU, the TAP's counters.  The control calls run
+# reads (PREFIX.t: both, ns), the backend's CPU and the TAP's counters
+# right after, the core threads' CPU, the cores view.  The control calls run
 # at the backend's nice level: on a busy machine a plain one can wait
 # seconds for a CPU, and the window would stretch past the load.
 nb_sample() {
@@ -234,11 +234,11 @@ nb_sample() {
     nice -n "$BE_NICE" "$BIN/sidecorectl" devices --json >"$p.devices.json" 2>"$p.devices.err" || true
     echo "$ta $(bl_now_ns)" >"$p.t"
     nb_cpu "$BE_PID" >"$p.cpu"
-    bl_core_threads "$BE_PID" >"$p.threads" || true
-    nice -n "$BE_NICE" "$BIN/sidecorectl" cores --json >"$p.cores.json" 2>"$p.cores.err" || true
     if [ -n "$TAP_IF" ]; then
         ip -n "$NS_D" -j -s link show dev "$TAP_IF" >"$p.link.json" 2>/dev/null || true
     fi
+    bl_core_threads "$BE_PID" >"$p.threads" || true
+    nice -n "$BE_NICE" "$BIN/sidecorectl" cores --json >"$p.cores.json" 2>"$p.cores.err" || true
 }
 
 # Waits for every guest's "d", then for the processes; FAILED counts the
