@@ -110,7 +110,8 @@ static void host_send_to(int port, void *owner, void *arg)
     xf->cookie = s->b;
     s->b->refs++;
     net_switch_count_tx(s->x->sw, port, 1, s->b->len);
-    net_xfer_send(xf, net_port_pick(op, xf->hdr));
+    uint32_t hlen = xf->len < NET_XFER_HDR ? xf->len : NET_XFER_HDR;
+    net_xfer_send(xf, net_port_pick(op, xf->hdr, hlen));
 }
 
 static void host_switch(struct net_xswitch *x, struct host_buf *b, const struct net_offload *off,
@@ -237,10 +238,14 @@ static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool 
     }
     if ((rc = net_xport_init(&x->xp, HOST_XFERS)) < 0)
         return rc;
-    rc = net_tap_create(name, 0);
+    bool adopted;
+    rc = net_tap_create(name, 0, &adopted); /* kept across restarts, with its addresses */
     if (rc < 0)
         return rc;
     x->tap_fd = rc;
+    if (adopted)
+        sc_log(SC_LOG_INFO, "vif", "switch %s: adopted its interface from an earlier daemon",
+               name);
     /* whatever the host sends: the receivers fix what their guests lack */
     if ((rc = net_tap_set_offloads(x->tap_fd, true, true, true)) < 0)
         sc_log(SC_LOG_WARN, x->sc.name, "setting the offloads of %s: %s", name, strerror(-rc));
@@ -298,11 +303,11 @@ const char *net_xswitch_name(const struct net_xswitch *x)
 }
 
 int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const char *port_name,
-                     struct net_xport *const *xports, unsigned n)
+                     struct net_xport *const *xports, unsigned n, const struct net_hash *hash)
 {
     if (!n || n > NET_MAX_QUEUES || m->joined)
         return -EINVAL;
-    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1 };
+    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1, .hash = hash };
     for (unsigned i = 0; i < n; i++)
         m->port.xports[i] = xports[i];
     int id = net_switch_port_add(x->sw, &m->port, port_name);
