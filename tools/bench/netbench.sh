@@ -15,6 +15,11 @@
 #       [--seconds 2] [--tcp-seconds 3] [--rounds 1] [--pin yes|no]
 #       [--nice -10] [--json FILE] [--keep DIR] [--profile DIR]
 #
+# --profile DIR: perf record -e cpu-clock -g of the backend's core threads
+# over each cell's window (DIR/CELL.perf.data) and, pinned, perf record -e
+# cpu-clock of the guests' CPUs (DIR/CELL.guests.perf.data: every process
+# there, the machine's other jobs too); report them with perf report
+# --sort symbol / --sort comm before rebuilding.
 # Scenarios (each cell a fresh xensim world; sidecored runs in a network
 # namespace of its own, where its TAP interfaces and its switch's host port
 # scsw0 live):
@@ -141,6 +146,7 @@ HOST_MAC=02:00:00:00:00:fe
 # shellcheck disable=SC2317  # the EXIT trap runs it
 nb_cleanup() {
     local p ns
+    nb_perf_stop
     for p in "${TCP_PIDS[@]}" $HOST_PID; do kill "$p" 2>/dev/null || true; done
     for p in "${TCP_PIDS[@]}" $HOST_PID; do wait "$p" 2>/dev/null || true; done
     exec 7>&-
@@ -267,6 +273,25 @@ EOF
     [ "$alive" = 1 ]
 }
 
+# --profile: perf of the backend's core threads (benchlib's bl_perf_start)
+# and, with --pin yes, of the guests' CPUs as a whole (everything running
+# there, other jobs included), into PROFILE/CELL.guests.perf.data.
+GPERF_PID=""
+nb_perf_start() {
+    [ -z "$BE_PID" ] || bl_perf_start all
+    [ -n "$PROFILE" ] && [ "$PIN" = yes ] || return 0
+    perf record -q -e cpu-clock -C "0-$((NCPU - 2))" -o "$PROFILE/$CELL.guests.perf.data" \
+        2>"$CELL_DIR/perf-guests.log" &
+    GPERF_PID=$!
+}
+nb_perf_stop() {
+    bl_stop_perf
+    [ -n "$GPERF_PID" ] || return 0
+    kill -INT "$GPERF_PID" 2>/dev/null || true
+    wait "$GPERF_PID" 2>/dev/null || true
+    GPERF_PID=""
+}
+
 # The packets the backend has moved so far (tx + rx over every vif).
 nb_moved() {
     nice -n "$BE_NICE" "$BIN/sidecorectl" devices --json 2>/dev/null | perl -MJSON::PP -e '
@@ -294,7 +319,7 @@ nb_window() {
     sleep "$(perl -e 'my $l = $ARGV[0] - ($ARGV[1] - $ARGV[2]) / 1e9; printf "%.3f", $l > 0.1 ? $l : 0.1' \
         "$SECONDS_PER_CELL" "$(bl_now_ns)" "$t0")"
     nb_sample "$CELL_DIR/s1"
-    bl_stop_perf
+    nb_perf_stop
 }
 
 # ---- scenario: guest -> guest through the switch ----
@@ -316,7 +341,7 @@ cell_switch() {
     t0=$(bl_now_ns)
     bl_wait_connected "$n" $((60 + n)) || rc=1
     connect_ms=$((($(bl_now_ns) - t0) / 1000000))
-    bl_perf_start all
+    nb_perf_start
     printf '%*s' $((n / 2)) '' >&7 # the sinks announce their MACs
     sleep 0.2
     bl_release $((n / 2))
@@ -353,7 +378,7 @@ cell_tap() {
         HOST_PID=$!
         bl_wait_file "$CELL_DIR/host.ready" ready 10 || rc=1
     fi
-    bl_perf_start all
+    nb_perf_start
     bl_release 1
     nb_window 0
     if [ -n "$HOST_PID" ]; then
@@ -422,12 +447,12 @@ nb_iperf() {
     TCP_PIDS+=("$spid")
     sleep 0.3
     [ -z "$BE_PID" ] || nb_sample "$CELL_DIR/s0"
-    [ -z "$BE_PID" ] || bl_perf_start all
+    nb_perf_start
     bl_now_ns >"$CELL_DIR/t0"
     ip netns exec "$from" "$@" timeout $((TCP_SECONDS + 20)) iperf3 -c "$ip" -p "$port" \
         -t "$TCP_SECONDS" -J >"$CELL_DIR/iperf.json" 2>"$CELL_DIR/iperf.err" || rc=1
     bl_now_ns >"$CELL_DIR/t1"
-    bl_stop_perf
+    nb_perf_stop
     [ -z "$BE_PID" ] || nb_sample "$CELL_DIR/s1"
     kill "$spid" 2>/dev/null || true
     wait "$spid" 2>/dev/null || true
@@ -537,7 +562,7 @@ for c in "${CELLS[@]}"; do
     tap-rx) cell_tap rx "$b" "$round" "$size" || status=1 ;;
     tcp) cell_tcp "$b" "$round" || status=1 ;;
     esac
-    bl_stop_perf
+    nb_perf_stop
     exec 7>&-
     bl_stop_world
     TAP_IF=""
