@@ -165,6 +165,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) $(XSIMBENCH)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/blkbench.sh --json $(BUILD)/blkbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
 
 demo: deps
 	$(MAKE) all
