@@ -195,6 +195,7 @@ static int net_probe(struct sc_device *dev)
     nd->dev = dev;
     nd->nc = (const struct net_class *)dev->cls;
     nd->tap_fd = -1;
+    nd->member.owner = nd;
     int rc = read_toolstack_keys(nd);
     if (rc < 0) {
         dev_free(nd, !nd->keep_tap);
@@ -356,6 +357,13 @@ static void vq_added(struct sc_attach *a, int result)
         sc_xenbus_device_fail(vq->nd->dev, result, "%s: adding it to a sidecore", a->q->name);
 }
 
+static void member_released(struct net_xswitch_member *m)
+{
+    struct net_dev *nd = m->owner;
+    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
+    sc_xenbus_device_disconnected(nd->dev);
+}
+
 static void finish_disconnect(struct net_dev *nd)
 {
     for (unsigned i = 0; i < nd->nvqs; i++)
@@ -366,10 +374,10 @@ static void finish_disconnect(struct net_dev *nd)
     nd->nvqs = 0;
     if (nd->tap_fd >= 0)
         net_tap_set_carrier(nd->tap_fd, false);
-    if (nd->xsw)
-        net_xswitch_release(nd->xsw, &nd->member);
-    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
-    sc_xenbus_device_disconnected(nd->dev);
+    nd->member.released = member_released;
+    if (nd->xsw && net_xswitch_release(nd->xsw, &nd->member))
+        return; /* the switch's host queue goes with the last vif: member_released */
+    member_released(&nd->member);
 }
 
 static void vq_detached(struct sc_attach *a, int result)
