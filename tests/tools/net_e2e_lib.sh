@@ -154,3 +154,75 @@ iperf_ok() {
     fi
     IPERF_JSON=$out
 }
+
+# ---- simulated guests without a network stack (gen/sink/echo/hostile) ----
+#
+#   nf_bg NAME G ARGS...        simnetfront --domid G ARGS in the background,
+#                               JSON report in $SIMDIR/NAME.json; sets NF_PID
+#   nf_wait PID                 its exit code
+#   nf_run NAME G ARGS...       the same in the foreground (exit code kept)
+#   nf_field NAME EXPR          e.g. nf_field g1 '$j->{lost}'
+#   hostile_run NAME G ATTACK [ARGS]   simnetfront --mode hostile --attack
+#   net_ctl ARGS...             sidecorectl on this daemon's socket
+#   vif_field G FIELD [DEVID]   a field of vif G/DEVID in `devices --json`
+#   vif_traffic G KEY [DEVID]   its class.traffic counter KEY (0 if none)
+#   vif_err G [DEVID]           the error node's value (status 1 if none)
+#   vif_failed G [DEVID]        the backend Closing or Closed
+#   vif_mac G                   the MAC the toolstack gave vif G/0
+#   nf_ready FILE               a --ready-fd file says 'c' (connected)
+
+nf_bg() {
+    local name=$1 g=$2; shift 2
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --json "$@" \
+        >"$SIMDIR/$name.json" 2>"$SIMDIR/$name.err" &
+    NF_PID=$!
+    NET_PIDS="$NET_PIDS $name:$NF_PID"
+}
+
+nf_wait() {
+    local pid=$1 p keep="" status
+    wait "$pid"
+    status=$?
+    for p in $NET_PIDS; do [ "${p#*:}" = "$pid" ] || keep="$keep $p"; done
+    NET_PIDS=$keep
+    return "$status"
+}
+
+nf_run() {
+    local name=$1 g=$2; shift 2
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --json "$@" \
+        >"$SIMDIR/$name.json" 2>"$SIMDIR/$name.err"
+}
+
+nf_field() { jget "$2" <"$SIMDIR/$1.json" 2>/dev/null; }
+
+hostile_run() {
+    local name=$1 g=$2 attack=$3; shift 3
+    nf_run "$name" "$g" --mode hostile --attack "$attack" --timeout-ms 5000 "$@"
+}
+
+net_ctl() { "$SIDECORECTL" --socket "$SIMDIR/ctl.sock" "$@"; }
+
+vif_field() {
+    net_ctl devices --json 2>/dev/null |
+        jget '(grep { $_->{name} eq "vif '"$1/${3:-0}"'" } @$j)[0]{'"$2"'}'
+}
+
+vif_traffic() {
+    local v
+    v=$(net_ctl devices --json 2>/dev/null |
+        jget '(grep { $_->{name} eq "vif '"$1/${3:-0}"'" } @$j)[0]{class}{traffic}{'"$2"'}')
+    echo "${v:-0}"
+}
+
+vif_err() { xs0 xenstore-read "/local/domain/0/error/backend/vif/$1/${2:-0}/error" 2>/dev/null; }
+
+vif_failed() {
+    local s
+    s=$(xs0 xenstore-read "$(vif_be "$1" "${2:-0}")/state" 2>/dev/null)
+    [ "$s" = 5 ] || [ "$s" = 6 ]
+}
+
+vif_mac() { xs0 xenstore-read "$(vif_be "$1" "${2:-0}")/mac" 2>/dev/null; }
+
+nf_ready() { grep -q c "$1" 2>/dev/null; }
