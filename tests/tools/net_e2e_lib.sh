@@ -226,3 +226,34 @@ vif_failed() {
 vif_mac() { xs0 xenstore-read "$(vif_be "$1" "${2:-0}")/mac" 2>/dev/null; }
 
 nf_ready() { grep -q c "$1" 2>/dev/null; }
+
+# ---- lifecycle helpers ----
+#
+#   guest_tap_bg G NS ADDR [opts]  the TAP adapter in the background, not
+#                                  waiting for the vif (guest_net_stop stops it)
+#   hotplug_online G [DEVID]       tools/hotplug/vif-sidecore online, as the
+#                                  driver domain runs it (in $NS_D)
+#   net_sc_kill                    SIGKILL sidecored (no cleanup of its own)
+#   in_bridge IF BR                interface IF of $NS_D is a port of BR
+
+guest_tap_bg() {
+    local g=$1 ns=$2 addr=$3; shift 3
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --devid 0 --mode tap --netns "$ns" \
+        --ifname eth0 --addr "$addr" --json "$@" >"$SIMDIR/tap-$g.json" 2>"$SIMDIR/tap-$g.err" &
+    NET_PIDS="$NET_PIDS $g:$!"
+}
+
+hotplug_online() {
+    ip netns exec "$NS_D" env XENBUS_PATH="$(vif_be "$1" "${2:-0}")" \
+        XENSTORED_PATH="$SIMDIR/xs-0.sock" tools/hotplug/vif-sidecore online \
+        >>"$SIMDIR/hotplug.log" 2>&1
+}
+
+net_sc_kill() {
+    [ -n "$SC_PID" ] || return 0
+    kill -KILL "$SC_PID" 2>/dev/null
+    wait "$SC_PID" 2>/dev/null
+    SC_PID=""
+}
+
+in_bridge() { in_ns "$NS_D" ip -o link show "$1" 2>/dev/null | grep -q "master $2"; }
