@@ -257,3 +257,18 @@ net_sc_kill() {
 }
 
 in_bridge() { in_ns "$NS_D" ip -o link show "$1" 2>/dev/null | grep -q "master $2"; }
+
+# net_rpc METHOD [PARAMS-JSON]: one call on the control socket (JSON-RPC
+# 2.0, a line each way); prints the result as JSON, fails on an error.
+net_rpc() {
+    RPC_METHOD=$1 RPC_PARAMS=${2:-} perl -MIO::Socket::UNIX -MJSON::PP -e '
+        my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+        my %req = (jsonrpc => "2.0", id => 1, method => $ENV{RPC_METHOD});
+        $req{params} = decode_json($ENV{RPC_PARAMS}) if length $ENV{RPC_PARAMS};
+        print $s encode_json(\%req), "\n";
+        my $line = <$s> // die "no answer\n";
+        my $r = decode_json($line);
+        die "$r->{error}{message}\n" if $r->{error};
+        print JSON::PP->new->canonical->encode($r->{result}), "\n";
+    ' "$SIMDIR/ctl.sock"
+}

@@ -13,6 +13,7 @@
  *         [--barrier PATH] [--ready-fd R] [--start-fd S]
  *   sink: [--count N] [--seconds S] [--expect N] [--max-lost N]
  *   echo: [--count N] [--seconds S]
+ *   gen, sink, echo: [--join MAC ...] (with --multicast) [--hold]
  *   tap:  --netns NAME [--ifname eth0] [--addr 10.0.0.2/24] [--mtu N]
  *   hostile: --attack KIND [--slots N] [--extra-type N] [--seconds S] [--ready-fd R]
  *            [--hold] [--set KEY=VALUE ...]
@@ -25,7 +26,10 @@
  * reflects every frame to its source MAC (netgen.h); tap carries a network
  * namespace's stack (nettap.h).  --barrier PATH / --start-fd hold gen's
  * first frame, once connected, until the file exists / a byte comes.
- * gen, sink and echo stop on SIGTERM/SIGINT too; tap only then.
+ * gen, sink and echo stop on SIGTERM/SIGINT too; tap only then.  --join
+ * subscribes to a multicast address (an MCAST_ADD request on queue 0,
+ * answered) before the traffic starts and --ready-fd says 'c'; --hold
+ * keeps the vif connected after the run ('d') until SIGTERM/SIGINT.
  *
  * hostile negotiates like Linux, checks that a few probe frames (to its own
  * MAC: the switch learns it, nobody receives them) are answered OKAY, then
@@ -79,6 +83,7 @@
 #include "xenbus.h"
 
 #define START_WAIT_MS 120000
+#define MAX_JOIN 8
 /* hostile mode */
 #define H_MAX_RAW 64u               /* raw ring entries of one attack */
 #define H_PAGES 4u                  /* pages the raw entries point into */
@@ -143,6 +148,8 @@ struct opts {
     bool hold;                  /* keep the vif after the outcome until a signal */
     const char *set[H_MAX_SET]; /* xs-keys: KEY=VALUE */
     unsigned nset;
+    uint8_t join[MAX_JOIN][NFR_ETH_ALEN]; /* gen/sink/echo: multicast groups */
+    unsigned njoin;
     bool json, quiet;
 };
 
@@ -168,6 +175,8 @@ static void usage(FILE *out)
             "       --linger-ms MS (1000) --expect-echo --expect N --max-lost N\n"
             "       --barrier PATH --ready-fd R --start-fd S\n"
             "  sink/echo: --count N --seconds S   tap: --netns NAME --ifname IF --addr A --mtu N\n"
+            "  gen/sink/echo: --join MAC (multicast group, repeatable; needs --multicast)\n"
+            "                 --hold (connected after the run until SIGTERM)\n"
             "  hostile: --attack too-many-slots|fatal-slots|zero-frag|oversized-frag|cross-page|\n"
             "           runt|bad-gso|ungranted-ref|prod-ahead|no-rx-consume|bad-extra-type\n"
             "           --slots N --extra-type N --seconds S (3, no-rx-consume) --ready-fd R\n"
@@ -210,7 +219,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     enum { O_BEDOM = 256, O_NOSG, O_NOGSO, O_NOCSUM, O_NOCSUM6, O_NOSPLIT, O_NORXN, O_MCAST,
            O_CTRL, O_XDP, O_TMO, O_DMAC, O_RATE, O_FLOWS, O_IPV6, O_SIP, O_DIP, O_LINGER,
            O_EXPECHO, O_EXPECT, O_MAXLOST, O_BARRIER, O_READY, O_START, O_NETNS, O_IFNAME,
-           O_ADDR, O_MTU, O_ATTACK, O_SLOTS, O_XTYPE, O_HOLD, O_SET };
+           O_ADDR, O_MTU, O_ATTACK, O_SLOTS, O_XTYPE, O_HOLD, O_SET, O_JOIN };
     static const struct option lo[] = {
         { "dir", required_argument, NULL, 'd' },
         { "domid", required_argument, NULL, 'D' },
@@ -253,6 +262,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "extra-type", required_argument, NULL, O_XTYPE },
         { "hold", no_argument, NULL, O_HOLD },
         { "set", required_argument, NULL, O_SET },
+        { "join", required_argument, NULL, O_JOIN },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'z' },
         { "help", no_argument, NULL, 'h' },
@@ -375,6 +385,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (*end || o->extra_type < 0 || o->extra_type > 255) return -1;
             break;
         case O_HOLD: o->hold = true; break;
+        case O_JOIN:
+            if (o->njoin == MAX_JOIN || parse_mac(optarg, o->join[o->njoin])) return -1;
+            o->njoin++;
+            break;
         case O_SET:
             if (o->nset == H_MAX_SET || !strchr(optarg, '=') || optarg[0] == '=') return -1;
             o->set[o->nset++] = optarg;
@@ -392,6 +406,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (o->mode == MODE_TAP && !o->tap.netns)
         return -1;
     if ((o->mode == MODE_HOSTILE) != o->have_attack || (o->nset && o->attack != AT_XS_KEYS))
+        return -1;
+    if (o->njoin && (o->mode == MODE_TAP || o->mode == MODE_HOSTILE || !o->want.multicast))
+        return -1;
+    if (o->hold && o->mode == MODE_TAP)
         return -1;
     if (o->mode == MODE_HOSTILE && o->slots &&
         ((o->attack == AT_TOO_MANY_SLOTS && o->slots > NET_TX_FATAL_SLOTS) ||
@@ -450,6 +468,15 @@ static int wait_for_start(const struct opts *o)
         }
     }
     return 0;
+}
+
+/* --hold: the device stays connected (its backend counters readable)
+ * until SIGTERM/SIGINT, bounded. */
+static void hold_until_signal(const struct opts *o)
+{
+    uint64_t deadline = sc_clock_ms() + START_WAIT_MS;
+    while (o->hold && !stop_flag && sc_clock_ms() < deadline)
+        usleep(20000);
 }
 
 /* ---- report ---- */
@@ -603,6 +630,37 @@ static int run_tap(struct run *r)
     return ret < 0 ? 1 : 0;
 }
 
+/* --join: one MCAST_ADD request per address on queue 0, each waited for.
+ * 0, -EOPNOTSUPP (multicast control not negotiated), -EIO (answered with
+ * an error), -ETIMEDOUT, -EPROTO. */
+static int join_groups(struct run *r)
+{
+    if (!r->o->njoin)
+        return 0;
+    if (!r->in->multicast)
+        return -EOPNOTSUPP;
+    struct nf_queue *q = nf_dev_queue(r->dev, 0);
+    const struct nf_queue_stats *s = nf_queue_get_stats(q);
+    for (unsigned i = 0; i < r->o->njoin; i++) {
+        uint64_t done0 = s->tx_done, err0 = s->tx_frames_error;
+        int rc = nf_tx_mcast(q, true, r->o->join[i]);
+        if (rc < 0)
+            return rc;
+        nf_push(q);
+        uint64_t deadline = sc_clock_ms() + 5000;
+        while (s->tx_done == done0) {
+            if (nf_tx_reap(q) < 0)
+                return -EPROTO;
+            if (sc_clock_ms() > deadline)
+                return -ETIMEDOUT;
+            nf_wait(q, 10);
+        }
+        if (s->tx_frames_error != err0)
+            return -EIO;
+    }
+    return 0;
+}
+
 /* 0 ok, 1 failed, 2 usage (a size the negotiation cannot carry). */
 static int run_traffic(struct run *r)
 {
@@ -613,7 +671,12 @@ static int run_traffic(struct run *r)
     o->gen.quiet = o->quiet;
     o->gen.stop = &stop_flag;
     struct ng_run *ng;
-    int err = ng_create(r->dev, &o->gen, &ng);
+    int err = join_groups(r);
+    if (err < 0) {
+        fprintf(stderr, "simnetfront: --join: %s\n", strerror(-err));
+        return 1;
+    }
+    err = ng_create(r->dev, &o->gen, &ng);
     if (err < 0)
         return err == -EINVAL ? 2 : 1;
     signal_fd(o->ready_fd, 'c');
@@ -626,6 +689,7 @@ static int run_traffic(struct run *r)
     int dr = ng_drive(ng);
     double secs = (double)(sc_clock_ns() - t0) / 1e9;
     signal_fd(o->ready_fd, 'd');
+    hold_until_signal(o);
     if (dr < 0 && dr != -ENODEV)
         fprintf(stderr, "simnetfront: %s\n", strerror(-dr));
     ng_get_result(ng, &r->res);
