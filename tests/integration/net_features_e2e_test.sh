@@ -171,6 +171,8 @@ run_features() {
         is "$mode: mq$q: $q queues negotiated on both sides" \
             "$(nf_field "mq$q-s" '$j->{negotiated}{queues}') $(nf_field "mq$q-r" '$j->{negotiated}{queues}') $RQUEUES" \
             "$q $q $q"
+        is "$mode: mq$q: ... as the frontend wrote multi-queue-num-queues" \
+            "$(xs0 xenstore-read "/local/domain/$R/device/vif/0/multi-queue-num-queues")" "$q"
         ok "$mode: mq$q: frames arrived on every queue (rx packets: $RQ_RX)" \
             eval '[ "$(wc -w <<<"$RQ_RX")" = "$q" ] && ! grep -qw 0 <<<"$RQ_RX"'
     done

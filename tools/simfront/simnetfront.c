@@ -722,6 +722,7 @@ struct hostile {
     unsigned nreq;              /* raw entries */
     unsigned owed;              /* ... that are requests (an answer each) */
     struct nf_queue_stats before;   /* at the attack */
+    struct nf_queue_stats end;      /* before the close (st then points here) */
     unsigned probes_before, probes_after;
     int state;                  /* the backend's, at the end */
     uint64_t rx_frames, rx_errors, rx_max_pending;
@@ -1109,6 +1110,8 @@ static int run_hostile(struct run *r, struct xsim_guest *g)
     if (r->o->hold)
         h_hold(&h);
     int status = h.why != NULL;
+    h.end = *h.st; /* the queues go with the close */
+    h.st = &h.end;
     /* Our side closed before the grants end: the backend let go by then. */
     int cr = nf_dev_close(r->dev);
     if (cr < 0 && !status) {
