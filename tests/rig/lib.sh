@@ -10,8 +10,8 @@ RIG_TAP_FAILED=0
 rig_ok()   { echo "RIG-TAP: ok - $*"; }
 rig_fail() { echo "RIG-TAP: not ok - $*"; RIG_TAP_FAILED=1; }
 rig_check() { # description, command...
-    d=$1; shift
-    if "$@"; then rig_ok "$d"; else rig_fail "$d"; return 1; fi
+    _rig_d=$1; shift
+    if "$@"; then rig_ok "$_rig_d"; else rig_fail "$_rig_d"; return 1; fi
 }
 rig_say() { echo "RIG: $*"; }
 
