@@ -69,16 +69,19 @@ json_t *net_device_describe(struct sc_device *dev)
     char mac[24], line[160];
     fmt_mac(nd, mac, sizeof(mac));
     const struct net_features *f = &nd->feat;
-    int n = snprintf(line, sizeof(line), "%s %s mtu %u", mac,
-                     nd->tap_fd >= 0 ? nd->tap_name : "(no uplink)", nd->mtu);
+    char uplink[40];
+    if (nd->xsw)
+        snprintf(uplink, sizeof(uplink), "switch %s", net_xswitch_name(nd->xsw));
+    else
+        snprintf(uplink, sizeof(uplink), "%s", nd->tap_fd >= 0 ? nd->tap_name : "(no uplink)");
+    int n = snprintf(line, sizeof(line), "%s %s mtu %u", mac, uplink, nd->mtu);
     if (nd->vqs && n > 0 && (size_t)n < sizeof(line))
         snprintf(line + n, sizeof(line) - (size_t)n, ", %u queue%s%s%s%s%s%s", nd->nvqs,
                  nd->nvqs == 1 ? "" : "s", f->sg ? " sg" : "",
                  f->gso_tcpv4 || f->gso_tcpv6 ? " gso" : "", f->csum ? " csum" : "",
                  f->split ? " split" : "", nd->rate ? " rate-limited" : "");
     json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:i, s:s?, s:I, s:I, s:I, s:i, s:o*, s:o*}",
-                          "summary", line, "mac", mac, "uplink",
-                          nd->tap_fd >= 0 ? nd->tap_name : "", "bridge", nd->bridge, "handle",
+                          "summary", line, "mac", mac, "uplink", uplink, "bridge", nd->bridge, "handle",
                           (int)nd->handle, "mtu", (int)nd->mtu, "rate", nd->rate,
                           "rx_rate_bytes",
                           (json_int_t)atomic_load(&nd->shared.rx_rate.bytes), "rx_rate_usecs",

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net_ctrl.h"
 #include "net_queue.h"
 #include "net_tap.h"
 #include "net_xswitch.h"
@@ -50,6 +51,8 @@ struct net_dev {
 
     /* the connection */
     struct net_features feat;
+    struct net_ctrl *ctrl;   /* the control ring, when the frontend gave one */
+    struct sc_attach ctrl_at;
     struct net_vq *vqs;
     unsigned nvqs;
     unsigned detaching;      /* queues on their way off their cores (+1 while posting) */

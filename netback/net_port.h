@@ -12,6 +12,7 @@
 #ifndef SC_NET_PORT_H
 #define SC_NET_PORT_H
 
+#include "net_hash.h"
 #include "net_xfer.h"
 #include "netback.h"
 
@@ -23,12 +24,19 @@ struct net_port {
     unsigned nqueues;                        /* a vif's; 0 for the host port */
     struct net_xport *xports[NET_MAX_QUEUES];
     int host_fd;                             /* the host port's TAP; -1 for a vif */
+    const struct net_hash *hash;             /* the vif's steering (control ring), or NULL */
 };
 
-/* The endpoint of p for a frame starting with `hdr` (its MAC addresses). */
-static inline struct net_xport *net_port_pick(const struct net_port *p, const uint8_t *hdr)
+/* The endpoint of p for a frame starting with `hdr` (len bytes of it): the
+ * queue the vif's hash settings map it to, else one by MAC addresses. */
+static inline struct net_xport *net_port_pick(const struct net_port *p, const uint8_t *hdr,
+                                              size_t len)
 {
-    uint32_t h = 2166136261u;
+    uint32_t h;
+    uint8_t type;
+    if (p->hash && net_hash_frame(p->hash, hdr, len, &h, &type))
+        return p->xports[net_hash_queue(p->hash, h, p->nqueues)];
+    h = 2166136261u;
     for (unsigned i = 0; i < 12; i++)
         h = (h ^ hdr[i]) * 16777619u;
     return p->xports[h % p->nqueues];

@@ -46,12 +46,15 @@ struct netq_swframe {
     struct netq_swframe *next;   /* free list */
 };
 
-/* Where a frame's bytes are: local memory, or a guest's tx fragments. */
+/* Where a frame's bytes are: local memory, or a guest's tx fragments;
+ * `head` holds its first headlen bytes either way (for the hash). */
 struct netq_src {
     const uint8_t *local;
     domid_t domid;
     const struct net_tx_frag *frags;
     uint16_t nfrags;
+    const uint8_t *head;
+    uint32_t headlen;
 };
 
 struct netq_swframe;

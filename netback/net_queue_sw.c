@@ -154,7 +154,8 @@ static void send_to_port(int port, void *owner, void *arg)
     x->cookie = s->sf;
     s->sf->refs++;
     net_switch_count_tx(q->port->sw, port, 1, p->len);
-    net_xfer_send(x, net_port_pick(op, x->hdr));
+    uint32_t hlen = p->len < NET_XFER_HDR ? p->len : NET_XFER_HDR;
+    net_xfer_send(x, net_port_pick(op, x->hdr, hlen));
 }
 
 /* Decides where frame f goes and sends it to the vifs; returns the host
@@ -314,7 +315,8 @@ void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_v
         swq_pop(q);
         x->copy_failed = false;
         struct netq_src src = { .local = x->local, .domid = x->src_domid, .frags = x->frags,
-                                .nfrags = x->nfrags };
+                                .nfrags = x->nfrags, .head = x->hdr,
+                                .headlen = x->len < NET_XFER_HDR ? x->len : NET_XFER_HDR };
         netq_rx_place(q, &src, x->len, &x->off, &x->copy_failed);
         *tail = x;
         tail = &x->next;

@@ -110,7 +110,8 @@ static void host_send_to(int port, void *owner, void *arg)
     xf->cookie = s->b;
     s->b->refs++;
     net_switch_count_tx(s->x->sw, port, 1, s->b->len);
-    net_xfer_send(xf, net_port_pick(op, xf->hdr));
+    uint32_t hlen = xf->len < NET_XFER_HDR ? xf->len : NET_XFER_HDR;
+    net_xfer_send(xf, net_port_pick(op, xf->hdr, hlen));
 }
 
 static void host_switch(struct net_xswitch *x, struct host_buf *b, const struct net_offload *off,
@@ -298,11 +299,11 @@ const char *net_xswitch_name(const struct net_xswitch *x)
 }
 
 int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const char *port_name,
-                     struct net_xport *const *xports, unsigned n)
+                     struct net_xport *const *xports, unsigned n, const struct net_hash *hash)
 {
     if (!n || n > NET_MAX_QUEUES || m->joined)
         return -EINVAL;
-    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1 };
+    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1, .hash = hash };
     for (unsigned i = 0; i < n; i++)
         m->port.xports[i] = xports[i];
     int id = net_switch_port_add(x->sw, &m->port, port_name);

@@ -47,9 +47,10 @@ struct net_xswitch_member {
     bool joined;
 };
 
-/* Joins with the endpoints xports[0..n): 0, -ENOSPC (no free port). */
+/* Joins with the endpoints xports[0..n), steered by `hash` (the vif's;
+ * NULL: by addresses): 0, -ENOSPC (no free port). */
 int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const char *port_name,
-                     struct net_xport *const *xports, unsigned n);
+                     struct net_xport *const *xports, unsigned n, const struct net_hash *hash);
 /* Leaves; m->left(m) follows (maybe from inside this call). */
 void net_xswitch_leave(struct net_xswitch *x, struct net_xswitch_member *m);
 /* After the vif's queues are off their cores: the id may be reused. */
