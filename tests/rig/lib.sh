@@ -14,6 +14,7 @@ rig_check() { # description, command...
     if "$@"; then rig_ok "$_rig_d"; else rig_fail "$_rig_d"; return 1; fi
 }
 rig_say() { echo "RIG: $*"; }
+rig_now() { cut -d. -f1 /proc/uptime; } # seconds since Dom0 booted
 
 # Installs sidecore's hotplug scripts where libxl looks for relative names.
 rig_install_hotplug() {

@@ -11,6 +11,7 @@
 #   sidecored stopped (SIGTERM) while the guest sends and started again: it
 #     adopts the connected vif, its TAP is back on br0, the link recovers
 #     (ping, verified transfers both ways).
+# rig-boot-timeout: 900
 . ./lib.sh
 rig_net_prepare
 rig_check "Linux's xen-netback is neither loaded nor bound" rig_no_netback

@@ -10,6 +10,7 @@
 # their own; ping between the guests and between Dom0 and each; iperf3 TCP
 # both ways and UDP between the guests, TCP guest -> Dom0 through scsw0;
 # 8 MiB sha256-verified transfers guest -> guest both ways and Dom0 <-> guest.
+# rig-boot-timeout: 900
 . ./lib.sh
 rig_net_prepare
 rig_check "Linux's xen-netback is neither loaded nor bound" rig_no_netback
