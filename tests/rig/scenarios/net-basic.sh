@@ -70,6 +70,7 @@ basic() {
     rig_check "$mode: offloads on again: $mb MiB guest -> Dom0, sha256 equal" rig_xfer_up "$g" 10.99.0.1 7005 $mb
 
     sidecorectl devices 2>&1 | sed "s/^/RIG: sidecorectl devices (after traffic): /"
+    sidecorectl queues 2>&1 | sed "s/^/RIG: sidecorectl queues (after traffic): /"
     [ $RIG_TAP_FAILED = 0 ] || rig_net_dump "$g" "$mode"
     rig_guest_off "$g" 60
     rig_check "$mode: the guest finished" grep -aq "^DOMU-RESULT done" "/tmp/$g.console"
