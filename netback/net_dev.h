@@ -44,6 +44,7 @@ struct net_dev {
     char *rate, *bridge;     /* as the toolstack wrote them (NULL: absent) */
     char tap_name[NET_TAP_NAME_MAX];
     int tap_fd;              /* the interface's first queue; -1 without one */
+    bool keep_tap;           /* adopted from an earlier daemon: a failed probe leaves it */
     struct net_xswitch *xsw; /* the internal switch it is a port of, or NULL */
     struct net_xswitch_member member;
     bool leaving;            /* disconnecting: waiting for the switch's grace period */

@@ -162,11 +162,24 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     return rc;
 }
 
-static void dev_free(struct net_dev *nd)
+/* Whether the toolstack still wants the device (its backend directory is
+ * there and online): then the daemon is stopping, and the interface stays
+ * for the next one, with its bridge; else the device is being removed. */
+static bool toolstack_keeps(struct net_dev *nd)
+{
+    unsigned long long online;
+    return sc_xs_read_uint(net_xs_of(nd), XBT_NULL, 1, &online, "%s/online",
+                           nd->dev->backend_path) == 0 && online == 1;
+}
+
+/* Frees nd; its interface goes too when `going` (else it stays, persistent). */
+static void dev_free(struct net_dev *nd, bool going)
 {
     if (!nd)
         return;
-    if (nd->tap_fd >= 0)
+    if (nd->tap_fd >= 0 && going)
+        net_tap_destroy(nd->tap_fd);
+    else if (nd->tap_fd >= 0)
         close(nd->tap_fd);
     free(nd->rate);
     free(nd->bridge);
@@ -182,9 +195,10 @@ static int net_probe(struct sc_device *dev)
     nd->dev = dev;
     nd->nc = (const struct net_class *)dev->cls;
     nd->tap_fd = -1;
+    nd->member.owner = nd;
     int rc = read_toolstack_keys(nd);
     if (rc < 0) {
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     const char *swname = nd->nc->cfg.switch_name;
@@ -193,15 +207,20 @@ static int net_probe(struct sc_device *dev)
         if (!nd->xsw) {
             rc = -(errno ? errno : EIO);
             sc_xenbus_device_fail(dev, rc, "joining the internal switch %s", swname);
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
     } else if (nd->nc->cfg.tap) {
-        rc = net_tap_create(nd->tap_name, nd->mtu);
+        bool adopted;
+        rc = net_tap_create(nd->tap_name, nd->mtu, &adopted);
+        nd->keep_tap = rc >= 0 && adopted;
+        if (rc >= 0 && adopted)
+            sc_log(SC_LOG_INFO, dev->name, "adopted the interface %s left by an earlier daemon",
+                   nd->tap_name);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
                                   rc == -EEXIST ? " (it exists already)" : "");
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
         nd->tap_fd = rc;
@@ -210,7 +229,7 @@ static int net_probe(struct sc_device *dev)
     rc = sc_xs_transact(net_xs_of(nd), probe_keys_txn, nd);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "writing the feature keys");
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     char mac[24] = "-";
@@ -228,7 +247,9 @@ static int net_probe(struct sc_device *dev)
 
 static void net_remove(struct sc_device *dev)
 {
-    dev_free(dev->priv);
+    struct net_dev *nd = dev->priv;
+    if (nd)
+        dev_free(nd, !toolstack_keeps(nd));
     dev->priv = NULL;
 }
 
@@ -336,6 +357,13 @@ static void vq_added(struct sc_attach *a, int result)
         sc_xenbus_device_fail(vq->nd->dev, result, "%s: adding it to a sidecore", a->q->name);
 }
 
+static void member_released(struct net_xswitch_member *m)
+{
+    struct net_dev *nd = m->owner;
+    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
+    sc_xenbus_device_disconnected(nd->dev);
+}
+
 static void finish_disconnect(struct net_dev *nd)
 {
     for (unsigned i = 0; i < nd->nvqs; i++)
@@ -346,10 +374,10 @@ static void finish_disconnect(struct net_dev *nd)
     nd->nvqs = 0;
     if (nd->tap_fd >= 0)
         net_tap_set_carrier(nd->tap_fd, false);
-    if (nd->xsw)
-        net_xswitch_release(nd->xsw, &nd->member);
-    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
-    sc_xenbus_device_disconnected(nd->dev);
+    nd->member.released = member_released;
+    if (nd->xsw && net_xswitch_release(nd->xsw, &nd->member))
+        return; /* the switch's host queue goes with the last vif: member_released */
+    member_released(&nd->member);
 }
 
 static void vq_detached(struct sc_attach *a, int result)
