@@ -185,7 +185,7 @@ rig-test: deps
 # The CI smoke: one boot, a DomU per mode, its disk connected, verified I/O.
 rig-smoke: deps
 	$(MAKE) all
-	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh
+	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh tests/rig/scenarios/net-basic.sh
 
 # sidecored (poll, event) vs Linux xen-blkback, one boot (docs/benchmarks.md).
 rig-bench: deps
