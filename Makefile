@@ -14,6 +14,7 @@
 #   backend/*.c (not main.c) -> libbackend.a   tests/tools/*.c      -> libtesttools.a
 #   blkback/*.c              -> libblkback.a     netback/*.c -> libnetback.a
 #   tools/simfront/*.c except sim*.c -> libsimfront.a (simulated frontends)
+#   tools/ctl/*.c            -> libctl.a (sidecorectl's parts)
 #   programs: backend/main.c -> sidecored; tools/xensim/X.c, tools/simfront/simX.c, tools/bench/X.c
 #             and tools/X.c (those with a main) -> build/bin/X, linked with all libraries
 #   tests/{unit/*,unit,integration}/*_test.c -> one test binary each
@@ -37,7 +38,7 @@ endif
 PKGS     = xenstore xengnttab xenevtchn jansson liburing fuse3
 # -iquote: our headers never shadow system ones (backend/sched.h vs <sched.h>).
 CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote netback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
-           -iquote tools/simfront -iquote tools $(shell pkg-config --cflags fuse3 2>/dev/null)
+           -iquote tools/simfront -iquote tools/ctl -iquote tools $(shell pkg-config --cflags fuse3 2>/dev/null)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers -fno-strict-aliasing \
@@ -52,21 +53,25 @@ BACKEND_SRCS   := $(filter-out backend/main.c,$(wildcard backend/*.c))
 BLKBACK_SRCS   := $(wildcard blkback/*.c)
 NETBACK_SRCS   := $(wildcard netback/*.c)
 SIMFRONT_SRCS  := $(filter-out tools/simfront/sim%.c,$(wildcard tools/simfront/*.c))
+CTL_SRCS       := $(wildcard tools/ctl/*.c)
 TESTTOOLS_SRCS := $(wildcard tests/tools/*.c)
 TEST_C_SRCS    := $(wildcard tests/unit/*_test.c tests/unit/*/*_test.c tests/integration/*_test.c)
 TEST_SH        := $(wildcard tests/integration/*_test.sh)
 ifneq ($(SAN),)
 # The bench smoke test keeps `make bench` from rotting; it measures nothing
 # under a sanitizer, so it runs in the plain flavour only.
-TEST_SH := $(filter-out %blkbench_smoke_test.sh,$(TEST_SH))
+TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh,$(TEST_SH))
 endif
 ifeq ($(SAN),tsan)
 # ThreadSanitizer covers the threaded parts: every C test, and the daemon
-# under real traffic (sidecored_test, blk_e2e_test, blk_hung_store_e2e_test).
+# under real traffic (sidecored_test, blk_e2e_test, blk_hung_store_e2e_test,
+# net_e2e_test: the switch's hand-overs between cores).
 # The long scenario tests run in the other two flavours: TSan's slowdown
 # turns their time bounds (64 guests connecting, fio through FUSE) into noise.
 TEST_SH := $(filter-out %blk_scale_e2e_test.sh %blk_fuse_test.sh \
-                        %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh,$(TEST_SH))
+                        %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh \
+                        %net_lifecycle_e2e_test.sh %net_hostile_e2e_test.sh \
+                        %net_features_e2e_test.sh,$(TEST_SH))
 endif
 PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/bench/*.c tools/*.c)
 
@@ -77,9 +82,10 @@ LIBBACKEND = $(BUILD)/lib/libbackend.a
 LIBBLKBACK = $(BUILD)/lib/libblkback.a
 LIBNETBACK = $(BUILD)/lib/libnetback.a
 LIBSIMFRONT = $(BUILD)/lib/libsimfront.a
+LIBCTL     = $(BUILD)/lib/libctl.a
 LIBTEST    = $(BUILD)/lib/libtesttools.a
 # Link order: users before what they use.
-LIBS       = $(LIBSIMFRONT) $(LIBBLKBACK) $(LIBNETBACK) $(LIBBACKEND) $(LIBXENSIM)
+LIBS       = $(LIBCTL) $(LIBSIMFRONT) $(LIBBLKBACK) $(LIBNETBACK) $(LIBBACKEND) $(LIBXENSIM)
 XENSIMD    = $(BUILD)/bin/xensimd
 SIDECORED  = $(BUILD)/bin/sidecored
 XSIMBENCH  = $(BUILD)/bin/xensim-bench
@@ -105,6 +111,7 @@ $(LIBBACKEND): $(call obj,$(BACKEND_SRCS))
 $(LIBBLKBACK): $(call obj,$(BLKBACK_SRCS))
 $(LIBNETBACK): $(call obj,$(NETBACK_SRCS))
 $(LIBSIMFRONT): $(call obj,$(SIMFRONT_SRCS))
+$(LIBCTL): $(call obj,$(CTL_SRCS))
 $(LIBTEST): $(call obj,$(TESTTOOLS_SRCS))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
@@ -161,10 +168,11 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) $(XSIMBENCH)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/blkbench.sh --json $(BUILD)/blkbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
 
 demo: deps
 	$(MAKE) all
-	SC_BUILD=$(abspath $(BUILD)) tests/tools/blk-demo.sh
+	SC_BUILD=$(abspath $(BUILD)) tests/tools/demo.sh
 
 # The real Xen 4.17 rig (root; builds its image into /var/cache/sidecore-rig
 # on first use): Linux's own blkfront against sidecored.  tests/rig/README.md.

@@ -15,6 +15,8 @@ static void grace_nothing(struct sc_core *core, void *arg)
 static void grace_answered(struct sc_core_cmd *cmd)
 {
     struct sc_grace *g = cmd->owner;
+    if (sc_pool_closing(cmd->arg))
+        return; /* nothing runs once the pool is going (grace.h) */
     if (--g->pending == 0)
         g->done(g);
 }
@@ -34,6 +36,7 @@ static int post_one(struct sc_core *core, void *arg)
     memset(cmd, 0, sizeof(*cmd));
     cmd->type = SC_CORE_CMD_CALL;
     cmd->fn = grace_nothing;
+    cmd->arg = c->pool; /* for the answer; the no-op ignores it */
     cmd->reply = sc_pool_reply_inbox(c->pool);
     cmd->done = grace_answered;
     cmd->owner = c->g;

@@ -82,6 +82,12 @@ struct sc_device_class {
      * comes too (xenstore fires a new watch once). */
     const char *const *frontend_keys;
     void (*frontend_changed)(struct sc_device *dev, const char *key);
+    /* Optional: the connected frontend says Reconfiguring (netif.h: it
+     * changed xdp-headroom): re-read what may change; 0 and the bus
+     * answers Reconfigured, then Connected when the frontend is again;
+     * -errno fails the device.  Without it, Reconfiguring fails the
+     * device. */
+    int (*reconfigure)(struct sc_device *dev);
 };
 
 /* One backend directory, backend/<type>/<frontend_id>/<devid>.  Fields up

@@ -169,6 +169,19 @@ static int call_connect(struct sc_device *dev)
     return rc < 0 ? rc : dev->failed ? -ECANCELED : 0;
 }
 
+/* Frontend Reconfiguring while connected (netif.h: xdp-headroom changed):
+ * the class re-reads what may change; 0 or the -errno it failed with. */
+static int call_reconfigure(struct sc_device *dev)
+{
+    dev->in_callback++;
+    int rc = dev->cls->reconfigure(dev);
+    dev->in_callback--;
+    if (rc < 0 && !dev->failed)
+        xb_device_fail_msg(dev, rc, "reconfiguring");
+    settle(dev);
+    return rc < 0 ? rc : dev->failed ? -ECANCELED : 0;
+}
+
 enum disconnect_result {
     DISCONNECT_DONE,    /* disconnected (or never connected) */
     DISCONNECT_FAILED,  /* done, but the class failed the device meanwhile */
@@ -446,6 +459,12 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
 
     case XenbusStateInitialised:
     case XenbusStateConnected:
+        /* Back from a reconfiguration: connected all along. */
+        if (fs == XenbusStateConnected && dev->state == XenbusStateReconfigured &&
+            dev->connected && !dev->failed) {
+            switch_state(dev, XenbusStateConnected);
+            break;
+        }
         /* Two quick frontend writes may reach us as one value: connect on
          * either, once (and again after a daemon restart: !connected). */
         if (dev->state == XenbusStateConnected && dev->connected)
@@ -493,6 +512,20 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
         }
         switch_state(dev, XenbusStateClosed);
         xb_device_remove(dev);
+        break;
+
+    case XenbusStateReconfiguring:
+        if (dev->cls->reconfigure && dev->connected && !dev->failed &&
+            (dev->state == XenbusStateConnected || dev->state == XenbusStateReconfigured)) {
+            if (dev->state == XenbusStateReconfigured)
+                break; /* answered already */
+            if (call_reconfigure(dev) == 0)
+                switch_state(dev, XenbusStateReconfigured);
+            break;
+        }
+        sc_xenbus_device_fail(dev, -EINVAL, "frontend Reconfiguring %s",
+                              dev->cls->reconfigure ? "while not connected"
+                                                    : "a device that cannot be reconfigured");
         break;
 
     default:

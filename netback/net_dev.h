@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net_ctrl.h"
 #include "net_queue.h"
 #include "net_tap.h"
 #include "net_xswitch.h"
@@ -43,6 +44,7 @@ struct net_dev {
     char *rate, *bridge;     /* as the toolstack wrote them (NULL: absent) */
     char tap_name[NET_TAP_NAME_MAX];
     int tap_fd;              /* the interface's first queue; -1 without one */
+    bool keep_tap;           /* adopted from an earlier daemon: a failed probe leaves it */
     struct net_xswitch *xsw; /* the internal switch it is a port of, or NULL */
     struct net_xswitch_member member;
     bool leaving;            /* disconnecting: waiting for the switch's grace period */
@@ -50,6 +52,8 @@ struct net_dev {
 
     /* the connection */
     struct net_features feat;
+    struct net_ctrl *ctrl;   /* the control ring, when the frontend gave one */
+    struct sc_attach ctrl_at;
     struct net_vq *vqs;
     unsigned nvqs;
     unsigned detaching;      /* queues on their way off their cores (+1 while posting) */

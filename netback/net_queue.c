@@ -91,6 +91,9 @@ static bool netq_rearm(struct sc_queue *sq)
         raced = net_txr_final_check(&q->txr);
     if (!sc_inbox_arm(&q->xp.inbox))
         raced = true; /* a transfer or an answer came in */
+    uint64_t deadline = netq_sw_deadline(q);
+    if (deadline)
+        netq_timer_at(q, deadline); /* to drop what waits too long for buffers */
     unsigned want = netq_rx_want(q);
     if (want) {
         if (q->rx_wait_ns)
@@ -112,11 +115,39 @@ static bool netq_idle(struct sc_queue *sq)
     return netq_sw_drain(q);
 }
 
+/* Cheap looks only (queue.h): transmitted packets, transfers or answers in
+ * the inbox, frames waiting that the rx ring now has buffers for, a rate's
+ * or a transfer's time come.  Frames
+ * on the TAP descriptor and the timer are the core's business: it asks
+ * the watched fds of parked queues each round. */
+static bool netq_pending(struct sc_queue *sq)
+{
+    struct net_queue *q = netq_of(sq);
+    if (q->txr.broken || q->rxr.broken)
+        return false;
+    /* the timer only rings for a sleeping core: a busy one looks here */
+    uint64_t now = sc_queue_now_ns(&q->sc);
+    if (net_txr_has_requests(&q->txr) && (!q->tx_wait_ns || now >= q->tx_wait_ns))
+        return true;
+    if (!sc_inbox_empty(&q->xp.inbox))
+        return true;
+    uint64_t deadline = netq_sw_deadline(q);
+    if (deadline && now >= deadline)
+        return true; /* a transfer to drop */
+    if ((q->rx_count || q->swq_len) && (!q->rx_wait_ns || now >= q->rx_wait_ns)) {
+        RING_IDX prod = __atomic_load_n(&q->rxr.back.sring->req_prod, __ATOMIC_RELAXED);
+        unsigned want = q->rx_want ? q->rx_want : 1;
+        return (RING_IDX)(prod - q->rxr.back.req_cons) >= want;
+    }
+    return false;
+}
+
 static const struct sc_queue_ops netq_ops = {
     .poll = netq_poll,
     .flush = netq_flush,
     .rearm = netq_rearm,
     .idle = netq_idle,
+    .pending = netq_pending,
 };
 
 static void unmap_rings(struct net_queue *q)

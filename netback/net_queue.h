@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net_hash.h"
 #include "net_mcast.h"
 #include "net_rate.h"
 #include "queue.h"
@@ -46,6 +47,8 @@ struct net_vif_shared {
     struct net_rate tx_rate;  /* the guest's transmit side (`rate`) */
     struct net_rate rx_rate;  /* offered on receive too (vif.rx-rate, sidecorectl) */
     struct net_mcast mcast;
+    struct net_hash hash;     /* the control ring's settings (net_ctrl.h) */
+    _Atomic uint16_t xdp_headroom; /* changes with a frontend's Reconfiguring */
 };
 
 struct net_queue_params {

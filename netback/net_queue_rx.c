@@ -33,21 +33,26 @@ static uint32_t frame_slots(const struct net_queue *q, uint32_t len)
     return n <= NET_TX_FATAL_SLOTS ? n : NO_FIT; /* what netfront accepts at most */
 }
 
+/* A GSO frame comes with a partial checksum: the frontend must take both
+ * (for IPv6, feature-ipv6-csum-offload). */
 bool netq_takes_gso(const struct net_queue *q, uint8_t gso_type)
 {
     if (!q->feat.sg || !q->feat.csum)
         return false;
     return (gso_type == NET_GSO_TCPV4 && q->feat.gso_tcpv4) ||
-           (gso_type == NET_GSO_TCPV6 && q->feat.gso_tcpv6);
+           (gso_type == NET_GSO_TCPV6 && q->feat.gso_tcpv6 && q->feat.ipv6_csum);
 }
 
 uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net_offload *o)
 {
-    if (o->gso_type == NET_GSO_NONE)
-        return frame_slots(q, len);
+    uint32_t hash_extra = net_hash_active(&q->shared->hash) ? 1 : 0;
+    if (o->gso_type == NET_GSO_NONE) {
+        uint32_t n = frame_slots(q, len);
+        return n == NO_FIT ? NO_FIT : n + hash_extra;
+    }
     if (netq_takes_gso(q, o->gso_type)) {
         uint32_t n = frame_slots(q, len);
-        return n == NO_FIT ? NO_FIT : n + 1;
+        return n == NO_FIT ? NO_FIT : n + 1 + hash_extra;
     }
     if (!o->gso_size || o->hdr_len >= len)
         return frame_slots(q, len); /* nothing to segment: it goes whole or not at all */
@@ -56,7 +61,7 @@ uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net
     uint32_t per = frame_slots(q, (uint32_t)o->hdr_len + o->gso_size);
     if (per == NO_FIT || nseg > NET_RX_RING_SIZE)
         return NO_FIT;
-    return nseg * per;
+    return nseg * (per + hash_extra);
 }
 
 static void stage_rsp(struct net_queue *q, const struct netq_rx_rsp *r)
@@ -94,13 +99,40 @@ static void src_copy(struct net_queue *q, const struct netq_src *src, uint32_t p
     }
 }
 
+/* The extra-info slots after a frame's first response: GSO, then the hash
+ * when the frontend set up hashing; chained with XEN_NETIF_EXTRA_FLAG_MORE. */
+static unsigned rx_extras(struct net_queue *q, const struct netq_src *src,
+                          const struct net_offload *o, struct netif_extra_info x[2],
+                          uint16_t *flags)
+{
+    unsigned n = 0;
+    bool has_gso = false;
+    net_offload_to_netif_rx(o, flags, &x[0], &has_gso);
+    if (has_gso)
+        n++;
+    uint32_t hash;
+    uint8_t type;
+    if (src->head && net_hash_frame(&q->shared->hash, src->head, src->headlen, &hash, &type)) {
+        struct netif_extra_info *h = &x[n];
+        memset(h, 0, sizeof(*h));
+        h->type = XEN_NETIF_EXTRA_TYPE_HASH;
+        h->u.hash.type = type;
+        h->u.hash.algorithm = XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ;
+        for (unsigned i = 0; i < 4; i++)
+            h->u.hash.value[i] = (uint8_t)(hash >> (8 * i)); /* LSB first (netif.h) */
+        n++;
+    }
+    for (unsigned i = 0; i + 1 < n; i++)
+        x[i].flags |= XEN_NETIF_EXTRA_FLAG_MORE;
+    return n;
+}
+
 void netq_rx_place(struct net_queue *q, const struct netq_src *src, uint32_t len,
                    const struct net_offload *o, bool *failed)
 {
     uint16_t flags = 0;
-    struct netif_extra_info gso;
-    bool has_gso = false;
-    net_offload_to_netif_rx(o, &flags, &gso, &has_gso);
+    struct netif_extra_info x[2];
+    unsigned nextra = rx_extras(q, src, o, x, &flags);
     uint32_t done = 0;
     bool first = true;
     while (first || done < len) {
@@ -117,13 +149,13 @@ void netq_rx_place(struct net_queue *q, const struct netq_src *src, uint32_t len
         uint16_t f = first ? flags : 0;
         if (done < len)
             f |= NETRXF_more_data;
-        if (first && has_gso)
+        if (first && nextra)
             f |= NETRXF_extra_info;
         stage_rsp(q, &(struct netq_rx_rsp){ .id = id, .offset = offset, .flags = f,
                                              .size = (uint16_t)chunk, .failed = failed });
-        if (first && has_gso) {
+        for (unsigned i = 0; first && i < nextra; i++) {
             net_rx_take(&q->rxr, &id, &gref);
-            stage_rsp(q, &(struct netq_rx_rsp){ .extra = true, .x = gso });
+            stage_rsp(q, &(struct netq_rx_rsp){ .extra = true, .x = x[i] });
         }
         first = false;
     }
@@ -159,7 +191,7 @@ static int rx_emit_segment(const uint8_t *seg, size_t len, void *arg)
     struct net_queue *q = c->q;
     bool *failed = &q->rx_copy_failed[NETQ_RX_BACKLOG];
     *failed = false;
-    struct netq_src src = { .local = seg };
+    struct netq_src src = { .local = seg, .head = seg, .headlen = (uint32_t)len };
     netq_rx_place(q, &src, (uint32_t)len, &c->o, failed);
     netq_rx_commit(q);
     netq_count(q, NETQ_GSO_SEGMENTED, 1);
@@ -197,6 +229,12 @@ static void rx_read(struct net_queue *q)
         return;
     for (unsigned budget = NETQ_RX_BACKLOG; budget > 0; budget--) {
         bool full = q->rx_count == NETQ_RX_BACKLOG;
+        /* Full while the guest posts buffers: the backlog drains this
+         * visit; the kernel's queue holds the rest (and drops, cheaper
+         * than our read).  Only a guest that posts nothing has the
+         * interface drained here, or its readability would spin the core. */
+        if (full && net_rxr_avail(&q->rxr) > 0)
+            return;
         struct netq_rx_frame *f = &q->rx[(q->rx_head + q->rx_count) % NETQ_RX_BACKLOG];
         struct virtio_net_hdr vh;
         struct iovec iov[2] = {
@@ -270,12 +308,13 @@ void netq_rx_local(struct net_queue *q, uint8_t *frame, uint32_t len, struct net
         netq_count(q, NETQ_RX_ERRORS, 1);
         return;
     }
-    struct netq_src src = { .local = frame };
+    struct netq_src src = { .local = frame, .head = frame, .headlen = len };
     netq_rx_place(q, &src, len, o, failed);
 }
 
 int netq_rx_poll(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v)
 {
+    q->feat.xdp_headroom = atomic_load_explicit(&q->shared->xdp_headroom, memory_order_relaxed);
     rx_read(q);
     q->rx_want = 0;
     q->rx_wait_ns = 0;

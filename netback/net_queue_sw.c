@@ -81,6 +81,7 @@ bool netq_sw_take(struct net_queue *q)
             net_xfer_return(x, -ENOBUFS);
         } else {
             x->next = NULL;
+            x->queued_ns = sc_queue_now_ns(&q->sc);
             if (q->swq_tail)
                 q->swq_tail->next = x;
             else
@@ -154,7 +155,8 @@ static void send_to_port(int port, void *owner, void *arg)
     x->cookie = s->sf;
     s->sf->refs++;
     net_switch_count_tx(q->port->sw, port, 1, p->len);
-    net_xfer_send(x, net_port_pick(op, x->hdr));
+    uint32_t hlen = p->len < NET_XFER_HDR ? p->len : NET_XFER_HDR;
+    net_xfer_send(x, net_port_pick(op, x->hdr, hlen));
 }
 
 /* Decides where frame f goes and sends it to the vifs; returns the host
@@ -279,10 +281,19 @@ static int copy_in(struct net_queue *q, struct net_xfer *x, struct net_offload *
     return net_offload_setup(q->slow_buf, x->len, o) < 0 ? -EPROTO : 0;
 }
 
+uint64_t netq_sw_deadline(const struct net_queue *q)
+{
+    return q->swq_head ? q->swq_head->queued_ns + NETQ_SW_WAIT_NS : 0;
+}
+
 void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v,
                 int *avail)
 {
     struct net_xfer *placed = NULL, **tail = &placed;
+    while (q->swq_head && q->swq_head->queued_ns + NETQ_SW_WAIT_NS <= v->now_ns) {
+        netq_count(q, NETQ_RX_DROPS, 1); /* its guest posts no buffers: let the sender go */
+        net_xfer_return(swq_pop(q), -ENOBUFS);
+    }
     while (q->swq_head) {
         struct net_xfer *x = q->swq_head; /* multicast was filtered by the switch's flood */
         if (needs_fixing(q, x)) {
@@ -314,7 +325,8 @@ void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_v
         swq_pop(q);
         x->copy_failed = false;
         struct netq_src src = { .local = x->local, .domid = x->src_domid, .frags = x->frags,
-                                .nfrags = x->nfrags };
+                                .nfrags = x->nfrags, .head = x->hdr,
+                                .headlen = x->len < NET_XFER_HDR ? x->len : NET_XFER_HDR };
         netq_rx_place(q, &src, x->len, &x->off, &x->copy_failed);
         *tail = x;
         tail = &x->next;

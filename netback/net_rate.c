@@ -42,13 +42,18 @@ bool net_rate_take(struct net_rate *r, uint32_t len, uint64_t now_ns, uint64_t *
     if (!per_kib)
         return true;
     uint64_t period = atomic_load_explicit(&r->period_ns, memory_order_relaxed);
-    uint64_t cost = ((uint64_t)len * per_kib + 1023) / 1024;
+    unsigned __int128 c = ((unsigned __int128)len * per_kib + 1023) / 1024;
+    uint64_t cost = c > UINT64_MAX / 4 ? UINT64_MAX / 4 : (uint64_t)c;
+    /* A packet passes when it fits, with the link time owed, in one period
+     * (the burst: `bytes`); one larger than a period passes on a link that
+     * has been silent for its own cost. */
+    uint64_t room = cost > period ? cost : period;
     uint64_t tat = atomic_load_explicit(&r->tat_ns, memory_order_relaxed);
     for (;;) {
         uint64_t start = tat > now_ns ? tat : now_ns;
-        if (start - now_ns > period) {
+        if (start - now_ns + cost > room) {
             if (retry_ns)
-                *retry_ns = start - period;
+                *retry_ns = start + cost - room;
             atomic_fetch_add_explicit(&r->throttled, 1, memory_order_relaxed);
             return false;
         }

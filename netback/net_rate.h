@@ -5,10 +5,11 @@
  *
  * Contract: a generic cell rate algorithm over one atomic word, the
  * theoretical time the link is free again (`tat`).  A packet of B bytes
- * costs B * usecs / bytes of link time; it passes when the link is free
- * now or will be within one period (the credit Linux gives each period,
- * so a burst of up to `bytes` passes at once and a packet larger than
- * `bytes` still passes, after a full period of silence, as in Linux).
+ * costs B * usecs / bytes of link time; it passes when the link time owed,
+ * its own included, fits in one period (the credit Linux gives each
+ * period, so a burst of up to `bytes` passes at once), and a packet larger
+ * than `bytes` passes once the link was silent for its own cost (Linux
+ * lets such a packet through after a full credit, too).
  * net_rate_set() changes the rate live (any thread); 0 bytes = unlimited.
  * net_rate_take() is called by the sidecore about to send (any thread; a
  * compare-and-swap loop): true to send now, false with *retry_ns, the

@@ -70,13 +70,29 @@ static int set_mac_and_up(const char *name)
     return ifreq_ioctl(SIOCSIFFLAGS, &ifr);
 }
 
-int net_tap_create(const char *name, unsigned mtu)
+int net_tap_create(const char *name, unsigned mtu, bool *adopted)
 {
-    /* IFF_TUN_EXCL: an interface of that name belonging to someone else
-     * (a stale one of a killed daemon is gone with its descriptors) must
-     * not be silently shared. */
+    /* A new interface first; an existing one is an earlier daemon's, kept
+     * (persistent) with its bridge and addresses for us: adopted if nobody
+     * holds it (a busy one belongs to someone else). */
+    *adopted = false;
     int fd = tap_open(name, IFF_TUN_EXCL);
+    if (fd == -EEXIST) {
+        fd = tap_open(name, 0);
+        if (fd >= 0 && net_tap_queues(name) > 1) {
+            close(fd);
+            return -EEXIST;
+        }
+        *adopted = fd >= 0;
+    }
     if (fd < 0)
+        return fd;
+    if (ioctl(fd, TUNSETPERSIST, 1) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    if (*adopted)
         return fd;
     int hdr = 10; /* struct virtio_net_hdr, without num_buffers */
     int rc = ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0 ? -errno : 0;
@@ -94,6 +110,26 @@ int net_tap_create(const char *name, unsigned mtu)
 int net_tap_open_queue(const char *name)
 {
     return tap_open(name, 0);
+}
+
+int net_tap_destroy(int fd)
+{
+    int rc = ioctl(fd, TUNSETPERSIST, 0) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int net_tap_queues(const char *name)
+{
+    /* /sys/class/net/<name>/queues/rx-<n> exist for the attached queues */
+    char path[128];
+    int n = 0;
+    for (; n < 256; n++) {
+        snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d", name, n);
+        if (access(path, F_OK) != 0)
+            break;
+    }
+    return n;
 }
 
 int net_tap_set_offloads(int fd, bool csum, bool tso4, bool tso6)

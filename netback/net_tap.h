@@ -26,9 +26,16 @@
 #define NET_TAP_NAME_MAX 16 /* IFNAMSIZ */
 
 /* The interface `name` (< IFNAMSIZ) with its first queue: that queue's
- * descriptor.  -EEXIST when another process holds an interface of that
- * name, -EINVAL for a bad name. */
-int net_tap_create(const char *name, unsigned mtu);
+ * descriptor.  The interface is persistent: it outlives the daemon (a
+ * restart finds it with its bridge and addresses and adopts it: *adopted,
+ * and then nothing of its settings is changed) until net_tap_destroy.
+ * -EEXIST when another process holds an interface of that name, -EINVAL
+ * for a bad name. */
+int net_tap_create(const char *name, unsigned mtu, bool *adopted);
+/* The interface goes (not persistent any more, its descriptor closed). */
+int net_tap_destroy(int fd);
+/* Queues the kernel shows for interface `name` (0 if none). */
+int net_tap_queues(const char *name);
 /* Another queue of the interface: its descriptor. */
 int net_tap_open_queue(const char *name);
 /* csum: partial checksums; tso4/tso6: TCP segmentation (needs csum). */

@@ -147,7 +147,7 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     static const char *const on[] = {
         "feature-sg", "feature-gso-tcpv4", "feature-gso-tcpv6", "feature-ipv6-csum-offload",
         "feature-rx-copy", "feature-multicast-control", "feature-dynamic-multicast-control",
-        "feature-split-event-channels", "feature-xdp-headroom", NULL,
+        "feature-split-event-channels", "feature-xdp-headroom", "feature-ctrl-ring", NULL,
     };
     int rc = 0;
     for (unsigned i = 0; on[i] && rc == 0; i++)
@@ -162,11 +162,24 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     return rc;
 }
 
-static void dev_free(struct net_dev *nd)
+/* Whether the toolstack still wants the device (its backend directory is
+ * there and online): then the daemon is stopping, and the interface stays
+ * for the next one, with its bridge; else the device is being removed. */
+static bool toolstack_keeps(struct net_dev *nd)
+{
+    unsigned long long online;
+    return sc_xs_read_uint(net_xs_of(nd), XBT_NULL, 1, &online, "%s/online",
+                           nd->dev->backend_path) == 0 && online == 1;
+}
+
+/* Frees nd; its interface goes too when `going` (else it stays, persistent). */
+static void dev_free(struct net_dev *nd, bool going)
 {
     if (!nd)
         return;
-    if (nd->tap_fd >= 0)
+    if (nd->tap_fd >= 0 && going)
+        net_tap_destroy(nd->tap_fd);
+    else if (nd->tap_fd >= 0)
         close(nd->tap_fd);
     free(nd->rate);
     free(nd->bridge);
@@ -182,9 +195,10 @@ static int net_probe(struct sc_device *dev)
     nd->dev = dev;
     nd->nc = (const struct net_class *)dev->cls;
     nd->tap_fd = -1;
+    nd->member.owner = nd;
     int rc = read_toolstack_keys(nd);
     if (rc < 0) {
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     const char *swname = nd->nc->cfg.switch_name;
@@ -193,15 +207,20 @@ static int net_probe(struct sc_device *dev)
         if (!nd->xsw) {
             rc = -(errno ? errno : EIO);
             sc_xenbus_device_fail(dev, rc, "joining the internal switch %s", swname);
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
     } else if (nd->nc->cfg.tap) {
-        rc = net_tap_create(nd->tap_name, nd->mtu);
+        bool adopted;
+        rc = net_tap_create(nd->tap_name, nd->mtu, &adopted);
+        nd->keep_tap = rc >= 0 && adopted;
+        if (rc >= 0 && adopted)
+            sc_log(SC_LOG_INFO, dev->name, "adopted the interface %s left by an earlier daemon",
+                   nd->tap_name);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
                                   rc == -EEXIST ? " (it exists already)" : "");
-            dev_free(nd);
+            dev_free(nd, !nd->keep_tap);
             return rc;
         }
         nd->tap_fd = rc;
@@ -210,7 +229,7 @@ static int net_probe(struct sc_device *dev)
     rc = sc_xs_transact(net_xs_of(nd), probe_keys_txn, nd);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "writing the feature keys");
-        dev_free(nd);
+        dev_free(nd, !nd->keep_tap);
         return rc;
     }
     char mac[24] = "-";
@@ -228,7 +247,9 @@ static int net_probe(struct sc_device *dev)
 
 static void net_remove(struct sc_device *dev)
 {
-    dev_free(dev->priv);
+    struct net_dev *nd = dev->priv;
+    if (nd)
+        dev_free(nd, !toolstack_keeps(nd));
     dev->priv = NULL;
 }
 
@@ -287,6 +308,7 @@ static int read_features(struct net_dev *nd)
     if (rc < 0)
         return rc;
     f->xdp_headroom = (uint16_t)v;
+    atomic_store(&nd->shared.xdp_headroom, f->xdp_headroom);
     net_mcast_enable(&nd->shared.mcast, f->mcast_control);
     return 0;
 }
@@ -335,6 +357,13 @@ static void vq_added(struct sc_attach *a, int result)
         sc_xenbus_device_fail(vq->nd->dev, result, "%s: adding it to a sidecore", a->q->name);
 }
 
+static void member_released(struct net_xswitch_member *m)
+{
+    struct net_dev *nd = m->owner;
+    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
+    sc_xenbus_device_disconnected(nd->dev);
+}
+
 static void finish_disconnect(struct net_dev *nd)
 {
     for (unsigned i = 0; i < nd->nvqs; i++)
@@ -345,10 +374,10 @@ static void finish_disconnect(struct net_dev *nd)
     nd->nvqs = 0;
     if (nd->tap_fd >= 0)
         net_tap_set_carrier(nd->tap_fd, false);
-    if (nd->xsw)
-        net_xswitch_release(nd->xsw, &nd->member);
-    sc_log(SC_LOG_INFO, nd->dev->name, "disconnected");
-    sc_xenbus_device_disconnected(nd->dev);
+    nd->member.released = member_released;
+    if (nd->xsw && net_xswitch_release(nd->xsw, &nd->member))
+        return; /* the switch's host queue goes with the last vif: member_released */
+    member_released(&nd->member);
 }
 
 static void vq_detached(struct sc_attach *a, int result)
@@ -362,10 +391,25 @@ static void vq_detached(struct sc_attach *a, int result)
         finish_disconnect(nd);
 }
 
-/* Takes every queue off its core without waiting. */
+static void ctrl_detached(struct sc_attach *a, int result)
+{
+    (void)result;
+    struct net_dev *nd = a->owner;
+    net_ctrl_destroy(nd->ctrl);
+    nd->ctrl = NULL;
+    if (--nd->detaching == 0)
+        finish_disconnect(nd);
+}
+
+/* Takes every queue (and the control ring) off its core without waiting. */
 static void detach_queues(struct net_dev *nd)
 {
     nd->detaching = 1; /* held while posting, so no callback finishes early */
+    if (nd->ctrl) {
+        nd->detaching++;
+        if (sc_detach_queue(&nd->ctrl_at) < 0)
+            nd->detaching--;
+    }
     for (unsigned i = nd->nvqs; i-- > 0;) {
         struct net_vq *vq = &nd->vqs[i];
         if (!vq->q)
@@ -395,7 +439,7 @@ static void member_left(struct net_xswitch_member *m)
 static void net_disconnect(struct sc_device *dev)
 {
     struct net_dev *nd = dev->priv;
-    if (!nd || !nd->vqs || nd->detaching || nd->leaving)
+    if (!nd || (!nd->vqs && !nd->ctrl) || nd->detaching || nd->leaving)
         return;
     if (nd->member.joined) {
         nd->leaving = true;
@@ -443,7 +487,8 @@ static int start_queues(struct net_dev *nd, evtchn_port_t (*ports)[2], const uns
         struct net_xport *xports[NET_MAX_QUEUES];
         for (unsigned i = 0; i < nd->nvqs; i++)
             xports[i] = net_queue_xport(nd->vqs[i].q);
-        int rc = net_xswitch_join(nd->xsw, &nd->member, dev->name, xports, nd->nvqs);
+        int rc = net_xswitch_join(nd->xsw, &nd->member, dev->name, xports, nd->nvqs,
+                                  &nd->shared.hash);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "joining the switch %s", net_xswitch_name(nd->xsw));
             return rc;
@@ -463,12 +508,54 @@ static int start_queues(struct net_dev *nd, evtchn_port_t (*ports)[2], const uns
     return 0;
 }
 
+static void ctrl_added(struct sc_attach *a, int result)
+{
+    struct net_dev *nd = a->owner;
+    if (result < 0)
+        sc_xenbus_device_fail(nd->dev, result, "adding its control ring to a sidecore");
+}
+
+/* The control ring, if the frontend set one up (ctrl-ring-ref and
+ * event-channel-ctrl, both or neither). */
+static int start_ctrl(struct net_dev *nd)
+{
+    struct sc_device *dev = nd->dev;
+    const char *fp = dev->frontend_path;
+    unsigned long long ref, ev;
+    int rc = sc_fe_read_uint_opt(dev, fp, "ctrl-ring-ref", UINT32_MAX, UINT64_MAX, &ref);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return 0; /* no control ring */
+    rc = sc_fe_read_uint(dev, fp, "event-channel-ctrl", UINT32_MAX, &ev);
+    if (rc < 0)
+        return rc;
+    char name[SC_QUEUE_NAME_MAX];
+    snprintf(name, sizeof(name), "%.35s", dev->name);
+    nd->ctrl = net_ctrl_create(sc_xenbus_xen(dev->bus), dev->frontend_id, (grant_ref_t)ref,
+                               &nd->shared.hash, name);
+    if (!nd->ctrl) {
+        rc = -(errno ? errno : EIO);
+        sc_xenbus_device_fail(dev, rc, "mapping the control ring (ref %llu)", ref);
+        return rc;
+    }
+    nd->ctrl_at = (struct sc_attach){ .owner = nd, .added = ctrl_added,
+                                      .detached = ctrl_detached };
+    evtchn_port_t port = (evtchn_port_t)ev;
+    rc = sc_attach_queue(&nd->ctrl_at, nd->nc->pool, net_ctrl_sc(nd->ctrl), &port, 1);
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "putting the control ring on a sidecore");
+        return rc;
+    }
+    return 0;
+}
+
 static int net_connect(struct sc_device *dev)
 {
     struct net_dev *nd = dev->priv;
-    if (nd->vqs)
+    if (nd->vqs || nd->ctrl)
         net_disconnect(dev);
-    if (nd->vqs)
+    if (nd->vqs || nd->ctrl)
         return -EBUSY;
     if (nd->tap_fd < 0 && !nd->xsw) {
         sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named");
@@ -525,18 +612,40 @@ static int net_connect(struct sc_device *dev)
         split = p.feat.split;
     }
     nd->feat.split = split;
+    net_hash_reset(&nd->shared.hash, nq);
     rc = start_queues(nd, ports, nports);
+    if (rc == 0)
+        rc = start_ctrl(nd);
     if (rc < 0)
         return rc;
     if (nd->tap_fd >= 0)
         net_tap_set_carrier(nd->tap_fd, true);
     const struct net_features *f = &nd->feat;
     sc_log(SC_LOG_INFO, dev->name,
-           "connected: %u queue%s on %s,%s%s%s%s%s%s%s", nq, nq == 1 ? "" : "s",
+           "connected: %u queue%s on %s,%s%s%s%s%s%s%s%s", nq, nq == 1 ? "" : "s",
            nd->xsw ? net_xswitch_name(nd->xsw) : nd->tap_name,
            f->sg ? " sg" : "", f->gso_tcpv4 ? " gso4" : "", f->gso_tcpv6 ? " gso6" : "",
            f->csum ? " csum" : " no-csum", f->ipv6_csum ? " ipv6-csum" : "",
-           f->split ? " split-evtchn" : "", f->mcast_control ? " mcast-filter" : "");
+           f->split ? " split-evtchn" : "", f->mcast_control ? " mcast-filter" : "",
+           nd->ctrl ? " ctrl-ring" : "");
+    return 0;
+}
+
+/* Linux netfront says Reconfiguring after changing xdp-headroom (an XDP
+ * program attached or removed): the queues take the new value from their
+ * next visit on. */
+static int net_reconfigure(struct sc_device *dev)
+{
+    struct net_dev *nd = dev->priv;
+    unsigned long long v;
+    int rc = sc_fe_read_uint_opt(dev, dev->frontend_path, "xdp-headroom", NET_PAGE_SIZE / 2 - 1,
+                                 0, &v);
+    if (rc < 0)
+        return rc;
+    if (v != nd->feat.xdp_headroom)
+        sc_log(SC_LOG_INFO, dev->name, "xdp-headroom %u -> %llu", nd->feat.xdp_headroom, v);
+    nd->feat.xdp_headroom = (uint16_t)v;
+    atomic_store(&nd->shared.xdp_headroom, (uint16_t)v);
     return 0;
 }
 
@@ -570,6 +679,7 @@ const struct sc_device_class *net_device_class(struct sc_pool *pool, const struc
         .backend_changed = net_backend_changed,
         .frontend_keys = net_frontend_keys,
         .frontend_changed = net_frontend_changed,
+        .reconfigure = net_reconfigure,
     };
     c->next = all_classes;
     all_classes = c;

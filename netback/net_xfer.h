@@ -52,6 +52,7 @@ struct net_xfer {
     /* the receiver's, while it holds the transfer */
     struct net_xfer *next;
     bool copy_failed;
+    uint64_t queued_ns;              /* when it joined the receiver's queue */
 };
 
 struct net_xport {

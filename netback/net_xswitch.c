@@ -48,6 +48,8 @@ struct net_xswitch {
     unsigned free_idx[HOST_BUFS], nfree;
     uint8_t *mem;
     struct sc_ratelimit rl;
+    unsigned members;              /* vif ports joined: the host queue runs while > 0 */
+    struct net_xswitch_member *releasing; /* the last to leave, told when the queue is off */
     struct net_xswitch *next;
 };
 
@@ -110,7 +112,8 @@ static void host_send_to(int port, void *owner, void *arg)
     xf->cookie = s->b;
     s->b->refs++;
     net_switch_count_tx(s->x->sw, port, 1, s->b->len);
-    net_xfer_send(xf, net_port_pick(op, xf->hdr));
+    uint32_t hlen = xf->len < NET_XFER_HDR ? xf->len : NET_XFER_HDR;
+    net_xfer_send(xf, net_port_pick(op, xf->hdr, hlen));
 }
 
 static void host_switch(struct net_xswitch *x, struct host_buf *b, const struct net_offload *off,
@@ -190,11 +193,20 @@ static bool host_idle(struct sc_queue *sq)
     return net_xport_outstanding(&x->xp) == 0;
 }
 
+/* Answers in the inbox; frames on the TAP are found by the core, which
+ * asks the watched fds of parked queues each round. */
+static bool host_pending(struct sc_queue *sq)
+{
+    struct net_xswitch *x = xsw_of(sq);
+    return !sc_inbox_empty(&x->xp.inbox);
+}
+
 static const struct sc_queue_ops host_ops = {
     .poll = host_poll,
     .flush = host_flush,
     .rearm = host_rearm,
     .idle = host_idle,
+    .pending = host_pending,
 };
 
 /* ---- the switch (control thread) ---- */
@@ -207,10 +219,26 @@ static void host_added(struct sc_attach *a, int result)
                strerror(-result));
 }
 
+static int host_attach(struct net_xswitch *x);
+
+/* The last vif left (or the daemon stops): the host port's queue is off
+ * its core; one joined meanwhile brings it back. */
 static void host_detached(struct sc_attach *a, int result)
 {
-    (void)a;
-    (void)result; /* the switch lives as long as the daemon */
+    (void)result;
+    struct net_xswitch *x = a->owner;
+    struct net_xswitch_member *m = x->releasing;
+    x->releasing = NULL;
+    if (x->members && host_attach(x) < 0)
+        sc_log(SC_LOG_ERR, x->sc.name, "putting the host port's queue back on a sidecore failed");
+    if (m)
+        m->released(m);
+}
+
+static int host_attach(struct net_xswitch *x)
+{
+    x->at = (struct sc_attach){ .owner = x, .added = host_added, .detached = host_detached };
+    return sc_attach_queue(&x->at, x->pool, &x->sc, NULL, 0);
 }
 
 static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool *pool)
@@ -237,10 +265,14 @@ static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool 
     }
     if ((rc = net_xport_init(&x->xp, HOST_XFERS)) < 0)
         return rc;
-    rc = net_tap_create(name, 0);
+    bool adopted;
+    rc = net_tap_create(name, 0, &adopted); /* kept across restarts, with its addresses */
     if (rc < 0)
         return rc;
     x->tap_fd = rc;
+    if (adopted)
+        sc_log(SC_LOG_INFO, "vif", "switch %s: adopted its interface from an earlier daemon",
+               name);
     /* whatever the host sends: the receivers fix what their guests lack */
     if ((rc = net_tap_set_offloads(x->tap_fd, true, true, true)) < 0)
         sc_log(SC_LOG_WARN, x->sc.name, "setting the offloads of %s: %s", name, strerror(-rc));
@@ -252,8 +284,7 @@ static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool 
     if ((rc = sc_queue_watch_fd(&x->sc, x->tap_fd)) < 0 ||
         (rc = sc_queue_watch_fd(&x->sc, sc_inbox_fd(&x->xp.inbox))) < 0)
         return rc;
-    x->at = (struct sc_attach){ .owner = x, .added = host_added, .detached = host_detached };
-    return sc_attach_queue(&x->at, pool, &x->sc, NULL, 0);
+    return 0; /* its queue goes on a core with the first vif */
 }
 
 static void xswitch_close(struct net_xswitch *x)
@@ -298,11 +329,11 @@ const char *net_xswitch_name(const struct net_xswitch *x)
 }
 
 int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const char *port_name,
-                     struct net_xport *const *xports, unsigned n)
+                     struct net_xport *const *xports, unsigned n, const struct net_hash *hash)
 {
     if (!n || n > NET_MAX_QUEUES || m->joined)
         return -EINVAL;
-    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1 };
+    m->port = (struct net_port){ .sw = x->sw, .nqueues = n, .host_fd = -1, .hash = hash };
     for (unsigned i = 0; i < n; i++)
         m->port.xports[i] = xports[i];
     int id = net_switch_port_add(x->sw, &m->port, port_name);
@@ -310,6 +341,14 @@ int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const 
         return id;
     m->port.id = id;
     m->joined = true;
+    /* the host queue: on a core with the first vif (or back once a
+     * detach in progress completes: host_detached) */
+    if (x->members++ == 0 && !sc_attach_busy(&x->at)) {
+        int rc = host_attach(x);
+        if (rc < 0)
+            sc_log(SC_LOG_ERR, x->sc.name, "putting the host port's queue on a sidecore: %s",
+                   strerror(-rc));
+    }
     return 0;
 }
 
@@ -332,12 +371,21 @@ void net_xswitch_leave(struct net_xswitch *x, struct net_xswitch_member *m)
         m->left(m);
 }
 
-void net_xswitch_release(struct net_xswitch *x, struct net_xswitch_member *m)
+bool net_xswitch_release(struct net_xswitch *x, struct net_xswitch_member *m)
 {
     if (!m->joined)
-        return;
+        return false;
     net_switch_port_release(x->sw, m->port.id);
     m->joined = false;
+    /* no vif left: nothing for the host to reach */
+    if (--x->members == 0 && sc_attach_busy(&x->at) && !x->at.remove_posted && !x->releasing &&
+        m->released && sc_detach_queue(&x->at) == 0) {
+        if (sc_attach_busy(&x->at)) {
+            x->releasing = m;
+            return true;
+        }
+    }
+    return false;
 }
 
 void net_xswitch_age(struct net_xswitch *x)

@@ -5,8 +5,9 @@
  *
  * Contract: made on the control thread when the first vif asks for it
  * (net_xswitch_get) and kept for the daemon's life: the forwarding table
- * (net_switch.h), the host port's TAP and a queue on a sidecore that reads
- * it (frames from the host are handed to the vifs' queues as transfers of
+ * (net_switch.h), the host port's TAP and, while the switch has vif ports,
+ * a queue on a sidecore that reads it (frames from the host are handed to
+ * the vifs' queues as transfers of
  * local memory, net_xfer.h; frames for the host are written to the TAP by
  * whichever core switches them).  net_xswitch_join() makes a vif's port
  * once its queues exist; net_xswitch_leave() deletes it and calls back
@@ -43,17 +44,22 @@ struct net_xswitch_member {
     struct net_port port;
     struct sc_grace grace;
     void (*left)(struct net_xswitch_member *m); /* after the leave's grace period */
+    void (*released)(struct net_xswitch_member *m); /* see net_xswitch_release */
     void *owner;
     bool joined;
 };
 
-/* Joins with the endpoints xports[0..n): 0, -ENOSPC (no free port). */
+/* Joins with the endpoints xports[0..n), steered by `hash` (the vif's;
+ * NULL: by addresses): 0, -ENOSPC (no free port). */
 int net_xswitch_join(struct net_xswitch *x, struct net_xswitch_member *m, const char *port_name,
-                     struct net_xport *const *xports, unsigned n);
+                     struct net_xport *const *xports, unsigned n, const struct net_hash *hash);
 /* Leaves; m->left(m) follows (maybe from inside this call). */
 void net_xswitch_leave(struct net_xswitch *x, struct net_xswitch_member *m);
-/* After the vif's queues are off their cores: the id may be reused. */
-void net_xswitch_release(struct net_xswitch *x, struct net_xswitch_member *m);
+/* After the vif's queues are off their cores: the id may be reused.  The
+ * last vif to leave takes the host port's queue off its core too: then
+ * this returns true and m->released(m) follows once it is off (so a daemon
+ * that stops waits for it with the vif); false: released now. */
+bool net_xswitch_release(struct net_xswitch *x, struct net_xswitch_member *m);
 
 /* Forgets addresses unseen for NET_XSWITCH_AGE_NS. */
 void net_xswitch_age(struct net_xswitch *x);

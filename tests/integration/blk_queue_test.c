@@ -413,7 +413,9 @@ static int child_overflow(struct child_ctx *c)
     /* a producer index far beyond the ring: the backend must shut it down */
     uint32_t *req_prod = bf_ring_sring(c->r);
     __atomic_store_n(req_prod, *req_prod + 1000, __ATOMIC_RELEASE);
-    return 0;
+    /* and kick: a core that went to sleep meanwhile must look (without it
+     * the removal could win the race on a loaded machine) */
+    return bf_kick(c->r) < 0;
 }
 
 /* Many requests in flight, then the guest goes away without waiting. */

@@ -32,9 +32,10 @@
 
 #include "blk_proto.h"
 #include "blkfront.h"
-#include "simworld.h"
+#include "fe_fixture.h"
 #include "xensim.h"
 #include "xensim_guest.h"
+#include "xsfront.h"
 
 #define DEVID 51712u
 #define DISK_SECTORS 8192u      /* 4 MiB */
@@ -71,26 +72,13 @@ struct fake {
     void *leaked;
 };
 
-static void fk_write(struct fake *f, const char *dir, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fk_write(struct fake *f, const char *dir, const char *key, const char *fmt, ...)
-{
-    char path[256], val[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    xs_write(f->h, XBT_NULL, path, val, strlen(val));
-}
+/* Backend keys are written unchecked: the frontend under test notices. */
+#define fk_write(f, dir, key, ...) xsf_printf((f)->h, XBT_NULL, dir, key, __VA_ARGS__)
 
 static long fk_read(struct fake *f, const char *dir, const char *key, long dflt, char *sbuf,
                     size_t slen)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    unsigned len;
-    char *v = xs_read(f->h, XBT_NULL, path, &len);
+    char *v = xsf_read(f->h, dir, key);
     if (!v)
         return dflt;
     long x = strtol(v, NULL, 10);
@@ -323,60 +311,21 @@ static void __attribute__((noreturn)) fake_backend_main(const char *dir, domid_t
 
 /* ---------------- the test side ---------------- */
 
-struct world {
-    struct simworld w;
-    domid_t guest;
-    pid_t backend;
-    struct xsim_guest *g;
-    struct xs_handle *h0;
-};
-
-static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_cmd(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int setup(void **state)
 {
-    struct world *t = calloc(1, sizeof(*t));
-    if (!t || simworld_start(&t->w))
-        return -1;
-    struct xsim *x0 = xsim_open(t->w.dir, 0);
-    int id = x0 ? xsim_domain_create(x0, "guest", 64) : -1;
-    xsim_close(x0);
-    if (id <= 0)
-        return -1;
-    t->guest = (domid_t)id;
-    if (run_cmd("%s --dir %s vbd-attach %d --backend-domid 0 --target mem --vdev xvda >/dev/null",
-                simworld_bin("xensimctl"), t->w.dir, id) != 0)
-        return -1;
-    setenv("XENSTORED_PATH", simworld_xs_path(&t->w, 0), 1);
-    t->h0 = xs_open(XS_OPEN_SOCKETONLY);
-    if (!t->h0)
-        return -1;
+    struct fe_world *t = fe_world_new(1, 64);
+    if (t && fe_sh("%s --dir %s vbd-attach %d --backend-domid 0 --target mem --vdev xvda "
+                   ">/dev/null", simworld_bin("xensimctl"), t->w.dir, t->guest[0]) != 0) {
+        fe_world_free(t);
+        t = NULL;
+    }
     *state = t;
-    return 0;
+    return t ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct world *t = *state;
-    if (t->g)
-        xsim_guest_close(t->g);
-    if (t->backend > 0) {
-        kill(t->backend, SIGKILL);
-        waitpid(t->backend, NULL, 0);
-    }
-    xs_close(t->h0);
-    simworld_stop(&t->w);
-    free(t);
+    fe_world_free(*state);
     return 0;
 }
 
@@ -386,29 +335,20 @@ static struct fake_opts full_backend(void)
                                .persistent = true, .flush = true, .discard = true };
 }
 
-static void start_backend(struct world *t, const struct fake_opts *o)
+static void start_backend(struct fe_world *t, const struct fake_opts *o)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        fake_backend_main(t->w.dir, t->guest, o);
+        fake_backend_main(t->w.dir, t->guest[0], o);
     t->backend = pid;
-    if (!t->g)
-        t->g = xsim_guest_open(t->w.dir, t->guest);
-    assert_non_null(t->g);
+    fe_world_guest0(t);
 }
 
-/* Value of a frontend key, or "" if absent (caller frees nothing: static). */
-static const char *fe_key(struct world *t, const char *key)
+/* Value of a frontend key, or "" if absent (static buffer). */
+static const char *fe_key(struct fe_world *t, const char *key)
 {
-    static char buf[128];
-    char path[256];
-    snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/%u/%s", t->guest, DEVID, key);
-    unsigned len;
-    char *v = xs_read(t->h0, XBT_NULL, path, &len);
-    snprintf(buf, sizeof(buf), "%s", v ? v : "");
-    free(v);
-    return buf;
+    return fe_world_fe_key(t, "vbd", DEVID, key);
 }
 
 struct done { int count; int16_t status; };
@@ -455,7 +395,7 @@ static void roundtrip(struct bf_dev *d, unsigned q, uint64_t sector, uint32_t n,
     free(rd);
 }
 
-static struct bf_dev *open_dev(struct world *t, const struct bf_features *want)
+static struct bf_dev *open_dev(struct fe_world *t, const struct bf_features *want)
 {
     struct bf_dev *d = NULL;
     char err[256];
@@ -468,7 +408,7 @@ static struct bf_dev *open_dev(struct world *t, const struct bf_features *want)
 
 static void test_everything_negotiated(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     struct bf_features want;
@@ -515,7 +455,7 @@ static void test_everything_negotiated(void **state)
 /* Each feature switched off on the frontend side falls back like Linux. */
 static void test_frontend_features_off(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     struct bf_features want;
@@ -557,7 +497,7 @@ static void test_frontend_features_off(void **state)
 /* A backend offering nothing optional: defaults everywhere. */
 static void test_backend_offers_nothing(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = { .max_ring_order = -1, .max_queues = -1 };
     start_backend(t, &o);
     struct bf_dev *d = open_dev(t, NULL);
@@ -576,7 +516,7 @@ static void test_backend_offers_nothing(void **state)
 
 static void test_x86_32_protocol(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     struct bf_features want;
@@ -593,7 +533,7 @@ static void test_x86_32_protocol(void **state)
 
 static void test_reconnect_keeps_data(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     struct bf_features want;
@@ -627,15 +567,15 @@ static void test_reconnect_keeps_data(void **state)
 
 static void test_resize_seen_through_watch(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     struct bf_dev *d = open_dev(t, NULL);
     assert_int_equal(bf_dev_check(d), 0);
     char be[200];
-    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u/sectors", t->guest, DEVID);
+    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u/sectors", t->guest[0], DEVID);
     assert_true(xs_write(t->h0, XBT_NULL, be, "16384", 5));
-    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u/state", t->guest, DEVID);
+    snprintf(be, sizeof(be), "/local/domain/0/backend/vbd/%u/%u/state", t->guest[0], DEVID);
     assert_true(xs_write(t->h0, XBT_NULL, be, "4", 1));
     int ev = 0;
     for (int i = 0; i < 100 && !(ev & BF_DEV_EV_RESIZED); i++) {
@@ -653,7 +593,7 @@ static void test_resize_seen_through_watch(void **state)
  * fails with -EBUSY and the frontend counts it instead of reusing the page. */
 static void test_backend_holding_a_grant_is_caught(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     o.leak_first_map = true;
     start_backend(t, &o);
@@ -672,28 +612,18 @@ static void test_backend_holding_a_grant_is_caught(void **state)
 
 /* ---- the CLI ---- */
 
-static int cli(struct world *t, const char *args)
+static int cli(struct fe_world *t, const char *args)
 {
-    return run_cmd("%s --dir %s --domid %u --vdev %u %s >%s/cli.out 2>&1",
-                   simworld_bin("simblkfront"), t->w.dir, t->guest, DEVID, args, t->w.dir);
+    return fe_sh("%s --dir %s --domid %u --vdev %u %s >%s/cli.out 2>&1",
+                 simworld_bin("simblkfront"), t->w.dir, t->guest[0], DEVID, args, t->w.dir);
 }
 
-static const char *cli_output(struct world *t)
+static const char *cli_output(struct fe_world *t)
 {
-    static char buf[8192];
-    char path[300];
-    snprintf(path, sizeof(path), "%s/cli.out", t->w.dir);
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return buf;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return buf;
+    return fe_world_file(t, "cli.out");
 }
 
-static bool cli_output_has(struct world *t, const char *needle)
+static bool cli_output_has(struct fe_world *t, const char *needle)
 {
     const char *out = cli_output(t);
     if (!strstr(out, needle))
@@ -702,7 +632,7 @@ static bool cli_output_has(struct world *t, const char *needle)
 }
 
 /* A number in the CLI's JSON output, -1 if absent. */
-static long cli_json_num(struct world *t, const char *key)
+static long cli_json_num(struct fe_world *t, const char *key)
 {
     char needle[64];
     snprintf(needle, sizeof(needle), "\"%s\":", key);
@@ -712,7 +642,7 @@ static long cli_json_num(struct world *t, const char *key)
 
 static void test_cli_verify_passes(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     start_backend(t, &o);
     assert_int_equal(cli(t, "--workload rand --rw mix:50 --bs 8k --qd 8 --ios 3000 --verify "
@@ -726,7 +656,7 @@ static void test_cli_verify_passes(void **state)
 
 static void test_cli_verify_catches_corruption(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_opts o = full_backend();
     o.corrupt_reads = true;
     start_backend(t, &o);
@@ -737,7 +667,7 @@ static void test_cli_verify_catches_corruption(void **state)
 
 static void test_cli_no_backend_is_negotiation_failure(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     t->g = NULL;
     assert_int_equal(cli(t, "--timeout-ms 300 --ios 10"), 3);
     assert_true(cli_output_has(t, "InitWait"));

@@ -34,7 +34,7 @@
 #include "clock.h"
 #include "fake_netback.h"
 #include "netfront.h"
-#include "simworld.h"
+#include "fe_fixture.h"
 #include "xensim.h"
 #include "xensim_guest.h"
 
@@ -42,27 +42,8 @@
 
 /* ---------------- the test side ---------------- */
 
-struct world {
-    struct simworld w;
-    struct xsim *x0;
-    domid_t guest[2];
-    pid_t backend;
-    struct xsim_guest *g;
-    struct xs_handle *h0;
-    char ns[2][32];             /* network namespaces made (tap test) */
-};
-
-static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_cmd(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof(cmd), fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* Network namespaces made by the tap test, deleted at teardown. */
+static char netns[2][32];
 
 /* A shell command in the background; its pid. */
 static pid_t spawn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -96,7 +77,7 @@ static void mac_of(domid_t dom, char *buf, size_t n)
 }
 
 /* The toolstack's part: a vif for `dom` served by dom0. */
-static int add_vif(struct world *t, domid_t dom, const char *mtu)
+static int add_vif(struct fe_world *t, domid_t dom, const char *mtu)
 {
     char mac[24];
     mac_of(dom, mac, sizeof(mac));
@@ -111,41 +92,23 @@ static int add_vif(struct world *t, domid_t dom, const char *mtu)
 
 static int setup(void **state)
 {
-    struct world *t = calloc(1, sizeof(*t));
-    if (!t || simworld_start_as_dom0(&t->w, &t->x0))
-        return -1;
-    setenv("XENSTORED_PATH", simworld_xs_path(&t->w, 0), 1);
-    t->h0 = xs_open(XS_OPEN_SOCKETONLY);
-    if (!t->h0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        char name[8];
-        snprintf(name, sizeof(name), "g%d", i);
-        int id = xsim_domain_create(t->x0, name, 32);
-        if (id <= 0 || add_vif(t, (domid_t)id, NULL))
-            return -1;
-        t->guest[i] = (domid_t)id;
-    }
+    struct fe_world *t = fe_world_new(2, 32);
+    for (unsigned i = 0; t && i < 2; i++)
+        if (add_vif(t, t->guest[i], NULL)) {
+            fe_world_free(t);
+            t = NULL;
+        }
     *state = t;
-    return 0;
+    return t ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    struct world *t = *state;
-    if (t->g)
-        xsim_guest_close(t->g);
-    if (t->backend > 0) {
-        kill(t->backend, SIGKILL);
-        waitpid(t->backend, NULL, 0);
-    }
     for (int i = 0; i < 2; i++)
-        if (t->ns[i][0])
-            run_cmd("ip netns del %s 2>/dev/null", t->ns[i]);
-    xs_close(t->h0);
-    xsim_close(t->x0);
-    simworld_stop(&t->w);
-    free(t);
+        if (netns[i][0])
+            fe_sh("ip netns del %s 2>/dev/null", netns[i]);
+    memset(netns, 0, sizeof(netns));
+    fe_world_free(*state);
     return 0;
 }
 
@@ -156,38 +119,23 @@ static struct fake_netback_opts full_backend(void)
                                .ctrl = true, .xdp = true, .max_queues = 4 };
 }
 
-static void start_backend(struct world *t, const struct fake_netback_opts *o)
+static void start_backend(struct fe_world *t, const struct fake_netback_opts *o)
 {
     t->backend = fake_netback_start(t->w.dir, t->guest, 2, DEVID, o);
     assert_true(t->backend > 0);
 }
 
-static struct xsim_guest *guest0(struct world *t)
-{
-    if (!t->g)
-        t->g = xsim_guest_open(t->w.dir, t->guest[0]);
-    assert_non_null(t->g);
-    return t->g;
-}
-
 /* Value of a key of guest 0's vif, or "" if absent (static buffer). */
-static const char *fe_key(struct world *t, const char *key)
+static const char *fe_key(struct fe_world *t, const char *key)
 {
-    static char buf[128];
-    char path[256];
-    snprintf(path, sizeof(path), "/local/domain/%u/device/vif/%u/%s", t->guest[0], DEVID, key);
-    unsigned len;
-    char *v = xs_read(t->h0, XBT_NULL, path, &len);
-    snprintf(buf, sizeof(buf), "%s", v ? v : "");
-    free(v);
-    return buf;
+    return fe_world_fe_key(t, "vif", DEVID, key);
 }
 
-static struct nf_dev *open_dev(struct world *t, const struct nf_features *want)
+static struct nf_dev *open_dev(struct fe_world *t, const struct nf_features *want)
 {
     struct nf_dev *d = NULL;
     char err[256];
-    int ret = nf_dev_open(guest0(t), DEVID, want, &d, err, sizeof(err));
+    int ret = nf_dev_open(fe_world_guest0(t), DEVID, want, &d, err, sizeof(err));
     if (ret)
         print_error("nf_dev_open: %s\n", err);
     assert_int_equal(ret, 0);
@@ -222,7 +170,7 @@ static void roundtrip(struct nf_dev *d, unsigned q, size_t len)
 
 static void test_everything_negotiated(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
@@ -278,7 +226,7 @@ static void test_everything_negotiated(void **state)
 
 static void test_frontend_features_off(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
@@ -321,7 +269,7 @@ static void test_frontend_features_off(void **state)
 
 static void test_backend_offers_little(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = { .rx_copy = true, .max_queues = -1, .no_csum = true };
     start_backend(t, &o);
     struct nf_dev *d = open_dev(t, NULL);
@@ -342,7 +290,7 @@ static void test_backend_offers_little(void **state)
 
 static void test_refusals(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     o.rx_copy = false;
     start_backend(t, &o);
@@ -351,7 +299,7 @@ static void test_refusals(void **state)
     struct nf_features want;
     nf_features_default(&want);
     want.timeout_ms = 2000;
-    assert_int_equal(nf_dev_open(guest0(t), DEVID, &want, &d, err, sizeof(err)), -EPROTO);
+    assert_int_equal(nf_dev_open(fe_world_guest0(t), DEVID, &want, &d, err, sizeof(err)), -EPROTO);
     assert_non_null(strstr(err, "copying receive path"));
     /* A vif the toolstack gave no MAC. */
     char path[128];
@@ -364,15 +312,15 @@ static void test_refusals(void **state)
     assert_true(xs_write(t->h0, XBT_NULL, path, "1", 1));
     o.rx_copy = true;
     start_backend(t, &o);
-    assert_int_equal(nf_dev_open(guest0(t), DEVID, &want, &d, err, sizeof(err)), -EPROTO);
+    assert_int_equal(nf_dev_open(fe_world_guest0(t), DEVID, &want, &d, err, sizeof(err)), -EPROTO);
     assert_non_null(strstr(err, "mac"));
     /* No vif at all. */
-    assert_int_equal(nf_dev_open(guest0(t), 7, &want, &d, err, sizeof(err)), -ENOENT);
+    assert_int_equal(nf_dev_open(fe_world_guest0(t), 7, &want, &d, err, sizeof(err)), -ENOENT);
 }
 
 static void test_close_and_reconnect(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_features want;
@@ -401,7 +349,7 @@ static void test_close_and_reconnect(void **state)
 
 static void test_backend_closing_seen(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     struct nf_dev *d = open_dev(t, NULL);
@@ -427,7 +375,7 @@ static void test_backend_closing_seen(void **state)
 
 /* Both ends of guest g's vif Connected (a peer must be, before frames to
  * it are sent: the fake drops what it cannot deliver). */
-static void wait_connected(struct world *t, unsigned g)
+static void wait_connected(struct fe_world *t, unsigned g)
 {
     char fe[128], be[128];
     snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u/state", t->guest[g], DEVID);
@@ -445,29 +393,21 @@ static void wait_connected(struct world *t, unsigned g)
     fail_msg("guest %u's vif never connected", g);
 }
 
-static int cli(struct world *t, unsigned g, const char *args)
+static int cli(struct fe_world *t, unsigned g, const char *args)
 {
-    return run_cmd("%s --dir %s --domid %u %s >%s/cli%u.out 2>&1", simworld_bin("simnetfront"),
-                   t->w.dir, t->guest[g], args, t->w.dir, g);
+    return fe_sh("%s --dir %s --domid %u %s >%s/cli%u.out 2>&1", simworld_bin("simnetfront"),
+                 t->w.dir, t->guest[g], args, t->w.dir, g);
 }
 
-static const char *cli_output(struct world *t, unsigned g)
+static const char *cli_output(struct fe_world *t, unsigned g)
 {
-    static char buf[8192];
-    char path[300];
-    snprintf(path, sizeof(path), "%s/cli%u.out", t->w.dir, g);
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return buf;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return buf;
+    char name[16];
+    snprintf(name, sizeof(name), "cli%u.out", g);
+    return fe_world_file(t, name);
 }
 
 /* A number in guest g's JSON output, -1 if absent. */
-static long cli_num(struct world *t, unsigned g, const char *key)
+static long cli_num(struct fe_world *t, unsigned g, const char *key)
 {
     char needle[64];
     snprintf(needle, sizeof(needle), "\"%s\":", key);
@@ -478,7 +418,7 @@ static long cli_num(struct world *t, unsigned g, const char *key)
     return p ? strtol(p + strlen(needle), NULL, 10) : -1;
 }
 
-static void gen_to_self(struct world *t, const char *extra, long count)
+static void gen_to_self(struct fe_world *t, const char *extra, long count)
 {
     char mac[24], args[512];
     mac_of(t->guest[0], mac, sizeof(mac));
@@ -497,7 +437,7 @@ static void gen_to_self(struct world *t, const char *extra, long count)
 
 static void test_cli_gen_verified_through_loop(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     gen_to_self(t, "--size 64 --queues 2", 500);
@@ -515,7 +455,7 @@ static void test_cli_gen_verified_through_loop(void **state)
 
 static void test_cli_gen_catches_corruption(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     o.corrupt = true;
     start_backend(t, &o);
@@ -530,7 +470,7 @@ static void test_cli_gen_catches_corruption(void **state)
 
 static void test_cli_echo_peer(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     o.cross = true;
     start_backend(t, &o);
@@ -556,7 +496,7 @@ static void test_cli_echo_peer(void **state)
 
 static void test_cli_peer_to_sink(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     o.cross = true;
     start_backend(t, &o);
@@ -579,7 +519,7 @@ static void test_cli_peer_to_sink(void **state)
 
 static void test_cli_barrier_and_seconds(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     struct fake_netback_opts o = full_backend();
     start_backend(t, &o);
     char mac[24], barrier[300];
@@ -592,7 +532,7 @@ static void test_cli_barrier_and_seconds(void **state)
     wait_connected(t, 0);
     usleep(200000);
     assert_int_equal(waitpid(gen, NULL, WNOHANG), 0); /* held at the barrier */
-    assert_int_equal(run_cmd("touch %s", barrier), 0);
+    assert_int_equal(fe_sh("touch %s", barrier), 0);
     assert_int_equal(wait_exit(gen), 0);
     assert_int_equal(cli_num(t, 0, "echoes"), 100);
     /* Bounded by time, paced. */
@@ -608,7 +548,7 @@ static void test_cli_barrier_and_seconds(void **state)
 
 static void test_cli_no_backend_is_negotiation_failure(void **state)
 {
-    struct world *t = *state;
+    struct fe_world *t = *state;
     assert_int_equal(cli(t, 0, "--mode gen --timeout-ms 300 --count 1"), 3);
     assert_non_null(strstr(cli_output(t, 0), "InitWait"));
     assert_int_equal(cli(t, 0, "--mode bogus"), 2);
@@ -620,7 +560,7 @@ static void test_cli_no_backend_is_negotiation_failure(void **state)
 static bool wait_addr(const char *ns, const char *addr)
 {
     for (int i = 0; i < 200; i++) {
-        if (run_cmd("ip -n %s addr show dev eth0 2>/dev/null | grep -q 'inet %s'", ns, addr) ==
+        if (fe_sh("ip -n %s addr show dev eth0 2>/dev/null | grep -q 'inet %s'", ns, addr) ==
             0)
             return true;
         usleep(50000);
@@ -630,13 +570,13 @@ static bool wait_addr(const char *ns, const char *addr)
 
 static void test_tap_namespaces_ping_and_iperf(void **state)
 {
-    struct world *t = *state;
-    if (geteuid() != 0 || run_cmd("command -v iperf3 >/dev/null && command -v ping >/dev/null"))
+    struct fe_world *t = *state;
+    if (geteuid() != 0 || fe_sh("command -v iperf3 >/dev/null && command -v ping >/dev/null"))
         skip();
     for (int i = 0; i < 2; i++) {
-        snprintf(t->ns[i], sizeof(t->ns[i]), "scnf%d-%d", i, (int)getpid());
-        if (run_cmd("ip netns add %s 2>/dev/null", t->ns[i])) {
-            t->ns[i][0] = 0;
+        snprintf(netns[i], sizeof(netns[i]), "scnf%d-%d", i, (int)getpid());
+        if (fe_sh("ip netns add %s 2>/dev/null", netns[i])) {
+            netns[i][0] = 0;
             skip();
         }
     }
@@ -648,19 +588,19 @@ static void test_tap_namespaces_ping_and_iperf(void **state)
     for (int i = 0; i < 2; i++) {
         tap[i] = spawn("exec %s --dir %s --domid %u --mode tap --netns %s --addr %s/24 --json "
                        ">%s/cli%d.out 2>&1", simworld_bin("simnetfront"), t->w.dir, t->guest[i],
-                       t->ns[i], addr[i], t->w.dir, i);
+                       netns[i], addr[i], t->w.dir, i);
         assert_true(tap[i] > 0);
     }
     for (int i = 0; i < 2; i++)
-        if (!wait_addr(t->ns[i], addr[i]))
-            fail_msg("eth0 in %s never got %s: %s", t->ns[i], addr[i], cli_output(t, i));
-    int ping = run_cmd("ip netns exec %s ping -c 3 -i 0.2 -W 2 %s >/dev/null", t->ns[0], addr[1]);
-    pid_t server = spawn("exec ip netns exec %s iperf3 -s -1 -B %s >/dev/null 2>&1", t->ns[1],
+        if (!wait_addr(netns[i], addr[i]))
+            fail_msg("eth0 in %s never got %s: %s", netns[i], addr[i], cli_output(t, i));
+    int ping = fe_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 %s >/dev/null", netns[0], addr[1]);
+    pid_t server = spawn("exec ip netns exec %s iperf3 -s -1 -B %s >/dev/null 2>&1", netns[1],
                          addr[1]);
     int iperf = -1;
     for (int i = 0; i < 20 && iperf != 0; i++) {
         usleep(100000);
-        iperf = run_cmd("ip netns exec %s iperf3 -c %s -n 16M >%s/iperf.out 2>&1", t->ns[0],
+        iperf = fe_sh("ip netns exec %s iperf3 -c %s -n 16M >%s/iperf.out 2>&1", netns[0],
                         addr[1], t->w.dir);
     }
     kill(server, SIGKILL);

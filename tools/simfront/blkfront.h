@@ -172,6 +172,9 @@ int bf_submit_raw(struct bf_ring *r, const void *req, size_t len);
 /* RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, then a kick if the backend asked.
  * 1 if kicked, 0 if not, or -errno from the notify. */
 int bf_push(struct bf_ring *r);
+/* A kick whether the backend asked or not (a hostile test's ring changes
+ * must be seen by a backend that sleeps).  0 or -errno. */
+int bf_kick(struct bf_ring *r);
 /*
  * Consume every response (RING_FINAL_CHECK_FOR_RESPONSES: rsp_event re-armed
  * so the next response kicks), call cb for each (cb may bf_submit), end the

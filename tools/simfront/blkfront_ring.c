@@ -614,6 +614,15 @@ int bf_push(struct bf_ring *r)
     return 1;
 }
 
+int bf_kick(struct bf_ring *r)
+{
+    int err = xsim_evtchn_notify(r->evh, r->port);
+    if (err < 0)
+        return err;
+    r->st.kicks_sent++;
+    return 0;
+}
+
 /* ---- responses ---- */
 
 static void complete_one(struct bf_ring *r, uint64_t rid, uint8_t rop, int16_t status,

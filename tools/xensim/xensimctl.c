@@ -179,7 +179,7 @@ static int cmd_env(struct xsim *xs, const char *dir, const char *arg)
     return 0;
 }
 
-/* ---- vbd verbs: xenstore as dom0 ---- */
+/* ---- device verbs: xenstore as dom0, what vbd and vif share ---- */
 
 static struct xs_handle *xs_open_dom0(const char *dir)
 {
@@ -208,13 +208,31 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-static int vdev_to_devid(const char *vdev, unsigned long *devid)
+/* "xx:xx:xx:xx:xx:xx" (hex, either case).  0 or -EINVAL. */
+static int parse_mac(const char *s, uint8_t mac[6])
 {
-    uint32_t id;
-    int ret = xsim_vdev_to_devid(vdev, &id);
-    if (ret == 0)
-        *devid = id;
-    return ret;
+    for (int i = 0; i < 6; i++) {
+        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
+            return -EINVAL;
+        char byte[3] = { s[0], s[1], '\0' };
+        mac[i] = (uint8_t)strtoul(byte, NULL, 16);
+        s += 2;
+        if (*s != (i < 5 ? ':' : '\0'))
+            return -EINVAL;
+        s += i < 5;
+    }
+    return 0;
+}
+
+/* A domain by number or name; a number also when its domain is gone (a
+ * destroyed domain's leftovers can still be listed and detached). */
+static int resolve_or_number(struct xsim *xs, const char *arg)
+{
+    int domid = resolve(xs, arg);
+    unsigned long num;
+    if (domid < 0 && parse_uint(arg, XSIM_MAX_DOMAINS - 1, &num) == 0)
+        domid = (int)num;
+    return domid;
 }
 
 static bool node_exists(struct xs_handle *h, const char *path)
@@ -225,8 +243,344 @@ static bool node_exists(struct xs_handle *h, const char *path)
     return v != NULL;
 }
 
+static int read_state(struct xs_handle *h, const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/state", dir);
+    unsigned len;
+    char *v = xs_read(h, XBT_NULL, path, &len);
+    if (!v)
+        return -ENOENT;
+    int st = atoi(v);
+    free(v);
+    return st;
+}
+
+/* Waits (watch on <be>/state) until the backend is Closed or gone. */
+static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/state", be);
+    if (!xs_watch(h, path, "detach"))
+        return -errno;
+    uint64_t deadline = sc_clock_ms() + timeout_ms;
+    int ret = -ETIMEDOUT;
+    for (;;) {
+        char **vec;
+        while ((vec = xs_check_watch(h)) != NULL)
+            free(vec);
+        int st = read_state(h, be);
+        if (st == -ENOENT || st == XenbusStateClosed) {
+            ret = 0;
+            break;
+        }
+        uint64_t now = sc_clock_ms();
+        if (now >= deadline)
+            break;
+        struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
+        int left = (int)(deadline - now);
+        poll(&pfd, 1, left < 200 ? left : 200);
+    }
+    xs_unwatch(h, path, "detach");
+    return ret;
+}
+
+static int rm_tx(struct xs_handle *h, const char *const *paths, size_t n)
+{
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(h);
+        if (t == XBT_NULL)
+            return -errno;
+        for (size_t i = 0; i < n; i++)
+            xs_rm(h, t, paths[i]);
+        if (xs_transaction_end(h, t, false))
+            return 0;
+        if (errno != EAGAIN)
+            return -errno;
+    }
+}
+
+/* How a detach names the device: a devid, or (vif) the MAC of one. */
+struct dev_ref {
+    unsigned long devid;
+    bool by_mac;
+    uint8_t mac[6];
+};
+
+/* What differs between the device kinds in the shared verbs. */
+struct dev_kind {
+    const char *cls;            /* "vbd": the frontend dir device/<cls>, verbs <cls>-... */
+    const char *noun;           /* attach's messages: "device %lu already attached" */
+    const char *ref_usage;      /* detach's usage: "DEVID", "DEVID|MAC" */
+    int (*parse_ref)(const char *arg, struct dev_ref *ref);    /* 0 or -EINVAL */
+    /* list: column widths, and a frontend key shown after BE (NULL: none) */
+    int devid_w, state_w, bstate_w;
+    const char *extra_key, *extra_title;
+    int extra_w;
+};
+
+/* The domains of an attach: the guest (running, not dom0; its domid) and
+ * the backend (running); -1 after a message. */
+static int attach_domains(struct xsim *xs, const struct dev_kind *k, const char *guest,
+                          unsigned long backend)
+{
+    int domid = resolve(xs, guest);
+    if (domid <= 0) {
+        fprintf(stderr, "xensimctl: %s-attach: no guest domain '%s'\n", k->cls, guest);
+        return -1;
+    }
+    struct xsim_dominfo info;
+    if (xsim_domain_info(xs, (domid_t)backend, &info) || info.state != XSIM_DOM_RUNNING) {
+        fprintf(stderr, "xensimctl: %s-attach: backend domain %lu is not running\n", k->cls,
+                backend);
+        return -1;
+    }
+    return domid;
+}
+
+/* libxl__device_nextid: one above the highest devid in use, else 0. */
+static long next_devid(struct xs_handle *h, const struct dev_kind *k, unsigned long domid)
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/local/domain/%lu/device/%s", domid, k->cls);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, dir, &n);
+    long next = 0;
+    for (unsigned i = 0; ents && i < n; i++) {
+        unsigned long v;
+        if (parse_uint(ents[i], INT32_MAX - 1, &v) == 0 && (long)v >= next)
+            next = (long)v + 1;
+    }
+    free(ents);
+    return next;
+}
+
+/*
+ * The rest of an attach: write(h, spec) unless the frontend dir of *devid
+ * exists (*devid < 0: the next free one, set before write), then print the
+ * devid.  The exit code.
+ */
+static int attach_write(const char *dir, const struct dev_kind *k, unsigned long domid,
+                        long *devid, int (*write)(struct xs_handle *h, const void *spec),
+                        const void *spec)
+{
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    if (*devid < 0)
+        *devid = next_devid(h, k, domid);
+    char fe[128];
+    snprintf(fe, sizeof(fe), "/local/domain/%lu/device/%s/%ld", domid, k->cls, *devid);
+    int ret = 1;
+    if (node_exists(h, fe)) {
+        fprintf(stderr, "xensimctl: %s-attach: %s exists: %s %ld already attached\n", k->cls,
+                fe, k->noun, *devid);
+    } else {
+        int err = write(h, spec);
+        if (err < 0)
+            fprintf(stderr, "xensimctl: %s-attach: writing %s %ld: %s\n", k->cls, k->noun,
+                    *devid, strerror(-err));
+        else {
+            printf("%ld\n", *devid);
+            ret = 0;
+        }
+    }
+    xs_close(h);
+    return ret;
+}
+
+/* The devid of the guest's device with MAC `mac`, or -ENOENT. */
+static long devid_by_mac(struct xs_handle *h, const struct dev_kind *k, int domid,
+                         const uint8_t mac[6])
+{
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/local/domain/%d/device/%s", domid, k->cls);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, dir, &n);
+    long found = -ENOENT;
+    for (unsigned i = 0; ents && i < n && found < 0; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/%s/mac", dir, ents[i]);
+        unsigned len;
+        char *val = xs_read(h, XBT_NULL, path, &len);
+        uint8_t m[6];
+        unsigned long id;
+        if (val && parse_mac(val, m) == 0 && memcmp(m, mac, 6) == 0 &&
+            parse_uint(ents[i], INT32_MAX - 1, &id) == 0)
+            found = (long)id;
+        free(val);
+    }
+    free(ents);
+    return found;
+}
+
+/* libxl's device remove: online=0 and Closing, wait for Closed (or the
+ * timeout, then fail unless --force), remove both directories. */
+static int cmd_dev_detach(struct xsim *xs, const char *dir, const struct dev_kind *k, int argc,
+                          char **argv)
+{
+    static const struct option opts[] = {
+        { "force", no_argument, NULL, 'f' },
+        { "timeout", required_argument, NULL, 't' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool force = false;
+    unsigned long timeout_s = 10; /* libxl's LIBXL_DESTROY_TIMEOUT */
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'f')
+            force = true;
+        else if (c == 't' && parse_uint(optarg, 3600, &timeout_s) == 0)
+            continue;
+        else {
+            if (c == 't')
+                fprintf(stderr, "xensimctl: %s-detach: bad --timeout '%s'\n", k->cls, optarg);
+            return 2;
+        }
+    }
+    struct dev_ref ref = { 0 };
+    if (optind != argc - 2 || k->parse_ref(argv[optind + 1], &ref) < 0) {
+        fprintf(stderr, "xensimctl: %s-detach DOMID %s [--force] [--timeout S]\n", k->cls,
+                k->ref_usage);
+        return 2;
+    }
+    int domid = resolve_or_number(xs, argv[optind]);
+    if (domid <= 0) {
+        fprintf(stderr, "xensimctl: %s-detach: no guest domain '%s'\n", k->cls, argv[optind]);
+        return 1;
+    }
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    int ret = 1;
+    char *be = NULL;
+    if (ref.by_mac) {
+        long id = devid_by_mac(h, k, domid, ref.mac);
+        if (id < 0) {
+            fprintf(stderr, "xensimctl: %s-detach: domain %d has no %s with MAC %s\n", k->cls,
+                    domid, k->cls, argv[optind + 1]);
+            goto out;
+        }
+        ref.devid = (unsigned long)id;
+    }
+    char fe[128], path[160];
+    snprintf(fe, sizeof(fe), "/local/domain/%d/device/%s/%lu", domid, k->cls, ref.devid);
+    snprintf(path, sizeof(path), "%s/backend", fe);
+    unsigned len;
+    be = xs_read(h, XBT_NULL, path, &len);
+    if (!be) {
+        fprintf(stderr, "xensimctl: %s-detach: domain %d has no %s %lu\n", k->cls, domid,
+                k->cls, ref.devid);
+        goto out;
+    }
+    /* Only a backend dir that still exists gets online=0 and Closing. */
+    int err = xsim_device_unplug(h, be);
+    if (err == -ENOENT)
+        err = 0;
+    if (err) {
+        fprintf(stderr, "xensimctl: %s-detach: writing %s: %s\n", k->cls, be, strerror(-err));
+        goto out;
+    }
+    err = wait_closed(h, be, (unsigned)timeout_s * 1000);
+    if (err == -ETIMEDOUT && !force) {
+        fprintf(stderr,
+                "xensimctl: %s-detach: backend %s did not reach Closed in %lu s "
+                "(use --force to remove it anyway)\n", k->cls, be, timeout_s);
+        goto out;
+    }
+    if (err && err != -ETIMEDOUT) {
+        fprintf(stderr, "xensimctl: %s-detach: watching %s: %s\n", k->cls, be, strerror(-err));
+        goto out;
+    }
+    const char *paths[2] = { fe, be };
+    if ((err = rm_tx(h, paths, 2)) < 0) {
+        fprintf(stderr, "xensimctl: %s-detach: removing %s: %s\n", k->cls, fe, strerror(-err));
+        goto out;
+    }
+    ret = 0;
+out:
+    free(be);
+    xs_close(h);
+    return ret;
+}
+
+/* One line per device of the guest: devid, backend domain, [extra key,]
+ * frontend and backend states, backend path ("-" for what is missing). */
+static int cmd_dev_list(struct xsim *xs, const char *dir, const struct dev_kind *k,
+                        const char *arg)
+{
+    int domid = resolve_or_number(xs, arg);
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: %s-list: no domain '%s'\n", k->cls, arg);
+        return 1;
+    }
+    struct xs_handle *h = xs_open_dom0(dir);
+    if (!h)
+        return 1;
+    char fedir[64];
+    snprintf(fedir, sizeof(fedir), "/local/domain/%d/device/%s", domid, k->cls);
+    unsigned n = 0;
+    char **ents = xs_directory(h, XBT_NULL, fedir, &n);
+    printf("%-*s %-6s ", k->devid_w, "DEVID", "BE");
+    if (k->extra_key)
+        printf("%-*s ", k->extra_w, k->extra_title);
+    printf("%-*s %-*s %s\n", k->state_w, "STATE", k->bstate_w, "BE-STATE", "BE-PATH");
+    for (unsigned i = 0; ents && i < n; i++) {
+        char fe[160], path[200];
+        unsigned len;
+        snprintf(fe, sizeof(fe), "%s/%s", fedir, ents[i]);
+        snprintf(path, sizeof(path), "%s/backend", fe);
+        char *be = xs_read(h, XBT_NULL, path, &len);
+        snprintf(path, sizeof(path), "%s/backend-id", fe);
+        char *beid = xs_read(h, XBT_NULL, path, &len);
+        int st = read_state(h, fe);
+        int bst = be ? read_state(h, be) : -ENOENT;
+        char sbuf[16], bbuf[16];
+        snprintf(sbuf, sizeof(sbuf), "%d", st);
+        snprintf(bbuf, sizeof(bbuf), "%d", bst);
+        printf("%-*s %-6s ", k->devid_w, ents[i], beid ? beid : "-");
+        if (k->extra_key) {
+            snprintf(path, sizeof(path), "%s/%s", fe, k->extra_key);
+            char *extra = xs_read(h, XBT_NULL, path, &len);
+            printf("%-*s ", k->extra_w, extra ? extra : "-");
+            free(extra);
+        }
+        printf("%-*s %-*s %s\n", k->state_w, st < 0 ? "-" : sbuf, k->bstate_w,
+               bst < 0 ? "-" : bbuf, be ? be : "-");
+        free(be);
+        free(beid);
+    }
+    free(ents);
+    xs_close(h);
+    return 0;
+}
+
+/* ---- vbd verbs: what libxl writes for a disk ---- */
+
+static int vdev_to_devid(const char *vdev, unsigned long *devid)
+{
+    uint32_t id;
+    int ret = xsim_vdev_to_devid(vdev, &id);
+    if (ret == 0)
+        *devid = id;
+    return ret;
+}
+
+/* vbd-detach's DEVID: a number or a vdev name. */
+static int vbd_parse_ref(const char *arg, struct dev_ref *ref)
+{
+    return vdev_to_devid(arg, &ref->devid);
+}
+
+static const struct dev_kind vbd_kind = {
+    .cls = "vbd", .noun = "device", .ref_usage = "DEVID", .parse_ref = vbd_parse_ref,
+    .devid_w = 10, .state_w = 14, .bstate_w = 14,
+};
+
 struct vbd_spec {
-    unsigned long domid, backend, devid;
+    unsigned long domid, backend;
+    long devid;
     const char *target, *vdev, *mode, *type, *script;
 };
 
@@ -241,10 +595,11 @@ static const char *backend_type_key(const char *kind)
 }
 
 /* libxl's disk: the generic device keys (xsim_device_add) and these. */
-static int write_vbd(struct xs_handle *h, const struct vbd_spec *v)
+static int write_vbd(struct xs_handle *h, const void *spec)
 {
+    const struct vbd_spec *v = spec;
     char devid[16];
-    snprintf(devid, sizeof(devid), "%lu", v->devid);
+    snprintf(devid, sizeof(devid), "%ld", v->devid);
     const char *be_keys[] = {
         "removable", "0", "bootable", "1", "dev", v->vdev,
         "type", backend_type_key(v->type), "mode", v->mode, "device-type", "disk",
@@ -309,222 +664,36 @@ static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **arg
         fprintf(stderr, "xensimctl: vbd-attach: --type must be vbd, vbd3 or qdisk\n");
         return 2;
     }
-    if (vdev_to_devid(v.vdev, &v.devid) < 0) {
+    unsigned long devid = 0;
+    if (vdev_to_devid(v.vdev, &devid) < 0) {
         fprintf(stderr, "xensimctl: vbd-attach: bad --vdev '%s' (xvda.. or a number)\n", v.vdev);
         return 2;
     }
-    int domid = resolve(xs, argv[optind]);
-    if (domid <= 0) {
-        fprintf(stderr, "xensimctl: vbd-attach: no guest domain '%s'\n", argv[optind]);
+    v.devid = (long)devid;
+    int domid = attach_domains(xs, &vbd_kind, argv[optind], v.backend);
+    if (domid < 0)
         return 1;
-    }
     v.domid = (unsigned long)domid;
-    struct xsim_dominfo info;
-    if (xsim_domain_info(xs, (domid_t)v.backend, &info) || info.state != XSIM_DOM_RUNNING) {
-        fprintf(stderr, "xensimctl: vbd-attach: backend domain %lu is not running\n", v.backend);
-        return 1;
-    }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    char fe[256];
-    snprintf(fe, sizeof(fe), "/local/domain/%lu/device/vbd/%lu", v.domid, v.devid);
-    int ret = 1;
-    if (node_exists(h, fe)) {
-        fprintf(stderr, "xensimctl: vbd-attach: %s exists: device %lu already attached\n", fe,
-                v.devid);
-    } else {
-        int err = write_vbd(h, &v);
-        if (err < 0)
-            fprintf(stderr, "xensimctl: vbd-attach: writing device %lu: %s\n", v.devid,
-                    strerror(-err));
-        else {
-            printf("%lu\n", v.devid);
-            ret = 0;
-        }
-    }
-    xs_close(h);
-    return ret;
-}
-
-static int read_state(struct xs_handle *h, const char *dir)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/state", dir);
-    unsigned len;
-    char *v = xs_read(h, XBT_NULL, path, &len);
-    if (!v)
-        return -ENOENT;
-    int st = atoi(v);
-    free(v);
-    return st;
-}
-
-/* Waits (watch on <be>/state) until the backend is Closed or gone. */
-static int wait_closed(struct xs_handle *h, const char *be, unsigned timeout_ms)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/state", be);
-    if (!xs_watch(h, path, "detach"))
-        return -errno;
-    uint64_t deadline = sc_clock_ms() + timeout_ms;
-    int ret = -ETIMEDOUT;
-    for (;;) {
-        char **vec;
-        while ((vec = xs_check_watch(h)) != NULL)
-            free(vec);
-        int st = read_state(h, be);
-        if (st == -ENOENT || st == XenbusStateClosed) {
-            ret = 0;
-            break;
-        }
-        uint64_t now = sc_clock_ms();
-        if (now >= deadline)
-            break;
-        struct pollfd pfd = { .fd = xs_fileno(h), .events = POLLIN };
-        int left = (int)(deadline - now);
-        poll(&pfd, 1, left < 200 ? left : 200);
-    }
-    xs_unwatch(h, path, "detach");
-    return ret;
-}
-
-static int rm_tx(struct xs_handle *h, const char *const *paths, size_t n)
-{
-    for (;;) {
-        xs_transaction_t t = xs_transaction_start(h);
-        if (t == XBT_NULL)
-            return -errno;
-        for (size_t i = 0; i < n; i++)
-            xs_rm(h, t, paths[i]);
-        if (xs_transaction_end(h, t, false))
-            return 0;
-        if (errno != EAGAIN)
-            return -errno;
-    }
-}
-
-static int cmd_vbd_detach(struct xsim *xs, const char *dir, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "force", no_argument, NULL, 'f' },
-        { "timeout", required_argument, NULL, 't' },
-        { NULL, 0, NULL, 0 },
-    };
-    bool force = false;
-    unsigned long timeout_s = 10; /* libxl's LIBXL_DESTROY_TIMEOUT */
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = true;
-        else if (c == 't' && parse_uint(optarg, 3600, &timeout_s) == 0)
-            continue;
-        else {
-            if (c == 't')
-                fprintf(stderr, "xensimctl: vbd-detach: bad --timeout '%s'\n", optarg);
-            return 2;
-        }
-    }
-    unsigned long devid = 0;
-    if (optind != argc - 2 || vdev_to_devid(argv[optind + 1], &devid) < 0) {
-        fprintf(stderr, "xensimctl: vbd-detach DOMID DEVID [--force] [--timeout S]\n");
-        return 2;
-    }
-    int domid = resolve(xs, argv[optind]);
-    unsigned long num;
-    if (domid < 0 && parse_uint(argv[optind], XSIM_MAX_DOMAINS - 1, &num) == 0)
-        domid = (int)num; /* a destroyed domain's leftovers can still be detached */
-    if (domid <= 0) {
-        fprintf(stderr, "xensimctl: vbd-detach: no guest domain '%s'\n", argv[optind]);
-        return 1;
-    }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    char fe[256], path[300];
-    snprintf(fe, sizeof(fe), "/local/domain/%d/device/vbd/%lu", domid, devid);
-    snprintf(path, sizeof(path), "%s/backend", fe);
-    unsigned len;
-    char *be = xs_read(h, XBT_NULL, path, &len);
-    int ret = 1;
-    if (!be) {
-        fprintf(stderr, "xensimctl: vbd-detach: domain %d has no vbd %lu\n", domid, devid);
-        goto out;
-    }
-    /* Only a backend dir that still exists gets online=0 and Closing. */
-    int err = xsim_device_unplug(h, be);
-    if (err == -ENOENT)
-        err = 0;
-    if (err) {
-        fprintf(stderr, "xensimctl: vbd-detach: writing %s: %s\n", be, strerror(-err));
-        goto out;
-    }
-    err = wait_closed(h, be, (unsigned)timeout_s * 1000);
-    if (err == -ETIMEDOUT && !force) {
-        fprintf(stderr,
-                "xensimctl: vbd-detach: backend %s did not reach Closed in %lu s "
-                "(use --force to remove it anyway)\n", be, timeout_s);
-        goto out;
-    }
-    if (err && err != -ETIMEDOUT) {
-        fprintf(stderr, "xensimctl: vbd-detach: watching %s: %s\n", be, strerror(-err));
-        goto out;
-    }
-    const char *paths[2] = { fe, be };
-    if ((err = rm_tx(h, paths, 2)) < 0) {
-        fprintf(stderr, "xensimctl: vbd-detach: removing %s: %s\n", fe, strerror(-err));
-        goto out;
-    }
-    ret = 0;
-out:
-    free(be);
-    xs_close(h);
-    return ret;
-}
-
-static int cmd_vbd_list(struct xsim *xs, const char *dir, const char *arg)
-{
-    int domid = resolve(xs, arg);
-    unsigned long num;
-    if (domid < 0 && parse_uint(arg, XSIM_MAX_DOMAINS - 1, &num) == 0)
-        domid = (int)num;
-    if (domid < 0) {
-        fprintf(stderr, "xensimctl: vbd-list: no domain '%s'\n", arg);
-        return 1;
-    }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    char fedir[128];
-    snprintf(fedir, sizeof(fedir), "/local/domain/%d/device/vbd", domid);
-    unsigned n = 0;
-    char **ents = xs_directory(h, XBT_NULL, fedir, &n);
-    printf("%-10s %-6s %-14s %-14s %s\n", "DEVID", "BE", "STATE", "BE-STATE", "BE-PATH");
-    for (unsigned i = 0; ents && i < n; i++) {
-        char fe[256], path[300];
-        snprintf(fe, sizeof(fe), "%s/%s", fedir, ents[i]);
-        snprintf(path, sizeof(path), "%s/backend", fe);
-        unsigned len;
-        char *be = xs_read(h, XBT_NULL, path, &len);
-        snprintf(path, sizeof(path), "%s/backend-id", fe);
-        char *beid = xs_read(h, XBT_NULL, path, &len);
-        int st = read_state(h, fe);
-        int bst = be ? read_state(h, be) : -ENOENT;
-        char sbuf[32], bbuf[32];
-        snprintf(sbuf, sizeof(sbuf), "%d", st);
-        snprintf(bbuf, sizeof(bbuf), "%d", bst);
-        printf("%-10s %-6s %-14s %-14s %s\n", ents[i], beid ? beid : "-",
-               st < 0 ? "-" : sbuf, bst < 0 ? "-" : bbuf, be ? be : "-");
-        free(be);
-        free(beid);
-    }
-    free(ents);
-    xs_close(h);
-    return 0;
+    return attach_write(dir, &vbd_kind, v.domid, &v.devid, write_vbd, &v);
 }
 
 /* ---- vif verbs: what libxl writes for a network interface ---- */
+
+/* vif-detach's DEVID|MAC. */
+static int vif_parse_ref(const char *arg, struct dev_ref *ref)
+{
+    if (parse_mac(arg, ref->mac) == 0) {
+        ref->by_mac = true;
+        return 0;
+    }
+    return parse_uint(arg, INT32_MAX - 1, &ref->devid);
+}
+
+static const struct dev_kind vif_kind = {
+    .cls = "vif", .noun = "vif", .ref_usage = "DEVID|MAC", .parse_ref = vif_parse_ref,
+    .devid_w = 6, .state_w = 6, .bstate_w = 8,
+    .extra_key = "mac", .extra_title = "MAC", .extra_w = 17,
+};
 
 struct vif_spec {
     unsigned long domid, backend;
@@ -535,22 +704,6 @@ struct vif_spec {
     char rate[48];              /* "<bytes>,<usecs>" or "" */
     unsigned long mtu;          /* 0: libxl's default, 1500 */
 };
-
-/* "xx:xx:xx:xx:xx:xx" (hex, either case).  0 or -EINVAL. */
-static int parse_mac(const char *s, uint8_t mac[6])
-{
-    for (int i = 0; i < 6; i++) {
-        if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]))
-            return -EINVAL;
-        char byte[3] = { s[0], s[1], '\0' };
-        mac[i] = (uint8_t)strtoul(byte, NULL, 16);
-        s += 2;
-        if (*s != (i < 5 ? ':' : '\0'))
-            return -EINVAL;
-        s += i < 5;
-    }
-    return 0;
-}
 
 /* xl's default: Xen's OUI 00:16:3e, then 23 random bits (the top bit of
  * the fourth byte clear, as libxl). */
@@ -629,29 +782,13 @@ static bool valid_ifname(const char *s)
     return n > 0 && n < 16 && !strpbrk(s, "/: \t\n");
 }
 
-/* libxl__device_nextid: one above the highest devid in use, else 0. */
-static long next_vif_devid(struct xs_handle *h, unsigned long domid)
-{
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/local/domain/%lu/device/vif", domid);
-    unsigned n = 0;
-    char **ents = xs_directory(h, XBT_NULL, dir, &n);
-    long next = 0;
-    for (unsigned i = 0; ents && i < n; i++) {
-        unsigned long v;
-        if (parse_uint(ents[i], INT32_MAX - 1, &v) == 0 && (long)v >= next)
-            next = (long)v + 1;
-    }
-    free(ents);
-    return next;
-}
-
 /* libxl's nic (libxl__set_xenstore_nic, Xen 4.17): the generic device keys
  * (xsim_device_add), then these.  Unlike libxl, bridge and script are
  * written only when given: a sim world has no xenbr0, and nothing runs a
  * script unless a test does. */
-static int write_vif(struct xs_handle *h, const struct vif_spec *v)
+static int write_vif(struct xs_handle *h, const void *spec)
 {
+    const struct vif_spec *v = spec;
     char devid[24], mac[18], mtu[24], script[PATH_MAX + 32];
     snprintf(devid, sizeof(devid), "%ld", v->devid);
     snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", v->mac[0], v->mac[1],
@@ -763,17 +900,10 @@ static int cmd_vif_attach(struct xsim *xs, const char *dir, int argc, char **arg
         if (rc)
             return rc;
     }
-    int domid = resolve(xs, argv[1]);
-    if (domid <= 0) {
-        fprintf(stderr, "xensimctl: vif-attach: no guest domain '%s'\n", argv[1]);
+    int domid = attach_domains(xs, &vif_kind, argv[1], v.backend);
+    if (domid < 0)
         return 1;
-    }
     v.domid = (unsigned long)domid;
-    struct xsim_dominfo info;
-    if (xsim_domain_info(xs, (domid_t)v.backend, &info) || info.state != XSIM_DOM_RUNNING) {
-        fprintf(stderr, "xensimctl: vif-attach: backend domain %lu is not running\n", v.backend);
-        return 1;
-    }
     if (!v.have_mac) {
         int err = random_mac(v.mac);
         if (err < 0) {
@@ -781,191 +911,7 @@ static int cmd_vif_attach(struct xsim *xs, const char *dir, int argc, char **arg
             return 1;
         }
     }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    if (v.devid < 0)
-        v.devid = next_vif_devid(h, v.domid);
-    char fe[128];
-    snprintf(fe, sizeof(fe), "/local/domain/%lu/device/vif/%ld", v.domid, v.devid);
-    int ret = 1;
-    if (node_exists(h, fe)) {
-        fprintf(stderr, "xensimctl: vif-attach: %s exists: vif %ld already attached\n", fe,
-                v.devid);
-    } else {
-        int err = write_vif(h, &v);
-        if (err < 0)
-            fprintf(stderr, "xensimctl: vif-attach: writing vif %ld: %s\n", v.devid,
-                    strerror(-err));
-        else {
-            printf("%ld\n", v.devid);
-            ret = 0;
-        }
-    }
-    xs_close(h);
-    return ret;
-}
-
-/* The devid of the guest's vif with MAC `mac`, or -ENOENT. */
-static long vif_devid_by_mac(struct xs_handle *h, int domid, const uint8_t mac[6])
-{
-    char dir[64];
-    snprintf(dir, sizeof(dir), "/local/domain/%d/device/vif", domid);
-    unsigned n = 0;
-    char **ents = xs_directory(h, XBT_NULL, dir, &n);
-    long found = -ENOENT;
-    for (unsigned i = 0; ents && i < n && found < 0; i++) {
-        char path[160];
-        snprintf(path, sizeof(path), "%s/%s/mac", dir, ents[i]);
-        unsigned len;
-        char *val = xs_read(h, XBT_NULL, path, &len);
-        uint8_t m[6];
-        unsigned long id;
-        if (val && parse_mac(val, m) == 0 && memcmp(m, mac, 6) == 0 &&
-            parse_uint(ents[i], INT32_MAX - 1, &id) == 0)
-            found = (long)id;
-        free(val);
-    }
-    free(ents);
-    return found;
-}
-
-/* libxl's device remove: online=0 and Closing, wait for Closed (or the
- * timeout, then fail unless --force), remove both directories. */
-static int cmd_vif_detach(struct xsim *xs, const char *dir, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "force", no_argument, NULL, 'f' },
-        { "timeout", required_argument, NULL, 't' },
-        { NULL, 0, NULL, 0 },
-    };
-    bool force = false;
-    unsigned long timeout_s = 10; /* libxl's LIBXL_DESTROY_TIMEOUT */
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = true;
-        else if (c == 't' && parse_uint(optarg, 3600, &timeout_s) == 0)
-            continue;
-        else {
-            if (c == 't')
-                fprintf(stderr, "xensimctl: vif-detach: bad --timeout '%s'\n", optarg);
-            return 2;
-        }
-    }
-    unsigned long devid = 0;
-    uint8_t mac[6];
-    bool by_mac = optind == argc - 2 && parse_mac(argv[optind + 1], mac) == 0;
-    if (optind != argc - 2 ||
-        (!by_mac && parse_uint(argv[optind + 1], INT32_MAX - 1, &devid) < 0)) {
-        fprintf(stderr, "xensimctl: vif-detach DOMID DEVID|MAC [--force] [--timeout S]\n");
-        return 2;
-    }
-    int domid = resolve(xs, argv[optind]);
-    unsigned long num;
-    if (domid < 0 && parse_uint(argv[optind], XSIM_MAX_DOMAINS - 1, &num) == 0)
-        domid = (int)num; /* a destroyed domain's leftovers can still be detached */
-    if (domid <= 0) {
-        fprintf(stderr, "xensimctl: vif-detach: no guest domain '%s'\n", argv[optind]);
-        return 1;
-    }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    int ret = 1;
-    char *be = NULL;
-    if (by_mac) {
-        long id = vif_devid_by_mac(h, domid, mac);
-        if (id < 0) {
-            fprintf(stderr, "xensimctl: vif-detach: domain %d has no vif with MAC %s\n", domid,
-                    argv[optind + 1]);
-            goto out;
-        }
-        devid = (unsigned long)id;
-    }
-    char fe[128], path[160];
-    snprintf(fe, sizeof(fe), "/local/domain/%d/device/vif/%lu", domid, devid);
-    snprintf(path, sizeof(path), "%s/backend", fe);
-    unsigned len;
-    be = xs_read(h, XBT_NULL, path, &len);
-    if (!be) {
-        fprintf(stderr, "xensimctl: vif-detach: domain %d has no vif %lu\n", domid, devid);
-        goto out;
-    }
-    int err = xsim_device_unplug(h, be);
-    if (err == -ENOENT)
-        err = 0;
-    if (err) {
-        fprintf(stderr, "xensimctl: vif-detach: writing %s: %s\n", be, strerror(-err));
-        goto out;
-    }
-    err = wait_closed(h, be, (unsigned)timeout_s * 1000);
-    if (err == -ETIMEDOUT && !force) {
-        fprintf(stderr,
-                "xensimctl: vif-detach: backend %s did not reach Closed in %lu s "
-                "(use --force to remove it anyway)\n", be, timeout_s);
-        goto out;
-    }
-    if (err && err != -ETIMEDOUT) {
-        fprintf(stderr, "xensimctl: vif-detach: watching %s: %s\n", be, strerror(-err));
-        goto out;
-    }
-    const char *paths[2] = { fe, be };
-    if ((err = rm_tx(h, paths, 2)) < 0) {
-        fprintf(stderr, "xensimctl: vif-detach: removing %s: %s\n", fe, strerror(-err));
-        goto out;
-    }
-    ret = 0;
-out:
-    free(be);
-    xs_close(h);
-    return ret;
-}
-
-static int cmd_vif_list(struct xsim *xs, const char *dir, const char *arg)
-{
-    int domid = resolve(xs, arg);
-    unsigned long num;
-    if (domid < 0 && parse_uint(arg, XSIM_MAX_DOMAINS - 1, &num) == 0)
-        domid = (int)num;
-    if (domid < 0) {
-        fprintf(stderr, "xensimctl: vif-list: no domain '%s'\n", arg);
-        return 1;
-    }
-    struct xs_handle *h = xs_open_dom0(dir);
-    if (!h)
-        return 1;
-    char fedir[64];
-    snprintf(fedir, sizeof(fedir), "/local/domain/%d/device/vif", domid);
-    unsigned n = 0;
-    char **ents = xs_directory(h, XBT_NULL, fedir, &n);
-    printf("%-6s %-6s %-17s %-6s %-8s %s\n", "DEVID", "BE", "MAC", "STATE", "BE-STATE",
-           "BE-PATH");
-    for (unsigned i = 0; ents && i < n; i++) {
-        char fe[160], path[200];
-        unsigned len;
-        snprintf(fe, sizeof(fe), "%s/%s", fedir, ents[i]);
-        snprintf(path, sizeof(path), "%s/backend", fe);
-        char *be = xs_read(h, XBT_NULL, path, &len);
-        snprintf(path, sizeof(path), "%s/backend-id", fe);
-        char *beid = xs_read(h, XBT_NULL, path, &len);
-        snprintf(path, sizeof(path), "%s/mac", fe);
-        char *mac = xs_read(h, XBT_NULL, path, &len);
-        int st = read_state(h, fe);
-        int bst = be ? read_state(h, be) : -ENOENT;
-        char sbuf[16], bbuf[16];
-        snprintf(sbuf, sizeof(sbuf), "%d", st);
-        snprintf(bbuf, sizeof(bbuf), "%d", bst);
-        printf("%-6s %-6s %-17s %-6s %-8s %s\n", ents[i], beid ? beid : "-", mac ? mac : "-",
-               st < 0 ? "-" : sbuf, bst < 0 ? "-" : bbuf, be ? be : "-");
-        free(be);
-        free(beid);
-        free(mac);
-    }
-    free(ents);
-    xs_close(h);
-    return 0;
+    return attach_write(dir, &vif_kind, v.domid, &v.devid, write_vif, &v);
 }
 
 /* xl destroy's cleanup: the guest's device dirs and, in every domain, the
@@ -1074,15 +1020,15 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "vbd-attach") == 0)
         ret = cmd_vbd_attach(xs, dir, cargc, cargv);
     else if (strcmp(cmd, "vbd-detach") == 0)
-        ret = cmd_vbd_detach(xs, dir, cargc, cargv);
+        ret = cmd_dev_detach(xs, dir, &vbd_kind, cargc, cargv);
     else if (strcmp(cmd, "vbd-list") == 0)
-        ret = cmd_vbd_list(xs, dir, cargv[1]);
+        ret = cmd_dev_list(xs, dir, &vbd_kind, cargv[1]);
     else if (strcmp(cmd, "vif-attach") == 0)
         ret = cmd_vif_attach(xs, dir, cargc, cargv);
     else if (strcmp(cmd, "vif-detach") == 0)
-        ret = cmd_vif_detach(xs, dir, cargc, cargv);
+        ret = cmd_dev_detach(xs, dir, &vif_kind, cargc, cargv);
     else if (strcmp(cmd, "vif-list") == 0)
-        ret = cmd_vif_list(xs, dir, cargv[1]);
+        ret = cmd_dev_list(xs, dir, &vif_kind, cargv[1]);
     else
         ret = cmd_env(xs, dir, cargv[1]);
     xsim_close(xs);

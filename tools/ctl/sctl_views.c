@@ -1,0 +1,368 @@
+/*
+ * sctl_views.c - sidecorectl's views of the daemon (status, devices,
+ * queues, cores, guests) and its settings commands (set-tenant,
+ * resize-check).  sctl.h has the contract.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "sctl.h"
+#include "stats.h"
+
+static void hist_from_json(json_t *lat, struct sc_hist_snap *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (!lat)
+        return;
+    h->count = sctl_jint(lat, "count");
+    h->sum_ns = sctl_jint(lat, "sum_ns");
+    h->max_ns = sctl_jint(lat, "max_ns");
+    json_t *b;
+    size_t i;
+    json_array_foreach(json_object_get(lat, "buckets"), i, b) {
+        json_int_t idx = json_integer_value(json_array_get(b, 0));
+        if (idx >= 0 && idx < (json_int_t)SC_HIST_BUCKETS)
+            h->bucket[idx] = (uint64_t)json_integer_value(json_array_get(b, 1));
+    }
+}
+
+/* p50/p99 of a queue's latency: since the start, or over the interval. */
+static void latency(json_t *q, json_t *prevq, uint64_t *p50, uint64_t *p99)
+{
+    struct sc_hist_snap now, before;
+    hist_from_json(json_object_get(q, "latency"), &now);
+    if (prevq) {
+        hist_from_json(json_object_get(prevq, "latency"), &before);
+        if (now.count >= before.count)
+            sc_hist_diff(&now, &before, &now);
+    }
+    *p50 = sc_hist_percentile(&now, 50);
+    *p99 = sc_hist_percentile(&now, 99);
+}
+
+/* "5" or "5,6": the queue's event-channel ports. */
+static const char *fmt_ports(json_t *q)
+{
+    static char b[32]; /* one per row: the row copies it at once */
+    json_t *ports = json_object_get(q, "ports"), *p;
+    size_t i, n = 0;
+    b[0] = '\0';
+    json_array_foreach(ports, i, p)
+        n += (size_t)snprintf(b + n, n < 32 ? 32 - n : 0, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(p));
+    if (!json_array_size(ports))
+        snprintf(b, 32, "-");
+    return b;
+}
+
+/* ---- the views: prev is the previous snapshot in --watch (else NULL) ---- */
+
+/* ["vbd", "qdisk"] -> "vbd,qdisk" (malloc'd) */
+static char *join_strings(json_t *arr)
+{
+    size_t len = 1, i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+        len += strlen(json_string_value(e) ? json_string_value(e) : "") + 1;
+    char *s = calloc(1, len);
+    json_array_foreach(arr, i, e) {
+        if (s && json_string_value(e)) {
+            if (*s)
+                strcat(s, ",");
+            strcat(s, json_string_value(e));
+        }
+    }
+    return s;
+}
+
+static void show_status(json_t *r, json_t *prev, double dt)
+{
+    (void)prev;
+    (void)dt;
+    const char *keys[] = { "version", "platform", "domid", "pid", "mode", "uptime_s", "cores",
+                           "devices", "poll_idle_us", "classes", "types", "ctl", "config",
+                           "clients", "queue_failures" };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_object_get(r, keys[i]);
+        if (!v)
+            continue;
+        char *s = NULL;
+        if (json_is_string(v)) {
+            s = strdup(json_string_value(v));
+        } else if (json_is_real(v)) {
+            if (asprintf(&s, "%.0f", json_real_value(v)) < 0)
+                s = NULL;
+        } else if (json_is_array(v)) {
+            s = join_strings(v);
+        } else {
+            s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        }
+        printf("%-15s %s\n", keys[i], s && *s ? s : "-");
+        free(s);
+    }
+}
+
+static void show_devices(json_t *r, json_t *prev, double dt)
+{
+    (void)prev;
+    (void)dt;
+    struct sctl_table t;
+    /* CLASS last: the class's one-line summary has spaces */
+    sctl_table_init(&t, "DEVICE< STATE< FRONTEND< ONLINE< QUEUES< BACKEND< CLASS<");
+    json_t *d;
+    size_t i;
+    json_array_foreach(r, i, d) {
+        char queues[256] = "";
+        size_t len = 0;
+        json_t *q;
+        size_t j;
+        json_array_foreach(json_object_get(d, "queues"), j, q) {
+            const char *name = sctl_jstr(q, "name");
+            const char *sp = strrchr(name, ' ');
+            int n = snprintf(queues + len, sizeof(queues) - len, "%s%s@%s%s", j ? "," : "",
+                             sp ? sp + 1 : name, sctl_jstr(q, "core"),
+                             json_is_true(json_object_get(q, "failed")) ? "!" : "");
+            if (n < 0 || (size_t)n >= sizeof(queues) - len)
+                break;
+            len += (size_t)n;
+        }
+        sctl_table_row(
+            &t, sctl_jstr(d, "name"), sctl_jstr(d, "state"), sctl_jstr(d, "frontend_state"),
+            json_is_true(json_object_get(d, "online")) ? "yes" : "no", len ? queues : "-",
+            sctl_jstr(d, "backend_path"), sctl_jstr(json_object_get(d, "class"), "summary"));
+    }
+    sctl_table_print(&t);
+}
+
+static void show_queues(json_t *r, json_t *prev, double dt)
+{
+    struct sctl_table t;
+    json_t *q;
+    size_t i;
+    if (prev) {
+        sctl_table_init(&t, "QUEUE< CORE< REQ/s BYTES/s KICK/s NOTIFY/s BUSY/s EMPTY/s ERR/s "
+                            "P50us P99us FAILED<");
+        json_array_foreach(r, i, q) {
+            json_t *p = sctl_find_same(prev, q, "name");
+            uint64_t p50, p99;
+            latency(q, p, &p50, &p99);
+            sctl_table_row(&t, sctl_jstr(q, "name"), sctl_jstr(q, "core"),
+                           sctl_fmt_h(sctl_rate(q, p, "requests", dt), 0),
+                           sctl_fmt_h(sctl_rate(q, p, "bytes", dt), 1),
+                           sctl_fmt_h(sctl_rate(q, p, "kicks", dt), 0),
+                           sctl_fmt_h(sctl_rate(q, p, "notifies", dt), 0),
+                           sctl_fmt_h(sctl_rate(q, p, "busy_polls", dt), 0),
+                           sctl_fmt_h(sctl_rate(q, p, "empty_polls", dt), 0),
+                           sctl_fmt_h(sctl_rate(q, p, "errors", dt), 0), sctl_fmt_us(p50),
+                           sctl_fmt_us(p99),
+                           json_is_true(json_object_get(q, "failed")) ? "yes" : "no");
+        }
+    } else {
+        sctl_table_init(&t, "QUEUE< CORE< PORTS REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY ERRORS "
+                            "P50us P99us FAILED<");
+        json_array_foreach(r, i, q) {
+            uint64_t p50, p99;
+            latency(q, NULL, &p50, &p99);
+            sctl_table_row(
+                &t, sctl_jstr(q, "name"), sctl_jstr(q, "core"), fmt_ports(q),
+                sctl_fmt_u(sctl_jint(q, "requests")), sctl_fmt_h((double)sctl_jint(q, "bytes"), 1),
+                sctl_fmt_u(sctl_jint(q, "kicks")), sctl_fmt_u(sctl_jint(q, "notifies")),
+                sctl_fmt_u(sctl_jint(q, "busy_polls")), sctl_fmt_u(sctl_jint(q, "empty_polls")),
+                sctl_fmt_u(sctl_jint(q, "errors")), sctl_fmt_us(p50), sctl_fmt_us(p99),
+                json_is_true(json_object_get(q, "failed")) ? "yes" : "no");
+        }
+    }
+    sctl_table_print(&t);
+    /* the devices' own counters, a line per queue that has any */
+    json_array_foreach(r, i, q) {
+        json_t *dc = json_object_get(q, "device_counters"), *v;
+        const char *name;
+        if (!json_object_size(dc))
+            continue;
+        printf("%s:", sctl_jstr(q, "name"));
+        json_object_foreach(dc, name, v) {
+            json_t *pv = NULL;
+            if (prev) {
+                json_t *pq = sctl_find_same(prev, q, "name");
+                pv = json_object_get(json_object_get(pq, "device_counters"), name);
+            }
+            if (prev && dt > 0)
+                printf(" %s/s=%s", name,
+                       sctl_fmt_h((double)(json_integer_value(v) - json_integer_value(pv)) / dt,
+                                  0));
+            else
+                printf(" %s=%s", name, sctl_fmt_u((uint64_t)json_integer_value(v)));
+        }
+        printf("\n");
+    }
+}
+
+static const char *busy_pct(json_t *c, json_t *p)
+{
+    uint64_t busy = sctl_jint(c, "busy_ns"),
+             total = busy + sctl_jint(c, "idle_ns") + sctl_jint(c, "sleep_ns");
+    if (p) {
+        uint64_t pbusy = sctl_jint(p, "busy_ns");
+        uint64_t ptotal = pbusy + sctl_jint(p, "idle_ns") + sctl_jint(p, "sleep_ns");
+        if (busy >= pbusy && total >= ptotal) {
+            busy -= pbusy;
+            total -= ptotal;
+        }
+    }
+    return sctl_fmt_f(total ? 100.0 * (double)busy / (double)total : 0.0, 1);
+}
+
+static void show_cores(json_t *r, json_t *prev, double dt)
+{
+    struct sctl_table t;
+    json_t *c;
+    size_t i;
+    if (prev)
+        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% ROUNDS/s SLEEPS/s WAKEUPS/s KICKS/s IO/s");
+    else
+        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% ROUNDS SLEEPS WAKEUPS KICKS IO-SUBMITTED "
+                            "IO-COMPLETED");
+    json_array_foreach(r, i, c) {
+        json_int_t cpu = json_integer_value(json_object_get(c, "cpu"));
+        const char *cpus = cpu < 0 ? "-" : sctl_fmt_u((uint64_t)cpu);
+        if (prev) {
+            json_t *p = sctl_find_same(prev, c, "name");
+            sctl_table_row(&t, sctl_jstr(c, "name"), cpus, sctl_fmt_u(sctl_jint(c, "queues")),
+                           busy_pct(c, p), sctl_fmt_h(sctl_rate(c, p, "rounds", dt), 0),
+                           sctl_fmt_h(sctl_rate(c, p, "sleeps", dt), 0),
+                           sctl_fmt_h(sctl_rate(c, p, "wakeups", dt), 0),
+                           sctl_fmt_h(sctl_rate(c, p, "kicks", dt), 0),
+                           sctl_fmt_h(sctl_rate(c, p, "io_completed", dt), 0));
+        } else {
+            sctl_table_row(&t, sctl_jstr(c, "name"), cpus, sctl_fmt_u(sctl_jint(c, "queues")),
+                           busy_pct(c, NULL), sctl_fmt_u(sctl_jint(c, "rounds")),
+                           sctl_fmt_u(sctl_jint(c, "sleeps")), sctl_fmt_u(sctl_jint(c, "wakeups")),
+                           sctl_fmt_u(sctl_jint(c, "kicks")),
+                           sctl_fmt_u(sctl_jint(c, "io_submitted")),
+                           sctl_fmt_u(sctl_jint(c, "io_completed")));
+        }
+    }
+    sctl_table_print(&t);
+}
+
+static void show_guests(json_t *r, json_t *prev, double dt)
+{
+    struct sctl_table t;
+    json_t *g;
+    size_t i;
+    if (prev)
+        sctl_table_init(&t, "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES IOPS "
+                            "BYTES/s KICK/s NOTIFY/s THROTTLED/s");
+    else
+        sctl_table_init(&t,
+                        "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES REQUESTS "
+                        "BYTES KICKS NOTIFIES THROTTLED");
+    json_array_foreach(r, i, g) {
+        json_t *s = json_object_get(g, "sched");
+        const char *dom = sctl_fmt_u(sctl_jint(g, "domid")),
+                   *w = sctl_fmt_u(sctl_jint(g, "weight"));
+        const char *ri = sctl_fmt_setting(sctl_jint(g, "reservation_iops"), false);
+        const char *li = sctl_fmt_setting(sctl_jint(g, "limit_iops"), false);
+        const char *rb = sctl_fmt_setting(sctl_jint(g, "reservation_bps"), true);
+        const char *lb = sctl_fmt_setting(sctl_jint(g, "limit_bps"), true);
+        if (prev) {
+            json_t *p = sctl_find_same(prev, g, "domid");
+            double thr = p ? sctl_rate(s, json_object_get(p, "sched"), "throttled", dt) : 0;
+            sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
+                           sctl_fmt_u(sctl_jint(g, "queues")),
+                           sctl_fmt_h(sctl_rate(g, p, "requests", dt), 0),
+                           sctl_fmt_h(sctl_rate(g, p, "bytes", dt), 1),
+                           sctl_fmt_h(sctl_rate(g, p, "kicks", dt), 0),
+                           sctl_fmt_h(sctl_rate(g, p, "notifies", dt), 0), sctl_fmt_h(thr, 0));
+        } else {
+            sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
+                           sctl_fmt_u(sctl_jint(g, "queues")), sctl_fmt_u(sctl_jint(g, "requests")),
+                           sctl_fmt_h((double)sctl_jint(g, "bytes"), 1),
+                           sctl_fmt_u(sctl_jint(g, "kicks")), sctl_fmt_u(sctl_jint(g, "notifies")),
+                           sctl_fmt_u(sctl_jint(s, "throttled")));
+        }
+    }
+    sctl_table_print(&t);
+}
+
+const struct sctl_view sctl_core_views[] = {
+    { "status", "status", NULL, show_status },
+    { "devices", "devices", NULL, show_devices },
+    { "queues", "queues", NULL, show_queues },
+    { "cores", "cores", NULL, show_cores },
+    { "guests", "guests", NULL, show_guests },
+    { NULL, NULL, NULL, NULL },
+};
+
+/* ---- commands ---- */
+
+int sctl_cmd_set_tenant(const char *path, int argc, char **argv)
+{
+    static const struct {
+        const char *name, *key;
+        bool bytes;
+    } keys[] = {
+        { "weight", "weight", false },
+        { "res_iops", "reservation_iops", false }, { "reservation_iops", "reservation_iops", false },
+        { "lim_iops", "limit_iops", false },       { "limit_iops", "limit_iops", false },
+        { "res_bps", "reservation_bps", true },    { "reservation_bps", "reservation_bps", true },
+        { "lim_bps", "limit_bps", true },          { "limit_bps", "limit_bps", true },
+    };
+    json_int_t domid;
+    if (argc < 2 || sctl_parse_value(argv[0], false, &domid) < 0 ||
+        strpbrk(argv[0], "kKmMgG") || domid >= DOMID_FIRST_RESERVED) {
+        fprintf(stderr, "sidecorectl: set-tenant DOMID key=value...\n");
+        return 2;
+    }
+    json_t *params = json_pack("{s:I}", "domid", domid);
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        size_t k, n = sizeof(keys) / sizeof(keys[0]);
+        for (k = 0; eq && k < n; k++)
+            if (strlen(keys[k].name) == (size_t)(eq - argv[i]) &&
+                strncmp(argv[i], keys[k].name, (size_t)(eq - argv[i])) == 0)
+                break;
+        json_int_t v;
+        if (!eq || k == n || sctl_parse_value(eq + 1, keys[k].bytes, &v) < 0) {
+            fprintf(stderr, "sidecorectl: set-tenant: bad setting '%s' (weight=N, res_iops=N, "
+                    "lim_iops=N, res_bps=N, lim_bps=N)\n", argv[i]);
+            json_decref(params);
+            return 2;
+        }
+        json_object_set_new(params, keys[k].key, json_integer(v));
+    }
+    json_t *r = sctl_call_once(path, "set-tenant", params);
+    json_decref(params);
+    if (!r)
+        return 1;
+    printf("domain %llu: weight %llu, reservation %s IOPS %s/s, limit %s IOPS %s/s "
+           "(- = none)\n",
+           (unsigned long long)sctl_jint(r, "domid"), (unsigned long long)sctl_jint(r, "weight"),
+           sctl_fmt_setting(sctl_jint(r, "reservation_iops"), false),
+           sctl_fmt_setting(sctl_jint(r, "reservation_bps"), true),
+           sctl_fmt_setting(sctl_jint(r, "limit_iops"), false),
+           sctl_fmt_setting(sctl_jint(r, "limit_bps"), true));
+    json_decref(r);
+    return 0;
+}
+
+int sctl_cmd_resize_check(const char *path, int argc, char **argv)
+{
+    if (argc != 1) {
+        fprintf(stderr, "sidecorectl: resize-check DEVICE\n");
+        return 2;
+    }
+    json_t *params = json_pack("{s:o}", "device", sctl_device_ref(argv[0]));
+    json_t *r = sctl_call_once(path, "resize-check", params);
+    json_decref(params);
+    if (!r)
+        return 1;
+    printf("%s: %s\n", sctl_jstr(r, "device"),
+           json_is_true(json_object_get(r, "changed")) ? "new size sent to the frontend"
+                                                       : "size unchanged");
+    json_decref(r);
+    return 0;
+}
+
