@@ -80,6 +80,7 @@ pair() {
     wait_for 20 recv_done "$tag-r"
     SEGS=$(counter "$R" gso_segmented)
     FIXUPS=$(counter "$R" csum_fixups)
+    RDROPS=$(counter "$R" rx_drops)
     RQUEUES=$(net_ctl devices --json 2>/dev/null |
         jget 'scalar @{(grep { $_->{name} eq "vif '"$R"'/0" } @$j)[0]{queues} // []}')
     RQ_RX=$(net_ctl queues --json 2>/dev/null |
@@ -97,72 +98,72 @@ pair() {
               [ "$(nf_field "$tag-r" "\$j->{peer_messages}")" = "$n" ] &&
               [ "$(nf_field "$tag-r" "\$j->{bad} + \$j->{lost} + \$j->{rx_errors}")" = 0 ]'
     [ "$src" = 0 ] && [ "$rrc" = 0 ] ||
-        echo "#   sender: $(head -c 300 "$SIMDIR/$tag-s.err") receiver: $(nf_field "$tag-r" '"msgs $j->{peer_messages} bad $j->{bad} lost $j->{lost} rx_errors $j->{rx_errors}"') $(head -c 300 "$SIMDIR/$tag-r.err")"
+        echo "#   sender: $(head -c 300 "$SIMDIR/$tag-s.err") receiver: $(nf_field "$tag-r" '"msgs $j->{peer_messages} bad $j->{bad} lost $j->{lost} rx_errors $j->{rx_errors}"'), its vif's rx_drops $RDROPS $(head -c 300 "$SIMDIR/$tag-r.err")"
 }
 rx() { nf_field "$1-r" "\$j->{$2}"; }
 neg() { nf_field "$1" "\$j->{negotiated}{$2} ? 1 : 0"; }
 
 run_features() {
     # ---- sg and GSO ----
-    pair gso4 200 "--size 8000 --flows 4" ""
+    pair gso4 200 "--size 8000 --flows 4 --rate 2000" ""
     is "$mode: gso4: both negotiated sg and GSO" \
         "$(neg gso4-s sg)$(neg gso4-s gso_tcpv4)$(neg gso4-r sg)$(neg gso4-r gso_tcpv4)" 1111
     is "$mode: gso4: the receiver got GSO frames as they were sent" "$(rx gso4 rx_gso)" 200
     is "$mode: gso4: ... nothing segmented" "$SEGS" 0
     is "$mode: gso4: sidecorectl: the receiver takes sg and GSO" "$RF_SG$RF_GSO4$RF_GSO6" 111
 
-    pair nogso 200 "--size 8000 --flows 4" "--no-gso"
+    pair nogso 200 "--size 8000 --flows 4 --rate 2000" "--no-gso"
     is "$mode: nogso: the receiver did not negotiate GSO" "$(neg nogso-r gso_tcpv4)$RF_GSO4" 00
     is "$mode: nogso: ... got no GSO frame" "$(rx nogso rx_gso)" 0
     ok "$mode: nogso: ... the backend segmented them ($SEGS)" test "${SEGS:-0}" -ge 200
     ok "$mode: nogso: ... into MSS-sized frames ($(rx nogso received) for 200)" \
         test "$(rx nogso received)" -ge 1000
 
-    pair nosg 200 "--size 8000 --flows 4" "--no-sg"
+    pair nosg 200 "--size 8000 --flows 4 --rate 2000" "--no-sg"
     is "$mode: nosg: the receiver did not negotiate sg" "$(neg nosg-r sg)$RF_SG" 00
     is "$mode: nosg: ... got no GSO frame" "$(rx nosg rx_gso)" 0
     ok "$mode: nosg: ... the backend segmented them ($SEGS)" test "${SEGS:-0}" -ge 200
 
-    pair sendnosg 200 "--size 1514 --no-sg" ""
+    pair sendnosg 200 "--size 1514 --no-sg --rate 5000" ""
     is "$mode: sender without sg: negotiated so" "$(neg sendnosg-s sg)" 0
 
-    pair gso6 200 "--size 8000 --flows 4 --ipv6" ""
+    pair gso6 200 "--size 8000 --flows 4 --ipv6 --rate 2000" ""
     is "$mode: gso6: TCPv6 GSO frames arrive as GSO" "$(rx gso6 rx_gso)" 200
-    pair nogso6 200 "--size 8000 --flows 4 --ipv6" "--no-gso"
+    pair nogso6 200 "--size 8000 --flows 4 --ipv6 --rate 2000" "--no-gso"
     ok "$mode: nogso6: ... segmented by the backend ($SEGS)" test "${SEGS:-0}" -ge 200
     is "$mode: nogso6: ... no GSO frame" "$(rx nogso6 rx_gso)" 0
 
     # ---- checksum offload ----
-    pair csum 400 "--size 1000 --flows 4" ""
+    pair csum 400 "--size 1000 --flows 4 --rate 5000" ""
     is "$mode: csum: partial checksums arrive partial" "$(rx csum rx_csum_blank)" 400
     is "$mode: csum: ... none completed by the backend" "$FIXUPS" 0
-    pair nocsum 400 "--size 1000 --flows 4" "--no-csum-offload"
+    pair nocsum 400 "--size 1000 --flows 4 --rate 5000" "--no-csum-offload"
     is "$mode: nocsum: the receiver did not negotiate checksum offload" \
         "$(neg nocsum-r csum_offload)$RF_CSUM" 00
     is "$mode: nocsum: ... got no partial checksum" "$(rx nocsum rx_csum_blank)" 0
     ok "$mode: nocsum: ... the backend completed them ($FIXUPS)" test "${FIXUPS:-0}" -ge 400
-    pair sendnocsum 400 "--size 1000 --flows 4 --no-csum-offload" ""
+    pair sendnocsum 400 "--size 1000 --flows 4 --no-csum-offload --rate 5000" ""
     is "$mode: sender without checksum offload: complete checksums arrive" \
         "$(rx sendnocsum rx_csum_blank)" 0
-    pair csum6 400 "--size 1000 --flows 4 --ipv6" ""
+    pair csum6 400 "--size 1000 --flows 4 --ipv6 --rate 5000" ""
     is "$mode: csum6: partial IPv6 checksums arrive partial" "$(rx csum6 rx_csum_blank)" 400
-    pair nocsum6 400 "--size 1000 --flows 4 --ipv6" "--no-ipv6-csum-offload"
+    pair nocsum6 400 "--size 1000 --flows 4 --ipv6 --rate 5000" "--no-ipv6-csum-offload"
     is "$mode: nocsum6: IPv6 offload off, IPv4 on" "$(neg nocsum6-r ipv6_csum_offload)$RF_CSUM6$RF_CSUM" 001
     is "$mode: nocsum6: ... got no partial checksum" "$(rx nocsum6 rx_csum_blank)" 0
     ok "$mode: nocsum6: ... the backend completed them ($FIXUPS)" test "${FIXUPS:-0}" -ge 400
-    pair gso6nocsum6 200 "--size 8000 --flows 4 --ipv6" "--no-ipv6-csum-offload"
+    pair gso6nocsum6 200 "--size 8000 --flows 4 --ipv6 --rate 2000" "--no-ipv6-csum-offload"
     ok "$mode: gso6 to no IPv6 checksum offload: segmented and completed ($SEGS, $FIXUPS)" \
         eval '[ "${SEGS:-0}" -ge 200 ] && [ "$(rx gso6nocsum6 rx_csum_blank)" = 0 ]'
 
     # ---- event channels and notifications ----
-    pair nosplit 400 "--size 1000 --no-split-evtchn" "--no-split-evtchn"
+    pair nosplit 400 "--size 1000 --no-split-evtchn --rate 5000" "--no-split-evtchn"
     is "$mode: nosplit: one event channel per queue on both" \
         "$(neg nosplit-s split_evtchn)$(neg nosplit-r split_evtchn)$RF_SPLIT" 000
-    pair split 400 "--size 1000" ""
+    pair split 400 "--size 1000 --rate 5000" ""
     is "$mode: split: two event channels per queue" "$(neg split-r split_evtchn)$RF_SPLIT" 11
-    pair norxnotify 450 "--size 1000 --flows 4" "--no-rx-notify"
+    pair norxnotify 300 "--size 1000 --flows 4" "--no-rx-notify"
     is "$mode: norxnotify: the receiver does not kick for rx buffers" "$RF_NOTIFY" 0
-    # (450 frames at once: more than its 256 buffers, so the backend waits
+    # (300 frames at once: more than its 256 buffers, so the backend waits
     # for buffers no kick announces)
 
     # ---- multi-queue ----
@@ -186,9 +187,9 @@ for mode in poll event; do
         run_features
 
         # ---- xdp-headroom ----
-        pair xdp 400 "--size 3500" "--xdp-headroom 512"
+        pair xdp 400 "--size 3500 --rate 5000" "--xdp-headroom 512"
         is "$mode: xdp: 512 bytes of headroom negotiated" "$(neg xdp-r xdp_headroom)$RF_XDP" "1512"
-        pair xdpgso 200 "--size 8000" "--xdp-headroom 2000"
+        pair xdpgso 200 "--size 8000 --rate 2000" "--xdp-headroom 2000"
         is "$mode: xdp: GSO frames after 2000 bytes of headroom" "$(rx xdpgso rx_gso)" 200
 
         # ---- multicast control ----
@@ -260,12 +261,12 @@ for mode in poll event; do
             test "${rb:-0}" -le 4000000
     else
         # Event mode: sleeping and waking is where these differ.
-        pair nogso 200 "--size 8000 --flows 4" "--no-gso"
+        pair nogso 200 "--size 8000 --flows 4 --rate 2000" "--no-gso"
         ok "$mode: nogso: segmented ($SEGS)" test "${SEGS:-0}" -ge 200
-        pair nocsum 400 "--size 1000 --flows 4" "--no-csum-offload"
+        pair nocsum 400 "--size 1000 --flows 4 --rate 5000" "--no-csum-offload"
         ok "$mode: nocsum: completed ($FIXUPS)" test "${FIXUPS:-0}" -ge 400
-        pair nosplit 400 "--size 1000 --no-split-evtchn" "--no-split-evtchn"
-        pair norxnotify 450 "--size 1000 --flows 4" "--no-rx-notify"
+        pair nosplit 400 "--size 1000 --no-split-evtchn --rate 5000" "--no-split-evtchn"
+        pair norxnotify 300 "--size 1000 --flows 4" "--no-rx-notify"
         pair mq4 450 "--size 1000 --flows 32 --queues 4 --rate 2000" "--queues 4"
         is "$mode: mq4: 4 queues" "$RQUEUES" 4
     fi
