@@ -6,7 +6,7 @@
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
-#   make rig-smoke  its CI scenario only (blk-basic); make rig-bench: vs xen-blkback
+#   make rig-smoke  its CI scenarios (blk-basic, net-basic); make rig-bench: vs xen-blkback
 #   make CC=clang   the same with clang
 #
 # Sources are found by directory, so adding a file needs no edit here:
@@ -185,7 +185,7 @@ rig-test: deps
 # The CI smoke: one boot, a DomU per mode, its disk connected, verified I/O.
 rig-smoke: deps
 	$(MAKE) all
-	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh
+	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh tests/rig/scenarios/net-basic.sh
 
 # sidecored (poll, event) vs Linux xen-blkback, one boot (docs/benchmarks.md).
 rig-bench: deps

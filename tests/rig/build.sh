@@ -4,7 +4,8 @@
 # loader), vmlinuz (Debian's 6.1 kernel, Dom0 and PV DomU), dom0.img (a
 # debootstrap minbase root with the Xen tools, as ext4), initrd-dom0.cpio.gz
 # (busybox: load virtio/ext4, mount dom0.img, switch_root to /sbin/rig-init),
-# and busybox + the blkfront modules for the DomU initramfs that boot.sh packs.
+# and busybox + the blkfront/netfront modules for the DomU initramfs that boot.sh
+# packs.
 # Reused when $RIG_CACHE/stamp matches this script's inputs; rebuilt otherwise
 # (or with --force).  Needs root (debootstrap, chroot).  Exit 0 or 1.
 set -eu
@@ -18,8 +19,10 @@ FORCE=0
 # too, same libxen 4.17 sonames) and handed to Dom0 with each boot.
 # fio and e2fsprogs also serve the DomUs: the rig's guests mount a read-only
 # copy of this root as their tools disk (domu-init.sh).  qemu-system-xen is
-# QEMU's qdisk backend, for the side-by-side comparison (bench/).
-DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iproute2,kmod,busybox,e2fsprogs,procps,util-linux,fio,qemu-system-xen"
+# QEMU's qdisk backend, for the side-by-side comparison (bench/).  iperf3,
+# ping, ethtool and nc are for the net scenarios, in Dom0 and (through the
+# tools disk) in the DomUs; iproute2 makes Dom0's bridge.
+DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iproute2,kmod,busybox,e2fsprogs,procps,util-linux,fio,qemu-system-xen,iperf3,iputils-ping,ethtool,netcat-openbsd"
 HOST_PKGS="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod"
 DOM0_IMG_MB=${RIG_DOM0_IMG_MB:-2048}
 
@@ -87,7 +90,8 @@ pack_busybox_tree() { # dir, modules...
     mkdir -p "$d/bin" "$d/sbin" "$d/dev" "$d/proc" "$d/sys" "$d/mods" "$d/newroot" "$d/tmp"
     cp /bin/busybox "$d/bin/busybox"
     for a in sh mount umount insmod switch_root mkdir cat echo sleep poweroff dd sha256sum \
-             ls grep sed awk head tail wc cmp tr stat blockdev mknod chroot cp rm dmesg sync; do
+             ls grep sed awk head tail wc cmp tr stat blockdev mknod chroot cp rm dmesg sync \
+             ip timeout; do
         ln -sf busybox "$d/bin/$a"
     done
     : >"$d/mods/order"
@@ -116,9 +120,10 @@ EOF
 chmod +x "$ird/init"
 (cd "$ird" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd-dom0.cpio.gz"
 
-# The DomU side: busybox, the blkfront and ext4 modules; boot.sh adds the init script.
+# The DomU side: busybox, the blkfront, netfront and ext4 modules; boot.sh adds
+# the init script.
 log "DomU initramfs tree"
-pack_busybox_tree "$work/domu-tree" xen-blkfront ext4
+pack_busybox_tree "$work/domu-tree" xen-blkfront xen-netfront ext4
 
 log "Dom0 image"
 install -m 0755 "$RIG_DIR/dom0-init.sh" "$root/sbin/rig-init"

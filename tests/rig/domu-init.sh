@@ -22,6 +22,16 @@
 # Then powers the domain off.
 # rig_role=dd makes this domain the rig's driver domain instead: xvda is its
 # root (a writable copy of Dom0's), and /rig-dd/dd-init.sh takes over as PID 1.
+# rig_role=net makes it a network guest (net scenarios): it needs only the
+# tools disk xvdb (mounted at /tools), loads xen-netfront, waits for eth0,
+# gives it rig_ip=ADDR/LEN and reports
+#   tools 1|0 / eth0 MAC|none / net-ready
+# then runs what Dom0 asks for: Dom0 writes "SEQ BOUND COMMAND" to the
+# domain's data/rig-cmd (lib.sh's rig_guest), the guest runs COMMAND with sh
+# in the /tools chroot for at most BOUND seconds and answers
+#   DOMU-OUT SEQ| line...      its output
+#   DOMU-RESULT cmd SEQ STATUS its exit status
+# COMMAND "poweroff" ends the domain (DOMU-RESULT done first).
 export PATH=/bin:/sbin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -38,7 +48,7 @@ for m in $(cat /mods/order); do
     insmod /mods/$m $args
 done
 
-mb=16; skip=0; rounds=0; hotplug=0; fs=0; fio=0; bench=0; role=guest
+net_ip=""; mb=16; skip=0; rounds=0; hotplug=0; fs=0; fio=0; bench=0; role=guest
 for a in $(cat /proc/cmdline); do
     case $a in
     rig_mb=*) mb=${a#rig_mb=} ;;
@@ -49,6 +59,7 @@ for a in $(cat /proc/cmdline); do
     rig_fio=*) fio=${a#rig_fio=} ;;
     rig_bench=*) bench=${a#rig_bench=} ;;
     rig_role=*) role=${a#rig_role=} ;;
+    rig_ip=*) net_ip=${a#rig_ip=} ;;
     esac
 done
 
@@ -69,13 +80,10 @@ if [ "$role" = dd ]; then
     poweroff -f
 fi
 
-if ! wait_disk xvda; then
-    echo "DOMU-RESULT size none"
-    echo "DOMU-RESULT done"
-    poweroff -f
-fi
-tools=0
-if [ "$fs$fio$bench" != 000 ]; then
+# The tools disk xvdb at /tools, with /dev, /proc, /sys and a /tmp in it;
+# sets tools=1 when it is there.
+mount_tools() {
+    tools=0
     mkdir -p /tools
     if wait_disk xvdb && mount -t ext4 -o ro,noload /dev/xvdb /tools; then
         mount -o bind /dev /tools/dev
@@ -84,6 +92,58 @@ if [ "$fs$fio$bench" != 000 ]; then
         mount -t tmpfs tmpfs /tools/tmp
         tools=1
     fi
+}
+
+# The network guest (rig_role=net): see the head of this file.  Commands poll
+# xenstore every 0.3 s (xenstore-read from the tools disk): no xenstore
+# watch, so that nothing waits on a connection that a backend restart or a
+# vif's hot-unplug could disturb.
+net_guest() {
+    mount_tools
+    echo "DOMU-RESULT tools $tools"
+    i=0
+    while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "DOMU-RESULT eth0 $(cat /sys/class/net/eth0/address 2>/dev/null || echo none)"
+    ip link set lo up
+    if [ -e /sys/class/net/eth0 ] && [ -n "$net_ip" ]; then
+        ip addr add "$net_ip" dev eth0
+        ip link set eth0 up
+    fi
+    echo "DOMU-RESULT net-ready"
+    [ $tools = 1 ] || { echo "DOMU-RESULT done"; poweroff -f; }
+    last=""
+    while :; do
+        c=$(chroot /tools /usr/bin/xenstore-read -R data/rig-cmd 2>/dev/null | tr -d '\r')
+        seq=${c%% *}
+        if [ -z "$c" ] || [ "$seq" = "$last" ]; then sleep 0.3; continue; fi
+        last=$seq
+        c=${c#* }
+        bound=${c%% *}
+        cmd=${c#* }
+        if [ "$cmd" = poweroff ]; then
+            echo "DOMU-RESULT cmd $seq 0"
+            break
+        fi
+        timeout -s KILL "$bound" chroot /tools /usr/bin/env PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            /bin/sh -c "$cmd" </dev/null >/tmp/cmd.out 2>&1
+        rc=$?
+        sed "s/^/DOMU-OUT $seq| /" /tmp/cmd.out
+        echo "DOMU-RESULT cmd $seq $rc"
+    done
+    umount /tools/tmp /tools/sys /tools/proc /tools/dev /tools 2>/dev/null
+    echo "DOMU-RESULT done"
+    poweroff -f
+}
+[ "$role" = net ] && net_guest
+
+if ! wait_disk xvda; then
+    echo "DOMU-RESULT size none"
+    echo "DOMU-RESULT done"
+    poweroff -f
+fi
+tools=0
+if [ "$fs$fio$bench" != 000 ]; then
+    mount_tools
     echo "DOMU-RESULT tools $tools"
     echo "DOMU-RESULT tools-ro $(cat /sys/block/xvdb/ro 2>/dev/null)"
 fi

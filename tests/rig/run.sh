@@ -5,13 +5,14 @@
 # lines from the serial log) plus, per scenario, that Dom0 came up and that the
 # boot ended cleanly.  Serial logs are kept in $RIG_LOGS (default /tmp/rig-logs).
 # Needs root and the host build of sidecored (build/bin, or $SC_BUILD/bin).
-# Time bounds: each boot $RIG_BOOT_TIMEOUT s (default 600); the build has its own
-# bound of 900 s.  Exit 0 when every check passed, 1 otherwise.
+# Time bounds: each boot $RIG_BOOT_TIMEOUT s when set, else the scenario's own
+# "# rig-boot-timeout: SECONDS" line, else 600; the build has its own bound of
+# 900 s.  Exit 0 when every check passed, 1 otherwise.
 set -u
 
 RIG_DIR=$(cd "$(dirname "$0")" && pwd)
 RIG_LOGS=${RIG_LOGS:-/tmp/rig-logs}
-export RIG_BOOT_TIMEOUT=${RIG_BOOT_TIMEOUT:-600}
+BOOT_TIMEOUT_SET=${RIG_BOOT_TIMEOUT:-}
 
 n=0
 failed=0
@@ -35,6 +36,9 @@ mkdir -p "$RIG_LOGS"
 for s in $scenarios; do
     name=$(basename "$s" .sh)
     log="$RIG_LOGS/$name.serial"
+    own=$(sed -n 's/^# rig-boot-timeout: *\([0-9][0-9]*\).*/\1/p' "$s" | head -n1)
+    RIG_BOOT_TIMEOUT=${BOOT_TIMEOUT_SET:-${own:-600}}
+    export RIG_BOOT_TIMEOUT
     t1=$(date +%s)
     "$RIG_DIR/boot.sh" "$s" "$log" >&2
     boot_rc=$?
