@@ -63,19 +63,10 @@ net_setup() {
         in_ns "$NS_H" ip link set "${NET_TAG}v1" up
 }
 
-# sidecored inside $NS_D; `ip netns exec` execs it, so $! is the daemon.
+# sidecored inside $NS_D (`ip netns exec` execs it: $! is the daemon).
 net_sc_start() {
-    rm -f "$SIMDIR/sc-ready"
-    ip netns exec "$NS_D" "$SIDECORED" --ctl "$SIMDIR/ctl.sock" "$@" \
-        3>"$SIMDIR/sc-ready" --ready-fd 3 2>>"$SIMDIR/sidecored.log" &
-    SC_PID=$!
-    local _
-    for _ in $(seq 1 200); do
-        grep -q ready "$SIMDIR/sc-ready" 2>/dev/null && return 0
-        kill -0 "$SC_PID" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
+    SC_LAUNCH=(ip netns exec "$NS_D")
+    sc_start --ctl "$SIMDIR/ctl.sock" "$@"
 }
 
 vif_add() {
