@@ -37,9 +37,12 @@ vif_add "$F" 00:16:3e:00:03:0f scsw0
 vif_add "$T" 00:16:3e:00:03:02 br0
 A_MAC=00:16:3e:00:03:0a H_MAC=00:16:3e:00:03:01
 
+a_drops() { echo "rx $(vif_traffic "$A" rx_drops) tx $(vif_traffic "$A" tx_drops)"; }
+
 # The good pair's traffic for the length of one attack: started before it,
 # checked after it.
 good_start() {
+    A_DROPS0=$(a_drops)
     nf_bg "good-$1" "$B" --mode gen --dst-mac "$A_MAC" --size 1000 --flows 4 \
         --rate 1000 --seconds 1 --linger-ms 500 --expect-echo
     GOOD_PID=$NF_PID
@@ -51,7 +54,8 @@ good_check() {
     ok "$mode: $1: the good pair's traffic meanwhile: all echoed and verified (exit $rc)" \
         eval '[ "$rc" = 0 ] && [ "$(nf_field "$f" "\$j->{lost} + \$j->{bad}")" = 0 ] &&
               [ "$(nf_field "$f" "\$j->{echoes}")" -gt 300 ]'
-    [ "$rc" = 0 ] || echo "#   $(nf_field "$f" '"sent $j->{sent} echoes $j->{echoes} lost $j->{lost} bad $j->{bad} ooo $j->{out_of_order} tx_errors $j->{tx_errors} rx_errors $j->{rx_errors} busy $j->{grant_busy} bad_rsp $j->{bad_responses}"') $(head -3 "$SIMDIR/$f.err")"
+    [ "$rc" = 0 ] || echo "#   the echoing guest's vif drops: $A_DROPS0 -> $(a_drops);" \
+        "$(nf_field "$f" '"sent $j->{sent} echoes $j->{echoes} lost $j->{lost} bad $j->{bad} ooo $j->{out_of_order} tx_errors $j->{tx_errors} rx_errors $j->{rx_errors} busy $j->{grant_busy} bad_rsp $j->{bad_responses}"') $(head -3 "$SIMDIR/$f.err")"
     ok "$mode: $1: ... the echoing guest's vif still Connected, sidecored up" \
         eval 'vif_state_is "$A" 4 && sc_alive'
 }
