@@ -198,6 +198,14 @@ int net_tx_fetch(struct net_txr *r, struct net_tx_pkt *p)
         (p->gso.u.gso.size == 0 || (p->gso.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
                                     p->gso.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)))
         p->drop = NET_TX_DROP_GSO;
+    /* its place in the answer window (a packet takes a slot at least, so
+     * a ring's worth of packets in flight fits) */
+    p->seq = r->fetched++;
+    struct net_tx_answer *a = &r->window[p->seq % NET_TX_RING_SIZE];
+    a->done = false;
+    a->nslots = p->nslots;
+    memcpy(a->id, p->id, sizeof(p->id[0]) * p->nslots);
+    memcpy(a->is_extra, p->is_extra, sizeof(p->is_extra[0]) * p->nslots);
     return 1;
 }
 
@@ -212,11 +220,26 @@ int net_tx_peek_len(const struct net_txr *r)
 
 void net_tx_respond(struct net_txr *r, const struct net_tx_pkt *p, int16_t status)
 {
-    for (unsigned i = 0; i < p->nslots && r->nstaged < NET_TX_RING_SIZE; i++)
-        r->staged[r->nstaged++] = (netif_tx_response_t){
-            .id = p->id[i],
-            .status = p->is_extra[i] ? NETIF_RSP_NULL : status,
-        };
+    if ((uint32_t)(p->seq - r->answered) >= NET_TX_RING_SIZE)
+        return; /* not one of ours in flight (answered already) */
+    struct net_tx_answer *a = &r->window[p->seq % NET_TX_RING_SIZE];
+    if (a->done)
+        return; /* answered already, waiting for its turn */
+    a->done = true;
+    a->status = status;
+    /* stage the answers whose turn it is */
+    while (r->answered != r->fetched) {
+        a = &r->window[r->answered % NET_TX_RING_SIZE];
+        if (!a->done)
+            break;
+        for (unsigned i = 0; i < a->nslots && r->nstaged < NET_TX_RING_SIZE; i++)
+            r->staged[r->nstaged++] = (netif_tx_response_t){
+                .id = a->id[i],
+                .status = a->is_extra[i] ? NETIF_RSP_NULL : a->status,
+            };
+        a->done = false;
+        r->answered++;
+    }
 }
 
 /* ---- rx ---- */

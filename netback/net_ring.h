@@ -72,6 +72,7 @@ struct net_tx_frag {
 /* One packet as fetched: private copies only. */
 struct net_tx_pkt {
     uint16_t nslots;         /* ring slots consumed: requests and extras */
+    uint32_t seq;            /* its place in fetch order (net_tx_respond's window) */
     uint16_t nfrags;         /* frag[0..nfrags) */
     uint16_t flags;          /* NETTXF_* of the first request */
     uint16_t len;            /* the packet's length (the first request's size) */
@@ -92,12 +93,24 @@ struct net_tx_pkt {
  * request, so a daemon killed between two pushes leaves rings the next one
  * can continue from rsp_prod (it fetches those requests again) — save the
  * few instructions between writing the slots and publishing them. */
+/* A fetched packet's answer, held until every packet fetched before it is
+ * answered too (net_tx_respond). */
+struct net_tx_answer {
+    bool done;
+    int16_t status;
+    uint16_t nslots;
+    uint16_t id[NET_TX_FATAL_SLOTS + NET_TX_MAX_EXTRAS];
+    bool is_extra[NET_TX_FATAL_SLOTS + NET_TX_MAX_EXTRAS];
+};
+
 struct net_txr {
     netif_tx_back_ring_t back;
     bool broken;             /* sticky after -EPROTO */
     const char *why;         /* what broke it (static string) */
     unsigned nstaged;
     netif_tx_response_t staged[NET_TX_RING_SIZE];
+    uint32_t fetched, answered; /* packets: fetch sequence, answers staged (in order) */
+    struct net_tx_answer window[NET_TX_RING_SIZE]; /* by seq % size */
 };
 
 struct net_rxr {
@@ -125,8 +138,14 @@ int net_tx_fetch(struct net_txr *r, struct net_tx_pkt *p);
  * committing to anything: for admission only, the fetch re-reads it), or
  * -1 when no request waits. */
 int net_tx_peek_len(const struct net_txr *r);
-/* Answers (stages the responses of) every slot of p with `status`
- * (NETIF_RSP_OKAY, _ERROR, _DROPPED); the extras with NETIF_RSP_NULL. */
+/* Answers every slot of p with `status` (NETIF_RSP_OKAY, _ERROR,
+ * _DROPPED); the extras with NETIF_RSP_NULL.  Answers are staged in fetch
+ * order: one given early (a frame sent at once while an earlier one is
+ * still at a receiver of the switch) waits for the earlier ones, so the
+ * published responses always answer a prefix of the consumed requests,
+ * and a restart at rsp_prod neither answers a request twice nor loses one
+ * (netif.h lets responses come in any order; Linux netfront tolerates it,
+ * but only ring order survives a crash). */
 void net_tx_respond(struct net_txr *r, const struct net_tx_pkt *p, int16_t status);
 
 /* Consumes one rx request: its id and grant.  Call only when

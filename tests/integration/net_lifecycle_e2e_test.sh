@@ -66,6 +66,22 @@ gen_ok() {
     return 1
 }
 
+# Across a SIGKILL a frame may arrive twice: requests consumed and sent
+# but not yet answered are fetched and sent again by the next daemon (the
+# rings only record what was answered), as a NIC reset may resend.  What
+# must not happen: an error answer, a bad frame, a response the frontend
+# cannot match (its ring broken: simnetfront says "Protocol error").
+gen_ok_kill() {
+    local f=$1 rc=$2
+    if [ "$rc" -le 1 ] &&
+        [ "$(nf_field "$f" '$j->{bad} + $j->{tx_errors} + $j->{rx_errors}')" = 0 ] &&
+        ! grep -q "Protocol error" "$SIMDIR/$f.err"; then
+        return 0
+    fi
+    echo "#   $f: exit $rc, $(nf_field "$f" '"sent $j->{sent} echoes $j->{echoes} lost $j->{lost} bad $j->{bad} ooo $j->{out_of_order} tx_errors $j->{tx_errors} rx_errors $j->{rx_errors}"') $(head -2 "$SIMDIR/$f.err")"
+    return 1
+}
+
 # After a restart: the TAP vif in its bridge again, carrying traffic (the
 # transfers only when it is: they would wait out TCP's timeouts).
 tap_back() {
@@ -234,8 +250,8 @@ for mode in poll event; do
 
     # ---- sidecored killed (SIGKILL) under traffic, three times ----
     # A kill lands anywhere: between a response written into the ring and
-    # its publication too.  The next daemon must neither fail nor repeat
-    # a request of the ones in flight.
+    # its publication too.  The next daemon must not fail, answer a request
+    # twice or lose one (a frame it sends twice is allowed: gen_ok_kill).
     gen_bg "kill-$mode" --rate 3000 --seconds 4 --max-lost 3000
     for k in 1 2 3; do
         sleep "0.$((RANDOM % 5 + 5))"
@@ -246,8 +262,8 @@ for mode in poll event; do
             wait_for 5 eval 'vif_dev_is "$A" Connected && vif_dev_is "$B" Connected && vif_dev_is "$T" Connected'
     done
     nf_wait "$GEN_PID"
-    ok "$mode: SIGKILL: the generator's run ends clean across the kills (no error answer, no bad, repeated or reordered frame)" \
-        gen_ok "kill-$mode" $?
+    ok "$mode: SIGKILL: the generator's run ends clean across the kills (no error answer, no bad frame, no broken ring)" \
+        gen_ok_kill "kill-$mode" $?
     echoes=$(nf_field "kill-$mode" '$j->{echoes}')
     ok "$mode: SIGKILL: ... its traffic resumed after them ($echoes of 12000 echoed, lost $(nf_field "kill-$mode" '$j->{lost}'))" \
         test "${echoes:-0}" -ge 6000

@@ -958,6 +958,39 @@ static void test_restart(void **state)
     txf_fini(&t);
 }
 
+/* Answers are published in fetch order: one given early waits for the
+ * earlier packets, so what is published always answers a prefix of the
+ * consumed requests (what a restart at rsp_prod needs). */
+static void test_answer_order(void **state)
+{
+    (void)state;
+    struct txf t;
+    txf_init(&t);
+    struct net_txr r;
+    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    for (unsigned i = 0; i < 3; i++)
+        txf_req(&t, 10 + i, 0, 0, (uint16_t)(7 + i), 60);
+    txf_publish(&t);
+    struct net_tx_pkt p[3];
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(fetch(&r, &p[i]), 1);
+    net_tx_respond(&r, &p[2], NETIF_RSP_OKAY);
+    net_tx_respond(&r, &p[1], NETIF_RSP_ERROR);
+    net_txr_push(&r);
+    assert_int_equal(t.s->rsp_prod, 0); /* the first is still out */
+    net_tx_respond(&r, &p[1], NETIF_RSP_OKAY); /* twice: ignored */
+    net_tx_respond(&r, &p[0], NETIF_RSP_OKAY);
+    net_txr_push(&r);
+    assert_int_equal(t.s->rsp_prod, 3);
+    for (unsigned i = 0; i < 3; i++)
+        assert_int_equal(RING_GET_RESPONSE(&t.f, i)->id, 7 + i);
+    assert_int_equal(RING_GET_RESPONSE(&t.f, 1)->status, NETIF_RSP_ERROR);
+    net_tx_respond(&r, &p[0], NETIF_RSP_OKAY); /* long answered: ignored */
+    net_txr_push(&r);
+    assert_int_equal(t.s->rsp_prod, 3);
+    txf_fini(&t);
+}
+
 /* ------------------------------------------------------------ notify and re-arm */
 
 static void test_tx_push_notify(void **state)
@@ -1413,6 +1446,7 @@ int main(void)
         cmocka_unit_test(test_wrap),
         cmocka_unit_test(test_peek_len),
         cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_answer_order),
         cmocka_unit_test(test_tx_push_notify),
         cmocka_unit_test(test_tx_final_check),
         cmocka_unit_test(test_rx_take_put),
