@@ -6,7 +6,7 @@
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
-#   make rig-smoke  its CI scenario only (blk-basic); make rig-bench: vs xen-blkback
+#   make rig-smoke  its CI scenarios (blk-basic, net-basic); make rig-bench: vs xen-blkback
 #   make CC=clang   the same with clang
 #
 # Sources are found by directory, so adding a file needs no edit here:
@@ -60,15 +60,18 @@ TEST_SH        := $(wildcard tests/integration/*_test.sh)
 ifneq ($(SAN),)
 # The bench smoke test keeps `make bench` from rotting; it measures nothing
 # under a sanitizer, so it runs in the plain flavour only.
-TEST_SH := $(filter-out %blkbench_smoke_test.sh,$(TEST_SH))
+TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh,$(TEST_SH))
 endif
 ifeq ($(SAN),tsan)
 # ThreadSanitizer covers the threaded parts: every C test, and the daemon
-# under real traffic (sidecored_test, blk_e2e_test, blk_hung_store_e2e_test).
+# under real traffic (sidecored_test, blk_e2e_test, blk_hung_store_e2e_test,
+# net_e2e_test: the switch's hand-overs between cores).
 # The long scenario tests run in the other two flavours: TSan's slowdown
 # turns their time bounds (64 guests connecting, fio through FUSE) into noise.
 TEST_SH := $(filter-out %blk_scale_e2e_test.sh %blk_fuse_test.sh \
-                        %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh,$(TEST_SH))
+                        %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh \
+                        %net_lifecycle_e2e_test.sh %net_hostile_e2e_test.sh \
+                        %net_features_e2e_test.sh,$(TEST_SH))
 endif
 PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/bench/*.c tools/*.c)
 

@@ -12,6 +12,10 @@
 #ifndef SC_NET_PORT_H
 #define SC_NET_PORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "net_hash.h"
 #include "net_xfer.h"
 #include "netback.h"
@@ -27,8 +31,57 @@ struct net_port {
     const struct net_hash *hash;             /* the vif's steering (control ring), or NULL */
 };
 
+static inline uint32_t net_fnv(uint32_t h, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 16777619u;
+    return h;
+}
+
+/* FNV-1a's low bits are the xor of its input's low bits (two ports moving
+ * together cancel out): mixed before a modulo picks a queue. */
+static inline uint32_t net_hash_mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    return h ^ (h >> 16);
+}
+
+/* A flow's hash from the first len bytes of a frame: IP addresses and TCP
+ * or UDP ports when it has them (so one guest's flows spread over a vif's
+ * queues, as Linux's flow hash does), else the MAC addresses. */
+static inline uint32_t net_flow_hash(const uint8_t *hdr, size_t len)
+{
+    uint32_t h = 2166136261u;
+    size_t l3 = 14;
+    if (len >= 18 && hdr[12] == 0x81 && hdr[13] == 0x00)
+        l3 = 18;
+    if (len < l3)
+        return net_fnv(h, hdr, len < 12 ? len : 12);
+    uint16_t type = (uint16_t)(hdr[l3 - 2] << 8 | hdr[l3 - 1]);
+    if (type == 0x0800 && len >= l3 + 20) {
+        size_t ihl = (size_t)(hdr[l3] & 15) * 4;
+        h = net_fnv(h, hdr + l3 + 12, 8);
+        bool fragment = (hdr[l3 + 6] & 0x3f) || hdr[l3 + 7];
+        uint8_t proto = hdr[l3 + 9];
+        if ((proto == 6 || proto == 17) && !fragment && ihl >= 20 && len >= l3 + ihl + 4)
+            h = net_fnv(h, hdr + l3 + ihl, 4);
+        return h;
+    }
+    if (type == 0x86dd && len >= l3 + 40) {
+        h = net_fnv(h, hdr + l3 + 8, 32);
+        uint8_t next = hdr[l3 + 6];
+        if ((next == 6 || next == 17) && len >= l3 + 44)
+            h = net_fnv(h, hdr + l3 + 40, 4);
+        return h;
+    }
+    return net_fnv(h, hdr, 12);
+}
+
 /* The endpoint of p for a frame starting with `hdr` (len bytes of it): the
- * queue the vif's hash settings map it to, else one by MAC addresses. */
+ * queue the vif's hash settings map it to, else one by its flow. */
 static inline struct net_xport *net_port_pick(const struct net_port *p, const uint8_t *hdr,
                                               size_t len)
 {
@@ -36,10 +89,7 @@ static inline struct net_xport *net_port_pick(const struct net_port *p, const ui
     uint8_t type;
     if (p->hash && net_hash_frame(p->hash, hdr, len, &h, &type))
         return p->xports[net_hash_queue(p->hash, h, p->nqueues)];
-    h = 2166136261u;
-    for (unsigned i = 0; i < 12; i++)
-        h = (h ^ hdr[i]) * 16777619u;
-    return p->xports[h % p->nqueues];
+    return p->xports[net_hash_mix(net_flow_hash(hdr, len)) % p->nqueues];
 }
 
 #endif

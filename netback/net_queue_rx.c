@@ -33,12 +33,14 @@ static uint32_t frame_slots(const struct net_queue *q, uint32_t len)
     return n <= NET_TX_FATAL_SLOTS ? n : NO_FIT; /* what netfront accepts at most */
 }
 
+/* A GSO frame comes with a partial checksum: the frontend must take both
+ * (for IPv6, feature-ipv6-csum-offload). */
 bool netq_takes_gso(const struct net_queue *q, uint8_t gso_type)
 {
     if (!q->feat.sg || !q->feat.csum)
         return false;
     return (gso_type == NET_GSO_TCPV4 && q->feat.gso_tcpv4) ||
-           (gso_type == NET_GSO_TCPV6 && q->feat.gso_tcpv6);
+           (gso_type == NET_GSO_TCPV6 && q->feat.gso_tcpv6 && q->feat.ipv6_csum);
 }
 
 uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net_offload *o)

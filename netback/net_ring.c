@@ -212,14 +212,11 @@ int net_tx_peek_len(const struct net_txr *r)
 
 void net_tx_respond(struct net_txr *r, const struct net_tx_pkt *p, int16_t status)
 {
-    for (unsigned i = 0; i < p->nslots; i++) {
-        netif_tx_response_t rsp = {
+    for (unsigned i = 0; i < p->nslots && r->nstaged < NET_TX_RING_SIZE; i++)
+        r->staged[r->nstaged++] = (netif_tx_response_t){
             .id = p->id[i],
             .status = p->is_extra[i] ? NETIF_RSP_NULL : status,
         };
-        memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt), &rsp, sizeof(rsp));
-        r->back.rsp_prod_pvt++;
-    }
 }
 
 /* ---- rx ---- */
@@ -235,25 +232,30 @@ void net_rx_take(struct net_rxr *r, uint16_t *id, grant_ref_t *gref)
 
 void net_rx_put(struct net_rxr *r, uint16_t id, uint16_t offset, uint16_t flags, int16_t status)
 {
-    netif_rx_response_t rsp = { .id = id, .offset = offset, .flags = flags, .status = status };
-    memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt), &rsp, sizeof(rsp));
-    r->back.rsp_prod_pvt++;
+    if (r->nstaged < NET_RX_RING_SIZE)
+        r->staged[r->nstaged++] = (netif_rx_response_t){ .id = id, .offset = offset,
+                                                          .flags = flags, .status = status };
 }
 
 void net_rx_put_extra(struct net_rxr *r, const struct netif_extra_info *x)
 {
     _Static_assert(sizeof(*x) <= sizeof(netif_rx_response_t), "extra info overlays a response");
-    netif_rx_response_t slot;
-    memset(&slot, 0, sizeof(slot));
-    memcpy(&slot, x, sizeof(*x));
-    memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt), &slot, sizeof(slot));
-    r->back.rsp_prod_pvt++;
+    if (r->nstaged >= NET_RX_RING_SIZE)
+        return;
+    netif_rx_response_t *slot = &r->staged[r->nstaged++];
+    memset(slot, 0, sizeof(*slot));
+    memcpy(slot, x, sizeof(*x));
 }
 
 /* ---- publishing and re-arming ---- */
 
 bool net_txr_push(struct net_txr *r)
 {
+    for (unsigned i = 0; i < r->nstaged; i++)
+        memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt + i), &r->staged[i],
+               sizeof(r->staged[i]));
+    r->back.rsp_prod_pvt += r->nstaged;
+    r->nstaged = 0;
     int notify = 0;
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->back, notify);
     return notify;
@@ -261,6 +263,11 @@ bool net_txr_push(struct net_txr *r)
 
 bool net_rxr_push(struct net_rxr *r)
 {
+    for (unsigned i = 0; i < r->nstaged; i++)
+        memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt + i), &r->staged[i],
+               sizeof(r->staged[i]));
+    r->back.rsp_prod_pvt += r->nstaged;
+    r->nstaged = 0;
     int notify = 0;
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->back, notify);
     return notify;

@@ -23,8 +23,11 @@
  * - Rx responses land in the slot of the request they consume: netif.h's
  *   rule, which Linux netfront relies on (extra-info responses overlay the
  *   id).  net_rx_take() consumes a request; net_rx_put()/_put_extra()
- *   write the response of the request taken last, in order.
- * - _push() publishes and says whether to kick; _final_check() re-arms the
+ *   stage the response of the request taken first among those not yet
+ *   answered, in order.
+ * - Responses are staged and _push() writes them to the ring, publishes
+ *   them and says whether to kick (so a restart finds every unpublished
+ *   slot still holding its request); _final_check() re-arms the
  *   request event before the core sleeps and says whether work raced in.
  */
 #ifndef SC_NET_RING_H
@@ -84,16 +87,25 @@ struct net_tx_pkt {
     struct net_tx_frag frag[NET_TX_FATAL_SLOTS];
 };
 
+/* Responses are staged privately and written to the shared slots only by
+ * the push that publishes them: a slot past rsp_prod then still holds its
+ * request, so a daemon killed between two pushes leaves rings the next one
+ * can continue from rsp_prod (it fetches those requests again) — save the
+ * few instructions between writing the slots and publishing them. */
 struct net_txr {
     netif_tx_back_ring_t back;
     bool broken;             /* sticky after -EPROTO */
     const char *why;         /* what broke it (static string) */
+    unsigned nstaged;
+    netif_tx_response_t staged[NET_TX_RING_SIZE];
 };
 
 struct net_rxr {
     netif_rx_back_ring_t back;
     bool broken;
     const char *why;
+    unsigned nstaged;
+    netif_rx_response_t staged[NET_RX_RING_SIZE];
 };
 
 /* Attach to mapped shared pages (one page each), continuing where an
@@ -113,20 +125,21 @@ int net_tx_fetch(struct net_txr *r, struct net_tx_pkt *p);
  * committing to anything: for admission only, the fetch re-reads it), or
  * -1 when no request waits. */
 int net_tx_peek_len(const struct net_txr *r);
-/* Answers every slot of p with `status` (NETIF_RSP_OKAY, _ERROR,
- * _DROPPED); the extras with NETIF_RSP_NULL. */
+/* Answers (stages the responses of) every slot of p with `status`
+ * (NETIF_RSP_OKAY, _ERROR, _DROPPED); the extras with NETIF_RSP_NULL. */
 void net_tx_respond(struct net_txr *r, const struct net_tx_pkt *p, int16_t status);
 
 /* Consumes one rx request: its id and grant.  Call only when
  * net_rxr_avail() said there is one. */
 void net_rx_take(struct net_rxr *r, uint16_t *id, grant_ref_t *gref);
-/* The response for the request taken last: offset, flags, status (bytes or
- * NETIF_RSP_*). */
+/* The response for the next request taken and not answered yet: offset,
+ * flags, status (bytes or NETIF_RSP_*). */
 void net_rx_put(struct net_rxr *r, uint16_t id, uint16_t offset, uint16_t flags, int16_t status);
-/* An extra-info response in the slot of the request taken last. */
+/* An extra-info response in the slot of the next request not answered. */
 void net_rx_put_extra(struct net_rxr *r, const struct netif_extra_info *x);
 
-/* Publish responses: true when the frontend wants a kick. */
+/* Writes the staged responses to their slots and publishes them: true
+ * when the frontend wants a kick. */
 bool net_txr_push(struct net_txr *r);
 bool net_rxr_push(struct net_rxr *r);
 /* Before sleeping: req_event = req_cons + 1, barrier, re-check.  True when

@@ -34,19 +34,10 @@ gen_cleanup() {
 }
 SIM_CLEANUP_HOOKS="gen_cleanup $SIM_CLEANUP_HOOKS"
 
-# sidecored in its own network namespace; `unshare` execs it, so $! is the daemon.
+# sidecored in its own network namespace (`unshare` execs it: $! is the daemon).
 sc_start_netns() {
-    rm -f "$SIMDIR/sc-ready"
-    "${NS_RUN[@]}" "$SIDECORED" "$@" 3>"$SIMDIR/sc-ready" --ready-fd 3 \
-        2>>"$SIMDIR/sidecored.log" &
-    SC_PID=$!
-    local _
-    for _ in $(seq 1 200); do
-        grep -q ready "$SIMDIR/sc-ready" 2>/dev/null && return 0
-        kill -0 "$SC_PID" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
+    SC_LAUNCH=("${NS_RUN[@]}")
+    sc_start "$@"
 }
 
 vif_be() { echo "/local/domain/0/backend/vif/$1/0"; }

@@ -45,9 +45,13 @@ ctl() { "$SIDECORECTL" "$@"; }
 
 # sc_start ARGS...: sidecored in the background, logging (appending) to
 # $SIMDIR/sidecored.log; returns once it wrote "ready" (1 if not in 10 s).
+# SC_LAUNCH, an array, is put in front (a launcher that execs it, such as
+# `ip netns exec NS` or `unshare -n`, so that $! is still the daemon).
+SC_LAUNCH=()
 sc_start() {
     rm -f "$SIMDIR/sc-ready"
-    "$SIDECORED" "$@" 3>"$SIMDIR/sc-ready" --ready-fd 3 2>>"$SIMDIR/sidecored.log" &
+    "${SC_LAUNCH[@]}" "$SIDECORED" "$@" 3>"$SIMDIR/sc-ready" --ready-fd 3 \
+        2>>"$SIMDIR/sidecored.log" &
     SC_PID=$!
     local _
     for _ in $(seq 1 200); do

@@ -63,19 +63,10 @@ net_setup() {
         in_ns "$NS_H" ip link set "${NET_TAG}v1" up
 }
 
-# sidecored inside $NS_D; `ip netns exec` execs it, so $! is the daemon.
+# sidecored inside $NS_D (`ip netns exec` execs it: $! is the daemon).
 net_sc_start() {
-    rm -f "$SIMDIR/sc-ready"
-    ip netns exec "$NS_D" "$SIDECORED" --ctl "$SIMDIR/ctl.sock" "$@" \
-        3>"$SIMDIR/sc-ready" --ready-fd 3 2>>"$SIMDIR/sidecored.log" &
-    SC_PID=$!
-    local _
-    for _ in $(seq 1 200); do
-        grep -q ready "$SIMDIR/sc-ready" 2>/dev/null && return 0
-        kill -0 "$SC_PID" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
+    SC_LAUNCH=(ip netns exec "$NS_D")
+    sc_start --ctl "$SIMDIR/ctl.sock" "$@"
 }
 
 vif_add() {
@@ -162,4 +153,122 @@ iperf_ok() {
         return 1
     fi
     IPERF_JSON=$out
+}
+
+# ---- simulated guests without a network stack (gen/sink/echo/hostile) ----
+#
+#   nf_bg NAME G ARGS...        simnetfront --domid G ARGS in the background,
+#                               JSON report in $SIMDIR/NAME.json; sets NF_PID
+#   nf_wait PID                 its exit code
+#   nf_run NAME G ARGS...       the same in the foreground (exit code kept)
+#   nf_field NAME EXPR          e.g. nf_field g1 '$j->{lost}'
+#   hostile_run NAME G ATTACK [ARGS]   simnetfront --mode hostile --attack
+#   net_ctl ARGS...             sidecorectl on this daemon's socket
+#   vif_field G FIELD [DEVID]   a field of vif G/DEVID in `devices --json`
+#   vif_traffic G KEY [DEVID]   its class.traffic counter KEY (0 if none)
+#   vif_err G [DEVID]           the error node's value (status 1 if none)
+#   vif_failed G [DEVID]        the backend Closing or Closed
+#   vif_mac G                   the MAC the toolstack gave vif G/0
+#   nf_ready FILE               a --ready-fd file says 'c' (connected)
+
+nf_bg() {
+    local name=$1 g=$2; shift 2
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --json "$@" \
+        >"$SIMDIR/$name.json" 2>"$SIMDIR/$name.err" &
+    NF_PID=$!
+    NET_PIDS="$NET_PIDS $name:$NF_PID"
+}
+
+nf_wait() {
+    local pid=$1 p keep="" status
+    wait "$pid"
+    status=$?
+    for p in $NET_PIDS; do [ "${p#*:}" = "$pid" ] || keep="$keep $p"; done
+    NET_PIDS=$keep
+    return "$status"
+}
+
+nf_run() {
+    local name=$1 g=$2; shift 2
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --json "$@" \
+        >"$SIMDIR/$name.json" 2>"$SIMDIR/$name.err"
+}
+
+nf_field() { jget "$2" <"$SIMDIR/$1.json" 2>/dev/null; }
+
+hostile_run() {
+    local name=$1 g=$2 attack=$3; shift 3
+    nf_run "$name" "$g" --mode hostile --attack "$attack" --timeout-ms 5000 "$@"
+}
+
+net_ctl() { "$SIDECORECTL" --socket "$SIMDIR/ctl.sock" "$@"; }
+
+vif_field() {
+    net_ctl devices --json 2>/dev/null |
+        jget '(grep { $_->{name} eq "vif '"$1/${3:-0}"'" } @$j)[0]{'"$2"'}'
+}
+
+vif_traffic() {
+    local v
+    v=$(net_ctl devices --json 2>/dev/null |
+        jget '(grep { $_->{name} eq "vif '"$1/${3:-0}"'" } @$j)[0]{class}{traffic}{'"$2"'}')
+    echo "${v:-0}"
+}
+
+vif_err() { xs0 xenstore-read "/local/domain/0/error/backend/vif/$1/${2:-0}/error" 2>/dev/null; }
+
+vif_failed() {
+    local s
+    s=$(xs0 xenstore-read "$(vif_be "$1" "${2:-0}")/state" 2>/dev/null)
+    [ "$s" = 5 ] || [ "$s" = 6 ]
+}
+
+vif_mac() { xs0 xenstore-read "$(vif_be "$1" "${2:-0}")/mac" 2>/dev/null; }
+
+nf_ready() { grep -q c "$1" 2>/dev/null; }
+
+# ---- lifecycle helpers ----
+#
+#   guest_tap_bg G NS ADDR [opts]  the TAP adapter in the background, not
+#                                  waiting for the vif (guest_net_stop stops it)
+#   hotplug_online G [DEVID]       tools/hotplug/vif-sidecore online, as the
+#                                  driver domain runs it (in $NS_D)
+#   net_sc_kill                    SIGKILL sidecored (no cleanup of its own)
+#   in_bridge IF BR                interface IF of $NS_D is a port of BR
+
+guest_tap_bg() {
+    local g=$1 ns=$2 addr=$3; shift 3
+    "$SIMNETFRONT" --dir "$SIMDIR" --domid "$g" --devid 0 --mode tap --netns "$ns" \
+        --ifname eth0 --addr "$addr" --json "$@" >"$SIMDIR/tap-$g.json" 2>"$SIMDIR/tap-$g.err" &
+    NET_PIDS="$NET_PIDS $g:$!"
+}
+
+hotplug_online() {
+    ip netns exec "$NS_D" env XENBUS_PATH="$(vif_be "$1" "${2:-0}")" \
+        XENSTORED_PATH="$SIMDIR/xs-0.sock" tools/hotplug/vif-sidecore online \
+        >>"$SIMDIR/hotplug.log" 2>&1
+}
+
+net_sc_kill() {
+    [ -n "$SC_PID" ] || return 0
+    kill -KILL "$SC_PID" 2>/dev/null
+    wait "$SC_PID" 2>/dev/null
+    SC_PID=""
+}
+
+in_bridge() { in_ns "$NS_D" ip -o link show "$1" 2>/dev/null | grep -q "master $2"; }
+
+# net_rpc METHOD [PARAMS-JSON]: one call on the control socket (JSON-RPC
+# 2.0, a line each way); prints the result as JSON, fails on an error.
+net_rpc() {
+    RPC_METHOD=$1 RPC_PARAMS=${2:-} perl -MIO::Socket::UNIX -MJSON::PP -e '
+        my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";
+        my %req = (jsonrpc => "2.0", id => 1, method => $ENV{RPC_METHOD});
+        $req{params} = decode_json($ENV{RPC_PARAMS}) if length $ENV{RPC_PARAMS};
+        print $s encode_json(\%req), "\n";
+        my $line = <$s> // die "no answer\n";
+        my $r = decode_json($line);
+        die "$r->{error}{message}\n" if $r->{error};
+        print JSON::PP->new->canonical->encode($r->{result}), "\n";
+    ' "$SIMDIR/ctl.sock"
 }

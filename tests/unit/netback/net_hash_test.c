@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "net_hash.h"
+#include "net_port.h"
 
 static const uint8_t rss_key[40] = {
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
@@ -241,6 +242,27 @@ static void test_mapping(void **state)
     assert_true(net_hash_queue(&h, 4, 2) < 2);
 }
 
+/* Without hash settings a vif's queue is picked by flow: flows whose two
+ * ports move together (what FNV alone maps to one parity) spread over 2
+ * and 4 queues, and one flow always lands on the same queue. */
+static void test_flow_spread(void **state)
+{
+    (void)state;
+    static const uint8_t a[4] = { 10, 0, 0, 1 }, b[4] = { 10, 0, 0, 2 };
+    uint8_t f[64];
+    for (unsigned nq = 2; nq <= 4; nq += 2) {
+        unsigned seen[4] = { 0 };
+        for (unsigned flow = 0; flow < 32; flow++) {
+            v4_frame(f, a, (uint16_t)(5000 + flow), b, (uint16_t)(6000 + flow), 17);
+            uint32_t h = net_hash_mix(net_flow_hash(f, 64));
+            seen[h % nq]++;
+            assert_int_equal(net_hash_mix(net_flow_hash(f, 64)), h);
+        }
+        for (unsigned q = 0; q < nq; q++)
+            assert_true(seen[q] > 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_rss_vectors_ipv6),
         cmocka_unit_test(test_ctrl_statuses),
         cmocka_unit_test(test_mapping),
+        cmocka_unit_test(test_flow_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
