@@ -182,7 +182,8 @@ rig-test: deps
 	$(MAKE) all
 	$(RIG_PROVE) tests/rig/scenarios/*.sh
 
-# The CI smoke: one boot, a DomU per mode, its disk connected, verified I/O.
+# The CI smoke: two boots (blk-basic, net-basic), a DomU per mode each: its disk
+# with verified I/O; its vif bridged, ping, iperf3 and verified transfers.
 rig-smoke: deps
 	$(MAKE) all
 	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh tests/rig/scenarios/net-basic.sh
