@@ -52,8 +52,10 @@ static int netq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
 {
     struct net_queue *q = netq_of(sq);
     timer_reap(q, v->now_ns);
-    sc_inbox_disarm(&q->xp.inbox);
-    netq_sw_take(q);
+    if (q->port) { /* only switch ports get transfers and answers */
+        sc_inbox_disarm(&q->xp.inbox);
+        netq_sw_take(q);
+    }
     int rc = netq_tx_poll(q, g, v);
     if (rc == 0)
         rc = netq_rx_poll(q, g, v);
@@ -89,8 +91,8 @@ static bool netq_rearm(struct sc_queue *sq)
         netq_timer_at(q, q->tx_wait_ns);
     else
         raced = net_txr_final_check(&q->txr);
-    if (!sc_inbox_arm(&q->xp.inbox))
-        raced = true; /* a transfer or an answer came in */
+    if (q->port && !sc_inbox_arm(&q->xp.inbox))
+        raced = true; /* a transfer or an answer came in (switch ports only get them) */
     uint64_t deadline = netq_sw_deadline(q);
     if (deadline)
         netq_timer_at(q, deadline); /* to drop what waits too long for buffers */

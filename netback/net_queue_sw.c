@@ -58,6 +58,8 @@ static void swframe_put(struct net_queue *q, struct netq_swframe *sf)
 bool netq_sw_take(struct net_queue *q)
 {
     bool wrote = false;
+    if (sc_inbox_empty(&q->xp.inbox))
+        return false; /* one load: no write to the line producers use */
     struct sc_inbox_msg *m = sc_inbox_take_all(&q->xp.inbox);
     while (m) {
         struct sc_inbox_msg *next = sc_inbox_next(m);
