@@ -26,6 +26,7 @@ int sc_inbox_init(struct sc_inbox *ib)
     atomic_init(&ib->armed, 0);
     atomic_init(&ib->rings, 0);
     ib->owed = 0;
+    ib->arm_set = false;
     ib->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return ib->efd < 0 ? -errno : 0;
 }
@@ -83,28 +84,40 @@ struct sc_inbox_msg *sc_inbox_take_all(struct sc_inbox *ib)
     return fifo;
 }
 
+/* Reads back the rings owed.  EAGAIN: an owed write has not landed yet; it
+ * wakes the next sleep once (spuriously) and is read back after it. */
+static void read_owed(struct sc_inbox *ib)
+{
+    uint64_t v;
+    ssize_t n;
+    while ((n = read(ib->efd, &v, sizeof(v))) < 0 && errno == EINTR)
+        ;
+    if (n == (ssize_t)sizeof(v))
+        ib->owed = v >= ib->owed ? 0 : ib->owed - v;
+}
+
 void sc_inbox_disarm(struct sc_inbox *ib)
 {
-    /* 0 here means a producer took the arm: it rings (or has rung), and
-     * that write must be read back before the next sleep. */
-    if (atomic_exchange_explicit(&ib->armed, 0, memory_order_acq_rel) == 0)
+    if (!ib->arm_set)
+        return; /* not armed since the last disarm: nothing to undo, no atomic */
+    ib->arm_set = false;
+    /* 0 here means a producer took the arm: it rings (or has rung).  Read
+     * the ring back now, not at the next arm: a doorbell left readable
+     * would be reported by every level-triggered epoll_wait of a consumer
+     * that looks at its fds while awake. */
+    if (atomic_exchange_explicit(&ib->armed, 0, memory_order_acq_rel) == 0) {
         ib->owed++;
+        read_owed(ib);
+    }
 }
 
 bool sc_inbox_arm(struct sc_inbox *ib)
 {
-    if (ib->owed) {
-        uint64_t v;
-        ssize_t n;
-        while ((n = read(ib->efd, &v, sizeof(v))) < 0 && errno == EINTR)
-            ;
-        /* EAGAIN: the owed write has not landed yet; it will wake the next
-         * sleep once (spuriously) and be read back after it. */
-        if (n == (ssize_t)sizeof(v))
-            ib->owed = v >= ib->owed ? 0 : ib->owed - v;
-    }
+    if (ib->owed)
+        read_owed(ib);
     /* A disarmed inbox's `armed` is 0; a stale 1 cannot be left here, since
      * only arm sets it and every arm is paired with a disarm. */
+    ib->arm_set = true;
     atomic_store_explicit(&ib->armed, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&ib->head, memory_order_seq_cst) == NULL)
         return true;

@@ -62,6 +62,7 @@ struct sc_inbox {
     char pad_[SC_CACHELINE];
     /* --- the consumer's --- */
     uint64_t owed;                       /* doorbell writes not yet read back */
+    bool arm_set;                        /* armed by the consumer, not yet disarmed */
 };
 
 /* The message after msg in a list from sc_inbox_take_all(), or NULL.  Read
@@ -105,7 +106,9 @@ static inline bool sc_inbox_empty(const struct sc_inbox *ib)
  * push rings); false if messages are queued (take them; the inbox is left
  * disarmed). */
 bool sc_inbox_arm(struct sc_inbox *ib);
-/* Consumer, after sleeping: producers stop ringing.  Idempotent. */
+/* Consumer, after sleeping: producers stop ringing, and a ring already made
+ * is read back (the doorbell is left unreadable unless a ring is still in
+ * flight).  Idempotent; without a preceding arm it touches nothing shared. */
 void sc_inbox_disarm(struct sc_inbox *ib);
 
 /* Any thread: doorbell writes so far (a statistic, and for tests). */

@@ -37,7 +37,7 @@
  *   run the posted commands; every SC_CORE_KICK_DRAIN_ROUNDS rounds take the
  *   pending event-channel ports; reap io_uring completions (sc_io done);
  *   ask each parked queue pending() and put those with work back in the
- *   scheduler; visit queues in fair-share order (sc_sched_next / poll /
+ *   scheduler (their watched fds: at most every SC_CORE_FD_CHECK_NS); visit queues in fair-share order (sc_sched_next / poll /
  *   sc_sched_charge), at most 2 visits per polled queue, parking a queue
  *   (with pending) whose visit found nothing; submit SQEs once; flush the
  *   queues marked dirty; finish removals whose queue is idle; every ~10 ms
@@ -74,6 +74,9 @@
 /* While busy, pending kicks are taken every this many rounds (plus always
  * on wake-up and before sleeping); see sidecore_loop.c for why not every round. */
 #define SC_CORE_KICK_DRAIN_ROUNDS  64u
+/* While busy, the watched fds of parked queues are asked at most this often
+ * (an epoll_wait costs more than a short round; sidecore_loop.c). */
+#define SC_CORE_FD_CHECK_NS        10000ull
 
 struct sc_core_params {
     char name[SC_CORE_NAME_MAX];  /* "sc0": thread name and log context */

@@ -72,6 +72,7 @@ struct sc_core {
     unsigned npolled;             /* queues in the scheduler */
     unsigned nparked;
     unsigned nparked_fds;         /* ... of which watch fds */
+    uint64_t fds_checked_ns;      /* round clock of the last look at parked queues' fds */
     unsigned nremoving;           /* queues draining */
     struct sc_queue *dirty;       /* flush list of this round */
     struct sc_queue **by_port;    /* port -> queue */

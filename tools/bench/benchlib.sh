@@ -281,7 +281,7 @@ bl_perf_start() {
     tids=$(bl_core_threads "$BE_PID" | awk '{print $1}' | paste -sd, -)
     [ "$1" = all ] || tids=${tids%%,*}
     [ -n "$tids" ] || return 0
-    perf record -q -e cpu-clock -g -t "$tids" -o "$PROFILE/$CELL.perf.data" \
+    perf record -q -e cpu-clock ${BL_PERF_CG:--g} -t "$tids" -o "$PROFILE/$CELL.perf.data" \
         2>"$CELL_DIR/perf.log" &
     PERF_PID=$!
     sleep 0.5 # perf attaches
