@@ -71,7 +71,7 @@ ifeq ($(SAN),tsan)
 TEST_SH := $(filter-out %blk_scale_e2e_test.sh %blk_fuse_test.sh \
                         %blk_lifecycle_e2e_test.sh %blk_hostile_e2e_test.sh \
                         %net_lifecycle_e2e_test.sh %net_hostile_e2e_test.sh \
-                        %net_features_e2e_test.sh,$(TEST_SH))
+                        %net_features_e2e_test.sh %blk_crash_e2e_test.sh,$(TEST_SH))
 endif
 PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/bench/*.c tools/*.c)
 

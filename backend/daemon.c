@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "inbox.h"
 #include "log.h"
+#include "rsp_stage.h"
 
 enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER, EV_POOL, EV_VIEWS };
 
@@ -305,6 +306,19 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     d->ctl = sc_ctl_open(cfg->ctl_path, d->methods, d);
     if (!d->ctl)
         goto fail_errno;
+
+    /* Response logs beside the socket (one daemon per socket): a successor
+     * finishes what a killed daemon was publishing (rsp_stage.h). */
+    char state_dir[SC_CONFIG_PATH_MAX + 8];
+    size_t plen = strlen(cfg->ctl_path);
+    if (plen > 5 && strcmp(cfg->ctl_path + plen - 5, ".sock") == 0)
+        plen -= 5;
+    snprintf(state_dir, sizeof(state_dir), "%.*s.rings", (int)plen, cfg->ctl_path);
+    ret = sc_rsp_stage_set_dir(state_dir);
+    if (ret < 0)
+        sc_log(SC_LOG_WARN, "daemon",
+               "response logs in %s: %s (a SIGKILL restart may lose requests)", state_dir,
+               strerror(-ret));
 
     d->xen = sc_xen_open(cfg->platform);
     if (!d->xen)

@@ -47,6 +47,15 @@ static struct blk_sring_hdr *ring_hdr(const struct blk_ring *r)
     return r->sring;
 }
 
+static size_t rsp_size(enum blk_abi abi)
+{
+    switch (abi) {
+    case BLK_ABI_X86_32: return sizeof(struct blk_x86_32_response);
+    case BLK_ABI_X86_64: return sizeof(struct blk_x86_64_response);
+    default:             return sizeof(struct blkif_response);
+    }
+}
+
 /*
  * Copy guest-writable bytes into private memory. The compiler barrier makes
  * the copy final: it may not later re-read the shared bytes instead of dst.
@@ -120,8 +129,11 @@ unsigned blk_ring_entries(enum blk_abi abi, unsigned ring_pages)
 
 /* ---------------------------------------------------------------- ring */
 
-int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum blk_abi abi)
+int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum blk_abi abi,
+                    const char *log_name, uint64_t ring_id, unsigned *recovered)
 {
+    if (recovered)
+        *recovered = 0;
     if (!r || !sring || ((uintptr_t)sring & 7) || !ring_pages_ok(ring_pages) ||
         blk_abi_entry_size(abi) == 0)
         return -EINVAL;
@@ -130,6 +142,14 @@ int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum b
     r->abi = abi;
     r->ring_pages = ring_pages;
     r->sring = sring;
+
+    /* first, so that a push torn by an unclean exit is finished before
+     * the indices are read */
+    int err = sc_rsp_stage_open(&r->rsp, sring, blk_abi_entry_size(abi), rsp_size(abi),
+                                blk_ring_entries(abi, ring_pages), log_name, ring_id,
+                                recovered);
+    if (err)
+        return err;
 
     struct blk_sring_hdr *h = ring_hdr(r);
     RING_IDX rsp_prod = __atomic_load_n(&h->rsp_prod, __ATOMIC_ACQUIRE);
@@ -153,6 +173,12 @@ int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum b
         return -EPROTO;
     }
     return 0;
+}
+
+void blk_ring_detach(struct blk_ring *r)
+{
+    if (r)
+        sc_rsp_stage_close(&r->rsp);
 }
 
 /*
@@ -235,6 +261,7 @@ static void ring_take_one(struct blk_ring *r, struct blk_req *out)
 {
     RING_IDX cons = r->back.native.req_cons;
 
+    out->ring_idx = cons;
     switch (r->abi) {
     case BLK_ABI_X86_32: {
         union blk_x86_32_request c;
@@ -282,54 +309,46 @@ int blk_ring_fetch_batch(struct blk_ring *r, struct blk_req *out, unsigned max)
     return (int)n;
 }
 
-int blk_ring_put_response(struct blk_ring *r, uint64_t id, uint8_t operation, int16_t status)
+int blk_ring_put_response(struct blk_ring *r, RING_IDX ring_idx, uint64_t id, uint8_t operation,
+                          int16_t status)
 {
-    RING_IDX pvt = r->back.native.rsp_prod_pvt;
+    /* Only consumed requests are answered. */
+    if ((RING_IDX)(ring_idx - r->rsp.published) >= (RING_IDX)(r->back.native.req_cons -
+                                                              r->rsp.published))
+        return -EINVAL;
 
-    /* Only slots of consumed requests may be overwritten. */
-    if (pvt == r->back.native.req_cons)
-        return -ENOSPC;
-
+    union {
+        struct blk_x86_32_response x86_32;
+        struct blk_x86_64_response x86_64;
+        struct blkif_response native;
+    } rsp;
+    memset(&rsp, 0, sizeof(rsp));
     switch (r->abi) {
-    case BLK_ABI_X86_32: {
-        struct blk_x86_32_response rsp;
-        memset(&rsp, 0, sizeof(rsp));
-        rsp.id = id;
-        rsp.operation = operation;
-        rsp.status = status;
-        memcpy(RING_GET_RESPONSE(&r->back.x86_32, pvt), &rsp, sizeof(rsp));
+    case BLK_ABI_X86_32:
+        rsp.x86_32.id = id;
+        rsp.x86_32.operation = operation;
+        rsp.x86_32.status = status;
+        break;
+    case BLK_ABI_X86_64:
+        rsp.x86_64.id = id;
+        rsp.x86_64.operation = operation;
+        rsp.x86_64.status = status;
+        break;
+    default:
+        rsp.native.id = id;
+        rsp.native.operation = operation;
+        rsp.native.status = status;
         break;
     }
-    case BLK_ABI_X86_64: {
-        struct blk_x86_64_response rsp;
-        memset(&rsp, 0, sizeof(rsp));
-        rsp.id = id;
-        rsp.operation = operation;
-        rsp.status = status;
-        memcpy(RING_GET_RESPONSE(&r->back.x86_64, pvt), &rsp, sizeof(rsp));
-        break;
-    }
-    default: {
-        struct blkif_response rsp;
-        memset(&rsp, 0, sizeof(rsp));
-        rsp.id = id;
-        rsp.operation = operation;
-        rsp.status = status;
-        memcpy(RING_GET_RESPONSE(&r->back.native, pvt), &rsp, sizeof(rsp));
-        break;
-    }
-    }
-    r->back.native.rsp_prod_pvt = pvt + 1;
-    return 0;
+    return sc_rsp_stage_put(&r->rsp, ring_idx, &rsp);
 }
 
 bool blk_ring_push_responses(struct blk_ring *r)
 {
-    int notify = 0;
-#define BLK_PUSH(br) RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(br, notify)
-    BLK_ON_RING(r, BLK_PUSH);
-#undef BLK_PUSH
-    return notify != 0;
+    bool notify = sc_rsp_stage_push(&r->rsp);
+    /* the ring.h view of what is published, for its overflow checks */
+    r->back.native.rsp_prod_pvt = r->rsp.published;
+    return notify;
 }
 
 bool blk_ring_final_check(struct blk_ring *r)
@@ -571,7 +590,7 @@ const char *blk_req_strerror(int err)
     case -EINVAL: return "invalid argument";
     case -ENOSPC: return "no request to answer";
     }
-    return "unknown error";
+    return err < 0 ? strerror(-err) : "unknown error";
 }
 
 int16_t blk_req_rsp_status(int err)

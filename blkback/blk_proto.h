@@ -16,8 +16,12 @@
  *   and to answer with blk_req_rsp_status(); the ring keeps running.
  *   Indirect requests need a second step, blk_req_load_indirect(), once the
  *   caller has mapped the info.indirect_pages grants in req->indirect_grefs.
- * - blk_ring_put_response() writes one response; blk_ring_push_responses()
- *   publishes a batch and says whether to kick the frontend;
+ * - blk_ring_put_response() stages the response of the request fetched at a
+ *   ring index (struct blk_req.ring_idx), in any order;
+ *   blk_ring_push_responses() publishes those whose earlier requests are all
+ *   answered, in ring order, and says whether to kick the frontend (why
+ *   ring order, and the log that makes the push survive a SIGKILL:
+ *   backend/rsp_stage.h);
  *   blk_ring_final_check() re-arms req_event before sleeping and says
  *   whether work raced in (then keep polling).
  * Units: sector_number, nr_sectors, first_sect and last_sect are always in
@@ -30,6 +34,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "blk_abi.h"
+#include "rsp_stage.h"
 
 #define BLK_PAGE_SIZE             4096u
 #define BLK_SECTOR_SHIFT          9
@@ -71,6 +76,7 @@ struct blk_ring {
         blk_x86_32_back_ring_t x86_32;
         blk_x86_64_back_ring_t x86_64;
     } back;
+    struct sc_rsp_stage rsp;    /* responses staged until their turn */
 };
 
 struct blk_seg {
@@ -82,6 +88,7 @@ struct blk_seg {
 /* One request in canonical form, whatever the ABI. */
 struct blk_req {
     uint64_t id;                /* echoed in the response */
+    RING_IDX ring_idx;          /* where it was fetched: where it is answered */
     uint64_t sector_number;     /* READ/WRITE/FLUSH/BARRIER/DISCARD/INDIRECT */
     uint64_t nr_sectors;        /* DISCARD only */
     uint8_t  operation;         /* BLKIF_OP_*, as the guest wrote it */
@@ -152,9 +159,14 @@ int16_t blk_req_rsp_status(int err);
 /*
  * Attach to a ring the frontend initialised. Private indices start from the
  * page's rsp_prod, so a reconnect re-reads requests that were never answered.
- * 0, -EINVAL (bad pages/abi/pointer), -EPROTO (indices already inconsistent).
+ * log_name/ring_id: the response log (sc_rsp_stage_open; NULL: private), a
+ * push torn by an unclean exit is finished first (count in *recovered, may
+ * be NULL).  0, -EINVAL (bad pages/abi/pointer), -EPROTO (indices already
+ * inconsistent), or the log's -errno.  blk_ring_detach() when done.
  */
-int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum blk_abi abi);
+int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum blk_abi abi,
+                    const char *log_name, uint64_t ring_id, unsigned *recovered);
+void blk_ring_detach(struct blk_ring *r);
 
 static inline unsigned blk_ring_size(const struct blk_ring *r)
 {
@@ -182,10 +194,11 @@ int blk_req_load_indirect(struct blk_req *req, void *const pages[], unsigned npa
                           const struct blk_limits *lim, struct blk_req_check *info);
 
 /*
- * Write a response at rsp_prod_pvt in the ring's ABI (not yet visible).
- * 0, or -ENOSPC if there is no consumed request left to answer.
+ * Stage the response to the request fetched at ring_idx, in the ring's ABI
+ * (not yet visible).  0, or -EINVAL if no unanswered request was fetched there.
  */
-int blk_ring_put_response(struct blk_ring *r, uint64_t id, uint8_t operation, int16_t status);
+int blk_ring_put_response(struct blk_ring *r, RING_IDX ring_idx, uint64_t id, uint8_t operation,
+                          int16_t status);
 /* Publish responses; true if the frontend asked to be kicked. */
 bool blk_ring_push_responses(struct blk_ring *r);
 /* Before sleeping: set req_event = req_cons + 1; true if requests raced in. */

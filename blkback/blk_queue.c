@@ -437,7 +437,16 @@ struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
                p->ring_pages, p->frontend_id, strerror(errno));
         goto fail;
     }
-    rc = blk_ring_attach(&q->ring, q->ring_addr, p->ring_pages, p->abi);
+    uint64_t ring_id = (uint64_t)p->ring_pages << 32;
+    for (unsigned i = 0; i < p->ring_pages; i++)
+        ring_id = (ring_id ^ p->ring_refs[i]) * 0x100000001b3ull;
+    unsigned recovered;
+    rc = blk_ring_attach(&q->ring, q->ring_addr, p->ring_pages, p->abi, p->name, ring_id,
+                         &recovered);
+    if (recovered)
+        sc_log(SC_LOG_WARN, p->name,
+               "finished publishing %u response(s) an unclean exit left half written",
+               recovered);
     if (rc < 0) {
         sc_log(SC_LOG_ERR, p->name, "ring of domain %u: %s", p->frontend_id,
                blk_req_strerror(rc));
@@ -478,6 +487,7 @@ void blk_queue_destroy(struct blk_queue *q)
     if (!q)
         return;
     blk_pgrant_destroy(&q->pgc); /* no I/O in flight: every mapping goes */
+    blk_ring_detach(&q->ring);
     if (q->ring_addr)
         sc_gnt_unmap(q->xen, q->ring_addr, q->ring_pages);
     sc_bounce_destroy(&q->bounce);

@@ -182,7 +182,7 @@ static void release_segments(struct blk_queue *q, struct blkq_req *r)
 void blkq_respond(struct blk_queue *q, struct blkq_req *r, int16_t status, bool in_flush)
 {
     release_segments(q, r);
-    if (blk_ring_put_response(&q->ring, r->req.id, r->rsp_op, status) < 0)
+    if (blk_ring_put_response(&q->ring, r->req.ring_idx, r->req.id, r->rsp_op, status) < 0)
         sc_log_limited(&q->rl, SC_LOG_ERR, q->sc.name, "no ring slot for response %llu",
                        (unsigned long long)r->req.id);
     if (status != BLKIF_RSP_OKAY)

@@ -136,7 +136,7 @@ static int fk_connect(struct fake *f)
         q->sring = xsim_grant_map(f->xs, f->fe_dom, q->pages, refs, true, NULL);
         if (!q->sring)
             return -errno;
-        if (blk_ring_attach(&q->ring, q->sring, q->pages, abi))
+        if (blk_ring_attach(&q->ring, q->sring, q->pages, abi, NULL, 0, NULL))
             return -EPROTO;
         q->evh = xsim_evtchn_open(f->xs);
         long port = fk_read(f, dir, "event-channel", -1, NULL, 0);
@@ -168,6 +168,7 @@ static void fk_disconnect(struct fake *f)
         struct fake_queue *q = &f->q[i];
         if (q->evh)
             xsim_evtchn_close(q->evh);
+        blk_ring_detach(&q->ring);
         if (q->sring)
             xsim_grant_unmap(f->xs, q->sring, q->pages);
         memset(q, 0, sizeof(*q));
@@ -242,7 +243,7 @@ static void fk_serve(struct fake *f)
         do {
             while (blk_ring_fetch(&q->ring, &req) == 0) {
                 int16_t st = fk_handle(f, &req);
-                blk_ring_put_response(&q->ring, req.id, req.operation, st);
+                blk_ring_put_response(&q->ring, req.ring_idx, req.id, req.operation, st);
             }
             if (blk_ring_push_responses(&q->ring))
                 xsim_evtchn_notify(q->evh, (evtchn_port_t)q->port);

@@ -6,14 +6,16 @@
  *       [--no-persistent] [--no-indirect] [--queues N] [--ring-order N]
  *       [--max-indirect N] [--protocol ABI] [--timeout-ms MS]
  *       [--workload rand|seq] [--rw read|write|mix:R] [--bs 4k] [--qd 32]
- *       [--seconds S | --ios N] [--verify] [--seed N] [--json] [--quiet]
- *       [--start-fd FD]
+ *       [--seconds S | --ios N] [--verify [--readback]] [--seed N] [--json]
+ *       [--quiet] [--start-fd FD]
  *
  * One thread drives every negotiated queue: --qd requests in flight per
  * queue.  With --verify each written 512-byte sector carries its address, a
  * generation and a checksum; reads check sectors whose block this run wrote
  * (a block never written is not checked).  Requests never overlap a block in
- * flight, so what a read must see is known.  --start-fd holds the I/O, once
+ * flight, so what a read must see is known.  --readback then reads the
+ * whole disk once, in order, so every write the run saw acknowledged is
+ * checked at the end (a backend restart must not have lost one).  --start-fd holds the I/O, once
  * connected, until one byte can be read from FD (blkguest's start barrier):
  * many guests then load the backend together only after all have connected.
  * Exit: 0 ok, 1 I/O or verification errors, 2 usage, 3 negotiation failed.
@@ -49,7 +51,7 @@ struct opts {
     unsigned qd;
     double seconds;
     uint64_t ios;
-    bool verify, json, quiet;
+    bool verify, readback, json, quiet;
     uint64_t seed;
     int start_fd;
 };
@@ -92,7 +94,7 @@ static void usage(FILE *out)
             "  --protocol x86_32-abi|x86_64-abi|none  --timeout-ms MS (10000)\n"
             "  --workload rand|seq  --rw read|write|mix:READPCT  --bs SIZE (4k)\n"
             "  --qd N (per queue, 32)  --seconds S | --ios N (1000)\n"
-            "  --verify  --seed N  --json  --quiet  --start-fd FD\n"
+            "  --verify [--readback]  --seed N  --json  --quiet  --start-fd FD\n"
             "exit: 0 ok, 1 I/O or verification error, 2 usage, 3 negotiation failed\n");
 }
 
@@ -330,6 +332,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "seconds", required_argument, NULL, 's' },
         { "ios", required_argument, NULL, 'n' },
         { "verify", no_argument, NULL, 'V' },
+        { "readback", no_argument, NULL, 'B' },
         { "seed", required_argument, NULL, 'S' },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'z' },
@@ -416,6 +419,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (*end || o->ios == 0) return -1;
             break;
         case 'V': o->verify = true; break;
+        case 'B': o->readback = true; break;
         case 'S': o->seed = strtoull(optarg, &end, 0);
             if (*end) return -1;
             break;
@@ -429,6 +433,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
     }
     if (optind != argc || !o->dir || !*o->dir || o->domid < 0 || !have_vdev)
+        return -1;
+    if (o->readback && !o->verify)
         return -1;
     if (o->seconds == 0 && o->ios == 0)
         o->ios = 1000;
@@ -673,6 +679,15 @@ int main(int argc, char **argv)
     } else {
         uint64_t t0 = sc_clock_ns();
         int dr = drive(&r);
+        if (dr == 0 && o.readback) {
+            /* every block once, in order, reads only */
+            o.seq = true;
+            o.read_pct = 100;
+            o.seconds = 0;
+            o.ios = r.issued + r.nblocks;
+            r.seq_next = 0;
+            dr = drive(&r);
+        }
         double secs = (double)(sc_clock_ns() - t0) / 1e9;
         if (dr < 0 || r.io_errors || r.verify_errors)
             status = 1;

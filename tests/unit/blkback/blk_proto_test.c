@@ -90,11 +90,12 @@ static void tring_init(struct tring *t, const struct layout *L, unsigned pages, 
     put(t->mem, OFF_RSP_EVENT, start + 1, 4);
     t->prod = start;
     t->nents = expected_entries(L, pages);
-    assert_int_equal(blk_ring_attach(&t->r, t->mem, pages, L->abi), 0);
+    assert_int_equal(blk_ring_attach(&t->r, t->mem, pages, L->abi, NULL, 0, NULL), 0);
 }
 
 static void tring_free(struct tring *t)
 {
+    blk_ring_detach(&t->r);
     free(t->mem);
     t->mem = NULL;
 }
@@ -181,13 +182,14 @@ static void test_ring_sizes(void **state)
     struct blk_ring r;
     void *mem = aligned_alloc(4096, 4096 * 32);
     memset(mem, 0, 4096 * 32);
-    assert_int_equal(blk_ring_attach(&r, mem, 0, L->abi), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, mem, 3, L->abi), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, mem, 32, L->abi), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, NULL, 1, L->abi), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, (uint8_t *)mem + 1, 1, L->abi), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, mem, 1, (enum blk_abi)7), -EINVAL);
-    assert_int_equal(blk_ring_attach(&r, mem, 16, L->abi), 0);
+    assert_int_equal(blk_ring_attach(&r, mem, 0, L->abi, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, mem, 3, L->abi, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, mem, 32, L->abi, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, NULL, 1, L->abi, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, (uint8_t *)mem + 1, 1, L->abi, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, mem, 1, (enum blk_abi)7, NULL, 0, NULL), -EINVAL);
+    assert_int_equal(blk_ring_attach(&r, mem, 16, L->abi, NULL, 0, NULL), 0);
+    blk_ring_detach(&r);
     free(mem);
 }
 
@@ -364,7 +366,7 @@ static void test_responses(void **state)
     struct blk_req q;
     tring_init(&t, L, 1, 0);
 
-    assert_int_equal(blk_ring_put_response(&t.r, 1, 0, 0), -ENOSPC);
+    assert_int_equal(blk_ring_put_response(&t.r, 0, 1, 0, 0), -EINVAL); /* nothing fetched */
     for (unsigned i = 0; i < 3; i++)
         fe_rw(&t, BLKIF_OP_READ, 1, 0, 100 + i, 0);
     tpublish(&t);
@@ -372,15 +374,22 @@ static void test_responses(void **state)
         assert_int_equal(blk_ring_fetch(&t.r, &q), 0);
 
     memset(t.mem + HDR, 0xaa, 3 * L->entry);
-    assert_int_equal(blk_ring_put_response(&t.r, 0x0123456789abcdefull, BLKIF_OP_READ,
-                                           BLKIF_RSP_OKAY), 0);
-    assert_int_equal(blk_ring_put_response(&t.r, 101, BLKIF_OP_WRITE, BLKIF_RSP_ERROR), 0);
-    assert_int_equal(blk_ring_put_response(&t.r, 102, BLKIF_OP_INDIRECT,
+    /* answered out of order: staged, written in ring order by the push */
+    assert_int_equal(blk_ring_put_response(&t.r, 2, 102, BLKIF_OP_INDIRECT,
                                            BLKIF_RSP_EOPNOTSUPP), 0);
-    assert_int_equal(blk_ring_put_response(&t.r, 103, 0, 0), -ENOSPC);
-    /* Not published until push. */
-    assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 0, 0x0123456789abcdefull, BLKIF_OP_READ,
+                                           BLKIF_RSP_OKAY), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 0, 7, 0, 0), -EINVAL); /* twice */
+    assert_int_equal(blk_ring_put_response(&t.r, 3, 103, 0, 0), -EINVAL); /* not fetched */
+    /* Only the first is published: the second's answer is not in yet. */
+    assert_true(blk_ring_push_responses(&t.r));     /* rsp_event was 1 */
+    assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), 1);
+    assert_int_equal(get(t.mem + HDR + L->entry, 0, 1), 0xaa); /* slot 1 untouched */
+    assert_int_equal(blk_ring_put_response(&t.r, 1, 101, BLKIF_OP_WRITE, BLKIF_RSP_ERROR), 0);
 
+    put(t.mem, OFF_RSP_EVENT, 2, 4);
+    assert_true(blk_ring_push_responses(&t.r));
+    assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), 3);
     uint8_t *s0 = t.mem + HDR, *s1 = s0 + L->entry, *s2 = s1 + L->entry;
     assert_true(get(s0, 0, 8) == 0x0123456789abcdefull);
     assert_int_equal(get(s0, 8, 1), BLKIF_OP_READ);
@@ -394,8 +403,6 @@ static void test_responses(void **state)
     assert_int_equal(s0[L->rsp_size], 0xaa);
     assert_int_equal(s0[L->rsp_size - 1], 0);
 
-    assert_true(blk_ring_push_responses(&t.r));     /* rsp_event was 1 */
-    assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), 3);
     tring_free(&t);
 }
 
@@ -443,11 +450,13 @@ static void test_overflow(void **state)
     put(mem, OFF_RSP_PROD, 10, 4);
     put(mem, OFF_REQ_PROD, 10 + expected_entries(L, 1) + 1, 4);
     struct blk_ring r;
-    assert_int_equal(blk_ring_attach(&r, mem, 1, L->abi), -EPROTO);
+    assert_int_equal(blk_ring_attach(&r, mem, 1, L->abi, NULL, 0, NULL), -EPROTO);
+    blk_ring_detach(&r);
     /* Reconnect: unanswered requests between rsp_prod and req_prod are re-read. */
     put(mem, OFF_REQ_PROD, 13, 4);
-    assert_int_equal(blk_ring_attach(&r, mem, 1, L->abi), 0);
+    assert_int_equal(blk_ring_attach(&r, mem, 1, L->abi, NULL, 0, NULL), 0);
     assert_int_equal(blk_ring_fetch_batch(&r, q, 4), 3);
+    blk_ring_detach(&r);
     free(mem);
 }
 
@@ -467,7 +476,7 @@ static void test_wraparound(void **state)
         assert_int_equal(blk_ring_fetch_batch(&t.r, q, 8), (int)n);
         for (unsigned i = 0; i < n; i++) {
             assert_true(q[i].id == want_id++);
-            assert_int_equal(blk_ring_put_response(&t.r, q[i].id, 0, 0), 0);
+            assert_int_equal(blk_ring_put_response(&t.r, q[i].ring_idx, q[i].id, 0, 0), 0);
         }
         blk_ring_push_responses(&t.r);
         assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), (uint32_t)t.prod);
@@ -514,18 +523,18 @@ static void test_push_notify(void **state)
     assert_int_equal(blk_ring_fetch_batch(&t.r, q, 8), 8);
 
     /* Frontend wants a kick at response 1 (the initial rsp_event). */
-    assert_int_equal(blk_ring_put_response(&t.r, 0, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 0, 0, 0, 0), 0);
     assert_true(blk_ring_push_responses(&t.r));
     /* Frontend is polling: rsp_event left behind -> no kick. */
-    assert_int_equal(blk_ring_put_response(&t.r, 1, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 1, 1, 0, 0), 0);
     assert_false(blk_ring_push_responses(&t.r));
     /* Frontend asks for a kick once rsp_prod reaches 5: pushing 3,4 no... */
     put(t.mem, OFF_RSP_EVENT, 5, 4);
-    assert_int_equal(blk_ring_put_response(&t.r, 2, 0, 0), 0);
-    assert_int_equal(blk_ring_put_response(&t.r, 3, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 2, 2, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 3, 3, 0, 0), 0);
     assert_false(blk_ring_push_responses(&t.r));    /* rsp_prod 4 < 5 */
-    assert_int_equal(blk_ring_put_response(&t.r, 4, 0, 0), 0);
-    assert_int_equal(blk_ring_put_response(&t.r, 5, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 4, 4, 0, 0), 0);
+    assert_int_equal(blk_ring_put_response(&t.r, 5, 5, 0, 0), 0);
     assert_true(blk_ring_push_responses(&t.r));     /* crossed 5 */
     assert_int_equal(get(t.mem, OFF_RSP_PROD, 4), 6);
     /* Nothing new to push: no kick. */
@@ -959,7 +968,7 @@ static void test_fuzz_random_ring(void **state)
                     write_mutated(mem + HDR + i * L->entry, L);
 
         struct blk_ring r;
-        int rc = blk_ring_attach(&r, mem, pages, L->abi);
+        int rc = blk_ring_attach(&r, mem, pages, L->abi, NULL, 0, NULL);
         assert_true(rc == 0 || rc == -EPROTO);
         const struct blk_limits *lim = &presets[rnd() % 4];
 
@@ -999,7 +1008,8 @@ static void test_fuzz_random_ring(void **state)
                         }
                     }
                 }
-                assert_int_equal(blk_ring_put_response(&r, batch[i].id, batch[i].operation,
+                assert_int_equal(blk_ring_put_response(&r, batch[i].ring_idx, batch[i].id,
+                                                       batch[i].operation,
                                                        blk_req_rsp_status(v)), 0);
             }
             blk_ring_push_responses(&r);
@@ -1008,6 +1018,7 @@ static void test_fuzz_random_ring(void **state)
             if (rnd() % 4 == 0)
                 blk_ring_final_check(&r);
         }
+        blk_ring_detach(&r);
         free(mem);
     }
     free(ipage);
