@@ -94,7 +94,7 @@ TEST_BINS  = $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
-.PHONY: all deps test test-asan test-tsan check-clang bench demo rig-test rig-smoke rig-bench clean
+.PHONY: all deps test test-asan test-tsan check-clang soak bench demo rig-test rig-smoke rig-bench clean
 all: $(PROGRAMS) $(TEST_BINS)
 
 # Installs the Debian packages the build, tests and demo need (root only;
@@ -159,6 +159,13 @@ test-asan: deps
 
 test-tsan: deps
 	$(MAKE) SAN=tsan test
+
+# The long crash test: sidecored SIGKILLed 100 times per mode under verified
+# I/O (make test runs 10); SOAK_KILLS=N for another count.
+SOAK_KILLS ?= 100
+soak: deps
+	$(MAKE) all
+	SC_CRASH_KILLS=$(SOAK_KILLS) $(PROVE) tests/integration/blk_crash_e2e_test.sh
 
 check-clang:
 	$(MAKE) CC=clang BUILD=build-clang all

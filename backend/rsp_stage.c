@@ -100,7 +100,9 @@ static unsigned finish_torn_push(struct sc_rsp_stage *s, uint64_t ring_id)
 
 static int map_log(struct sc_rsp_stage *s, const char *name, bool *existed)
 {
-    s->log_len = sizeof(struct sc_rsp_log) + (size_t)s->nr_ents * s->rsp_size;
+    /* the slots, then the private put flags (stale ones in a reused file
+     * are cleared at open) */
+    s->log_len = sizeof(struct sc_rsp_log) + (size_t)s->nr_ents * (s->rsp_size + 1);
     *existed = false;
     if (!name || !state_dir[0]) {
         s->log = mmap(NULL, s->log_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -161,16 +163,11 @@ int sc_rsp_stage_open(struct sc_rsp_stage *s, void *sring, size_t entry_size, si
     s->entry_size = entry_size;
     s->rsp_size = rsp_size;
     s->nr_ents = nr_ents;
-    s->put = calloc(nr_ents, 1);
-    if (!s->put)
-        return -ENOMEM;
     bool existed;
     int err = map_log(s, name, &existed);
-    if (err) {
-        free(s->put);
-        s->put = NULL;
+    if (err)
         return err;
-    }
+    s->put = s->log->slots + (size_t)nr_ents * rsp_size;
     if (existed) {
         unsigned n = finish_torn_push(s, ring_id);
         if (recovered)
@@ -180,6 +177,7 @@ int sc_rsp_stage_open(struct sc_rsp_stage *s, void *sring, size_t entry_size, si
     s->log->rsp_size = (uint32_t)rsp_size;
     s->log->nr_ents = nr_ents;
     s->log->ring_id = ring_id;
+    memset(s->put, 0, nr_ents);
     s->published = s->ready = __atomic_load_n(s->rsp_prod, __ATOMIC_ACQUIRE);
     atomic_store_explicit(&s->log->intent, intent_of(s->published, s->published),
                           memory_order_release);
@@ -228,6 +226,5 @@ void sc_rsp_stage_close(struct sc_rsp_stage *s)
         unlink(s->path);
     free(s->path);
     s->path = NULL;
-    free(s->put);
     s->put = NULL;
 }

@@ -48,7 +48,8 @@
  * that a successor finds.  `intent` holds the push's start and end index
  * (start | end << 32; start == end: none) and is stored before the ring's
  * slots are touched; slots[idx % nr_ents] holds the response staged for
- * ring index idx (rsp_size bytes each). */
+ * ring index idx (rsp_size bytes each), followed by nr_ents bytes of the
+ * owner's private bookkeeping. */
 struct sc_rsp_log {
     uint64_t magic;
     uint32_t rsp_size, nr_ents;
@@ -66,7 +67,7 @@ struct sc_rsp_stage {
     unsigned nr_ents;        /* a power of two */
     RING_IDX published;      /* rsp_prod as last written */
     RING_IDX ready;          /* every response below is put */
-    uint8_t *put;            /* per slot (idx % nr_ents): put since fetched */
+    uint8_t *put;            /* per slot (idx % nr_ents): put since fetched (in the mapping) */
     struct sc_rsp_log *log;
     size_t log_len;
     char *path;              /* the log's file; NULL when private */
@@ -87,6 +88,12 @@ int sc_rsp_stage_open(struct sc_rsp_stage *s, void *sring, size_t entry_size, si
                       unsigned *recovered);
 int sc_rsp_stage_put(struct sc_rsp_stage *s, RING_IDX idx, const void *rsp);
 bool sc_rsp_stage_push(struct sc_rsp_stage *s);
+/* The first index whose response is not put: where a ring answered
+ * strictly in order (netif rx) puts its next one. */
+static inline RING_IDX sc_rsp_stage_next(const struct sc_rsp_stage *s)
+{
+    return s->ready;
+}
 void sc_rsp_stage_close(struct sc_rsp_stage *s);
 
 #endif

@@ -154,6 +154,8 @@ static const struct sc_queue_ops netq_ops = {
 
 static void unmap_rings(struct net_queue *q)
 {
+    net_txr_detach(&q->txr);
+    net_rxr_detach(&q->rxr);
     if (q->tx_sring)
         sc_gnt_unmap(q->xen, q->tx_sring, 1);
     if (q->rx_sring)
@@ -237,10 +239,25 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
                p->rx_ref, p->frontend_id, strerror(errno));
         goto fail;
     }
-    if (net_txr_attach(&q->txr, q->tx_sring) < 0 || net_rxr_attach(&q->rxr, q->rx_sring) < 0) {
-        rc = -EPROTO;
-        sc_log(SC_LOG_ERR, p->name, "the rings are in an impossible state: %s",
-               q->txr.broken ? q->txr.why : q->rxr.why);
+    /* the response logs are named after the queue, one per ring */
+    char log_name[SC_QUEUE_NAME_MAX + 4];
+    unsigned tx_done = 0, rx_done = 0;
+    snprintf(log_name, sizeof(log_name), "%s tx", p->name);
+    rc = net_txr_attach(&q->txr, q->tx_sring, log_name, p->tx_ref, &tx_done);
+    if (rc == 0) {
+        snprintf(log_name, sizeof(log_name), "%s rx", p->name);
+        rc = net_rxr_attach(&q->rxr, q->rx_sring, log_name, p->rx_ref, &rx_done);
+    }
+    if (tx_done || rx_done)
+        sc_log(SC_LOG_WARN, p->name,
+               "finished publishing %u tx and %u rx response(s) an unclean exit left half written",
+               tx_done, rx_done);
+    if (rc < 0) {
+        if (rc == -EPROTO)
+            sc_log(SC_LOG_ERR, p->name, "the rings are in an impossible state: %s",
+                   q->txr.broken ? q->txr.why : q->rxr.why);
+        else
+            sc_log(SC_LOG_ERR, p->name, "its response logs: %s", strerror(-rc));
         goto fail;
     }
     if ((q->tap_fd >= 0 && (rc = sc_queue_watch_fd(&q->sc, q->tap_fd)) < 0) ||

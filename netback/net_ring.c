@@ -30,11 +30,17 @@ const char *net_tx_drop_str(enum net_tx_drop d)
 
 /* ---- attach and counting ---- */
 
-#define NET_DEFINE_ATTACH(fn, R, S, SIZE)                                                     \
-    int fn(R *r, void *sring)                                                                 \
+#define NET_DEFINE_ATTACH(fn, detach, R, S, SIZE, RSP)                                        \
+    int fn(R *r, void *sring, const char *log_name, uint64_t ring_id, unsigned *recovered)    \
     {                                                                                         \
         memset(r, 0, sizeof(*r));                                                             \
         S *s = sring;                                                                         \
+        /* first: a push torn by an unclean exit is finished before the                      \
+         * indices are read */                                                                \
+        int err = sc_rsp_stage_open(&r->rsp, sring, sizeof(s->ring[0]), sizeof(RSP), (SIZE),  \
+                                    log_name, ring_id, recovered);                            \
+        if (err)                                                                              \
+            return err;                                                                       \
         RING_IDX rsp = __atomic_load_n(&s->rsp_prod, __ATOMIC_ACQUIRE);                       \
         RING_IDX req = __atomic_load_n(&s->req_prod, __ATOMIC_ACQUIRE);                       \
         BACK_RING_ATTACH(&r->back, s, rsp, NET_PAGE_SIZE);                                    \
@@ -44,10 +50,17 @@ const char *net_tx_drop_str(enum net_tx_drop d)
             return -EPROTO;                                                                   \
         }                                                                                     \
         return 0;                                                                             \
+    }                                                                                         \
+    void detach(R *r)                                                                         \
+    {                                                                                         \
+        if (r)                                                                                \
+            sc_rsp_stage_close(&r->rsp);                                                      \
     }
 
-NET_DEFINE_ATTACH(net_txr_attach, struct net_txr, netif_tx_sring_t, NET_TX_RING_SIZE)
-NET_DEFINE_ATTACH(net_rxr_attach, struct net_rxr, netif_rx_sring_t, NET_RX_RING_SIZE)
+NET_DEFINE_ATTACH(net_txr_attach, net_txr_detach, struct net_txr, netif_tx_sring_t,
+                  NET_TX_RING_SIZE, netif_tx_response_t)
+NET_DEFINE_ATTACH(net_rxr_attach, net_rxr_detach, struct net_rxr, netif_rx_sring_t,
+                  NET_RX_RING_SIZE, netif_rx_response_t)
 
 /* prod - cons, after checking the frontend kept prod within a ring of the
  * responses (so a consumed slot is never one we have yet to answer) and
@@ -143,6 +156,7 @@ int net_tx_fetch(struct net_txr *r, struct net_tx_pkt *p)
     p->drop = NET_TX_KEEP;
     p->has_gso = false;
     p->mcast_add = p->mcast_del = false;
+    p->ring_idx = r->back.req_cons;
 
     netif_tx_request_t first;
     take_request(r, &first);
@@ -198,14 +212,6 @@ int net_tx_fetch(struct net_txr *r, struct net_tx_pkt *p)
         (p->gso.u.gso.size == 0 || (p->gso.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV4 &&
                                     p->gso.u.gso.type != XEN_NETIF_GSO_TYPE_TCPV6)))
         p->drop = NET_TX_DROP_GSO;
-    /* its place in the answer window (a packet takes a slot at least, so
-     * a ring's worth of packets in flight fits) */
-    p->seq = r->fetched++;
-    struct net_tx_answer *a = &r->window[p->seq % NET_TX_RING_SIZE];
-    a->done = false;
-    a->nslots = p->nslots;
-    memcpy(a->id, p->id, sizeof(p->id[0]) * p->nslots);
-    memcpy(a->is_extra, p->is_extra, sizeof(p->is_extra[0]) * p->nslots);
     return 1;
 }
 
@@ -220,25 +226,14 @@ int net_tx_peek_len(const struct net_txr *r)
 
 void net_tx_respond(struct net_txr *r, const struct net_tx_pkt *p, int16_t status)
 {
-    if ((uint32_t)(p->seq - r->answered) >= NET_TX_RING_SIZE)
-        return; /* not one of ours in flight (answered already) */
-    struct net_tx_answer *a = &r->window[p->seq % NET_TX_RING_SIZE];
-    if (a->done)
-        return; /* answered already, waiting for its turn */
-    a->done = true;
-    a->status = status;
-    /* stage the answers whose turn it is */
-    while (r->answered != r->fetched) {
-        a = &r->window[r->answered % NET_TX_RING_SIZE];
-        if (!a->done)
-            break;
-        for (unsigned i = 0; i < a->nslots && r->nstaged < NET_TX_RING_SIZE; i++)
-            r->staged[r->nstaged++] = (netif_tx_response_t){
-                .id = a->id[i],
-                .status = a->is_extra[i] ? NETIF_RSP_NULL : a->status,
-            };
-        a->done = false;
-        r->answered++;
+    for (unsigned i = 0; i < p->nslots; i++) {
+        netif_tx_response_t rsp = {
+            .id = p->id[i],
+            .status = p->is_extra[i] ? NETIF_RSP_NULL : status,
+        };
+        /* refused: answered already (a caller's double answer stays single) */
+        if (sc_rsp_stage_put(&r->rsp, p->ring_idx + i, &rsp) < 0)
+            return;
     }
 }
 
@@ -255,44 +250,35 @@ void net_rx_take(struct net_rxr *r, uint16_t *id, grant_ref_t *gref)
 
 void net_rx_put(struct net_rxr *r, uint16_t id, uint16_t offset, uint16_t flags, int16_t status)
 {
-    if (r->nstaged < NET_RX_RING_SIZE)
-        r->staged[r->nstaged++] = (netif_rx_response_t){ .id = id, .offset = offset,
-                                                          .flags = flags, .status = status };
+    netif_rx_response_t rsp = { .id = id, .offset = offset, .flags = flags, .status = status };
+    /* in the slot of the request taken first among those not answered */
+    if (sc_rsp_stage_next(&r->rsp) != r->back.req_cons)
+        sc_rsp_stage_put(&r->rsp, sc_rsp_stage_next(&r->rsp), &rsp);
 }
 
 void net_rx_put_extra(struct net_rxr *r, const struct netif_extra_info *x)
 {
     _Static_assert(sizeof(*x) <= sizeof(netif_rx_response_t), "extra info overlays a response");
-    if (r->nstaged >= NET_RX_RING_SIZE)
-        return;
-    netif_rx_response_t *slot = &r->staged[r->nstaged++];
-    memset(slot, 0, sizeof(*slot));
-    memcpy(slot, x, sizeof(*x));
+    netif_rx_response_t rsp;
+    memset(&rsp, 0, sizeof(rsp));
+    memcpy(&rsp, x, sizeof(*x));
+    if (sc_rsp_stage_next(&r->rsp) != r->back.req_cons)
+        sc_rsp_stage_put(&r->rsp, sc_rsp_stage_next(&r->rsp), &rsp);
 }
 
 /* ---- publishing and re-arming ---- */
 
 bool net_txr_push(struct net_txr *r)
 {
-    for (unsigned i = 0; i < r->nstaged; i++)
-        memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt + i), &r->staged[i],
-               sizeof(r->staged[i]));
-    r->back.rsp_prod_pvt += r->nstaged;
-    r->nstaged = 0;
-    int notify = 0;
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->back, notify);
+    bool notify = sc_rsp_stage_push(&r->rsp);
+    r->back.rsp_prod_pvt = r->rsp.published; /* for the producer checks */
     return notify;
 }
 
 bool net_rxr_push(struct net_rxr *r)
 {
-    for (unsigned i = 0; i < r->nstaged; i++)
-        memcpy(RING_GET_RESPONSE(&r->back, r->back.rsp_prod_pvt + i), &r->staged[i],
-               sizeof(r->staged[i]));
-    r->back.rsp_prod_pvt += r->nstaged;
-    r->nstaged = 0;
-    int notify = 0;
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&r->back, notify);
+    bool notify = sc_rsp_stage_push(&r->rsp);
+    r->back.rsp_prod_pvt = r->rsp.published;
     return notify;
 }
 

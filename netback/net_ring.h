@@ -25,10 +25,12 @@
  *   id).  net_rx_take() consumes a request; net_rx_put()/_put_extra()
  *   stage the response of the request taken first among those not yet
  *   answered, in order.
- * - Responses are staged and _push() writes them to the ring, publishes
- *   them and says whether to kick (so a restart finds every unpublished
- *   slot still holding its request); _final_check() re-arms the
- *   request event before the core sleeps and says whether work raced in.
+ * - Responses are staged (backend/rsp_stage.h) and _push() writes them to
+ *   the ring in ring order, publishes them and says whether to kick; a
+ *   push torn by a SIGKILL is finished by the next daemon's attach, so a
+ *   restart at rsp_prod answers nothing twice and loses nothing.
+ *   _final_check() re-arms the request event before the core sleeps and
+ *   says whether work raced in.
  */
 #ifndef SC_NET_RING_H
 #define SC_NET_RING_H
@@ -37,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rsp_stage.h"
 #include "xen_ring.h"
 #include <xen/io/netif.h>
 
@@ -72,7 +75,7 @@ struct net_tx_frag {
 /* One packet as fetched: private copies only. */
 struct net_tx_pkt {
     uint16_t nslots;         /* ring slots consumed: requests and extras */
-    uint32_t seq;            /* its place in fetch order (net_tx_respond's window) */
+    RING_IDX ring_idx;       /* its first slot's ring index: where its answers go */
     uint16_t nfrags;         /* frag[0..nfrags) */
     uint16_t flags;          /* NETTXF_* of the first request */
     uint16_t len;            /* the packet's length (the first request's size) */
@@ -88,44 +91,33 @@ struct net_tx_pkt {
     struct net_tx_frag frag[NET_TX_FATAL_SLOTS];
 };
 
-/* Responses are staged privately and written to the shared slots only by
- * the push that publishes them: a slot past rsp_prod then still holds its
- * request, so a daemon killed between two pushes leaves rings the next one
- * can continue from rsp_prod (it fetches those requests again) — save the
- * few instructions between writing the slots and publishing them. */
-/* A fetched packet's answer, held until every packet fetched before it is
- * answered too (net_tx_respond). */
-struct net_tx_answer {
-    bool done;
-    int16_t status;
-    uint16_t nslots;
-    uint16_t id[NET_TX_FATAL_SLOTS + NET_TX_MAX_EXTRAS];
-    bool is_extra[NET_TX_FATAL_SLOTS + NET_TX_MAX_EXTRAS];
-};
-
 struct net_txr {
     netif_tx_back_ring_t back;
     bool broken;             /* sticky after -EPROTO */
     const char *why;         /* what broke it (static string) */
-    unsigned nstaged;
-    netif_tx_response_t staged[NET_TX_RING_SIZE];
-    uint32_t fetched, answered; /* packets: fetch sequence, answers staged (in order) */
-    struct net_tx_answer window[NET_TX_RING_SIZE]; /* by seq % size */
+    struct sc_rsp_stage rsp;
 };
 
 struct net_rxr {
     netif_rx_back_ring_t back;
     bool broken;
     const char *why;
-    unsigned nstaged;
-    netif_rx_response_t staged[NET_RX_RING_SIZE];
+    struct sc_rsp_stage rsp;
 };
 
 /* Attach to mapped shared pages (one page each), continuing where an
- * earlier backend left the rings: req_cons = rsp_prod.  0, or -EPROTO when
- * the producer is already more than a ring ahead (the ring is broken). */
-int net_txr_attach(struct net_txr *r, void *sring);
-int net_rxr_attach(struct net_rxr *r, void *sring);
+ * earlier backend left the rings: req_cons = rsp_prod.  log_name/ring_id:
+ * the response log (sc_rsp_stage_open: a push torn by an unclean exit is
+ * finished first, its count in *recovered, which may be NULL); NULL:
+ * private.  0, -EPROTO when the producer is already more than a ring ahead
+ * (the ring is broken), or the log's -errno.  _detach() when done (also
+ * after a failed attach). */
+int net_txr_attach(struct net_txr *r, void *sring, const char *log_name, uint64_t ring_id,
+                   unsigned *recovered);
+int net_rxr_attach(struct net_rxr *r, void *sring, const char *log_name, uint64_t ring_id,
+                   unsigned *recovered);
+void net_txr_detach(struct net_txr *r);
+void net_rxr_detach(struct net_rxr *r);
 
 /* Requests published and not consumed, or -EPROTO (broken now). */
 int net_txr_avail(struct net_txr *r);

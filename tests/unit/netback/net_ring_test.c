@@ -153,7 +153,7 @@ static void test_plain_packet(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     struct net_tx_pkt p;
     assert_int_equal(fetch(&r, &p), 0); /* nothing yet */
     assert_int_equal(net_txr_avail(&r), 0);
@@ -201,7 +201,7 @@ static void test_multi_slot(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     /* 3000 bytes: first fragment 1500 (what the others leave), then 1000, 500 */
     txf_req(&t, 11, 64, NETTXF_more_data | NETTXF_csum_blank, 1, 3000);
     txf_req(&t, 12, 0, NETTXF_more_data, 2, 1000);
@@ -261,7 +261,7 @@ static void test_extras(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
 
     /* one of each type, chained with MORE, then a second fragment */
     txf_req(&t, 1, 0, NETTXF_extra_info | NETTXF_more_data, 40, 9000);
@@ -383,7 +383,7 @@ static void test_drops(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
 
     /* a runt: one slot, 13 bytes; and one of 0 bytes */
     txf_req(&t, 1, 0, 0, 1, NET_ETH_HLEN - 1);
@@ -478,14 +478,14 @@ static void test_eproto_producer_at_attach(void **state)
     txf_init_at(&t, 5);
     struct net_txr r;
     t.s->req_prod = 5 + NET_TX_RING_SIZE; /* a full ring: fine */
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     assert_int_equal(net_txr_avail(&r), NET_TX_RING_SIZE);
     t.s->req_prod = 5 + NET_TX_RING_SIZE + 1;
-    assert_int_equal(net_txr_attach(&r, t.s), -EPROTO);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), -EPROTO);
     assert_tx_broken(&r, &t);
     /* behind the responses: as far ahead as it can be */
     t.s->req_prod = 4;
-    assert_int_equal(net_txr_attach(&r, t.s), -EPROTO);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), -EPROTO);
     assert_true(r.broken);
     txf_fini(&t);
 
@@ -495,10 +495,10 @@ static void test_eproto_producer_at_attach(void **state)
     netif_rx_sring_t *s = page;
     SHARED_RING_INIT(s);
     s->req_prod = NET_RX_RING_SIZE;
-    assert_int_equal(net_rxr_attach(&rx, s), 0);
+    assert_int_equal(net_rxr_attach(&rx, s, NULL, 0, NULL), 0);
     assert_int_equal(net_rxr_avail(&rx), NET_RX_RING_SIZE);
     s->req_prod = NET_RX_RING_SIZE + 1;
-    assert_int_equal(net_rxr_attach(&rx, s), -EPROTO);
+    assert_int_equal(net_rxr_attach(&rx, s, NULL, 0, NULL), -EPROTO);
     assert_true(rx.broken);
     assert_non_null(rx.why);
     assert_int_equal(net_rxr_avail(&rx), -EPROTO);
@@ -514,7 +514,7 @@ static void test_eproto_producer_later(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     struct net_tx_pkt p;
     for (unsigned i = 0; i < 10; i++)
         txf_req(&t, 1, 0, 0, (uint16_t)i, 60);
@@ -528,7 +528,7 @@ static void test_eproto_producer_later(void **state)
     assert_int_equal(net_txr_avail(&r), -EPROTO);
     txf_fini(&t);
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 10; i++)
         txf_req(&t, 1, 0, 0, (uint16_t)i, 60);
     txf_publish(&t);
@@ -547,7 +547,7 @@ static void test_eproto_producer_later(void **state)
 
     /* the same seen by fetch itself, with consumed requests not yet answered */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, 0, 1, 60);
     txf_publish(&t);
     assert_int_equal(fetch(&r, &p), 1);
@@ -558,7 +558,7 @@ static void test_eproto_producer_later(void **state)
 
     /* the producer moved back behind what was consumed */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 3; i++)
         txf_req(&t, 1, 0, 0, (uint16_t)i, 60);
     txf_publish(&t);
@@ -579,7 +579,7 @@ static void test_eproto_unpublished(void **state)
 
     /* more_data on the last published request */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_more_data, 1, 1000);
     txf_req(&t, 2, 0, NETTXF_more_data, 2, 500);
     txf_publish(&t);
@@ -590,7 +590,7 @@ static void test_eproto_unpublished(void **state)
 
     /* extra_info with no extra slot published */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_extra_info, 1, 1000);
     txf_publish(&t);
     assert_int_equal(fetch(&r, &p), -EPROTO);
@@ -599,7 +599,7 @@ static void test_eproto_unpublished(void **state)
 
     /* an extra saying MORE as the last published slot */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_extra_info, 1, 1000);
     txf_gso(&t, 1448, XEN_NETIF_GSO_TYPE_TCPV4, true);
     txf_publish(&t);
@@ -609,7 +609,7 @@ static void test_eproto_unpublished(void **state)
 
     /* extras published, the fragment they announce not */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_extra_info | NETTXF_more_data, 1, 1000);
     txf_gso(&t, 1448, XEN_NETIF_GSO_TYPE_TCPV4, false);
     txf_publish(&t);
@@ -624,7 +624,7 @@ static void test_eproto_too_many_slots(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     struct net_tx_pkt p;
     txf_frags(&t, NET_TX_FATAL_SLOTS + 1, 100, 1);
     txf_publish(&t);
@@ -634,7 +634,7 @@ static void test_eproto_too_many_slots(void **state)
 
     /* a frontend that never ends its packet: more_data on every slot */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < NET_TX_RING_SIZE; i++)
         txf_req(&t, 1, 0, NETTXF_more_data, (uint16_t)i, 100);
     txf_publish(&t);
@@ -652,7 +652,7 @@ static void test_eproto_crossing(void **state)
 
     /* a later fragment one byte past its page */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_more_data, 1, 1000);
     txf_req(&t, 2, 3597, 0, 2, 500);
     txf_publish(&t);
@@ -662,7 +662,7 @@ static void test_eproto_crossing(void **state)
 
     /* a later fragment whose offset is beyond the page */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_more_data, 1, 1000);
     txf_req(&t, 2, 0xffff, 0, 2, 10);
     txf_publish(&t);
@@ -672,7 +672,7 @@ static void test_eproto_crossing(void **state)
 
     /* a single-slot packet crossing */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 4000, 0, 1, 97);
     txf_publish(&t);
     assert_int_equal(fetch(&r, &p), -EPROTO);
@@ -681,7 +681,7 @@ static void test_eproto_crossing(void **state)
 
     /* a single-slot packet larger than a page */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, 0, 1, NET_PAGE_SIZE + 1);
     txf_publish(&t);
     assert_int_equal(fetch(&r, &p), -EPROTO);
@@ -690,7 +690,7 @@ static void test_eproto_crossing(void **state)
 
     /* the first fragment's derived share crosses: 2000 - 900 = 1100 from 3000 */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 3000, NETTXF_more_data, 1, 2000);
     txf_req(&t, 2, 0, 0, 2, 900);
     txf_publish(&t);
@@ -700,7 +700,7 @@ static void test_eproto_crossing(void **state)
 
     /* ... while 2000 - 904 = 1096 from 3000 ends exactly at the page's end */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 3000, NETTXF_more_data, 1, 2000);
     txf_req(&t, 2, 0, 0, 2, 904);
     txf_publish(&t);
@@ -723,7 +723,7 @@ static void test_eproto_extra_type(void **state)
         /* alone, and behind a good extra */
         for (int behind = 0; behind < 2; behind++) {
             txf_init(&t);
-            assert_int_equal(net_txr_attach(&r, t.s), 0);
+            assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
             txf_req(&t, 1, 0, NETTXF_extra_info, 1, 1000);
             if (behind)
                 txf_gso(&t, 1448, XEN_NETIF_GSO_TYPE_TCPV4, true);
@@ -737,7 +737,7 @@ static void test_eproto_extra_type(void **state)
 
     /* more extra slots than there are types (each MORE) */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_extra_info, 1, 1000);
     for (unsigned i = 0; i < NET_TX_MAX_EXTRAS + 1; i++)
         txf_gso(&t, 1448, XEN_NETIF_GSO_TYPE_TCPV4, i < NET_TX_MAX_EXTRAS);
@@ -748,7 +748,7 @@ static void test_eproto_extra_type(void **state)
 
     /* NET_TX_MAX_EXTRAS of them (repeats) are fine */
     txf_init(&t);
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 1, 0, NETTXF_extra_info, 1, 1000);
     for (unsigned i = 0; i < NET_TX_MAX_EXTRAS; i++)
         txf_gso(&t, (uint16_t)(1000 + i), XEN_NETIF_GSO_TYPE_TCPV4, i + 1 < NET_TX_MAX_EXTRAS);
@@ -768,7 +768,7 @@ static void test_respond(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     static const uint8_t ga[6] = { 0x01, 0, 0x5e, 0, 0, 1 };
 
     txf_req(&t, 1, 0, NETTXF_extra_info | NETTXF_more_data, 300, 2000);
@@ -834,7 +834,7 @@ static void test_wrap(void **state)
     struct txf t;
     txf_init_at(&t, 0xffffff00u);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     uint16_t next_id = 0, expect_id = 0;
     unsigned sent = 0, got = 0;
     for (unsigned round = 0; round < 200; round++) {
@@ -894,7 +894,7 @@ static void test_peek_len(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     assert_int_equal(net_tx_peek_len(&r), -1);
     txf_req(&t, 1, 0, NETTXF_more_data, 1, 3000);
     txf_req(&t, 2, 0, 0, 2, 1000);
@@ -925,7 +925,7 @@ static void test_restart(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr old;
-    assert_int_equal(net_txr_attach(&old, t.s), 0);
+    assert_int_equal(net_txr_attach(&old, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 4; i++)
         txf_req(&t, 10 + i, 0, 0, (uint16_t)(1 + i), (uint16_t)(60 + i));
     txf_publish(&t);
@@ -940,7 +940,7 @@ static void test_restart(void **state)
         net_tx_respond(&old, &p[i], NETIF_RSP_OKAY);
 
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     assert_int_equal(net_txr_avail(&r), 3);
     struct net_tx_pkt q;
     for (unsigned i = 1; i < 4; i++) {
@@ -967,7 +967,7 @@ static void test_answer_order(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 3; i++)
         txf_req(&t, 10 + i, 0, 0, (uint16_t)(7 + i), 60);
     txf_publish(&t);
@@ -999,7 +999,7 @@ static void test_tx_push_notify(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 20; i++)
         txf_req(&t, 1, 0, 0, (uint16_t)i, 60);
     txf_publish(&t);
@@ -1041,7 +1041,7 @@ static void test_tx_final_check(void **state)
     struct txf t;
     txf_init_at(&t, 0xfffffffeu);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     t.s->req_event = 0x1234; /* whatever the frontend left */
     assert_false(net_txr_final_check(&r));
     assert_int_equal(t.s->req_event, 0xffffffffu); /* req_cons + 1 */
@@ -1109,7 +1109,7 @@ static void test_rx_take_put(void **state)
     struct rxf x;
     rxf_init_at(&x, 0xfffffff0u);
     struct net_rxr r;
-    assert_int_equal(net_rxr_attach(&r, x.s), 0);
+    assert_int_equal(net_rxr_attach(&r, x.s, NULL, 0, NULL), 0);
     assert_int_equal(net_rxr_avail(&r), 0);
     for (unsigned i = 0; i < 4; i++)
         rxf_req(&x, (uint16_t)(100 + i), 200 + i);
@@ -1200,7 +1200,7 @@ static void test_rx_push_and_final_check(void **state)
     struct rxf x;
     rxf_init_at(&x, 0);
     struct net_rxr r;
-    assert_int_equal(net_rxr_attach(&r, x.s), 0);
+    assert_int_equal(net_rxr_attach(&r, x.s, NULL, 0, NULL), 0);
     uint16_t id;
     grant_ref_t gref;
 
@@ -1253,7 +1253,7 @@ static void test_rx_avail_overflow(void **state)
     struct rxf x;
     rxf_init_at(&x, 0);
     struct net_rxr r;
-    assert_int_equal(net_rxr_attach(&r, x.s), 0);
+    assert_int_equal(net_rxr_attach(&r, x.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 4; i++)
         rxf_req(&x, (uint16_t)i, i);
     RING_PUSH_REQUESTS(&x.f);
@@ -1276,7 +1276,7 @@ static void test_rx_avail_overflow(void **state)
 
     /* backwards behind what was taken */
     rxf_init_at(&x, 0);
-    assert_int_equal(net_rxr_attach(&r, x.s), 0);
+    assert_int_equal(net_rxr_attach(&r, x.s, NULL, 0, NULL), 0);
     for (unsigned i = 0; i < 4; i++)
         rxf_req(&x, (uint16_t)i, i);
     RING_PUSH_REQUESTS(&x.f);
@@ -1298,7 +1298,7 @@ static void test_copy_once_after_fetch(void **state)
     struct txf t;
     txf_init(&t);
     struct net_txr r;
-    assert_int_equal(net_txr_attach(&r, t.s), 0);
+    assert_int_equal(net_txr_attach(&r, t.s, NULL, 0, NULL), 0);
     txf_req(&t, 9, 10, NETTXF_extra_info | NETTXF_more_data, 1, 3000);
     txf_gso(&t, 1448, XEN_NETIF_GSO_TYPE_TCPV4, true);
     txf_mcast(&t, XEN_NETIF_EXTRA_TYPE_MCAST_ADD, ga, false);
@@ -1391,7 +1391,7 @@ static void test_copy_once_hostile(void **state)
         t.f.req_prod_pvt = 2;
         txf_publish(&t);
         struct net_txr r;
-        if (net_txr_attach(&r, t.s) != 0) {
+        if (net_txr_attach(&r, t.s, NULL, 0, NULL) != 0) {
             bad = "attach failed";
             break;
         }
