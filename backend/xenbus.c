@@ -447,6 +447,16 @@ int sc_xenbus_dispatch(struct sc_xenbus *bus)
     return rc < 0 ? rc : handled;
 }
 
+int sc_xenbus_ping(struct sc_xenbus *bus)
+{
+    /* GET_DOMAIN_PATH: answered by xenstored for any caller, reads nothing */
+    char *path = xs_get_domain_path(bus->xs, 0);
+    if (!path)
+        return errno ? -errno : -EIO;
+    free(path);
+    return 0;
+}
+
 int sc_xenbus_fail_device_id(struct sc_xenbus *bus, uint64_t id, int err, const char *fmt, ...)
 {
     struct sc_device *dev = find_by_id(bus, id);

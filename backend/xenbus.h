@@ -151,6 +151,10 @@ int sc_xenbus_fd(struct sc_xenbus *bus);
  * xenstore connection broke. */
 #define SC_XENBUS_DISPATCH_MAX 256
 int sc_xenbus_dispatch(struct sc_xenbus *bus);
+/* One round trip to xenstored: 0, or -errno when the connection is gone
+ * (xenstored died or closed it: libxenstore's watch fd does not say so).
+ * The control loop asks twice a second. */
+int sc_xenbus_ping(struct sc_xenbus *bus);
 
 /* Fails a device as Linux's xenbus_dev_fatal does: logs with the device
  * name, writes "<errno> <message>" to the node
