@@ -582,6 +582,7 @@ int sc_daemon_run(struct sc_daemon *d)
                 if (read(d->views_fd, &expirations, sizeof(expirations)) > 0) {
                     sc_ctl_publish_views(d->ctl);
                     sc_xenbus_foreach_device(d->bus, report_long_drain, NULL);
+                    sc_xenbus_tick(d->bus);
                     /* a lost xenstore: exit non-zero, so the unit restarts us
                      * (the devices stay Connected for the successor) */
                     int ret = sc_xenbus_ping(d->bus);

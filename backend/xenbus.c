@@ -447,6 +447,18 @@ int sc_xenbus_dispatch(struct sc_xenbus *bus)
     return rc < 0 ? rc : handled;
 }
 
+void sc_xenbus_tick(struct sc_xenbus *bus)
+{
+    xb_enter(bus);
+    struct sc_device *next;
+    for (struct sc_device *d = bus->devices; d; d = next) {
+        next = d->next; /* d may leave the list in its event */
+        if (!d->removed && xb_device_connect_due(d))
+            xb_device_frontend_event(d); /* reads the state again */
+    }
+    xb_leave(bus);
+}
+
 int sc_xenbus_ping(struct sc_xenbus *bus)
 {
     /* GET_DOMAIN_PATH: answered by xenstored for any caller, reads nothing */

@@ -122,6 +122,9 @@ struct sc_device {
     bool remove_pending;        /* remove once the disconnect completes */
     int in_callback;            /* >0 while a class callback runs */
     bool close_pending;         /* failed inside a callback: close after it */
+    uint64_t connect_tat_ns;    /* connect rate limit (GCRA): theoretical arrival */
+    bool connect_held;          /* a connect waits for the rate limit */
+    bool flap_reported;         /* ... logged once per burst of flapping */
 };
 
 /* Name of a state for logs and tools: "InitWait", ...; "invalid" if out of
@@ -151,6 +154,15 @@ int sc_xenbus_fd(struct sc_xenbus *bus);
  * xenstore connection broke. */
 #define SC_XENBUS_DISPATCH_MAX 256
 int sc_xenbus_dispatch(struct sc_xenbus *bus);
+/* A frontend that connects again and again (a flapping state) makes the
+ * control thread map rings and open stores each time: connects of one
+ * device beyond a burst of SC_XENBUS_CONNECT_BURST are held back to one
+ * per SC_XENBUS_CONNECT_INTERVAL_NS, logged once.  sc_xenbus_tick() (the
+ * control loop, twice a second) lets a held connect go when it may. */
+#define SC_XENBUS_CONNECT_BURST       5u
+#define SC_XENBUS_CONNECT_INTERVAL_NS 500000000ull
+void sc_xenbus_tick(struct sc_xenbus *bus);
+
 /* One round trip to xenstored: 0, or -errno when the connection is gone
  * (xenstored died or closed it: libxenstore's watch fd does not say so).
  * The control loop asks twice a second. */

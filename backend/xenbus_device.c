@@ -446,6 +446,36 @@ static bool hotplug_ready(struct sc_device *dev)
 
 /* ---- the state machine ---- */
 
+/* GCRA over the device's connects (xenbus.h: SC_XENBUS_CONNECT_*). */
+static bool connect_allowed(struct sc_device *dev)
+{
+    uint64_t now = sc_clock_ns();
+    uint64_t slack = (SC_XENBUS_CONNECT_BURST - 1) * SC_XENBUS_CONNECT_INTERVAL_NS;
+    if (dev->connect_tat_ns > now + slack) {
+        if (!dev->flap_reported)
+            sc_log(SC_LOG_WARN, dev->name,
+                   "frontend connects too often (more than %u in a row, faster than one per "
+                   "%llu ms): its connects are held back",
+                   SC_XENBUS_CONNECT_BURST,
+                   (unsigned long long)(SC_XENBUS_CONNECT_INTERVAL_NS / 1000000u));
+        dev->flap_reported = true;
+        dev->connect_held = true;
+        return false;
+    }
+    uint64_t tat = dev->connect_tat_ns > now ? dev->connect_tat_ns : now;
+    dev->connect_tat_ns = tat + SC_XENBUS_CONNECT_INTERVAL_NS;
+    if (dev->connect_tat_ns <= now + SC_XENBUS_CONNECT_INTERVAL_NS)
+        dev->flap_reported = false; /* the bucket refilled: a new burst is news */
+    dev->connect_held = false;
+    return true;
+}
+
+bool xb_device_connect_due(const struct sc_device *dev)
+{
+    uint64_t slack = (SC_XENBUS_CONNECT_BURST - 1) * SC_XENBUS_CONNECT_INTERVAL_NS;
+    return dev->connect_held && dev->connect_tat_ns <= sc_clock_ns() + slack;
+}
+
 static void frontend_changed(struct sc_device *dev, XenbusState fs)
 {
     switch (fs) {
@@ -475,6 +505,8 @@ static void frontend_changed(struct sc_device *dev, XenbusState fs)
             break; /* the frontend must close first */
         if (!hotplug_ready(dev))
             break;
+        if (!connect_allowed(dev))
+            break; /* sc_xenbus_tick() comes back for it */
         enum disconnect_result left = call_disconnect(dev); /* of an earlier connect */
         if (left == DISCONNECT_PENDING)
             break; /* resumed when drained */

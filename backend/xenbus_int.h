@@ -38,6 +38,8 @@ void xb_device_try_probe(struct sc_device *dev);
 void xb_device_backend_event(struct sc_device *dev, const char *key);
 /* <frontend>/state fired. */
 void xb_device_frontend_event(struct sc_device *dev);
+/* A connect held back by the rate limit may go now. */
+bool xb_device_connect_due(const struct sc_device *dev);
 /* The backend directory is gone: disconnect and remove. */
 void xb_device_gone(struct sc_device *dev);
 /* The frontend's domain is gone: disconnect, Closed, remove. */
