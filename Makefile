@@ -15,6 +15,7 @@
 #   blkback/*.c              -> libblkback.a     netback/*.c -> libnetback.a
 #   tools/simfront/*.c except sim*.c -> libsimfront.a (simulated frontends)
 #   tools/ctl/*.c            -> libctl.a (sidecorectl's parts)
+#   tools/bench/lib/*.c      -> libbench.a (what the bench programs share)
 #   programs: backend/main.c -> sidecored; tools/xensim/X.c, tools/simfront/simX.c, tools/bench/X.c
 #             and tools/X.c (those with a main) -> build/bin/X, linked with all libraries
 #   tests/{unit/*,unit,integration}/*_test.c -> one test binary each
@@ -54,6 +55,7 @@ BLKBACK_SRCS   := $(wildcard blkback/*.c)
 NETBACK_SRCS   := $(wildcard netback/*.c)
 SIMFRONT_SRCS  := $(filter-out tools/simfront/sim%.c,$(wildcard tools/simfront/*.c))
 CTL_SRCS       := $(wildcard tools/ctl/*.c)
+BENCHLIB_SRCS  := $(wildcard tools/bench/lib/*.c)
 TESTTOOLS_SRCS := $(wildcard tests/tools/*.c)
 TEST_C_SRCS    := $(wildcard tests/unit/*_test.c tests/unit/*/*_test.c tests/integration/*_test.c)
 TEST_SH        := $(wildcard tests/integration/*_test.sh)
@@ -83,6 +85,7 @@ LIBBLKBACK = $(BUILD)/lib/libblkback.a
 LIBNETBACK = $(BUILD)/lib/libnetback.a
 LIBSIMFRONT = $(BUILD)/lib/libsimfront.a
 LIBCTL     = $(BUILD)/lib/libctl.a
+LIBBENCH   = $(BUILD)/lib/libbench.a
 LIBTEST    = $(BUILD)/lib/libtesttools.a
 # Link order: users before what they use.
 LIBS       = $(LIBCTL) $(LIBSIMFRONT) $(LIBBLKBACK) $(LIBNETBACK) $(LIBBACKEND) $(LIBXENSIM)
@@ -112,6 +115,7 @@ $(LIBBLKBACK): $(call obj,$(BLKBACK_SRCS))
 $(LIBNETBACK): $(call obj,$(NETBACK_SRCS))
 $(LIBSIMFRONT): $(call obj,$(SIMFRONT_SRCS))
 $(LIBCTL): $(call obj,$(CTL_SRCS))
+$(LIBBENCH): $(call obj,$(BENCHLIB_SRCS))
 $(LIBTEST): $(call obj,$(TESTTOOLS_SRCS))
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
@@ -133,7 +137,7 @@ $(BUILD)/bin/%: $(BUILD)/obj/tools/simfront/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/%: $(BUILD)/obj/tools/bench/%.o $(LIBS)
+$(BUILD)/bin/%: $(BUILD)/obj/tools/bench/%.o $(LIBBENCH) $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -5,6 +5,10 @@
  * be posted while the add is still on its way: a core runs one producer's
  * commands in the order posted, so the removal finds the queue added (or
  * refused: then it answers -ENOENT, which is fine).
+ *
+ * A group counts its members still on their way off, plus one while it
+ * posts, so a member answered (or never attached) during the posting
+ * cannot end the group before the last member is posted.
  */
 #include "queue_attach.h"
 
@@ -25,6 +29,23 @@ static void release_all(struct sc_attach *a)
     a->nports = 0;
     sc_pool_release(a->pool, a->core);
     a->core = NULL;
+}
+
+static void group_put(struct sc_attach_group *g)
+{
+    if (--g->pending == 0)
+        g->done(g); /* may free g */
+}
+
+/* The member is off its core: its owner's callback (which may free the
+ * memory holding a), then its group's count. */
+static void finish_detach(struct sc_attach *a)
+{
+    struct sc_attach_group *g = a->group;
+    a->group = NULL;
+    a->detached(a, 0);
+    if (g)
+        group_put(g);
 }
 
 static void add_done(struct sc_core_cmd *cmd)
@@ -55,7 +76,7 @@ static void remove_done(struct sc_core_cmd *cmd)
                strerror(-cmd->result));
     release_all(a);
     a->remove_posted = false;
-    a->detached(a, 0);
+    finish_detach(a);
 }
 
 int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *q,
@@ -68,6 +89,7 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
     a->pool = pool;
     a->nports = 0;
     a->remove_posted = false;
+    a->group = NULL;
     a->core = sc_pool_acquire(pool, q->domid);
     if (!a->core)
         return -(errno ? errno : EIO);
@@ -96,12 +118,13 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
     return 0;
 }
 
-int sc_detach_queue(struct sc_attach *a)
+static int detach(struct sc_attach *a, struct sc_attach_group *g)
 {
     if (a->remove_posted)
         return -EALREADY;
+    a->group = g;
     if (!a->core) { /* never attached, or the attach undid itself */
-        a->detached(a, 0);
+        finish_detach(a);
         return 0;
     }
     memset(&a->remove_cmd, 0, sizeof(a->remove_cmd));
@@ -112,8 +135,39 @@ int sc_detach_queue(struct sc_attach *a)
     a->remove_cmd.done = remove_done;
     a->remove_cmd.owner = a;
     int rc = sc_core_post(a->core, &a->remove_cmd);
-    if (rc < 0)
+    if (rc < 0) {
+        a->group = NULL;
         return rc;
+    }
     a->remove_posted = true;
     return 0;
+}
+
+int sc_detach_queue(struct sc_attach *a)
+{
+    return detach(a, NULL);
+}
+
+int sc_detach_group(struct sc_attach_group *g, struct sc_attach *const *members, unsigned n)
+{
+    if (!g || !g->done || (n && !members))
+        return -EINVAL;
+    if (g->pending)
+        return -EALREADY;
+    g->pending = 1; /* held while posting */
+    for (unsigned i = 0; i < n; i++) {
+        struct sc_attach *a = members[i];
+        g->pending++;
+        int rc = detach(a, g);
+        if (rc < 0) {
+            /* Only a member on a core fails, so it has its queue. */
+            sc_log(SC_LOG_ERR, a->q->name, "taking it off its core: %s", strerror(-rc));
+            g->pending--;
+        }
+    }
+    if (--g->pending == 0) {
+        g->done(g);
+        return 0;
+    }
+    return 1;
 }

@@ -14,6 +14,11 @@
  * none runs once the pool is being destroyed (sc_pool_closing): a queue
  * still on a core then is left to the process's exit.
  *
+ * A group: a device's queues taken back together (sc_detach_group), with
+ * one callback once the last of them is off its core, so a device class
+ * frees each queue in its own `detached` and ends its disconnect in the
+ * group's `done`, without counting anything itself.
+ *
  * Threads: control thread only (the pool's).  Returns 0 or -errno.
  */
 #ifndef SC_QUEUE_ATTACH_H
@@ -26,8 +31,10 @@
 #include "sidecore.h"
 
 struct sc_attach;
+struct sc_attach_group;
 /* result: 0, or the -errno the core refused the queue with. */
 typedef void sc_attach_fn(struct sc_attach *a, int result);
+typedef void sc_attach_group_fn(struct sc_attach_group *g);
 
 struct sc_attach {
     /* --- the caller's: set before sc_attach_queue --- */
@@ -41,6 +48,7 @@ struct sc_attach {
     struct sc_core *core;     /* acquired (and the add posted), or NULL */
     unsigned nports;          /* bound on core's handle */
     bool remove_posted;
+    struct sc_attach_group *group; /* the group detaching it, or NULL */
     struct sc_core_cmd add_cmd, remove_cmd;
 };
 
@@ -57,6 +65,30 @@ int sc_detach_queue(struct sc_attach *a);
 static inline bool sc_attach_busy(const struct sc_attach *a)
 {
     return a->core != NULL;
+}
+
+struct sc_attach_group {
+    /* --- the caller's: set before sc_detach_group --- */
+    void *owner;
+    sc_attach_group_fn *done; /* required: every member's detached() has run */
+
+    /* --- the helper's --- */
+    unsigned pending;         /* members still on their way off, +1 while posting */
+};
+
+/* Takes back members[0..n-1] (each attached or not, as sc_detach_queue
+ * takes it), in that order, without waiting.  Each member's detached()
+ * runs as its core lets go (or from inside this call when it was on none);
+ * then, once, g->done().  A member that cannot be taken back (its removal
+ * already posted alone, or the post failed) is logged with its queue's
+ * name and not waited for.  1: done() follows from sc_pool_reap(); 0: it
+ * has run already (nothing was left on a core); -EALREADY while g is
+ * detaching; -EINVAL without done. */
+int sc_detach_group(struct sc_attach_group *g, struct sc_attach *const *members, unsigned n);
+/* True from a sc_detach_group that returned 1 until done() runs. */
+static inline bool sc_detach_group_busy(const struct sc_attach_group *g)
+{
+    return g->pending != 0;
 }
 
 #endif

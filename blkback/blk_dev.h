@@ -47,7 +47,7 @@ struct blk_dev {
     /* the connection */
     struct blk_vq *vqs;
     unsigned nvqs;
-    unsigned detaching;       /* queues on their way off their cores (+1 while posting) */
+    struct sc_attach_group detach; /* the queues on their way off their cores */
     enum blk_abi abi;
     unsigned ring_order;
     bool persistent;

@@ -378,8 +378,10 @@ static void vq_added(struct sc_attach *a, int result)
         sc_xenbus_device_fail(vq->bd->dev, result, "%s: adding it to a sidecore", a->q->name);
 }
 
-static void finish_disconnect(struct blk_dev *bd)
+/* Every queue is off its core (or never got on one) and freed. */
+static void vqs_detached(struct sc_attach_group *g)
 {
+    struct blk_dev *bd = g->owner;
     free(bd->vqs);
     bd->vqs = NULL;
     bd->nvqs = 0;
@@ -392,11 +394,8 @@ static void vq_detached(struct sc_attach *a, int result)
 {
     (void)result;
     struct blk_vq *vq = a->owner;
-    struct blk_dev *bd = vq->bd;
     blk_queue_destroy(vq->q);
     vq->q = NULL;
-    if (--bd->detaching == 0)
-        finish_disconnect(bd);
 }
 
 /* Sets up queue i: ring mapped, then on a core with its event channel. */
@@ -431,25 +430,16 @@ static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *
 static void blk_disconnect(struct sc_device *dev)
 {
     struct blk_dev *bd = dev->priv;
-    if (!bd || !bd->vqs || bd->detaching)
+    if (!bd || !bd->vqs || sc_detach_group_busy(&bd->detach))
         return;
-    bd->detaching = 1; /* held while posting, so no callback finishes early */
-    for (unsigned i = bd->nvqs; i-- > 0;) {
-        struct blk_vq *vq = &bd->vqs[i];
-        if (!vq->q)
-            continue;
-        bd->detaching++;
-        int rc = sc_detach_queue(&vq->at);
-        if (rc < 0) {
-            sc_log(SC_LOG_ERR, dev->name, "q%u: taking it off its core: %s", i, strerror(-rc));
-            bd->detaching--;
-        }
-    }
-    if (--bd->detaching == 0) {
-        finish_disconnect(bd);
-        return;
-    }
-    sc_xenbus_device_disconnect_pending(dev);
+    struct sc_attach *members[BLK_MAX_QUEUES];
+    unsigned n = 0;
+    for (unsigned i = bd->nvqs; i-- > 0;)
+        if (bd->vqs[i].q)
+            members[n++] = &bd->vqs[i].at;
+    bd->detach = (struct sc_attach_group){ .owner = bd, .done = vqs_detached };
+    if (sc_detach_group(&bd->detach, members, n) > 0)
+        sc_xenbus_device_disconnect_pending(dev);
 }
 
 static int blk_connect(struct sc_device *dev)

@@ -56,7 +56,7 @@ struct net_dev {
     struct sc_attach ctrl_at;
     struct net_vq *vqs;
     unsigned nvqs;
-    unsigned detaching;      /* queues on their way off their cores (+1 while posting) */
+    struct sc_attach_group detach; /* the queues on their way off their cores */
 };
 
 static inline struct xs_handle *net_xs_of(const struct net_dev *nd)

@@ -6,6 +6,7 @@
 
 #define XEN_NETIF_DEFINE_TOEPLITZ /* netif.h's own reference implementation */
 #include "net_hash.h"
+#include "net_hdr.h"
 
 void net_hash_reset(struct net_hash *h, unsigned nqueues)
 {
@@ -107,43 +108,22 @@ bool net_hash_frame(const struct net_hash *h, const uint8_t *frame, size_t len, 
     if (!net_hash_active(h))
         return false;
     uint32_t flags = atomic_load_explicit((_Atomic uint32_t *)&h->flags, memory_order_relaxed);
-    size_t l3 = 14;
-    if (len >= 18 && frame[12] == 0x81 && frame[13] == 0x00)
-        l3 = 18;
-    if (len < l3)
+    struct net_hdr nh;
+    net_hdr_parse(frame, len, &nh);
+    if (!nh.ipv)
         return false;
-    uint16_t ethertype = (uint16_t)(frame[l3 - 2] << 8 | frame[l3 - 1]);
+    bool v4 = nh.ipv == 4;
     uint8_t buf[36];
-    size_t n = 0;
-    bool tcp = false;
-    if (ethertype == 0x0800 && len >= l3 + 20 && (frame[l3] >> 4) == 4) {
-        size_t ihl = (size_t)(frame[l3] & 15) * 4;
-        bool fragment = (frame[l3 + 6] & 0x3f) || frame[l3 + 7];
-        memcpy(buf, frame + l3 + 12, 8);
-        n = 8;
-        tcp = frame[l3 + 9] == 6 && !fragment && ihl >= 20 && len >= l3 + ihl + 4;
-        if (tcp && (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP)) {
-            memcpy(buf + 8, frame + l3 + ihl, 4);
-            n = 12;
-            *type = _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP;
-        } else if (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4) {
-            *type = _XEN_NETIF_CTRL_HASH_TYPE_IPV4;
-        } else {
-            return false;
-        }
-    } else if (ethertype == 0x86dd && len >= l3 + 40 && (frame[l3] >> 4) == 6) {
-        memcpy(buf, frame + l3 + 8, 32);
-        n = 32;
-        tcp = frame[l3 + 6] == 6 && len >= l3 + 40 + 4;
-        if (tcp && (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)) {
-            memcpy(buf + 32, frame + l3 + 40, 4);
-            n = 36;
-            *type = _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP;
-        } else if (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6) {
-            *type = _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
-        } else {
-            return false;
-        }
+    size_t n = net_hdr_addr_len(&nh);
+    memcpy(buf, frame + net_hdr_addr_off(&nh), n);
+    bool tcp = nh.proto == NET_IPPROTO_TCP && net_hdr_l4_has(&nh, len, 4);
+    if (tcp && (flags & (v4 ? XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP
+                            : XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP))) {
+        memcpy(buf + n, frame + nh.l4, 4); /* the ports */
+        n += 4;
+        *type = v4 ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP : _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP;
+    } else if (flags & (v4 ? XEN_NETIF_CTRL_HASH_TYPE_IPV4 : XEN_NETIF_CTRL_HASH_TYPE_IPV6)) {
+        *type = v4 ? _XEN_NETIF_CTRL_HASH_TYPE_IPV4 : _XEN_NETIF_CTRL_HASH_TYPE_IPV6;
     } else {
         return false;
     }

@@ -11,39 +11,15 @@
 #include "xen_ring.h" /* before any ring header */
 #include <xen/io/netif.h>
 
+#include "net_hdr.h"
 #include "net_offload.h"
 
-#define ETH_HLEN_       14u
-#define VLAN_HLEN_      4u
-#define ETHERTYPE_IPV4  0x0800u
-#define ETHERTYPE_IPV6  0x86ddu
-#define ETHERTYPE_8021Q 0x8100u
-#define ETHERTYPE_8021AD 0x88a8u
-
-#define IPV4_HLEN_MIN   20u
-#define IPV6_HLEN       40u
-#define IPV4_MF_OFFSET  0x3fffu  /* more-fragments bit + fragment offset */
-
-#define PROTO_HOPOPTS   0u
-#define PROTO_TCP       6u
-#define PROTO_UDP       17u
-#define PROTO_ROUTING   43u
-#define PROTO_FRAGMENT  44u
-#define PROTO_DSTOPTS   60u
-
-#define TCP_HLEN_MIN    20u
 #define TCP_CSUM_OFF    16u
-#define UDP_HLEN        8u
 #define UDP_CSUM_OFF    6u
 
 #define TCP_FIN 0x01u
 #define TCP_PSH 0x08u
 #define TCP_CWR 0x80u
-
-static inline unsigned rd16(const uint8_t *p)
-{
-    return (unsigned)p[0] << 8 | p[1];
-}
 
 static inline uint32_t rd32(const uint8_t *p)
 {
@@ -131,168 +107,37 @@ static void store_csum(uint8_t *p, uint32_t sum, bool udp)
 
 /* ---- parsing ---------------------------------------------------------- */
 
-/* Where a frame's headers lie; all offsets from the frame start. */
-struct net_hdrs {
-    size_t l3;        /* IP header */
-    size_t l4;        /* TCP/UDP header */
-    size_t hdr_end;   /* end of the L4 header (TCP options included) */
-    size_t end;       /* end of the IP datagram */
-    size_t dst;       /* the pseudo-header's destination address */
-    unsigned ipv;     /* 4 or 6 */
-    unsigned proto;   /* PROTO_TCP or PROTO_UDP */
-};
-
 /*
- * A routing header with segments left names the final destination, which
- * the sender's pseudo-header used. Types 0 and 2 list it last; a segment
- * routing header (type 4) lists segments in reverse, so it comes first.
+ * net_hdr_parse, then what the offloads need of a whole frame (see
+ * net_offload.h's Contract): the IP datagram in the frame, no fragment
+ * (its checksum covers bytes we do not have), TCP or UDP with its header
+ * whole, a UDP length that is the IP payload's (receivers sum the UDP
+ * length's bytes; anything else leaves them summing something else), and
+ * csum_start and hdr_len in 16 bits, as they travel.
  */
-static int ipv6_routing_dst(const uint8_t *f, size_t off, size_t hlen, size_t *dst)
+static int parse(const uint8_t *f, size_t len, struct net_hdr *h)
 {
-    unsigned type = f[off + 2], segs_left = f[off + 3];
-
-    if (segs_left == 0)
-        return 0;
-    if (hlen < 8 + 16)
+    net_hdr_parse(f, len, h);
+    /* hdr_end: IP, and a TCP or UDP header found whole in its datagram. */
+    if (!h->hdr_end || h->end > len || h->fragment || h->hdr_end > 0xffff)
         return -EPROTO;
-    switch (type) {
-    case 0:
-    case 2:
-        if ((hlen - 8) % 16)
-            return -EPROTO;
-        *dst = off + 8 + ((hlen - 8) / 16 - 1) * 16;
-        return 0;
-    case 4:
-        *dst = off + 8;
-        return 0;
-    default:
-        return -EPROTO;
-    }
-}
-
-static int parse_ipv4(const uint8_t *f, size_t len, struct net_hdrs *h)
-{
-    size_t l3 = h->l3, ihl, tot;
-
-    if (len - l3 < IPV4_HLEN_MIN || f[l3] >> 4 != 4)
-        return -EPROTO;
-    ihl = (size_t)(f[l3] & 0x0f) * 4;
-    tot = rd16(f + l3 + 2);
-    if (ihl < IPV4_HLEN_MIN || tot < ihl || tot > len - l3)
-        return -EPROTO;
-    /* A fragment's checksum covers bytes we do not have. */
-    if (rd16(f + l3 + 6) & IPV4_MF_OFFSET)
-        return -EPROTO;
-    h->ipv = 4;
-    h->proto = f[l3 + 9];
-    h->l4 = l3 + ihl;
-    h->end = l3 + tot;
-    h->dst = l3 + 16;
-    return 0;
-}
-
-static int parse_ipv6(const uint8_t *f, size_t len, struct net_hdrs *h)
-{
-    size_t l3 = h->l3, plen, off;
-    unsigned next;
-    int rc;
-
-    if (len - l3 < IPV6_HLEN || f[l3] >> 4 != 6)
-        return -EPROTO;
-    plen = rd16(f + l3 + 4);
-    /* 0 is a jumbogram (RFC 2675): larger than any frame we carry. */
-    if (plen == 0 || plen > len - l3 - IPV6_HLEN)
-        return -EPROTO;
-    h->ipv = 6;
-    h->end = l3 + IPV6_HLEN + plen;
-    h->dst = l3 + 24;
-    next = f[l3 + 6];
-    off = l3 + IPV6_HLEN;
-    /* Each extension header is at least 8 bytes, so this ends. */
-    while (next == PROTO_HOPOPTS || next == PROTO_ROUTING || next == PROTO_DSTOPTS) {
-        size_t hlen;
-
-        if (h->end - off < 8)
-            return -EPROTO;
-        hlen = ((size_t)f[off + 1] + 1) * 8;
-        if (hlen > h->end - off)
-            return -EPROTO;
-        if (next == PROTO_ROUTING && (rc = ipv6_routing_dst(f, off, hlen, &h->dst)) < 0)
-            return rc;
-        next = f[off];
-        off += hlen;
-    }
-    /* PROTO_FRAGMENT, ESP, AH, no-next-header... all end here. */
-    h->proto = next;
-    h->l4 = off;
-    return 0;
-}
-
-static int parse(const uint8_t *f, size_t len, struct net_hdrs *h)
-{
-    unsigned type;
-    int rc;
-
-    if (len < ETH_HLEN_)
-        return -EPROTO;
-    type = rd16(f + 12);
-    h->l3 = ETH_HLEN_;
-    if (type == ETHERTYPE_8021Q || type == ETHERTYPE_8021AD) {
-        if (len < ETH_HLEN_ + VLAN_HLEN_)
-            return -EPROTO;
-        type = rd16(f + 16);
-        h->l3 += VLAN_HLEN_;
-    }
-    if (type == ETHERTYPE_IPV4)
-        rc = parse_ipv4(f, len, h);
-    else if (type == ETHERTYPE_IPV6)
-        rc = parse_ipv6(f, len, h);
-    else
-        return -EPROTO;
-    if (rc < 0)
-        return rc;
-
-    if (h->proto == PROTO_TCP) {
-        size_t doff;
-
-        if (h->end - h->l4 < TCP_HLEN_MIN)
-            return -EPROTO;
-        doff = (size_t)(f[h->l4 + 12] >> 4) * 4;
-        if (doff < TCP_HLEN_MIN || doff > h->end - h->l4)
-            return -EPROTO;
-        h->hdr_end = h->l4 + doff;
-    } else if (h->proto == PROTO_UDP) {
-        /* Receivers sum the UDP length's bytes; anything but the IP
-         * payload's length leaves them summing something else. */
-        if (h->end - h->l4 < UDP_HLEN || rd16(f + h->l4 + 4) != h->end - h->l4)
-            return -EPROTO;
-        h->hdr_end = h->l4 + UDP_HLEN;
-    } else {
-        return -EPROTO;
-    }
-    /* csum_start and hdr_len are 16-bit wherever they travel. */
-    if (h->hdr_end > 0xffff)
+    if (h->proto == NET_IPPROTO_UDP && net_rd16(f + h->l4 + 4) != h->end - h->l4)
         return -EPROTO;
     return 0;
 }
 
-static unsigned csum_off(const struct net_hdrs *h)
+static unsigned csum_off(const struct net_hdr *h)
 {
-    return h->proto == PROTO_TCP ? TCP_CSUM_OFF : UDP_CSUM_OFF;
+    return h->proto == NET_IPPROTO_TCP ? TCP_CSUM_OFF : UDP_CSUM_OFF;
 }
 
 /* The sum of the pseudo-header for an L4 segment of l4len bytes. */
-static uint32_t pseudo_sum(const uint8_t *f, const struct net_hdrs *h, size_t l4len)
+static uint32_t pseudo_sum(const uint8_t *f, const struct net_hdr *h, size_t l4len)
 {
-    uint32_t sum;
+    size_t alen = net_hdr_addr_len(h) / 2; /* one address */
+    uint32_t sum = net_csum_add(0, f + net_hdr_addr_off(h), alen);
 
-    if (h->ipv == 4) {
-        sum = net_csum_add(0, f + h->l3 + 12, 4);
-        sum = net_csum_add(sum, f + h->dst, 4);
-    } else {
-        sum = net_csum_add(0, f + h->l3 + 8, 16);
-        sum = net_csum_add(sum, f + h->dst, 16);
-    }
+    sum = net_csum_add(sum, f + h->dst, alen);
     /* Protocol and length as 16-bit network-order words (the upper
      * halves of IPv6's 32-bit fields are zero). */
     uint16_t w[2] = { htons((uint16_t)h->proto), htons((uint16_t)l4len) };
@@ -301,7 +146,7 @@ static uint32_t pseudo_sum(const uint8_t *f, const struct net_hdrs *h, size_t l4
 
 /* Parses f and checks that o's checksum offsets agree with what is there. */
 static int parse_matching(const uint8_t *f, size_t len, const struct net_offload *o,
-                          struct net_hdrs *h)
+                          struct net_hdr *h)
 {
     int rc = parse(f, len, h);
 
@@ -314,7 +159,7 @@ static int parse_matching(const uint8_t *f, size_t len, const struct net_offload
 
 int net_offload_setup(const uint8_t *frame, size_t len, struct net_offload *o)
 {
-    struct net_hdrs h;
+    struct net_hdr h;
     int rc = parse(frame, len, &h);
 
     if (rc < 0)
@@ -322,7 +167,7 @@ int net_offload_setup(const uint8_t *frame, size_t len, struct net_offload *o)
     if (o->gso_type != NET_GSO_NONE) {
         unsigned want = o->gso_type == NET_GSO_TCPV4 ? 4
                       : o->gso_type == NET_GSO_TCPV6 ? 6 : 0;
-        if (want != h.ipv || h.proto != PROTO_TCP || o->gso_size == 0)
+        if (want != h.ipv || h.proto != NET_IPPROTO_TCP || o->gso_size == 0)
             return -EINVAL;
     }
     o->csum_start = (uint16_t)h.l4;
@@ -333,7 +178,7 @@ int net_offload_setup(const uint8_t *frame, size_t len, struct net_offload *o)
 
 int net_csum_complete(uint8_t *frame, size_t len, const struct net_offload *o)
 {
-    struct net_hdrs h;
+    struct net_hdr h;
     int rc = parse_matching(frame, len, o, &h);
 
     if (rc < 0)
@@ -343,13 +188,13 @@ int net_csum_complete(uint8_t *frame, size_t len, const struct net_offload *o)
     memset(field, 0, 2);
     uint32_t sum = pseudo_sum(frame, &h, l4len);
     sum = net_csum_add(sum, frame + h.l4, l4len);
-    store_csum(field, sum, h.proto == PROTO_UDP);
+    store_csum(field, sum, h.proto == NET_IPPROTO_UDP);
     return 0;
 }
 
 int net_csum_to_partial(uint8_t *frame, size_t len, const struct net_offload *o)
 {
-    struct net_hdrs h;
+    struct net_hdr h;
     int rc = parse_matching(frame, len, o, &h);
 
     if (rc < 0)
@@ -364,7 +209,7 @@ int net_csum_to_partial(uint8_t *frame, size_t len, const struct net_offload *o)
 int net_gso_segment(const uint8_t *frame, size_t len, const struct net_offload *o,
                     uint8_t *scratch, size_t scratch_len, net_emit_fn emit, void *arg)
 {
-    struct net_hdrs h;
+    struct net_hdr h;
     unsigned want;
     int rc;
 
@@ -379,7 +224,7 @@ int net_gso_segment(const uint8_t *frame, size_t len, const struct net_offload *
     rc = parse(frame, len, &h);
     if (rc < 0)
         return rc;
-    if (h.ipv != want || h.proto != PROTO_TCP)
+    if (h.ipv != want || h.proto != NET_IPPROTO_TCP)
         return -EINVAL;
 
     const size_t hl = h.hdr_end, mss = o->gso_size;
@@ -391,7 +236,7 @@ int net_gso_segment(const uint8_t *frame, size_t len, const struct net_offload *
     const uint8_t *tcp = frame + h.l4;
     const uint32_t seq0 = rd32(tcp + 4);
     const uint8_t flags = tcp[13];
-    const unsigned id0 = h.ipv == 4 ? rd16(frame + h.l3 + 4) : 0;
+    const unsigned id0 = h.ipv == 4 ? net_rd16(frame + h.l3 + 4) : 0;
     const size_t ihl = h.l4 - h.l3;  /* IPv4: the IP header's length */
     size_t off = 0;
     int n = 0;
@@ -412,7 +257,7 @@ int net_gso_segment(const uint8_t *frame, size_t len, const struct net_offload *
             uint16_t c = (uint16_t)~net_csum_fold(net_csum_add(0, ip, ihl));
             memcpy(ip + 10, &c, 2);
         } else {
-            wr16(ip + 4, (unsigned)(seglen - h.l3 - IPV6_HLEN));
+            wr16(ip + 4, (unsigned)(seglen - h.l3 - NET_IPV6_HLEN));
         }
 
         wr32(th + 4, seq0 + (uint32_t)off);

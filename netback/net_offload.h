@@ -11,7 +11,7 @@
  *   any thread may call anything here on buffers it owns.
  * - A frame is Ethernet (14 bytes, or 18 with one 802.1Q/802.1ad tag),
  *   then IPv4 (with options) or IPv6 (hop-by-hop, routing and destination
- *   options headers are walked), then TCP or UDP. It may carry bytes after
+ *   options headers are walked), then TCP or UDP: net_hdr.h parses it. It may carry bytes after
  *   the IP datagram (Ethernet padding); they are never summed or segmented.
  * - Frames come from hostile guests: every header byte read is bounds
  *   checked against len and against the IP datagram's own length. Anything

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "net_hash.h"
+#include "net_hdr.h"
 #include "net_xfer.h"
 #include "netback.h"
 
@@ -55,29 +56,15 @@ static inline uint32_t net_hash_mix(uint32_t h)
 static inline uint32_t net_flow_hash(const uint8_t *hdr, size_t len)
 {
     uint32_t h = 2166136261u;
-    size_t l3 = 14;
-    if (len >= 18 && hdr[12] == 0x81 && hdr[13] == 0x00)
-        l3 = 18;
-    if (len < l3)
+    struct net_hdr nh;
+    net_hdr_parse(hdr, len, &nh);
+    if (!nh.ipv)
         return net_fnv(h, hdr, len < 12 ? len : 12);
-    uint16_t type = (uint16_t)(hdr[l3 - 2] << 8 | hdr[l3 - 1]);
-    if (type == 0x0800 && len >= l3 + 20) {
-        size_t ihl = (size_t)(hdr[l3] & 15) * 4;
-        h = net_fnv(h, hdr + l3 + 12, 8);
-        bool fragment = (hdr[l3 + 6] & 0x3f) || hdr[l3 + 7];
-        uint8_t proto = hdr[l3 + 9];
-        if ((proto == 6 || proto == 17) && !fragment && ihl >= 20 && len >= l3 + ihl + 4)
-            h = net_fnv(h, hdr + l3 + ihl, 4);
-        return h;
-    }
-    if (type == 0x86dd && len >= l3 + 40) {
-        h = net_fnv(h, hdr + l3 + 8, 32);
-        uint8_t next = hdr[l3 + 6];
-        if ((next == 6 || next == 17) && len >= l3 + 44)
-            h = net_fnv(h, hdr + l3 + 40, 4);
-        return h;
-    }
-    return net_fnv(h, hdr, 12);
+    h = net_fnv(h, hdr + net_hdr_addr_off(&nh), net_hdr_addr_len(&nh));
+    if ((nh.proto == NET_IPPROTO_TCP || nh.proto == NET_IPPROTO_UDP) &&
+        net_hdr_l4_has(&nh, len, 4))
+        h = net_fnv(h, hdr + nh.l4, 4); /* the ports */
+    return h;
 }
 
 /* The endpoint of p for a frame starting with `hdr` (len bytes of it): the

@@ -19,6 +19,7 @@
 
 #include "gnt_batch.h"
 #include "log.h"
+#include "net_hdr.h"
 #include "net_queue.h"
 #include "net_ring.h"
 #include "net_xfer.h"
@@ -155,7 +156,6 @@ bool netq_tx_send(struct net_queue *q, struct netq_tx_frame *f, int fd);
 void netq_tx_fail(struct net_queue *q, struct netq_tx_frame *f);
 
 /* net_queue_rx.c, for both uplinks: */
-bool netq_frame_is_ipv6(const uint8_t *frame, uint32_t len);
 bool netq_takes_gso(const struct net_queue *q, uint8_t gso_type);
 /* Ring slots a frame of `len` with offloads o needs (NETQ_NO_FIT: never). */
 uint32_t netq_rx_slots(const struct net_queue *q, uint32_t len, const struct net_offload *o);

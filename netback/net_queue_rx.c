@@ -198,18 +198,10 @@ static int rx_emit_segment(const uint8_t *seg, size_t len, void *arg)
     return 0;
 }
 
-bool netq_frame_is_ipv6(const uint8_t *frame, uint32_t len)
-{
-    unsigned at = 12;
-    if (len >= 18 && frame[12] == 0x81 && frame[13] == 0x00)
-        at = 16; /* one 802.1Q tag */
-    return len >= at + 2 && frame[at] == 0x86 && frame[at + 1] == 0xdd;
-}
-
 /* The frame's checksum as the frontend can take it. */
 static int rx_fix_csum(struct net_queue *q, uint8_t *frame, uint32_t len, struct net_offload *o)
 {
-    if (!o->csum_partial || (q->feat.csum && (q->feat.ipv6_csum || !netq_frame_is_ipv6(frame, len))))
+    if (!o->csum_partial || (q->feat.csum && (q->feat.ipv6_csum || !net_hdr_is_ipv6(frame, len))))
         return 0;
     int rc = net_csum_complete(frame, len, o);
     if (rc == 0) {

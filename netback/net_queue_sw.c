@@ -254,8 +254,8 @@ static bool needs_fixing(const struct net_queue *q, const struct net_xfer *x)
         return true;
     return o->csum_partial &&
            !(q->feat.csum &&
-             (q->feat.ipv6_csum || !netq_frame_is_ipv6(x->hdr, x->len < NET_XFER_HDR
-                                                                  ? x->len : NET_XFER_HDR)));
+             (q->feat.ipv6_csum || !net_hdr_is_ipv6(x->hdr, x->len < NET_XFER_HDR
+                                                               ? x->len : NET_XFER_HDR)));
 }
 
 /* The frame of x copied into slow_buf, its offsets found: 0, -EFAULT (a

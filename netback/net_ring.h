@@ -43,8 +43,9 @@
 #include "xen_ring.h"
 #include <xen/io/netif.h>
 
+#include "net_hdr.h" /* NET_ETH_HLEN */
+
 #define NET_PAGE_SIZE   4096u
-#define NET_ETH_HLEN    14u
 /* Slots a packet may use and still be sent: netif.h's minimum every
  * backend must take (XEN_NETIF_NR_SLOTS_MIN, Linux's max_skb_slots). */
 #define NET_TX_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN

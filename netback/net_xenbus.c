@@ -364,8 +364,10 @@ static void member_released(struct net_xswitch_member *m)
     sc_xenbus_device_disconnected(nd->dev);
 }
 
-static void finish_disconnect(struct net_dev *nd)
+/* Every queue (and the control ring) is off its core and freed. */
+static void vqs_detached(struct sc_attach_group *g)
 {
+    struct net_dev *nd = g->owner;
     for (unsigned i = 0; i < nd->nvqs; i++)
         if (nd->vqs[i].tap_fd >= 0 && nd->vqs[i].tap_fd != nd->tap_fd)
             close(nd->vqs[i].tap_fd);
@@ -384,11 +386,8 @@ static void vq_detached(struct sc_attach *a, int result)
 {
     (void)result;
     struct net_vq *vq = a->owner;
-    struct net_dev *nd = vq->nd;
     net_queue_destroy(vq->q);
     vq->q = NULL;
-    if (--nd->detaching == 0)
-        finish_disconnect(nd);
 }
 
 static void ctrl_detached(struct sc_attach *a, int result)
@@ -397,33 +396,20 @@ static void ctrl_detached(struct sc_attach *a, int result)
     struct net_dev *nd = a->owner;
     net_ctrl_destroy(nd->ctrl);
     nd->ctrl = NULL;
-    if (--nd->detaching == 0)
-        finish_disconnect(nd);
 }
 
 /* Takes every queue (and the control ring) off its core without waiting. */
 static void detach_queues(struct net_dev *nd)
 {
-    nd->detaching = 1; /* held while posting, so no callback finishes early */
-    if (nd->ctrl) {
-        nd->detaching++;
-        if (sc_detach_queue(&nd->ctrl_at) < 0)
-            nd->detaching--;
-    }
-    for (unsigned i = nd->nvqs; i-- > 0;) {
-        struct net_vq *vq = &nd->vqs[i];
-        if (!vq->q)
-            continue;
-        nd->detaching++;
-        int rc = sc_detach_queue(&vq->at);
-        if (rc < 0) {
-            sc_log(SC_LOG_ERR, nd->dev->name, "q%u: taking it off its core: %s", i,
-                   strerror(-rc));
-            nd->detaching--;
-        }
-    }
-    if (--nd->detaching == 0)
-        finish_disconnect(nd);
+    struct sc_attach *members[NET_MAX_QUEUES + 1];
+    unsigned n = 0;
+    if (nd->ctrl)
+        members[n++] = &nd->ctrl_at;
+    for (unsigned i = nd->nvqs; i-- > 0;)
+        if (nd->vqs[i].q)
+            members[n++] = &nd->vqs[i].at;
+    nd->detach = (struct sc_attach_group){ .owner = nd, .done = vqs_detached };
+    sc_detach_group(&nd->detach, members, n);
 }
 
 /* No core sends to our queues any more: they may go. */
@@ -439,7 +425,7 @@ static void member_left(struct net_xswitch_member *m)
 static void net_disconnect(struct sc_device *dev)
 {
     struct net_dev *nd = dev->priv;
-    if (!nd || (!nd->vqs && !nd->ctrl) || nd->detaching || nd->leaving)
+    if (!nd || (!nd->vqs && !nd->ctrl) || sc_detach_group_busy(&nd->detach) || nd->leaving)
         return;
     if (nd->member.joined) {
         nd->leaving = true;
@@ -449,7 +435,7 @@ static void net_disconnect(struct sc_device *dev)
     } else {
         detach_queues(nd);
     }
-    if (nd->leaving || nd->detaching)
+    if (nd->leaving || sc_detach_group_busy(&nd->detach))
         sc_xenbus_device_disconnect_pending(dev);
 }
 

@@ -22,8 +22,8 @@
  *            keys read through backend/fe_keys.h); maps "ring-ref" (or
  *            "ring-ref0" with ring-page-order 0) and puts the ring on a
  *            core with "event-channel" bound there, through the engine's
- *            backend/queue_attach.h, as blkback does; writes sectors,
- *            info 0, sector-size 512.
+ *            backend/queue_attach.h, as blkback does (lib/floor_dev.h,
+ *            shared with netecho); writes sectors, info 0, sector-size 512.
  *   disconnect  posts the queue's removal and returns; the ring is
  *            unmapped once the core lets go (the bus holds the device
  *            short of Closed meanwhile).
@@ -57,35 +57,27 @@
 #include "daemon.h"
 #include "devclass.h"
 #include "fe_keys.h"
+#include "lib/floor_dev.h"
 #include "log.h"
 #include "queue.h"
-#include "queue_attach.h"
 #include "sidecore.h"
 #include "xenbus.h"
-
 
 #define ECHO_SECTOR_SIZE 512u
 #define ECHO_PAGE_SIZE   4096u
 
-/* One ring.  Control-thread fields are set before the queue is attached
- * (queue_attach.h posts the ADD); `ring` belongs to the core thread while
- * the queue is on it. */
+/* One ring (floor_dev.h): `ring` belongs to the core thread while the
+ * queue is on it. */
 struct echo_queue {
-    struct sc_queue sc;        /* first: the ops get &sc */
-    struct sc_xen *xen;
-    struct sc_device *dev;     /* the device it serves */
-    void *ring_page;           /* mapped guest page, NULL if not */
+    struct floor_queue fq;     /* first: the ops get &fq.sc */
     blkif_back_ring_t ring;    /* core thread */
-    struct sc_attach at;       /* its place on a core */
 };
 
 /* dev->priv; control thread. */
 struct echo_dev {
+    struct floor_dev fd;       /* first: its queue */
     uint64_t sectors;          /* 512-byte units */
-    struct echo_queue *q;      /* NULL while not connected */
 };
-
-static struct sc_pool *echo_pool;
 
 /* ---- the data path (core thread) ---- */
 
@@ -244,58 +236,7 @@ static int echo_probe(struct sc_device *dev)
     return 0;
 }
 
-static void echo_remove(struct sc_device *dev)
-{
-    free(dev->priv);
-    dev->priv = NULL;
-}
-
-/* ---- connect / disconnect: the queue on a core through queue_attach.h ---- */
-
-/* The core refused the queue (answered on the control thread). */
-static void eq_added(struct sc_attach *a, int result)
-{
-    struct echo_queue *q = a->owner;
-    if (result < 0)
-        sc_xenbus_device_fail(q->dev, result, "%s: adding it to a sidecore", q->sc.name);
-}
-
-/* The queue is off its core (or never got on one): unmap and free it, and
- * end the disconnect if the bus waits for it. */
-static void eq_detached(struct sc_attach *a, int result)
-{
-    (void)result;
-    struct echo_queue *q = a->owner;
-    struct sc_device *dev = q->dev;
-    struct echo_dev *ed = dev->priv;
-    if (q->ring_page)
-        sc_gnt_unmap(q->xen, q->ring_page, 1);
-    free(q);
-    ed->q = NULL;
-    sc_log(SC_LOG_INFO, dev->name, "disconnected");
-    sc_xenbus_device_disconnected(dev); /* if the bus was told to wait */
-}
-
-/* Takes the queue back without waiting for the core: the bus holds this
- * device (only) short of Closed until eq_detached runs. */
-static void echo_disconnect(struct sc_device *dev)
-{
-    struct echo_dev *ed = dev->priv;
-    struct echo_queue *q = ed ? ed->q : NULL;
-    if (!q)
-        return;
-    int rc = sc_detach_queue(&q->at);
-    if (rc == -EALREADY)
-        return;
-    if (rc < 0) {
-        /* The core may still hold it: leave it to the process's exit. */
-        sc_log(SC_LOG_ERR, dev->name, "taking the queue off its core: %s", strerror(-rc));
-        ed->q = NULL;
-        return;
-    }
-    if (ed->q) /* eq_detached did not run from inside the call */
-        sc_xenbus_device_disconnect_pending(dev);
-}
+/* ---- connect: the queue on a core through floor_dev.h ---- */
 
 static int connect_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 {
@@ -353,81 +294,44 @@ static int read_frontend_keys(struct sc_device *dev, grant_ref_t *ref, evtchn_po
 
 static int echo_connect(struct sc_device *dev)
 {
-    struct echo_dev *ed = dev->priv;
-    /* The bus calls connect only once the last disconnect has completed
-     * (eq_detached), so a queue still here is a bug: refuse, keep it. */
-    if (ed->q)
-        return -EBUSY;
     grant_ref_t ref;
     evtchn_port_t evtchn;
     int rc = read_frontend_keys(dev, &ref, &evtchn);
     if (rc < 0)
         return rc;
-
-    struct echo_queue *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->xen = sc_xenbus_xen(dev->bus);
-    q->dev = dev;
-    q->at.owner = q;
-    q->at.added = eq_added;
-    q->at.detached = eq_detached;
-    ed->q = q; /* from here on, disconnect undoes what was done */
-    rc = sc_queue_init(&q->sc, &echo_ops, dev->frontend_id, "%.40s q0", dev->name);
+    struct floor_queue *fq;
+    rc = floor_queue_create(dev, sizeof(struct echo_queue), &echo_ops, &ref, 1, &fq);
     if (rc < 0)
         return rc;
-    q->ring_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &ref, true);
-    if (!q->ring_page) {
-        rc = errno ? -errno : -EIO;
-        sc_xenbus_device_fail(dev, rc, "mapping ring-ref %u", ref);
-        return rc;
-    }
-    blkif_sring_t *sring = q->ring_page;
+    struct echo_queue *q = eq_of(&fq->sc);
+    blkif_sring_t *sring = fq->pages[0];
     /* Attach (not init): requests left by an earlier connection are answered. */
     BACK_RING_ATTACH(&q->ring, sring, sring->rsp_prod, ECHO_PAGE_SIZE);
-    rc = sc_attach_queue(&q->at, echo_pool, &q->sc, &evtchn, 1);
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "putting the queue on a sidecore (event channel %u)",
-                              evtchn);
+    rc = floor_queue_attach(fq, &evtchn, 1);
+    if (rc < 0)
         return rc;
-    }
     rc = sc_xs_transact(sc_xenbus_xs(dev->bus), connect_keys_txn, dev);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "writing sectors/info/sector-size");
         return rc;
     }
-    sc_log(SC_LOG_INFO, dev->name, "connected: 1 ring page, on %s", sc_core_name(q->at.core));
+    sc_log(SC_LOG_INFO, dev->name, "connected: 1 ring page, on %s", sc_core_name(fq->at.core));
     return 0;
 }
 
-static struct sc_device_class echo_class = {
+static const struct sc_device_class echo_class = {
+    .type = "vbd",
     .probe = echo_probe,
     .connect = echo_connect,
-    .disconnect = echo_disconnect,
-    .remove = echo_remove,
+    .disconnect = floor_disconnect,
+    .remove = floor_remove,
 };
 
 static const struct sc_device_class *device_class(const char *type, struct sc_pool *pool,
                                                   const void *cfg)
 {
     (void)cfg;
-    if (strcmp(type, "vbd") != 0 || (echo_pool && echo_pool != pool)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    echo_pool = pool;
-    echo_class.type = "vbd";
-    return &echo_class;
-}
-
-static int foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg)
-{
-    if (!dev || dev->cls != &echo_class || !fn)
-        return -EINVAL;
-    const struct echo_dev *ed = dev->priv;
-    if (!ed || !ed->q || !sc_attach_busy(&ed->q->at))
-        return 0;
-    return fn(&ed->q->sc, ed->q->at.core, arg);
+    return floor_device_class(&echo_class, type, pool);
 }
 
 /* The floor serves backend/vbd under the vbd name, without its settings. */
@@ -436,7 +340,7 @@ static const struct sc_class_module echo_module = {
     .name = "vbd",
     .types = echo_types,
     .device_class = device_class,
-    .foreach_queue = foreach_queue,
+    .foreach_queue = floor_foreach_queue,
 };
 static const struct sc_class_module *const modules[] = { &echo_module, NULL };
 

@@ -25,7 +25,8 @@
  *            backend/fe_keys.h): maps tx-ring-ref and rx-ring-ref and puts
  *            the pair on a core with "event-channel", or
  *            "event-channel-tx" and "event-channel-rx" (split), bound
- *            there through backend/queue_attach.h, as netback does.
+ *            there through backend/queue_attach.h, as netback does
+ *            (lib/floor_dev.h, shared with echoback).
  *   disconnect  posts the queue's removal and returns; the rings are
  *            unmapped once the core lets go.
  *   poll     every tx slot is answered in ring order: a request with
@@ -59,35 +60,23 @@
 #include "daemon.h"
 #include "devclass.h"
 #include "fe_keys.h"
+#include "lib/floor_dev.h"
 #include "log.h"
 #include "queue.h"
-#include "queue_attach.h"
 #include "sidecore.h"
 #include "xenbus.h"
 
 #define NECHO_PAGE_SIZE 4096u
 
-/* One tx/rx ring pair.  Control-thread fields are set before the queue is
- * attached (queue_attach.h posts the ADD); `tx` and the slot state belong
- * to the core thread while the queue is on it. */
+/* One tx/rx ring pair (floor_dev.h: pages[0] tx, pages[1] rx): `tx` and
+ * the slot state belong to the core thread while the queue is on it. */
 struct necho_queue {
-    struct sc_queue sc;        /* first: the ops get &sc */
-    struct sc_xen *xen;
-    struct sc_device *dev;     /* the device it serves */
-    void *tx_page, *rx_page;   /* mapped guest pages, NULL if not */
+    struct floor_queue fq;     /* first: the ops get &fq.sc */
     netif_tx_back_ring_t tx;   /* core thread */
     /* where the ring's next slot stands (core thread): an extra-info slot
      * follows, or a fragment of the packet begun */
     bool extra_next, frag_next;
-    struct sc_attach at;       /* its place on a core */
 };
-
-/* dev->priv; control thread. */
-struct necho_dev {
-    struct necho_queue *q;     /* NULL while not connected */
-};
-
-static struct sc_pool *necho_pool;
 
 /* ---- the data path (core thread) ---- */
 
@@ -192,7 +181,7 @@ static int probe_keys_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
 
 static int necho_probe(struct sc_device *dev)
 {
-    struct necho_dev *nd = calloc(1, sizeof(*nd));
+    struct floor_dev *nd = calloc(1, sizeof(*nd));
     if (!nd)
         return -ENOMEM;
     int rc = sc_xs_transact(sc_xenbus_xs(dev->bus), probe_keys_txn, dev);
@@ -206,59 +195,7 @@ static int necho_probe(struct sc_device *dev)
     return 0;
 }
 
-static void necho_remove(struct sc_device *dev)
-{
-    free(dev->priv);
-    dev->priv = NULL;
-}
-
-/* ---- connect / disconnect: the queue on a core through queue_attach.h ---- */
-
-static void nq_added(struct sc_attach *a, int result)
-{
-    struct necho_queue *q = a->owner;
-    if (result < 0)
-        sc_xenbus_device_fail(q->dev, result, "%s: adding it to a sidecore", q->sc.name);
-}
-
-/* The queue is off its core (or never got on one): unmap and free it, and
- * end the disconnect if the bus waits for it. */
-static void nq_detached(struct sc_attach *a, int result)
-{
-    (void)result;
-    struct necho_queue *q = a->owner;
-    struct sc_device *dev = q->dev;
-    struct necho_dev *nd = dev->priv;
-    if (q->tx_page)
-        sc_gnt_unmap(q->xen, q->tx_page, 1);
-    if (q->rx_page)
-        sc_gnt_unmap(q->xen, q->rx_page, 1);
-    free(q);
-    nd->q = NULL;
-    sc_log(SC_LOG_INFO, dev->name, "disconnected");
-    sc_xenbus_device_disconnected(dev); /* if the bus was told to wait */
-}
-
-/* Takes the queue back without waiting for the core: the bus holds this
- * device (only) short of Closed until nq_detached runs. */
-static void necho_disconnect(struct sc_device *dev)
-{
-    struct necho_dev *nd = dev->priv;
-    struct necho_queue *q = nd ? nd->q : NULL;
-    if (!q)
-        return;
-    int rc = sc_detach_queue(&q->at);
-    if (rc == -EALREADY)
-        return;
-    if (rc < 0) {
-        /* The core may still hold it: leave it to the process's exit. */
-        sc_log(SC_LOG_ERR, dev->name, "taking the queue off its core: %s", strerror(-rc));
-        nd->q = NULL;
-        return;
-    }
-    if (nd->q) /* nq_detached did not run from inside the call */
-        sc_xenbus_device_disconnect_pending(dev);
-}
+/* ---- connect: the queue on a core through floor_dev.h ---- */
 
 /* The frontend's keys: rx-copy, one queue, its two rings and one or two
  * event channels.  0 or -errno (the device failed, fe_keys.h). */
@@ -308,92 +245,52 @@ static int read_frontend_keys(struct sc_device *dev, grant_ref_t refs[2], evtchn
 
 static int necho_connect(struct sc_device *dev)
 {
-    struct necho_dev *nd = dev->priv;
-    /* The bus calls connect only once the last disconnect has completed
-     * (nq_detached), so a queue still here is a bug: refuse, keep it. */
-    if (nd->q)
-        return -EBUSY;
     grant_ref_t refs[2];
     evtchn_port_t ports[2];
     unsigned nports;
     int rc = read_frontend_keys(dev, refs, ports, &nports);
     if (rc < 0)
         return rc;
-
-    struct necho_queue *q = calloc(1, sizeof(*q));
-    if (!q)
-        return -ENOMEM;
-    q->xen = sc_xenbus_xen(dev->bus);
-    q->dev = dev;
-    q->at.owner = q;
-    q->at.added = nq_added;
-    q->at.detached = nq_detached;
-    nd->q = q; /* from here on, disconnect undoes what was done */
-    rc = sc_queue_init(&q->sc, &necho_ops, dev->frontend_id, "%.40s q0", dev->name);
+    struct floor_queue *fq;
+    rc = floor_queue_create(dev, sizeof(struct necho_queue), &necho_ops, refs, 2, &fq);
     if (rc < 0)
         return rc;
-    q->tx_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &refs[0], true);
-    if (q->tx_page)
-        q->rx_page = sc_gnt_map_batch(q->xen, dev->frontend_id, 1, &refs[1], true);
-    if (!q->rx_page) {
-        rc = errno ? -errno : -EIO;
-        sc_xenbus_device_fail(dev, rc, "mapping tx-ring-ref %u / rx-ring-ref %u", refs[0],
-                              refs[1]);
-        return rc;
-    }
-    netif_tx_sring_t *sring = q->tx_page;
+    struct necho_queue *q = nq_of(&fq->sc);
+    netif_tx_sring_t *sring = fq->pages[0];
     /* Attach (not init): requests left by an earlier connection are answered. */
     BACK_RING_ATTACH(&q->tx, sring, sring->rsp_prod, NECHO_PAGE_SIZE);
-    rc = sc_attach_queue(&q->at, necho_pool, &q->sc, ports, nports);
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "putting the queue on a sidecore (event channel %u%s)",
-                              ports[0], nports == 2 ? " and its rx channel" : "");
+    rc = floor_queue_attach(fq, ports, nports);
+    if (rc < 0)
         return rc;
-    }
     sc_log(SC_LOG_INFO, dev->name, "connected: 1 queue, %s, on %s",
-           nports == 2 ? "split event channels" : "one event channel", sc_core_name(q->at.core));
+           nports == 2 ? "split event channels" : "one event channel", sc_core_name(fq->at.core));
     return 0;
 }
 
-static struct sc_device_class necho_class = {
+static const struct sc_device_class necho_class = {
+    .type = "vif",
     .probe = necho_probe,
     .connect = necho_connect,
-    .disconnect = necho_disconnect,
-    .remove = necho_remove,
+    .disconnect = floor_disconnect,
+    .remove = floor_remove,
 };
 
 static const struct sc_device_class *device_class(const char *type, struct sc_pool *pool,
                                                   const void *cfg)
 {
     (void)cfg;
-    if (strcmp(type, "vif") != 0 || (necho_pool && necho_pool != pool)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    necho_pool = pool;
-    necho_class.type = "vif";
-    return &necho_class;
-}
-
-static int foreach_queue(struct sc_device *dev, sc_queue_visit_fn *fn, void *arg)
-{
-    if (!dev || dev->cls != &necho_class || !fn)
-        return -EINVAL;
-    const struct necho_dev *nd = dev->priv;
-    if (!nd || !nd->q || !sc_attach_busy(&nd->q->at))
-        return 0;
-    return fn(&nd->q->sc, nd->q->at.core, arg);
+    return floor_device_class(&necho_class, type, pool);
 }
 
 /* netback's traffic view, from the core's generic counters: a packet is a
  * request here. */
 static json_t *describe(struct sc_device *dev)
 {
-    const struct necho_dev *nd = dev && dev->cls == &necho_class ? dev->priv : NULL;
-    if (!nd || !nd->q)
+    const struct floor_queue *q = floor_queue_of(dev);
+    if (!q)
         return NULL;
     struct sc_queue_stats_snap s;
-    sc_queue_stats_snapshot(&nd->q->sc, &s);
+    sc_queue_stats_snapshot(&q->sc, &s);
     json_t *t = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "tx_packets",
                           (json_int_t)s.counter[SC_QSTAT_REQUESTS], "tx_bytes",
                           (json_int_t)s.counter[SC_QSTAT_BYTES], "tx_drops", (json_int_t)0,
@@ -410,7 +307,7 @@ static const struct sc_class_module necho_module = {
     .name = "vif",
     .types = necho_types,
     .device_class = device_class,
-    .foreach_queue = foreach_queue,
+    .foreach_queue = floor_foreach_queue,
     .describe = describe,
 };
 static const struct sc_class_module *const modules[] = { &necho_module, NULL };

@@ -151,6 +151,51 @@ static void test_rss_vectors_ipv6(void **state)
     assert_false(net_hash_frame(&h, f, 14 + 39, &v, &type));
 }
 
+/* One parser for every reader (net_hdr.h): the hash is the same behind an
+ * 802.1Q or an 802.1ad tag, and IPv6 extension headers are walked to the
+ * TCP ports (as Linux's flow dissector does); a fragment is hashed by its
+ * addresses only. */
+static void test_tags_and_extension_headers(void **state)
+{
+    (void)state;
+    struct net_hash h;
+    uint8_t f[128], g[128];
+    uint32_t v;
+    uint8_t type;
+    static const uint8_t a4[4] = { 66, 9, 149, 187 }, b4[4] = { 161, 142, 100, 80 };
+    setup_toeplitz(&h, NET_HASH_TYPES);
+    size_t len = v4_frame(f, a4, 2794, b4, 1766, 6);
+    for (unsigned tpid = 0x8100; tpid; tpid = tpid == 0x8100 ? 0x88a8 : 0) {
+        memcpy(g, f, 12);
+        g[12] = (uint8_t)(tpid >> 8), g[13] = (uint8_t)tpid, g[14] = 0, g[15] = 7;
+        memcpy(g + 16, f + 12, len - 12);
+        assert_true(net_hash_frame(&h, g, len + 4, &v, &type));
+        assert_int_equal(type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP);
+        assert_int_equal(v, 0x51ccc178);
+        assert_int_equal(net_flow_hash(g, len + 4), net_flow_hash(f, len));
+    }
+    f[14 + 6] = 0x20; /* more fragments */
+    assert_true(net_hash_frame(&h, f, len, &v, &type));
+    assert_int_equal(type, _XEN_NETIF_CTRL_HASH_TYPE_IPV4);
+    assert_int_equal(v, 0x323e8fc2);
+
+    static const uint8_t src[16] = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x1f, 0xff,
+                                     0, 0, 0, 0, 0, 0, 0, 7 };
+    static const uint8_t dst[16] = { 0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
+                                     0, 0, 0, 0, 0, 0, 0, 1 };
+    len = v6_frame(f, src, 2794, dst, 1766);
+    /* a hop-by-hop options header (8 bytes) between IPv6 and TCP */
+    memcpy(g, f, 54);
+    memset(g + 54, 0, 8);
+    g[54] = 6;      /* its next header: TCP */
+    g[14 + 6] = 0;  /* IPv6's next header: hop-by-hop */
+    g[14 + 5] = (uint8_t)(8 + len - 54); /* payload length */
+    memcpy(g + 62, f + 54, len - 54);
+    assert_true(net_hash_frame(&h, g, len + 8, &v, &type));
+    assert_int_equal(type, _XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP);
+    assert_int_equal(v, 0x40207d3d);
+}
+
 static void test_ctrl_statuses(void **state)
 {
     (void)state;
@@ -268,6 +313,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rss_vectors_ipv4),
         cmocka_unit_test(test_rss_vectors_ipv6),
+        cmocka_unit_test(test_tags_and_extension_headers),
         cmocka_unit_test(test_ctrl_statuses),
         cmocka_unit_test(test_mapping),
         cmocka_unit_test(test_flow_spread),
