@@ -75,4 +75,5 @@ for mode in poll event; do
 done
 echo "# torn pushes finished by a successor: $(grep -c 'an unclean exit left half written' "$SIMDIR/sidecored.log")"
 
+ok "no sanitizer report in sidecored's log" sc_log_clean
 done_testing

@@ -30,4 +30,5 @@ ok "sidecored stays up" sc_alive
 sc_stop
 is "sidecored exits 0" "$?" 0
 
+ok "no sanitizer report in sidecored's log" sc_log_clean
 done_testing

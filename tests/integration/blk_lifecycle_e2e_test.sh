@@ -122,4 +122,5 @@ for mode in poll event; do
     is "$mode: sidecored exits 0" "$?" 0
 done
 
+ok "no sanitizer report in sidecored's log" sc_log_clean
 done_testing

@@ -199,4 +199,5 @@ else
 fi
 sc_stop
 
+ok "no sanitizer report in sidecored's log" sc_log_clean
 done_testing

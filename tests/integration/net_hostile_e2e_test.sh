@@ -220,4 +220,5 @@ for mode in poll event; do
     is "$mode: sidecored exits 0" "$?" 0
 done
 grep -E "error|warn" "$SIMDIR/sidecored.log" | sort | uniq -c | sort -rn | head -8 | sed 's/^/# /'
+ok "no sanitizer report in sidecored's log" sc_log_clean
 done_testing

@@ -80,6 +80,16 @@ sc_stop() {
 
 sc_alive() { [ -n "$SC_PID" ] && kill -0 "$SC_PID" 2>/dev/null; }
 
+# No sanitizer report in sidecored's log (ASan/UBSan/TSan builds): TSan
+# goes on after a report, and a killed daemon's exit status says nothing,
+# so only the log tells.
+sc_log_clean() {
+    if grep -qE "Sanitizer|runtime error:" "$SIMDIR/sidecored.log"; then
+        grep -E -A12 "Sanitizer|runtime error:" "$SIMDIR/sidecored.log" | head -40 | sed 's/^/# /'
+        return 1
+    fi
+}
+
 # ---- guests and disks ----
 
 guest_new() { "$XENSIMCTL" create "$1"; }

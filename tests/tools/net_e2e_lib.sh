@@ -127,15 +127,6 @@ xfer_ok() {
     return 1
 }
 
-# No sanitizer report in sidecored's log (ASan/UBSan/TSan builds): TSan
-# goes on after a report, so only the log tells.
-sc_log_clean() {
-    if grep -qE "Sanitizer|runtime error:" "$SIMDIR/sidecored.log"; then
-        grep -E -A12 "Sanitizer|runtime error:" "$SIMDIR/sidecored.log" | head -40 | sed 's/^/# /'
-        return 1
-    fi
-}
-
 # iperf3 from FROM_NS to a server in TO_NS at TO_IP; extra client args after.
 iperf_ok() {
     local from=$1 to=$2 ip=$3; shift 3

@@ -24,6 +24,13 @@ DEFINE_RING_TYPES(t, struct t_req, struct t_rsp);
 enum { NENTS = 8 };
 #define RING_BYTES (offsetof(struct t_sring, ring) + NENTS * sizeof(union t_sring_entry))
 
+/* Entries by computed index: ring[] is declared with one element. */
+static union t_sring_entry *entry(struct t_sring *s, RING_IDX idx)
+{
+    return (union t_sring_entry *)((uint8_t *)s + offsetof(struct t_sring, ring)) +
+           idx % NENTS;
+}
+
 static struct t_sring *ring_new(RING_IDX start)
 {
     /* shared: a forked child's writes are the parent's to read */
@@ -34,7 +41,7 @@ static struct t_sring *ring_new(RING_IDX start)
     s->req_prod = s->rsp_prod = start;
     s->rsp_event = start + 1;
     for (unsigned i = 0; i < NENTS; i++)
-        memset(&s->ring[i], 0xee, sizeof(s->ring[i])); /* requests still there */
+        memset(entry(s, i), 0xee, sizeof(union t_sring_entry)); /* requests still there */
     return s;
 }
 
@@ -51,9 +58,9 @@ static void put(struct sc_rsp_stage *st, RING_IDX idx, uint32_t id)
     assert_int_equal(sc_rsp_stage_put(st, idx, &r), 0);
 }
 
-static uint32_t rsp_id(const struct t_sring *s, RING_IDX idx)
+static uint32_t rsp_id(struct t_sring *s, RING_IDX idx)
 {
-    return s->ring[idx % NENTS].rsp.id;
+    return entry(s, idx)->rsp.id;
 }
 
 static void test_ring_order(void **state)
@@ -67,7 +74,7 @@ static void test_ring_order(void **state)
     put(&st, b + 1, 11);
     assert_false(sc_rsp_stage_push(&st));          /* the first is not in */
     assert_int_equal(s->rsp_prod, b);
-    assert_int_equal(s->ring[b % NENTS].rsp.id, 0xeeeeeeee); /* untouched */
+    assert_int_equal(rsp_id(s, b), 0xeeeeeeee); /* untouched */
     put(&st, b, 10);
     assert_true(sc_rsp_stage_push(&st));           /* rsp_event was b + 1 */
     assert_int_equal(s->rsp_prod, b + 3);
@@ -75,7 +82,7 @@ static void test_ring_order(void **state)
     assert_int_equal(rsp_id(s, b + 1), 11);
     assert_int_equal(rsp_id(s, b + 2), 12);
     /* only the response's bytes of a slot are written */
-    assert_int_equal(((uint8_t *)&s->ring[b % NENTS])[sizeof(struct t_rsp)], 0xee);
+    assert_int_equal(((uint8_t *)entry(s, b))[sizeof(struct t_rsp)], 0xee);
 
     /* refused: twice, behind, a ring's worth ahead */
     struct t_rsp r = { 0 };
@@ -111,7 +118,7 @@ static void die_mid_push(struct t_sring *s, const char *name, uint64_t ring_id)
                 _exit(3);
         }
         atomic_store(&st.log->intent, (uint64_t)b | (uint64_t)(b + 3) << 32);
-        memcpy(&s->ring[b % NENTS], st.log->slots, sizeof(struct t_rsp));
+        memcpy(entry(s, b), st.log->slots, sizeof(struct t_rsp));
         _exit(0); /* no close: the log stays, as after a SIGKILL */
     }
     int status;
@@ -156,7 +163,7 @@ static void test_torn_push_finished(void **state)
     /* a push that was published before the death is not done twice */
     die_mid_push(s, "vbd 5/51712 q0", 77);
     s->rsp_prod += 3;
-    s->ring[44 % NENTS].rsp.id = 555; /* the frontend's view, not to be rewritten */
+    entry(s, 44)->rsp.id = 555; /* the frontend's view, not to be rewritten */
     assert_int_equal(open_stage(&st, s, "vbd 5/51712 q0", 77, &recovered), 0);
     assert_int_equal(recovered, 0);
     assert_int_equal(rsp_id(s, 44), 555);
