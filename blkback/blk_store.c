@@ -658,6 +658,7 @@ int blk_store_discard_async(struct blk_store *s, struct blk_store_job *job,
             rc = -pthread_create(&s->worker, NULL, discard_worker, s);
             if (rc == 0) {
                 pthread_setname_np(s->worker, "sc-discard");
+                sc_log(SC_LOG_INFO, STORE_CTX, "%s: discard worker started", s->path);
                 atomic_store_explicit(&s->worker_started, true, memory_order_release);
             } else {
                 sc_log(SC_LOG_ERR, STORE_CTX, "%s: cannot start the discard worker: %s",

@@ -15,8 +15,11 @@
  * Threads: blk_store_open/close/refresh, blk_queue_create/destroy and
  * blk_queue_set_disk_sectors run on the control thread; the blk_store_prep_*
  * calls and everything a queue does once added to a core run on that core's
- * thread.  A store is shared by the queues of one device (its prep functions
- * touch no mutable state).  Returns 0 or -errno; NULL + errno.
+ * thread.  A store is shared by the queues of one device, possibly on
+ * several cores: its prep functions touch no mutable state but two atomics
+ * (the sticky writeback error, how discards go), and it owns one thread of
+ * its own, the discard worker, started only when a discard needs it.
+ * Returns 0 or -errno; NULL + errno.
  */
 #ifndef SC_BLKBACK_H
 #define SC_BLKBACK_H
