@@ -587,6 +587,45 @@ static void test_block_discard(void **state)
         }
         blk_store_close(s); /* stops the worker */
     }
+
+    /* The first io_uring answer decides, once per store: -EOPNOTSUPP (or
+     * -EINVAL) there means "no io_uring discard": the part is handed back
+     * to be redone by the worker, and so is every later discard... */
+    struct blk_store *s = blk_store_open(dev, false);
+    assert_non_null(s);
+    if (!blk_store_get_info(s)->discard) {
+        blk_store_close(s);
+        loop_drop(dev, img);
+        return;
+    }
+    struct blk_discard d;
+    assert_int_equal(blk_store_discard_begin(s, &d, 4096, 8192, false), 0);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    assert_int_equal(blk_store_prep_discard(s, sqe, &d), 0);
+    assert_int_equal(sqe->opcode, IORING_OP_URING_CMD);
+    run_one();
+    assert_int_equal(blk_store_discard_part_done(s, &d, -EOPNOTSUPP), 1);
+    assert_true(blk_discard_left(&d) && d.next == 4096);
+    sqe = io_uring_get_sqe(&ring);
+    assert_int_equal(blk_store_prep_discard(s, sqe, &d), -EAGAIN);
+    io_uring_prep_nop(sqe);
+    run_one();
+    bool worker;
+    assert_int_equal(discard_all(s, 0, 8192, false, NULL, &worker), 0);
+    assert_true(worker);
+    blk_store_close(s);
+    /* ...but once the command worked, -EINVAL is the device's answer */
+    s = blk_store_open(dev, false);
+    assert_non_null(s);
+    assert_int_equal(discard_all(s, 0, 8192, false, NULL, &worker), 0);
+    if (!worker) {
+        assert_int_equal(blk_store_discard_begin(s, &d, 0, 4096, false), 0);
+        sqe = io_uring_get_sqe(&ring);
+        assert_int_equal(blk_store_prep_discard(s, sqe, &d), 0);
+        run_one();
+        assert_int_equal(blk_store_discard_part_done(s, &d, -EINVAL), -EINVAL);
+    }
+    blk_store_close(s);
     loop_drop(dev, img);
 }
 
