@@ -258,6 +258,7 @@ ok "modes: detached, the claim is gone" wait_for 5 can_claim "$lx"
 # ---- 5. the worker forced: the same block discard without io_uring ----
 
 sc_stop
+is "sidecored exits 0 on SIGTERM (no sanitizer report)" "$?" 0
 export SIDECORE_BLK_DISCARD=worker
 if ok "sidecored restarted with the discard worker forced" sc_start --cores 2; then
     loop_discard "worker"
@@ -266,6 +267,8 @@ if ok "sidecored restarted with the discard worker forced" sc_start --cores 2; t
 fi
 unset SIDECORE_BLK_DISCARD
 ok "sidecored still running" sc_alive
+sc_stop
+is "sidecored (worker forced) exits 0 on SIGTERM" "$?" 0
 [ "$TAP_FAILED" -eq 0 ] || sed 's/^/# /' "$SIMDIR/sidecored.log" | tail -40
 
 done_testing
