@@ -39,6 +39,7 @@ struct blk_dev {
     const struct blk_class *bc;
     char *params;             /* as the toolstack wrote it */
     bool read_only;           /* mode without 'w' (or the store says so) */
+    bool write_shared;        /* mode "w!": a block device is not claimed (O_EXCL) */
     bool cdrom, removable;
     bool discard_enable;      /* the toolstack's discard-enable (default 1) */
     struct blk_store *store;  /* NULL until params is there */

@@ -81,6 +81,8 @@ static void blkq_done(struct sc_io *io, int res)
     struct blk_queue *q = r->q;
     int16_t status = BLKIF_RSP_OKAY;
 
+    if (blkq_io_done(q, r, &res))
+        return; /* a discard's next part went out */
     q->io_inflight--;
     r->inflight = false;
     if (q->cancels_owed)
@@ -205,7 +207,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
                 continue;
         }
         struct blkq_req *r = q->pending;
-        if (!sc_sched_grant_admits(g, v->bytes, v->requests, r->info.bytes)) {
+        if (!sc_sched_grant_admits(g, v->bytes, v->requests, blkq_cost_bytes(r))) {
             v->more = true;
             break;
         }
@@ -216,7 +218,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
             break; /* our own completions give pages back and wake the core */
         q->pending = NULL;
         v->requests++;
-        v->bytes += r->info.bytes;
+        v->bytes += blkq_cost_bytes(r);
         int rc = blkq_prepare(q, r);
         if (rc < 0) {
             blkq_respond(q, r, BLKIF_RSP_ERROR, false);
@@ -490,6 +492,7 @@ void blk_queue_destroy(struct blk_queue *q)
     blk_ring_detach(&q->ring);
     if (q->ring_addr)
         sc_gnt_unmap(q->xen, q->ring_addr, q->ring_pages);
+    blkq_io_destroy(q);
     sc_bounce_destroy(&q->bounce);
     sc_gnt_batch_destroy(&q->copies);
     if (q->slots) {

@@ -44,7 +44,7 @@ enum blkq_kind {
 };
 
 enum blkq_stage {
-    BLKQ_STAGE_DATA,  /* the read/write/discard SQE */
+    BLKQ_STAGE_DATA,  /* the read/write SQE, or a discard's part (SQE or worker job) */
     BLKQ_STAGE_FLUSH, /* the fsync after it (or alone) */
 };
 
@@ -67,7 +67,9 @@ struct blkq_req {
     bool bounce_reads;         /* bounce pages to copy to the guest after the read */
     bool inflight;             /* its SQE is in the kernel: set at submission, cleared in done */
     bool cancelled;            /* quiescing: a cancel SQE was sent for that SQE */
+    bool in_worker;            /* a discard whose job is the store's worker's */
     struct blk_req_check info;
+    struct blk_store_job job;  /* a discard's cursor (job.d), and its worker job */
     struct iovec *iov;         /* [q->max_segs] */
     struct blkq_seg *seg;      /* [q->max_segs] */
     struct blk_req req;        /* the private copy of the request */
@@ -105,6 +107,18 @@ struct blk_queue {
 
     struct sc_bounce bounce;            /* segments that are not mapped */
     struct sc_gnt_batch copies;         /* this visit's / flush's grant copies */
+
+    /* Discards the store's worker runs (blk_store_discard_async): their
+     * jobs come back in disc_inbox; while any is out, disc_wake (a POLL on
+     * the inbox's doorbell, or a NOP if it already held some) is in the
+     * core's io_uring, so the answers arrive as a completion like any
+     * other.  The inbox is made at the first such discard. */
+    struct sc_inbox disc_inbox;
+    struct sc_io disc_wake;
+    uint32_t disc_jobs;                 /* jobs out (their requests count in io_inflight) */
+    bool disc_inbox_ready;
+    bool disc_wake_inflight;
+    bool disc_wake_owed;                /* no SQE for it: retried at the next I/O call */
 
     uint8_t *indirect_buf;              /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
     struct blk_pgrant_cache pgc;
@@ -159,6 +173,23 @@ void blkq_respond(struct blk_queue *q, struct blkq_req *r, int16_t status, bool 
 void blkq_reject(struct blk_queue *q, struct blkq_req *r, int err);
 /* Copies the reads parked in copyback to the guest and answers them. */
 void blkq_copyback(struct blk_queue *q);
+/* The first thing blkq_done does (blk_queue.c): the store's word on a
+ * flush's result (sticky writeback errors: *res may become an error), and
+ * a discard's next part.  True if the completion was consumed here (the
+ * discard goes on: r stays in flight, or waits in `retry` for an SQE);
+ * false to let blkq_done answer r with *res. */
+bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res);
+/* What r costs the guest in the scheduler's bytes (struct sc_visit): its
+ * payload, but a discard's length counts 1/BLKQ_DISCARD_COST_DIV: it moves
+ * no data through us or the guest's pages, yet keeps the device (and a
+ * kernel worker) busy in proportion to its length, so it is neither free
+ * (a guest could discard terabytes per visit at no charge) nor priced like
+ * a write of that size (a 1 GiB trim would eat a whole guest's share). */
+#define BLKQ_DISCARD_COST_DIV 16u
+uint64_t blkq_cost_bytes(const struct blkq_req *r);
+/* Releases what the I/O side made for the queue (the discard inbox).
+ * Control thread, from blk_queue_destroy (the queue is idle). */
+void blkq_io_destroy(struct blk_queue *q);
 /* Bounce pages r may need at most. */
 uint32_t blkq_bounce_need(const struct blk_queue *q, const struct blkq_req *r);
 

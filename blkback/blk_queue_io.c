@@ -6,12 +6,21 @@
  * copy_failed), SQEs through the backing store, the completion, and the
  * response.
  *
+ * Discards go out part by part (blk_store.c says why): the next part is
+ * submitted from the completion of the one before (blkq_io_done), so a
+ * request holds one SQE and one kernel worker at a time; a store that
+ * cannot discard through io_uring hands the rest to its worker thread, whose
+ * answer comes back through the queue's inbox and a POLL on its doorbell
+ * (disc_wake), i.e. as one more completion of this core's io_uring.
+ *
  * Why a read's copy to the guest waits for flush(): every completion reaped
  * in a round lands in done() before the round's flush, so the copies of all
  * of them go in one sc_gnt_copy_batch (a hypercall on Xen) instead of one
  * per request, and the responses still go out in the same round.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "blk_queue_int.h"
@@ -235,8 +244,209 @@ static void submitted(struct blk_queue *q, struct blkq_req *r, struct io_uring_s
         q->barrier_active = true;
 }
 
+/* ---- the discard worker's answers ---- */
+
+static void disc_wake_done(struct sc_io *io, int res);
+
+/* Puts the wake in sqe: a POLL on the inbox's doorbell, or a NOP when
+ * answers are already there (the inbox stays disarmed then). */
+static void disc_wake_arm(struct blk_queue *q, struct io_uring_sqe *sqe)
+{
+    if (sc_inbox_arm(&q->disc_inbox))
+        io_uring_prep_poll_add(sqe, sc_inbox_fd(&q->disc_inbox), POLLIN);
+    else
+        io_uring_prep_nop(sqe);
+    q->disc_wake.done = disc_wake_done;
+    sc_io_attach(sqe, &q->disc_wake);
+    q->disc_wake_inflight = true;
+    q->disc_wake_owed = false;
+}
+
+/* A wake that found no SQE (the kernel refused submissions): tried again
+ * at every I/O call of this queue. */
+static void disc_wake_retry(struct blk_queue *q)
+{
+    if (!q->disc_wake_owed || q->disc_wake_inflight)
+        return;
+    struct io_uring_sqe *sqe = get_sqe(q);
+    if (sqe)
+        disc_wake_arm(q, sqe);
+}
+
+static void disc_wake_done(struct sc_io *io, int res)
+{
+    (void)res; /* a POLL's mask, or an error: the inbox says what is done */
+    struct blk_queue *q = (struct blk_queue *)((char *)io - offsetof(struct blk_queue, disc_wake));
+    q->disc_wake_inflight = false;
+    sc_inbox_disarm(&q->disc_inbox);
+    struct sc_inbox_msg *m = sc_inbox_take_all(&q->disc_inbox);
+    while (m) {
+        struct sc_inbox_msg *next = sc_inbox_next(m);
+        struct blk_store_job *job = (struct blk_store_job *)m;
+        struct blkq_req *r = (struct blkq_req *)((char *)job - offsetof(struct blkq_req, job));
+        q->disc_jobs--;
+        r->io.done(&r->io, job->res); /* blkq_done: answers it (in_worker set) */
+        m = next;
+    }
+    if (q->disc_jobs && !q->disc_wake_inflight) {
+        struct io_uring_sqe *sqe = get_sqe(q);
+        if (sqe) {
+            disc_wake_arm(q, sqe);
+        } else {
+            q->disc_wake_owed = true;
+            sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name,
+                           "no SQE to wait for %u discard(s) in the worker: retried",
+                           q->disc_jobs);
+        }
+    }
+}
+
+/* Hands the rest of r's discard to the store's worker.  sqe is used for
+ * the wake or cancelled.  r is counted in flight from here (counted: it
+ * already was).  0 or -errno (nothing handed; sqe cancelled). */
+static int discard_to_worker(struct blk_queue *q, struct blkq_req *r, struct io_uring_sqe *sqe,
+                             bool counted)
+{
+    int rc = 0;
+    if (!q->disc_inbox_ready) {
+        rc = sc_inbox_init(&q->disc_inbox);
+        q->disc_inbox_ready = rc == 0;
+    }
+    if (rc == 0)
+        rc = blk_store_discard_async(q->store, &r->job, &q->disc_inbox);
+    if (rc < 0) {
+        sqe_cancel(sqe);
+        return rc;
+    }
+    q->disc_jobs++;
+    r->in_worker = true;
+    r->stage = BLKQ_STAGE_DATA;
+    if (!counted) {
+        r->inflight = true;
+        r->cancelled = false; /* a cancel finds no SQE of ours: -ENOENT, ignored */
+        q->io_inflight++;
+    }
+    if (q->disc_wake_inflight)
+        sqe_cancel(sqe);
+    else
+        disc_wake_arm(q, sqe);
+    return 0;
+}
+
+/* Issues the next part of r's discard (r not in flight).  0 (submitted, or
+ * answered with an error), or -EBUSY without an SQE (nothing changed). */
+static int discard_issue(struct blk_queue *q, struct blkq_req *r)
+{
+    struct io_uring_sqe *sqe = get_sqe(q);
+    if (!sqe)
+        return -EBUSY;
+    int rc = blk_store_prep_discard(q->store, sqe, &r->job.d);
+    if (rc == 0) {
+        r->stage = BLKQ_STAGE_DATA;
+        submitted(q, r, sqe);
+        return 0;
+    }
+    if (rc == -EAGAIN)
+        rc = discard_to_worker(q, r, sqe, false);
+    else
+        sqe_cancel(sqe);
+    if (rc < 0) {
+        sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "request %llu: discard: %s",
+                       (unsigned long long)r->req.id, strerror(-rc));
+        blkq_respond(q, r, status_of(rc), false);
+    }
+    return 0;
+}
+
+static int discard_start(struct blk_queue *q, struct blkq_req *r)
+{
+    int rc = blk_store_discard_begin(q->store, &r->job.d, r->info.sector << BLK_SECTOR_SHIFT,
+                                     r->info.bytes, r->info.discard_secure);
+    if (rc < 0 || !blk_discard_left(&r->job.d)) {
+        if (rc < 0)
+            sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "request %llu: store refused: %s",
+                           (unsigned long long)r->req.id, strerror(-rc));
+        blkq_respond(q, r, rc < 0 ? status_of(rc) : BLKIF_RSP_OKAY, false);
+        return 0;
+    }
+    r->in_worker = false;
+    return discard_issue(q, r);
+}
+
+/* A part of r's discard completed (r in flight).  True if the discard goes
+ * on (see blkq_io_done). */
+static bool discard_part_done(struct blk_queue *q, struct blkq_req *r, int *res)
+{
+    if (r->in_worker) { /* the worker did the rest: its answer is final */
+        r->in_worker = false;
+        return false;
+    }
+    int rc = blk_store_discard_part_done(q->store, &r->job.d, *res);
+    if (rc < 0 || (rc == 0 && !blk_discard_left(&r->job.d))) {
+        *res = rc;
+        return false;
+    }
+    if (q->quiescing) {
+        *res = -ECANCELED; /* removal: no new I/O (answered with an error) */
+        return false;
+    }
+    struct io_uring_sqe *sqe = get_sqe(q);
+    if (!sqe) {
+        /* out of flight until an SQE comes: `retry` resubmits it through
+         * blkq_submit_flush (and quiesce answers it) */
+        q->io_inflight--;
+        r->inflight = false;
+        blkq_list_add(&q->retry, r);
+        sc_queue_mark_dirty(&q->sc);
+        return true;
+    }
+    rc = rc == 1 ? -EAGAIN : blk_store_prep_discard(q->store, sqe, &r->job.d);
+    if (rc == 0) {
+        sc_io_attach(sqe, &r->io);
+        r->cancelled = false;
+        return true;
+    }
+    if (rc == -EAGAIN)
+        rc = discard_to_worker(q, r, sqe, true);
+    else
+        sqe_cancel(sqe);
+    if (rc == 0)
+        return true;
+    *res = rc;
+    return false;
+}
+
+bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res)
+{
+    disc_wake_retry(q);
+    if (r->stage == BLKQ_STAGE_FLUSH) {
+        *res = blk_store_flush_done(q->store, *res);
+        return false;
+    }
+    if (r->kind == BLKQ_DISCARD)
+        return discard_part_done(q, r, res);
+    return false;
+}
+
+uint64_t blkq_cost_bytes(const struct blkq_req *r)
+{
+    return r->info.discard ? r->info.bytes / BLKQ_DISCARD_COST_DIV : r->info.bytes;
+}
+
+void blkq_io_destroy(struct blk_queue *q)
+{
+    if (q->disc_inbox_ready)
+        sc_inbox_destroy(&q->disc_inbox);
+    q->disc_inbox_ready = false;
+}
+
+/* ---- submission ---- */
+
 int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
 {
+    disc_wake_retry(q);
+    if (r->kind == BLKQ_DISCARD) /* from `retry`: its next part */
+        return discard_issue(q, r);
     struct io_uring_sqe *sqe = get_sqe(q);
     if (!sqe)
         return -EBUSY;
@@ -245,6 +455,8 @@ int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
         sqe_cancel(sqe);
         if (r->info.drain)
             q->barrier_active = false;
+        sc_log_limited(&q->rl, SC_LOG_WARN, q->sc.name, "request %llu: flush: %s",
+                       (unsigned long long)r->req.id, strerror(-rc));
         blkq_respond(q, r, status_of(rc), false);
         return 0;
     }
@@ -266,18 +478,16 @@ int blkq_start(struct blk_queue *q, struct blkq_req *r)
         blkq_respond(q, r, BLKIF_RSP_OKAY, false);
         return 0;
     }
+    disc_wake_retry(q);
     if (r->kind == BLKQ_FLUSH)
         return blkq_submit_flush(q, r);
+    if (r->kind == BLKQ_DISCARD)
+        return discard_start(q, r);
     struct io_uring_sqe *sqe = get_sqe(q);
     if (!sqe)
         return -EBUSY;
     uint64_t offset = r->info.sector << BLK_SECTOR_SHIFT;
-    int rc;
-    if (r->kind == BLKQ_DISCARD)
-        rc = blk_store_prep_discard(q->store, sqe, offset, r->info.bytes,
-                                    r->info.discard_secure);
-    else
-        rc = blk_store_prep_rw(q->store, sqe, r->info.writes, r->iov, r->niov, offset,
+    int rc = blk_store_prep_rw(q->store, sqe, r->info.writes, r->iov, r->niov, offset,
                                r->info.segs_aligned);
     if (rc < 0) {
         sqe_cancel(sqe);

@@ -141,12 +141,17 @@ static bool read_bool_opt(struct blk_dev *bd, const char *dir, const char *key, 
     return sc_fe_read_bool_warn(bd->dev, dir, key, def);
 }
 
-/* "r" read-only; "w", "w!" (xl's shared write), "rw" writable. */
-static int parse_mode(const char *mode, bool *read_only)
+/* xl's mode: "r" read-only; "w" (or "rw") writable and, for a block device,
+ * exclusive: opened O_EXCL, so a device mounted or claimed by another
+ * backend is refused, and nobody claims it while we serve it; "w!" writable
+ * and shared (no claim: the admin vouches for the other users).  Files are
+ * never claimed (O_EXCL means nothing to an existing regular file). */
+static int parse_mode(const char *mode, bool *read_only, bool *shared)
 {
     if (!*mode || strspn(mode, "rw!") != strlen(mode))
         return -EINVAL;
     *read_only = strchr(mode, 'w') == NULL;
+    *shared = !*read_only && strchr(mode, '!') != NULL;
     return 0;
 }
 
@@ -172,10 +177,19 @@ static int open_store(struct blk_dev *bd)
     const char *target = params;
     if (!strncmp(target, "aio:", 4) || !strncmp(target, "raw:", 4))
         target += 4;
-    struct blk_store *s = blk_store_open(target, bd->read_only);
+    enum blk_store_access acc = bd->read_only      ? BLK_STORE_READ
+                                : bd->write_shared ? BLK_STORE_WRITE_SHARED
+                                                   : BLK_STORE_WRITE;
+    struct blk_store *s = blk_store_open_access(target, acc);
     if (!s) {
         int err = errno ? errno : EIO;
-        sc_xenbus_device_fail(dev, -err, "opening the backing store \"%.200s\"", params);
+        if (err == EBUSY && acc == BLK_STORE_WRITE)
+            sc_xenbus_device_fail(dev, -err,
+                                  "backing store \"%.200s\" is in use (mounted or claimed by "
+                                  "another writer): mode w opens it exclusively, w! shares it",
+                                  params);
+        else
+            sc_xenbus_device_fail(dev, -err, "opening the backing store \"%.200s\"", params);
         free(params);
         return -err;
     }
@@ -190,7 +204,8 @@ static int open_store(struct blk_dev *bd)
     sc_log(SC_LOG_INFO, dev->name,
            "store %s: %llu bytes, sector %u/%u, %s%s%s%s", params,
            (unsigned long long)bd->info.size_bytes, bd->info.logical_sector,
-           bd->info.physical_sector, bd->read_only ? "read-only" : "writable",
+           bd->info.physical_sector,
+           bd->read_only ? "read-only" : bd->write_shared ? "writable, shared" : "writable",
            bd->info.flush ? ", flush" : "", offer_discard(bd) ? ", discard" : "",
            bd->info.discard_secure && offer_discard(bd) ? " (secure)" : "");
     return 0;
@@ -223,7 +238,7 @@ static int blk_probe(struct sc_device *dev)
         dev_free(bd);
         return -err;
     }
-    int rc = parse_mode(mode, &bd->read_only);
+    int rc = parse_mode(mode, &bd->read_only, &bd->write_shared);
     if (rc < 0)
         sc_xenbus_device_fail(dev, rc, "mode \"%.32s\" is not r, w or w!", mode);
     free(mode);
@@ -467,6 +482,7 @@ static int blk_connect(struct sc_device *dev)
         sc_log(SC_LOG_WARN, dev->name, "re-reading the store's size: %s", strerror(-rc));
     if (bd->info.read_only)
         bd->read_only = true;
+    blk_store_clear_wb_error(bd->store); /* a new connection learns anew */
 
     unsigned nq = 0;
     rc = read_frontend_globals(bd, &nq);

@@ -15,8 +15,11 @@
  * Threads: blk_store_open/close/refresh, blk_queue_create/destroy and
  * blk_queue_set_disk_sectors run on the control thread; the blk_store_prep_*
  * calls and everything a queue does once added to a core run on that core's
- * thread.  A store is shared by the queues of one device (its prep functions
- * touch no mutable state).  Returns 0 or -errno; NULL + errno.
+ * thread.  A store is shared by the queues of one device, possibly on
+ * several cores: its prep functions touch no mutable state but two atomics
+ * (the sticky writeback error, how discards go), and it owns one thread of
+ * its own, the discard worker, started only when a discard needs it.
+ * Returns 0 or -errno; NULL + errno.
  */
 #ifndef SC_BLKBACK_H
 #define SC_BLKBACK_H
@@ -49,11 +52,28 @@ struct blk_store_info {
 
 struct blk_store;
 
+/* How a writable store is held (the `mode` key: "w" exclusive, "w!" shared,
+ * "r" read-only).  BLK_STORE_WRITE opens a block device O_EXCL: the open
+ * fails with -EBUSY while another exclusive holder has it (a mounted
+ * filesystem, another backend, an `O_EXCL` opener), and while we hold it
+ * nobody else can claim it.  O_EXCL without O_CREAT means nothing for a
+ * regular file, so files are opened alike under both write modes (sharing
+ * an image is the toolstack's business: xl's block script checks it). */
+enum blk_store_access {
+    BLK_STORE_READ,          /* "r": read-only, never exclusive */
+    BLK_STORE_WRITE,         /* "w": read-write, block devices exclusive */
+    BLK_STORE_WRITE_SHARED,  /* "w!": read-write, no claim */
+};
+
 /* target: "null:<size>" (size with K/M/G/T suffix), a regular file, or a
  * block device path; "file:<path>" and "phy:<path>" prefixes accepted (what
  * xl writes in params).  Files and devices are opened O_DIRECT where the
- * filesystem allows, plus a buffered fd for unaligned requests. */
+ * filesystem allows, plus a buffered fd for unaligned requests.  NULL +
+ * errno (EBUSY: a block device held by another exclusive opener). */
+struct blk_store *blk_store_open_access(const char *target, enum blk_store_access access);
+/* blk_store_open_access(target, read_only ? BLK_STORE_READ : BLK_STORE_WRITE). */
 struct blk_store *blk_store_open(const char *target, bool read_only);
+/* Stops the discard worker (waiting for the discard it runs, if any). */
 void blk_store_close(struct blk_store *s);
 /* Re-reads the size (resize).  0 or -errno. */
 int blk_store_refresh(struct blk_store *s, struct blk_store_info *out);
@@ -64,9 +84,65 @@ const struct blk_store_info *blk_store_get_info(const struct blk_store *s);
  * bytes, so the O_DIRECT fd may be used.  -EROFS, -EINVAL, -EOPNOTSUPP. */
 int blk_store_prep_rw(struct blk_store *s, struct io_uring_sqe *sqe, bool write,
                       const struct iovec *iov, unsigned iovcnt, uint64_t offset, bool aligned);
+
+/* Flushes, and writeback errors made sticky (why in blk_store.c): once a
+ * flush of the store failed, every later one fails too until
+ * blk_store_clear_wb_error.  prep_flush returns that error (-EIO) without
+ * filling the SQE; blk_store_flush_done takes each flush's result (core
+ * thread) and returns what to answer: res if it failed (recorded, logged
+ * once), else the sticky error or 0. */
 int blk_store_prep_flush(struct blk_store *s, struct io_uring_sqe *sqe);
-int blk_store_prep_discard(struct blk_store *s, struct io_uring_sqe *sqe, uint64_t offset,
-                           uint64_t len, bool secure);
+int blk_store_flush_done(struct blk_store *s, int res);
+/* Control thread, when the frontend (re)connects: flushes may succeed again. */
+void blk_store_clear_wb_error(struct blk_store *s);
+/* Any thread: the sticky writeback error (-errno) or 0. */
+int blk_store_wb_error(const struct blk_store *s);
+
+/* Discard (why in blk_store.c).  A guest's discard is cut into parts at
+ * multiples of the store's split granularity, at most its split maximum
+ * each, issued one after the other; its extent is first shrunk to whole
+ * logical sectors (a block device refuses the rest).  The cursor is the
+ * caller's, one per request. */
+struct blk_discard {
+    uint64_t next, end;           /* what is left: [next, end) */
+    uint64_t part_off, part_len;  /* the part last prepared */
+    bool secure;
+    bool part_uring;              /* that part went as an io_uring block command */
+};
+
+/* Checks the request and sets d at its first part.  0 (maybe with nothing
+ * to do: !blk_discard_left), -EROFS, -EOPNOTSUPP (no discard, or secure
+ * without secure erase), -EINVAL. */
+int blk_store_discard_begin(struct blk_store *s, struct blk_discard *d, uint64_t offset,
+                            uint64_t len, bool secure);
+static inline bool blk_discard_left(const struct blk_discard *d)
+{
+    return d->next < d->end;
+}
+/* Fills sqe with d's next part (fallocate PUNCH_HOLE on a file, the block
+ * layer's io_uring discard command on a device, a NOP on null) and moves d
+ * past it.  0, or -EAGAIN when this discard must run in the store's worker
+ * (blk_store_discard_async; sqe untouched), -EINVAL. */
+int blk_store_prep_discard(struct blk_store *s, struct io_uring_sqe *sqe, struct blk_discard *d);
+/* A prepared part completed with res.  0: go on (the next part if
+ * blk_discard_left, else answer OK); < 0: answer that error; 1: the kernel
+ * has no io_uring discard for this device (learnt once per store, logged):
+ * d is rewound to that part, hand it to blk_store_discard_async. */
+int blk_store_discard_part_done(struct blk_store *s, struct blk_discard *d, int res);
+
+/* The worker (block devices whose kernel lacks the io_uring discard, and
+ * secure erase, which has none): a thread per store, started on first use,
+ * runs each job's remaining parts with BLKDISCARD/BLKSECDISCARD and pushes
+ * the job to `reply` with res set (0 or -errno).  Any thread; the job is the
+ * worker's until it arrives in reply.  0, or -errno (no thread). */
+struct blk_store_job {
+    struct sc_inbox_msg msg;      /* first: the worker's inbox, then reply */
+    struct blk_discard d;
+    struct sc_inbox *reply;
+    int res;
+};
+int blk_store_discard_async(struct blk_store *s, struct blk_store_job *job,
+                            struct sc_inbox *reply);
 
 /* ---- one ring = one queue (blk_queue.c) ---- */
 

@@ -18,8 +18,12 @@
  *                    ok     parked requests are served now (in arrival
  *                           order), later ones at once;
  *                    error  parked and later requests fail with EIO.
+ *                    fsync-error
+ *                           reads and writes are served (parked ones too),
+ *                           every fsync/fdatasync fails with EIO: a store
+ *                           whose writeback failed;
  *                  Reading it gives one line:
- *                    state=ok|hang|error parked=N parked_total=N served=N
+ *                    state=ok|hang|error|fsync-error parked=N parked_total=N served=N
  *                  (parked: requests held now; served: data requests
  *                  answered with data or success).
  * lookup, getattr, setattr, open, release, flush (close), statfs and
@@ -62,9 +66,9 @@
 #define CTL_INO 3
 #define CTL_SIZE 4096 /* what stat shows; a read returns the current line */
 
-enum hang_state { HS_OK, HS_HANG, HS_ERROR };
+enum hang_state { HS_OK, HS_HANG, HS_ERROR, HS_FSYNC_ERROR };
 
-static const char *const state_names[] = { "ok", "hang", "error" };
+static const char *const state_names[] = { "ok", "hang", "error", "fsync-error" };
 
 enum park_op { PARK_READ, PARK_WRITE, PARK_FSYNC };
 
@@ -116,7 +120,7 @@ static const struct fu_file hang_files[] = {
 static void serve(struct hangfs *fs, fuse_req_t req, enum park_op op, uint64_t off, size_t size,
                   const char *data)
 {
-    if (fs->state == HS_ERROR) {
+    if (fs->state == HS_ERROR || (fs->state == HS_FSYNC_ERROR && op == PARK_FSYNC)) {
         fuse_reply_err(req, EIO);
         return;
     }
@@ -198,7 +202,8 @@ static void ctl_line(const struct hangfs *fs, char *buf, size_t len)
              "\n", state_names[fs->state], fs->parked, fs->parked_total, fs->served);
 }
 
-/* "hang", "ok" or "error", surrounding blanks ignored; 0 or -EINVAL. */
+/* "hang", "ok", "error" or "fsync-error", surrounding blanks ignored; 0 or
+ * -EINVAL. */
 static int ctl_command(struct hangfs *fs, const char *buf, size_t size)
 {
     while (size && isspace((unsigned char)*buf)) {
@@ -214,6 +219,8 @@ static int ctl_command(struct hangfs *fs, const char *buf, size_t size)
         to = HS_OK;
     else if (size == 5 && memcmp(buf, "error", 5) == 0)
         to = HS_ERROR;
+    else if (size == 11 && memcmp(buf, "fsync-error", 11) == 0)
+        to = HS_FSYNC_ERROR;
     else
         return -EINVAL;
     fs->hang_at_ms = -1; /* an explicit word overrides --hang-after-ms */
@@ -363,7 +370,8 @@ static void usage(FILE *f)
             "  --ready-fd FD        write \"ready\\n\" to FD once mounted\n"
             "  -o OPTS              extra FUSE mount options\n"
             "  -d, --debug          libfuse debug output\n"
-            "MOUNTPOINT/disk is the data file; write hang, ok or error to MOUNTPOINT/ctl.\n");
+            "MOUNTPOINT/disk is the data file; write hang, ok, error or fsync-error to\n"
+            "MOUNTPOINT/ctl.\n");
 }
 
 /* "123", "4K", "64M", "1G"; a multiple of 512, at most 64 GiB. */

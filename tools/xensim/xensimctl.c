@@ -6,7 +6,7 @@
  *   xensimctl [--dir DIR] list                     domid, name, state, mem
  *   xensimctl [--dir DIR] env DOMID|NAME           shell exports for that domain
  *   xensimctl [--dir DIR] vbd-attach DOMID --backend-domid B --target T --vdev V
- *                         [--mode r|w] [--type vbd|vbd3|qdisk] [--script PATH]
+ *                         [--mode r|w|w!] [--type vbd|vbd3|qdisk] [--script PATH]
  *   xensimctl [--dir DIR] vbd-detach DOMID DEVID [--force] [--timeout S]
  *   xensimctl [--dir DIR] vbd-list DOMID
  *   xensimctl [--dir DIR] vif-attach DOMID [mac=M] [bridge=BR] [backend=B] [devid=N]
@@ -49,7 +49,7 @@ static void usage(FILE *out)
             "  env DOMID|NAME           print shell exports to act as that domain\n"
             "  destroy ... --cleanup    also remove the domain's device and backend dirs\n"
             "  vbd-attach DOMID --backend-domid B --target T --vdev xvda|NUM\n"
-            "             [--mode r|w] [--type vbd|vbd3|qdisk] [--script PATH]\n"
+            "             [--mode r|w|w!] [--type vbd|vbd3|qdisk] [--script PATH]\n"
             "                           add a disk as libxl does; prints its devid\n"
             "  vbd-detach DOMID DEVID [--force] [--timeout S]\n"
             "                           online=0, Closing, wait for Closed, remove\n"
@@ -655,8 +655,8 @@ static int cmd_vbd_attach(struct xsim *xs, const char *dir, int argc, char **arg
         fprintf(stderr, "xensimctl: vbd-attach DOMID --backend-domid B --target T --vdev V\n");
         return 2;
     }
-    if (strcmp(v.mode, "r") != 0 && strcmp(v.mode, "w") != 0) {
-        fprintf(stderr, "xensimctl: vbd-attach: --mode must be r or w\n");
+    if (strcmp(v.mode, "r") != 0 && strcmp(v.mode, "w") != 0 && strcmp(v.mode, "w!") != 0) {
+        fprintf(stderr, "xensimctl: vbd-attach: --mode must be r, w or w!\n");
         return 2;
     }
     if (strcmp(v.type, "vbd") != 0 && strcmp(v.type, "vbd3") != 0 &&
