@@ -55,6 +55,9 @@ struct sc_visit {
     uint64_t now_ns;   /* in: the round's CLOCK_MONOTONIC time (for latency stamps) */
     uint64_t bytes;    /* out: payload bytes of the requests consumed */
     uint32_t requests; /* out: ring requests consumed */
+    uint64_t extra_cost; /* out: work beyond the payload (e.g. grant maps), in
+                          * payload bytes' worth: charged to the guest's share,
+                          * not counted as its bytes */
     bool more;         /* out: the ring still holds requests (budget or SQEs ran out) */
 };
 

@@ -279,7 +279,8 @@ static bool poll_queues(struct sc_core *core, uint64_t now)
         /* poll may have failed q through sc_queue_fail: the visit is gone */
         if (!q->polled)
             continue;
-        if (sc_sched_charge(core->sched, sq, now, v.bytes, v.requests, v.more) < 0) {
+        if (sc_sched_charge(core->sched, sq, now, v.bytes + v.extra_cost, v.requests,
+                            v.more) < 0) {
             sc_log_rl(SC_LOG_ERR, q->name, "visit of %u requests, %llu bytes is not credible",
                       v.requests, (unsigned long long)v.bytes);
             sc_core_fail_queue(core, q, -EPROTO);

@@ -219,7 +219,9 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
         q->pending = NULL;
         v->requests++;
         v->bytes += blkq_cost_bytes(r);
+        uint64_t misses = q->pgc.stats.misses;
         int rc = blkq_prepare(q, r);
+        v->extra_cost += (q->pgc.stats.misses - misses) * BLKQ_MAP_MISS_COST_BYTES;
         if (rc < 0) {
             blkq_respond(q, r, BLKIF_RSP_ERROR, false);
             continue;

@@ -186,6 +186,11 @@ bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res);
  * (a guest could discard terabytes per visit at no charge) nor priced like
  * a write of that size (a 1 GiB trim would eat a whole guest's share). */
 #define BLKQ_DISCARD_COST_DIV 16u
+/* A persistent-grant miss maps a grant (and evicts one): on xensim a
+ * map+unmap costs as much as ~70 grant copies of a page (docs/benchmarks.md,
+ * the primitives), so a miss is charged to the guest as that many pages of
+ * payload: a guest that defeats the cache pays for it, not its neighbours. */
+#define BLKQ_MAP_MISS_COST_BYTES (70u * 4096u)
 uint64_t blkq_cost_bytes(const struct blkq_req *r);
 /* Releases what the I/O side made for the queue (the discard inbox).
  * Control thread, from blk_queue_destroy (the queue is idle). */

@@ -722,6 +722,9 @@ static void remove_hung(const struct scenario *sc, struct sc_core *core, struct 
 
 /* After the removal q is idle: quiesce finds nothing to do (no SQE, no
  * response: q->core is NULL, so a try would crash). */
+/* The guest's scheduler counters as the last scenario left them. */
+static struct sc_sched_tenant_stats charged;
+
 static void check_quiesce_noop(struct blk_queue *q)
 {
     struct sc_queue *sq = blk_queue_sc(q);
@@ -834,6 +837,10 @@ static void run_scenario(const struct scenario *sc)
     }
     if (sc->child != child_overflow)
         assert_false(sc_queue_failed(sq));
+    /* what the scheduler charged the guest (the core published it when it
+     * went idle, after the child's last request) */
+    memset(&charged, 0, sizeof(charged));
+    sc_core_tenant_stats(core, domid, &charged);
     if (!sc->hang_reads)
         assert_int_equal(sc_core_remove_queue(core, sq), 0);
     if (sc->parent_check)
@@ -905,6 +912,14 @@ static void check_pgrant_bound(UNUSED const struct scenario *sc, UNUSED struct b
     /* called after sc_core_remove_queue: the queue is ours again */
     assert_true(q->pgc.count <= sc->max_pgrants);
     assert_true(q->pgc.stats.evictions + q->pgc.stats.full > 0);
+    /* the misses were charged: the scheduler saw more than the payload
+     * (the queue's byte counter), by a grant map's price for some misses
+     * at least (the last published counters may lag), for all at most */
+    uint64_t payload = qcounter(q, SC_QSTAT_BYTES);
+    assert_true(charged.requests > 0 && charged.bytes > payload);
+    uint64_t extra = charged.bytes - payload;
+    assert_true(extra >= BLKQ_MAP_MISS_COST_BYTES);
+    assert_true(extra <= q->pgc.stats.misses * (uint64_t)BLKQ_MAP_MISS_COST_BYTES);
     assert_int_equal(qcounter(q, SC_QSTAT_ERRORS), 0);
 }
 
