@@ -94,6 +94,54 @@ SIDECORED  = $(BUILD)/bin/sidecored
 XSIMBENCH  = $(BUILD)/bin/xensim-bench
 TEST_BINS  = $(patsubst %.c,$(BUILD)/%,$(TEST_C_SRCS))
 
+# ---- fuzzing (docs/fuzzing.md) ----
+# tests/fuzz/fuzz_<name>.c is a libFuzzer harness; tests/fuzz/corpus/<name>/
+# its seeds (and every reproducer worth keeping).  make test replays each
+# corpus through <build>/tests/fuzz/replay_<name> (the harness linked with
+# tests/fuzz/replay_main.c: a TAP test, any compiler, any SAN).  make fuzz
+# builds the harnesses with clang -fsanitize=fuzzer,address,undefined into
+# build-fuzz/ and fuzzes a scratch copy of each corpus for FUZZ_SECONDS;
+# a crash fails it, its reproducer left in build-fuzz/fuzz-work/<name>/.
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAYS := $(patsubst %,$(BUILD)/tests/fuzz/replay_%,$(FUZZ_NAMES))
+ifeq ($(SAN),tsan)
+# its second thread races the reader on purpose (a guest rewriting its ring)
+FUZZ_REPLAYS := $(filter-out %/replay_blkif_race,$(FUZZ_REPLAYS))
+endif
+TEST_BINS    += $(FUZZ_REPLAYS)
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN ?= 16384
+FUZZ_FLAGS   ?=
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+# (objects kept: make would delete them as intermediates of a pattern rule)
+.SECONDARY: $(patsubst %,$(BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_NAMES)) $(BUILD)/obj/tests/fuzz/replay_main.o
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+
+fuzz: deps
+	$(MAKE) CC=clang BUILD=build-fuzz SANFLAGS='$(FUZZ_SAN) -fsanitize=fuzzer-no-link' fuzz-bins
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    w=build-fuzz/fuzz-work/$$n; rm -rf $$w; mkdir -p $$w/corpus $$w/artifacts; \
+	    cp tests/fuzz/corpus/$$n/* $$w/corpus/; \
+	    echo "fuzz: $$n, $(FUZZ_SECONDS) s (log: $$w/log)"; \
+	    if ! build-fuzz/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
+	            -artifact_prefix=$$w/artifacts/ -print_final_stats=1 $(FUZZ_FLAGS) \
+	            $$w/corpus >$$w/log 2>&1; then \
+	        tail -n 40 $$w/log; echo "fuzz: $$n FAILED; reproducer: $$(ls $$w/artifacts/)"; exit 1; \
+	    fi; \
+	    grep -E '^#[0-9]+' $$w/log | tail -n 1; \
+	    grep -E 'stat::number_of_executed_units' $$w/log; \
+	done
+
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
@@ -205,6 +253,6 @@ rig-bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tests/rig/bench.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-clang
+	rm -rf build build-asan build-tsan build-clang build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

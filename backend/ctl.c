@@ -282,7 +282,7 @@ static json_t *error_reply(json_t *id, int code, const char *message)
 }
 
 /* One request line -> the reply to send, or NULL for a notification. */
-static json_t *handle_request(struct sc_ctl *ctl, const char *line, size_t len)
+json_t *sc_ctl_handle_request(struct sc_ctl *ctl, const char *line, size_t len)
 {
     json_error_t jerr;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -359,7 +359,7 @@ static int client_process(struct sc_ctl *ctl, struct ctl_client *c)
             len--;
         if (len == 0)
             continue;
-        json_t *reply = handle_request(ctl, line, len);
+        json_t *reply = sc_ctl_handle_request(ctl, line, len);
         if (reply) {
             int ret = client_send_json(c, reply);
             json_decref(reply);
@@ -495,7 +495,7 @@ int sc_ctl_start(struct sc_ctl *ctl, int timeout_ms)
         ctl_calls_destroy(&ctl->calls);
         return rc;
     }
-    ctl->threaded = true; /* before the thread: handle_request reads it */
+    ctl->threaded = true; /* before the thread: sc_ctl_handle_request reads it */
     rc = pthread_create(&ctl->thread, NULL, server_main, ctl);
     if (rc) {
         ctl->threaded = false;

@@ -95,6 +95,10 @@ int sc_ctl_dispatch(struct sc_ctl *ctl);
 void sc_ctl_publish_views(struct sc_ctl *ctl);
 /* Clients connected now (for status and tests).  Any thread. */
 unsigned sc_ctl_nclients(const struct sc_ctl *ctl);
+/* What sc_ctl_dispatch does with one request line (no newline): parse,
+ * check, call the method; the reply (a new reference) or NULL for a
+ * notification.  Owner thread.  Public for tests/fuzz/fuzz_ctl.c. */
+json_t *sc_ctl_handle_request(struct sc_ctl *ctl, const char *line, size_t len);
 
 /* ---- client ---- */
 
