@@ -19,7 +19,7 @@
 # TAP and the driver domain's device go; no error in the driver domain's
 # sidecored log; the guest and the driver domain shut down, and Dom0's
 # sidecored lets their disks go.  Failures destroy both domains.
-# rig-boot-timeout: 1200
+# rig-boot-timeout: 1500
 . ./lib.sh
 rig_install_hotplug
 dd_mode=${RIG_DD_MODE:-poll}
