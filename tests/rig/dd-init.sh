@@ -11,6 +11,12 @@
 #   file SHA256 / status ...               when Dom0 writes data/rig-cmd=report
 #   DD-LOG ... / DD-LOG diag end           on data/rig-cmd=diag (its logs)
 # and stops when Dom0 writes data/rig-cmd=stop (or destroys the domain).
+# data/rig-cmd="SEQ BOUND COMMAND" runs COMMAND (sh -c, at most BOUND s) and
+# answers as a network guest does (domu-init.sh: DOMU-OUT SEQ| ... lines, then
+# DOMU-RESULT cmd SEQ STATUS), so that lib.sh's rig_guest and rig_xfer_g2g
+# drive this domain too: the net driver-domain scenario's bridge, iperf3
+# server and transfers.  For vifs it has tun and bridge loaded, the
+# vif-sidecore hotplug script, and Linux's xen-netback refused.
 # Kernel command line: rig_dd_mode=poll|event (default poll), rig_dd_mb=N (MiB
 # of the backing file to hash, at 1 MiB in, default 16).
 export PATH=/rig/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/xen-4.17/bin
@@ -43,12 +49,16 @@ for a in $(cat /proc/cmdline); do
     esac
 done
 
-for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do
+# Nothing but sidecored may take this domain's vifs.
+mkdir -p /etc/modprobe.d
+echo "install xen_netback /bin/false" >/etc/modprobe.d/rig-no-netback.conf
+for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd tun bridge; do
     modprobe "$m" || echo "DD-RESULT modprobe $m failed"
 done
 mount -t xenfs xenfs /proc/xen || { echo "DD-RESULT cannot mount xenfs"; dd_off; }
 mkdir -p /var/run/xen /var/log/xen /var/lib/xen /etc/xen/scripts /run/sidecore /var/lib/rig
 install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
+install -m 0755 /rig/hotplug/vif-sidecore /etc/xen/scripts/vif-sidecore
 domid=$(xenstore-read domid)
 echo "DD-RESULT up $domid"
 
@@ -79,9 +89,22 @@ dd_logs() {
     dmesg | grep -i "segfault\|general protection\|BUG\|WARNING" | sed 's/^/DD-LOG dmesg: /'
 }
 
+last=""
 while :; do
-    cmd=$(xenstore-read data/rig-cmd 2>/dev/null)
+    # -R: as Dom0 wrote it (a command's newlines too)
+    cmd=$(xenstore-read -R data/rig-cmd 2>/dev/null)
     case "$cmd" in
+    [0-9]*)
+        seq=${cmd%% *}
+        if [ "$seq" != "$last" ]; then
+            last=$seq
+            rest=${cmd#* }
+            timeout -s KILL "${rest%% *}" sh -c "${rest#* }" </dev/null >/tmp/cmd.out 2>&1
+            rc=$?
+            sed "s/^/DOMU-OUT $seq| /" /tmp/cmd.out
+            echo "DOMU-RESULT cmd $seq $rc"
+        fi
+        ;;
     report)
         xenstore-write data/rig-cmd done
         echo "DD-RESULT file $(dd if=/var/lib/rig/disk.img bs=1M skip=1 count="$mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"

@@ -196,19 +196,19 @@ rig_guest_off() {
     rig_domu_wait "$1" "$2"
 }
 
-# rig_vif_state NAME DEVID SIDE: the xenstore state of the guest's vif DEVID,
-# SIDE fe or be.
+# rig_vif_state NAME DEVID SIDE [BACKEND_DOMID]: the xenstore state of the
+# guest's vif DEVID, SIDE fe or be; the backend in domain 0 unless given.
 rig_vif_state() {
     _v_id=$(xl domid "$1" 2>/dev/null) || return 1
     if [ "$3" = fe ]; then xenstore-read "/local/domain/$_v_id/device/vif/$2/state" 2>/dev/null
-    else xenstore-read "/local/domain/0/backend/vif/$_v_id/$2/state" 2>/dev/null; fi
+    else xenstore-read "/local/domain/${4:-0}/backend/vif/$_v_id/$2/state" 2>/dev/null; fi
 }
 
-# rig_vif_connected NAME DEVID BOUND: until both ends of the vif are in
-# state 4 (Connected); 1 after BOUND seconds.
+# rig_vif_connected NAME DEVID BOUND [BACKEND_DOMID]: until both ends of the
+# vif are in state 4 (Connected); 1 after BOUND seconds.
 rig_vif_connected() {
     _v_i=0
-    until [ "$(rig_vif_state "$1" "$2" fe)" = 4 ] && [ "$(rig_vif_state "$1" "$2" be)" = 4 ]; do
+    until [ "$(rig_vif_state "$1" "$2" fe)" = 4 ] && [ "$(rig_vif_state "$1" "$2" be "${4:-0}")" = 4 ]; do
         [ $_v_i -ge $(($3 * 2)) ] && return 1
         sleep 0.5; _v_i=$((_v_i + 1))
     done
@@ -321,16 +321,17 @@ rig_domu_result_live() {
     sed -n "s/^DOMU-RESULT $2 //p" "/var/log/xen/console/guest-$1.log" 2>/dev/null | tr -d '\r' | head -n1
 }
 
-# rig_net_guest_up NAME MAC BOUND: after xl create, the network guest booted
-# (net-ready within BOUND s), its eth0 has MAC and its vif 0 is Connected on
-# both ends (60 s more): one check each; 1 when any failed.
+# rig_net_guest_up NAME MAC BOUND [BACKEND_DOMID]: after xl create, the
+# network guest booted (net-ready within BOUND s), its eth0 has MAC and its
+# vif 0 is Connected on both ends (60 s more; the backend in domain 0 unless
+# given): one check each; 1 when any failed.
 rig_net_guest_up() {
     _u_rc=0
     rig_check "$1: the guest booted and is ready" rig_wait_console "$1" "^DOMU-RESULT net-ready" "$3" ||
         _u_rc=1
     _u_eth=$(rig_domu_result_live "$1" eth0)
     rig_check "$1: the guest has eth0 with MAC $2 (got '$_u_eth')" test "$_u_eth" = "$2" || _u_rc=1
-    rig_check "$1: vif connected (state 4 in the frontend and the backend)" rig_vif_connected "$1" 0 60 ||
+    rig_check "$1: vif connected (state 4 in the frontend and the backend)" rig_vif_connected "$1" 0 60 "${4:-0}" ||
         _u_rc=1
     return $_u_rc
 }
