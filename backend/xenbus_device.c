@@ -478,6 +478,8 @@ bool xb_device_connect_due(const struct sc_device *dev)
 
 static void frontend_changed(struct sc_device *dev, XenbusState fs)
 {
+    if (fs != XenbusStateInitialised && fs != XenbusStateConnected)
+        dev->connect_held = false; /* no connect to come back for */
     switch (fs) {
     case XenbusStateInitialising:
         if (dev->state == XenbusStateClosed) {
