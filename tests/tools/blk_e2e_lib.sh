@@ -24,10 +24,33 @@ SIMBLKFRONT="$SC_BUILD/bin/simblkfront"
 SC_PID=""
 FRONT_PIDS=""
 
+# pid_running PID: alive and not a zombie waiting to be reaped.
+pid_running() {
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "${st:0:1}" != Z ]
+}
+
+# stop_pids PID...: SIGTERM, up to 10 s to go, then SIGKILL, and reaped: a
+# cleanup never hangs on a process that ignores or cannot act on SIGTERM.
+stop_pids() {
+    local p _ left
+    [ $# -gt 0 ] || return 0
+    kill "$@" 2>/dev/null
+    for _ in $(seq 1 200); do
+        left=""
+        for p in "$@"; do pid_running "$p" && left="$left $p"; done
+        [ -n "$left" ] || break
+        sleep 0.05
+    done
+    for p in $left; do kill -KILL "$p" 2>/dev/null; done
+    for p in "$@"; do wait "$p" 2>/dev/null; done
+    return 0
+}
+
 blk_cleanup() {
-    local p
-    for p in $FRONT_PIDS; do kill "$p" 2>/dev/null; done
-    for p in $FRONT_PIDS; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086 # a list of pids
+    stop_pids $FRONT_PIDS
     FRONT_PIDS=""
     sc_stop
     [ -n "$SIMDIR" ] && rm -f "/dev/shm/sidecore-e2e-${SIMDIR##*/}".*

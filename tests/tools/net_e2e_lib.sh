@@ -24,9 +24,10 @@ NET_NS_LIST=""
 NET_PIDS=""
 
 net_cleanup() {
-    local p ns
-    for p in $NET_PIDS; do kill "${p#*:}" 2>/dev/null; done
-    for p in $NET_PIDS; do wait "${p#*:}" 2>/dev/null; done
+    local p ns pids=""
+    for p in $NET_PIDS; do pids="$pids ${p#*:}"; done
+    # shellcheck disable=SC2086 # a list of pids
+    stop_pids $pids
     NET_PIDS=""
     sc_stop
     for ns in $NET_NS_LIST; do ip netns del "$ns" 2>/dev/null; done
