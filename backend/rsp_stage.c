@@ -165,6 +165,13 @@ int sc_rsp_stage_open(struct sc_rsp_stage *s, void *sring, size_t entry_size, si
     s->nr_ents = nr_ents;
     bool existed;
     int err = map_log(s, name, &existed);
+    if (err && name && state_dir[0]) {
+        /* our bookkeeping must not cost the guest its device: serve it
+         * with a private log, only a crash restart is then less safe */
+        sc_log(SC_LOG_WARN, name, "no response log in %s (%s): a crash restart may lose "
+               "or repeat this ring's requests", state_dir, strerror(-err));
+        err = map_log(s, NULL, &existed);
+    }
     if (err)
         return err;
     s->put = s->log->slots + (size_t)nr_ents * rsp_size;

@@ -22,7 +22,8 @@
  *   if it records an unfinished push of this ring (same ring_id, the ring's
  *   rsp_prod at the push's start), the push is finished first; its count
  *   is returned in *recovered.  Without either, the log is private memory
- *   (no recovery: tests and tools).  Then published = rsp_prod.
+ *   (no recovery: tests and tools); so it is, with a logged warning, when
+ *   the file cannot be made.  Then published = rsp_prod.
  * - sc_rsp_stage_put(): the response of the request fetched at ring index
  *   idx, which must be in [published, published + nr_ents) and not put
  *   since it was fetched.  -EINVAL otherwise (nothing changes).
