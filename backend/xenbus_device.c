@@ -446,12 +446,19 @@ static bool hotplug_ready(struct sc_device *dev)
 
 /* ---- the state machine ---- */
 
-/* GCRA over the device's connects (xenbus.h: SC_XENBUS_CONNECT_*). */
+/* GCRA over the device's connects (xenbus.h: SC_XENBUS_CONNECT_*): a
+ * connect now conforms while the theoretical arrival time is at most a
+ * burst's worth of intervals ahead. */
+static bool connect_conforms(const struct sc_device *dev, uint64_t now)
+{
+    return dev->connect_tat_ns <=
+           now + (SC_XENBUS_CONNECT_BURST - 1) * SC_XENBUS_CONNECT_INTERVAL_NS;
+}
+
 static bool connect_allowed(struct sc_device *dev)
 {
     uint64_t now = sc_clock_ns();
-    uint64_t slack = (SC_XENBUS_CONNECT_BURST - 1) * SC_XENBUS_CONNECT_INTERVAL_NS;
-    if (dev->connect_tat_ns > now + slack) {
+    if (!connect_conforms(dev, now)) {
         if (!dev->flap_reported)
             sc_log(SC_LOG_WARN, dev->name,
                    "frontend connects too often (more than %u in a row, faster than one per "
@@ -462,18 +469,17 @@ static bool connect_allowed(struct sc_device *dev)
         dev->connect_held = true;
         return false;
     }
+    if (dev->connect_tat_ns <= now)
+        dev->flap_reported = false; /* the bucket refilled: a new burst is news */
     uint64_t tat = dev->connect_tat_ns > now ? dev->connect_tat_ns : now;
     dev->connect_tat_ns = tat + SC_XENBUS_CONNECT_INTERVAL_NS;
-    if (dev->connect_tat_ns <= now + SC_XENBUS_CONNECT_INTERVAL_NS)
-        dev->flap_reported = false; /* the bucket refilled: a new burst is news */
     dev->connect_held = false;
     return true;
 }
 
 bool xb_device_connect_due(const struct sc_device *dev)
 {
-    uint64_t slack = (SC_XENBUS_CONNECT_BURST - 1) * SC_XENBUS_CONNECT_INTERVAL_NS;
-    return dev->connect_held && dev->connect_tat_ns <= sc_clock_ns() + slack;
+    return dev->connect_held && connect_conforms(dev, sc_clock_ns());
 }
 
 static void frontend_changed(struct sc_device *dev, XenbusState fs)

@@ -248,12 +248,18 @@ void net_rx_take(struct net_rxr *r, uint16_t *id, grant_ref_t *gref)
     *gref = req.gref;
 }
 
+/* In the slot of the request taken first among those not answered (none
+ * taken: nothing to answer). */
+static void rx_put_next(struct net_rxr *r, const netif_rx_response_t *rsp)
+{
+    if (sc_rsp_stage_next(&r->rsp) != r->back.req_cons)
+        sc_rsp_stage_put(&r->rsp, sc_rsp_stage_next(&r->rsp), rsp);
+}
+
 void net_rx_put(struct net_rxr *r, uint16_t id, uint16_t offset, uint16_t flags, int16_t status)
 {
     netif_rx_response_t rsp = { .id = id, .offset = offset, .flags = flags, .status = status };
-    /* in the slot of the request taken first among those not answered */
-    if (sc_rsp_stage_next(&r->rsp) != r->back.req_cons)
-        sc_rsp_stage_put(&r->rsp, sc_rsp_stage_next(&r->rsp), &rsp);
+    rx_put_next(r, &rsp);
 }
 
 void net_rx_put_extra(struct net_rxr *r, const struct netif_extra_info *x)
@@ -262,24 +268,28 @@ void net_rx_put_extra(struct net_rxr *r, const struct netif_extra_info *x)
     netif_rx_response_t rsp;
     memset(&rsp, 0, sizeof(rsp));
     memcpy(&rsp, x, sizeof(*x));
-    if (sc_rsp_stage_next(&r->rsp) != r->back.req_cons)
-        sc_rsp_stage_put(&r->rsp, sc_rsp_stage_next(&r->rsp), &rsp);
+    rx_put_next(r, &rsp);
 }
 
 /* ---- publishing and re-arming ---- */
 
+/* Publishes, and keeps the back ring's rsp_prod_pvt (which the producer
+ * checks read) at what is published. */
+static bool push(struct sc_rsp_stage *rsp, RING_IDX *rsp_prod_pvt)
+{
+    bool notify = sc_rsp_stage_push(rsp);
+    *rsp_prod_pvt = rsp->published;
+    return notify;
+}
+
 bool net_txr_push(struct net_txr *r)
 {
-    bool notify = sc_rsp_stage_push(&r->rsp);
-    r->back.rsp_prod_pvt = r->rsp.published; /* for the producer checks */
-    return notify;
+    return push(&r->rsp, &r->back.rsp_prod_pvt);
 }
 
 bool net_rxr_push(struct net_rxr *r)
 {
-    bool notify = sc_rsp_stage_push(&r->rsp);
-    r->back.rsp_prod_pvt = r->rsp.published;
-    return notify;
+    return push(&r->rsp, &r->back.rsp_prod_pvt);
 }
 
 bool net_txr_final_check(struct net_txr *r)
