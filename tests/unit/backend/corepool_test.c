@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "corepool.h"
+#include "pool_fixture.h"
 #include "simworld.h"
 
 static struct simworld world;
@@ -271,25 +272,11 @@ static int broken_poll(struct sc_queue *q, const struct sc_sched_grant *g, struc
     return -EPROTO;
 }
 
-static void nop_flush(struct sc_queue *q)
-{
-    (void)q;
-}
-
-static bool no_rearm(struct sc_queue *q)
-{
-    (void)q;
-    return false;
-}
-
-static bool always_idle(struct sc_queue *q)
-{
-    (void)q;
-    return true;
-}
-
 static const struct sc_queue_ops broken_ops = {
-    .poll = broken_poll, .flush = nop_flush, .rearm = no_rearm, .idle = always_idle,
+    .poll = broken_poll,
+    .flush = pool_fixture_nop_flush,
+    .rearm = pool_fixture_no_rearm,
+    .idle = pool_fixture_always_idle,
 };
 
 static void test_attention_fd_reaches_cores(void **state)

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "corepool.h"
+#include "pool_fixture.h"
 #include "grace.h"
 #include "simworld.h"
 
@@ -49,22 +50,6 @@ static int group_teardown(void **state)
     sc_xen_close(xen);
     simworld_stop(&world);
     return 0;
-}
-
-static struct sc_pool *make_pool(enum sc_mode mode, unsigned ncores)
-{
-    struct sc_pool_params p;
-    memset(&p, 0, sizeof(p));
-    p.mode = mode;
-    p.ncores = ncores;
-    for (unsigned i = 0; i < SC_POOL_MAX_CORES; i++)
-        p.cpus[i] = SC_CORE_NO_CPU;
-    p.poll_idle_ns = 50000;
-    p.uring_entries = 32;
-    p.attention_fd = -1;
-    struct sc_pool *pool = sc_pool_create(xen, &p);
-    assert_non_null(pool);
-    return pool;
 }
 
 /* ---- a gate a core waits on, inside a CALL ---- */
@@ -207,7 +192,7 @@ static int collect(struct sc_core *core, void *arg)
 static void test_bad_args(void **state)
 {
     (void)state;
-    struct sc_pool *pool = make_pool(SC_MODE_EVENT, 0);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_EVENT, 0);
     struct owner o;
     owner_init(&o);
     assert_int_equal(sc_grace_start(NULL, pool), -EINVAL);
@@ -222,7 +207,7 @@ static void test_bad_args(void **state)
 static void test_no_core_done_at_once(void **state)
 {
     (void)state;
-    struct sc_pool *pool = make_pool(SC_MODE_EVENT, 0);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_EVENT, 0);
     struct owner o;
     owner_init(&o);
     assert_int_equal(sc_grace_start(&o.g, pool), 0);
@@ -241,7 +226,7 @@ static void test_waits_for_every_core(void **state)
 {
     (void)state;
     enum { N = 3 };
-    struct sc_pool *pool = make_pool(SC_MODE_POLL, N);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, N);
     struct core_list l = { .n = 0 };
     sc_pool_foreach_core(pool, collect, &l);
     assert_int_equal(l.n, N);
@@ -287,7 +272,7 @@ static void test_waits_for_the_last_core(void **state)
 {
     (void)state;
     enum { N = 3 };
-    struct sc_pool *pool = make_pool(SC_MODE_POLL, N);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, N);
     struct core_list l = { .n = 0 };
     sc_pool_foreach_core(pool, collect, &l);
     assert_int_equal(l.n, N);
@@ -330,7 +315,7 @@ static void test_waits_for_the_last_core(void **state)
 static void test_later_and_exiting_cores(void **state)
 {
     (void)state;
-    struct sc_pool *pool = make_pool(SC_MODE_EVENT, 0);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_EVENT, 0);
     struct sc_core *a = sc_pool_acquire(pool, 1);
     assert_non_null(a);
     struct gate ga, gb;
@@ -382,7 +367,7 @@ static void test_later_and_exiting_cores(void **state)
 static void test_back_to_back(void **state)
 {
     (void)state;
-    struct sc_pool *pool = make_pool(SC_MODE_POLL, 2);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct owner o;
     owner_init(&o);
     for (unsigned i = 1; i <= 200; i++) {
@@ -406,7 +391,7 @@ static void test_back_to_back(void **state)
 static void test_nothing_runs_when_closing(void **state)
 {
     (void)state;
-    struct sc_pool *pool = make_pool(SC_MODE_POLL, 2);
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct core_list l = { .n = 0 };
     sc_pool_foreach_core(pool, collect, &l);
     struct gate gate;

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "corepool.h"
+#include "pool_fixture.h"
 #include "queue_attach.h"
 #include "simworld.h"
 #include "xensim.h"
@@ -55,25 +56,11 @@ static int idle_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
     return 0;
 }
 
-static void nop_flush(struct sc_queue *q)
-{
-    (void)q;
-}
-
-static bool no_rearm(struct sc_queue *q)
-{
-    (void)q;
-    return false;
-}
-
-static bool always_idle(struct sc_queue *q)
-{
-    (void)q;
-    return true;
-}
-
 static const struct sc_queue_ops idle_ops = {
-    .poll = idle_poll, .flush = nop_flush, .rearm = no_rearm, .idle = always_idle,
+    .poll = idle_poll,
+    .flush = pool_fixture_nop_flush,
+    .rearm = pool_fixture_no_rearm,
+    .idle = pool_fixture_always_idle,
 };
 
 /* ---- a device of several queues ---- */
@@ -131,22 +118,6 @@ static void tdev_init(struct tdev *d)
     d->group = (struct sc_attach_group){ .owner = d, .done = group_done };
 }
 
-static struct sc_pool *pool_new(void)
-{
-    struct sc_pool_params p;
-    memset(&p, 0, sizeof(p));
-    p.mode = SC_MODE_POLL;
-    p.ncores = 2;
-    for (unsigned i = 0; i < SC_POOL_MAX_CORES; i++)
-        p.cpus[i] = SC_CORE_NO_CPU;
-    p.poll_idle_ns = 50000;
-    p.uring_entries = 32;
-    p.attention_fd = -1;
-    struct sc_pool *pool = sc_pool_create(xen, &p);
-    assert_non_null(pool);
-    return pool;
-}
-
 /* Reaps the pool's answers until *count reaches want (5 s at most). */
 static void reap_until(struct sc_pool *pool, const int *count, int want)
 {
@@ -168,7 +139,7 @@ static void attach(struct sc_pool *pool, struct tq *t)
 static void test_group_waits_for_every_member(void **state)
 {
     (void)state;
-    struct sc_pool *pool = pool_new();
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct tdev d;
     tdev_init(&d);
     attach(pool, &d.qs[0]);
@@ -197,7 +168,7 @@ static void test_group_waits_for_every_member(void **state)
 static void test_group_with_nothing_on_a_core(void **state)
 {
     (void)state;
-    struct sc_pool *pool = pool_new();
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct tdev d;
     tdev_init(&d);
     /* empty: done() inside the call */
@@ -216,7 +187,7 @@ static void test_group_with_nothing_on_a_core(void **state)
 static void test_member_already_detaching(void **state)
 {
     (void)state;
-    struct sc_pool *pool = pool_new();
+    struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct tdev d;
     tdev_init(&d);
     attach(pool, &d.qs[0]);
