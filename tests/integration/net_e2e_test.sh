@@ -7,13 +7,9 @@
 # seen crossing the rings in both directions.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/tools/simworld.sh
-. tests/tools/blk_e2e_lib.sh
 . tests/tools/net_e2e_lib.sh
 
-net_require
-simworld_start
-net_setup || { echo "Bail out! network namespaces"; exit 1; }
+net_world_start
 net_sc_start --cores 2 || { echo "Bail out! sidecored did not start"; cat "$SIMDIR/sidecored.log"; exit 1; }
 
 G1=$(guest_new n1) && G2=$(guest_new n2) && G3=$(guest_new n3) || { echo "Bail out! guests"; exit 1; }

@@ -20,13 +20,9 @@
 # negotiated.  Poll mode, then the notification-sensitive cases in event mode.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/tools/simworld.sh
-. tests/tools/blk_e2e_lib.sh
 . tests/tools/net_e2e_lib.sh
 
-net_require
-simworld_start
-net_setup || { echo "Bail out! network namespaces"; exit 1; }
+net_world_start
 
 S=$(guest_new sender) && R=$(guest_new receiver) && M1=$(guest_new mfilter) &&
     M3=$(guest_new mall) && RT=$(guest_new rated) || { echo "Bail out! guests"; exit 1; }

@@ -20,13 +20,9 @@
 # In poll and event mode.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/tools/simworld.sh
-. tests/tools/blk_e2e_lib.sh
 . tests/tools/net_e2e_lib.sh
 
-net_require
-simworld_start
-net_setup || { echo "Bail out! network namespaces"; exit 1; }
+net_world_start
 
 A=$(guest_new echo) && B=$(guest_new gen) && H=$(guest_new hostile) && F=$(guest_new flood) &&
     T=$(guest_new taphostile) && X=$(guest_new xsbad) || { echo "Bail out! guests"; exit 1; }

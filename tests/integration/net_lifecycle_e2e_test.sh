@@ -18,13 +18,9 @@
 # first left running).
 set -u
 cd "$(dirname "$0")/../.."
-. tests/tools/simworld.sh
-. tests/tools/blk_e2e_lib.sh
 . tests/tools/net_e2e_lib.sh
 
-net_require
-simworld_start
-net_setup || { echo "Bail out! network namespaces"; exit 1; }
+net_world_start
 
 tasks() { ls "/proc/$SC_PID/task" | wc -l; }
 vif_queues() {

@@ -1,9 +1,10 @@
-# net_e2e_lib.sh - sourced by the network end-to-end tests, after
-# simworld.sh and blk_e2e_lib.sh (sc_stop, ctl, guest_new): sidecored in a
-# network namespace of its own (its TAP interfaces and switch live there),
+# net_e2e_lib.sh - sourced by the network end-to-end tests (it sources
+# blk_e2e_lib.sh, and so simworld.sh: sc_stop, ctl, guest_new): sidecored in
+# a network namespace of its own (its TAP interfaces and switch live there),
 # guests whose network stacks are namespaces behind simnetfront's TAP
 # adapter, and a "host" namespace reached through a Linux bridge.
 #
+#   net_world_start               net_require, simworld_start, net_setup (bails out)
 #   net_require                   skip the whole test unless root with ip netns
 #   net_setup                     namespaces $NS_D (daemon) and $NS_H (host),
 #                                 bridge br0 in $NS_D, veth br0 <-> $NS_H 10.9.1.254
@@ -15,6 +16,8 @@
 #   xfer_ok FROM_NS TO_NS TO_IP BYTES   a verified TCP transfer (sha256 both ends)
 #
 # Cleanup (EXIT) kills the adapters, stops sidecored, deletes the namespaces.
+
+. "$(dirname "${BASH_SOURCE[0]}")/blk_e2e_lib.sh"
 
 SIMNETFRONT="$SC_BUILD/bin/simnetfront"
 NET_TAG="sc$$"
@@ -35,6 +38,14 @@ net_cleanup() {
     return 0
 }
 SIM_CLEANUP_HOOKS="$SIM_CLEANUP_HOOKS net_cleanup"
+
+# The start every network test shares: skip without root and namespaces,
+# a private xensim world, the daemon's and the host's namespaces.
+net_world_start() {
+    net_require
+    simworld_start
+    net_setup || { echo "Bail out! network namespaces"; exit 1; }
+}
 
 net_require() {
     if [ "$(id -u)" != 0 ] || ! ip netns add "${NET_TAG}probe" 2>/dev/null; then
