@@ -22,6 +22,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "rsp_stage.h"
+#include "watchdog.h"
 
 enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER, EV_POOL, EV_VIEWS };
 
@@ -33,6 +34,8 @@ enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER, EV_POOL, EV_VIEWS 
 /* Bounds of a shutdown with devices whose I/O hangs. */
 #define SHUTDOWN_DRAIN_NS    (3ull * 1000000000ull)
 #define SHUTDOWN_CORES_NS    (2ull * 1000000000ull)
+/* A control step this long is reported (issue: xenstored loss within 2 s) */
+#define CONTROL_STALL_NS     (2ull * 1000000000ull)
 
 
 static struct sc_daemon_tenant *tenant_find(struct sc_daemon *d, domid_t domid)
@@ -301,6 +304,10 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (d->signal_fd < 0)
         goto fail_errno;
+    d->watchdog = sc_watchdog_start(CONTROL_STALL_NS);
+    if (!d->watchdog)
+        goto fail_errno;
+    sc_watchdog_busy(d->watchdog, "starting (xenstore, adopting devices)");
 
     /* The socket first: a second daemon must stop before touching xenstore. */
     d->ctl = sc_ctl_open(cfg->ctl_path, d->methods, d);
@@ -543,7 +550,9 @@ int sc_daemon_run(struct sc_daemon *d)
     while (!d->stop) {
         struct epoll_event evs[8];
         /* The cores' answers ring only a sleeper (inbox.h): arm first. */
+        sc_watchdog_idle(d->watchdog);
         int n = epoll_wait(d->epfd, evs, 8, sc_inbox_arm(replies) ? -1 : 0);
+        sc_watchdog_busy(d->watchdog, "a step of its loop");
         sc_inbox_disarm(replies);
         sc_pool_reap(d->pool);
         if (n < 0) {
@@ -555,6 +564,7 @@ int sc_daemon_run(struct sc_daemon *d)
         for (int i = 0; i < n && !d->stop; i++) {
             switch (evs[i].data.u64) {
             case EV_BUS: {
+                sc_watchdog_busy(d->watchdog, "a xenstore watch event");
                 int ret = sc_xenbus_dispatch(d->bus);
                 if (ret < 0) {
                     sc_log(SC_LOG_ERR, "daemon", "xenstore connection lost: %s",
@@ -564,20 +574,25 @@ int sc_daemon_run(struct sc_daemon *d)
                 break;
             }
             case EV_CTL:
+                sc_watchdog_busy(d->watchdog, "a control method");
                 sc_ctl_dispatch(d->ctl);
                 break;
             case EV_ATTENTION:
+                sc_watchdog_busy(d->watchdog, "a core's request for attention");
                 handle_attention(d);
                 break;
             case EV_SIGNAL:
+                sc_watchdog_busy(d->watchdog, "a signal (reload)");
                 handle_signal(d);
                 break;
             case EV_TIMER:
+                sc_watchdog_busy(d->watchdog, "a device class's tick");
                 handle_timer(d);
                 break;
             case EV_POOL:
                 break; /* reaped above */
             case EV_VIEWS: {
+                sc_watchdog_busy(d->watchdog, "the views, connect limits and xenstored's ping");
                 uint64_t expirations;
                 if (read(d->views_fd, &expirations, sizeof(expirations)) > 0) {
                     sc_ctl_publish_views(d->ctl);
@@ -606,17 +621,23 @@ static void drain_devices(struct sc_daemon *d)
 {
     /* Requests in flight are completed, not cancelled: what does not
      * complete in time stays unanswered in the ring for the next daemon. */
+    /* The waits here are bounded; what is not is a xenstore call */
+    sc_watchdog_stopping(d->watchdog);
+    sc_watchdog_busy(d->watchdog, "shutting down (disconnecting devices)");
     sc_pool_begin_stop(d->pool);
     sc_xenbus_remove_all(d->bus);
     struct sc_inbox *replies = sc_pool_reply_inbox(d->pool);
     uint64_t deadline = sc_clock_ns() + SHUTDOWN_DRAIN_NS;
     while (sc_xenbus_pending_disconnects(d->bus) && sc_clock_ns() < deadline) {
         struct pollfd p = { .fd = sc_inbox_fd(replies), .events = POLLIN };
+        sc_watchdog_idle(d->watchdog);
         if (sc_inbox_arm(replies))
             poll(&p, 1, 50);
         sc_inbox_disarm(replies);
+        sc_watchdog_busy(d->watchdog, "shutting down (closing drained devices)");
         sc_pool_reap(d->pool);
     }
+    sc_watchdog_idle(d->watchdog);
     unsigned left = sc_xenbus_pending_disconnects(d->bus);
     if (left)
         sc_log(SC_LOG_WARN, "daemon", "%u device%s still draining after %llu s: left behind",
@@ -630,7 +651,9 @@ void sc_daemon_close(struct sc_daemon *d)
     /* Devices first: their queues go back to the pool, drained. */
     if (d->bus && d->pool)
         drain_devices(d);
+    sc_watchdog_busy(d->watchdog, "shutting down (leaving xenstore)");
     sc_xenbus_destroy(d->bus);
+    sc_watchdog_idle(d->watchdog);
     if (d->xs)
         xs_close(d->xs);
     if (sc_pool_destroy_within(d->pool, SHUTDOWN_CORES_NS) < 0)
@@ -638,6 +661,7 @@ void sc_daemon_close(struct sc_daemon *d)
     sc_ctl_close(d->ctl);
     if (d->xen)
         sc_xen_close(d->xen);
+    sc_watchdog_stop(d->watchdog);
     free(d->methods);
     int fds[] = { d->epfd, d->attention_fd, d->signal_fd, d->timer_fd, d->views_fd,
                   d->cfg.ready_fd };

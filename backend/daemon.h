@@ -58,6 +58,7 @@ struct sc_daemon {
     struct sc_pool *pool;
     struct sc_xenbus *bus;
     struct sc_ctl *ctl;
+    struct sc_watchdog *watchdog; /* says when the control thread hangs (watchdog.h) */
     struct sc_ctl_method *methods; /* the daemon's, then the modules': the socket's table */
     unsigned nmodules;             /* == cfg.nmodules */
     struct sc_class_ctx modules[SC_CONFIG_MAX_CLASSES]; /* modules[i] runs cfg.modules[i] */
