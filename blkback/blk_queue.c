@@ -184,6 +184,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
 
     q->quiescing = false; /* removed, then added again: it serves again */
     q->limits.disk_sectors = atomic_load_explicit(&q->disk_sectors, memory_order_relaxed);
+    blkq_disc_wake_retry(q);
     if (!resubmit_parked(q)) {
         v->more = true;
         return 0;
@@ -258,6 +259,9 @@ static bool blkq_rearm(struct sc_queue *sq)
 {
     struct blk_queue *q = blkq_of(sq);
     if (q->ring.broken)
+        return false;
+    /* The worker's answers would ring no one: stay visited until armed */
+    if (q->disc_wake_owed)
         return false;
     /* Waiting on our own I/O (slots, bounce pages, a barrier): its
      * completion wakes the core. */

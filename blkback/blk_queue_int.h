@@ -192,6 +192,9 @@ bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res);
  * payload: a guest that defeats the cache pays for it, not its neighbours. */
 #define BLKQ_MAP_MISS_COST_BYTES (70u * 4096u)
 uint64_t blkq_cost_bytes(const struct blkq_req *r);
+/* Waits for the discard worker's answers if that wait found no SQE
+ * before; a queue that owes it must not sleep (blkq_rearm). */
+void blkq_disc_wake_retry(struct blk_queue *q);
 /* Releases what the I/O side made for the queue (the discard inbox).
  * Control thread, from blk_queue_destroy (the queue is idle). */
 void blkq_io_destroy(struct blk_queue *q);

@@ -262,9 +262,9 @@ static void disc_wake_arm(struct blk_queue *q, struct io_uring_sqe *sqe)
     q->disc_wake_owed = false;
 }
 
-/* A wake that found no SQE (the kernel refused submissions): tried again
- * at every I/O call of this queue. */
-static void disc_wake_retry(struct blk_queue *q)
+/* A wake that found no SQE (the SQ was full): tried again at every I/O
+ * call and every visit of this queue (blkq_rearm keeps it visited). */
+void blkq_disc_wake_retry(struct blk_queue *q)
 {
     if (!q->disc_wake_owed || q->disc_wake_inflight)
         return;
@@ -418,7 +418,7 @@ static bool discard_part_done(struct blk_queue *q, struct blkq_req *r, int *res)
 
 bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res)
 {
-    disc_wake_retry(q);
+    blkq_disc_wake_retry(q);
     if (r->stage == BLKQ_STAGE_FLUSH) {
         *res = blk_store_flush_done(q->store, *res);
         return false;
@@ -444,7 +444,7 @@ void blkq_io_destroy(struct blk_queue *q)
 
 int blkq_submit_flush(struct blk_queue *q, struct blkq_req *r)
 {
-    disc_wake_retry(q);
+    blkq_disc_wake_retry(q);
     if (r->kind == BLKQ_DISCARD) /* from `retry`: its next part */
         return discard_issue(q, r);
     struct io_uring_sqe *sqe = get_sqe(q);
@@ -478,7 +478,7 @@ int blkq_start(struct blk_queue *q, struct blkq_req *r)
         blkq_respond(q, r, BLKIF_RSP_OKAY, false);
         return 0;
     }
-    disc_wake_retry(q);
+    blkq_disc_wake_retry(q);
     if (r->kind == BLKQ_FLUSH)
         return blkq_submit_flush(q, r);
     if (r->kind == BLKQ_DISCARD)
