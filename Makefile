@@ -71,9 +71,11 @@ ifeq ($(SAN),tsan)
 # Left to the other two flavours: fio through FUSE (blk_fuse), the feature
 # matrix (net_features), whose verification counts every frame that a
 # receiver slowed down by TSan lets the switch's 100 ms wait drop, and
-# net_lifecycle: in one clean-clone run under TSan its event-mode end (the
-# guests' disconnect after three SIGKILL restarts, then the daemon's exit)
-# did not complete in its bounds; it passed alone twice; not understood yet.
+# net_lifecycle, which counts frames the same way and bounds each restart's
+# adoption by 5 s: under TSan on a loaded machine (2026-12-03, two runs) it
+# missed those bounds (a slowed echo lost frames; one adoption after the
+# third SIGKILL took longer) but its log had no sanitizer report; alone it
+# passes.  Run by hand: make SAN=tsan, then tests/tools/run-test.sh on it.
 TEST_SH := $(filter-out %blk_fuse_test.sh %net_features_e2e_test.sh \
                         %net_lifecycle_e2e_test.sh,$(TEST_SH))
 endif
