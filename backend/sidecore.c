@@ -452,6 +452,9 @@ void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out)
     out->commands = sc_counter_read(&c->commands);
     out->queues = sc_counter_read(&c->queues);
     out->failed = sc_counter_read(&c->failed);
+    out->poll_window_ns = atomic_load_explicit(&c->poll_window_ns, memory_order_relaxed);
+    out->window_grows = sc_counter_read(&c->window_grows);
+    out->window_shrinks = sc_counter_read(&c->window_shrinks);
 }
 
 const char *sc_core_name(const struct sc_core *core)

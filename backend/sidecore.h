@@ -77,11 +77,18 @@
 /* While busy, the watched fds of parked queues are asked at most this often
  * (an epoll_wait costs more than a short round; sidecore_loop.c). */
 #define SC_CORE_FD_CHECK_NS        10000ull
+/* An adaptive window that grows from 0 starts here (sidecore_loop.c). */
+#define SC_CORE_POLL_WINDOW_START_NS 8000ull
 
 struct sc_core_params {
     char name[SC_CORE_NAME_MAX];  /* "sc0": thread name and log context */
     int cpu;                      /* CPU to pin to, or SC_CORE_NO_CPU */
     uint64_t poll_idle_ns;        /* keep polling this long without work; 0 = sleep at once */
+    /* Adapt the polling window to the gaps between arrivals, within
+     * [0, poll_idle_ns] (sidecore_loop.c: after a sleep that the next work
+     * ended sooner than poll_idle_ns, double it; after a longer one,
+     * halve it), instead of always polling poll_idle_ns. */
+    bool poll_adaptive;
     uint32_t uring_entries;       /* SQ size, 1..SC_CORE_URING_MAX (CQ is 4x) */
     struct sc_sched_params sched; /* {0} = scheduler defaults */
     int attention_fd;             /* eventfd written (+1) when a queue fails, or -1 */
@@ -107,6 +114,8 @@ struct sc_core_stats {
     uint64_t commands;
     uint64_t queues;       /* queues added now (gauge) */
     uint64_t failed;       /* queues that failed */
+    uint64_t poll_window_ns; /* the polling window now (gauge; poll_idle_ns unless adaptive) */
+    uint64_t window_grows, window_shrinks; /* adaptive window changes */
 };
 
 struct sc_core;

@@ -32,6 +32,8 @@ enum { EV_EVTCHN = 1, EV_URING, EV_INBOX, EV_QUEUES, EV__MAX };
 struct sc_core_counters {
     sc_counter rounds, busy_rounds, busy_ns, idle_ns, sleep_ns, sleeps, wakeups;
     sc_counter kicks, stray_kicks, io_submitted, io_completed, commands, queues, failed;
+    sc_counter window_grows, window_shrinks;
+    _Atomic uint64_t poll_window_ns; /* gauge, written by the core */
 };
 
 /* One tenant's published scheduler stats. */
@@ -83,6 +85,7 @@ struct sc_core {
     uint64_t quiesce_due_ns;      /* earliest quiesce of a removal, or SC_CORE_NEVER */
     bool drain_recheck;           /* a removal is not idle yet: sleep at most SC_CORE_DRAIN_RECHECK_NS */
     uint64_t published_ns;        /* round clock of the last tenant publication */
+    uint64_t poll_window_ns;      /* poll this long without work before sleeping */
     bool throttled;
     bool stopping;                /* draining every queue to exit */
     bool abandoned;               /* destroy gave up on queues (read after join) */

@@ -53,7 +53,21 @@
  *   of busy_ns, idle_ns (rounds without work, and the last look before a
  *   sleep) and sleep_ns; busy_ns / (busy_ns + idle_ns + sleep_ns) is the
  *   core's load.  A round is busy if it consumed a request or reaped a
- *   completion.
+ *   completion.  Each queue's own share of the busy time (its visits and
+ *   flushes, one more clock read each) is its load: what a move to another
+ *   core would take along.  Completions are not timed one by one (a CQE
+ *   costs less than the clock read); their time stays the core's.
+ * - The polling window (poll_adaptive).  Polling after the last work pays
+ *   off when the next work comes before the window ends (no sleep, no
+ *   kick, no wake-up); it is waste when it does not.  As KVM's halt-polling
+ *   does for an idle vCPU: a sleep that work ended within poll_idle_ns
+ *   means a longer window would have caught it, so the window doubles (from
+ *   SC_CORE_POLL_WINDOW_START_NS); a longer sleep means the polling was
+ *   wasted, so it halves, down to 0, where the core sleeps as soon as a
+ *   round finds nothing (event mode's behaviour, with its notifications).
+ *   A busy core's gaps are short and keep the window at poll_idle_ns; an
+ *   idle one's are long and bring it to 0.  Wakes by the inbox or a timeout
+ *   say nothing about the guests and change nothing.
  */
 #include "sidecore_int.h"
 #include "clock.h"
@@ -169,12 +183,16 @@ int sc_core_submit(struct sc_core *core)
 
 static void flush_dirty(struct sc_core *core)
 {
+    uint64_t t = core->dirty ? sc_clock_ns() : 0;
     while (core->dirty) {
         struct sc_queue *q = core->dirty;
         core->dirty = q->dirty_next;
         q->dirty_next = NULL;
         q->dirty = false;
         q->ops->flush(q);
+        uint64_t t2 = sc_clock_ns();
+        sc_queue_count(q, SC_QSTAT_BUSY_NS, t2 - t);
+        t = t2;
     }
 }
 
@@ -251,6 +269,7 @@ static bool poll_queues(struct sc_core *core, uint64_t now)
     bool work = false;
     unsigned visits = 2 * core->npolled;
     core->throttled = false;
+    uint64_t t = visits ? sc_clock_ns() : 0; /* a visit's start: its load */
     for (unsigned i = 0; i < visits; i++) {
         struct sc_sched_grant g;
         struct sc_sched_queue *sq = sc_sched_next(core->sched, now, &g);
@@ -264,6 +283,9 @@ static bool poll_queues(struct sc_core *core, uint64_t now)
         struct sc_queue *q = queue_of(sq);
         struct sc_visit v = { .now_ns = now };
         int err = q->ops->poll(q, &g, &v);
+        uint64_t t2 = sc_clock_ns();
+        sc_queue_count(q, SC_QSTAT_BUSY_NS, t2 - t);
+        t = t2;
         if (err < 0) {
             sc_core_fail_queue(core, q, err);
             continue;
@@ -351,6 +373,25 @@ static bool prepare_sleep(struct sc_core *core)
     return false;
 }
 
+/* After a sleep of slept_ns that work ended (sidecore.h, the reasons above). */
+static void adapt_window(struct sc_core *core, uint64_t slept_ns)
+{
+    uint64_t max = core->params.poll_idle_ns, w = core->poll_window_ns;
+    if (slept_ns < max && w < max) {
+        w = w ? w * 2 : SC_CORE_POLL_WINDOW_START_NS;
+        core->poll_window_ns = w < max ? w : max;
+        sc_counter_add(&core->stats.window_grows, 1);
+    } else if (slept_ns >= max && w) {
+        w /= 2;
+        core->poll_window_ns = w >= SC_CORE_POLL_WINDOW_START_NS ? w : 0;
+        sc_counter_add(&core->stats.window_shrinks, 1);
+    } else {
+        return;
+    }
+    atomic_store_explicit(&core->stats.poll_window_ns, core->poll_window_ns,
+                          memory_order_relaxed);
+}
+
 /* Sleeps in epoll from `idle_start` (the end of the last round).  Returns
  * the clock after the wake: the next round's start. */
 static uint64_t block(struct sc_core *core, uint64_t idle_start)
@@ -390,12 +431,17 @@ static uint64_t block(struct sc_core *core, uint64_t idle_start)
     /* Kicks now, so the rounds after the wake see them counted; the eventfds
      * are cleared before the next sleep.  Readable queue fds bring their
      * parked queues back. */
+    bool guest_work = false;
     for (int i = 0; i < n; i++) {
         if (ev[i].data.u64 == EV_EVTCHN)
             drain_kicks(core);
         else if (ev[i].data.u64 == EV_QUEUES && core->nparked_fds)
             check_queue_fds(core);
+        if (ev[i].data.u64 != EV_INBOX)
+            guest_work = true;
     }
+    if (core->params.poll_adaptive && guest_work)
+        adapt_window(core, t1 - t0);
     return t1;
 }
 
@@ -405,6 +451,9 @@ void *sc_core_main(void *arg)
     pthread_setname_np(pthread_self(), core->params.name);
     uint64_t now = sc_clock_ns(), last_work = now;
     unsigned since_drain = 0;
+    core->poll_window_ns = core->params.poll_idle_ns;
+    atomic_store_explicit(&core->stats.poll_window_ns, core->poll_window_ns,
+                          memory_order_relaxed);
 
     while (!core->exit) {
         bool work = run_round(core, now, &since_drain);
@@ -420,7 +469,7 @@ void *sc_core_main(void *arg)
         now = end;
         if (core->exit)
             break;
-        if (!core->throttled && end - last_work < core->params.poll_idle_ns)
+        if (!core->throttled && end - last_work < core->poll_window_ns)
             continue;
         /* the last look's time goes to the next round (or to idle if it sleeps) */
         if (prepare_sleep(core)) {

@@ -107,6 +107,7 @@ static const char *const counter_names[SC_QSTAT__COUNT] = {
     [SC_QSTAT_EMPTY_POLLS] = "empty_polls",
     [SC_QSTAT_BUSY_POLLS] = "busy_polls",
     [SC_QSTAT_ERRORS] = "errors",
+    [SC_QSTAT_BUSY_NS] = "busy_ns",
 };
 
 const char *sc_queue_counter_name(enum sc_queue_counter c)

@@ -101,6 +101,7 @@ enum sc_queue_counter {
     SC_QSTAT_EMPTY_POLLS, /* visits that found nothing to consume */
     SC_QSTAT_BUSY_POLLS,  /* visits that consumed something */
     SC_QSTAT_ERRORS,      /* requests answered with an error, and queue failures */
+    SC_QSTAT_BUSY_NS,     /* its core's time in its visits and flushes (its load) */
     SC_QSTAT__COUNT
 };
 

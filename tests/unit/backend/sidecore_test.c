@@ -90,6 +90,7 @@ struct fake {
     unsigned quiesced;  /* times quiesce ran (core thread) */
     sc_counter dev[2];  /* device counters: visits, requests of odd index */
     int rfd;            /* a watched fd poll reads (non-blocking), or -1 */
+    uint64_t visit_spin_ns; /* a visit that consumed something lasts this long at least */
     _Atomic uint64_t fd_bytes; /* read from it */
 };
 
@@ -175,6 +176,11 @@ static int fake_poll(struct sc_queue *q, const struct sc_sched_grant *g, struct 
     }
     v->more = f->req_cons != prod;
     atomic_store_explicit(&f->cons_seen, f->req_cons, memory_order_release);
+    if (v->requests && f->visit_spin_ns) {
+        uint64_t until = sc_clock_ns() + f->visit_spin_ns;
+        while (sc_clock_ns() < until)
+            ;
+    }
     return 0;
 }
 
@@ -1549,6 +1555,96 @@ static void watched_fd_unparks_while_busy(void **state)
     sc_core_destroy(core);
 }
 
+/* Each queue's load is the core's time in its own visits: a queue whose
+ * visits cost 50 us shows at least that per visit, and more than a cheap
+ * queue beside it; together they stay within the core's time. */
+static void queue_busy_time_is_its_own(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_new(SC_CORE_POLL_IDLE_DEFAULT, -1);
+    struct fake *cheap = fake_endless(guest_id), *dear = fake_endless(guest_id);
+    dear->visit_spin_ns = 50000;
+    assert_int_equal(sc_core_add_queue(core, &cheap->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &dear->q), 0);
+    assert_true(wait_qstat(dear, SC_QSTAT_BUSY_POLLS, 200, 10000000000ull));
+    assert_int_equal(sc_core_remove_queue(core, &cheap->q), 0);
+    assert_int_equal(sc_core_remove_queue(core, &dear->q), 0);
+    struct sc_queue_stats_snap c, d;
+    sc_queue_stats_snapshot(&cheap->q, &c);
+    sc_queue_stats_snapshot(&dear->q, &d);
+    struct sc_core_stats cs = core_stats(core);
+    assert_true(d.counter[SC_QSTAT_BUSY_NS] >= d.counter[SC_QSTAT_BUSY_POLLS] * 50000);
+    assert_true(c.counter[SC_QSTAT_BUSY_NS] > 0);
+    assert_true(c.counter[SC_QSTAT_BUSY_NS] < d.counter[SC_QSTAT_BUSY_NS]);
+    assert_true(c.counter[SC_QSTAT_BUSY_NS] + d.counter[SC_QSTAT_BUSY_NS] <=
+                cs.busy_ns + cs.idle_ns);
+    fake_free(cheap, core);
+    fake_free(dear, core);
+    sc_core_destroy(core);
+}
+
+static struct sc_core *core_adaptive(uint64_t poll_idle_ns)
+{
+    struct sc_core_params p;
+    sc_core_params_default(&p);
+    p.poll_idle_ns = poll_idle_ns;
+    p.poll_adaptive = true;
+    p.uring_entries = 64;
+    struct sc_core *core = sc_core_create(xen, &p);
+    assert_non_null(core);
+    return core;
+}
+
+/* One request, answered, then a sleep of ms: the core sleeps through it. */
+static void sparse_requests(struct fake *f, unsigned n, unsigned gap_ms)
+{
+    for (unsigned i = 0; i < n; i++) {
+        produce(f, 1);
+        assert_true(wait_answered(f, 5000000000ull));
+        usleep(gap_ms * 1000);
+    }
+}
+
+/* The adaptive window: sleeps longer than poll_idle_ns halve it down to 0
+ * (200 -> 100 -> 50 -> 25 -> 12.5 us -> 0: five halvings, then it stays);
+ * a sleep that work ends sooner grows it again; a fixed window never moves. */
+static void adaptive_window_follows_gaps(void **state)
+{
+    (void)state;
+    struct sc_core *core = core_adaptive(200000);
+    struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
+    fake_bind(f, core);
+    assert_int_equal(sc_core_add_queue(core, &f->q), 0);
+    assert_int_equal(core_stats(core).poll_window_ns, 200000);
+    sparse_requests(f, 10, 20);
+    struct sc_core_stats cs = core_stats(core);
+    assert_int_equal(cs.poll_window_ns, 0);
+    assert_int_equal(cs.window_shrinks, 5);
+    assert_int_equal(cs.window_grows, 0);
+
+    /* requests about every 20 us (the test spins): most sleeps end early */
+    for (unsigned i = 0; i < 2000 && core_stats(core).window_grows == 0; i++) {
+        produce(f, 1);
+        assert_true(wait_answered(f, 5000000000ull));
+        uint64_t until = sc_clock_ns() + 20000;
+        while (sc_clock_ns() < until)
+            ;
+    }
+    cs = core_stats(core);
+    assert_true(cs.window_grows >= 1);
+    fake_remove_free(f, core);
+    sc_core_destroy(core);
+
+    core = core_new(200000, -1);
+    f = fake_on_core(core, FAKE_SYNC, 0);
+    sparse_requests(f, 4, 20);
+    cs = core_stats(core);
+    assert_int_equal(cs.poll_window_ns, 200000);
+    assert_int_equal(cs.window_shrinks + cs.window_grows, 0);
+    fake_remove_free(f, core);
+    sc_core_destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1578,6 +1674,8 @@ int main(void)
         PARKED_TEST("polling_suppresses_kicks_parked", polling_suppresses_kicks),
         PARKED_TEST("watched_fd_wakes_the_core_parked", watched_fd_wakes_the_core),
         cmocka_unit_test(watched_fd_unparks_while_busy),
+        cmocka_unit_test(queue_busy_time_is_its_own),
+        cmocka_unit_test(adaptive_window_follows_gaps),
     };
     return cmocka_run_group_tests(tests, world_up, world_down);
 }
