@@ -13,7 +13,8 @@
 # on xensim): every node of their backend directories has the permissions
 # the toolstack gave the directory (owner the backend domain 0, read for
 # the frontend), as xenstored's inheritance gives Linux's backends; the
-# frontend domain reads them and cannot write, create or remove any.
+# frontend domain reads them and cannot write, create or remove any.  A
+# failed device's error node inherits the backend domain's home's.
 # Needs root (to act as other users); the throwaway group it makes is
 # removed on exit.
 set -u
@@ -160,6 +161,34 @@ for key in state feature-sg sidecore-switch; do
 done
 fails "frontend $G2 cannot read the vbd of domain $G1" xs_as "$G2" xenstore-read "$VBD/state"
 is "the vbd is still connected" "$(xs0 xenstore-read "$VBD/state")" 4
+
+# The error node a failed device gets, where Linux's xenbus_dev_error puts
+# it (error/<backend path> under the backend domain's home): created by
+# the write, so its directories inherit the home's permissions, as Linux's.
+G3=$(guest_new broken) && D3=$(disk_attach "$G3" "$SIMDIR/no-such-file") ||
+    { echo "Bail out! broken disk"; exit 1; }
+ERR=/local/domain/0/error/backend/vbd/$G3/$D3/error
+ok "a disk that cannot be opened gets its error node" wait_for 10 xs0 xenstore-read "$ERR"
+home=$(xs0 xenstore-ls -p /local/domain | sed -nE 's/^0 = .*\(([^)]*)\)$/\1/p')
+ok "... /local/domain/0 has permissions ($home)" test -n "$home"
+is "... the error node and its new directories inherit them" \
+    "$(perms_of /local/domain/0/error/backend/vbd/$G3 | awk '{ print $2 }' | sort -u)" "$home"
+fails "... frontend $G3 cannot write it" xs_as "$G3" xenstore-write "$ERR" forged
+
+# xensim's xenstored gives new nodes their parent's permissions, and makes
+# an unprivileged creator (a driver domain) their owner, as xenstored does:
+# what the checks above rely on.
+xs0 xenstore-write /trust/inh "" && xs0 xenstore-chmod /trust/inh n0 "b$G3" "r$G1" ||
+    { echo "Bail out! xenstore-chmod"; exit 1; }
+ok "domain $G3 creates below a directory it may write" \
+    xs_as "$G3" xenstore-write /trust/inh/a/b v
+ok "domain 0 too" xs0 xenstore-write /trust/inh/c v
+is "an unprivileged creator owns the new nodes, the rest inherited" \
+    "$(perms_of /trust/inh | sort)" \
+    "/trust/inh n0,b$G3,r$G1
+/trust/inh/a n$G3,b$G3,r$G1
+/trust/inh/a/b n$G3,b$G3,r$G1
+/trust/inh/c n0,b$G3,r$G1"
 
 ok "sidecored is still running" sc_alive
 ok "no sanitizer report" sc_log_clean
