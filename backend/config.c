@@ -45,6 +45,7 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
     c->platform = SC_XEN_AUTO;
     c->log_level = SC_LOG_INFO;
     c->ready_fd = -1;
+    c->ctl_mode = 0660;
     return sc_config_class_init(c, modules, err, errlen);
 }
 
@@ -451,6 +452,28 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         snprintf(c->ctl_path, sizeof(c->ctl_path), "%s", value);
         return 0;
     }
+    if (strcmp(key, "ctl-group") == 0 || strcmp(key, "ctl-admin-group") == 0) {
+        /* checked against the group database when the socket is made (the
+         * config touches nothing of the system) */
+        char *dst = strcmp(key, "ctl-group") == 0 ? c->ctl_group : c->ctl_admin_group;
+        if (!*value || strlen(value) >= SC_CONFIG_GROUP_MAX || strpbrk(value, ":, \t")) {
+            sc_config_seterr(err, errlen, "%s: '%s' is not a group name or gid", key, value);
+            return -EINVAL;
+        }
+        snprintf(dst, SC_CONFIG_GROUP_MAX, "%s", value);
+        return 0;
+    }
+    if (strcmp(key, "ctl-mode") == 0) {
+        char *end;
+        unsigned long m = strtoul(value, &end, 8);
+        if (!isdigit((unsigned char)*value) || *end || m > 0777) {
+            sc_config_seterr(err, errlen, "ctl-mode: '%s' is not an octal mode (0000..0777)",
+                             value);
+            return -EINVAL;
+        }
+        c->ctl_mode = (unsigned)m;
+        return 0;
+    }
     if (strcmp(key, "platform") == 0) {
         if (strcmp(value, "auto") == 0)
             c->platform = SC_XEN_AUTO;
@@ -597,6 +620,10 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "                         [those marked *]\n"
             "  --ctl PATH             control socket [/run/sidecore/sidecored.sock,\n"
             "                         $XENSIM_DIR/sidecored.sock on xensim]\n"
+            "  --ctl-group GROUP      the control socket's group (name or gid) [ours]\n"
+            "  --ctl-mode OCTAL       the control socket's mode [0660]\n"
+            "  --ctl-admin-group GROUP  its members may change state over the socket;\n"
+            "                         others only read views [none: root and our user]\n"
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
@@ -619,6 +646,9 @@ static const struct option generic_opts[] = {
     { "uring-entries", required_argument, NULL, OPT_SETTING },
     { "types", required_argument, NULL, OPT_SETTING },
     { "ctl", required_argument, NULL, OPT_SETTING },
+    { "ctl-group", required_argument, NULL, OPT_SETTING },
+    { "ctl-mode", required_argument, NULL, OPT_SETTING },
+    { "ctl-admin-group", required_argument, NULL, OPT_SETTING },
     { "platform", required_argument, NULL, OPT_SETTING },
     { "log-level", required_argument, NULL, OPT_SETTING },
     { "tenant", required_argument, NULL, OPT_SETTING },

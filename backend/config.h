@@ -40,6 +40,7 @@
 #define SC_CONFIG_MAX_TENANTS  256
 #define SC_CONFIG_ERR_MAX      512
 #define SC_CONFIG_PATH_MAX     256
+#define SC_CONFIG_GROUP_MAX    64  /* a group name with its NUL */
 #define SC_CONFIG_DEFAULT_CTL  "/run/sidecore/sidecored.sock"
 #define SC_CONFIG_SIM_CTL_NAME "sidecored.sock" /* under $XENSIM_DIR */
 #define SC_CONFIG_POLL_IDLE_MAX_US 10000000ull  /* 10 s */
@@ -85,6 +86,9 @@ struct sc_config {
     union sc_config_class_blob class_cfg[SC_CONFIG_MAX_CLASSES]; /* modules[i]'s settings */
     /* the daemon */
     char ctl_path[SC_CONFIG_PATH_MAX];    /* "" until sc_config_load fills the default */
+    char ctl_group[SC_CONFIG_GROUP_MAX];  /* the socket's group, name or gid ["": ours] */
+    unsigned ctl_mode;                    /* the socket's mode [0660] */
+    char ctl_admin_group[SC_CONFIG_GROUP_MAX]; /* may call any method ["": none] */
     enum sc_xen_platform platform;        /* [auto] */
     enum sc_log_level log_level;          /* [info] */
     int ready_fd;                         /* -1: none (command line only) */

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct ctl_client {
     size_t out_len, out_cap, out_off;
     bool want_out;       /* EPOLLOUT registered */
     bool closing;        /* close once out is flushed */
+    struct sc_ctl_peer peer;
 };
 
 struct sc_ctl {
@@ -50,6 +52,10 @@ struct sc_ctl {
     int epfd;
     const struct sc_ctl_method *methods;
     void *ctx;
+    uid_t euid;                /* trusted, like root */
+    bool has_admin;
+    gid_t admin_gid;           /* its members are trusted (if has_admin) */
+    char admin_name[64];       /* as given, for the refusal's message */
     struct ctl_client clients[SC_CTL_MAX_CLIENTS];
     _Atomic unsigned nclients;
     /* threaded mode */
@@ -104,13 +110,97 @@ static void mkdir_parent(const char *path)
         sc_log(SC_LOG_WARN, "ctl", "mkdir %s: %s", dir, strerror(errno));
 }
 
+bool sc_ctl_may_change(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups, uid_t euid,
+                       const gid_t *admin_gid)
+{
+    if (uid == 0 || uid == euid)
+        return true;
+    if (!admin_gid)
+        return false;
+    if (gid == *admin_gid)
+        return true;
+    for (size_t i = 0; i < ngroups; i++)
+        if (groups[i] == *admin_gid)
+            return true;
+    return false;
+}
+
+int sc_ctl_parse_group(const char *s, gid_t *gid)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    if (strspn(s, "0123456789") == strlen(s)) {
+        errno = 0;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end || v >= (gid_t)-1)
+            return -EINVAL;
+        *gid = (gid_t)v; /* a number need not be in the group database (as chown) */
+        return 0;
+    }
+    struct group gr, *found = NULL;
+    char buf[16384];
+    int rc = getgrnam_r(s, &gr, buf, sizeof(buf), &found);
+    if (rc)
+        return -rc;
+    if (!found)
+        return -ENOENT;
+    *gid = found->gr_gid;
+    return 0;
+}
+
+/* The socket file's group and mode, set between bind and listen (a
+ * connect() before listen is refused, so nobody gets in with the wrong
+ * permissions).  0 or -errno (logged). */
+static int set_file_access(const char *path, const struct sc_ctl_access *acc)
+{
+    unsigned mode = acc ? acc->mode : SC_CTL_DEFAULT_MODE;
+    if (acc && acc->group && *acc->group) {
+        gid_t gid;
+        int rc = sc_ctl_parse_group(acc->group, &gid);
+        if (rc < 0) {
+            sc_log(SC_LOG_ERR, "ctl", "ctl-group '%s': %s", acc->group,
+                   rc == -ENOENT ? "no such group" : strerror(-rc));
+            return rc == -EINVAL ? -ENOENT : rc;
+        }
+        if (chown(path, (uid_t)-1, gid) < 0) {
+            rc = -errno;
+            sc_log(SC_LOG_ERR, "ctl", "%s: giving the socket to group '%s' (gid %u): %s", path,
+                   acc->group, (unsigned)gid, strerror(errno));
+            return rc;
+        }
+    }
+    if (chmod(path, mode & 07777) < 0) {
+        int rc = -errno;
+        sc_log(SC_LOG_ERR, "ctl", "%s: chmod %04o: %s", path, mode, strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
 struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods, void *ctx)
+{
+    return sc_ctl_open_access(path, methods, ctx, NULL);
+}
+
+struct sc_ctl *sc_ctl_open_access(const char *path, const struct sc_ctl_method *methods,
+                                  void *ctx, const struct sc_ctl_access *access)
 {
     struct sockaddr_un sa;
     int ret = make_addr(path, &sa);
-    if (ret < 0 || !methods) {
+    if (ret < 0 || !methods || (access && access->mode > 07777)) {
         errno = ret < 0 ? -ret : EINVAL;
         return NULL;
+    }
+    gid_t admin_gid = 0;
+    if (access && access->admin_group && *access->admin_group) {
+        ret = sc_ctl_parse_group(access->admin_group, &admin_gid);
+        if (ret < 0) {
+            sc_log(SC_LOG_ERR, "ctl", "ctl-admin-group '%s': %s", access->admin_group,
+                   ret == -ENOENT ? "no such group" : strerror(-ret));
+            errno = ret == -EINVAL ? ENOENT : -ret;
+            return NULL;
+        }
     }
     struct sc_ctl *ctl = calloc(1, sizeof(*ctl));
     if (!ctl)
@@ -118,6 +208,12 @@ struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods
     snprintf(ctl->path, sizeof(ctl->path), "%s", path);
     ctl->methods = methods;
     ctl->ctx = ctx;
+    ctl->euid = geteuid();
+    if (access && access->admin_group && *access->admin_group) {
+        ctl->has_admin = true;
+        ctl->admin_gid = admin_gid;
+        snprintf(ctl->admin_name, sizeof(ctl->admin_name), "%s", access->admin_group);
+    }
     ctl->epfd = -1;
     ctl->stop_efd = -1;
     for (unsigned i = 0; i < SC_CTL_MAX_CLIENTS; i++)
@@ -139,7 +235,12 @@ struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods
             goto fail;
     }
     /* the socket file is ours from here: sc_ctl_close removes it */
-    if (chmod(path, 0660) < 0 || listen(ctl->listen_fd, SC_CTL_MAX_CLIENTS) < 0)
+    ret = set_file_access(path, access);
+    if (ret < 0) {
+        errno = -ret;
+        goto fail_unlink_quiet;
+    }
+    if (listen(ctl->listen_fd, SC_CTL_MAX_CLIENTS) < 0)
         goto fail_unlink;
     ctl->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (ctl->epfd < 0)
@@ -149,6 +250,13 @@ struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods
         goto fail_unlink;
     return ctl;
 
+fail_unlink_quiet: /* set_file_access logged why */
+    ret = errno;
+    unlink(path);
+    close(ctl->listen_fd);
+    free(ctl);
+    errno = ret;
+    return NULL;
 fail_unlink:
     ret = errno;
     unlink(path);
@@ -281,8 +389,38 @@ static json_t *error_reply(json_t *id, int code, const char *message)
                      "error", "code", code, "message", message);
 }
 
+/* A method that is not a view, called by a peer that may only call views:
+ * the answer says what it takes; the first refusal of a connection is
+ * logged (a client looping on it does not flood the log). */
+static json_t *forbidden_reply(struct sc_ctl *ctl, struct sc_ctl_peer *peer, json_t *id,
+                               const char *method)
+{
+    char who[48] = "root";
+    if (ctl->euid != 0)
+        snprintf(who, sizeof(who), "root or as uid %u (the daemon's)", (unsigned)ctl->euid);
+    char msg[256];
+    if (ctl->has_admin)
+        snprintf(msg, sizeof(msg),
+                 "method '%.48s' changes state: run as %s or as a member of the "
+                 "ctl-admin-group '%.48s' (uid %u may only call views)",
+                 method, who, ctl->admin_name, (unsigned)peer->uid);
+    else
+        snprintf(msg, sizeof(msg),
+                 "method '%.48s' changes state: run as %s, or as a member of a group "
+                 "given to sidecored --ctl-admin-group (uid %u may only call views)",
+                 method, who, (unsigned)peer->uid);
+    if (!peer->refusal_logged) {
+        peer->refusal_logged = true;
+        sc_log(SC_LOG_WARN, "ctl", "refused '%.48s' to pid %d uid %u gid %u: views only%s",
+               method, (int)peer->pid, (unsigned)peer->uid, (unsigned)peer->gid,
+               ctl->has_admin ? " (not in the ctl-admin-group)" : " (no ctl-admin-group)");
+    }
+    return id ? error_reply(id, SC_CTL_FORBIDDEN, msg) : NULL;
+}
+
 /* One request line -> the reply to send, or NULL for a notification. */
-json_t *sc_ctl_handle_request(struct sc_ctl *ctl, const char *line, size_t len)
+json_t *sc_ctl_handle_request(struct sc_ctl *ctl, struct sc_ctl_peer *peer, const char *line,
+                              size_t len)
 {
     json_error_t jerr;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -327,6 +465,10 @@ json_t *sc_ctl_handle_request(struct sc_ctl *ctl, const char *line, size_t len)
         reply = error_reply(id, SC_CTL_METHOD_NOT_FOUND, msg);
         goto out;
     }
+    if (!(m->flags & SC_CTL_VIEW) && !peer->may_change) {
+        reply = forbidden_reply(ctl, peer, id, m->name);
+        goto out;
+    }
     struct sc_ctl_error err = { .code = SC_CTL_INTERNAL_ERROR, .message = "internal error" };
     json_t *result = ctl->threaded
                          ? ctl_calls_run(&ctl->calls, ctl->methods, m, ctl->ctx, params, &err)
@@ -359,7 +501,7 @@ static int client_process(struct sc_ctl *ctl, struct ctl_client *c)
             len--;
         if (len == 0)
             continue;
-        json_t *reply = sc_ctl_handle_request(ctl, line, len);
+        json_t *reply = sc_ctl_handle_request(ctl, &c->peer, line, len);
         if (reply) {
             int ret = client_send_json(c, reply);
             json_decref(reply);
@@ -410,6 +552,46 @@ drop:
     client_drop(ctl, c);
 }
 
+/* The peer's credentials and the trust decision, once per connection
+ * (SO_PEERCRED: as they were at connect()).  Unreadable credentials get
+ * views only. */
+static void peer_read(const struct sc_ctl *ctl, int fd, struct sc_ctl_peer *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->uid = (uid_t)-1;
+    p->gid = (gid_t)-1;
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+        sc_log_rl(SC_LOG_WARN, "ctl", "SO_PEERCRED: %s (the client gets views only)",
+                  strerror(errno));
+        return;
+    }
+    p->pid = cr.pid;
+    p->uid = cr.uid;
+    p->gid = cr.gid;
+    gid_t small[64], *groups = small;
+    size_t n = 0;
+#ifdef SO_PEERGROUPS
+    /* Only when they matter: the uid alone may already decide. */
+    if (ctl->has_admin && !sc_ctl_may_change(cr.uid, cr.gid, NULL, 0, ctl->euid, NULL)) {
+        socklen_t glen = sizeof(small);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &glen) == 0) {
+            n = glen / sizeof(gid_t);
+        } else if (errno == ERANGE && (groups = malloc(glen))) {
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0)
+                n = glen / sizeof(gid_t);
+        } else {
+            groups = small; /* old kernel or no memory: the primary group only */
+        }
+    }
+#endif
+    p->may_change = sc_ctl_may_change(cr.uid, cr.gid, groups, n, ctl->euid,
+                                      ctl->has_admin ? &ctl->admin_gid : NULL);
+    if (groups != small)
+        free(groups);
+}
+
 static void accept_clients(struct sc_ctl *ctl)
 {
     for (;;) {
@@ -441,6 +623,7 @@ static void accept_clients(struct sc_ctl *ctl)
             close(fd);
             continue;
         }
+        peer_read(ctl, fd, &c->peer);
         c->fd = fd;
         ctl->nclients++;
     }

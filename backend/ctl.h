@@ -23,6 +23,14 @@
  * not read is dropped).  Notifications (no "id") get no answer; batches are
  * refused.  Methods run on the owner thread.
  *
+ * Local trust: the socket file gets the mode and group of its
+ * sc_ctl_access (connecting needs write permission on it).  Whoever can
+ * connect may call views (SC_CTL_VIEW); any other method changes state and
+ * needs a trusted peer (sc_ctl_may_change, decided once per connection
+ * from SO_PEERCRED and SO_PEERGROUPS at accept); others get
+ * SC_CTL_FORBIDDEN with a message saying what it takes, and the refusal
+ * is logged once per connection.
+ *
  * Client side (sidecorectl, tests): sc_ctl_client_* make blocking calls
  * with a timeout.
  *
@@ -32,7 +40,9 @@
 #define SC_CTL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #define SC_CTL_MAX_CLIENTS 16
@@ -49,6 +59,9 @@
 #define SC_CTL_UNSUPPORTED      (-32001) /* this daemon cannot do that */
 #define SC_CTL_FAILED           (-32002) /* the operation failed; message says why */
 #define SC_CTL_BUSY             (-32003) /* the owner thread did not answer in time */
+#define SC_CTL_FORBIDDEN        (-32004) /* the caller may only call views */
+
+#define SC_CTL_DEFAULT_MODE 0660 /* the socket file's mode */
 
 struct sc_ctl_error {
     int code;
@@ -75,10 +88,44 @@ struct sc_ctl_method {
 
 struct sc_ctl;
 
-/* Listens on `path` (its directory is created if missing, mode 0755).
- * `methods` ends with a {NULL} entry and, like ctx, outlives the server.
- * NULL + errno: EADDRINUSE when another daemon serves the path,
- * ENAMETOOLONG, or the socket call's error. */
+/* Who may connect and who may change state.  Groups are a name or a
+ * decimal gid; NULL or "" for none. */
+struct sc_ctl_access {
+    const char *group;       /* the socket file's group [the daemon's] */
+    unsigned mode;           /* the socket file's mode (0000..07777) */
+    const char *admin_group; /* its members may call any method [none] */
+};
+
+/* One connected client's credentials (SO_PEERCRED), read at accept. */
+struct sc_ctl_peer {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    bool may_change;     /* sc_ctl_may_change said yes: any method, not only views */
+    bool refusal_logged; /* a refusal of this connection was logged already */
+};
+
+/* The trust decision: may a peer with these credentials call methods
+ * that change state?  Yes for uid 0, for the daemon's own euid, and for a
+ * member of *admin_gid (primary gid or one of `groups`, the supplementary
+ * ones) when admin_gid is not NULL.  Pure; any thread. */
+bool sc_ctl_may_change(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups, uid_t euid,
+                       const gid_t *admin_gid);
+
+/* A group given as a name or a decimal gid.  0, -ENOENT (no such group),
+ * -EINVAL (empty), or -errno from the group database. */
+int sc_ctl_parse_group(const char *s, gid_t *gid);
+
+/* Listens on `path` (its directory is created if missing, mode 0755) with
+ * the socket file's group and mode set before it listens (no client
+ * connects in between), per `access` (NULL: mode SC_CTL_DEFAULT_MODE, the
+ * daemon's group, no admin group).  `methods` ends with a {NULL} entry
+ * and, like ctx, outlives the server.  NULL + errno: EADDRINUSE when
+ * another daemon serves the path, ENOENT for a group that does not exist
+ * (logged, naming it), ENAMETOOLONG, or the socket call's error. */
+struct sc_ctl *sc_ctl_open_access(const char *path, const struct sc_ctl_method *methods,
+                                  void *ctx, const struct sc_ctl_access *access);
+/* sc_ctl_open_access with access NULL. */
 struct sc_ctl *sc_ctl_open(const char *path, const struct sc_ctl_method *methods, void *ctx);
 /* Closes every client and the socket, and removes the socket file. */
 void sc_ctl_close(struct sc_ctl *ctl);
@@ -95,10 +142,12 @@ int sc_ctl_dispatch(struct sc_ctl *ctl);
 void sc_ctl_publish_views(struct sc_ctl *ctl);
 /* Clients connected now (for status and tests).  Any thread. */
 unsigned sc_ctl_nclients(const struct sc_ctl *ctl);
-/* What sc_ctl_dispatch does with one request line (no newline): parse,
- * check, call the method; the reply (a new reference) or NULL for a
- * notification.  Owner thread.  Public for tests/fuzz/fuzz_ctl.c. */
-json_t *sc_ctl_handle_request(struct sc_ctl *ctl, const char *line, size_t len);
+/* What sc_ctl_dispatch does with one request line (no newline) from
+ * `peer`: parse, check (a method that is not a view needs
+ * peer->may_change), call the method; the reply (a new reference) or NULL
+ * for a notification.  Owner thread.  Public for tests/fuzz/fuzz_ctl.c. */
+json_t *sc_ctl_handle_request(struct sc_ctl *ctl, struct sc_ctl_peer *peer, const char *line,
+                              size_t len);
 
 /* ---- client ---- */
 

@@ -310,7 +310,10 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     sc_watchdog_busy(d->watchdog, "starting (xenstore, adopting devices)");
 
     /* The socket first: a second daemon must stop before touching xenstore. */
-    d->ctl = sc_ctl_open(cfg->ctl_path, d->methods, d);
+    struct sc_ctl_access access = {
+        .group = cfg->ctl_group, .mode = cfg->ctl_mode, .admin_group = cfg->ctl_admin_group,
+    };
+    d->ctl = sc_ctl_open_access(cfg->ctl_path, d->methods, d, &access);
     if (!d->ctl)
         goto fail_errno;
 

@@ -158,7 +158,7 @@ static json_t *m_vif_switches(void *ctx, json_t *params, struct sc_ctl_error *er
 
 static const struct sc_ctl_method vif_methods[] = {
     { "vif-rate", m_vif_rate },
-    { "vif-switches", m_vif_switches },
+    { "vif-switches", m_vif_switches, SC_CTL_VIEW },
     { NULL, NULL },
 };
 

@@ -3,8 +3,9 @@
  * (backend/ctl.h): each line of the input goes through
  * sc_ctl_handle_request(), the parsing, checking and dispatch the server
  * does per request line, on a real server (sc_ctl_open on a socket in a
- * private temporary directory, inline mode).  The methods are this
- * file's: the daemon's (backend/ctl_methods.c) need a running daemon.
+ * private temporary directory, inline mode), from a trusted peer (one
+ * that may call any method, as root).  The methods are this file's: the
+ * daemon's (backend/ctl_methods.c) need a running daemon.
  *
  * Checked: every reply is a JSON-RPC 2.0 response (an object with
  * "jsonrpc": "2.0", an "id", and exactly one of "result" or an "error"
@@ -116,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         start = end + 1;
         if (len == 0)
             continue;
-        json_t *reply = sc_ctl_handle_request(ctl, line, len);
+        struct sc_ctl_peer root = { .uid = 0, .gid = 0, .may_change = true };
+        json_t *reply = sc_ctl_handle_request(ctl, &root, line, len);
         if (reply) {
             check_reply(reply);
             json_decref(reply);
