@@ -19,6 +19,7 @@
 
 #include "config_int.h"
 #include "devclass.h"
+#include "membudget.h"
 #include "sidecore.h"
 
 #define SRC_FILE 1
@@ -42,6 +43,7 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
     c->cores = 1;
     c->poll_idle_us = SC_CORE_POLL_IDLE_DEFAULT / 1000;
     c->uring_entries = SC_CORE_URING_DEFAULT;
+    c->mem_budget_pct = SC_MEMBUDGET_DEFAULT_PCT;
     c->platform = SC_XEN_AUTO;
     c->log_level = SC_LOG_INFO;
     c->ready_fd = -1;
@@ -441,6 +443,22 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         c->uring_entries = (uint32_t)v;
         return 0;
     }
+    if (strcmp(key, "mem-budget") == 0) {
+        if (sc_membudget_parse(value, &c->mem_budget, &c->mem_budget_pct) < 0) {
+            sc_config_seterr(err, errlen, "mem-budget: '%s' is not a size (512M, 2G), a share "
+                             "of the host's memory (1%%..100%%) or unlimited", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (strcmp(key, "guest-mem-max") == 0) {
+        if (sc_membudget_parse(value, &c->guest_mem_max, NULL) < 0) {
+            sc_config_seterr(err, errlen, "guest-mem-max: '%s' is not a size (64M, 1G) or "
+                             "unlimited", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (strcmp(key, "types") == 0)
         return sc_config_set_types(c, value, err, errlen);
     if (strcmp(key, "ctl") == 0) {
@@ -611,6 +629,10 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
             "  --poll-idle-us N       keep polling this long without work [200]\n"
             "  --uring-entries N      io_uring submission queue size per core [256]\n"
+            "  --mem-budget SIZE|N%%|unlimited  memory all queues may reserve; a queue\n"
+            "                         that does not fit is refused [25%% of MemTotal]\n"
+            "  --guest-mem-max SIZE|unlimited  memory one guest's queues may reserve\n"
+            "                         [unlimited]\n"
             "  --types LIST           backend directories to serve, of:");
     for (size_t i = 0; modules && modules[i]; i++)
         for (const struct sc_class_type *t = modules[i]->types; t->name; t++)
@@ -644,6 +666,8 @@ static const struct option generic_opts[] = {
     { "mode", required_argument, NULL, OPT_SETTING },
     { "poll-idle-us", required_argument, NULL, OPT_SETTING },
     { "uring-entries", required_argument, NULL, OPT_SETTING },
+    { "mem-budget", required_argument, NULL, OPT_SETTING },
+    { "guest-mem-max", required_argument, NULL, OPT_SETTING },
     { "types", required_argument, NULL, OPT_SETTING },
     { "ctl", required_argument, NULL, OPT_SETTING },
     { "ctl-group", required_argument, NULL, OPT_SETTING },

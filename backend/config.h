@@ -78,6 +78,11 @@ struct sc_config {
     int cpus[SC_POOL_MAX_CORES];
     uint64_t poll_idle_us;                /* [200] */
     uint32_t uring_entries;               /* [SC_CORE_URING_DEFAULT] */
+    /* the queues' memory budget (membudget.h): bytes, or a percentage of
+     * MemTotal; both 0 = unlimited [SC_MEMBUDGET_DEFAULT_PCT %] */
+    uint64_t mem_budget;
+    unsigned mem_budget_pct;
+    uint64_t guest_mem_max;               /* per guest, 0 = no cap [0] */
     /* devices */
     unsigned ntypes;
     char types[SC_CONFIG_MAX_TYPES][SC_CONFIG_TYPE_MAX]; /* [the modules' defaults] */

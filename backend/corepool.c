@@ -39,6 +39,7 @@ struct sc_pool {
     struct pool_tenant *tenants;
     unsigned ntenants, tenants_cap;
     struct sc_inbox reply;   /* answers of posted commands */
+    struct sc_membudget *mem; /* the queues' memory budget */
     bool closing;            /* being destroyed: late answers only free memory */
     bool stopping;           /* the daemon stops: removals drain, never fail I/O */
 };
@@ -162,6 +163,29 @@ static int core_unlink_destroy(struct sc_pool *pool, struct pool_core *pc, uint6
     return rc;
 }
 
+static struct sc_membudget *mem_budget_create(const struct sc_pool_params *p)
+{
+    uint64_t total = p->mem_budget;
+    char host[32] = "";
+    if (p->mem_budget_pct) {
+        int rc = sc_membudget_of_host(p->mem_budget_pct, &total);
+        if (rc < 0) {
+            sc_log(SC_LOG_WARN, "pool", "reading the host's memory size: %s; memory budget "
+                   "unlimited", strerror(-rc));
+            total = 0;
+        } else {
+            snprintf(host, sizeof(host), " (%u%% of the host's)", p->mem_budget_pct);
+        }
+    }
+    char t[32] = "unlimited", g[32] = "unlimited";
+    if (total)
+        sc_membudget_fmt(total, t, sizeof(t));
+    if (p->guest_mem_max)
+        sc_membudget_fmt(p->guest_mem_max, g, sizeof(g));
+    sc_log(SC_LOG_INFO, "pool", "memory budget for queues: %s%s, per guest %s", t, host, g);
+    return sc_membudget_create(total, p->guest_mem_max);
+}
+
 struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
 {
     if (!x || !p || (p->mode != SC_MODE_POLL && p->mode != SC_MODE_EVENT) ||
@@ -187,6 +211,13 @@ struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
     }
     pool->xen = x;
     pool->params = *p;
+    pool->mem = mem_budget_create(p);
+    if (!pool->mem) {
+        sc_inbox_destroy(&pool->reply);
+        free(pool);
+        errno = ENOMEM;
+        return NULL;
+    }
     if (p->mode == SC_MODE_POLL) {
         for (unsigned i = 0; i < p->ncores; i++) {
             char name[SC_CORE_NAME_MAX];
@@ -226,6 +257,8 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
     /* Answers of commands nobody will reap any more: the cores are gone. */
     sc_pool_reap(pool);
     sc_inbox_destroy(&pool->reply);
+    /* queues abandoned above keep their reservations: forgotten with it */
+    sc_membudget_destroy(pool->mem);
     free(pool->tenants);
     free(pool);
     return result;
@@ -234,6 +267,20 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
 void sc_pool_destroy(struct sc_pool *pool)
 {
     sc_pool_destroy_within(pool, UINT64_MAX);
+}
+
+struct sc_membudget *sc_pool_membudget(struct sc_pool *pool)
+{
+    return pool->mem;
+}
+
+uint64_t sc_pool_queue_overhead(const struct sc_pool *pool)
+{
+    if (pool->params.mode != SC_MODE_EVENT)
+        return 0;
+    /* SQEs (64 bytes), the SQ's index array, and a CQ 4 times as long */
+    uint64_t n = pool->params.uring_entries ? pool->params.uring_entries : SC_CORE_URING_DEFAULT;
+    return SC_POOL_CORE_MEM + sc_mem_pages(n * 64) + sc_mem_pages(n * 4 + 4 * n * 16);
 }
 
 void sc_pool_begin_stop(struct sc_pool *pool)

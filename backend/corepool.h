@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "membudget.h"
 #include "sidecore.h"
 
 #define SC_POOL_MAX_CORES 64
@@ -41,6 +42,13 @@ struct sc_pool_params {
     uint32_t uring_entries;
     struct sc_sched_params sched;
     int attention_fd;                 /* given to every core (queue failures) */
+    /* The memory budget (membudget.h) the device classes reserve their
+     * queues in: mem_budget bytes, or (if mem_budget_pct) that percent of
+     * the host's MemTotal, read at create (unlimited, with a warning, if
+     * it cannot be); both 0: unlimited.  The cap per guest: 0 = none. */
+    uint64_t mem_budget;
+    unsigned mem_budget_pct;
+    uint64_t guest_mem_max;
 };
 
 struct sc_pool;
@@ -76,6 +84,15 @@ struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid);
 /* The queue acquired on `core` was removed from it (sc_core_remove_queue
  * returned, port unbound).  Event mode destroys the core. */
 void sc_pool_release(struct sc_pool *pool, struct sc_core *core);
+
+/* The budget every queue's memory is reserved in (sc_pool_params.mem_budget). */
+struct sc_membudget *sc_pool_membudget(struct sc_pool *pool);
+/* What a queue costs beyond its own memory: in event mode its own core (a
+ * thread's stack as touched, its io_uring's SQ and CQ: SC_POOL_CORE_MEM
+ * plus the rings' bytes for uring_entries), in poll mode nothing (the cores
+ * are made at start and serve every queue). */
+#define SC_POOL_CORE_MEM (256u * 1024u)
+uint64_t sc_pool_queue_overhead(const struct sc_pool *pool);
 
 /* Applies fair-share settings of `domid` to every core, present and future. */
 int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,

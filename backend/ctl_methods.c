@@ -61,6 +61,7 @@ static json_t *queue_json(const struct sc_device *dev, struct sc_queue *q, struc
                           "failed", sc_queue_failed(q), "error", -sc_queue_error(q));
     if (!o)
         return NULL;
+    json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)q->mem_reserved));
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)snap.counter[c]));
     json_object_set_new(o, "latency", hist_json(&snap.latency));
@@ -104,8 +105,19 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
     json_t *classes = json_array();
     for (unsigned i = 0; classes && i < d->nmodules; i++)
         json_array_append_new(classes, json_string(d->modules[i].module->name));
+    /* the queues' memory budget: bytes (budget 0 = unlimited) */
+    struct sc_membudget_stats ms;
+    sc_membudget_stats(sc_pool_membudget(d->pool), &ms);
+    json_t *mem = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                            "budget_bytes", (json_int_t)ms.total,
+                            "reserved_bytes", (json_int_t)ms.used,
+                            "left_bytes", (json_int_t)(ms.total > ms.used ? ms.total - ms.used : 0),
+                            "peak_bytes", (json_int_t)ms.peak,
+                            "guest_max_bytes", (json_int_t)ms.guest_max,
+                            "reservations", (json_int_t)ms.reservations,
+                            "refused", (json_int_t)ms.refused);
     return checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:o*, s:s, "
-                             "s:i, s:I, s:s}",
+                             "s:i, s:I, s:s, s:o*}",
                              "version", SC_VERSION, "platform", sc_xen_platform_name(d->xen),
                              "domid", (int)sc_xen_domid(d->xen), "pid", (json_int_t)getpid(),
                              "mode", sc_mode_str(d->cfg.mode),
@@ -115,7 +127,7 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
                              "classes", classes,
                              "ctl", d->cfg.ctl_path, "clients", (int)sc_ctl_nclients(d->ctl),
                              "queue_failures", (json_int_t)d->queue_failures_handled,
-                             "config", d->cfg.config_path),
+                             "config", d->cfg.config_path, "memory", mem),
                    err);
 }
 
@@ -131,9 +143,10 @@ static int add_queue(struct sc_queue *q, struct sc_core *core, void *arg)
 {
     struct queue_list *l = arg;
     json_t *o = l->full ? queue_json(l->dev, q, core)
-                        : json_pack("{s:s, s:s?, s:i, s:b}", "name", q->name, "core",
+                        : json_pack("{s:s, s:s?, s:i, s:b, s:I}", "name", q->name, "core",
                                     core ? sc_core_name(core) : NULL, "port", q->port,
-                                    "failed", sc_queue_failed(q));
+                                    "failed", sc_queue_failed(q), "mem_reserved_bytes",
+                                    (json_int_t)q->mem_reserved);
     return o ? json_array_append_new(l->arr, o) : -ENOMEM;
 }
 
@@ -353,6 +366,11 @@ static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
         (json_int_t)s->throttled, "skipped", (json_int_t)s->skipped);
     if (!o)
         return NULL;
+    /* what its queues hold of the memory budget (membudget.h) */
+    unsigned nres;
+    uint64_t mem = sc_membudget_guest(sc_pool_membudget(d->pool), g->domid, &nres);
+    json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)mem));
+    json_object_set_new(o, "mem_reservations", json_integer((json_int_t)nres));
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)g->counter[c]));
     return o;

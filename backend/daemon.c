@@ -351,6 +351,9 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
         .poll_idle_ns = cfg->poll_idle_us * 1000,
         .uring_entries = cfg->uring_entries,
         .attention_fd = d->attention_fd,
+        .mem_budget = cfg->mem_budget,
+        .mem_budget_pct = cfg->mem_budget_pct,
+        .guest_mem_max = cfg->guest_mem_max,
     };
     for (unsigned i = 0; i < SC_POOL_MAX_CORES; i++)
         pp.cpus[i] = i < cfg->ncpus ? cfg->cpus[i] : SC_CORE_NO_CPU;

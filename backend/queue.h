@@ -143,6 +143,9 @@ struct sc_queue {
     const char *const *dev_counter_names;
     sc_counter *dev_counters;
     unsigned ndev_counters;
+    /* bytes of the daemon's memory budget the device reserved for this
+     * queue (membudget.h), for the views; 0 if none */
+    uint64_t mem_reserved;
 
     /* --- the owning core's, private (the device never touches them) --- */
     struct sc_core *core;         /* set by the ADD's post, cleared by the core

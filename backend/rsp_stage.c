@@ -98,11 +98,16 @@ static unsigned finish_torn_push(struct sc_rsp_stage *s, uint64_t ring_id)
     return (unsigned)(to - from);
 }
 
+/* the slots, then the private put flags (stale ones in a reused file are
+ * cleared at open) */
+size_t sc_rsp_stage_log_len(size_t rsp_size, unsigned nr_ents)
+{
+    return sizeof(struct sc_rsp_log) + (size_t)nr_ents * (rsp_size + 1);
+}
+
 static int map_log(struct sc_rsp_stage *s, const char *name, bool *existed)
 {
-    /* the slots, then the private put flags (stale ones in a reused file
-     * are cleared at open) */
-    s->log_len = sizeof(struct sc_rsp_log) + (size_t)s->nr_ents * (s->rsp_size + 1);
+    s->log_len = sc_rsp_stage_log_len(s->rsp_size, s->nr_ents);
     *existed = false;
     if (!name || !state_dir[0]) {
         s->log = mmap(NULL, s->log_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

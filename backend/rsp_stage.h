@@ -87,6 +87,9 @@ int sc_rsp_stage_set_dir(const char *dir);
 int sc_rsp_stage_open(struct sc_rsp_stage *s, void *sring, size_t entry_size, size_t rsp_size,
                       unsigned nr_ents, const char *name, uint64_t ring_id,
                       unsigned *recovered);
+/* Bytes of the log a stage of nr_ents responses of rsp_size bytes maps
+ * (in the state directory's tmpfs, or private memory): for memory budgets. */
+size_t sc_rsp_stage_log_len(size_t rsp_size, unsigned nr_ents);
 int sc_rsp_stage_put(struct sc_rsp_stage *s, RING_IDX idx, const void *rsp);
 bool sc_rsp_stage_push(struct sc_rsp_stage *s);
 /* The first index whose response is not put: where a ring answered

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "blkback.h"
+#include "membudget.h"
 #include "queue_attach.h"
 #include "xenbus.h"
 
@@ -31,6 +32,7 @@ struct blk_vq {
     struct blk_queue *q;
     struct sc_attach at;
     struct blk_dev *bd;
+    struct sc_mem_resv mem;     /* q's memory, held exactly while q exists */
 };
 
 /* dev->priv.  Written on the control thread only. */

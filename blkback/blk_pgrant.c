@@ -16,15 +16,29 @@ static uint32_t hash_gref(const struct blk_pgrant_cache *c, grant_ref_t gref)
     return (uint32_t)((gref * 2654435761u) >> 7) & c->hmask;
 }
 
+static uint32_t buckets_for(uint32_t max)
+{
+    uint32_t buckets = 16;
+    while (buckets < max * 2)
+        buckets <<= 1;
+    return buckets;
+}
+
+uint64_t blk_pgrant_mem(uint32_t max)
+{
+    if (max == 0 || max > (1u << 24))
+        return 0;
+    return (uint64_t)buckets_for(max) * sizeof(struct blk_pgrant *) +
+           (uint64_t)max * (sizeof(struct blk_pgrant) + 4096u);
+}
+
 int blk_pgrant_init(struct blk_pgrant_cache *c, struct sc_xen *xen, domid_t domid,
                     uint32_t max)
 {
     if (!c || !xen || max == 0 || max > (1u << 24))
         return -EINVAL;
     memset(c, 0, sizeof(*c));
-    uint32_t buckets = 16;
-    while (buckets < max * 2)
-        buckets <<= 1;
+    uint32_t buckets = buckets_for(max);
     c->hash = calloc(buckets, sizeof(*c->hash));
     c->entries = calloc(max, sizeof(*c->entries));
     if (!c->hash || !c->entries) {

@@ -60,6 +60,9 @@ struct blk_pgrant_cache {
 /* max >= 1.  0, -EINVAL or -ENOMEM. */
 int blk_pgrant_init(struct blk_pgrant_cache *c, struct sc_xen *xen, domid_t domid,
                     uint32_t max);
+/* The most memory a cache of `max` holds: its tables and a mapped page per
+ * entry (a grant mapping takes a page of this domain on Xen). */
+uint64_t blk_pgrant_mem(uint32_t max);
 /* Unmaps every entry (in use or not: the caller's I/O must be over) and
  * frees.  Safe on a zeroed or already destroyed cache. */
 void blk_pgrant_destroy(struct blk_pgrant_cache *c);

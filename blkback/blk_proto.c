@@ -47,7 +47,7 @@ static struct blk_sring_hdr *ring_hdr(const struct blk_ring *r)
     return r->sring;
 }
 
-static size_t rsp_size(enum blk_abi abi)
+size_t blk_abi_rsp_size(enum blk_abi abi)
 {
     switch (abi) {
     case BLK_ABI_X86_32: return sizeof(struct blk_x86_32_response);
@@ -145,7 +145,7 @@ int blk_ring_attach(struct blk_ring *r, void *sring, unsigned ring_pages, enum b
 
     /* first, so that a push torn by an unclean exit is finished before
      * the indices are read */
-    int err = sc_rsp_stage_open(&r->rsp, sring, blk_abi_entry_size(abi), rsp_size(abi),
+    int err = sc_rsp_stage_open(&r->rsp, sring, blk_abi_entry_size(abi), blk_abi_rsp_size(abi),
                                 blk_ring_entries(abi, ring_pages), log_name, ring_id,
                                 recovered);
     if (err)

@@ -64,6 +64,8 @@ int blk_abi_from_protocol(const char *protocol, enum blk_abi *abi_out);
 const char *blk_abi_str(enum blk_abi abi);
 /* Bytes per ring entry and entries in a ring of ring_pages pages (0 if bad). */
 size_t blk_abi_entry_size(enum blk_abi abi);
+/* Bytes of a response (the first part of its entry). */
+size_t blk_abi_rsp_size(enum blk_abi abi);
 unsigned blk_ring_entries(enum blk_abi abi, unsigned ring_pages);
 
 struct blk_ring {

@@ -41,6 +41,8 @@
 #include <string.h>
 
 #include "blk_queue_int.h"
+#include "membudget.h"
+#include "rsp_stage.h"
 
 static uint8_t rsp_operation(const struct blk_req *req)
 {
@@ -397,16 +399,32 @@ static int alloc_slots(struct blk_queue *q)
     return 0;
 }
 
-static int alloc_buffers(struct blk_queue *q)
+/* Segments a request slot holds: what the frontend may use. */
+static unsigned max_segs_of(const struct blk_limits *lim)
 {
-    uint64_t pages = (uint64_t)q->nslots * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    return lim->max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST
+               ? lim->max_indirect_segments
+               : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+}
+
+/* Bounce pages: a full ring of direct requests, within
+ * BLKQ_BOUNCE_MAX_PAGES, and at least one request of max_segs. */
+static uint32_t bounce_pages_of(unsigned nslots, unsigned max_segs)
+{
+    uint64_t pages = (uint64_t)nslots * BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (pages > BLKQ_BOUNCE_MAX_PAGES)
         pages = BLKQ_BOUNCE_MAX_PAGES;
-    if (pages < q->max_segs)
-        pages = q->max_segs;
-    int rc = sc_bounce_init(&q->bounce, (uint32_t)pages);
+    if (pages < max_segs)
+        pages = max_segs;
+    return (uint32_t)pages;
+}
+
+static int alloc_buffers(struct blk_queue *q)
+{
+    uint32_t pages = bounce_pages_of(q->nslots, q->max_segs);
+    int rc = sc_bounce_init(&q->bounce, pages);
     if (rc == 0)
-        rc = sc_gnt_batch_init(&q->copies, q->xen, (uint32_t)pages + q->max_segs);
+        rc = sc_gnt_batch_init(&q->copies, q->xen, pages + q->max_segs);
     if (rc < 0)
         return rc;
     q->indirect_buf = aligned_alloc(BLK_PAGE_SIZE,
@@ -461,9 +479,7 @@ struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
         goto fail;
     }
     q->nslots = blk_ring_size(&q->ring);
-    q->max_segs = p->limits.max_indirect_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST
-                      ? p->limits.max_indirect_segments
-                      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    q->max_segs = max_segs_of(&p->limits);
     rc = alloc_slots(q);
     if (rc == 0)
         rc = alloc_buffers(q);
@@ -477,6 +493,27 @@ fail:
     blk_queue_destroy(q);
     errno = -rc;
     return NULL;
+}
+
+uint64_t blk_queue_mem_cost(const struct blk_queue_params *p)
+{
+    unsigned nslots = p ? blk_ring_entries(p->abi, p->ring_pages) : 0;
+    if (nslots == 0)
+        return 0;
+    unsigned max_segs = max_segs_of(&p->limits);
+    uint64_t bounce = bounce_pages_of(nslots, max_segs);
+    uint64_t slot = sizeof(struct blkq_req) +
+                    (uint64_t)max_segs * (sizeof(struct iovec) + sizeof(struct blkq_seg));
+    uint64_t cost = sizeof(struct blk_queue) + nslots * slot;
+    cost += sc_mem_pages(bounce * SC_BOUNCE_PAGE_SIZE) + bounce * sizeof(uint32_t);
+    cost += (bounce + max_segs) * (sizeof(xengnttab_grant_copy_segment_t) + sizeof(bool *));
+    cost += (uint64_t)BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST * BLK_PAGE_SIZE;
+    /* the ring's grant mappings, and its response log (tmpfs or private) */
+    cost += (uint64_t)p->ring_pages * BLK_PAGE_SIZE;
+    cost += sc_mem_pages(sc_rsp_stage_log_len(blk_abi_rsp_size(p->abi), nslots));
+    if (p->persistent && p->max_persistent_grants > 0)
+        cost += blk_pgrant_mem(p->max_persistent_grants);
+    return cost;
 }
 
 struct sc_queue *blk_queue_sc(struct blk_queue *q)

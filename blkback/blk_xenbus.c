@@ -411,6 +411,7 @@ static void vq_detached(struct sc_attach *a, int result)
     struct blk_vq *vq = a->owner;
     blk_queue_destroy(vq->q);
     vq->q = NULL;
+    sc_membudget_release(&vq->mem);
 }
 
 /* Sets up queue i: ring mapped, then on a core with its event channel. */
@@ -421,14 +422,25 @@ static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *
     struct blk_vq *vq = &bd->vqs[i];
 
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
+    /* its memory reserved first: a queue that does not fit is never made */
+    uint64_t cost = blk_queue_mem_cost(p) + sc_pool_queue_overhead(bd->bc->pool);
+    char why[256];
+    int rc = sc_membudget_reserve(sc_pool_membudget(bd->bc->pool), dev->frontend_id, cost,
+                                  &vq->mem, why, sizeof(why));
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "queue %u %s", i, why);
+        return rc;
+    }
     vq->q = blk_queue_create(p);
     if (!vq->q) {
         int err = errno ? errno : EIO;
+        sc_membudget_release(&vq->mem);
         sc_xenbus_device_fail(dev, -err, "queue %u: mapping ring (%u pages, first ref %u)", i,
                               p->ring_pages, p->ring_refs[0]);
         return -err;
     }
-    int rc = sc_attach_queue(&vq->at, bd->bc->pool, blk_queue_sc(vq->q), &evtchn, 1);
+    blk_queue_sc(vq->q)->mem_reserved = cost;
+    rc = sc_attach_queue(&vq->at, bd->bc->pool, blk_queue_sc(vq->q), &evtchn, 1);
     if (rc < 0) {
         sc_xenbus_device_fail(dev, rc, "queue %u: putting it on a sidecore (event channel %u)",
                               i, evtchn);

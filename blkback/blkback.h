@@ -165,6 +165,14 @@ struct blk_queue;
  * reconnect), allocates request slots (one per ring entry) and bounce
  * buffers, and initialises the embedded sc_queue (port unset).  NULL+errno. */
 struct blk_queue *blk_queue_create(const struct blk_queue_params *p);
+/* The most memory a queue made from p can hold, in bytes, from p alone (so
+ * it is reserved before the queue is made: membudget.h): its request slots
+ * (each sized for the largest request the limits allow), bounce pages
+ * (a full ring of direct requests, at most BLKQ_BOUNCE_MAX_PAGES), grant
+ * copy table, indirect page buffer, mapped ring pages and response log,
+ * and with persistent grants every mapping the cache may keep.  0 if p
+ * cannot make a queue. */
+uint64_t blk_queue_mem_cost(const struct blk_queue_params *p);
 struct sc_queue *blk_queue_sc(struct blk_queue *q);
 /* After sc_core_remove_queue (or if never added): unmaps persistent grants
  * and the ring, frees.  NULL is a no-op. */

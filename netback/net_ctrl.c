@@ -118,6 +118,12 @@ void net_ctrl_destroy(struct net_ctrl *c)
     free(c);
 }
 
+uint64_t net_ctrl_mem_cost(void)
+{
+    return sizeof(struct net_ctrl) + sizeof(xengnttab_grant_copy_segment_t) + sizeof(bool *) +
+           CTRL_PAGE_SIZE;
+}
+
 struct net_ctrl *net_ctrl_create(struct sc_xen *xen, domid_t domid, grant_ref_t ref,
                                  struct net_hash *hash, const char *name)
 {

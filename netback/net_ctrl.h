@@ -24,6 +24,8 @@ struct net_ctrl;
 struct net_ctrl *net_ctrl_create(struct sc_xen *xen, domid_t domid, grant_ref_t ref,
                                  struct net_hash *hash, const char *name);
 void net_ctrl_destroy(struct net_ctrl *c);
+/* The memory a control ring holds (its struct, copy table, mapped page). */
+uint64_t net_ctrl_mem_cost(void);
 struct sc_queue *net_ctrl_sc(struct net_ctrl *c);
 /* Requests answered so far (any thread; for views and tests). */
 uint64_t net_ctrl_requests(const struct net_ctrl *c);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "membudget.h"
 #include "net_ctrl.h"
 #include "net_queue.h"
 #include "net_tap.h"
@@ -31,6 +32,7 @@ struct net_vq {
     struct sc_attach at;
     struct net_dev *nd;
     int tap_fd;              /* its uplink descriptor (queue 0: the device's) */
+    struct sc_mem_resv mem;  /* q's memory, held exactly while q exists */
 };
 
 /* dev->priv. */
@@ -54,6 +56,7 @@ struct net_dev {
     struct net_features feat;
     struct net_ctrl *ctrl;   /* the control ring, when the frontend gave one */
     struct sc_attach ctrl_at;
+    struct sc_mem_resv ctrl_mem; /* ctrl's memory, held exactly while ctrl exists */
     struct net_vq *vqs;
     unsigned nvqs;
     struct sc_attach_group detach; /* the queues on their way off their cores */

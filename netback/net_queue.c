@@ -10,7 +10,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "membudget.h"
 #include "net_queue_int.h"
+#include "rsp_stage.h"
 
 const char *const net_queue_counter_names[NETQ__COUNT] = {
     [NETQ_TX_PACKETS] = "tx_packets",     [NETQ_TX_BYTES] = "tx_bytes",
@@ -222,7 +224,7 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
         goto fail;
     }
     if ((rc = alloc_frames(q)) < 0 || (rc = netq_sw_init(q)) < 0 ||
-        (rc = sc_gnt_batch_init(&q->copies, p->xen, 512)) < 0)
+        (rc = sc_gnt_batch_init(&q->copies, p->xen, NETQ_COPIES)) < 0)
         goto fail;
 
     q->tx_sring = sc_gnt_map_batch(p->xen, p->frontend_id, 1, &p->tx_ref, true);
@@ -271,6 +273,21 @@ fail:
     net_queue_destroy(q);
     errno = -rc;
     return NULL;
+}
+
+uint64_t net_queue_mem_cost(const struct net_queue_params *p)
+{
+    (void)p; /* one page per ring, fixed buffers: the same for every queue */
+    uint64_t cost = sizeof(struct net_queue);
+    cost += sc_mem_pages((uint64_t)(NETQ_TX_BATCH + NETQ_RX_BACKLOG + 2) * NETQ_FRAME_MAX);
+    cost += (uint64_t)NETQ_SWFRAMES * sizeof(struct netq_swframe);
+    cost += (uint64_t)NETQ_XFERS * sizeof(struct net_xfer);
+    cost += NETQ_COPIES * (sizeof(xengnttab_grant_copy_segment_t) + sizeof(bool *));
+    /* the two rings' grant mappings and their response logs */
+    cost += 2u * NET_PAGE_SIZE;
+    cost += sc_mem_pages(sc_rsp_stage_log_len(sizeof(netif_tx_response_t), NET_TX_RING_SIZE));
+    cost += sc_mem_pages(sc_rsp_stage_log_len(sizeof(netif_rx_response_t), NET_RX_RING_SIZE));
+    return cost;
 }
 
 void net_queue_set_port(struct net_queue *q, struct net_port *port)

@@ -65,6 +65,12 @@ struct net_queue_params {
 struct net_queue;
 
 struct net_queue *net_queue_create(const struct net_queue_params *p);
+/* The most memory a queue made from p can hold, in bytes (reserved before
+ * it is made: membudget.h): the queue, its frame buffers (a tx batch and an
+ * rx backlog of 64 KiB GSO frames, populated only when touched), switch
+ * records and transfers, grant copy table, the two mapped ring pages and
+ * their response logs.  Kernel memory behind its TAP queue is not ours. */
+uint64_t net_queue_mem_cost(const struct net_queue_params *p);
 /* The queue's vif is a port of the internal switch (net_port.h): before
  * the attach, with every queue of the vif created (the port names their
  * endpoints: net_queue_xport). */

@@ -33,6 +33,7 @@
 /* the switch: tx frames out at receivers, transfers, frames waiting for buffers */
 #define NETQ_SWFRAMES    NET_TX_RING_SIZE
 #define NETQ_XFERS       512u
+#define NETQ_COPIES      512u /* grant copies one batch holds */
 #define NETQ_SW_BACKLOG  256u
 /* A transfer the receiver's guest gives no buffer for within this is
  * dropped: the sender's frame (its grants, a slot of its ring) is held

@@ -388,6 +388,7 @@ static void vq_detached(struct sc_attach *a, int result)
     struct net_vq *vq = a->owner;
     net_queue_destroy(vq->q);
     vq->q = NULL;
+    sc_membudget_release(&vq->mem);
 }
 
 static void ctrl_detached(struct sc_attach *a, int result)
@@ -396,6 +397,7 @@ static void ctrl_detached(struct sc_attach *a, int result)
     struct net_dev *nd = a->owner;
     net_ctrl_destroy(nd->ctrl);
     nd->ctrl = NULL;
+    sc_membudget_release(&nd->ctrl_mem);
 }
 
 /* Takes every queue (and the control ring) off its core without waiting. */
@@ -455,13 +457,24 @@ static int create_queue(struct net_dev *nd, unsigned i, struct net_queue_params 
     }
     p->tap_fd = vq->tap_fd;
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
+    /* its memory reserved first: a queue that does not fit is never made */
+    uint64_t cost = net_queue_mem_cost(p) + sc_pool_queue_overhead(nd->nc->pool);
+    char why[256];
+    int rc = sc_membudget_reserve(sc_pool_membudget(nd->nc->pool), dev->frontend_id, cost,
+                                  &vq->mem, why, sizeof(why));
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "queue %u %s", i, why);
+        return rc;
+    }
     vq->q = net_queue_create(p);
     if (!vq->q) {
         int err = errno ? errno : EIO;
+        sc_membudget_release(&vq->mem);
         sc_xenbus_device_fail(dev, -err, "queue %u: mapping its rings (tx ref %u, rx ref %u)", i,
                               p->tx_ref, p->rx_ref);
         return -err;
     }
+    net_queue_sc(vq->q)->mem_reserved = cost;
     return 0;
 }
 
@@ -518,13 +531,23 @@ static int start_ctrl(struct net_dev *nd)
         return rc;
     char name[SC_QUEUE_NAME_MAX];
     snprintf(name, sizeof(name), "%.35s", dev->name);
+    uint64_t cost = net_ctrl_mem_cost() + sc_pool_queue_overhead(nd->nc->pool);
+    char why[256];
+    rc = sc_membudget_reserve(sc_pool_membudget(nd->nc->pool), dev->frontend_id, cost,
+                              &nd->ctrl_mem, why, sizeof(why));
+    if (rc < 0) {
+        sc_xenbus_device_fail(dev, rc, "control ring %s", why);
+        return rc;
+    }
     nd->ctrl = net_ctrl_create(sc_xenbus_xen(dev->bus), dev->frontend_id, (grant_ref_t)ref,
                                &nd->shared.hash, name);
     if (!nd->ctrl) {
+        sc_membudget_release(&nd->ctrl_mem);
         rc = -(errno ? errno : EIO);
         sc_xenbus_device_fail(dev, rc, "mapping the control ring (ref %llu)", ref);
         return rc;
     }
+    net_ctrl_sc(nd->ctrl)->mem_reserved = cost;
     nd->ctrl_at = (struct sc_attach){ .owner = nd, .added = ctrl_added,
                                       .detached = ctrl_detached };
     evtchn_port_t port = (evtchn_port_t)ev;

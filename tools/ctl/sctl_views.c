@@ -102,6 +102,23 @@ static void show_status(json_t *r, json_t *prev, double dt)
         printf("%-15s %s\n", keys[i], s && *s ? s : "-");
         free(s);
     }
+    /* the queues' memory budget */
+    json_t *m = json_object_get(r, "memory");
+    if (m) {
+        uint64_t total = sctl_jint(m, "budget_bytes");
+        printf("%-15s %s reserved", "memory", sctl_fmt_h((double)sctl_jint(m, "reserved_bytes"), 1));
+        if (total)
+            printf(" of %s (%s left)", sctl_fmt_h((double)total, 1),
+                   sctl_fmt_h((double)sctl_jint(m, "left_bytes"), 1));
+        else
+            printf(", budget unlimited");
+        printf(", %s queues, peak %s, %s refused", sctl_fmt_u(sctl_jint(m, "reservations")),
+               sctl_fmt_h((double)sctl_jint(m, "peak_bytes"), 1),
+               sctl_fmt_u(sctl_jint(m, "refused")));
+        if (sctl_jint(m, "guest_max_bytes"))
+            printf(", per guest at most %s", sctl_fmt_h((double)sctl_jint(m, "guest_max_bytes"), 1));
+        printf("\n");
+    }
 }
 
 static void show_devices(json_t *r, json_t *prev, double dt)
@@ -142,13 +159,14 @@ static void show_queues(json_t *r, json_t *prev, double dt)
     json_t *q;
     size_t i;
     if (prev) {
-        sctl_table_init(&t, "QUEUE< CORE< REQ/s BYTES/s KICK/s NOTIFY/s BUSY/s EMPTY/s ERR/s "
-                            "P50us P99us FAILED<");
+        sctl_table_init(&t, "QUEUE< CORE< MEM REQ/s BYTES/s KICK/s NOTIFY/s BUSY/s EMPTY/s "
+                            "ERR/s P50us P99us FAILED<");
         json_array_foreach(r, i, q) {
             json_t *p = sctl_find_same(prev, q, "name");
             uint64_t p50, p99;
             latency(q, p, &p50, &p99);
             sctl_table_row(&t, sctl_jstr(q, "name"), sctl_jstr(q, "core"),
+                           sctl_fmt_h((double)sctl_jint(q, "mem_reserved_bytes"), 1),
                            sctl_fmt_h(sctl_rate(q, p, "requests", dt), 0),
                            sctl_fmt_h(sctl_rate(q, p, "bytes", dt), 1),
                            sctl_fmt_h(sctl_rate(q, p, "kicks", dt), 0),
@@ -160,13 +178,14 @@ static void show_queues(json_t *r, json_t *prev, double dt)
                            json_is_true(json_object_get(q, "failed")) ? "yes" : "no");
         }
     } else {
-        sctl_table_init(&t, "QUEUE< CORE< PORTS REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY ERRORS "
-                            "P50us P99us FAILED<");
+        sctl_table_init(&t, "QUEUE< CORE< PORTS MEM REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY "
+                            "ERRORS P50us P99us FAILED<");
         json_array_foreach(r, i, q) {
             uint64_t p50, p99;
             latency(q, NULL, &p50, &p99);
             sctl_table_row(
                 &t, sctl_jstr(q, "name"), sctl_jstr(q, "core"), fmt_ports(q),
+                sctl_fmt_h((double)sctl_jint(q, "mem_reserved_bytes"), 1),
                 sctl_fmt_u(sctl_jint(q, "requests")), sctl_fmt_h((double)sctl_jint(q, "bytes"), 1),
                 sctl_fmt_u(sctl_jint(q, "kicks")), sctl_fmt_u(sctl_jint(q, "notifies")),
                 sctl_fmt_u(sctl_jint(q, "busy_polls")), sctl_fmt_u(sctl_jint(q, "empty_polls")),
@@ -253,12 +272,12 @@ static void show_guests(json_t *r, json_t *prev, double dt)
     json_t *g;
     size_t i;
     if (prev)
-        sctl_table_init(&t, "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES IOPS "
-                            "BYTES/s KICK/s NOTIFY/s THROTTLED/s");
+        sctl_table_init(&t, "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES MEM "
+                            "IOPS BYTES/s KICK/s NOTIFY/s THROTTLED/s");
     else
         sctl_table_init(&t,
-                        "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES REQUESTS "
-                        "BYTES KICKS NOTIFIES THROTTLED");
+                        "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES MEM "
+                        "REQUESTS BYTES KICKS NOTIFIES THROTTLED");
     json_array_foreach(r, i, g) {
         json_t *s = json_object_get(g, "sched");
         const char *dom = sctl_fmt_u(sctl_jint(g, "domid")),
@@ -267,18 +286,20 @@ static void show_guests(json_t *r, json_t *prev, double dt)
         const char *li = sctl_fmt_setting(sctl_jint(g, "limit_iops"), false);
         const char *rb = sctl_fmt_setting(sctl_jint(g, "reservation_bps"), true);
         const char *lb = sctl_fmt_setting(sctl_jint(g, "limit_bps"), true);
+        const char *mem = sctl_fmt_h((double)sctl_jint(g, "mem_reserved_bytes"), 1);
         if (prev) {
             json_t *p = sctl_find_same(prev, g, "domid");
             double thr = p ? sctl_rate(s, json_object_get(p, "sched"), "throttled", dt) : 0;
             sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
-                           sctl_fmt_u(sctl_jint(g, "queues")),
+                           sctl_fmt_u(sctl_jint(g, "queues")), mem,
                            sctl_fmt_h(sctl_rate(g, p, "requests", dt), 0),
                            sctl_fmt_h(sctl_rate(g, p, "bytes", dt), 1),
                            sctl_fmt_h(sctl_rate(g, p, "kicks", dt), 0),
                            sctl_fmt_h(sctl_rate(g, p, "notifies", dt), 0), sctl_fmt_h(thr, 0));
         } else {
             sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
-                           sctl_fmt_u(sctl_jint(g, "queues")), sctl_fmt_u(sctl_jint(g, "requests")),
+                           sctl_fmt_u(sctl_jint(g, "queues")), mem,
+                           sctl_fmt_u(sctl_jint(g, "requests")),
                            sctl_fmt_h((double)sctl_jint(g, "bytes"), 1),
                            sctl_fmt_u(sctl_jint(g, "kicks")), sctl_fmt_u(sctl_jint(g, "notifies")),
                            sctl_fmt_u(sctl_jint(s, "throttled")));

@@ -157,6 +157,9 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.ncpus, 0);
     assert_int_equal(cfg.poll_idle_us, 200);
     assert_int_equal(cfg.uring_entries, SC_CORE_URING_DEFAULT);
+    assert_int_equal(cfg.mem_budget, 0);
+    assert_int_equal(cfg.mem_budget_pct, SC_MEMBUDGET_DEFAULT_PCT);
+    assert_int_equal(cfg.guest_mem_max, 0);
     assert_int_equal(cfg.ntypes, 1);
     assert_string_equal(cfg.types[0], "vbd");
     assert_string_equal(cfg.ctl_path, "/run/sidecore/sidecored.sock");
@@ -178,6 +181,13 @@ static void test_defaults(void **state)
     /* vbd.max-queues follows the cores unless set */
     assert_int_equal(load("--cores", "3", NULL), 0);
     assert_int_equal(vbd()->max_queues, 3);
+    /* the memory budget: a share of the host, or unlimited */
+    assert_int_equal(load("--mem-budget", "10%", NULL), 0);
+    assert_int_equal(cfg.mem_budget_pct, 10);
+    assert_int_equal(load("--mem-budget", "unlimited", "--guest-mem-max", "1G", NULL), 0);
+    assert_int_equal(cfg.mem_budget, 0);
+    assert_int_equal(cfg.mem_budget_pct, 0);
+    assert_int_equal(cfg.guest_mem_max, 1ull << 30);
 }
 
 static void test_ctl_path_follows_xensim(void **state)
@@ -202,6 +212,8 @@ static void test_file(void **state)
                "mode=event   # trailing comment\n"
                "  poll-idle-us =  50  \n"
                "uring-entries = 1024\n"
+               "mem-budget = 512M\n"
+               "guest-mem-max = 64M\n"
                "types = vbd,qdisk\n"
                "ctl = /tmp/sc.sock\n"
                "platform = sim\n"
@@ -227,6 +239,9 @@ static void test_file(void **state)
     assert_int_equal(cfg.mode, SC_MODE_EVENT);
     assert_int_equal(cfg.poll_idle_us, 50);
     assert_int_equal(cfg.uring_entries, 1024);
+    assert_int_equal(cfg.mem_budget, 512ull << 20);
+    assert_int_equal(cfg.mem_budget_pct, 0);
+    assert_int_equal(cfg.guest_mem_max, 64ull << 20);
     assert_int_equal(cfg.ntypes, 2);
     assert_string_equal(cfg.types[1], "qdisk");
     assert_string_equal(cfg.ctl_path, "/tmp/sc.sock");
@@ -287,6 +302,9 @@ static void test_malformed_file(void **state)
         { "poll-idle-us = 10000001\n", 1, "poll-idle-us" },
         { "uring-entries = 0\n", 1, "uring-entries" },
         { "uring-entries = 65536\n", 1, "uring-entries" },
+        { "mem-budget = lots\n", 1, "mem-budget: 'lots' is not a size" },
+        { "mem-budget = 150%\n", 1, "mem-budget" },
+        { "guest-mem-max = 10%\n", 1, "guest-mem-max" },
         { "types = vbd,floppy\n", 1, "floppy" },
         { "types = floppy\n", 1, "not one of vbd, vbd3, qdisk, tstdev" },
         { "types = vbd,vbd\n", 1, "twice" },
