@@ -42,6 +42,7 @@ struct sc_pool {
     struct sc_membudget *mem; /* the queues' memory budget */
     bool closing;            /* being destroyed: late answers only free memory */
     bool stopping;           /* the daemon stops: removals drain, never fail I/O */
+    struct sc_attach *attached; /* queue_attach.c's list */
 };
 
 /* A tenant setting on its way to one core; freed when answered. */
@@ -352,6 +353,31 @@ struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid)
     }
     best->nqueues++;
     return best->core;
+}
+
+struct sc_core *sc_pool_acquire_core(struct sc_pool *pool, struct sc_core *core)
+{
+    if (!pool || !core) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (pool->params.mode == SC_MODE_EVENT) {
+        errno = EOPNOTSUPP;
+        return NULL;
+    }
+    for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
+        if (pc->core == core) {
+            pc->nqueues++;
+            return core;
+        }
+    }
+    errno = ENOENT;
+    return NULL;
+}
+
+struct sc_attach **sc_pool_attached_head(struct sc_pool *pool)
+{
+    return &pool->attached;
 }
 
 void sc_pool_release(struct sc_pool *pool, struct sc_core *core)

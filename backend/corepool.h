@@ -81,6 +81,12 @@ enum sc_mode sc_pool_mode(const struct sc_pool *pool);
 /* The core that will serve a new queue of guest `domid` (bind the queue's
  * port on sc_core_evtchn(core), then sc_core_add_queue).  NULL + errno. */
 struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid);
+/* The same for a given core of the pool (a move's target, queue_attach.h).
+ * NULL + errno: ENOENT (not the pool's), EOPNOTSUPP (event mode). */
+struct sc_core *sc_pool_acquire_core(struct sc_pool *pool, struct sc_core *core);
+/* The head of the pool's list of attached queues (queue_attach.c's). */
+struct sc_attach;
+struct sc_attach **sc_pool_attached_head(struct sc_pool *pool);
 /* The queue acquired on `core` was removed from it (sc_core_remove_queue
  * returned, port unbound).  Event mode destroys the core. */
 void sc_pool_release(struct sc_pool *pool, struct sc_core *core);

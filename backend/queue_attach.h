@@ -14,6 +14,19 @@
  * none runs once the pool is being destroyed (sc_pool_closing): a queue
  * still on a core then is left to the process's exit.
  *
+ * Move (the rebalancer's, balancer.h): the queue taken off its core as a
+ * detach does (REMOVE, drained, never quiesced: nothing in flight is
+ * failed, nothing unanswered is left), its ports unbound, then bound on
+ * the target core and added there.  The queue keeps its ring indices, its
+ * staged responses and its memory, so a move loses and reorders nothing;
+ * while it moves it is on no core: the guest's requests wait in its ring,
+ * and the ADD polls it at once.  A detach asked for meanwhile ends the
+ * move where it is (detached() once it is off the old core).  A failure to
+ * land (the target refuses, a port cannot be bound) is reported through
+ * added(a, -errno) like a refused attach, and the queue is on no core.
+ * Every attached queue is on its pool's list (sc_pool_attached), in
+ * attach order, until it is detached.
+ *
  * A group: a device's queues taken back together (sc_detach_group), with
  * one callback once the last of them is off its core, so a device class
  * frees each queue in its own `detached` and ends its disconnect in the
@@ -50,6 +63,16 @@ struct sc_attach {
     bool remove_posted;
     struct sc_attach_group *group; /* the group detaching it, or NULL */
     struct sc_core_cmd add_cmd, remove_cmd;
+    evtchn_port_t remote[SC_QUEUE_MAX_PORTS]; /* the frontend's ports (a move binds them again) */
+    unsigned nremote;
+    struct sc_attach *pool_next, *pool_prev; /* the pool's list of attached queues */
+    bool listed;
+    bool moving;             /* off its old core, on its way to move_to */
+    bool detach_after_move;  /* a detach came while moving */
+    struct sc_core *move_to;
+    uint64_t moves;          /* times it was moved */
+    uint64_t moved_ns;       /* when the last move landed (CLOCK_MONOTONIC), 0: never */
+    uint64_t busy_seen_ns;   /* the balancer's: its busy_ns at the last look */
 };
 
 /* Attaches q (initialised, ports unset) for guest q->domid: the frontend's
@@ -64,8 +87,17 @@ int sc_detach_queue(struct sc_attach *a);
 /* True between a successful sc_attach_queue and the detached() callback. */
 static inline bool sc_attach_busy(const struct sc_attach *a)
 {
-    return a->core != NULL;
+    return a->core != NULL || a->moving;
 }
+
+/* Moves a's queue to core `to` of the same pool (poll mode).  0 (the move
+ * is under way: done when the queue is added there), -EALREADY (it is on
+ * `to`), -EBUSY (not on a core, detaching or moving), -EOPNOTSUPP (event
+ * mode: a core per queue), -EINVAL, or the post's -errno. */
+int sc_move_queue(struct sc_attach *a, struct sc_core *to);
+
+/* The first attached queue of pool (then a->pool_next), or NULL. */
+struct sc_attach *sc_pool_attached(struct sc_pool *pool);
 
 struct sc_attach_group {
     /* --- the caller's: set before sc_detach_group --- */
