@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "balancer.h"
 #include "config_int.h"
 #include "devclass.h"
 #include "membudget.h"
@@ -42,6 +43,10 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
     c->mode = SC_MODE_POLL;
     c->cores = 1;
     c->poll_idle_us = SC_CORE_POLL_IDLE_DEFAULT / 1000;
+    c->poll_adaptive = true;
+    c->rebalance = true;
+    c->rebalance_interval_ms = SC_BALANCER_INTERVAL_DEFAULT_NS / 1000000u;
+    c->rebalance_spread_pct = 25;
     c->uring_entries = SC_CORE_URING_DEFAULT;
     c->mem_budget_pct = SC_MEMBUDGET_DEFAULT_PCT;
     c->platform = SC_XEN_AUTO;
@@ -434,6 +439,40 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         c->poll_idle_us = v;
         return 0;
     }
+    if (strcmp(key, "poll-window") == 0) {
+        if (strcmp(value, "adaptive") && strcmp(value, "fixed")) {
+            sc_config_seterr(err, errlen, "poll-window: '%s' is not adaptive or fixed", value);
+            return -EINVAL;
+        }
+        c->poll_adaptive = !strcmp(value, "adaptive");
+        return 0;
+    }
+    if (strcmp(key, "rebalance") == 0) {
+        if (strcmp(value, "on") && strcmp(value, "off")) {
+            sc_config_seterr(err, errlen, "rebalance: '%s' is not on or off", value);
+            return -EINVAL;
+        }
+        c->rebalance = !strcmp(value, "on");
+        return 0;
+    }
+    if (strcmp(key, "rebalance-interval-ms") == 0) {
+        if (parse_num(value, 1, 3600000, &v) < 0 || v < 10) {
+            sc_config_seterr(err, errlen, "rebalance-interval-ms: '%s' is not a number in "
+                             "10..3600000", value);
+            return -EINVAL;
+        }
+        c->rebalance_interval_ms = v;
+        return 0;
+    }
+    if (strcmp(key, "rebalance-spread") == 0) {
+        if (parse_num(value, 1, 100, &v) < 0 || v == 0) {
+            sc_config_seterr(err, errlen, "rebalance-spread: '%s' is not a percentage in 1..100",
+                             value);
+            return -EINVAL;
+        }
+        c->rebalance_spread_pct = (unsigned)v;
+        return 0;
+    }
     if (strcmp(key, "uring-entries") == 0) {
         if (parse_num(value, 1, SC_CORE_URING_MAX, &v) < 0 || v == 0) {
             sc_config_seterr(err, errlen, "uring-entries: '%s' is not a number in 1..%u", value,
@@ -628,6 +667,13 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --cpus LIST            pin one sidecore per CPU (2,3 or 0-3) [no pinning]\n"
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
             "  --poll-idle-us N       keep polling this long without work [200]\n"
+            "  --poll-window adaptive|fixed  adapt the polling window (0..poll-idle-us)\n"
+            "                         to the gaps between requests, or always poll-idle-us\n"
+            "                         [adaptive]\n"
+            "  --rebalance on|off     move queues between sidecores by load [on]\n"
+            "  --rebalance-interval-ms N  the loads' measurement interval [1000]\n"
+            "  --rebalance-spread PCT  loads this far apart (%% of a core) call for a move\n"
+            "                         [25]\n"
             "  --uring-entries N      io_uring submission queue size per core [256]\n"
             "  --mem-budget SIZE|N%%|unlimited  memory all queues may reserve; a queue\n"
             "                         that does not fit is refused [25%% of MemTotal]\n"
@@ -665,6 +711,10 @@ static const struct option generic_opts[] = {
     { "cpus", required_argument, NULL, OPT_SETTING },
     { "mode", required_argument, NULL, OPT_SETTING },
     { "poll-idle-us", required_argument, NULL, OPT_SETTING },
+    { "poll-window", required_argument, NULL, OPT_SETTING },
+    { "rebalance", required_argument, NULL, OPT_SETTING },
+    { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
+    { "rebalance-spread", required_argument, NULL, OPT_SETTING },
     { "uring-entries", required_argument, NULL, OPT_SETTING },
     { "mem-budget", required_argument, NULL, OPT_SETTING },
     { "guest-mem-max", required_argument, NULL, OPT_SETTING },

@@ -77,6 +77,11 @@ struct sc_config {
     unsigned ncpus;                       /* 0 = no pinning, else == cores */
     int cpus[SC_POOL_MAX_CORES];
     uint64_t poll_idle_us;                /* [200] */
+    bool poll_adaptive;                   /* poll-window adaptive|fixed [adaptive] */
+    /* moving queues between cores by load (balancer.h) */
+    bool rebalance;                       /* [on] */
+    uint64_t rebalance_interval_ms;       /* [1000] */
+    unsigned rebalance_spread_pct;        /* [25] */
     uint32_t uring_entries;               /* [SC_CORE_URING_DEFAULT] */
     /* the queues' memory budget (membudget.h): bytes, or a percentage of
      * MemTotal; both 0 = unlimited [SC_MEMBUDGET_DEFAULT_PCT %] */

@@ -112,6 +112,7 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     snprintf(cp.name, sizeof(cp.name), "%s", name);
     cp.cpu = cpu;
     cp.poll_idle_ns = poll_idle_ns;
+    cp.poll_adaptive = pool->params.mode == SC_MODE_POLL && pool->params.poll_adaptive;
     if (pool->params.uring_entries)
         cp.uring_entries = pool->params.uring_entries;
     cp.sched = pool->params.sched;

@@ -39,6 +39,7 @@ struct sc_pool_params {
     unsigned ncores;                  /* poll mode: 1..SC_POOL_MAX_CORES */
     int cpus[SC_POOL_MAX_CORES];      /* poll mode: CPU of core i, or SC_CORE_NO_CPU */
     uint64_t poll_idle_ns;            /* poll mode (event mode forces 0) */
+    bool poll_adaptive;               /* poll mode: sc_core_params.poll_adaptive */
     uint32_t uring_entries;
     struct sc_sched_params sched;
     int attention_fd;                 /* given to every core (queue failures) */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctl_balance.h"
 #include "daemon.h"
 #include "log.h"
 #include "stats.h"
@@ -62,6 +63,10 @@ static json_t *queue_json(const struct sc_device *dev, struct sc_queue *q, struc
     if (!o)
         return NULL;
     json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)q->mem_reserved));
+    /* the balancer's notes: its share of a core in the last interval, and
+     * why it is on this core */
+    json_object_set_new(o, "load", json_real(q->load_ppm / 1e6));
+    json_object_set_new(o, "placed", json_string(q->placed));
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)snap.counter[c]));
     json_object_set_new(o, "latency", hist_json(&snap.latency));
@@ -116,7 +121,7 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
                             "guest_max_bytes", (json_int_t)ms.guest_max,
                             "reservations", (json_int_t)ms.reservations,
                             "refused", (json_int_t)ms.refused);
-    return checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:o*, s:s, "
+    json_t *o = checked(json_pack("{s:s, s:s, s:i, s:I, s:s, s:f, s:i, s:i, s:I, s:o*, s:o*, s:s, "
                              "s:i, s:I, s:s, s:o*}",
                              "version", SC_VERSION, "platform", sc_xen_platform_name(d->xen),
                              "domid", (int)sc_xen_domid(d->xen), "pid", (json_int_t)getpid(),
@@ -129,6 +134,12 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
                              "queue_failures", (json_int_t)d->queue_failures_handled,
                              "config", d->cfg.config_path, "memory", mem),
                    err);
+    if (o) {
+        json_object_set_new(o, "poll_window",
+                            json_string(d->cfg.poll_adaptive ? "adaptive" : "fixed"));
+        json_object_set_new(o, "rebalance", sc_ctl_balancer_json(d));
+    }
+    return o;
 }
 
 /* ---- devices and queues ---- */
@@ -250,7 +261,12 @@ static int add_core(struct sc_core *core, void *arg)
                           "io_submitted", (json_int_t)st.io_submitted,
                           "io_completed", (json_int_t)st.io_completed,
                           "commands", (json_int_t)st.commands, "failed", (json_int_t)st.failed);
-    return o ? json_array_append_new(w->arr, o) : -ENOMEM;
+    if (!o)
+        return -ENOMEM;
+    json_object_set_new(o, "poll_window_ns", json_integer((json_int_t)st.poll_window_ns));
+    json_object_set_new(o, "window_grows", json_integer((json_int_t)st.window_grows));
+    json_object_set_new(o, "window_shrinks", json_integer((json_int_t)st.window_shrinks));
+    return json_array_append_new(w->arr, o);
 }
 
 static json_t *m_cores(void *ctx, json_t *params, struct sc_ctl_error *err)
@@ -486,5 +502,7 @@ const struct sc_ctl_method sc_daemon_ctl_methods[] = {
     { "cores", m_cores, SC_CTL_VIEW },
     { "guests", m_guests, SC_CTL_VIEW },
     { "set-tenant", m_set_tenant },
+    { "rebalance", sc_ctl_rebalance },
+    { "move-queue", sc_ctl_move_queue },
     { NULL, NULL },
 };

@@ -117,6 +117,13 @@ int sc_daemon_reload(struct sc_daemon *d)
                 sc_log(SC_LOG_INFO, "config", "tenant %u: back to the defaults", t->domid);
         }
     }
+    struct sc_balancer_params bp;
+    sc_daemon_balancer_params(cfg, &bp);
+    if (sc_balancer_set_params(d->balancer, &bp) == 0) {
+        d->cfg.rebalance = cfg->rebalance;
+        d->cfg.rebalance_interval_ms = cfg->rebalance_interval_ms;
+        d->cfg.rebalance_spread_pct = cfg->rebalance_spread_pct;
+    }
     ret = apply_config_tenants(d, cfg);
     if (ret == 0) {
         memcpy(d->cfg.tenants, cfg->tenants, sizeof(cfg->tenants));
@@ -262,6 +269,14 @@ static int arm_ticks(struct sc_daemon *d)
     return timerfd_settime(d->timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
 }
 
+void sc_daemon_balancer_params(const struct sc_config *cfg, struct sc_balancer_params *p)
+{
+    sc_balancer_params_default(p);
+    p->enabled = cfg->rebalance;
+    p->interval_ns = cfg->rebalance_interval_ms * 1000000ull;
+    p->plan.spread = cfg->rebalance_spread_pct / 100.0;
+}
+
 struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
 {
     if (!cfg || cfg->nmodules > SC_CONFIG_MAX_CLASSES) {
@@ -349,6 +364,7 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
         .mode = cfg->mode,
         .ncores = cfg->cores,
         .poll_idle_ns = cfg->poll_idle_us * 1000,
+        .poll_adaptive = cfg->poll_adaptive,
         .uring_entries = cfg->uring_entries,
         .attention_fd = d->attention_fd,
         .mem_budget = cfg->mem_budget,
@@ -363,6 +379,11 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     ret = apply_config_tenants(d, cfg);
     if (ret < 0)
         goto fail;
+    struct sc_balancer_params bp;
+    sc_daemon_balancer_params(cfg, &bp);
+    d->balancer = sc_balancer_create(d->pool, &bp);
+    if (!d->balancer)
+        goto fail_errno;
 
     d->xs = sc_xs_open(d->xen);
     if (!d->xs) {
@@ -604,6 +625,7 @@ int sc_daemon_run(struct sc_daemon *d)
                     sc_ctl_publish_views(d->ctl);
                     sc_xenbus_foreach_device(d->bus, report_long_drain, NULL);
                     sc_xenbus_tick(d->bus);
+                    sc_balancer_tick(d->balancer, sc_clock_ns());
                     /* a lost xenstore: exit non-zero, so the unit restarts us
                      * (the devices stay Connected for the successor) */
                     int ret = sc_xenbus_ping(d->bus);
@@ -662,6 +684,7 @@ void sc_daemon_close(struct sc_daemon *d)
     sc_watchdog_idle(d->watchdog);
     if (d->xs)
         xs_close(d->xs);
+    sc_balancer_destroy(d->balancer);
     if (sc_pool_destroy_within(d->pool, SHUTDOWN_CORES_NS) < 0)
         sc_log(SC_LOG_WARN, "daemon", "sidecores stopped with I/O still in flight");
     sc_ctl_close(d->ctl);

@@ -39,6 +39,7 @@
 #include "queue.h"
 #include "sidecore.h"
 #include "xenbus.h"
+#include "balancer.h"
 
 #define SC_VERSION "0.3.0"
 /* Grants one daemon may keep mapped (rings + persistent grants, all guests). */
@@ -59,6 +60,7 @@ struct sc_daemon {
     struct sc_xenbus *bus;
     struct sc_ctl *ctl;
     struct sc_watchdog *watchdog; /* says when the control thread hangs (watchdog.h) */
+    struct sc_balancer *balancer; /* moves queues between cores by load (balancer.h) */
     struct sc_ctl_method *methods; /* the daemon's, then the modules': the socket's table */
     unsigned nmodules;             /* == cfg.nmodules */
     struct sc_class_ctx modules[SC_CONFIG_MAX_CLASSES]; /* modules[i] runs cfg.modules[i] */
@@ -72,6 +74,8 @@ struct sc_daemon {
     bool stop;
 };
 
+/* The balancer's settings that cfg gives (the rest its defaults). */
+void sc_daemon_balancer_params(const struct sc_config *cfg, struct sc_balancer_params *p);
 /* Builds the daemon over cfg's class modules (cfg is copied).  NULL +
  * errno: EADDRINUSE (another daemon), EEXIST (two methods of one name),
  * or the error of what could not be opened (logged). */

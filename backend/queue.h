@@ -146,6 +146,11 @@ struct sc_queue {
     /* bytes of the daemon's memory budget the device reserved for this
      * queue (membudget.h), for the views; 0 if none */
     uint64_t mem_reserved;
+    /* the control thread's placement notes, for the views (balancer.h):
+     * the share of a core its visits took in the last measured interval,
+     * in millionths, and why it is on the core it is on */
+    uint32_t load_ppm;
+    char placed[96];
 
     /* --- the owning core's, private (the device never touches them) --- */
     struct sc_core *core;         /* set by the ADD's post, cleared by the core

@@ -13,6 +13,7 @@
 #include "queue_attach.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "clock.h"
@@ -166,6 +167,9 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
         leave_core(a);
         return rc;
     }
+    snprintf(q->placed, sizeof(q->placed), "%s",
+             sc_pool_mode(pool) == SC_MODE_EVENT ? "at connect: a core of its own"
+                                                 : "at connect: the core with the fewest queues");
     list_add(a);
     return 0;
 }

@@ -36,6 +36,9 @@ static void usage(FILE *out)
             "  set-tenant DOMID key=value...   weight, res_iops, lim_iops, res_bps, lim_bps\n"
             "                                  (k/M/G suffixes; 0 = no reservation/limit)\n"
             "  resize-check DEVICE             vbd/<domid>/<devid>, <domid>/<devid> or an id\n"
+            "  rebalance [--dry-run] [--json]  move queues between sidecores by their loads\n"
+            "                                  now (the last interval's), or show the plan\n"
+            "  move-queue QUEUE CORE           move one queue to a sidecore (\"vbd 5/51712 q0\")\n"
             "  vif-rate DEVICE RATE [--rx]     a vif's rate now: RATE <bytes>,<usecs> or \"\"\n"
             "                                  (unlimited); the guest's sending (tx) unless --rx\n"
             "vifs: the network devices (MAC, uplink, features, rate, traffic); switch: the\n"
@@ -50,6 +53,8 @@ static const struct command {
 } commands[] = {
     { "set-tenant", sctl_cmd_set_tenant },
     { "resize-check", sctl_cmd_resize_check },
+    { "rebalance", sctl_cmd_rebalance },
+    { "move-queue", sctl_cmd_move_queue },
     { "vif-rate", sctl_cmd_vif_rate },
 };
 

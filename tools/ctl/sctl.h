@@ -8,6 +8,7 @@
  *   sctl_client.c the control socket: connect, call, the view loop (--watch)
  *   sctl_views.c  status, devices, queues, cores, guests; set-tenant, resize-check
  *   sctl_net.c    vifs, switch, vif-rate
+ *   sctl_balance.c rebalance
  *
  * Commands return the process's exit code: 0 success, 1 the daemon is
  * unreachable or refused, 2 usage error.
@@ -104,6 +105,8 @@ extern const struct sctl_view sctl_net_views[];   /* NULL-terminated */
 
 /* ---- commands with arguments: argv holds only the command's own ---- */
 
+int sctl_cmd_rebalance(const char *path, int argc, char **argv);
+int sctl_cmd_move_queue(const char *path, int argc, char **argv);
 int sctl_cmd_set_tenant(const char *path, int argc, char **argv);
 int sctl_cmd_resize_check(const char *path, int argc, char **argv);
 int sctl_cmd_vif_rate(const char *path, int argc, char **argv);

@@ -102,6 +102,14 @@ static void show_status(json_t *r, json_t *prev, double dt)
         printf("%-15s %s\n", keys[i], s && *s ? s : "-");
         free(s);
     }
+    json_t *rb = json_object_get(r, "rebalance");
+    if (rb)
+        printf("%-15s poll window %s; rebalance %s (every %s ms, spread %s%%): %s plans, %s "
+               "moves\n", "balance", sctl_jstr(r, "poll_window"),
+               json_is_true(json_object_get(rb, "enabled")) ? "on" : "off",
+               sctl_fmt_u(sctl_jint(rb, "interval_ms")),
+               sctl_fmt_f(json_real_value(json_object_get(rb, "spread_pct")), 0),
+               sctl_fmt_u(sctl_jint(rb, "rebalances")), sctl_fmt_u(sctl_jint(rb, "moves")));
     /* the queues' memory budget */
     json_t *m = json_object_get(r, "memory");
     if (m) {
@@ -159,13 +167,14 @@ static void show_queues(json_t *r, json_t *prev, double dt)
     json_t *q;
     size_t i;
     if (prev) {
-        sctl_table_init(&t, "QUEUE< CORE< MEM REQ/s BYTES/s KICK/s NOTIFY/s BUSY/s EMPTY/s "
-                            "ERR/s P50us P99us FAILED<");
+        sctl_table_init(&t, "QUEUE< CORE< LOAD% MEM REQ/s BYTES/s KICK/s NOTIFY/s BUSY/s "
+                            "EMPTY/s ERR/s P50us P99us FAILED<");
         json_array_foreach(r, i, q) {
             json_t *p = sctl_find_same(prev, q, "name");
             uint64_t p50, p99;
             latency(q, p, &p50, &p99);
             sctl_table_row(&t, sctl_jstr(q, "name"), sctl_jstr(q, "core"),
+                           sctl_fmt_f(100.0 * json_real_value(json_object_get(q, "load")), 1),
                            sctl_fmt_h((double)sctl_jint(q, "mem_reserved_bytes"), 1),
                            sctl_fmt_h(sctl_rate(q, p, "requests", dt), 0),
                            sctl_fmt_h(sctl_rate(q, p, "bytes", dt), 1),
@@ -178,13 +187,14 @@ static void show_queues(json_t *r, json_t *prev, double dt)
                            json_is_true(json_object_get(q, "failed")) ? "yes" : "no");
         }
     } else {
-        sctl_table_init(&t, "QUEUE< CORE< PORTS MEM REQUESTS BYTES KICKS NOTIFIES BUSY EMPTY "
-                            "ERRORS P50us P99us FAILED<");
+        sctl_table_init(&t, "QUEUE< CORE< PORTS LOAD% MEM REQUESTS BYTES KICKS NOTIFIES BUSY "
+                            "EMPTY ERRORS P50us P99us FAILED<");
         json_array_foreach(r, i, q) {
             uint64_t p50, p99;
             latency(q, NULL, &p50, &p99);
             sctl_table_row(
                 &t, sctl_jstr(q, "name"), sctl_jstr(q, "core"), fmt_ports(q),
+                sctl_fmt_f(100.0 * json_real_value(json_object_get(q, "load")), 1),
                 sctl_fmt_h((double)sctl_jint(q, "mem_reserved_bytes"), 1),
                 sctl_fmt_u(sctl_jint(q, "requests")), sctl_fmt_h((double)sctl_jint(q, "bytes"), 1),
                 sctl_fmt_u(sctl_jint(q, "kicks")), sctl_fmt_u(sctl_jint(q, "notifies")),
@@ -194,6 +204,12 @@ static void show_queues(json_t *r, json_t *prev, double dt)
         }
     }
     sctl_table_print(&t);
+    /* why each queue is on its core (the balancer's notes) */
+    if (!prev)
+        json_array_foreach(r, i, q)
+            if (*sctl_jstr(q, "placed") && strcmp(sctl_jstr(q, "placed"), "-"))
+                printf("%s on %s: %s\n", sctl_jstr(q, "name"), sctl_jstr(q, "core"),
+                       sctl_jstr(q, "placed"));
     /* the devices' own counters, a line per queue that has any */
     json_array_foreach(r, i, q) {
         json_t *dc = json_object_get(q, "device_counters"), *v;
@@ -239,24 +255,28 @@ static void show_cores(json_t *r, json_t *prev, double dt)
     json_t *c;
     size_t i;
     if (prev)
-        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% ROUNDS/s SLEEPS/s WAKEUPS/s KICKS/s IO/s");
+        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% WINDOWus ROUNDS/s SLEEPS/s WAKEUPS/s KICKS/s "
+                            "IO/s");
     else
-        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% ROUNDS SLEEPS WAKEUPS KICKS IO-SUBMITTED "
-                            "IO-COMPLETED");
+        sctl_table_init(&t, "CORE< CPU QUEUES BUSY% WINDOWus ROUNDS SLEEPS WAKEUPS KICKS "
+                            "IO-SUBMITTED IO-COMPLETED");
     json_array_foreach(r, i, c) {
         json_int_t cpu = json_integer_value(json_object_get(c, "cpu"));
         const char *cpus = cpu < 0 ? "-" : sctl_fmt_u((uint64_t)cpu);
         if (prev) {
             json_t *p = sctl_find_same(prev, c, "name");
             sctl_table_row(&t, sctl_jstr(c, "name"), cpus, sctl_fmt_u(sctl_jint(c, "queues")),
-                           busy_pct(c, p), sctl_fmt_h(sctl_rate(c, p, "rounds", dt), 0),
+                           busy_pct(c, p),
+                           sctl_fmt_u(sctl_jint(c, "poll_window_ns") / 1000),
+                           sctl_fmt_h(sctl_rate(c, p, "rounds", dt), 0),
                            sctl_fmt_h(sctl_rate(c, p, "sleeps", dt), 0),
                            sctl_fmt_h(sctl_rate(c, p, "wakeups", dt), 0),
                            sctl_fmt_h(sctl_rate(c, p, "kicks", dt), 0),
                            sctl_fmt_h(sctl_rate(c, p, "io_completed", dt), 0));
         } else {
             sctl_table_row(&t, sctl_jstr(c, "name"), cpus, sctl_fmt_u(sctl_jint(c, "queues")),
-                           busy_pct(c, NULL), sctl_fmt_u(sctl_jint(c, "rounds")),
+                           busy_pct(c, NULL), sctl_fmt_u(sctl_jint(c, "poll_window_ns") / 1000),
+                           sctl_fmt_u(sctl_jint(c, "rounds")),
                            sctl_fmt_u(sctl_jint(c, "sleeps")), sctl_fmt_u(sctl_jint(c, "wakeups")),
                            sctl_fmt_u(sctl_jint(c, "kicks")),
                            sctl_fmt_u(sctl_jint(c, "io_submitted")),

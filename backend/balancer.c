@@ -1,0 +1,303 @@
+/*
+ * balancer.c - measuring the cores and queues, and carrying out
+ * rebalance.h's plans (balancer.h).
+ *
+ * The loads are measured from counters that only grow (the cores' busy_ns,
+ * the queues' SC_QSTAT_BUSY_NS), as differences over one interval, so the
+ * balancer keeps only the previous readings: per core in a small table,
+ * per queue in its sc_attach (busy_seen_ns).  A queue that moved during
+ * the interval has busy time from two cores in its difference: it is
+ * measured, shown, but not moved again until a clean interval.
+ */
+#include "balancer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "queue_attach.h"
+
+/* Queues planned over at most (the rest are measured, not moved). */
+#define BAL_MAX_QUEUES 4096u
+
+struct bal_core {
+    struct sc_core *core;
+    uint64_t busy_seen; /* its busy_ns at the last measurement */
+};
+
+struct sc_balancer {
+    struct sc_pool *pool;
+    struct sc_balancer_params p;
+    uint64_t last_ns;      /* the last measurement, 0: none */
+    uint64_t interval_ns;  /* of the last complete interval, 0: none */
+    unsigned ncores;
+    struct bal_core cores[SC_POOL_MAX_CORES];
+    double load[SC_POOL_MAX_CORES];   /* the last interval's */
+    unsigned streak, cooldown_left;
+    struct sc_balancer_stats stats;
+    struct sc_balancer_report last;   /* the last plan that moved something */
+    /* the last interval's queues, as planned over */
+    struct sc_attach *qa[BAL_MAX_QUEUES];
+    struct sc_rb_queue rq[BAL_MAX_QUEUES];
+    unsigned nq;
+};
+
+void sc_balancer_params_default(struct sc_balancer_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->enabled = true;
+    p->interval_ns = SC_BALANCER_INTERVAL_DEFAULT_NS;
+    p->sustain = 2;
+    p->cooldown = 2;
+    sc_rb_params_default(&p->plan);
+}
+
+static bool params_valid(const struct sc_balancer_params *p)
+{
+    return p && p->interval_ns >= 10000000ull && p->interval_ns <= 3600ull * 1000000000ull &&
+           p->sustain >= 1 && p->sustain <= 1000 && p->cooldown <= 1000 &&
+           p->plan.spread >= 0.0 && p->plan.spread <= 1.0 && p->plan.min_gain >= 0.0 &&
+           p->plan.min_gain <= 1.0 && p->plan.max_moves >= 1 &&
+           p->plan.max_moves <= SC_BALANCER_MAX_MOVES;
+}
+
+struct sc_balancer *sc_balancer_create(struct sc_pool *pool, const struct sc_balancer_params *p)
+{
+    if (!pool || !params_valid(p)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct sc_balancer *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->pool = pool;
+    b->p = *p;
+    return b;
+}
+
+void sc_balancer_destroy(struct sc_balancer *b)
+{
+    free(b);
+}
+
+int sc_balancer_set_params(struct sc_balancer *b, const struct sc_balancer_params *p)
+{
+    if (!b || !params_valid(p))
+        return -EINVAL;
+    b->p = *p;
+    b->streak = b->cooldown_left = 0;
+    return 0;
+}
+
+void sc_balancer_get_params(const struct sc_balancer *b, struct sc_balancer_params *out)
+{
+    *out = b->p;
+}
+
+static bool usable(const struct sc_balancer *b)
+{
+    return sc_pool_mode(b->pool) == SC_MODE_POLL && b->ncores >= 2;
+}
+
+static int index_core(struct sc_core *core, void *arg)
+{
+    struct sc_balancer *b = arg;
+    if (b->ncores < SC_POOL_MAX_CORES)
+        b->cores[b->ncores++].core = core;
+    return 0;
+}
+
+static int core_index(const struct sc_balancer *b, const struct sc_core *core)
+{
+    for (unsigned i = 0; i < b->ncores; i++)
+        if (b->cores[i].core == core)
+            return (int)i;
+    return -1;
+}
+
+/* Reads the counters; from the second call on, fills load[] and the queues
+ * of the interval that just ended. */
+static void measure(struct sc_balancer *b, uint64_t now)
+{
+    /* The cores of poll mode are made at start and stay: index them once */
+    if (!b->ncores)
+        sc_pool_foreach_core(b->pool, index_core, b);
+    uint64_t elapsed = b->last_ns ? now - b->last_ns : 0;
+    for (unsigned i = 0; i < b->ncores; i++) {
+        struct sc_core_stats st;
+        sc_core_stats(b->cores[i].core, &st);
+        if (elapsed) {
+            double l = (double)(st.busy_ns - b->cores[i].busy_seen) / (double)elapsed;
+            b->load[i] = l < 0 ? 0 : l > 1 ? 1 : l;
+        }
+        b->cores[i].busy_seen = st.busy_ns;
+    }
+    b->nq = 0;
+    for (struct sc_attach *a = sc_pool_attached(b->pool); a; a = a->pool_next) {
+        struct sc_queue_stats_snap snap;
+        sc_queue_stats_snapshot(a->q, &snap);
+        uint64_t busy = snap.counter[SC_QSTAT_BUSY_NS];
+        uint64_t delta = busy - a->busy_seen_ns;
+        a->busy_seen_ns = busy;
+        if (!elapsed)
+            continue;
+        uint64_t ppm = delta * 1000000u / elapsed;
+        a->q->load_ppm = ppm > 1000000u ? 1000000u : (uint32_t)ppm;
+        int ci = core_index(b, a->core);
+        if (ci < 0 || b->nq == BAL_MAX_QUEUES)
+            continue;
+        bool clean = !a->moving && !a->remove_posted && !sc_queue_failed(a->q) &&
+                     a->moved_ns < b->last_ns;
+        b->qa[b->nq] = a;
+        b->rq[b->nq++] = (struct sc_rb_queue){ .core = (unsigned)ci, .busy_ns = delta,
+                                               .movable = clean };
+    }
+    if (elapsed) {
+        b->interval_ns = elapsed;
+        b->stats.intervals++;
+    }
+    b->last_ns = now;
+}
+
+/* Plans over the last interval into out (and the moves' queues into qs). */
+static unsigned plan(struct sc_balancer *b, struct sc_balancer_report *out,
+                     struct sc_attach **qs)
+{
+    memset(out, 0, sizeof(*out));
+    out->interval_ns = b->interval_ns;
+    out->ncores = b->ncores;
+    for (unsigned i = 0; i < b->ncores; i++) {
+        snprintf(out->core[i], sizeof(out->core[i]), "%s", sc_core_name(b->cores[i].core));
+        out->load[i] = out->estimate[i] = b->load[i];
+    }
+    struct sc_rb_move m[SC_BALANCER_MAX_MOVES];
+    unsigned n = sc_rb_plan(&b->p.plan, out->estimate, b->ncores, b->rq, b->nq, m);
+    for (unsigned i = 0; i < n; i++) {
+        struct sc_balancer_move *bm = &out->moves[i];
+        struct sc_attach *a = b->qa[m[i].queue];
+        qs[i] = a;
+        snprintf(bm->queue, sizeof(bm->queue), "%s", a->q->name);
+        snprintf(bm->from, sizeof(bm->from), "%s", out->core[m[i].from]);
+        snprintf(bm->to, sizeof(bm->to), "%s", out->core[m[i].to]);
+        bm->load = m[i].load;
+        bm->from_after = m[i].from_after;
+        bm->to_after = m[i].to_after;
+    }
+    out->nmoves = n;
+    return n;
+}
+
+static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
+                      struct sc_attach **qs, const char *why)
+{
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&t, &tm));
+    unsigned moved = 0;
+    for (unsigned i = 0; i < r->nmoves; i++) {
+        struct sc_balancer_move *m = &r->moves[i];
+        int from = -1, to = -1;
+        for (unsigned c = 0; c < b->ncores; c++) {
+            if (!strcmp(r->core[c], m->from))
+                from = (int)c;
+            if (!strcmp(r->core[c], m->to))
+                to = (int)c;
+        }
+        m->result = from < 0 || to < 0 ? -ENOENT : sc_move_queue(qs[i], b->cores[to].core);
+        if (m->result < 0) {
+            b->stats.move_errors++;
+            sc_log(SC_LOG_WARN, m->queue, "rebalance: cannot move it to %s: %s", m->to,
+                   strerror(-m->result));
+            continue;
+        }
+        moved++;
+        snprintf(qs[i]->q->placed, sizeof(qs[i]->q->placed),
+                 "%s %s: moved from %s (%.0f%% busy) to %s (%.0f%%), est. %.0f%%/%.0f%% after",
+                 why, when, m->from, 100 * r->load[from], m->to, 100 * r->load[to],
+                 100 * m->from_after, 100 * m->to_after);
+        sc_log(SC_LOG_INFO, m->queue,
+               "rebalance (%s): %s -> %s, its load %.0f%%; est. %s %.0f%% -> %.0f%%, %s %.0f%% -> %.0f%%",
+               why, m->from, m->to, 100 * m->load, m->from, 100 * r->load[from],
+               100 * m->from_after, m->to, 100 * r->load[to], 100 * m->to_after);
+    }
+    if (moved) {
+        b->stats.rebalances++;
+        b->stats.moves += moved;
+        b->last = *r;
+    }
+}
+
+void sc_balancer_tick(struct sc_balancer *b, uint64_t now)
+{
+    if (!b || (b->last_ns && now - b->last_ns < b->p.interval_ns))
+        return;
+    measure(b, now);
+    if (!usable(b) || !b->interval_ns)
+        return;
+    if (b->cooldown_left) {
+        b->cooldown_left--;
+        return;
+    }
+    if (!b->p.enabled)
+        return;
+    struct sc_balancer_report r;
+    struct sc_attach *qs[SC_BALANCER_MAX_MOVES];
+    if (!plan(b, &r, qs)) {
+        b->streak = 0;
+        return;
+    }
+    if (++b->streak < b->p.sustain)
+        return;
+    b->streak = 0;
+    b->cooldown_left = b->p.cooldown;
+    carry_out(b, &r, qs, "by load");
+}
+
+int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balancer_report *out)
+{
+    if (!b || !out)
+        return -EINVAL;
+    if (sc_pool_mode(b->pool) != SC_MODE_POLL)
+        return -EOPNOTSUPP;
+    if (!b->ncores)
+        sc_pool_foreach_core(b->pool, index_core, b);
+    if (b->ncores < 2)
+        return -EOPNOTSUPP;
+    if (!b->interval_ns)
+        return -EAGAIN;
+    /* The queues were read at the last measurement: one detached since
+     * (its memory may be gone) is left out without being touched. */
+    for (unsigned i = 0; i < b->nq; i++) {
+        bool found = false;
+        for (struct sc_attach *a = sc_pool_attached(b->pool); a && !found; a = a->pool_next)
+            found = a == b->qa[i];
+        if (!found || b->qa[i]->moving || b->qa[i]->remove_posted)
+            b->rq[i].movable = false;
+    }
+    struct sc_attach *qs[SC_BALANCER_MAX_MOVES];
+    plan(b, out, qs);
+    if (!dry_run && out->nmoves) {
+        carry_out(b, out, qs, "asked");
+        b->streak = 0;
+        b->cooldown_left = b->p.cooldown;
+        /* what moved is measured afresh, not planned again from stale loads */
+        for (unsigned i = 0; i < b->nq; i++)
+            b->rq[i].movable = false;
+    }
+    return 0;
+}
+
+void sc_balancer_last(const struct sc_balancer *b, struct sc_balancer_report *out)
+{
+    *out = b->last;
+}
+
+void sc_balancer_stats(const struct sc_balancer *b, struct sc_balancer_stats *out)
+{
+    *out = b->stats;
+}

@@ -1,0 +1,99 @@
+#!/bin/bash
+# rebalance_e2e_test.sh - queues moved between sidecores under verified
+# I/O: by hand (sidecorectl move-queue, back and forth many times), by
+# sidecorectl rebalance, and by the balancer itself when the busy queues
+# share one core.  Every guest's run verifies every request and reads its
+# disk back; a move must lose, repeat or fail nothing.
+set -u
+. "$(dirname "$0")/../tools/blk_e2e_lib.sh"
+
+simworld_start
+log="$SIMDIR/sidecored.log"
+
+# queue_core G D: the core serving disk D of guest G's queue 0
+queue_core() {
+    ctl queues --json 2>/dev/null |
+        jget 'my ($q) = grep { $_->{name} eq "vbd '"$1/$2"' q0" } @$j; $q ? $q->{core} : ""'
+}
+other() { [ "$1" = sc0 ] && echo sc1 || echo sc0; }
+
+# ---- moved by hand, many times, under verified I/O ----
+ok "sidecored starts (2 sidecores, rebalancing off)" \
+    sc_start --mode poll --cores 2 --rebalance off --rebalance-interval-ms 200
+g1=$(guest_new mover) && d1=$(disk_attach "$g1" "$(disk_file 32M)")
+g2=$(guest_new still) && d2=$(disk_attach "$g2" "$(disk_file 32M)")
+front_bg "$SIMDIR/moved" "$g1" "$d1" --queues 1 --verify --readback --rw mix:50 --qd 16 --seconds 6
+moved_pid=$FRONT_PID
+front_bg "$SIMDIR/still" "$g2" "$d2" --queues 1 --no-persistent --verify --readback --rw mix:50 --qd 8 --seconds 6
+still_pid=$FRONT_PID
+ok "both guests connect" wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g2" "$d2" 4'
+moves=0
+for _ in $(seq 1 30); do
+    c=$(queue_core "$g1" "$d1")
+    [ -n "$c" ] || break
+    quiet ctl move-queue "vbd $g1/$d1 q0" "$(other "$c")" || break
+    landed() { [ "$(queue_core "$g1" "$d1")" = "$(other "$c")" ]; }
+    wait_for 5 landed || break
+    moves=$((moves + 1))
+    sleep 0.1
+done
+ok "a queue moved 30 times under I/O ($moves)" test "$moves" -eq 30
+ok "the moved guest's run verified every request and its whole disk" \
+    eval 'front_wait "$moved_pid" && report_ok "$SIMDIR/moved"'
+ok "the other guest's too" eval 'front_wait "$still_pid" && report_ok "$SIMDIR/still"'
+ok "each move logged" test "$(grep -c "vbd $g1/$d1 q0: moved from" "$log")" -eq 30
+ok "move-queue refuses an unknown queue" eval '! quiet ctl move-queue "vbd 999/1 q0" sc0'
+ok "... and the core it is on" \
+    eval '! quiet ctl move-queue "vbd $g1/$d1 q0" "$(queue_core "$g1" "$d1")"'
+
+# ---- sidecorectl rebalance: the busy queues on one core ----
+# Place two more disks so that both busy ones share a core: the pool puts a
+# new queue on the core with the fewest queues, then we move by hand.
+g3=$(guest_new busy3) && d3=$(disk_attach "$g3" "$(disk_file 32M)")
+front_bg "$SIMDIR/b1" "$g1" "$d1" --queues 1 --verify --rw mix:50 --qd 32 --seconds 8
+b1=$FRONT_PID
+front_bg "$SIMDIR/b3" "$g3" "$d3" --queues 1 --verify --rw mix:50 --qd 32 --seconds 8
+b3=$FRONT_PID
+ok "two busy guests connect" wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g3" "$d3" 4'
+c1=$(queue_core "$g1" "$d1")
+if [ "$(queue_core "$g3" "$d3")" != "$c1" ]; then
+    quiet ctl move-queue "vbd $g3/$d3 q0" "$c1"
+fi
+together() { [ "$(queue_core "$g3" "$d3")" = "$c1" ]; }
+ok "both busy queues on $c1" wait_for 5 together
+sleep 1 # a measured interval or more with them together
+ok "rebalance --dry-run plans a move off $c1 and moves nothing" \
+    eval 'ctl rebalance --dry-run --json >"$SIMDIR/plan.json" &&
+          [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/plan.json")" -ge 1 ] &&
+          [ "$(jget "\$j->{moves}[0]{from}" <"$SIMDIR/plan.json")" = "$c1" ] && together'
+ok "rebalance moves one of them to $(other "$c1")" \
+    eval 'ctl rebalance --json >"$SIMDIR/done.json" &&
+          [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/done.json")" -ge 1 ]'
+apart() { [ "$(queue_core "$g1" "$d1")" != "$(queue_core "$g3" "$d3")" ]; }
+ok "... and then they are apart" wait_for 5 apart
+ok "... the queue says why it moved" \
+    eval 'ctl queues --json | jget "join q{ }, map { \$_->{placed} } @\$j" | grep -q "asked"'
+ok "both busy runs verified" \
+    eval 'front_wait "$b1" && report_ok "$SIMDIR/b1" && front_wait "$b3" && report_ok "$SIMDIR/b3"'
+ok "sidecored still serving, log clean" eval 'sc_alive && sc_log_clean'
+sc_stop
+
+# ---- the balancer by itself ----
+ok "sidecored starts (rebalancing on, 200 ms intervals)" \
+    sc_start --mode poll --cores 2 --rebalance on --rebalance-interval-ms 200
+front_bg "$SIMDIR/a1" "$g1" "$d1" --queues 1 --verify --rw mix:50 --qd 32 --seconds 10
+a1=$FRONT_PID
+front_bg "$SIMDIR/a3" "$g3" "$d3" --queues 1 --verify --rw mix:50 --qd 32 --seconds 10
+a3=$FRONT_PID
+ok "two busy guests connect again" wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g3" "$d3" 4'
+c1=$(queue_core "$g1" "$d1")
+[ "$(queue_core "$g3" "$d3")" = "$c1" ] || quiet ctl move-queue "vbd $g3/$d3 q0" "$c1"
+by_itself() { [ "$(ctl status --json | jget '$j->{rebalance}{moves}')" -ge 1 ] 2>/dev/null; }
+ok "put together, the balancer moves one apart within 5 s" wait_for 5 by_itself
+ok "... and they are apart" wait_for 5 apart
+ok "... logged as by load" grep -q "rebalance (by load)" "$log"
+ok "both runs verified" \
+    eval 'front_wait "$a1" && report_ok "$SIMDIR/a1" && front_wait "$a3" && report_ok "$SIMDIR/a3"'
+ok "no sanitizer report" sc_log_clean
+
+done_testing
