@@ -122,6 +122,15 @@ struct sc_queue_ops {
      * or completion.  Work that completions bring is not its business
      * (done() marks the queue dirty, and flush runs regardless). */
     bool (*pending)(struct sc_queue *q);
+    /* A REMOVE for a move to another core (sidecore.h: sc_core_cmd.move)
+     * waits for this instead of idle: true once nothing of the queue is
+     * bound to this core (no I/O in its io_uring), though it may still
+     * have work that moves along with it (requests fetched but not
+     * submitted, frames queued for its guest, transfers out at other
+     * queues that come back through its inbox).  Unlike idle, it must not
+     * drop or fail anything: the queue goes on serving on its new core.
+     * NULL: idle decides (the queue moves drained). */
+    bool (*movable)(struct sc_queue *q);
 };
 
 struct sc_queue {
@@ -165,6 +174,7 @@ struct sc_queue {
     bool quiesced;                /* quiesce ran for this removal */
     bool dirty;
     bool removing;                /* being drained: no more polls */
+    bool moving;                  /* ... to move: movable() ends it, not idle() */
     bool polled;                  /* in the scheduler (not failed, not removing) */
     bool parked;                  /* out of the scheduler until pending() */
     bool fds_watched;             /* its fds are on the core's epoll */

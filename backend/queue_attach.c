@@ -239,6 +239,7 @@ int sc_move_queue(struct sc_attach *a, struct sc_core *to)
     a->remove_cmd.type = SC_CORE_CMD_REMOVE;
     a->remove_cmd.q = a->q;
     a->remove_cmd.quiesce_after_ns = SC_CORE_NEVER; /* drain: a move fails no request */
+    a->remove_cmd.move = true;
     a->remove_cmd.reply = sc_pool_reply_inbox(a->pool);
     a->remove_cmd.done = move_removed;
     a->remove_cmd.owner = a;

@@ -360,6 +360,7 @@ static void unlink_queue(struct sc_core *core, struct sc_queue *q)
     q->next = q->prev = NULL;
     unlink_ports(core, q);
     q->removing = false;
+    q->moving = false;
     core->nremoving--;
     atomic_store_explicit(&core->stats.queues,
                           sc_counter_read(&core->stats.queues) - 1, memory_order_relaxed);
@@ -375,7 +376,8 @@ void sc_core_finish_removals(struct sc_core *core)
         next = q->next;
         if (!q->removing)
             continue;
-        if (q->dirty || !q->ops->idle(q)) {
+        bool done = q->moving && q->ops->movable ? q->ops->movable(q) : q->ops->idle(q);
+        if (q->dirty || !done) {
             core->drain_recheck = true;
             if (!q->quiesced && q->quiesce_at_ns <= core->now_ns)
                 quiesce(core, q);

@@ -179,6 +179,9 @@ struct sc_core_cmd {
      * removal that must not fail requests (a daemon stopping under I/O
      * leaves them to its successor). */
     uint64_t quiesce_after_ns;
+    /* REMOVE: the queue moves to another core (queue_attach.h): it is let
+     * go once movable(q) says so (queue.h), idle(q) if it has no movable. */
+    bool move;
     /* Out: ADD: 0, -EINVAL (port out of range or twice in ports, a queue fd
      * epoll refuses), -EEXIST (an fd another queue watches), -ENOMEM,
      * -ESHUTDOWN (the core is stopping).  REMOVE: 0, -ENOENT (q not on this

@@ -163,6 +163,7 @@ static void run_remove(struct sc_core *core, struct sc_core_cmd *cmd)
         return;
     }
     sc_core_begin_remove(core, q, cmd->quiesce_after_ns);
+    q->moving = cmd->move;
     q->remove_cmd = cmd; /* completed by sc_core_finish_removals once idle */
 }
 

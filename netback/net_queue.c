@@ -119,6 +119,16 @@ static bool netq_idle(struct sc_queue *sq)
     return netq_sw_drain(q);
 }
 
+/* Nothing of a vif queue is bound to its core (its copies and TAP writes
+ * are done within a visit, its fds are re-watched by the next core): it
+ * moves with the frames queued for its guest and its transfers out at
+ * other queues, which come back through its inbox wherever it is. */
+static bool netq_movable(struct sc_queue *sq)
+{
+    (void)sq;
+    return true;
+}
+
 /* Cheap looks only (queue.h): transmitted packets, transfers or answers in
  * the inbox, frames waiting that the rx ring now has buffers for, a rate's
  * or a transfer's time come.  Frames
@@ -152,6 +162,7 @@ static const struct sc_queue_ops netq_ops = {
     .rearm = netq_rearm,
     .idle = netq_idle,
     .pending = netq_pending,
+    .movable = netq_movable,
 };
 
 static void unmap_rings(struct net_queue *q)
