@@ -10,6 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "membudget.h"
 #include "net_queue_int.h"
 #include "rsp_stage.h"
@@ -54,6 +55,10 @@ static int netq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
 {
     struct net_queue *q = netq_of(sq);
     timer_reap(q, v->now_ns);
+    if (q->off_core_ns) { /* landed after a move: the trip was not its guest's delay */
+        netq_sw_postpone(q, v->now_ns > q->off_core_ns ? v->now_ns - q->off_core_ns : 0);
+        q->off_core_ns = 0;
+    }
     if (q->port) { /* only switch ports get transfers and answers */
         sc_inbox_disarm(&q->xp.inbox);
         netq_sw_take(q);
@@ -125,7 +130,8 @@ static bool netq_idle(struct sc_queue *sq)
  * other queues, which come back through its inbox wherever it is. */
 static bool netq_movable(struct sc_queue *sq)
 {
-    (void)sq;
+    struct net_queue *q = netq_of(sq);
+    q->off_core_ns = sc_clock_ns();
     return true;
 }
 

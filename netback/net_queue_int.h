@@ -126,6 +126,8 @@ struct net_queue {
     struct netq_swframe *swframes, *swfree;
     struct net_xfer *swq_head, *swq_tail; /* transfers to receive, in arrival order */
     unsigned swq_len;
+    uint64_t off_core_ns;     /* a move let it go then (0: on a core); its
+                               * frames' wait does not count that time */
 
     sc_counter counters[NETQ__COUNT];
 };
@@ -185,6 +187,8 @@ void netq_sw_tx(struct net_queue *q, unsigned n, uint64_t now_ns);
 /* Receives queued transfers into the rx ring. */
 void netq_sw_rx(struct net_queue *q, const struct sc_sched_grant *g, struct sc_visit *v,
                 int *avail);
+/* Moves the queued transfers' wait deadlines ns later (a move's trip). */
+void netq_sw_postpone(struct net_queue *q, uint64_t ns);
 /* When the oldest queued transfer expires (0: none waits). */
 uint64_t netq_sw_deadline(const struct net_queue *q);
 /* Removal: every queued transfer answered (dropped); true when nothing of

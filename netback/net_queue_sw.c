@@ -283,6 +283,12 @@ static int copy_in(struct net_queue *q, struct net_xfer *x, struct net_offload *
     return net_offload_setup(q->slow_buf, x->len, o) < 0 ? -EPROTO : 0;
 }
 
+void netq_sw_postpone(struct net_queue *q, uint64_t ns)
+{
+    for (struct net_xfer *x = q->swq_head; x; x = x->next)
+        x->queued_ns += ns;
+}
+
 uint64_t netq_sw_deadline(const struct net_queue *q)
 {
     return q->swq_head ? q->swq_head->queued_ns + NETQ_SW_WAIT_NS : 0;
