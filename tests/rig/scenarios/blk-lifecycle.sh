@@ -95,25 +95,28 @@ wait_devices 0 30
 # answered wrongly (fio's verify, the guest's kernel log), and the data the
 # guest flushed must be in Dom0's file.
 KILLIO_MB=${RIG_KILLIO_MB:-48}
-KILL1_MAX=${RIG_KILL1_MAX:-8}   # seconds into the write phase, at most
-KILL3_MAX=${RIG_KILL3_MAX:-6}   # seconds into the verify phase, at most
+KILL1_MAX=${RIG_KILL1_MAX:-16}  # seconds into the write phase, at most
+KILL3_MAX=${RIG_KILL3_MAX:-7}   # seconds into the verify pass, at most
 uptime_s() { awk '{print $1}' /proc/uptime; }
+since() { awk -v a="$1" -v b="$(uptime_s)" 'BEGIN {printf "%.1f", b - a}'; }
 # rand_secs LO HI: a random delay in [LO, HI) seconds.
 rand_secs() {
     od -An -N2 -tu2 /dev/urandom | awk -v lo="$1" -v hi="$2" '{printf "%.2f", lo + $1 / 65536 * (hi - lo)}'
 }
 # kill_restart: SIGKILL the running sidecored, reap it, start it again (the
-# ctl socket answers); KILL_LOG0 is where the new daemon's log begins.
+# ctl socket answers); KILL_AT is when it was killed (uptime_s), KILL_LOG0
+# where the new daemon's log begins.
 KILL_LOG0=0
 kill_restart() {
     k_pid=$SIDECORED_PID
+    KILL_AT=$(uptime_s)
     kill -9 "$k_pid"
     wait "$k_pid" 2>/dev/null
     SIDECORED_PID=""
+    k_reaped=$(since "$KILL_AT")
     KILL_LOG0=$(wc -l <"/tmp/sidecored-$mode.log")
-    k_t=$(uptime_s)
     rig_start_sidecored "$mode" || return 1
-    rig_say "$mode: killio: sidecored back $(awk -v a="$k_t" -v b="$(uptime_s)" 'BEGIN {printf "%.1f", b - a}') s after the kill"
+    rig_say "$mode: killio: sidecored reaped ${k_reaped} s after the kill, answering again after $(since "$KILL_AT") s"
 }
 log_since() { tail -n +$(($1 + 1)) "/tmp/sidecored-$mode.log"; }
 # adopted FROM BOUND: the log from line FROM on says both disks were adopted
@@ -153,7 +156,7 @@ else
     a2=$(log_since "$KILL_LOG0" | grep -c 'adopting a device in state Connected')
     rig_check "$mode: SIGKILL 2 (${d2} s after restart 1, while it adopts): sidecored started again" \
         kill_restart
-    rig_say "$mode: killio: kill 2 ${d2} s after restart 1 answered, $(awk -v a="$t_fio" -v b="$(uptime_s)" 'BEGIN {printf "%.1f", b - a}') s into fio (still writing: $w2; restart 1 had adopted $a2 of 2 disks)"
+    rig_say "$mode: killio: kill 2 ${d2} s after restart 1 answered, $(awk -v a="$t_fio" -v b="$KILL_AT" 'BEGIN {printf "%.1f", b - a}') s into fio (still writing: $w2; restart 1's log had $a2 adoptions)"
     rig_check "$mode: SIGKILL 2: the new sidecored adopted both Connected disks" adopted "$KILL_LOG0" 30
     rig_check "$mode: SIGKILL 2: sidecored serves both disks" wait_devices 2 30
     rig_check "$mode: SIGKILLs 1-2: no error in the restarted sidecoreds' logs" log_clean "$log1"
@@ -185,7 +188,10 @@ rig_check "$mode: SIGKILL under fio: Dom0's file holds what the guest reads back
     sh -c '[ -n "$1" ] && [ "$1" = "$2" ]' _ "$(rig_domu_result $g killio-sha)" "$dom0_sha"
 rig_check "$mode: SIGKILL under fio: the guest finished" grep -aq "^DOMU-RESULT done" "/tmp/$g.console"
 rig_check "$mode: SIGKILL under fio: both devices gone from sidecored" wait_devices 0 30
-log_since "$log1" | grep ': warning: ' | sed "s/^/RIG: $mode: killio: restarted sidecored: /"
+# what the restarted daemons said (kill 2's may have been cut short), and
+# any process that died of a trap in Dom0 meanwhile
+log_since "$log1" | sed "s/^/RIG: $mode: killio: sidecored log: /"
+dmesg | grep -a "traps:\|invalid opcode" | tail -n 8 | sed "s/^/RIG: $mode: killio: dom0 kernel: /"
 
 # --- xl block-detach / block-attach while the guest runs
 g=hotplug
