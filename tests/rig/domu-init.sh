@@ -16,7 +16,16 @@
 #   fio-verify ok|bad   rig_fio=1: fio random writes verified by crc32c
 #   bench JOB READ_IOPS READ_KiBs WRITE_IOPS WRITE_KiBs   rig_bench=SECS: fio
 #             jobs of SECS seconds each (bench/ compares backends with them)
-# rig_fs, rig_fio and rig_bench run mke2fs/e2fsck/fio from the tools disk
+#   killio-write-start / killio-write RC SECS / killio-verify-start /
+#   killio-verify RC SECS / killio-sha SHA / killio-kmsg N   rig_killio=MB: a
+#             verified fio job over MB MiB of xvda from 8 MiB on (4k-64k random
+#             writes, crc32c, an fsync at the end), its verify pass a second
+#             fio run (verify_only), both announced so that Dom0 can disturb
+#             the backend within each; then the region's sha256 (O_DIRECT)
+#             for Dom0 to compare with the backing file, and the number of
+#             kernel messages since the job began that name a disk, blkfront
+#             or an error (all of them printed as "DOMU-KMSG| ...")
+# rig_fs, rig_fio, rig_bench and rig_killio run mke2fs/e2fsck/fio from the tools disk
 # xvdb: a read-only copy of the rig's Debian root, mounted at /tools.
 # Kernel command line: rig_mb=N (MiB to write, default 16), rig_skip_mb=N.
 # Then powers the domain off.
@@ -48,7 +57,7 @@ for m in $(cat /mods/order); do
     insmod /mods/$m $args
 done
 
-net_ip=""; mb=16; skip=0; rounds=0; hotplug=0; fs=0; fio=0; bench=0; role=guest
+net_ip=""; mb=16; skip=0; rounds=0; hotplug=0; fs=0; fio=0; bench=0; killio=0; role=guest
 for a in $(cat /proc/cmdline); do
     case $a in
     rig_mb=*) mb=${a#rig_mb=} ;;
@@ -58,6 +67,7 @@ for a in $(cat /proc/cmdline); do
     rig_fs=*) fs=${a#rig_fs=} ;;
     rig_fio=*) fio=${a#rig_fio=} ;;
     rig_bench=*) bench=${a#rig_bench=} ;;
+    rig_killio=*) killio=${a#rig_killio=} ;;
     rig_role=*) role=${a#rig_role=} ;;
     rig_ip=*) net_ip=${a#rig_ip=} ;;
     esac
@@ -142,7 +152,7 @@ if ! wait_disk xvda; then
     poweroff -f
 fi
 tools=0
-if [ "$fs$fio$bench" != 000 ]; then
+if [ "$fs$fio$bench$killio" != 0000 ]; then
     mount_tools
     echo "DOMU-RESULT tools $tools"
     echo "DOMU-RESULT tools-ro $(cat /sys/block/xvdb/ro 2>/dev/null)"
@@ -226,6 +236,32 @@ JOB
             'NF > 100 && $5 == 0 {print "DOMU-RESULT bench", n, $8, $7, $49, $48; ok=1}
              END {if (!ok) print "DOMU-RESULT bench", n, "failed"}'
     done
+fi
+
+# rig_killio: see the head of this file.  Two fio runs with the same job (fio
+# repeats its random offsets and sizes), so that Dom0 knows which phase it
+# disturbs: the writes, then verify_only reading every block back.
+uptime_s() { awk '{print $1}' /proc/uptime; }
+killio_job() { # phase, extra fio options: "DOMU-RESULT killio-PHASE RC SECS"
+    echo "DOMU-RESULT killio-$1-start"
+    t=$(uptime_s)
+    ph=$1; shift
+    fio_job killio --rw=randwrite --bsrange=4k-64k --iodepth=16 --size="${killio}M" --offset=8M \
+        --verify=crc32c --verify_fatal=1 --verify_state_save=0 "$@" >/tmp/killio.out
+    rc=$?
+    echo "DOMU-RESULT killio-$ph $rc $(awk -v a="$t" -v b="$(uptime_s)" 'BEGIN {printf "%.1f", b - a}')"
+    [ $rc = 0 ] || { cat /tmp/killio.out /tmp/fio.err; }
+}
+if [ $tools = 1 ] && [ "$killio" != 0 ]; then
+    kmsg0=$(dmesg | wc -l)
+    killio_job write --do_verify=0 --end_fsync=1
+    killio_job verify --verify_only=1
+    sync
+    echo "DOMU-RESULT killio-sha $(dd if=/dev/xvda bs=1M skip=8 count="$killio" iflag=direct 2>/dev/null |
+        sha256sum | awk '{print $1}')"
+    dmesg | tail -n +$((kmsg0 + 1)) >/tmp/kmsg
+    sed 's/^/DOMU-KMSG| /' /tmp/kmsg
+    echo "DOMU-RESULT killio-kmsg $(grep -ciE 'xvd|blkfront|I/O error|error|fail|disabl|blocked for more|BUG|WARNING' /tmp/kmsg)"
 fi
 
 n=1

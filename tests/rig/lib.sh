@@ -24,14 +24,20 @@ rig_install_hotplug() {
 }
 
 SIDECORED_PID=""
-# rig_start_sidecored MODE [extra args]: starts it, waits until the control
-# socket answers (30 s).  Log in /tmp/sidecored-MODE.log.
-rig_start_sidecored() {
+# rig_spawn_sidecored MODE [extra args]: starts it in the background and
+# returns at once (SIDECORED_PID).  Log in /tmp/sidecored-MODE.log.
+rig_spawn_sidecored() {
     mode=$1; shift
     mkdir -p /run/sidecore
     sidecored --platform xen --mode "$mode" --cores 1 --log-level info "$@" \
         >>"/tmp/sidecored-$mode.log" 2>&1 &
     SIDECORED_PID=$!
+}
+
+# rig_start_sidecored MODE [extra args]: rig_spawn_sidecored, then waits
+# until the control socket answers (30 s).
+rig_start_sidecored() {
+    rig_spawn_sidecored "$@"
     i=0
     while [ $i -lt 60 ]; do
         sidecorectl status >/dev/null 2>&1 && return 0
