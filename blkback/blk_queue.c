@@ -450,6 +450,7 @@ struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
     q->store = p->store;
     const struct blk_store_info *si = blk_store_get_info(p->store);
     q->is_null = si->is_null;
+    q->null_spin_ns = si->null_spin_ns;
     q->limits = p->limits;
     q->limits.read_only |= si->read_only;
     atomic_init(&q->disk_sectors, p->limits.disk_sectors);

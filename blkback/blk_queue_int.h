@@ -85,6 +85,7 @@ struct blk_queue {
     domid_t domid;
     struct blk_store *store;
     bool is_null;
+    uint32_t null_spin_ns;              /* null store's CPU cost per request */
     bool persistent;
     struct blk_limits limits;           /* disk_sectors refreshed every visit */
     _Atomic uint64_t disk_sectors;

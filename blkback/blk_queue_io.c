@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "blk_queue_int.h"
+#include "clock.h"
 
 static const uint8_t zero_page[BLK_PAGE_SIZE] __attribute__((aligned(4096)));
 
@@ -475,6 +476,11 @@ int blkq_start(struct blk_queue *q, struct blkq_req *r)
         return 0;
     }
     if (q->is_null) {
+        if (q->null_spin_ns) {
+            uint64_t until = sc_clock_ns() + q->null_spin_ns;
+            while (sc_clock_ns() < until)
+                ;
+        }
         blkq_respond(q, r, BLKIF_RSP_OKAY, false);
         return 0;
     }

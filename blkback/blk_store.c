@@ -175,10 +175,25 @@ static bool sysfs_has_word(dev_t dev, const char *attr, const char *word)
 static int open_null(struct blk_store *s, const char *spec)
 {
     uint64_t size;
-    if (parse_size(spec, &size) < 0 || size == 0 || size % 512) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    char *opt = strchr(buf, ',');
+    if (opt)
+        *opt++ = '\0';
+    if (parse_size(buf, &size) < 0 || size == 0 || size % 512) {
         sc_log(SC_LOG_ERR, STORE_CTX, "null store: bad size '%s' (a multiple of 512, K/M/G/T)",
-               spec);
+               buf);
         return -EINVAL;
+    }
+    if (opt) {
+        char *end;
+        unsigned long spin = strncmp(opt, "spin=", 5) ? 0 : strtoul(opt + 5, &end, 10);
+        if (strncmp(opt, "spin=", 5) || end == opt + 5 || *end || spin > 1000000) {
+            sc_log(SC_LOG_ERR, STORE_CTX, "null store: bad option '%s' (spin=NS, at most "
+                   "1000000)", opt);
+            return -EINVAL;
+        }
+        s->info.null_spin_ns = (uint32_t)spin;
     }
     s->kind = STORE_NULL;
     s->info.size_bytes = size;

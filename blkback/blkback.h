@@ -48,6 +48,10 @@ struct blk_store_info {
     uint32_t discard_granularity; /* bytes */
     uint32_t discard_alignment;   /* bytes */
     bool is_null;                 /* null:<size>: no data kept, completes at once */
+    uint32_t null_spin_ns;        /* null:<size>,spin=<ns>: each request costs the
+                                   * sidecore this much CPU (a store that costs
+                                   * CPU, for benchmarks where the core is the
+                                   * bottleneck) */
 };
 
 struct blk_store;

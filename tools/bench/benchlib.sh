@@ -189,8 +189,8 @@ bl_read_signals() {
 }
 
 # bl_world_start NAME N LOGDIR: xensimd in $WORK/sim-NAME and N guests of
-# GUEST_MEM MiB (default 16), each given a null:1G disk as xvda (vdev
-# 51712).  Exports XENSIM_DIR; sets SIM_PID, SIM, DOMIDS.
+# GUEST_MEM MiB (default 16), each given a null:1G disk (or $BL_TARGET) as
+# xvda (vdev 51712).  Exports XENSIM_DIR; sets SIM_PID, SIM, DOMIDS.
 bl_world_start() {
     local name=$1 n=$2 logdir=$3 i domid
     SIM=$WORK/sim-$name
@@ -203,7 +203,7 @@ bl_world_start() {
     DOMIDS=()
     for i in $(seq 1 "$n"); do
         domid=$("$BIN/xensimctl" create "guest$i" --mem "${GUEST_MEM:-16}") || return 1
-        "$BIN/xensimctl" vbd-attach "$domid" --backend-domid 0 --target null:1G --vdev xvda \
+        "$BIN/xensimctl" vbd-attach "$domid" --backend-domid 0 --target "${BL_TARGET:-null:1G}" --vdev xvda \
             >/dev/null || return 1
         DOMIDS+=("$domid")
     done

@@ -151,8 +151,16 @@ static void test_null_sizes(void **state)
         assert_int_equal(info->logical_sector, 512);
         blk_store_close(s);
     }
+    /* a CPU cost per request, for benchmarks */
+    struct blk_store *spin = blk_store_open("null:1G,spin=20000", false);
+    assert_non_null(spin);
+    assert_int_equal(blk_store_get_info(spin)->null_spin_ns, 20000);
+    assert_int_equal(blk_store_get_info(spin)->size_bytes, 1ull << 30);
+    blk_store_close(spin);
     static const char *const bad[] = { "null:", "null:0", "null:100", "null:12X", "null:-4K",
-                                       "null:4KK", "null:99999999999T", "null: 4K", "" };
+                                       "null:4KK", "null:99999999999T", "null: 4K", "",
+                                       "null:1G,", "null:1G,spin=", "null:1G,spin=5x",
+                                       "null:1G,spin=2000000", "null:1G,fast=1" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         errno = 0;
         assert_null(blk_store_open(bad[i], false));
