@@ -62,7 +62,8 @@ TEST_SH        := $(wildcard tests/integration/*_test.sh)
 ifneq ($(SAN),)
 # The bench smoke test keeps `make bench` from rotting; it measures nothing
 # under a sanitizer, so it runs in the plain flavour only.
-TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh,$(TEST_SH))
+TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh \
+                        %rebalbench_smoke_test.sh,$(TEST_SH))
 endif
 ifeq ($(SAN),tsan)
 # ThreadSanitizer covers the threaded parts: every C test, and the daemon
@@ -232,6 +233,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/blkbench.sh --json $(BUILD)/blkbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/rebalbench.sh --rounds 3 --json $(BUILD)/rebalbench.json
 
 demo: deps
 	$(MAKE) all
