@@ -234,6 +234,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rebalbench.sh --rounds 3 --json $(BUILD)/rebalbench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/weightbench.sh --rounds 3 --json $(BUILD)/weightbench.json
 
 demo: deps
 	$(MAKE) all
