@@ -38,6 +38,7 @@ struct sc_balancer {
     struct bal_core cores[SC_POOL_MAX_CORES];
     double load[SC_POOL_MAX_CORES];   /* the last interval's */
     unsigned streak, cooldown_left;
+    unsigned grow_streak, shrink_streak;
     struct sc_balancer_stats stats;
     struct sc_balancer_report last;   /* the last plan that moved something */
     /* the last interval's queues, as planned over */
@@ -54,6 +55,8 @@ void sc_balancer_params_default(struct sc_balancer_params *p)
     p->sustain = 2;
     p->cooldown = 2;
     sc_rb_params_default(&p->plan);
+    p->grow_load = 0.75;
+    p->shrink_load = 0.5;
 }
 
 static bool params_valid(const struct sc_balancer_params *p)
@@ -62,7 +65,16 @@ static bool params_valid(const struct sc_balancer_params *p)
            p->sustain >= 1 && p->sustain <= 1000 && p->cooldown <= 1000 &&
            p->plan.spread >= 0.0 && p->plan.spread <= 1.0 && p->plan.min_gain >= 0.0 &&
            p->plan.min_gain <= 1.0 && p->plan.max_moves >= 1 &&
-           p->plan.max_moves <= SC_BALANCER_MAX_MOVES;
+           p->plan.max_moves <= SC_BALANCER_MAX_MOVES && p->grow_load > 0 &&
+           p->grow_load <= 1.0 && p->shrink_load > 0 && p->shrink_load < p->grow_load;
+}
+
+static int index_core(struct sc_core *core, void *arg)
+{
+    struct sc_balancer *b = arg;
+    if (b->ncores < SC_POOL_MAX_CORES)
+        b->cores[b->ncores++].core = core;
+    return 0;
 }
 
 struct sc_balancer *sc_balancer_create(struct sc_pool *pool, const struct sc_balancer_params *p)
@@ -76,6 +88,7 @@ struct sc_balancer *sc_balancer_create(struct sc_pool *pool, const struct sc_bal
         return NULL;
     b->pool = pool;
     b->p = *p;
+    sc_pool_foreach_core(pool, index_core, b); /* poll mode's cores are made at start */
     return b;
 }
 
@@ -103,13 +116,6 @@ static bool usable(const struct sc_balancer *b)
     return sc_pool_mode(b->pool) == SC_MODE_POLL && b->ncores >= 2;
 }
 
-static int index_core(struct sc_core *core, void *arg)
-{
-    struct sc_balancer *b = arg;
-    if (b->ncores < SC_POOL_MAX_CORES)
-        b->cores[b->ncores++].core = core;
-    return 0;
-}
 
 static int core_index(const struct sc_balancer *b, const struct sc_core *core)
 {
@@ -163,32 +169,123 @@ static void measure(struct sc_balancer *b, uint64_t now)
     b->last_ns = now;
 }
 
-/* Plans over the last interval into out (and the moves' queues into qs). */
+static bool active(const struct sc_balancer *b, unsigned i)
+{
+    return sc_pool_core_active(b->pool, b->cores[i].core);
+}
+
+/* Plans over the last interval into out (and the moves' queues into qs),
+ * among the active cores: an inactive one is neither a source (it has no
+ * queues) nor a target. */
 static unsigned plan(struct sc_balancer *b, struct sc_balancer_report *out,
                      struct sc_attach **qs)
 {
     memset(out, 0, sizeof(*out));
     out->interval_ns = b->interval_ns;
     out->ncores = b->ncores;
+    unsigned act[SC_POOL_MAX_CORES], nact = 0, to_act[SC_POOL_MAX_CORES];
+    double loads[SC_POOL_MAX_CORES];
     for (unsigned i = 0; i < b->ncores; i++) {
         snprintf(out->core[i], sizeof(out->core[i]), "%s", sc_core_name(b->cores[i].core));
         out->load[i] = out->estimate[i] = b->load[i];
+        to_act[i] = UINT32_MAX;
+        if (active(b, i)) {
+            to_act[i] = nact;
+            loads[nact] = b->load[i];
+            act[nact++] = i;
+        }
+    }
+    struct sc_rb_queue rq[BAL_MAX_QUEUES];
+    for (unsigned i = 0; i < b->nq; i++) {
+        rq[i] = b->rq[i];
+        if (to_act[rq[i].core] == UINT32_MAX) {
+            rq[i].core = UINT32_MAX; /* off the plan */
+            rq[i].movable = false;
+        } else {
+            rq[i].core = to_act[rq[i].core];
+        }
     }
     struct sc_rb_move m[SC_BALANCER_MAX_MOVES];
-    unsigned n = sc_rb_plan(&b->p.plan, out->estimate, b->ncores, b->rq, b->nq, m);
+    unsigned n = nact >= 2 ? sc_rb_plan(&b->p.plan, loads, nact, rq, b->nq, m) : 0;
+    for (unsigned i = 0; i < nact; i++)
+        out->estimate[act[i]] = loads[i];
     for (unsigned i = 0; i < n; i++) {
         struct sc_balancer_move *bm = &out->moves[i];
         struct sc_attach *a = b->qa[m[i].queue];
         qs[i] = a;
         snprintf(bm->queue, sizeof(bm->queue), "%s", a->q->name);
-        snprintf(bm->from, sizeof(bm->from), "%s", out->core[m[i].from]);
-        snprintf(bm->to, sizeof(bm->to), "%s", out->core[m[i].to]);
+        snprintf(bm->from, sizeof(bm->from), "%s", out->core[act[m[i].from]]);
+        snprintf(bm->to, sizeof(bm->to), "%s", out->core[act[m[i].to]]);
         bm->load = m[i].load;
         bm->from_after = m[i].from_after;
         bm->to_after = m[i].to_after;
     }
     out->nmoves = n;
     return n;
+}
+
+/* The adaptive count (balancer.h).  True if it changed the active set. */
+static bool adapt_count(struct sc_balancer *b)
+{
+    if (!b->p.min_cores || b->p.min_cores >= b->ncores)
+        return false;
+    unsigned nact = 0, idlest = 0, first_off = b->ncores;
+    bool all_busy = true;
+    double sum = 0;
+    for (unsigned i = 0; i < b->ncores; i++) {
+        if (!active(b, i)) {
+            if (first_off == b->ncores)
+                first_off = i;
+            continue;
+        }
+        if (!nact || b->load[i] < b->load[idlest])
+            idlest = i;
+        nact++;
+        sum += b->load[i];
+        all_busy &= b->load[i] >= b->p.grow_load;
+    }
+    b->grow_streak = all_busy && first_off < b->ncores ? b->grow_streak + 1 : 0;
+    b->shrink_streak = nact > b->p.min_cores && sum <= (nact - 1) * b->p.shrink_load
+                           ? b->shrink_streak + 1 : 0;
+    if (b->grow_streak >= b->p.sustain) {
+        b->grow_streak = 0;
+        if (sc_pool_core_set_active(b->pool, b->cores[first_off].core, true) < 0)
+            return false;
+        b->stats.cores_added++;
+        sc_log(SC_LOG_INFO, "balancer", "%s added: every active sidecore above %.0f%% busy",
+               sc_core_name(b->cores[first_off].core), 100 * b->p.grow_load);
+        return true;
+    }
+    if (b->shrink_streak < 2 * b->p.sustain)
+        return false;
+    b->shrink_streak = 0;
+    /* empty the idlest: each of its queues to the least loaded of the rest */
+    struct sc_core *gone = b->cores[idlest].core;
+    if (sc_pool_core_set_active(b->pool, gone, false) < 0)
+        return false;
+    double est[SC_POOL_MAX_CORES];
+    memcpy(est, b->load, sizeof(est));
+    unsigned moved = 0;
+    for (struct sc_attach *a = sc_pool_attached(b->pool); a; a = a->pool_next) {
+        if (a->core != gone || a->moving || a->remove_posted)
+            continue;
+        unsigned to = b->ncores;
+        for (unsigned i = 0; i < b->ncores; i++)
+            if (i != idlest && active(b, i) && (to == b->ncores || est[i] < est[to]))
+                to = i;
+        if (to == b->ncores || sc_move_queue(a, b->cores[to].core) < 0)
+            continue;
+        est[to] += (double)a->q->load_ppm / 1e6;
+        snprintf(a->q->placed, sizeof(a->q->placed), "%s parked: moved to %s",
+                 sc_core_name(gone), sc_core_name(b->cores[to].core));
+        moved++;
+    }
+    b->stats.cores_parked++;
+    b->stats.moves += moved;
+    sc_log(SC_LOG_INFO, "balancer",
+           "%s parked: the active sidecores' loads (%.0f%% in all) fit on one fewer; %u queue%s "
+           "moved off it", sc_core_name(gone), 100 * sum, moved, moved == 1 ? "" : "s");
+    return true;
 }
 
 static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
@@ -245,6 +342,11 @@ void sc_balancer_tick(struct sc_balancer *b, uint64_t now)
     }
     if (!b->p.enabled)
         return;
+    if (adapt_count(b)) {
+        b->streak = 0;
+        b->cooldown_left = b->p.cooldown;
+        return;
+    }
     struct sc_balancer_report r;
     struct sc_attach *qs[SC_BALANCER_MAX_MOVES];
     if (!plan(b, &r, qs)) {
@@ -300,4 +402,7 @@ void sc_balancer_last(const struct sc_balancer *b, struct sc_balancer_report *ou
 void sc_balancer_stats(const struct sc_balancer *b, struct sc_balancer_stats *out)
 {
     *out = b->stats;
+    out->active_cores = 0;
+    for (unsigned i = 0; i < b->ncores; i++)
+        out->active_cores += active(b, i);
 }

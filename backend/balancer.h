@@ -36,6 +36,16 @@ struct sc_balancer_params {
     unsigned sustain;      /* intervals the plan must hold [2] */
     unsigned cooldown;     /* intervals without moves after some [2] */
     struct sc_rb_params plan; /* rebalance.h's defaults; max_moves <= SC_BALANCER_MAX_MOVES */
+    /* An adaptive number of sidecores (the pool's active ones, corepool.h),
+     * between min_cores and all: when every active core is busier than
+     * grow_load for `sustain` intervals, one more is made active (the next
+     * plans move queues to it); when the active cores' loads would fit on
+     * one core fewer at shrink_load each for 2 * `sustain` intervals, the
+     * idlest is emptied (its queues moved to the others) and made inactive,
+     * so it sleeps.  0: no change of count. */
+    unsigned min_cores;
+    double grow_load;    /* [0.75] */
+    double shrink_load;  /* [0.5] */
 };
 
 void sc_balancer_params_default(struct sc_balancer_params *p);
@@ -60,6 +70,8 @@ struct sc_balancer_report {
 
 struct sc_balancer_stats {
     uint64_t intervals;    /* measured */
+    unsigned active_cores; /* the cores taking queues now */
+    uint64_t cores_added, cores_parked;
     uint64_t rebalances;   /* plans carried out (by itself or asked) */
     uint64_t moves;        /* queues moved */
     uint64_t move_errors;  /* sc_move_queue refusals */

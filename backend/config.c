@@ -439,6 +439,15 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         c->poll_idle_us = v;
         return 0;
     }
+    if (strcmp(key, "cores-min") == 0) {
+        if (parse_num(value, 1, SC_POOL_MAX_CORES, &v) < 0 || v == 0) {
+            sc_config_seterr(err, errlen, "cores-min: '%s' is not a number in 1..%u", value,
+                             SC_POOL_MAX_CORES);
+            return -EINVAL;
+        }
+        c->cores_min = (unsigned)v;
+        return 0;
+    }
     if (strcmp(key, "poll-window") == 0) {
         if (strcmp(value, "adaptive") && strcmp(value, "fixed")) {
             sc_config_seterr(err, errlen, "poll-window: '%s' is not adaptive or fixed", value);
@@ -671,6 +680,9 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "                         to the gaps between requests, or always poll-idle-us\n"
             "                         [adaptive]\n"
             "  --rebalance on|off     move queues between sidecores by load [on]\n"
+            "  --cores-min N          sidecores active at start; the balancer adds more\n"
+            "                         (up to --cores) when all are busy and parks them\n"
+            "                         when idle [= --cores: a fixed count]\n"
             "  --rebalance-interval-ms N  the loads' measurement interval [1000]\n"
             "  --rebalance-spread PCT  loads this far apart (%% of a core) call for a move\n"
             "                         [25]\n"
@@ -712,6 +724,7 @@ static const struct option generic_opts[] = {
     { "mode", required_argument, NULL, OPT_SETTING },
     { "poll-idle-us", required_argument, NULL, OPT_SETTING },
     { "poll-window", required_argument, NULL, OPT_SETTING },
+    { "cores-min", required_argument, NULL, OPT_SETTING },
     { "rebalance", required_argument, NULL, OPT_SETTING },
     { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
     { "rebalance-spread", required_argument, NULL, OPT_SETTING },

@@ -74,6 +74,8 @@ struct sc_config {
     /* the pool */
     enum sc_mode mode;
     unsigned cores;                       /* 1..SC_POOL_MAX_CORES [1] */
+    unsigned cores_min;                   /* active at start, the balancer adds up
+                                           * to `cores` (0: all, a fixed count) [0] */
     unsigned ncpus;                       /* 0 = no pinning, else == cores */
     int cpus[SC_POOL_MAX_CORES];
     uint64_t poll_idle_us;                /* [200] */

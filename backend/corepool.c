@@ -22,6 +22,7 @@
 struct pool_core {
     struct sc_core *core;
     unsigned nqueues; /* acquired and not yet released */
+    bool active;      /* new queues may go there (balancer.h: an adaptive count) */
     struct pool_core *next;
 };
 
@@ -224,12 +225,14 @@ struct sc_pool *sc_pool_create(struct sc_xen *x, const struct sc_pool_params *p)
         for (unsigned i = 0; i < p->ncores; i++) {
             char name[SC_CORE_NAME_MAX];
             snprintf(name, sizeof(name), "sc%u", i);
-            if (!core_new(pool, name, p->cpus[i], p->poll_idle_ns)) {
+            struct pool_core *pc = core_new(pool, name, p->cpus[i], p->poll_idle_ns);
+            if (!pc) {
                 int e = errno;
                 sc_pool_destroy(pool);
                 errno = e;
                 return NULL;
             }
+            pc->active = !p->ncores_min || i < p->ncores_min;
         }
         sc_log(SC_LOG_INFO, "pool", "%u sidecore%s, polling %llu us before sleeping",
                p->ncores, p->ncores == 1 ? "" : "s", (unsigned long long)(p->poll_idle_ns / 1000));
@@ -340,6 +343,8 @@ struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid)
     struct pool_core *best = NULL;
     uint64_t best_busy = 0;
     for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
+        if (!pc->active)
+            continue;
         struct sc_core_stats st;
         sc_core_stats(pc->core, &st);
         if (!best || pc->nqueues < best->nqueues ||
@@ -374,6 +379,36 @@ struct sc_core *sc_pool_acquire_core(struct sc_pool *pool, struct sc_core *core)
     }
     errno = ENOENT;
     return NULL;
+}
+
+static struct pool_core *find_core(const struct sc_pool *pool, const struct sc_core *core)
+{
+    for (struct pool_core *pc = pool->cores; pc; pc = pc->next)
+        if (pc->core == core)
+            return pc;
+    return NULL;
+}
+
+int sc_pool_core_set_active(struct sc_pool *pool, struct sc_core *core, bool active)
+{
+    struct pool_core *pc = pool && core ? find_core(pool, core) : NULL;
+    if (!pc)
+        return -ENOENT;
+    if (pool->params.mode != SC_MODE_POLL)
+        return -EOPNOTSUPP;
+    unsigned nactive = 0;
+    for (struct pool_core *x = pool->cores; x; x = x->next)
+        nactive += x->active;
+    if (!active && pc->active && nactive == 1)
+        return -EBUSY; /* the last one stays */
+    pc->active = active;
+    return 0;
+}
+
+bool sc_pool_core_active(const struct sc_pool *pool, const struct sc_core *core)
+{
+    const struct pool_core *pc = pool && core ? find_core(pool, core) : NULL;
+    return pc && pc->active;
 }
 
 struct sc_attach **sc_pool_attached_head(struct sc_pool *pool)

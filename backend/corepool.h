@@ -40,6 +40,8 @@ struct sc_pool_params {
     int cpus[SC_POOL_MAX_CORES];      /* poll mode: CPU of core i, or SC_CORE_NO_CPU */
     uint64_t poll_idle_ns;            /* poll mode (event mode forces 0) */
     bool poll_adaptive;               /* poll mode: sc_core_params.poll_adaptive */
+    unsigned ncores_min;              /* poll mode: cores active at start (0: all;
+                                       * balancer.h adds and parks the others) */
     uint32_t uring_entries;
     struct sc_sched_params sched;
     int attention_fd;                 /* given to every core (queue failures) */
@@ -85,6 +87,11 @@ struct sc_core *sc_pool_acquire(struct sc_pool *pool, domid_t domid);
 /* The same for a given core of the pool (a move's target, queue_attach.h).
  * NULL + errno: ENOENT (not the pool's), EOPNOTSUPP (event mode). */
 struct sc_core *sc_pool_acquire_core(struct sc_pool *pool, struct sc_core *core);
+/* Active cores take new queues (sc_pool_acquire); an inactive one takes
+ * none and, once its queues are moved away, sleeps.  Poll mode.  0,
+ * -ENOENT, -EOPNOTSUPP (event mode), -EBUSY (the last active core). */
+int sc_pool_core_set_active(struct sc_pool *pool, struct sc_core *core, bool active);
+bool sc_pool_core_active(const struct sc_pool *pool, const struct sc_core *core);
 /* The head of the pool's list of attached queues (queue_attach.c's). */
 struct sc_attach;
 struct sc_attach **sc_pool_attached_head(struct sc_pool *pool);

@@ -127,10 +127,13 @@ json_t *sc_ctl_balancer_json(struct sc_daemon *d)
     sc_balancer_get_params(d->balancer, &p);
     sc_balancer_stats(d->balancer, &st);
     sc_balancer_last(d->balancer, &last);
-    return json_pack("{s:b, s:I, s:f, s:I, s:I, s:I, s:I, s:o*}", "enabled", p.enabled,
+    return json_pack("{s:b, s:I, s:f, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:I, s:o*}",
+                     "enabled", p.enabled,
                      "interval_ms", (json_int_t)(p.interval_ns / 1000000u), "spread_pct",
                      100 * p.plan.spread, "intervals", (json_int_t)st.intervals, "rebalances",
                      (json_int_t)st.rebalances, "moves", (json_int_t)st.moves, "move_errors",
-                     (json_int_t)st.move_errors, "last",
+                     (json_int_t)st.move_errors, "active_cores", (int)st.active_cores,
+                     "min_cores", (int)p.min_cores, "cores_added", (json_int_t)st.cores_added,
+                     "cores_parked", (json_int_t)st.cores_parked, "last",
                      last.nmoves ? report_json(&last) : json_null());
 }

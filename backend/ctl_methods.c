@@ -264,6 +264,7 @@ static int add_core(struct sc_core *core, void *arg)
     if (!o)
         return -ENOMEM;
     json_object_set_new(o, "poll_window_ns", json_integer((json_int_t)st.poll_window_ns));
+    json_object_set_new(o, "active", json_boolean(sc_pool_core_active(w->d->pool, core)));
     json_object_set_new(o, "window_grows", json_integer((json_int_t)st.window_grows));
     json_object_set_new(o, "window_shrinks", json_integer((json_int_t)st.window_shrinks));
     return json_array_append_new(w->arr, o);

@@ -275,6 +275,7 @@ void sc_daemon_balancer_params(const struct sc_config *cfg, struct sc_balancer_p
     p->enabled = cfg->rebalance;
     p->interval_ns = cfg->rebalance_interval_ms * 1000000ull;
     p->plan.spread = cfg->rebalance_spread_pct / 100.0;
+    p->min_cores = cfg->cores_min && cfg->cores_min < cfg->cores ? cfg->cores_min : 0;
 }
 
 struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
@@ -365,6 +366,7 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
         .ncores = cfg->cores,
         .poll_idle_ns = cfg->poll_idle_us * 1000,
         .poll_adaptive = cfg->poll_adaptive,
+        .ncores_min = cfg->cores_min < cfg->cores ? cfg->cores_min : 0,
         .uring_entries = cfg->uring_entries,
         .attention_fd = d->attention_fd,
         .mem_budget = cfg->mem_budget,

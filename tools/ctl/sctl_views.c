@@ -110,6 +110,10 @@ static void show_status(json_t *r, json_t *prev, double dt)
                sctl_fmt_u(sctl_jint(rb, "interval_ms")),
                sctl_fmt_f(json_real_value(json_object_get(rb, "spread_pct")), 0),
                sctl_fmt_u(sctl_jint(rb, "rebalances")), sctl_fmt_u(sctl_jint(rb, "moves")));
+    if (rb && sctl_jint(rb, "min_cores"))
+        printf("%-15s %s active (at least %s): %s added, %s parked so far\n", "sidecores",
+               sctl_fmt_u(sctl_jint(rb, "active_cores")), sctl_fmt_u(sctl_jint(rb, "min_cores")),
+               sctl_fmt_u(sctl_jint(rb, "cores_added")), sctl_fmt_u(sctl_jint(rb, "cores_parked")));
     /* the queues' memory budget */
     json_t *m = json_object_get(r, "memory");
     if (m) {
