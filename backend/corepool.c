@@ -18,6 +18,8 @@
 #include "clock.h"
 #include "inbox.h"
 #include "log.h"
+#include "qos_split.h"
+#include "queue_attach.h"
 
 struct pool_core {
     struct sc_core *core;
@@ -26,9 +28,17 @@ struct pool_core {
     struct pool_core *next;
 };
 
+/* What the split (sc_pool_split_rates) saw of a guest on one core. */
+struct tenant_core {
+    uint64_t cost, throttled;           /* the core's published counters */
+    struct sc_sched_tenant_conf posted; /* the part this core was given */
+    bool posted_valid;
+};
+
 struct pool_tenant {
     domid_t domid;
-    struct sc_sched_tenant_conf conf;
+    struct sc_sched_tenant_conf conf;   /* the guest's, over all cores */
+    struct tenant_core on[SC_POOL_MAX_CORES]; /* poll mode: by core order */
 };
 
 struct sc_pool {
@@ -436,6 +446,86 @@ void sc_pool_release(struct sc_pool *pool, struct sc_core *core)
     sc_log(SC_LOG_WARN, "pool", "release of a core not in the pool");
 }
 
+/* ---- a guest's rates over its cores (qos_split.h) ---- */
+
+static bool has_rates(const struct sc_sched_tenant_conf *c)
+{
+    return c->limit.iops || c->limit.bps || c->reservation.iops || c->reservation.bps;
+}
+
+/* share of a rate: 0 stays 0 (none), anything else stays at least 1 */
+static uint64_t part(uint64_t rate, double share)
+{
+    if (!rate)
+        return 0;
+    double v = (double)rate * share + 0.5;
+    return v < 1 ? 1 : (uint64_t)v;
+}
+
+static bool near(uint64_t a, uint64_t b)
+{
+    uint64_t d = a > b ? a - b : b - a;
+    return d * 20 <= (a > b ? a : b); /* within 5% */
+}
+
+static bool conf_near(const struct sc_sched_tenant_conf *a, const struct sc_sched_tenant_conf *b)
+{
+    return a->weight == b->weight && near(a->limit.iops, b->limit.iops) &&
+           near(a->limit.bps, b->limit.bps) && near(a->reservation.iops, b->reservation.iops) &&
+           near(a->reservation.bps, b->reservation.bps);
+}
+
+/* Divides t's rates among the cores by its service on each since the last
+ * split, and posts the parts that changed.  0 or the first post's -errno. */
+static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
+{
+    double served[SC_POOL_MAX_CORES] = { 0 }, share[SC_POOL_MAX_CORES];
+    bool held[SC_POOL_MAX_CORES] = { false }, present[SC_POOL_MAX_CORES] = { false };
+    struct sc_core *cores[SC_POOL_MAX_CORES];
+    unsigned n = 0;
+    for (struct pool_core *pc = pool->cores; pc && n < SC_POOL_MAX_CORES; pc = pc->next, n++) {
+        struct tenant_core *tc = &t->on[n];
+        struct sc_sched_tenant_stats ts;
+        cores[n] = pc->core;
+        served[n] = 0;
+        held[n] = present[n] = false;
+        if (sc_core_tenant_stats(pc->core, t->domid, &ts) == 0) {
+            served[n] = ts.cost >= tc->cost ? (double)(ts.cost - tc->cost) : 0;
+            held[n] = ts.throttled > tc->throttled;
+            tc->cost = ts.cost;
+            tc->throttled = ts.throttled;
+        }
+        for (struct sc_attach *a = pool->attached; a && !present[n]; a = a->pool_next)
+            present[n] = a->q->domid == t->domid &&
+                         (a->core == pc->core || (a->moving && a->move_to == pc->core));
+    }
+    sc_qos_split(served, held, present, n, share);
+    int first_err = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct sc_sched_tenant_conf c = t->conf;
+        c.limit.iops = part(t->conf.limit.iops, share[i]);
+        c.limit.bps = part(t->conf.limit.bps, share[i]);
+        c.reservation.iops = part(t->conf.reservation.iops, share[i]);
+        c.reservation.bps = part(t->conf.reservation.bps, share[i]);
+        if (c.limit.iops && c.reservation.iops > c.limit.iops)
+            c.reservation.iops = c.limit.iops;
+        if (c.limit.bps && c.reservation.bps > c.limit.bps)
+            c.reservation.bps = c.limit.bps;
+        struct tenant_core *tc = &t->on[i];
+        if (tc->posted_valid && conf_near(&tc->posted, &c))
+            continue;
+        int ret = post_tenant(pool, cores[i], t->domid, &c);
+        if (ret < 0) {
+            if (!first_err)
+                first_err = ret;
+            continue;
+        }
+        tc->posted = c;
+        tc->posted_valid = true;
+    }
+    return first_err;
+}
+
 int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
                        const struct sc_sched_tenant_conf *conf)
 {
@@ -466,6 +556,10 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
         t->domid = domid;
     }
     t->conf = *conf;
+    for (unsigned i = 0; i < SC_POOL_MAX_CORES; i++)
+        t->on[i].posted_valid = false;
+    if (pool->params.mode == SC_MODE_POLL && has_rates(conf))
+        return split_tenant(pool, t); /* each core its part of the rates */
     int first_err = 0;
     for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
         ret = post_tenant(pool, pc->core, domid, conf);
@@ -475,6 +569,15 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
         }
     }
     return first_err;
+}
+
+void sc_pool_split_rates(struct sc_pool *pool)
+{
+    if (!pool || pool->params.mode != SC_MODE_POLL)
+        return;
+    for (unsigned i = 0; i < pool->ntenants; i++)
+        if (has_rates(&pool->tenants[i].conf))
+            split_tenant(pool, &pool->tenants[i]);
 }
 
 int sc_pool_foreach_core(struct sc_pool *pool, int (*fn)(struct sc_core *core, void *arg),

@@ -628,6 +628,7 @@ int sc_daemon_run(struct sc_daemon *d)
                     sc_xenbus_foreach_device(d->bus, report_long_drain, NULL);
                     sc_xenbus_tick(d->bus);
                     sc_balancer_tick(d->balancer, sc_clock_ns());
+                    sc_pool_split_rates(d->pool);
                     /* a lost xenstore: exit non-zero, so the unit restarts us
                      * (the devices stay Connected for the successor) */
                     int ret = sc_xenbus_ping(d->bus);

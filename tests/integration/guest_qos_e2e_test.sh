@@ -1,0 +1,26 @@
+#!/bin/bash
+# guest_qos_e2e_test.sh - a guest's limit is the guest's, not each core's:
+# a disk with two queues, one on each of two sidecores, limited to 2000
+# IOPS does about 2000 in all (each core is given its part by where the
+# guest's load is, re-divided twice a second), not 2000 per core; and a
+# guest whose load moves to one queue gets the whole limit there.
+set -u
+. "$(dirname "$0")/../tools/blk_e2e_lib.sh"
+
+simworld_start
+ok "sidecored starts (2 sidecores)" sc_start --mode poll --cores 2 --rebalance off
+g=$(guest_new limited) && d=$(disk_attach "$g" null:1G)
+ok "a limit of 2000 IOPS for the guest" quiet ctl set-tenant "$g" lim_iops=2000
+iops() { report_field "$1" 'int($j->{iops})'; }
+
+ok "two queues, loaded alike" \
+    eval 'front "$g" "$d" --queues 2 --rw read --qd 16 --seconds 4 >"$SIMDIR/two.json"'
+n=$(iops "$SIMDIR/two.json")
+ok "... about 2000 IOPS in all, not 2000 per core ($n)" \
+    eval '[ "$n" -ge 1500 ] && [ "$n" -le 2500 ]'
+ok "one queue: about 2000 there ($(front "$g" "$d" --queues 1 --rw read --qd 16 --seconds 3 \
+    >"$SIMDIR/one.json"; iops "$SIMDIR/one.json"))" \
+    eval '[ "$(iops "$SIMDIR/one.json")" -ge 1500 ] && [ "$(iops "$SIMDIR/one.json")" -le 2500 ]'
+ok "no sanitizer report" sc_log_clean
+
+done_testing
