@@ -19,6 +19,7 @@
 
 #include "balancer.h"
 #include "config_int.h"
+#include "numparse.h"
 #include "devclass.h"
 #include "membudget.h"
 #include "sidecore.h"
@@ -61,15 +62,10 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
 static int parse_num(const char *s, unsigned long long base, unsigned long long max,
                      unsigned long long *out)
 {
-    if (!s || !isdigit((unsigned char)s[0]))
+    unsigned long long v;
+    const char *p;
+    if (sc_parse_decimal(s, &v, &p) < 0)
         return -EINVAL;
-    unsigned long long v = 0;
-    const char *p = s;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (v > (~0ull - 9) / 10)
-            return -EINVAL;
-        v = v * 10 + (unsigned long long)(*p - '0');
-    }
     unsigned long long mult = 1;
     if (*p && base > 1) {
         switch (*p) {
@@ -405,6 +401,18 @@ static int set_cpus(struct sc_config *c, const char *value, int source, char *er
     return 0;
 }
 
+/* value is `yes` (*out true) or `no` (false).  0 or -EINVAL with a message. */
+static int parse_choice(const char *key, const char *value, const char *yes, const char *no,
+                        bool *out, char *err, size_t errlen)
+{
+    if (strcmp(value, yes) && strcmp(value, no)) {
+        sc_config_seterr(err, errlen, "%s: '%s' is not %s or %s", key, value, yes, no);
+        return -EINVAL;
+    }
+    *out = !strcmp(value, yes);
+    return 0;
+}
+
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
                   char *err, size_t errlen)
 {
@@ -448,22 +456,10 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         c->cores_min = (unsigned)v;
         return 0;
     }
-    if (strcmp(key, "poll-window") == 0) {
-        if (strcmp(value, "adaptive") && strcmp(value, "fixed")) {
-            sc_config_seterr(err, errlen, "poll-window: '%s' is not adaptive or fixed", value);
-            return -EINVAL;
-        }
-        c->poll_adaptive = !strcmp(value, "adaptive");
-        return 0;
-    }
-    if (strcmp(key, "rebalance") == 0) {
-        if (strcmp(value, "on") && strcmp(value, "off")) {
-            sc_config_seterr(err, errlen, "rebalance: '%s' is not on or off", value);
-            return -EINVAL;
-        }
-        c->rebalance = !strcmp(value, "on");
-        return 0;
-    }
+    if (strcmp(key, "poll-window") == 0)
+        return parse_choice(key, value, "adaptive", "fixed", &c->poll_adaptive, err, errlen);
+    if (strcmp(key, "rebalance") == 0)
+        return parse_choice(key, value, "on", "off", &c->rebalance, err, errlen);
     if (strcmp(key, "rebalance-interval-ms") == 0) {
         if (parse_num(value, 1, 3600000, &v) < 0 || v < 10) {
             sc_config_seterr(err, errlen, "rebalance-interval-ms: '%s' is not a number in "

@@ -8,6 +8,17 @@
 #include <stdio.h>
 #include <string.h>
 
+int sc_class_reserve_queue(struct sc_device *dev, struct sc_pool *pool, unsigned i,
+                           uint64_t cost, struct sc_mem_resv *r)
+{
+    char why[256];
+    int rc = sc_membudget_reserve(sc_pool_membudget(pool), dev->frontend_id, cost, r, why,
+                                  sizeof(why));
+    if (rc < 0)
+        sc_xenbus_device_fail(dev, rc, "queue %u %s", i, why);
+    return rc;
+}
+
 bool sc_class_owns(const struct sc_class_ctx *cc, const struct sc_device *dev)
 {
     for (unsigned i = 0; i < cc->nclasses; i++)

@@ -130,6 +130,13 @@ struct sc_class_ctx {
  * `ctl_ctx`; NULL if the daemon does not run m. */
 struct sc_class_ctx *sc_class_ctx_of(void *ctl_ctx, const struct sc_class_module *m);
 
+/* Reserves `cost` bytes of the pool's memory budget (membudget.h) for
+ * queue i of dev into r, before the queue is made; when it does not fit,
+ * fails dev with the budget's reason (its xenstore error node and the
+ * log).  0 or -ENOMEM. */
+int sc_class_reserve_queue(struct sc_device *dev, struct sc_pool *pool, unsigned i,
+                           uint64_t cost, struct sc_mem_resv *r);
+
 /* dev belongs to one of cc's bus classes. */
 bool sc_class_owns(const struct sc_class_ctx *cc, const struct sc_device *dev);
 /* Calls fn for each device of cc's classes (as sc_xenbus_foreach_device). */

@@ -8,13 +8,14 @@
  */
 #include "membudget.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "numparse.h"
 
 struct guest_use {
     domid_t domid;
@@ -201,15 +202,10 @@ int sc_membudget_parse(const char *s, uint64_t *bytes, unsigned *pct)
             *pct = 0;
         return 0;
     }
-    if (!isdigit((unsigned char)s[0]))
+    unsigned long long v;
+    const char *p;
+    if (sc_parse_decimal(s, &v, &p) < 0)
         return -EINVAL;
-    unsigned long long v = 0;
-    const char *p = s;
-    for (; isdigit((unsigned char)*p); p++) {
-        if (v > (~0ull - 9) / 10)
-            return -EINVAL;
-        v = v * 10 + (unsigned long long)(*p - '0');
-    }
     if (*p == '%') {
         if (!pct || p[1] || v < 1 || v > 100)
             return -EINVAL;

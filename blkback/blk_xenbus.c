@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "blk_dev.h"
+#include "devclass.h"
 #include "corepool.h"
 #include "fe_keys.h"
 #include "queue_attach.h"
@@ -424,13 +425,9 @@ static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
     /* its memory reserved first: a queue that does not fit is never made */
     uint64_t cost = blk_queue_mem_cost(p) + sc_pool_queue_overhead(bd->bc->pool);
-    char why[256];
-    int rc = sc_membudget_reserve(sc_pool_membudget(bd->bc->pool), dev->frontend_id, cost,
-                                  &vq->mem, why, sizeof(why));
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "queue %u %s", i, why);
+    int rc = sc_class_reserve_queue(dev, bd->bc->pool, i, cost, &vq->mem);
+    if (rc < 0)
         return rc;
-    }
     vq->q = blk_queue_create(p);
     if (!vq->q) {
         int err = errno ? errno : EIO;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "corepool.h"
+#include "devclass.h"
 #include "fe_keys.h"
 #include "log.h"
 #include "net_dev.h"
@@ -459,13 +460,9 @@ static int create_queue(struct net_dev *nd, unsigned i, struct net_queue_params 
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
     /* its memory reserved first: a queue that does not fit is never made */
     uint64_t cost = net_queue_mem_cost(p) + sc_pool_queue_overhead(nd->nc->pool);
-    char why[256];
-    int rc = sc_membudget_reserve(sc_pool_membudget(nd->nc->pool), dev->frontend_id, cost,
-                                  &vq->mem, why, sizeof(why));
-    if (rc < 0) {
-        sc_xenbus_device_fail(dev, rc, "queue %u %s", i, why);
+    int rc = sc_class_reserve_queue(dev, nd->nc->pool, i, cost, &vq->mem);
+    if (rc < 0)
         return rc;
-    }
     vq->q = net_queue_create(p);
     if (!vq->q) {
         int err = errno ? errno : EIO;

@@ -17,6 +17,22 @@ queue_core() {
 }
 other() { [ "$1" = sc0 ] && echo sc1 || echo sc0; }
 
+# busy_pair TAG SECONDS: verified runs on guest 1's and guest 3's disks
+# (pids in P1, P3; reports $SIMDIR/TAG1, TAG3), both connected, then both
+# queues put on guest 1's core (C1).
+busy_pair() {
+    front_bg "$SIMDIR/${1}1" "$g1" "$d1" --queues 1 --verify --rw mix:50 --qd 32 --seconds "$2"
+    P1=$FRONT_PID
+    front_bg "$SIMDIR/${1}3" "$g3" "$d3" --queues 1 --verify --rw mix:50 --qd 32 --seconds "$2"
+    P3=$FRONT_PID
+    wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g3" "$d3" 4' || return 1
+    C1=$(queue_core "$g1" "$d1")
+    [ "$(queue_core "$g3" "$d3")" = "$C1" ] || quiet ctl move-queue "vbd $g3/$d3 q0" "$C1"
+}
+together() { [ "$(queue_core "$g3" "$d3")" = "$C1" ]; }
+apart() { [ "$(queue_core "$g1" "$d1")" != "$(queue_core "$g3" "$d3")" ]; }
+pair_ok() { front_wait "$P1" && report_ok "$SIMDIR/${1}1" && front_wait "$P3" && report_ok "$SIMDIR/${1}3"; }
+
 # ---- moved by hand, many times, under verified I/O ----
 ok "sidecored starts (2 sidecores, rebalancing off)" \
     sc_start --mode poll --cores 2 --rebalance off --rebalance-interval-ms 200
@@ -51,50 +67,32 @@ ok "... and the core it is on" \
 # Place two more disks so that both busy ones share a core: the pool puts a
 # new queue on the core with the fewest queues, then we move by hand.
 g3=$(guest_new busy3) && d3=$(disk_attach "$g3" "$(disk_file 32M)")
-front_bg "$SIMDIR/b1" "$g1" "$d1" --queues 1 --verify --rw mix:50 --qd 32 --seconds 8
-b1=$FRONT_PID
-front_bg "$SIMDIR/b3" "$g3" "$d3" --queues 1 --verify --rw mix:50 --qd 32 --seconds 8
-b3=$FRONT_PID
-ok "two busy guests connect" wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g3" "$d3" 4'
-c1=$(queue_core "$g1" "$d1")
-if [ "$(queue_core "$g3" "$d3")" != "$c1" ]; then
-    quiet ctl move-queue "vbd $g3/$d3 q0" "$c1"
-fi
-together() { [ "$(queue_core "$g3" "$d3")" = "$c1" ]; }
-ok "both busy queues on $c1" wait_for 5 together
+ok "two busy guests connect" busy_pair b 8
+ok "both busy queues on $C1" wait_for 5 together
 sleep 1 # a measured interval or more with them together
-ok "rebalance --dry-run plans a move off $c1 and moves nothing" \
+ok "rebalance --dry-run plans a move off $C1 and moves nothing" \
     eval 'ctl rebalance --dry-run --json >"$SIMDIR/plan.json" &&
           [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/plan.json")" -ge 1 ] &&
-          [ "$(jget "\$j->{moves}[0]{from}" <"$SIMDIR/plan.json")" = "$c1" ] && together'
-ok "rebalance moves one of them to $(other "$c1")" \
+          [ "$(jget "\$j->{moves}[0]{from}" <"$SIMDIR/plan.json")" = "$C1" ] && together'
+ok "rebalance moves one of them to $(other "$C1")" \
     eval 'ctl rebalance --json >"$SIMDIR/done.json" &&
           [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/done.json")" -ge 1 ]'
-apart() { [ "$(queue_core "$g1" "$d1")" != "$(queue_core "$g3" "$d3")" ]; }
 ok "... and then they are apart" wait_for 5 apart
 ok "... the queue says why it moved" \
     eval 'ctl queues --json | jget "join q{ }, map { \$_->{placed} } @\$j" | grep -q "asked"'
-ok "both busy runs verified" \
-    eval 'front_wait "$b1" && report_ok "$SIMDIR/b1" && front_wait "$b3" && report_ok "$SIMDIR/b3"'
+ok "both busy runs verified" pair_ok b
 ok "sidecored still serving, log clean" eval 'sc_alive && sc_log_clean'
 sc_stop
 
 # ---- the balancer by itself ----
 ok "sidecored starts (rebalancing on, 200 ms intervals)" \
     sc_start --mode poll --cores 2 --rebalance on --rebalance-interval-ms 200
-front_bg "$SIMDIR/a1" "$g1" "$d1" --queues 1 --verify --rw mix:50 --qd 32 --seconds 10
-a1=$FRONT_PID
-front_bg "$SIMDIR/a3" "$g3" "$d3" --queues 1 --verify --rw mix:50 --qd 32 --seconds 10
-a3=$FRONT_PID
-ok "two busy guests connect again" wait_for 10 eval 'be_state_is "$g1" "$d1" 4 && be_state_is "$g3" "$d3" 4'
-c1=$(queue_core "$g1" "$d1")
-[ "$(queue_core "$g3" "$d3")" = "$c1" ] || quiet ctl move-queue "vbd $g3/$d3 q0" "$c1"
+ok "two busy guests connect again, on one core" busy_pair a 10
 by_itself() { [ "$(ctl status --json | jget '$j->{rebalance}{moves}')" -ge 1 ] 2>/dev/null; }
 ok "put together, the balancer moves one apart within 5 s" wait_for 5 by_itself
 ok "... and they are apart" wait_for 5 apart
 ok "... logged as by load" grep -q "rebalance (by load)" "$log"
-ok "both runs verified" \
-    eval 'front_wait "$a1" && report_ok "$SIMDIR/a1" && front_wait "$a3" && report_ok "$SIMDIR/a3"'
+ok "both runs verified" pair_ok a
 ok "no sanitizer report" sc_log_clean
 
 done_testing

@@ -469,16 +469,22 @@ static void assert_still_served(const struct fake *busy, uint64_t served)
     assert_true(wait_qstat(busy, SC_QSTAT_REQUESTS, served + 1, 2000000000ull));
 }
 
-static struct sc_core *core_new(uint64_t poll_idle_ns, int attention_fd)
+static struct sc_core *core_made(uint64_t poll_idle_ns, int attention_fd, bool adaptive)
 {
     struct sc_core_params p;
     sc_core_params_default(&p);
     p.poll_idle_ns = poll_idle_ns;
     p.attention_fd = attention_fd;
+    p.poll_adaptive = adaptive;
     p.uring_entries = 64;
     struct sc_core *core = sc_core_create(xen, &p);
     assert_non_null(core);
     return core;
+}
+
+static struct sc_core *core_new(uint64_t poll_idle_ns, int attention_fd)
+{
+    return core_made(poll_idle_ns, attention_fd, false);
 }
 
 /* ---- world ---- */
@@ -1583,18 +1589,6 @@ static void queue_busy_time_is_its_own(void **state)
     sc_core_destroy(core);
 }
 
-static struct sc_core *core_adaptive(uint64_t poll_idle_ns)
-{
-    struct sc_core_params p;
-    sc_core_params_default(&p);
-    p.poll_idle_ns = poll_idle_ns;
-    p.poll_adaptive = true;
-    p.uring_entries = 64;
-    struct sc_core *core = sc_core_create(xen, &p);
-    assert_non_null(core);
-    return core;
-}
-
 /* One request, answered, then a sleep of ms: the core sleeps through it. */
 static void sparse_requests(struct fake *f, unsigned n, unsigned gap_ms)
 {
@@ -1611,7 +1605,7 @@ static void sparse_requests(struct fake *f, unsigned n, unsigned gap_ms)
 static void adaptive_window_follows_gaps(void **state)
 {
     (void)state;
-    struct sc_core *core = core_adaptive(200000);
+    struct sc_core *core = core_made(200000, -1, true);
     struct fake *f = fake_new(guest_id, FAKE_SYNC, 0);
     fake_bind(f, core);
     assert_int_equal(sc_core_add_queue(core, &f->q), 0);
