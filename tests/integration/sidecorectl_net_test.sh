@@ -16,13 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/tools/blk_e2e_lib.sh
 
-SIMNETFRONT="$SC_BUILD/bin/simnetfront"
-NS_RUN=(unshare -n)
-[ "$(id -u)" = 0 ] || NS_RUN=(unshare -rn)
-if ! "${NS_RUN[@]}" true 2>/dev/null || [ ! -r /dev/net/tun ] || [ ! -w /dev/net/tun ]; then
-    echo "1..0 # SKIP needs a network namespace (${NS_RUN[*]}) and access to /dev/net/tun"
-    exit 0
-fi
+unshare_net_or_skip # sets NS_RUN and SIMNETFRONT
 
 GEN_PIDS=""
 gen_cleanup() {

@@ -113,6 +113,20 @@ sc_log_clean() {
     fi
 }
 
+# unshare_net_or_skip: for a sidecored in a network namespace of its own
+# (a switch's host port is a TAP interface): NS_RUN=(unshare -n) as root,
+# else (unshare -rn) where users may have one; SIMNETFRONT.  Ends the test
+# with a TAP skip when neither works or /dev/net/tun is out of reach.
+unshare_net_or_skip() {
+    SIMNETFRONT="$SC_BUILD/bin/simnetfront"
+    NS_RUN=(unshare -n)
+    [ "$(id -u)" = 0 ] || NS_RUN=(unshare -rn)
+    if ! "${NS_RUN[@]}" true 2>/dev/null || [ ! -r /dev/net/tun ] || [ ! -w /dev/net/tun ]; then
+        echo "1..0 # SKIP needs a network namespace (${NS_RUN[*]}) and access to /dev/net/tun"
+        exit 0
+    fi
+}
+
 # ---- guests and disks ----
 
 guest_new() { "$XENSIMCTL" create "$1"; }
