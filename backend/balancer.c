@@ -88,7 +88,10 @@ struct sc_balancer *sc_balancer_create(struct sc_pool *pool, const struct sc_bal
         return NULL;
     b->pool = pool;
     b->p = *p;
-    sc_pool_foreach_core(pool, index_core, b); /* poll mode's cores are made at start */
+    /* Poll mode's cores are made at start and stay; event mode's come and
+     * go with their queues and are never looked at (nothing to balance) */
+    if (sc_pool_mode(pool) == SC_MODE_POLL)
+        sc_pool_foreach_core(pool, index_core, b);
     return b;
 }
 
@@ -129,9 +132,6 @@ static int core_index(const struct sc_balancer *b, const struct sc_core *core)
  * of the interval that just ended. */
 static void measure(struct sc_balancer *b, uint64_t now)
 {
-    /* The cores of poll mode are made at start and stay: index them once */
-    if (!b->ncores)
-        sc_pool_foreach_core(b->pool, index_core, b);
     uint64_t elapsed = b->last_ns ? now - b->last_ns : 0;
     for (unsigned i = 0; i < b->ncores; i++) {
         struct sc_core_stats st;
@@ -331,7 +331,8 @@ static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
 
 void sc_balancer_tick(struct sc_balancer *b, uint64_t now)
 {
-    if (!b || (b->last_ns && now - b->last_ns < b->p.interval_ns))
+    if (!b || sc_pool_mode(b->pool) != SC_MODE_POLL ||
+        (b->last_ns && now - b->last_ns < b->p.interval_ns))
         return;
     measure(b, now);
     if (!usable(b) || !b->interval_ns)
@@ -364,11 +365,7 @@ int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balance
 {
     if (!b || !out)
         return -EINVAL;
-    if (sc_pool_mode(b->pool) != SC_MODE_POLL)
-        return -EOPNOTSUPP;
-    if (!b->ncores)
-        sc_pool_foreach_core(b->pool, index_core, b);
-    if (b->ncores < 2)
+    if (sc_pool_mode(b->pool) != SC_MODE_POLL || b->ncores < 2)
         return -EOPNOTSUPP;
     if (!b->interval_ns)
         return -EAGAIN;
