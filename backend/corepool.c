@@ -132,6 +132,7 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     struct pool_core *pc = calloc(1, sizeof(*pc));
     if (!pc)
         return NULL;
+    pc->active = true; /* poll mode's start may make it wait (ncores_min) */
     pc->core = sc_core_create(pool->xen, &cp);
     if (!pc->core) {
         int e = errno;
