@@ -156,6 +156,7 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
     a->group = NULL;
     a->moving = a->detach_after_move = false;
     a->moves = a->moved_ns = 0;
+    a->busy_seen_ns = 0; /* a new queue's counters start at 0 (a reconnect reuses a) */
     a->nremote = nremote;
     for (unsigned i = 0; i < nremote; i++)
         a->remote[i] = remote[i];
