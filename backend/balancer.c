@@ -174,11 +174,16 @@ static bool active(const struct sc_balancer *b, unsigned i)
     return sc_pool_core_active(b->pool, b->cores[i].core);
 }
 
-/* Plans over the last interval into out (and the moves' queues into qs),
- * among the active cores: an inactive one is neither a source (it has no
- * queues) nor a target. */
-static unsigned plan(struct sc_balancer *b, struct sc_balancer_report *out,
-                     struct sc_attach **qs)
+/* A planned move as carry_out needs it: the report holds names only. */
+struct planned {
+    struct sc_attach *a;
+    unsigned from, to; /* core indexes */
+};
+
+/* Plans over the last interval into out (and each move's queue and cores
+ * into ps), among the active cores: an inactive one is neither a source
+ * (it has no queues) nor a target. */
+static unsigned plan(struct sc_balancer *b, struct sc_balancer_report *out, struct planned *ps)
 {
     memset(out, 0, sizeof(*out));
     out->interval_ns = b->interval_ns;
@@ -212,7 +217,7 @@ static unsigned plan(struct sc_balancer *b, struct sc_balancer_report *out,
     for (unsigned i = 0; i < n; i++) {
         struct sc_balancer_move *bm = &out->moves[i];
         struct sc_attach *a = b->qa[m[i].queue];
-        qs[i] = a;
+        ps[i] = (struct planned){ .a = a, .from = act[m[i].from], .to = act[m[i].to] };
         snprintf(bm->queue, sizeof(bm->queue), "%s", a->q->name);
         snprintf(bm->from, sizeof(bm->from), "%s", out->core[act[m[i].from]]);
         snprintf(bm->to, sizeof(bm->to), "%s", out->core[act[m[i].to]]);
@@ -289,7 +294,7 @@ static bool adapt_count(struct sc_balancer *b)
 }
 
 static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
-                      struct sc_attach **qs, const char *why)
+                      const struct planned *ps, const char *why)
 {
     char when[32];
     time_t t = time(NULL);
@@ -298,14 +303,8 @@ static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
     unsigned moved = 0;
     for (unsigned i = 0; i < r->nmoves; i++) {
         struct sc_balancer_move *m = &r->moves[i];
-        int from = -1, to = -1;
-        for (unsigned c = 0; c < b->ncores; c++) {
-            if (!strcmp(r->core[c], m->from))
-                from = (int)c;
-            if (!strcmp(r->core[c], m->to))
-                to = (int)c;
-        }
-        m->result = from < 0 || to < 0 ? -ENOENT : sc_move_queue(qs[i], b->cores[to].core);
+        unsigned from = ps[i].from, to = ps[i].to;
+        m->result = sc_move_queue(ps[i].a, b->cores[to].core);
         if (m->result < 0) {
             b->stats.move_errors++;
             sc_log(SC_LOG_WARN, m->queue, "rebalance: cannot move it to %s: %s", m->to,
@@ -313,7 +312,7 @@ static void carry_out(struct sc_balancer *b, struct sc_balancer_report *r,
             continue;
         }
         moved++;
-        snprintf(qs[i]->q->placed, sizeof(qs[i]->q->placed),
+        snprintf(ps[i].a->q->placed, sizeof(ps[i].a->q->placed),
                  "%s %s: moved from %s (%.0f%% busy) to %s (%.0f%%), est. %.0f%%/%.0f%% after",
                  why, when, m->from, 100 * r->load[from], m->to, 100 * r->load[to],
                  100 * m->from_after, 100 * m->to_after);
@@ -349,8 +348,8 @@ void sc_balancer_tick(struct sc_balancer *b, uint64_t now)
         return;
     }
     struct sc_balancer_report r;
-    struct sc_attach *qs[SC_BALANCER_MAX_MOVES];
-    if (!plan(b, &r, qs)) {
+    struct planned ps[SC_BALANCER_MAX_MOVES];
+    if (!plan(b, &r, ps)) {
         b->streak = 0;
         return;
     }
@@ -358,7 +357,7 @@ void sc_balancer_tick(struct sc_balancer *b, uint64_t now)
         return;
     b->streak = 0;
     b->cooldown_left = b->p.cooldown;
-    carry_out(b, &r, qs, "by load");
+    carry_out(b, &r, ps, "by load");
 }
 
 int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balancer_report *out)
@@ -378,10 +377,10 @@ int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balance
         if (!found || b->qa[i]->moving || b->qa[i]->remove_posted)
             b->rq[i].movable = false;
     }
-    struct sc_attach *qs[SC_BALANCER_MAX_MOVES];
-    plan(b, out, qs);
+    struct planned ps[SC_BALANCER_MAX_MOVES];
+    plan(b, out, ps);
     if (!dry_run && out->nmoves) {
-        carry_out(b, out, qs, "asked");
+        carry_out(b, out, ps, "asked");
         b->streak = 0;
         b->cooldown_left = b->p.cooldown;
         /* what moved is measured afresh, not planned again from stale loads */
