@@ -34,8 +34,12 @@ apart() { [ "$(queue_core "$g1" "$d1")" != "$(queue_core "$g3" "$d3")" ]; }
 pair_ok() { front_wait "$P1" && report_ok "$SIMDIR/${1}1" && front_wait "$P3" && report_ok "$SIMDIR/${1}3"; }
 
 # ---- moved by hand, many times, under verified I/O ----
+# The spread is 5% of a core, not the default 25%: how busy two verified
+# runs keep a sidecore depends on the machine (30% here, under 25% on a
+# slower CI machine), and the test is about moving, not about the threshold.
 ok "sidecored starts (2 sidecores, rebalancing off)" \
-    sc_start --mode poll --cores 2 --rebalance off --rebalance-interval-ms 200
+    sc_start --mode poll --cores 2 --rebalance off --rebalance-interval-ms 200 \
+    --rebalance-spread 5
 g1=$(guest_new mover) && d1=$(disk_attach "$g1" "$(disk_file 32M)")
 g2=$(guest_new still) && d2=$(disk_attach "$g2" "$(disk_file 32M)")
 front_bg "$SIMDIR/moved" "$g1" "$d1" --queues 1 --verify --readback --rw mix:50 --qd 16 --seconds 9
@@ -77,6 +81,8 @@ ok "rebalance --dry-run plans a move off $C1 and moves nothing" \
     eval 'ctl rebalance --dry-run --json >"$SIMDIR/plan.json" &&
           [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/plan.json")" -ge 1 ] &&
           [ "$(jget "\$j->{moves}[0]{from}" <"$SIMDIR/plan.json")" = "$C1" ] && together'
+echo "# the plan's loads: $(jget 'join q{ }, map { "$_->{name}=$_->{load}" } @{$j->{cores}}' \
+    <"$SIMDIR/plan.json" 2>/dev/null)"
 ok "rebalance moves one of them to $(other "$C1")" \
     eval 'ctl rebalance --json >"$SIMDIR/done.json" &&
           [ "$(jget "scalar @{\$j->{moves}}" <"$SIMDIR/done.json")" -ge 1 ]'
@@ -89,7 +95,8 @@ sc_stop
 
 # ---- the balancer by itself ----
 ok "sidecored starts (rebalancing on, 200 ms intervals)" \
-    sc_start --mode poll --cores 2 --rebalance on --rebalance-interval-ms 200
+    sc_start --mode poll --cores 2 --rebalance on --rebalance-interval-ms 200 \
+    --rebalance-spread 5
 ok "two busy guests connect again, on one core" busy_pair a 10
 by_itself() { [ "$(ctl status --json | jget '$j->{rebalance}{moves}')" -ge 1 ] 2>/dev/null; }
 ok "put together, the balancer moves one apart within 5 s" wait_for 5 by_itself
