@@ -45,6 +45,7 @@ struct sc_balancer {
     struct sc_attach *qa[BAL_MAX_QUEUES];
     struct sc_rb_queue rq[BAL_MAX_QUEUES];
     unsigned nq;
+    double capacity_iops, capacity_bps; /* per busy second, smoothed; 0: not yet */
 };
 
 void sc_balancer_params_default(struct sc_balancer_params *p)
@@ -128,6 +129,20 @@ static int core_index(const struct sc_balancer *b, const struct sc_core *core)
     return -1;
 }
 
+/* One interval's service per busy second into the smoothed capacity (a
+ * quarter of the new reading each time: a change of the workload's mix
+ * shows within a few intervals, one odd interval does not). */
+static void note_capacity(struct sc_balancer *b, uint64_t elapsed, uint64_t busy,
+                          uint64_t requests, uint64_t bytes)
+{
+    if (!busy || (double)busy < SC_BALANCER_CAPACITY_MIN_LOAD * (double)elapsed || !requests)
+        return;
+    double iops = (double)requests * 1e9 / (double)busy;
+    double bps = (double)bytes * 1e9 / (double)busy;
+    b->capacity_iops = b->capacity_iops ? 0.75 * b->capacity_iops + 0.25 * iops : iops;
+    b->capacity_bps = b->capacity_bps ? 0.75 * b->capacity_bps + 0.25 * bps : bps;
+}
+
 /* Reads the counters; from the second call on, fills load[] and the queues
  * of the interval that just ended. */
 static void measure(struct sc_balancer *b, uint64_t now)
@@ -143,12 +158,18 @@ static void measure(struct sc_balancer *b, uint64_t now)
         b->cores[i].busy_seen = st.busy_ns;
     }
     b->nq = 0;
+    uint64_t all_busy = 0, all_requests = 0, all_bytes = 0;
     for (struct sc_attach *a = sc_pool_attached(b->pool); a; a = a->pool_next) {
         struct sc_queue_stats_snap snap;
         sc_queue_stats_snapshot(a->q, &snap);
         uint64_t busy = snap.counter[SC_QSTAT_BUSY_NS];
         uint64_t delta = busy - a->busy_seen_ns;
+        all_busy += delta;
+        all_requests += snap.counter[SC_QSTAT_REQUESTS] - a->requests_seen;
+        all_bytes += snap.counter[SC_QSTAT_BYTES] - a->bytes_seen;
         a->busy_seen_ns = busy;
+        a->requests_seen = snap.counter[SC_QSTAT_REQUESTS];
+        a->bytes_seen = snap.counter[SC_QSTAT_BYTES];
         if (!elapsed)
             continue;
         uint64_t ppm = delta * 1000000u / elapsed;
@@ -165,6 +186,7 @@ static void measure(struct sc_balancer *b, uint64_t now)
     if (elapsed) {
         b->interval_ns = elapsed;
         b->stats.intervals++;
+        note_capacity(b, elapsed, all_busy, all_requests, all_bytes);
     }
     b->last_ns = now;
 }
@@ -388,6 +410,12 @@ int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balance
             b->rq[i].movable = false;
     }
     return 0;
+}
+
+void sc_balancer_capacity(const struct sc_balancer *b, struct sc_sched_rate *per_core)
+{
+    per_core->iops = (uint64_t)b->capacity_iops;
+    per_core->bps = (uint64_t)b->capacity_bps;
 }
 
 void sc_balancer_last(const struct sc_balancer *b, struct sc_balancer_report *out)

@@ -79,6 +79,11 @@ struct sc_balancer_stats {
 
 struct sc_balancer;
 
+/* An interval counts towards the capacity measurement when the queues kept
+ * the cores busy at least this share of one core (less is mostly the
+ * fixed cost of a visit, not what a busy core serves). */
+#define SC_BALANCER_CAPACITY_MIN_LOAD 0.2
+
 /* NULL + EINVAL for bad params. */
 struct sc_balancer *sc_balancer_create(struct sc_pool *pool, const struct sc_balancer_params *p);
 void sc_balancer_destroy(struct sc_balancer *b);
@@ -91,6 +96,11 @@ void sc_balancer_tick(struct sc_balancer *b, uint64_t now_ns);
  * or one core), -EAGAIN (no interval measured yet). */
 int sc_balancer_rebalance(struct sc_balancer *b, bool dry_run, struct sc_balancer_report *out);
 /* The last automatic or asked-for plan that moved something (nmoves 0: none yet). */
+/* What one sidecore served per second of its queues' busy time (requests,
+ * bytes), smoothed over the intervals busy enough to say
+ * (SC_BALANCER_CAPACITY_MIN_LOAD); zeros until one was.  Admission of
+ * reservations (admission.h) uses it when no capacity is configured. */
+void sc_balancer_capacity(const struct sc_balancer *b, struct sc_sched_rate *per_core);
 void sc_balancer_last(const struct sc_balancer *b, struct sc_balancer_report *out);
 void sc_balancer_stats(const struct sc_balancer *b, struct sc_balancer_stats *out);
 

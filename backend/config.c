@@ -204,6 +204,39 @@ static int parse_domid(const char *s, domid_t *out)
     return 0;
 }
 
+/* core-capacity: auto (measured), off (no admission check) or
+ * iops=N[,bps=N] (either or both; the other measured). */
+static int parse_core_capacity(struct sc_config *c, const char *value, char *err, size_t errlen)
+{
+    struct sc_sched_rate cap = { 0 };
+    bool off = strcmp(value, "off") == 0;
+    if (!off && strcmp(value, "auto")) {
+        char buf[128];
+        if (snprintf(buf, sizeof(buf), "%s", value) >= (int)sizeof(buf))
+            goto bad;
+        char *save = NULL;
+        for (char *f = strtok_r(buf, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+            unsigned long long v;
+            bool iops = strncmp(f, "iops=", 5) == 0;
+            if (!iops && strncmp(f, "bps=", 4))
+                goto bad;
+            if (parse_num(f + (iops ? 5 : 4), iops ? 1000 : 1024,
+                          iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX, &v) < 0 || !v)
+                goto bad;
+            *(iops ? &cap.iops : &cap.bps) = v;
+        }
+        if (!cap.iops && !cap.bps)
+            goto bad;
+    }
+    c->core_capacity = cap;
+    c->admission_off = off;
+    return 0;
+bad:
+    sc_config_seterr(err, errlen, "core-capacity: '%s' is not auto, off or iops=N,bps=N (what "
+                     "one sidecore serves per second; suffix k, M, G allowed)", value);
+    return -EINVAL;
+}
+
 /* One field of a tenant: weight, res_iops, res_bps, lim_iops, lim_bps (or
  * the long names reservation_iops ... limit_bps). */
 static int tenant_set_field(struct sc_config_tenant *t, const char *field, const char *value,
@@ -478,6 +511,8 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         c->rebalance_spread_pct = (unsigned)v;
         return 0;
     }
+    if (strcmp(key, "core-capacity") == 0)
+        return parse_core_capacity(c, value, err, errlen);
     if (strcmp(key, "uring-entries") == 0) {
         if (parse_num(value, 1, SC_CORE_URING_MAX, &v) < 0 || v == 0) {
             sc_config_seterr(err, errlen, "uring-entries: '%s' is not a number in 1..%u", value,
@@ -682,6 +717,9 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --rebalance-interval-ms N  the loads' measurement interval [1000]\n"
             "  --rebalance-spread PCT  loads this far apart (%% of a core) call for a move\n"
             "                         [25]\n"
+            "  --core-capacity auto|off|iops=N,bps=N  what one sidecore serves per\n"
+            "                         second, for refusing reservations it cannot\n"
+            "                         honour [auto: measured under load]\n"
             "  --uring-entries N      io_uring submission queue size per core [256]\n"
             "  --mem-budget SIZE|N%%|unlimited  memory all queues may reserve; a queue\n"
             "                         that does not fit is refused [25%% of MemTotal]\n"
@@ -724,6 +762,7 @@ static const struct option generic_opts[] = {
     { "rebalance", required_argument, NULL, OPT_SETTING },
     { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
     { "rebalance-spread", required_argument, NULL, OPT_SETTING },
+    { "core-capacity", required_argument, NULL, OPT_SETTING },
     { "uring-entries", required_argument, NULL, OPT_SETTING },
     { "mem-budget", required_argument, NULL, OPT_SETTING },
     { "guest-mem-max", required_argument, NULL, OPT_SETTING },

@@ -84,6 +84,10 @@ struct sc_config {
     bool rebalance;                       /* [on] */
     uint64_t rebalance_interval_ms;       /* [1000] */
     unsigned rebalance_spread_pct;        /* [25] */
+    /* admission of reservations (admission.h): what one sidecore serves
+     * per busy second; 0 in a field: measured [auto: both measured] */
+    struct sc_sched_rate core_capacity;
+    bool admission_off;                   /* core-capacity off: admit every reservation */
     uint32_t uring_entries;               /* [SC_CORE_URING_DEFAULT] */
     /* the queues' memory budget (membudget.h): bytes, or a percentage of
      * MemTotal; both 0 = unlimited [SC_MEMBUDGET_DEFAULT_PCT %] */

@@ -97,6 +97,27 @@ static int count_core(struct sc_core *core, void *arg)
     return 0;
 }
 
+/* Reservations against what the sidecores can honour (admission.h):
+ * capacities 0 when not known (then nothing is refused). */
+static json_t *admission_json(const struct sc_daemon *d)
+{
+    struct sc_admission_capacity cap;
+    struct sc_sched_rate reservable, reserved;
+    sc_daemon_admission(d, &cap);
+    sc_admission_reservable(&cap, &reservable);
+    sc_daemon_reserved(d, -1, &reserved);
+    const char *source = d->cfg.admission_off ? "off"
+                         : cap.measured      ? "measured"
+                         : cap.per_core.iops || cap.per_core.bps ? "configured"
+                                                                 : "not measured yet";
+    return json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "capacity", source,
+                     "sidecores", (int)cap.ncores, "core_iops", (json_int_t)cap.per_core.iops,
+                     "core_bps", (json_int_t)cap.per_core.bps, "reservable_iops",
+                     (json_int_t)reservable.iops, "reservable_bps", (json_int_t)reservable.bps,
+                     "reserved_iops", (json_int_t)reserved.iops, "reserved_bps",
+                     (json_int_t)reserved.bps);
+}
+
 static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
 {
     (void)params;
@@ -138,6 +159,7 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
         json_object_set_new(o, "poll_window",
                             json_string(d->cfg.poll_adaptive ? "adaptive" : "fixed"));
         json_object_set_new(o, "rebalance", sc_ctl_balancer_json(d));
+        json_object_set_new(o, "admission", admission_json(d));
     }
     return o;
 }
@@ -471,7 +493,13 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         default: conf.limit.bps = v; break;
         }
     }
-    int ret = sc_daemon_set_tenant(d, domid, &conf, false);
+    char why[256] = "";
+    int ret = sc_daemon_set_tenant(d, domid, &conf, false, why, sizeof(why));
+    if (ret == -ENOSPC && *why) {
+        sc_log(SC_LOG_WARN, "ctl", "tenant %u: %s", domid, why);
+        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, why);
+        return NULL;
+    }
     if (ret == -EINVAL) {
         sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
                          "invalid settings for domain %u: weight must be %u..%u, rates at most "

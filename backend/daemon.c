@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,13 +60,67 @@ void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
     out->weight = SC_SCHED_WEIGHT_DEFAULT;
 }
 
+/* Event mode's queue threads run on the CPUs the daemon may use. */
+static unsigned cpus_usable(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+void sc_daemon_admission(const struct sc_daemon *d, struct sc_admission_capacity *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->ncores = d->cfg.mode == SC_MODE_POLL ? d->cfg.cores : cpus_usable();
+    if (d->cfg.admission_off)
+        return;
+    struct sc_sched_rate measured = { 0 };
+    if (d->balancer)
+        sc_balancer_capacity(d->balancer, &measured);
+    out->per_core = d->cfg.core_capacity;
+    if (!out->per_core.iops)
+        out->per_core.iops = measured.iops;
+    if (!out->per_core.bps)
+        out->per_core.bps = measured.bps;
+    out->measured = (!d->cfg.core_capacity.iops && measured.iops) ||
+                    (!d->cfg.core_capacity.bps && measured.bps);
+}
+
+void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_rate *out)
+{
+    out->iops = out->bps = 0;
+    for (unsigned i = 0; i < d->ntenants; i++) {
+        if ((int)d->tenants[i].domid == except)
+            continue;
+        out->iops += d->tenants[i].conf.reservation.iops;
+        out->bps += d->tenants[i].conf.reservation.bps;
+    }
+}
+
 int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
-                         const struct sc_sched_tenant_conf *conf, bool from_config)
+                         const struct sc_sched_tenant_conf *conf, bool from_config, char *why,
+                         size_t whylen)
 {
     struct sc_daemon_tenant *t = tenant_find(d, domid);
     if (!t && d->ntenants == SC_CONFIG_MAX_TENANTS)
         return -ENOSPC;
-    int ret = sc_pool_set_tenant(d->pool, domid, conf);
+    /* only a raise is checked: lowering a reservation, or keeping one the
+     * capacity (measured anew) no longer covers, is never refused */
+    struct sc_sched_rate raise = conf->reservation;
+    if (t && raise.iops <= t->conf.reservation.iops)
+        raise.iops = 0;
+    if (t && raise.bps <= t->conf.reservation.bps)
+        raise.bps = 0;
+    struct sc_admission_capacity cap;
+    struct sc_sched_rate others;
+    sc_daemon_admission(d, &cap);
+    sc_daemon_reserved(d, domid, &others);
+    int ret = sc_admission_check(&cap, &others, &raise, why, whylen);
+    if (ret < 0)
+        return ret;
+    ret = sc_pool_set_tenant(d->pool, domid, conf);
     if (ret < 0)
         return ret;
     if (!t) {
@@ -81,9 +136,10 @@ static int apply_config_tenants(struct sc_daemon *d, const struct sc_config *cfg
 {
     for (unsigned i = 0; i < cfg->ntenants; i++) {
         const struct sc_config_tenant *ct = &cfg->tenants[i];
-        int ret = sc_daemon_set_tenant(d, ct->domid, &ct->conf, true);
+        char why[256] = "";
+        int ret = sc_daemon_set_tenant(d, ct->domid, &ct->conf, true, why, sizeof(why));
         if (ret < 0) {
-            sc_log(SC_LOG_ERR, "config", "tenant %u: %s", ct->domid, strerror(-ret));
+            sc_log(SC_LOG_ERR, "config", "tenant %u: %s", ct->domid, *why ? why : strerror(-ret));
             return ret;
         }
         sc_log(SC_LOG_INFO, "config", "tenant %u: weight %u, reservation %llu iops %llu B/s, "
@@ -113,7 +169,7 @@ int sc_daemon_reload(struct sc_daemon *d)
         struct sc_daemon_tenant *t = &d->tenants[i];
         if (t->from_config && !sc_config_find_tenant(cfg, t->domid)) {
             struct sc_sched_tenant_conf def = { .weight = SC_SCHED_WEIGHT_DEFAULT };
-            if (sc_daemon_set_tenant(d, t->domid, &def, false) == 0)
+            if (sc_daemon_set_tenant(d, t->domid, &def, false, NULL, 0) == 0)
                 sc_log(SC_LOG_INFO, "config", "tenant %u: back to the defaults", t->domid);
         }
     }
@@ -124,6 +180,8 @@ int sc_daemon_reload(struct sc_daemon *d)
         d->cfg.rebalance_interval_ms = cfg->rebalance_interval_ms;
         d->cfg.rebalance_spread_pct = cfg->rebalance_spread_pct;
     }
+    d->cfg.core_capacity = cfg->core_capacity;
+    d->cfg.admission_off = cfg->admission_off;
     ret = apply_config_tenants(d, cfg);
     if (ret == 0) {
         memcpy(d->cfg.tenants, cfg->tenants, sizeof(cfg->tenants));

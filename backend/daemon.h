@@ -40,6 +40,7 @@
 #include "sidecore.h"
 #include "xenbus.h"
 #include "balancer.h"
+#include "admission.h"
 
 #define SC_VERSION "0.3.0"
 /* Grants one daemon may keep mapped (rings + persistent grants, all guests). */
@@ -85,9 +86,16 @@ int sc_daemon_run(struct sc_daemon *d);
 /* Disconnects every device, stops the cores, closes everything.  NULL ok. */
 void sc_daemon_close(struct sc_daemon *d);
 
-/* Sets guest `domid`'s settings (pool and table).  0 or -errno. */
+/* Sets guest `domid`'s settings (pool and table).  0 or -errno: -ENOSPC
+ * also when a raised reservation does not fit what the sidecores can
+ * honour (admission.h; the sentence in why, if not NULL). */
 int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
-                         const struct sc_sched_tenant_conf *conf, bool from_config);
+                         const struct sc_sched_tenant_conf *conf, bool from_config, char *why,
+                         size_t whylen);
+/* The capacity reservations are admitted against (config or measured). */
+void sc_daemon_admission(const struct sc_daemon *d, struct sc_admission_capacity *out);
+/* The guests' reservations summed, leaving out domid `except` (-1: none). */
+void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_rate *out);
 /* The settings in force for domid (defaults if never set). */
 void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
                            struct sc_sched_tenant_conf *out);

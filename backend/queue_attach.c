@@ -156,7 +156,8 @@ int sc_attach_queue(struct sc_attach *a, struct sc_pool *pool, struct sc_queue *
     a->group = NULL;
     a->moving = a->detach_after_move = false;
     a->moves = a->moved_ns = 0;
-    a->busy_seen_ns = 0; /* a new queue's counters start at 0 (a reconnect reuses a) */
+    /* a new queue's counters start at 0 (a reconnect reuses a) */
+    a->busy_seen_ns = a->requests_seen = a->bytes_seen = 0;
     a->nremote = nremote;
     for (unsigned i = 0; i < nremote; i++)
         a->remote[i] = remote[i];

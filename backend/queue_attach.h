@@ -73,6 +73,7 @@ struct sc_attach {
     uint64_t moves;          /* times it was moved */
     uint64_t moved_ns;       /* when the last move landed (CLOCK_MONOTONIC), 0: never */
     uint64_t busy_seen_ns;   /* the balancer's: its busy_ns at the last look */
+    uint64_t requests_seen, bytes_seen; /* ... and its requests and bytes */
 };
 
 /* Attaches q (initialised, ports unset) for guest q->domid: the frontend's

@@ -114,6 +114,17 @@ static void show_status(json_t *r, json_t *prev, double dt)
         printf("%-15s %s active (at least %s): %s added, %s parked so far\n", "sidecores",
                sctl_fmt_u(sctl_jint(rb, "active_cores")), sctl_fmt_u(sctl_jint(rb, "min_cores")),
                sctl_fmt_u(sctl_jint(rb, "cores_added")), sctl_fmt_u(sctl_jint(rb, "cores_parked")));
+    /* reservations against what the sidecores can honour (0: not known) */
+    json_t *ad = json_object_get(r, "admission");
+    if (ad) {
+        printf("%-15s %s IOPS", "reserved", sctl_fmt_h((double)sctl_jint(ad, "reserved_iops"), 0));
+        if (sctl_jint(ad, "reservable_iops"))
+            printf(" of %s", sctl_fmt_h((double)sctl_jint(ad, "reservable_iops"), 0));
+        printf(", %s/s", sctl_fmt_h((double)sctl_jint(ad, "reserved_bps"), 1));
+        if (sctl_jint(ad, "reservable_bps"))
+            printf(" of %s/s", sctl_fmt_h((double)sctl_jint(ad, "reservable_bps"), 1));
+        printf(" (sidecore capacity %s)\n", sctl_jstr(ad, "capacity"));
+    }
     /* the queues' memory budget */
     json_t *m = json_object_get(r, "memory");
     if (m) {

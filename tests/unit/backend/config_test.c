@@ -443,6 +443,10 @@ static void test_command_line_errors(void **state)
         { { "--tenant", "5:speed=1" }, "unknown setting 'speed'" },
         { { "--ready-fd", "x" }, "--ready-fd" },
         { { "--poll-idle-us", "-5" }, "--poll-idle-us" },
+        { { "--core-capacity", "fast" }, "core-capacity: 'fast' is not auto, off or iops=N" },
+        { { "--core-capacity", "iops=0" }, "core-capacity: 'iops=0'" },
+        { { "--core-capacity", "iops=5k,speed=3" }, "core-capacity: 'iops=5k,speed=3'" },
+        { { "--core-capacity", "iops=" }, "core-capacity" },
         { { "--vbd.max-queues", "0" }, "--vbd.max-queues: '0' is not a number in 1..256" },
         { { "--vbd.max-queues=300" }, "--vbd.max-queues: '300'" },
         { { "--vbd.max-queues" }, "needs a value" },
@@ -463,6 +467,19 @@ static void test_command_line_errors(void **state)
         if (ret != -EINVAL || !strstr(err, cases[i].why))
             fail_msg("case %zu (%s): ret %d, err \"%s\"", i, cases[i].args[0], ret, err);
     }
+    /* core-capacity: either dimension, suffixes, off, auto */
+    assert_int_equal(load("--core-capacity", "iops=50k,bps=1G", NULL), 0);
+    assert_int_equal(cfg.core_capacity.iops, 50000);
+    assert_int_equal(cfg.core_capacity.bps, 1ull << 30);
+    assert_false(cfg.admission_off);
+    assert_int_equal(load("--core-capacity", "bps=100M", NULL), 0);
+    assert_int_equal(cfg.core_capacity.iops, 0);
+    assert_int_equal(cfg.core_capacity.bps, 100ull << 20);
+    assert_int_equal(load("--core-capacity", "off", NULL), 0);
+    assert_true(cfg.admission_off);
+    assert_int_equal(load("--core-capacity", "auto", NULL), 0);
+    assert_false(cfg.admission_off);
+    assert_int_equal(cfg.core_capacity.iops, 0);
     /* a refused tenant spec leaves no half-made tenant behind */
     assert_int_equal(load("--tenant", "8:weight=0", NULL), -EINVAL);
     assert_null(sc_config_find_tenant(&cfg, 8));
