@@ -23,6 +23,7 @@
 
 struct pool_core {
     struct sc_core *core;
+    uint64_t seq;     /* unique in the pool's life (a new core may reuse a pointer) */
     unsigned nqueues; /* acquired and not yet released */
     bool active;      /* new queues may go there (balancer.h: an adaptive count) */
     struct pool_core *next;
@@ -30,6 +31,7 @@ struct pool_core {
 
 /* What the split (sc_pool_split_rates) saw of a guest on one core. */
 struct tenant_core {
+    uint64_t core_seq;                  /* the pool_core's seq */
     uint64_t cost, throttled;           /* the core's published counters */
     struct sc_sched_tenant_conf posted; /* the part this core was given */
     bool posted_valid;
@@ -38,7 +40,8 @@ struct tenant_core {
 struct pool_tenant {
     domid_t domid;
     struct sc_sched_tenant_conf conf;   /* the guest's, over all cores */
-    struct tenant_core on[SC_POOL_MAX_CORES]; /* poll mode: by core order */
+    struct tenant_core on[SC_POOL_MAX_CORES]; /* the cores of the last split */
+    unsigned non;
 };
 
 struct sc_pool {
@@ -47,6 +50,7 @@ struct sc_pool {
     struct pool_core *cores; /* creation order */
     unsigned ncores;
     uint64_t event_seq;      /* names event-mode cores */
+    uint64_t core_seq;       /* numbers every core */
     struct pool_tenant *tenants;
     unsigned ntenants, tenants_cap;
     struct sc_inbox reply;   /* answers of posted commands */
@@ -133,6 +137,7 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     if (!pc)
         return NULL;
     pc->active = true; /* poll mode's start may make it wait (ncores_min) */
+    pc->seq = ++pool->core_seq;
     pc->core = sc_core_create(pool->xen, &cp);
     if (!pc->core) {
         int e = errno;
@@ -476,28 +481,62 @@ static bool conf_near(const struct sc_sched_tenant_conf *a, const struct sc_sche
            near(a->reservation.bps, b->reservation.bps);
 }
 
-/* Divides t's rates among the cores by its service on each since the last
- * split, and posts the parts that changed.  0 or the first post's -errno. */
+/* The cores t's rates are divided among, into pcs (at most
+ * SC_POOL_MAX_CORES): poll mode's all of them (any may take one of its
+ * queues), event mode's those of its queues (each queue has a core of its
+ * own, and no other core ever serves the guest). */
+static unsigned split_cores(struct sc_pool *pool, domid_t domid, struct pool_core **pcs)
+{
+    unsigned n = 0;
+    if (pool->params.mode == SC_MODE_POLL) {
+        for (struct pool_core *pc = pool->cores; pc && n < SC_POOL_MAX_CORES; pc = pc->next)
+            pcs[n++] = pc;
+        return n;
+    }
+    for (struct sc_attach *a = pool->attached; a && n < SC_POOL_MAX_CORES; a = a->pool_next) {
+        struct pool_core *pc = a->q->domid == domid && a->core ? find_core(pool, a->core) : NULL;
+        bool seen = false;
+        for (unsigned i = 0; pc && i < n && !seen; i++)
+            seen = pcs[i] == pc;
+        if (pc && !seen)
+            pcs[n++] = pc;
+    }
+    return n;
+}
+
+/* Divides t's rates among its cores by its service on each since the last
+ * split, and posts the parts that changed.  A core new to the split (or
+ * to the guest) starts from its counters as they are now and is always
+ * posted.  0 or the first post's -errno. */
 static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
 {
     double served[SC_POOL_MAX_CORES] = { 0 }, share[SC_POOL_MAX_CORES];
     bool held[SC_POOL_MAX_CORES] = { false }, present[SC_POOL_MAX_CORES] = { false };
-    struct sc_core *cores[SC_POOL_MAX_CORES];
-    unsigned n = 0;
-    for (struct pool_core *pc = pool->cores; pc && n < SC_POOL_MAX_CORES; pc = pc->next, n++) {
-        struct tenant_core *tc = &t->on[n];
+    struct pool_core *pcs[SC_POOL_MAX_CORES];
+    struct tenant_core on[SC_POOL_MAX_CORES];
+    unsigned n = split_cores(pool, t->domid, pcs);
+    if (!n) {
+        t->non = 0;
+        return 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct pool_core *pc = pcs[i];
+        struct tenant_core *tc = &on[i];
+        bool known = false;
+        for (unsigned j = 0; j < t->non && !known; j++)
+            if ((known = t->on[j].core_seq == pc->seq))
+                *tc = t->on[j];
+        if (!known)
+            *tc = (struct tenant_core){ .core_seq = pc->seq };
         struct sc_sched_tenant_stats ts;
-        cores[n] = pc->core;
-        served[n] = 0;
-        held[n] = present[n] = false;
         if (sc_core_tenant_stats(pc->core, t->domid, &ts) == 0) {
-            served[n] = ts.cost >= tc->cost ? (double)(ts.cost - tc->cost) : 0;
-            held[n] = ts.throttled > tc->throttled;
+            served[i] = known && ts.cost >= tc->cost ? (double)(ts.cost - tc->cost) : 0;
+            held[i] = known && ts.throttled > tc->throttled;
             tc->cost = ts.cost;
             tc->throttled = ts.throttled;
         }
-        for (struct sc_attach *a = pool->attached; a && !present[n]; a = a->pool_next)
-            present[n] = a->q->domid == t->domid &&
+        for (struct sc_attach *a = pool->attached; a && !present[i]; a = a->pool_next)
+            present[i] = a->q->domid == t->domid &&
                          (a->core == pc->core || (a->moving && a->move_to == pc->core));
     }
     sc_qos_split(served, held, present, n, share);
@@ -512,10 +551,10 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
             c.reservation.iops = c.limit.iops;
         if (c.limit.bps && c.reservation.bps > c.limit.bps)
             c.reservation.bps = c.limit.bps;
-        struct tenant_core *tc = &t->on[i];
+        struct tenant_core *tc = &on[i];
         if (tc->posted_valid && conf_near(&tc->posted, &c))
             continue;
-        int ret = post_tenant(pool, cores[i], t->domid, &c);
+        int ret = post_tenant(pool, pcs[i]->core, t->domid, &c);
         if (ret < 0) {
             if (!first_err)
                 first_err = ret;
@@ -524,6 +563,8 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
         tc->posted = c;
         tc->posted_valid = true;
     }
+    memcpy(t->on, on, n * sizeof(on[0]));
+    t->non = n;
     return first_err;
 }
 
@@ -555,11 +596,12 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
         }
         t = &pool->tenants[pool->ntenants++];
         t->domid = domid;
+        t->non = 0;
     }
     t->conf = *conf;
-    for (unsigned i = 0; i < SC_POOL_MAX_CORES; i++)
+    for (unsigned i = 0; i < t->non; i++)
         t->on[i].posted_valid = false;
-    if (pool->params.mode == SC_MODE_POLL && has_rates(conf))
+    if (has_rates(conf) && (pool->params.mode == SC_MODE_POLL || t->non))
         return split_tenant(pool, t); /* each core its part of the rates */
     int first_err = 0;
     for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
@@ -574,7 +616,7 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
 
 void sc_pool_split_rates(struct sc_pool *pool)
 {
-    if (!pool || pool->params.mode != SC_MODE_POLL)
+    if (!pool)
         return;
     for (unsigned i = 0; i < pool->ntenants; i++)
         if (has_rates(&pool->tenants[i].conf))

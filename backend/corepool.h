@@ -109,11 +109,13 @@ struct sc_membudget *sc_pool_membudget(struct sc_pool *pool);
 uint64_t sc_pool_queue_overhead(const struct sc_pool *pool);
 
 /* Applies fair-share settings of `domid` to every core, present and future.
- * Poll mode: a limit or reservation is the guest's over all cores, each
- * core given a part of it (qos_split.h), re-divided by sc_pool_split_rates. */
+ * A limit or reservation is the guest's over all cores, each core given a
+ * part of it (qos_split.h), re-divided by sc_pool_split_rates: in poll mode
+ * among all cores, in event mode among its queues' own cores (a new one
+ * starts with the whole and gets its part at the next split). */
 int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
                        const struct sc_sched_tenant_conf *conf);
-/* Poll mode, every interval (the daemon: its views tick): each guest's rates
+/* Every interval (the daemon: its views tick): each guest's rates
  * divided anew among the cores by where its service was since the last
  * call; only parts that changed by more than 5% are posted. */
 void sc_pool_split_rates(struct sc_pool *pool);
