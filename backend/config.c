@@ -237,20 +237,44 @@ bad:
     return -EINVAL;
 }
 
+/* The rate a tenant field's bit names. */
+static uint64_t *tenant_rate(struct sc_config_tenant *t, unsigned bit)
+{
+    switch (bit) {
+    case SC_TENANT_RES_IOPS: return &t->conf.reservation.iops;
+    case SC_TENANT_RES_BPS: return &t->conf.reservation.bps;
+    case SC_TENANT_LIM_IOPS: return &t->conf.limit.iops;
+    case SC_TENANT_LIM_BPS: return &t->conf.limit.bps;
+    case SC_TENANT_READ_IOPS: return &t->dirs.dir[SC_DIR_READ].iops;
+    case SC_TENANT_READ_BPS: return &t->dirs.dir[SC_DIR_READ].bps;
+    case SC_TENANT_WRITE_IOPS: return &t->dirs.dir[SC_DIR_WRITE].iops;
+    default: return &t->dirs.dir[SC_DIR_WRITE].bps;
+    }
+}
+
+#define TENANT_FIELDS "weight, res_iops, res_bps, lim_iops, lim_bps, read_iops, read_bps, " \
+                      "write_iops, write_bps"
+
 /* One field of a tenant: weight, res_iops, res_bps, lim_iops, lim_bps (or
- * the long names reservation_iops ... limit_bps). */
+ * the long names reservation_iops ... limit_bps), and its disks' read_iops,
+ * read_bps, write_iops, write_bps. */
 static int tenant_set_field(struct sc_config_tenant *t, const char *field, const char *value,
                             char *err, size_t errlen)
 {
     static const struct {
         const char *name, *alias;
         unsigned bit;
+        bool iops;
     } fields[] = {
-        { "weight", "weight", SC_TENANT_WEIGHT },
-        { "res_iops", "reservation_iops", SC_TENANT_RES_IOPS },
-        { "res_bps", "reservation_bps", SC_TENANT_RES_BPS },
-        { "lim_iops", "limit_iops", SC_TENANT_LIM_IOPS },
-        { "lim_bps", "limit_bps", SC_TENANT_LIM_BPS },
+        { "weight", "weight", SC_TENANT_WEIGHT, false },
+        { "res_iops", "reservation_iops", SC_TENANT_RES_IOPS, true },
+        { "res_bps", "reservation_bps", SC_TENANT_RES_BPS, false },
+        { "lim_iops", "limit_iops", SC_TENANT_LIM_IOPS, true },
+        { "lim_bps", "limit_bps", SC_TENANT_LIM_BPS, false },
+        { "read_iops", "read_iops", SC_TENANT_READ_IOPS, true },
+        { "read_bps", "read_bps", SC_TENANT_READ_BPS, false },
+        { "write_iops", "write_iops", SC_TENANT_WRITE_IOPS, true },
+        { "write_bps", "write_bps", SC_TENANT_WRITE_BPS, false },
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (strcmp(field, fields[i].name) && strcmp(field, fields[i].alias))
@@ -269,26 +293,20 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
             }
             t->conf.weight = (uint32_t)v;
         } else {
-            bool iops = bit == SC_TENANT_RES_IOPS || bit == SC_TENANT_LIM_IOPS;
-            unsigned long long max = iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX;
+            unsigned long long max = fields[i].iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX;
             /* k/M/G: thousands for requests, binary multiples for bytes */
-            if (parse_num(value, iops ? 1000 : 1024, max, &v) < 0) {
+            if (parse_num(value, fields[i].iops ? 1000 : 1024, max, &v) < 0) {
                 sc_config_seterr(err, errlen, "tenant %u: %s '%s' is not a number in 0..%llu "
                        "(suffix k, M, G allowed)", t->domid, fields[i].name, value, max);
                 return -EINVAL;
             }
-            switch (bit) {
-            case SC_TENANT_RES_IOPS: t->conf.reservation.iops = v; break;
-            case SC_TENANT_RES_BPS: t->conf.reservation.bps = v; break;
-            case SC_TENANT_LIM_IOPS: t->conf.limit.iops = v; break;
-            default: t->conf.limit.bps = v; break;
-            }
+            *tenant_rate(t, bit) = v;
         }
         t->set |= bit;
         return 0;
     }
-    sc_config_seterr(err, errlen, "tenant %u: unknown setting '%s' (weight, res_iops, res_bps, lim_iops, "
-           "lim_bps)", t->domid, field);
+    sc_config_seterr(err, errlen, "tenant %u: unknown setting '%s' (" TENANT_FIELDS ")",
+                     t->domid, field);
     return -EINVAL;
 }
 
@@ -741,7 +759,8 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
-            "                         fair-share settings of a guest (repeatable)\n"
+            "                         fair-share settings of a guest (repeatable); its\n"
+            "                         disks' read_iops, read_bps, write_iops, write_bps\n"
             "  --ready-fd N           write \"ready\\n\" to fd N once serving\n"
             "  --help\n");
     sc_config_class_usage(out, modules);

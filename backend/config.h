@@ -30,6 +30,7 @@
 
 #include "corepool.h"
 #include "log.h"
+#include "dirlimit.h"
 #include "sched.h"
 #include "xen.h"
 
@@ -52,12 +53,17 @@ enum {
     SC_TENANT_RES_BPS  = 1u << 2,
     SC_TENANT_LIM_IOPS = 1u << 3,
     SC_TENANT_LIM_BPS  = 1u << 4,
+    SC_TENANT_READ_IOPS  = 1u << 5,
+    SC_TENANT_READ_BPS   = 1u << 6,
+    SC_TENANT_WRITE_IOPS = 1u << 7,
+    SC_TENANT_WRITE_BPS  = 1u << 8,
 };
 
 struct sc_config_tenant {
     domid_t domid;
     unsigned set;                     /* SC_TENANT_* given */
     struct sc_sched_tenant_conf conf; /* defaults (weight 100, no rates) where not set */
+    struct sc_dir_rates dirs;         /* its disks' read/write limits (dirlimit.h) */
     int line;                         /* file line of its last setting, 0 if none */
 };
 

@@ -58,6 +58,7 @@ struct sc_pool {
     bool closing;            /* being destroyed: late answers only free memory */
     bool stopping;           /* the daemon stops: removals drain, never fail I/O */
     struct sc_attach *attached; /* queue_attach.c's list */
+    struct sc_dir_table dirs;   /* the guests' per-direction limits */
 };
 
 /* A tenant setting on its way to one core; freed when answered. */
@@ -280,6 +281,7 @@ int sc_pool_destroy_within(struct sc_pool *pool, uint64_t timeout_ns)
     sc_inbox_destroy(&pool->reply);
     /* queues abandoned above keep their reservations: forgotten with it */
     sc_membudget_destroy(pool->mem);
+    sc_dir_table_free(&pool->dirs);
     free(pool->tenants);
     free(pool);
     return result;
@@ -612,6 +614,20 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
         }
     }
     return first_err;
+}
+
+struct sc_dir_limit *sc_pool_dir_limit(struct sc_pool *pool, domid_t domid)
+{
+    return pool ? sc_dir_table_get(&pool->dirs, domid) : NULL;
+}
+
+int sc_pool_set_dir_limits(struct sc_pool *pool, domid_t domid, const struct sc_dir_rates *r)
+{
+    struct sc_dir_limit *l = sc_pool_dir_limit(pool, domid);
+    if (!l)
+        return -ENOMEM;
+    sc_dir_limit_set(l, r);
+    return 0;
 }
 
 void sc_pool_split_rates(struct sc_pool *pool)

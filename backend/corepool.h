@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dirlimit.h"
 #include "membudget.h"
 #include "sidecore.h"
 
@@ -115,6 +116,12 @@ uint64_t sc_pool_queue_overhead(const struct sc_pool *pool);
  * starts with the whole and gets its part at the next split). */
 int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
                        const struct sc_sched_tenant_conf *conf);
+/* Guest domid's per-direction disk limits (dirlimit.h): the same object
+ * for all its queues, valid until the pool is destroyed; unlimited until
+ * set.  NULL on ENOMEM.  Control thread. */
+struct sc_dir_limit *sc_pool_dir_limit(struct sc_pool *pool, domid_t domid);
+/* Sets them (live: the queues' next takes see it).  0 or -ENOMEM. */
+int sc_pool_set_dir_limits(struct sc_pool *pool, domid_t domid, const struct sc_dir_rates *r);
 /* Every interval (the daemon: its views tick): each guest's rates
  * divided anew among the cores by where its service was since the last
  * call; only parts that changed by more than 5% are posted. */

@@ -386,7 +386,8 @@ static int cmp_guest(const void *a, const void *b)
 static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
 {
     struct sc_sched_tenant_conf conf;
-    sc_daemon_tenant_conf(d, g->domid, &conf);
+    struct sc_dir_rates dirs;
+    sc_daemon_tenant_conf(d, g->domid, &conf, &dirs);
     bool configured = false;
     for (unsigned i = 0; i < d->ntenants; i++)
         configured |= d->tenants[i].domid == g->domid;
@@ -410,6 +411,20 @@ static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
     uint64_t mem = sc_membudget_guest(sc_pool_membudget(d->pool), g->domid, &nres);
     json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)mem));
     json_object_set_new(o, "mem_reservations", json_integer((json_int_t)nres));
+    /* its disks' read/write limits, and the requests they held back */
+    static const char *const dir_name[SC_DIR__COUNT] = { "read", "write" };
+    struct sc_dir_limit *dl = sc_pool_dir_limit(d->pool, g->domid);
+    for (unsigned k = 0; k < SC_DIR__COUNT; k++) {
+        char key[32];
+        snprintf(key, sizeof(key), "%s_iops", dir_name[k]);
+        json_object_set_new(o, key, json_integer((json_int_t)dirs.dir[k].iops));
+        snprintf(key, sizeof(key), "%s_bps", dir_name[k]);
+        json_object_set_new(o, key, json_integer((json_int_t)dirs.dir[k].bps));
+        snprintf(key, sizeof(key), "%s_throttled", dir_name[k]);
+        json_object_set_new(o, key, json_integer(dl ? (json_int_t)atomic_load_explicit(
+                                                          &dl->throttled[k], memory_order_relaxed)
+                                                    : 0));
+    }
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         json_object_set_new(o, sc_queue_counter_name(c), json_integer((json_int_t)g->counter[c]));
     return o;
@@ -454,6 +469,10 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         { "reservation_bps", "res_bps" },
         { "limit_iops", "lim_iops" },
         { "limit_bps", "lim_bps" },
+        { "read_iops", "read_iops" },
+        { "read_bps", "read_bps" },
+        { "write_iops", "write_iops" },
+        { "write_bps", "write_bps" },
     };
     json_t *jdom = json_object_get(params, "domid");
     if (!json_is_object(params) || !json_is_integer(jdom) || json_integer_value(jdom) < 0 ||
@@ -464,7 +483,8 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
     }
     domid_t domid = (domid_t)json_integer_value(jdom);
     struct sc_sched_tenant_conf conf;
-    sc_daemon_tenant_conf(d, domid, &conf);
+    struct sc_dir_rates dirs;
+    sc_daemon_tenant_conf(d, domid, &conf, &dirs);
     const char *key;
     json_t *val;
     json_object_foreach(params, key, val) {
@@ -476,7 +496,8 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
                 break;
         if (k == sizeof(keys) / sizeof(keys[0])) {
             sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "unknown setting '%s' (weight, "
-                             "reservation_iops, reservation_bps, limit_iops, limit_bps)", key);
+                             "reservation_iops, reservation_bps, limit_iops, limit_bps, "
+                             "read_iops, read_bps, write_iops, write_bps)", key);
             return NULL;
         }
         if (!json_is_integer(val) || json_integer_value(val) < 0) {
@@ -490,11 +511,22 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         case 1: conf.reservation.iops = v; break;
         case 2: conf.reservation.bps = v; break;
         case 3: conf.limit.iops = v; break;
-        default: conf.limit.bps = v; break;
+        case 4: conf.limit.bps = v; break;
+        case 5: dirs.dir[SC_DIR_READ].iops = v; break;
+        case 6: dirs.dir[SC_DIR_READ].bps = v; break;
+        case 7: dirs.dir[SC_DIR_WRITE].iops = v; break;
+        default: dirs.dir[SC_DIR_WRITE].bps = v; break;
         }
     }
     char why[256] = "";
-    int ret = sc_daemon_set_tenant(d, domid, &conf, false, why, sizeof(why));
+    for (unsigned k = 0; k < SC_DIR__COUNT; k++) {
+        if (dirs.dir[k].iops > SC_SCHED_IOPS_MAX || dirs.dir[k].bps > SC_SCHED_BPS_MAX) {
+            sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "read/write limits are at most %llu "
+                             "iops and %llu B/s", SC_SCHED_IOPS_MAX, SC_SCHED_BPS_MAX);
+            return NULL;
+        }
+    }
+    int ret = sc_daemon_set_tenant(d, domid, &conf, &dirs, false, why, sizeof(why));
     if (ret == -ENOSPC && *why) {
         sc_log(SC_LOG_WARN, "ctl", "tenant %u: %s", domid, why);
         sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, why);
@@ -512,15 +544,22 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, strerror(-ret));
         return NULL;
     }
+    const struct sc_sched_rate *rd = &dirs.dir[SC_DIR_READ], *wr = &dirs.dir[SC_DIR_WRITE];
     sc_log(SC_LOG_INFO, "ctl", "tenant %u: weight %u, reservation %llu iops %llu B/s, "
-           "limit %llu iops %llu B/s", domid, conf.weight,
+           "limit %llu iops %llu B/s; reads at most %llu iops %llu B/s, writes %llu iops "
+           "%llu B/s", domid, conf.weight,
            (unsigned long long)conf.reservation.iops, (unsigned long long)conf.reservation.bps,
-           (unsigned long long)conf.limit.iops, (unsigned long long)conf.limit.bps);
-    return checked(json_pack("{s:i, s:i, s:I, s:I, s:I, s:I}", "domid", (int)domid, "weight",
-                             (int)conf.weight, "reservation_iops",
+           (unsigned long long)conf.limit.iops, (unsigned long long)conf.limit.bps,
+           (unsigned long long)rd->iops, (unsigned long long)rd->bps,
+           (unsigned long long)wr->iops, (unsigned long long)wr->bps);
+    return checked(json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "domid",
+                             (int)domid, "weight", (int)conf.weight, "reservation_iops",
                              (json_int_t)conf.reservation.iops, "reservation_bps",
                              (json_int_t)conf.reservation.bps, "limit_iops",
-                             (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps),
+                             (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps,
+                             "read_iops", (json_int_t)rd->iops, "read_bps", (json_int_t)rd->bps,
+                             "write_iops", (json_int_t)wr->iops, "write_bps",
+                             (json_int_t)wr->bps),
                    err);
 }
 

@@ -48,16 +48,20 @@ static struct sc_daemon_tenant *tenant_find(struct sc_daemon *d, domid_t domid)
 }
 
 void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
-                           struct sc_sched_tenant_conf *out)
+                           struct sc_sched_tenant_conf *out, struct sc_dir_rates *dirs)
 {
     for (unsigned i = 0; i < d->ntenants; i++) {
         if (d->tenants[i].domid == domid) {
             *out = d->tenants[i].conf;
+            if (dirs)
+                *dirs = d->tenants[i].dirs;
             return;
         }
     }
     memset(out, 0, sizeof(*out));
     out->weight = SC_SCHED_WEIGHT_DEFAULT;
+    if (dirs)
+        memset(dirs, 0, sizeof(*dirs));
 }
 
 /* Event mode's queue threads run on the CPUs the daemon may use. */
@@ -100,7 +104,8 @@ void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_r
 }
 
 int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
-                         const struct sc_sched_tenant_conf *conf, bool from_config, char *why,
+                         const struct sc_sched_tenant_conf *conf,
+                         const struct sc_dir_rates *dirs, bool from_config, char *why,
                          size_t whylen)
 {
     struct sc_daemon_tenant *t = tenant_find(d, domid);
@@ -121,13 +126,18 @@ int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
     if (ret < 0)
         return ret;
     ret = sc_pool_set_tenant(d->pool, domid, conf);
+    if (ret == 0 && dirs)
+        ret = sc_pool_set_dir_limits(d->pool, domid, dirs);
     if (ret < 0)
         return ret;
     if (!t) {
         t = &d->tenants[d->ntenants++];
         t->domid = domid;
+        memset(&t->dirs, 0, sizeof(t->dirs));
     }
     t->conf = *conf;
+    if (dirs)
+        t->dirs = *dirs;
     t->from_config = from_config;
     return 0;
 }
@@ -137,7 +147,8 @@ static int apply_config_tenants(struct sc_daemon *d, const struct sc_config *cfg
     for (unsigned i = 0; i < cfg->ntenants; i++) {
         const struct sc_config_tenant *ct = &cfg->tenants[i];
         char why[256] = "";
-        int ret = sc_daemon_set_tenant(d, ct->domid, &ct->conf, true, why, sizeof(why));
+        int ret = sc_daemon_set_tenant(d, ct->domid, &ct->conf, &ct->dirs, true, why,
+                                       sizeof(why));
         if (ret < 0) {
             sc_log(SC_LOG_ERR, "config", "tenant %u: %s", ct->domid, *why ? why : strerror(-ret));
             return ret;
@@ -169,7 +180,8 @@ int sc_daemon_reload(struct sc_daemon *d)
         struct sc_daemon_tenant *t = &d->tenants[i];
         if (t->from_config && !sc_config_find_tenant(cfg, t->domid)) {
             struct sc_sched_tenant_conf def = { .weight = SC_SCHED_WEIGHT_DEFAULT };
-            if (sc_daemon_set_tenant(d, t->domid, &def, false, NULL, 0) == 0)
+            struct sc_dir_rates none = { 0 };
+            if (sc_daemon_set_tenant(d, t->domid, &def, &none, false, NULL, 0) == 0)
                 sc_log(SC_LOG_INFO, "config", "tenant %u: back to the defaults", t->domid);
         }
     }

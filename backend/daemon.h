@@ -50,6 +50,7 @@
 struct sc_daemon_tenant {
     domid_t domid;
     struct sc_sched_tenant_conf conf;
+    struct sc_dir_rates dirs; /* its disks' read/write limits */
     bool from_config; /* the config file or command line set it (SIGHUP may reset it) */
 };
 
@@ -90,15 +91,16 @@ void sc_daemon_close(struct sc_daemon *d);
  * also when a raised reservation does not fit what the sidecores can
  * honour (admission.h; the sentence in why, if not NULL). */
 int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
-                         const struct sc_sched_tenant_conf *conf, bool from_config, char *why,
+                         const struct sc_sched_tenant_conf *conf,
+                         const struct sc_dir_rates *dirs, bool from_config, char *why,
                          size_t whylen);
 /* The capacity reservations are admitted against (config or measured). */
 void sc_daemon_admission(const struct sc_daemon *d, struct sc_admission_capacity *out);
 /* The guests' reservations summed, leaving out domid `except` (-1: none). */
 void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_rate *out);
-/* The settings in force for domid (defaults if never set). */
+/* The settings in force for domid (defaults if never set); dirs may be NULL. */
 void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
-                           struct sc_sched_tenant_conf *out);
+                           struct sc_sched_tenant_conf *out, struct sc_dir_rates *dirs);
 /* Reloads guest settings (sc_config_reload: the same command line and
  * file).  Class settings and types keep their values until a restart.
  * 0 or -errno. */

@@ -217,6 +217,8 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
         /* A barrier waits for every earlier request of this queue. */
         if (r->info.drain && (q->nfree + 1 != q->nslots || prepared.head))
             break;
+        if (!blkq_dir_admit(q, r, v->now_ns))
+            break; /* held by the guest's read or write limit: its timer wakes us */
         if (blkq_bounce_need(q, r) > sc_bounce_avail(&q->bounce))
             break; /* our own completions give pages back and wake the core */
         q->pending = NULL;
@@ -265,9 +267,9 @@ static bool blkq_rearm(struct sc_queue *sq)
     /* The worker's answers would ring no one: stay visited until armed */
     if (q->disc_wake_owed)
         return false;
-    /* Waiting on our own I/O (slots, bounce pages, a barrier): its
-     * completion wakes the core. */
-    if (q->barrier_active && q->io_inflight)
+    /* Waiting on our own I/O (slots, bounce pages, a barrier), or on the
+     * timer of a read/write limit: its completion wakes the core. */
+    if ((q->barrier_active && q->io_inflight) || q->dir_timer_armed)
         return false;
     if (q->pending || q->ready.head || q->retry.head)
         return q->io_inflight == 0;
@@ -277,7 +279,7 @@ static bool blkq_rearm(struct sc_queue *sq)
 static bool blkq_idle(struct sc_queue *sq)
 {
     struct blk_queue *q = blkq_of(sq);
-    return q->io_inflight == 0 && !q->copyback.head;
+    return q->io_inflight == 0 && !q->copyback.head && !q->dir_timer_armed;
 }
 
 /* Requests in the ring (the shared header is the same in every ABI, and
@@ -451,6 +453,7 @@ struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
     const struct blk_store_info *si = blk_store_get_info(p->store);
     q->is_null = si->is_null;
     q->null_spin_ns = si->null_spin_ns;
+    q->dirl = p->dir_limit;
     q->limits = p->limits;
     q->limits.read_only |= si->read_only;
     atomic_init(&q->disk_sectors, p->limits.disk_sectors);

@@ -121,6 +121,14 @@ struct blk_queue {
     bool disc_wake_inflight;
     bool disc_wake_owed;                /* no SQE for it: retried at the next I/O call */
 
+    /* The guest's read/write limits (dirlimit.h): a request they hold back
+     * stays pending, and a TIMEOUT in the core's io_uring (dir_timer, at
+     * dir_ts) wakes the core when it may go. */
+    struct sc_dir_limit *dirl;
+    struct sc_io dir_timer;
+    struct __kernel_timespec dir_ts;
+    bool dir_timer_armed;
+
     uint8_t *indirect_buf;              /* BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST pages */
     struct blk_pgrant_cache pgc;
     struct sc_ratelimit rl;
@@ -196,6 +204,9 @@ uint64_t blkq_cost_bytes(const struct blkq_req *r);
 /* Waits for the discard worker's answers if that wait found no SQE
  * before; a queue that owes it must not sleep (blkq_rearm). */
 void blkq_disc_wake_retry(struct blk_queue *q);
+/* May r go now by the guest's read/write limits?  True, or false with the
+ * core's wake-up armed for when it may (blk_queue_io.c). */
+bool blkq_dir_admit(struct blk_queue *q, struct blkq_req *r, uint64_t now_ns);
 /* Releases what the I/O side made for the queue (the discard inbox).
  * Control thread, from blk_queue_destroy (the queue is idle). */
 void blkq_io_destroy(struct blk_queue *q);

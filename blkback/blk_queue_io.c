@@ -263,6 +263,38 @@ static void disc_wake_arm(struct blk_queue *q, struct io_uring_sqe *sqe)
     q->disc_wake_owed = false;
 }
 
+/* ---- the guest's read/write limits ---- */
+
+static void dir_timer_done(struct sc_io *io, int res)
+{
+    (void)res; /* -ETIME: the time came; the core polls the queue after reaping */
+    struct blk_queue *q = (struct blk_queue *)((char *)io - offsetof(struct blk_queue, dir_timer));
+    q->dir_timer_armed = false;
+}
+
+bool blkq_dir_admit(struct blk_queue *q, struct blkq_req *r, uint64_t now_ns)
+{
+    if (!q->dirl || !sc_dir_limit_any(q->dirl))
+        return true;
+    enum sc_dir d = r->info.reads ? SC_DIR_READ : SC_DIR_WRITE;
+    uint64_t bytes = r->info.discard ? 0 : r->info.bytes; /* a discard moves no data */
+    uint64_t at = sc_dir_limit_take(q->dirl, d, bytes, now_ns);
+    if (!at)
+        return true;
+    if (!q->dir_timer_armed) {
+        struct io_uring_sqe *sqe = get_sqe(q);
+        if (sqe) { /* else the queue stays polled (rearm) until one is free */
+            q->dir_ts.tv_sec = (long long)(at / 1000000000u);
+            q->dir_ts.tv_nsec = (long long)(at % 1000000000u);
+            io_uring_prep_timeout(sqe, &q->dir_ts, 0, IORING_TIMEOUT_ABS);
+            q->dir_timer.done = dir_timer_done;
+            sc_io_attach(sqe, &q->dir_timer);
+            q->dir_timer_armed = true;
+        }
+    }
+    return false;
+}
+
 /* A wake that found no SQE (the SQ was full): tried again at every I/O
  * call and every visit of this queue (blkq_rearm keeps it visited). */
 void blkq_disc_wake_retry(struct blk_queue *q)

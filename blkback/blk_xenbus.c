@@ -423,6 +423,7 @@ static int start_queue(struct blk_dev *bd, unsigned i, struct blk_queue_params *
     struct blk_vq *vq = &bd->vqs[i];
 
     snprintf(p->name, sizeof(p->name), "%.35s q%u", dev->name, i);
+    p->dir_limit = sc_pool_dir_limit(bd->bc->pool, p->frontend_id);
     /* its memory reserved first: a queue that does not fit is never made */
     uint64_t cost = blk_queue_mem_cost(p) + sc_pool_queue_overhead(bd->bc->pool);
     int rc = sc_class_reserve_queue(dev, bd->bc->pool, i, cost, &vq->mem);

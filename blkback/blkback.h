@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <liburing.h>
+
+#include "dirlimit.h"
 #include <jansson.h>
 
 #include "blk_proto.h"
@@ -161,6 +163,7 @@ struct blk_queue_params {
     struct blk_limits limits;          /* what was advertised */
     bool persistent;                   /* both sides offered feature-persistent */
     uint32_t max_persistent_grants;    /* per queue cache size */
+    struct sc_dir_limit *dir_limit;    /* the guest's read/write limits, or NULL */
 };
 
 struct blk_queue;

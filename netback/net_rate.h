@@ -3,8 +3,8 @@
  * `usecs`, as libxl writes it and Linux netback applies it), shared by the
  * vif's queues on any sidecores without a lock.
  *
- * Contract: a generic cell rate algorithm over one atomic word, the
- * theoretical time the link is free again (`tat`).  A packet of B bytes
+ * Contract: a generic cell rate algorithm over one atomic word
+ * (rate_cell.h), the time the link is free again.  A packet of B bytes
  * costs B * usecs / bytes of link time; it passes when the link time owed,
  * its own included, fits in one period (the credit Linux gives each
  * period, so a burst of up to `bytes` passes at once), and a packet larger
@@ -22,10 +22,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rate_cell.h"
+
 struct net_rate {
-    _Atomic uint64_t ns_per_kib;  /* link time of 1024 bytes; 0 = unlimited */
-    _Atomic uint64_t period_ns;   /* the burst: `usecs` */
-    _Atomic uint64_t tat_ns;      /* when the link is free again */
+    struct sc_rate_cell cell;     /* cost of 1 KiB: the link time; burst: `usecs` */
     _Atomic uint64_t throttled;   /* packets that had to wait */
     _Atomic uint64_t bytes, usecs; /* as set, for display */
 };
@@ -39,7 +39,7 @@ void net_rate_set(struct net_rate *r, uint64_t bytes, uint64_t usecs);
 bool net_rate_take(struct net_rate *r, uint32_t len, uint64_t now_ns, uint64_t *retry_ns);
 static inline bool net_rate_limited(const struct net_rate *r)
 {
-    return atomic_load_explicit((_Atomic uint64_t *)&r->ns_per_kib, memory_order_relaxed) != 0;
+    return sc_rate_cell_limited(&r->cell);
 }
 
 #endif

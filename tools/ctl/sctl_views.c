@@ -365,6 +365,8 @@ int sctl_cmd_set_tenant(const char *path, int argc, char **argv)
         { "lim_iops", "limit_iops", false },       { "limit_iops", "limit_iops", false },
         { "res_bps", "reservation_bps", true },    { "reservation_bps", "reservation_bps", true },
         { "lim_bps", "limit_bps", true },          { "limit_bps", "limit_bps", true },
+        { "read_iops", "read_iops", false },       { "read_bps", "read_bps", true },
+        { "write_iops", "write_iops", false },     { "write_bps", "write_bps", true },
     };
     json_int_t domid;
     if (argc < 2 || sctl_parse_value(argv[0], false, &domid) < 0 ||
@@ -383,7 +385,8 @@ int sctl_cmd_set_tenant(const char *path, int argc, char **argv)
         json_int_t v;
         if (!eq || k == n || sctl_parse_value(eq + 1, keys[k].bytes, &v) < 0) {
             fprintf(stderr, "sidecorectl: set-tenant: bad setting '%s' (weight=N, res_iops=N, "
-                    "lim_iops=N, res_bps=N, lim_bps=N)\n", argv[i]);
+                    "lim_iops=N, res_bps=N, lim_bps=N, read_iops=N, read_bps=N, "
+                    "write_iops=N, write_bps=N)\n", argv[i]);
             json_decref(params);
             return 2;
         }
@@ -400,6 +403,11 @@ int sctl_cmd_set_tenant(const char *path, int argc, char **argv)
            sctl_fmt_setting(sctl_jint(r, "reservation_bps"), true),
            sctl_fmt_setting(sctl_jint(r, "limit_iops"), false),
            sctl_fmt_setting(sctl_jint(r, "limit_bps"), true));
+    printf("  its disks: reads at most %s IOPS %s/s, writes %s IOPS %s/s\n",
+           sctl_fmt_setting(sctl_jint(r, "read_iops"), false),
+           sctl_fmt_setting(sctl_jint(r, "read_bps"), true),
+           sctl_fmt_setting(sctl_jint(r, "write_iops"), false),
+           sctl_fmt_setting(sctl_jint(r, "write_bps"), true));
     json_decref(r);
     return 0;
 }
