@@ -10,13 +10,15 @@
 # only sc0 active at the start: --cores 2 --cores-min 1), 8 guests each with
 # a disk and 2 with a network interface on the internal switch scsw0.
 #   Disks: guests 1-4 a null:1G disk whose every request costs the
-#   sidecore 20 us of CPU (spin=20000), random reads at qd 128: they ask
+#   sidecore 20 us of CPU (spin=20000), random reads at qd 256: they ask
 #   more than one sidecore can serve, so the sidecore is their bottleneck;
 #   guests 5-8 a 64 MiB temp file with data verification (random 50/50
-#   reads and writes at qd 16; every read checked).  Each gets a fair-share
-#   weight (sidecorectl set-tenant): 100, 100, 200, 400 for the null disks
-#   and the same for the files; guest 2 is also capped at 2,000 IOPS
-#   (lim_iops), below its weight's share, so the cap is what holds it.
+#   reads and writes at qd 16; every read checked).  Fair-share weights
+#   (sidecorectl set-tenant): 100, 100, 200, 400 for the null disks, the
+#   default 100 for the files (they ask less than their share: weights do
+#   not cut them), 800 for the network guests (so the null disks do not
+#   crowd them out); guest 2 is also capped at 2,000 IOPS (lim_iops),
+#   under its weight's share.
 #   Networks: as root, each network guest is a Linux network stack (a
 #   namespace behind simnetfront's TAP adapter) and iperf3 runs TCP both
 #   ways between them through the switch; without root (or without ip
@@ -26,19 +28,20 @@
 #   DEMO_NET=gen (or none) asks for the generators (or no networks) even
 #   where the Linux stacks could run.
 # Everything runs for DEMO_SECONDS (20) while sidecorectl shows the guests,
-# the sidecores, the vifs and the switch live.  Phase 1 (the first half):
-# the balancer is off (rebalance = off in sidecored's config file), every
-# queue on sc0, which is the bottleneck: the null disks share it by weight,
-# guest 2 held at its cap.  Phase 2 (the second half): rebalance = on
-# (config file rewritten, SIGHUP): sc0 above 75% busy makes the balancer
-# add sc1 and move queues to it (measured every 500 ms; a plan must hold
-# two intervals).  Then a summary: phase 1's IOPS per null disk, its share
-# of the null disks' IOPS against the share its weight asks for (after
-# guest 2's cap), and how busy sc0 was; when sc1 came and which queues
-# moved, the disks' IOPS before and after; per disk over the whole run:
-# IOPS, latency, verification, kicks per request and notifies per response;
-# per network guest its throughput, packets, kicks and notifies.  With one
-# CPU there is only phase 1 and one sidecore.  Cleans up everything on exit.
+# the sidecores, the balancer, the vifs and the switch live.  Phase 1 (the
+# first half): the balancer is off (rebalance = off in sidecored's config
+# file), every queue on sc0, which is the bottleneck: the null disks share
+# it by weight, guest 2 below its cap.  Phase 2 (the second half):
+# rebalance = on (config file rewritten, SIGHUP): sc0 above 75% busy for
+# two intervals (400 ms each) makes the balancer add sc1, and a plan that
+# holds two intervals moves queues to it.  Then a summary: phase 1's IOPS
+# per null disk, its share of the null disks' IOPS against the share its
+# weight asks for (of what the limited guest left), how busy sc0 was, the
+# limit; when sc1 came and which queues moved, the disks' IOPS in phase 1
+# and after the moves; per disk over the whole run: IOPS, latency,
+# verification, kicks per request and notifies per response; per network
+# guest its throughput, packets, kicks and notifies.  With one CPU there
+# is one sidecore and no phase 2.  Cleans up everything on exit.
 set -euo pipefail
 
 SC_BUILD=${SC_BUILD:-$(pwd)/build}
@@ -50,7 +53,7 @@ LIMITS=("" "lim_iops=$LIMIT_IOPS" "" "" "" "" "" "")
 SPIN_NS=20000   # sidecore CPU per request of the null disks
 NULL_QD=256     # several rounds' worth: the null disks stay backlogged
 FILE_QD=16
-NET_WEIGHT=${DEMO_NET_WEIGHT:-800}
+NET_WEIGHT=800 # the network guests: the null disks must not crowd them out
 GEN_PPS=5000 # each way, without root: the generators share the guests' CPUs
 NCPU=$(nproc)
 PHASE1=$SECS # seconds before the balancer goes on (none with one CPU)
@@ -292,6 +295,10 @@ live_view() {
     "$BIN/sidecorectl" guests || true
     echo "-- sidecorectl cores"
     "$BIN/sidecorectl" cores || true
+    if [ "$NCPU" -ge 2 ]; then
+        echo "-- sidecorectl status (the balancer)"
+        "$BIN/sidecorectl" status 2>/dev/null | grep -E '^(balance|sidecores) ' || true
+    fi
     if [ "$NET_MODE" != none ]; then
         echo "-- sidecorectl vifs"
         "$BIN/sidecorectl" vifs || true
@@ -340,7 +347,7 @@ echo
 echo "== summary (${SECS} s of 4k random I/O: null disks reads at qd $NULL_QD, each request" \
     "$((SPIN_NS / 1000)) us of sidecore CPU; file disks 50/50 at qd $FILE_QD, verified)"
 perl -MJSON::PP -e '
-    my ($dir, $phase1, $ncpu, $fqd) = @ARGV;
+    my ($dir, $phase1, $ncpu, $fqd, $nqd) = @ARGV;
     sub slurp { local $/; open(my $f, "<", $_[0]) or return undef; my $t = <$f>;
                 return eval { decode_json($t) } }
     sub pct { sprintf "%.1f%%", 100 * $_[0] }
@@ -389,9 +396,9 @@ perl -MJSON::PP -e '
             $s{$p1a}{t} / 1000, $s{$p1b}{t} / 1000,
             $ncpu >= 2 ? "every queue on sc0, the balancer off" : "one sidecore",
             pct(busy($p1a, $p1b, "sc0"));
-        # the share each null disk should get of their IOPS: its weight s
+        # the share each null disk should get of their IOPS: its weight
         # share of what the limited guest left (it takes what its cap lets it
-        # have, which is its weight s share too when the cap is above that)
+        # have, which is its weight share too when the cap is above that)
         my $tot = sum_iops($p1a, $p1b, @null);
         my (%want, %limited);
         my ($left, $wall, $ws) = ($tot, 0, 0);
@@ -423,7 +430,7 @@ perl -MJSON::PP -e '
             printf "%-5d %-9s %6d %6s %9.0f   (verified)\n", $x->{d}, $x->{disk}, $x->{w},
                 $x->{lim} || "-", iops($p1a, $p1b, $x->{d});
         }
-        print "SHARE: of the null disks IOPS; W-SHR: the share their weights give of what the",
+        print "SHARE: of the IOPS of the null disks; W-SHR: the share their weights give of what the",
             " limited guest left\n";
         # the file disks: a guest that asks less than its share gets all it asks
         my ($fi, $fw, $aw) = (sum_iops($p1a, $p1b, @file), 0, 0);
@@ -440,7 +447,7 @@ perl -MJSON::PP -e '
             printf "weights hold: sc0 is the bottleneck and every null disk is within %.1f%% of" .
                 " the share its weight asks for\n", 100 * $worst;
         } else {
-            printf "weights: the null disks shares are off the weights by up to %.1f%% (guest %d)" .
+            printf "weights: the shares of the null disks are off their weights by up to %.1f%% (guest %d)" .
                 " although sc0 is the bottleneck (a noisy machine? see docs/benchmarks.md)\n",
                 100 * $worst, $worst_d;
         }
@@ -502,8 +509,9 @@ perl -MJSON::PP -e '
         }
     }
 
-    # the whole run, each guest s own report
-    print "\nthe whole run, as each guest measured it:\n";
+    # the whole run, as each guest reported it
+    printf "\nthe whole run, as each guest measured it%s:\n", @null ? " (null disk latency" .
+        " is mostly the wait in the ring: qd $nqd against a saturated sidecore)" : "";
     printf "%-5s %-9s %6s %9s %8s %8s %-16s %9s %9s\n", "DOMID", "DISK", "WEIGHT", "IOPS",
         "P50us", "P99us", "VERIFY", "KICKS/REQ", "NOTIF/RSP";
     my $isum = 0;
@@ -524,7 +532,7 @@ perl -MJSON::PP -e '
         $_->{active} ? "" : ", parked" } @$cores);
     my @e = grep { !%{ $_->{j} } || $_->{j}{errors} } @g;
     print scalar(@e) ? "errors: guests @{[map { $_->{d} } @e]}\n" : "no I/O or verification error\n";
-' "$DIR" "$PHASE1" "$NCPU" "$FILE_QD"
+' "$DIR" "$PHASE1" "$NCPU" "$FILE_QD" "$NULL_QD"
 if [ "$NET_MODE" != none ]; then
     echo
     if [ "$NET_MODE" = tap ]; then
