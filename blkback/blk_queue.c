@@ -217,10 +217,11 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
         /* A barrier waits for every earlier request of this queue. */
         if (r->info.drain && (q->nfree + 1 != q->nslots || prepared.head))
             break;
-        if (!blkq_dir_admit(q, r, v->now_ns))
-            break; /* held by the guest's read or write limit: its timer wakes us */
         if (blkq_bounce_need(q, r) > sc_bounce_avail(&q->bounce))
             break; /* our own completions give pages back and wake the core */
+        /* last: it takes the request's cost from the guest's limit */
+        if (!blkq_dir_admit(q, r, v->now_ns))
+            break; /* held by the guest's read or write limit: its timer wakes us */
         q->pending = NULL;
         v->requests++;
         v->bytes += blkq_cost_bytes(r);

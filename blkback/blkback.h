@@ -28,11 +28,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <liburing.h>
-
-#include "dirlimit.h"
 #include <jansson.h>
 
 #include "blk_proto.h"
+#include "dirlimit.h"
 #include "queue.h"
 #include "xen.h"
 
