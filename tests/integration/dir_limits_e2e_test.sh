@@ -13,7 +13,10 @@ log="$SIMDIR/sidecored.log"
 rate() { # FILE FIELD: the field (reads, writes, ios) per second of the run
     report_field "$1" 'int($j->{'"$2"'} / $j->{seconds})'
 }
-near() { [ "$1" -ge $(($2 * 7 / 10)) ] && [ "$1" -le $(($2 * 13 / 10)) ]; }
+# Above the limit is the failure that matters; the lower bound only shows
+# the limit is not a stall, and a sanitizer build on a loaded machine can
+# fall well short of a rate (745 of 1000 seen under TSan).
+near() { [ "$1" -ge $(($2 * 55 / 100)) ] && [ "$1" -le $(($2 * 13 / 10)) ]; }
 
 ok "sidecored starts (2 sidecores)" sc_start --mode poll --cores 2 --rebalance off \
     --vbd.max-queues 2
