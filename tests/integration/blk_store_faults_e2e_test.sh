@@ -13,6 +13,9 @@
 #  - a store whose fsync fails once (simhangfs's fsync-error) makes every
 #    later flush of that disk fail, after the store is healthy again, until
 #    the frontend reconnects; logged once;
+#  - a store that fails chosen reads or writes (EIO, ENOSPC) or answers
+#    short: those requests, and only those, are answered as errors and
+#    logged with the store's reason, while another guest verifies;
 #  - mode "w" on a loop device another process holds O_EXCL fails the vbd
 #    with an "in use" error; "w!" serves it; while a "w" disk is served, the
 #    device cannot be claimed by anyone else.
@@ -92,12 +95,12 @@ SIM_CLEANUP_HOOKS="faults_cleanup $SIM_CLEANUP_HOOKS loops_cleanup"
 
 # ---- helpers ----
 
-# fuse_start GUEST DEVID: simblkfuse connected to the disk, mounted on
-# $FUSEMNT (one at a time).
+# fuse_start GUEST DEVID [SIMBLKFUSE-OPTION...]: simblkfuse connected to the
+# disk, mounted on $FUSEMNT (one at a time).
 fuse_start() {
     FUSEMNT=$(mktemp -d "$SIMDIR/fuse.XXXXXX") || return 1
     rm -f "$SIMDIR/fuse.ready"
-    "$SIMBLKFUSE" --dir "$XENSIM_DIR" --domid "$1" --vdev "$2" --ready-fd 3 "$FUSEMNT" -f \
+    "$SIMBLKFUSE" --dir "$XENSIM_DIR" --domid "$1" --vdev "$2" --ready-fd 3 "${@:3}" "$FUSEMNT" -f \
         3>"$SIMDIR/fuse.ready" 2>>"$SIMDIR/simblkfuse.log" &
     FUSE_PID=$!
     wait_for 15 grep -q ready "$SIMDIR/fuse.ready"
@@ -226,6 +229,47 @@ fuse_stop
 ok "sticky: simblkfuse reconnected" fuse_start "$gf" "$df"
 ok "sticky: after the reconnect, flushes succeed again" fdsync "$FUSEMNT/disk"
 ok "sticky: the reconnect is logged" grep -q "flushes may succeed again" "$SIMDIR/sidecored.log"
+fuse_stop
+
+# ---- 3b. faults at chosen offsets: errors for those requests, nobody else's ----
+
+# wr_at/rd_at BLOCK: one 4 KiB direct write/read of the guest's disk at BLOCK.
+wr_at() {
+    dd if=/dev/urandom of="$FUSEMNT/disk" bs=4k count=1 seek="$1" oflag=direct conv=notrunc \
+        status=none 2>>"$SIMDIR/dd.log"
+}
+rd_at() {
+    dd if="$FUSEMNT/disk" of=/dev/null bs=4k count=1 skip="$1" iflag=direct status=none \
+        2>>"$SIMDIR/dd.log"
+}
+logged() { grep -q "$1" "$SIMDIR/sidecored.log"; }
+ok "faults: simblkfuse connected (direct I/O)" fuse_start "$gf" "$df" --direct-io
+gb=$(guest_new fault-bystander)
+db=$(disk_attach "$gb" "$(disk_file 64M)")
+front_bg "$SIMDIR/fby.json" "$gb" "$db" --verify --seconds 4
+echo "fail write ENOSPC 2097152 65536" >"$HANG_MNT/ctl"
+fails "faults: a write into the store's ENOSPC range fails" wr_at 512
+ok "faults: ... logged with the store's reason" wait_for 3 logged "No space left on device"
+ok "faults: a write beside the range succeeds" wr_at 528
+ok "faults: reads of the range succeed" rd_at 512
+echo "fail read EIO 4194304 4096" >"$HANG_MNT/ctl"
+fails "faults: a read of the store's EIO block fails" rd_at 1024
+ok "faults: ... logged with the store's reason" wait_for 3 logged "Input/output error"
+ok "faults: the block beside it reads" rd_at 1025
+ok "faults: the ENOSPC rule was replaced: that range takes writes again" wr_at 512
+echo "short rw" >"$HANG_MNT/ctl"
+fails "faults: a read the store answers short fails" rd_at 8
+fails "faults: a write the store answers short fails" wr_at 8
+ok "faults: ... logged as a short transfer" wait_for 3 logged "short transfer"
+ok "faults: the store counted every fault it made" \
+    eval '[ "$(grep -o "faulted=[0-9]*" "$HANG_MNT/ctl" | cut -d= -f2)" -ge 4 ]'
+echo ok >"$HANG_MNT/ctl"
+ok "faults: healthy again, the guest reads and writes" eval 'rd_at 8 && wr_at 8 && rd_at 1024'
+front_wait "$FRONT_PID"
+is "faults: the other guest's verified run meanwhile exits 0" "$?" 0
+ok "faults: ... with no error" report_ok "$SIMDIR/fby.json"
+ok "faults: sidecored still serving, the faulty disk still connected" \
+    eval 'sc_alive && [ "$(xs0 xenstore-read "/local/domain/0/backend/vbd/$gf/$df/state")" = 4 ]'
 fuse_stop
 ok "sticky: vbd detached" quiet "$XENSIMCTL" vbd-detach "$gf" "$df" --timeout 10
 hangfs_stop

@@ -22,10 +22,20 @@
  *                           reads and writes are served (parked ones too),
  *                           every fsync/fdatasync fails with EIO: a store
  *                           whose writeback failed;
+ *                    fail read|write|rw EIO|ENOSPC [OFFSET LENGTH]
+ *                           from now on, reads and/or writes that touch
+ *                           the byte range (the whole disk without one)
+ *                           fail with that error; others are served;
+ *                    short read|write|rw [OFFSET LENGTH]
+ *                           the same requests are answered with half
+ *                           their bytes (a short transfer);
+ *                  "ok" clears a fail or short rule as well.
  *                  Reading it gives one line:
  *                    state=ok|hang|error|fsync-error parked=N parked_total=N served=N
+ *                    fault=none|fail|short faulted=N
  *                  (parked: requests held now; served: data requests
- *                  answered with data or success).
+ *                  answered with data or success; faulted: requests the
+ *                  fail or short rule answered).
  * lookup, getattr, setattr, open, release, flush (close), statfs and
  * fallocate always answer at once, so a backend's open, size and feature
  * probes succeed on a hung store; flush is the close of a file, not a data
@@ -82,6 +92,18 @@ struct parked {
     char data[];                /* a write's bytes (libfuse reuses its buffer) */
 };
 
+/* A fault at chosen offsets: the requests it matches fail or come up short. */
+enum fault_kind { FAULT_NONE, FAULT_FAIL, FAULT_SHORT };
+
+static const char *const fault_names[] = { "none", "fail", "short" };
+
+struct fault_rule {
+    enum fault_kind kind;
+    bool reads, writes;
+    int err;                    /* FAULT_FAIL: EIO or ENOSPC */
+    uint64_t off, len;          /* the byte range; len 0: the whole disk */
+};
+
 struct hangfs {
     uint8_t *data;
     uint64_t size;
@@ -89,6 +111,8 @@ struct hangfs {
     int64_t hang_at_ms;         /* >= 0: turn to hang on the first data request after it */
     struct parked *head, **tail;
     uint64_t parked, parked_total, served;
+    struct fault_rule fault;
+    uint64_t faulted;
     time_t t_start;
 };
 
@@ -116,6 +140,14 @@ static const struct fu_file hang_files[] = {
 
 /* ---- the data path: serve, park or fail ---- */
 
+static bool fault_matches(const struct fault_rule *f, enum park_op op, uint64_t off, size_t size)
+{
+    if (f->kind == FAULT_NONE || !((op == PARK_READ && f->reads) ||
+                                   (op == PARK_WRITE && f->writes)))
+        return false;
+    return f->len == 0 || (off < f->off + f->len && f->off < off + size);
+}
+
 /* Answers one data request; `data` is a write's bytes. */
 static void serve(struct hangfs *fs, fuse_req_t req, enum park_op op, uint64_t off, size_t size,
                   const char *data)
@@ -123,6 +155,14 @@ static void serve(struct hangfs *fs, fuse_req_t req, enum park_op op, uint64_t o
     if (fs->state == HS_ERROR || (fs->state == HS_FSYNC_ERROR && op == PARK_FSYNC)) {
         fuse_reply_err(req, EIO);
         return;
+    }
+    if (fault_matches(&fs->fault, op, off, size)) {
+        fs->faulted++;
+        if (fs->fault.kind == FAULT_FAIL) {
+            fuse_reply_err(req, fs->fault.err);
+            return;
+        }
+        size /= 2;
     }
     fs->served++;
     switch (op) {
@@ -199,11 +239,55 @@ static void unpark_all(struct hangfs *fs, int err)
 static void ctl_line(const struct hangfs *fs, char *buf, size_t len)
 {
     snprintf(buf, len, "state=%s parked=%" PRIu64 " parked_total=%" PRIu64 " served=%" PRIu64
-             "\n", state_names[fs->state], fs->parked, fs->parked_total, fs->served);
+             "\nfault=%s faulted=%" PRIu64 "\n", state_names[fs->state], fs->parked,
+             fs->parked_total, fs->served, fault_names[fs->fault.kind], fs->faulted);
 }
 
-/* "hang", "ok", "error" or "fsync-error", surrounding blanks ignored; 0 or
- * -EINVAL. */
+/* "fail read|write|rw EIO|ENOSPC [OFFSET LENGTH]" or "short read|write|rw
+ * [OFFSET LENGTH]" (a NUL-terminated line); 0 or -EINVAL. */
+static int parse_fault(const char *line, struct fault_rule *out)
+{
+    char kind[8], ops[8], err[8] = "";
+    unsigned long long off = 0, len = 0;
+    int n, want;
+    struct fault_rule f = { 0 };
+    if (sscanf(line, "%7s %7s", kind, ops) != 2)
+        return -EINVAL;
+    if (strcmp(kind, "fail") == 0) {
+        f.kind = FAULT_FAIL;
+        n = sscanf(line, "%*s %*s %7s %llu %llu", err, &off, &len);
+        want = 1;
+        if (strcmp(err, "EIO") == 0)
+            f.err = EIO;
+        else if (strcmp(err, "ENOSPC") == 0)
+            f.err = ENOSPC;
+        else
+            return -EINVAL;
+    } else if (strcmp(kind, "short") == 0) {
+        f.kind = FAULT_SHORT;
+        n = sscanf(line, "%*s %*s %llu %llu", &off, &len);
+        want = 0;
+        if (n < 0)
+            n = 0;
+    } else {
+        return -EINVAL;
+    }
+    if (n != want && n != want + 2)
+        return -EINVAL;
+    if (n == want + 2 && len == 0)
+        return -EINVAL;
+    f.reads = strcmp(ops, "read") == 0 || strcmp(ops, "rw") == 0;
+    f.writes = strcmp(ops, "write") == 0 || strcmp(ops, "rw") == 0;
+    if (!f.reads && !f.writes)
+        return -EINVAL;
+    f.off = off;
+    f.len = len;
+    *out = f;
+    return 0;
+}
+
+/* "hang", "ok", "error", "fsync-error" or a fault rule, surrounding blanks
+ * ignored; 0 or -EINVAL. */
 static int ctl_command(struct hangfs *fs, const char *buf, size_t size)
 {
     while (size && isspace((unsigned char)*buf)) {
@@ -213,6 +297,15 @@ static int ctl_command(struct hangfs *fs, const char *buf, size_t size)
     while (size && isspace((unsigned char)buf[size - 1]))
         size--;
     enum hang_state to;
+    char line[96];
+    if (size < sizeof(line) && (memcmp(buf, "fail ", 5) == 0 || memcmp(buf, "short ", 6) == 0)) {
+        memcpy(line, buf, size);
+        line[size] = '\0';
+        if (parse_fault(line, &fs->fault) < 0)
+            return -EINVAL;
+        fprintf(stderr, "simhangfs: %s\n", line);
+        return 0;
+    }
     if (size == 4 && memcmp(buf, "hang", 4) == 0)
         to = HS_HANG;
     else if (size == 2 && memcmp(buf, "ok", 2) == 0)
@@ -225,6 +318,8 @@ static int ctl_command(struct hangfs *fs, const char *buf, size_t size)
         return -EINVAL;
     fs->hang_at_ms = -1; /* an explicit word overrides --hang-after-ms */
     fs->state = to;
+    if (to == HS_OK)
+        fs->fault.kind = FAULT_NONE;
     if (to != HS_HANG)
         unpark_all(fs, to == HS_ERROR ? EIO : 0);
     fprintf(stderr, "simhangfs: %s\n", state_names[to]);
@@ -269,7 +364,7 @@ static void read_write(fuse_req_t req, fuse_ino_t ino, enum park_op op, const ch
         return;
     }
     if (ino == CTL_INO && op == PARK_READ) {
-        char line[160];
+        char line[200];
         ctl_line(fs, line, sizeof(line));
         size_t len = strlen(line);
         if ((uint64_t)off >= len)
@@ -370,8 +465,9 @@ static void usage(FILE *f)
             "  --ready-fd FD        write \"ready\\n\" to FD once mounted\n"
             "  -o OPTS              extra FUSE mount options\n"
             "  -d, --debug          libfuse debug output\n"
-            "MOUNTPOINT/disk is the data file; write hang, ok, error or fsync-error to\n"
-            "MOUNTPOINT/ctl.\n");
+            "MOUNTPOINT/disk is the data file; write hang, ok, error, fsync-error,\n"
+            "fail read|write|rw EIO|ENOSPC [OFFSET LENGTH] or short read|write|rw\n"
+            "[OFFSET LENGTH] to MOUNTPOINT/ctl.\n");
 }
 
 /* "123", "4K", "64M", "1G"; a multiple of 512, at most 64 GiB. */
