@@ -222,7 +222,7 @@ test-tsan: deps
 SOAK_KILLS ?= 100
 soak: deps
 	$(MAKE) all
-	SC_CRASH_KILLS=$(SOAK_KILLS) $(PROVE) tests/integration/blk_crash_e2e_test.sh
+	SC_CRASH_KILLS=$(SOAK_KILLS) TEST_TIMEOUT=1800 $(PROVE) tests/integration/blk_crash_e2e_test.sh
 
 check-clang:
 	$(MAKE) CC=clang BUILD=build-clang all

@@ -18,6 +18,9 @@
  * checked at the end (a backend restart must not have lost one).  --start-fd holds the I/O, once
  * connected, until one byte can be read from FD (blkguest's start barrier):
  * many guests then load the backend together only after all have connected.
+ * SIGUSR1 ends a --seconds run early, as if its time were up (the requests in
+ * flight complete and --readback still runs): a test that does not know how
+ * long its other steps take gives a generous bound and stops the run itself.
  * Exit: 0 ok, 1 I/O or verification errors, 2 usage, 3 negotiation failed.
  */
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +465,14 @@ static int wait_for_start(int fd)
     return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 static int drive(struct run *r)
 {
     struct opts *o = r->o;
@@ -470,7 +482,7 @@ static int drive(struct run *r)
     struct pollfd pfd[BF_MAX_QUEUES + 1];
     for (;;) {
         uint64_t now = sc_clock_ns();
-        bool more = now < deadline && (o->ios == 0 || r->issued < o->ios);
+        bool more = !stop_requested && now < deadline && (o->ios == 0 || r->issued < o->ios);
         unsigned free_slot = 0;
         for (unsigned q = 0; more && q < r->nq; q++) {
             while (r->q_inflight[q] < o->qd && (o->ios == 0 || r->issued < o->ios)) {
@@ -655,6 +667,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* No SA_RESTART: the stop interrupts the drive loop's poll at once. */
+    struct sigaction stop = { .sa_handler = request_stop };
+    sigaction(SIGUSR1, &stop, NULL);
     struct xsim_guest *g = xsim_guest_open(o.dir, (domid_t)o.domid);
     if (!g) {
         fprintf(stderr, "simblkfront: cannot act as domain %ld in %s: %s\n", o.domid, o.dir,
