@@ -47,10 +47,12 @@ good_start() {
 good_check() {
     nf_wait "$GOOD_PID"
     local rc=$? f="good-$1"
-    ok "$mode: $1: the good pair's traffic meanwhile: all echoed and verified (exit $rc)" \
-        eval '[ "$rc" = 0 ] && [ "$(nf_field "$f" "\$j->{lost} + \$j->{bad}")" = 0 ] &&
-              [ "$(nf_field "$f" "\$j->{echoes}")" -gt 300 ]'
-    [ "$rc" = 0 ] || echo "#   the echoing guest's vif drops: $A_DROPS0 -> $(a_drops);" \
+    local clean=no
+    [ "$rc" = 0 ] && [ "$(nf_field "$f" '$j->{lost} + $j->{bad}')" = 0 ] &&
+        [ "$(nf_field "$f" '$j->{echoes}')" -gt 300 ] && clean=yes
+    is "$mode: $1: the good pair's traffic meanwhile: all echoed and verified (exit $rc)" \
+        "$clean" yes
+    [ "$clean" = yes ] || echo "#   the echoing guest's vif drops: $A_DROPS0 -> $(a_drops);" \
         "$(nf_field "$f" '"sent $j->{sent} echoes $j->{echoes} lost $j->{lost} bad $j->{bad} ooo $j->{out_of_order} tx_errors $j->{tx_errors} rx_errors $j->{rx_errors} busy $j->{grant_busy} bad_rsp $j->{bad_responses}"') $(head -3 "$SIMDIR/$f.err")"
     ok "$mode: $1: ... the echoing guest's vif still Connected, sidecored up" \
         eval 'vif_state_is "$A" 4 && sc_alive'
