@@ -28,7 +28,8 @@ rows=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or exit 1;
     my $rows = decode_json(<$f>);
     my @keys = qw(max_persistent round quiet_p99_solo_us quiet_p99_noisy_us ratio
                   worst_p99_solo_us worst_p99_noisy_us worst_ratio quiet_iops_solo
-                  quiet_iops_noisy noisy_iops noisy_mb_s);
+                  quiet_iops_noisy noisy_iops noisy_mb_s noisy_visit_us
+                  noisy_requests_per_visit);
     my $good = grep { my $r = $_; !grep({ !defined $r->{$_} } @keys) &&
                       $r->{quiet_iops_solo} > 0 && $r->{quiet_iops_noisy} > 0 &&
                       $r->{noisy_iops} > 0 && $r->{ratio} > 0 } @$rows;

@@ -29,7 +29,10 @@
 # cells run back to back (in reverse order on even rounds).  Reported per
 # round: the quiet guests' p99 (the median of the quiet guests' p99s) solo and
 # beside the noise, their ratio, the worst quiet guest's p99 in both and
-# its ratio, and the noisy guest's IOPS and MB/s.
+# its ratio, the noisy guest's IOPS and MB/s, and the noisy queue's mean
+# visit (the sidecore's time in its visits and flushes per visit that
+# consumed requests: how long the quiet guests may wait behind it) and
+# requests per visit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tools/bench/benchlib.sh
@@ -41,7 +44,7 @@ case $NOISY_SCHED in idle|normal) ;; *) bl_die "--noisy-sched: idle or normal" ;
 [[ $QUIET =~ ^[1-9][0-9]*$ && $QUIET -le 100 ]] || bl_die "--quiet: 1..100"
 [[ $MAXP =~ ^[0-9]+(,[0-9]+)*$ ]] || bl_die "--max-persistent: a list like 1056,4096"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || bl_die "--rounds: a positive number"
-bl_prepare xensimd xensimctl sidecored blkguest
+bl_prepare xensimd xensimctl sidecored sidecorectl blkguest
 # the noisy guest keeps up to 256 x 11 pages granted
 GUEST_MEM=${GUEST_MEM:-32}
 N=$((QUIET + 1))
@@ -70,6 +73,10 @@ run_cell() {
     fi
     bl_wait_connected "$started" 60 || rc=1
     bl_release "$started"
+    # the queues' counters near the end of the I/O (gone once the guests
+    # disconnect)
+    sleep "$(perl -e 'print $ARGV[0] * 0.8' "$SECONDS_RUN")"
+    "$BIN/sidecorectl" queues --json >"$CELL_DIR/queues.json" 2>"$CELL_DIR/queues.err" || true
     bl_read_signals "$started" d $((${SECONDS_RUN%.*} + 30)) || rc=1
     for p in "${GUEST_PIDS[@]}"; do wait "$p" || failed=$((failed + 1)); done
     GUEST_PIDS=()
@@ -103,6 +110,14 @@ perl -MJSON::PP -e '
             my $n = $read->($meta->{noisy}) or next;
             $c->{noisy_iops} = $n->{iops};
             $c->{noisy_mb_s} = $n->{mb_per_s};
+            # the visits of the noisy queue, as the sidecore counted them
+            my $qs = eval { open(my $f, "<", "$dir/queues.json") or die;
+                            local $/; decode_json(<$f>) } || [];
+            my ($nq) = grep { $_->{domid} == $meta->{noisy} } @$qs;
+            if ($nq && $nq->{busy_polls}) {
+                $c->{visit_us} = $nq->{busy_ns} / $nq->{busy_polls} / 1000;
+                $c->{req_per_visit} = $nq->{requests} / $nq->{busy_polls};
+            }
         }
         $cell{"$meta->{max_persistent} $meta->{round}"}{$meta->{mode}} = $c;
     }
@@ -118,18 +133,20 @@ perl -MJSON::PP -e '
                   worst_p99_solo_us => $s->{worst}, worst_p99_noisy_us => $n->{worst},
                   worst_ratio => $n->{worst} / $s->{worst},
                   quiet_iops_solo => $s->{iops}, quiet_iops_noisy => $n->{iops},
-                  noisy_iops => $n->{noisy_iops}, noisy_mb_s => $n->{noisy_mb_s} };
+                  noisy_iops => $n->{noisy_iops}, noisy_mb_s => $n->{noisy_mb_s},
+                  noisy_visit_us => $n->{visit_us} // 0,
+                  noisy_requests_per_visit => $n->{req_per_visit} // 0 };
         push @rows, $r;
         push @{$ratios{$maxp}}, $r->{ratio};
     }
     printf "%d quiet guests (qd 1, 4 KiB random reads) beside one noisy (qd %d, %s reads, %s); 1 sidecore\n",
         $quiet, $qd, $bs, $sched;
-    print "| max-persistent | round | quiet p99 solo (us) | with noise (us) | ratio | worst solo (us) | worst with noise (us) | worst ratio | quiet IOPS solo | with noise | noisy IOPS | noisy MB/s |\n";
-    print "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-    printf "| %d | %d | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx | %.0f | %.0f | %.0f | %.1f |\n",
+    print "| max-persistent | round | quiet p99 solo (us) | with noise (us) | ratio | worst solo (us) | worst with noise (us) | worst ratio | quiet IOPS solo | with noise | noisy IOPS | noisy MB/s | noisy visit (us) | its requests per visit |\n";
+    print "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    printf "| %d | %d | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx | %.0f | %.0f | %.0f | %.1f | %.1f | %.2f |\n",
         @$_{qw(max_persistent round quiet_p99_solo_us quiet_p99_noisy_us ratio worst_p99_solo_us
                worst_p99_noisy_us worst_ratio quiet_iops_solo quiet_iops_noisy noisy_iops
-               noisy_mb_s)} for @rows;
+               noisy_mb_s noisy_visit_us noisy_requests_per_visit)} for @rows;
     for my $m (sort { $a <=> $b } keys %ratios) {
         my @s = sort { $a <=> $b } @{$ratios{$m}};
         my $med = $s[$#s / 2];
