@@ -35,5 +35,6 @@ rows=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or exit 1;
                       $r->{noisy_iops} > 0 && $r->{ratio} > 0 } @$rows;
     printf "%d %d", scalar @$rows, $good' "$OUT/bench.json" 2>/dev/null)
 is "a row per configuration, every field, I/O in every cell" "$rows" "2 2"
+[ "$rows" = "2 2" ] || { sed 's/^/# /' "$OUT/stdout"; sed 's/^/# /' "$OUT/stderr" | tail -20; } >&2
 
 done_testing
