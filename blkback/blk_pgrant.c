@@ -119,12 +119,23 @@ static bool evict_one(struct blk_pgrant_cache *c)
     return true;
 }
 
+static struct blk_pgrant *lookup(const struct blk_pgrant_cache *c, grant_ref_t gref)
+{
+    struct blk_pgrant *e = c->hash[hash_gref(c, gref)];
+    while (e && e->gref != gref)
+        e = e->hnext;
+    return e;
+}
+
+const struct blk_pgrant *blk_pgrant_find(const struct blk_pgrant_cache *c, grant_ref_t gref)
+{
+    return c && c->hash ? lookup(c, gref) : NULL;
+}
+
 struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref)
 {
-    uint32_t b = hash_gref(c, gref);
-    for (struct blk_pgrant *e = c->hash[b]; e; e = e->hnext) {
-        if (e->gref != gref)
-            continue;
+    struct blk_pgrant *e = lookup(c, gref);
+    if (e) {
         if (e->users++ == 0)
             lru_unlink(c, e);
         c->stats.hits++;
@@ -149,7 +160,8 @@ struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref)
         }
         c->stats.read_only++;
     }
-    struct blk_pgrant *e = c->free;
+    uint32_t b = hash_gref(c, gref);
+    e = c->free;
     c->free = e->hnext;
     e->addr = addr;
     e->gref = gref;

@@ -71,6 +71,10 @@ void blk_pgrant_destroy(struct blk_pgrant_cache *c);
  * ENOSPC (full, nothing unused to evict: use grant copy), or the map's
  * errno (the ref is bad: answer the request with an error). */
 struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref);
+/* The entry of gref if it is mapped, else NULL: a look only (no user
+ * taken, no map, counters and LRU order untouched), so a request can be
+ * priced by the misses it would cause before it is admitted (blk_queue_io.c). */
+const struct blk_pgrant *blk_pgrant_find(const struct blk_pgrant_cache *c, grant_ref_t gref);
 /* One user less; an entry nobody uses becomes the most recently used. */
 void blk_pgrant_put(struct blk_pgrant_cache *c, struct blk_pgrant *e);
 

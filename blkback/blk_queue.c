@@ -4,7 +4,8 @@
  *
  * A visit: submit what an earlier visit prepared but found no SQE for; then
  * fetch requests one by one (copied out and validated by blk_proto), as long
- * as the fair-share grant admits the next one's bytes, the bounce pool can
+ * as the fair-share grant admits the next one's cost (its bytes and the
+ * grant maps it will cause: blkq_request_cost), the bounce pool can
  * hold it and no barrier is in the way; prepare each (persistent mappings or
  * bounce pages, write copies queued); run all the visit's grant copies in
  * one batch; then answer null-store and failed requests and submit the
@@ -193,7 +194,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
     }
     while (!q->barrier_active) {
         if (!q->pending) {
-            if (!sc_sched_grant_admits(g, v->bytes, v->requests, 0)) {
+            if (!blkq_admits(q, g, v, NULL)) {
                 v->more = true;
                 break;
             }
@@ -210,7 +211,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
                 continue;
         }
         struct blkq_req *r = q->pending;
-        if (!sc_sched_grant_admits(g, v->bytes, v->requests, blkq_cost_bytes(r))) {
+        if (!blkq_admits(q, g, v, r)) {
             v->more = true;
             break;
         }
@@ -223,12 +224,7 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
         if (!blkq_dir_admit(q, r, v->now_ns))
             break; /* held by the guest's read or write limit: its timer wakes us */
         q->pending = NULL;
-        v->requests++;
-        v->bytes += blkq_cost_bytes(r);
-        uint64_t misses = q->pgc.stats.misses;
-        int rc = blkq_prepare(q, r);
-        v->extra_cost += (q->pgc.stats.misses - misses) * BLKQ_MAP_MISS_COST_BYTES;
-        if (rc < 0) {
+        if (blkq_take(q, r, v) < 0) {
             blkq_respond(q, r, BLKIF_RSP_ERROR, false);
             continue;
         }

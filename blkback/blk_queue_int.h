@@ -201,6 +201,22 @@ bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res);
  * payload: a guest that defeats the cache pays for it, not its neighbours. */
 #define BLKQ_MAP_MISS_COST_BYTES (70u * 4096u)
 uint64_t blkq_cost_bytes(const struct blkq_req *r);
+/* What taking r costs the guest's share, in the scheduler's bytes, known
+ * before it is taken: its payload (blkq_cost_bytes) plus a map's price for
+ * each of its segments that blkq_prepare will look up in the persistent-grant
+ * cache and not find there (a ref repeated within r is counted each time: a
+ * bound, cheap to compute).  Priced up front so that a visit stops before a
+ * request whose maps would overrun the grant, not after (the charge itself
+ * stays what the maps really were: blkq_take). */
+uint64_t blkq_request_cost(const struct blk_queue *q, const struct blkq_req *r);
+/* May the visit v take r under grant g?  The grant's arithmetic over what v
+ * has cost so far (payload and extra) and what r will cost. */
+bool blkq_admits(const struct blk_queue *q, const struct sc_sched_grant *g,
+                 const struct sc_visit *v, const struct blkq_req *r);
+/* Takes r into the visit: counts it and its payload in v, prepares it
+ * (blkq_prepare's result) and charges v->extra_cost for the maps that cost
+ * (each persistent-grant miss, BLKQ_MAP_MISS_COST_BYTES). */
+int blkq_take(struct blk_queue *q, struct blkq_req *r, struct sc_visit *v);
 /* Waits for the discard worker's answers if that wait found no SQE
  * before; a queue that owes it must not sleep (blkq_rearm). */
 void blkq_disc_wake_retry(struct blk_queue *q);

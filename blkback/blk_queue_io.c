@@ -466,6 +466,44 @@ uint64_t blkq_cost_bytes(const struct blkq_req *r)
     return r->info.discard ? r->info.bytes / BLKQ_DISCARD_COST_DIV : r->info.bytes;
 }
 
+/* Whether blkq_prepare looks r's segments up in the persistent-grant cache:
+ * data requests of a queue with persistent grants, but the null store only
+ * for reads (its writes touch no guest page). */
+static bool uses_pgrants(const struct blk_queue *q, const struct blkq_req *r)
+{
+    return q->persistent && !r->info.discard && r->info.nr_segments &&
+           (!q->is_null || r->info.reads);
+}
+
+uint64_t blkq_request_cost(const struct blk_queue *q, const struct blkq_req *r)
+{
+    uint64_t cost = blkq_cost_bytes(r);
+    if (!uses_pgrants(q, r))
+        return cost;
+    for (unsigned i = 0; i < r->info.nr_segments; i++)
+        if (!blk_pgrant_find(&q->pgc, r->req.seg[i].gref))
+            cost += BLKQ_MAP_MISS_COST_BYTES;
+    return cost;
+}
+
+bool blkq_admits(const struct blk_queue *q, const struct sc_sched_grant *g,
+                 const struct sc_visit *v, const struct blkq_req *r)
+{
+    /* extra_cost counts as spent: the scheduler charges it as bytes */
+    return sc_sched_grant_admits(g, v->bytes + v->extra_cost, v->requests,
+                                 r ? blkq_request_cost(q, r) : 0);
+}
+
+int blkq_take(struct blk_queue *q, struct blkq_req *r, struct sc_visit *v)
+{
+    v->requests++;
+    v->bytes += blkq_cost_bytes(r);
+    uint64_t misses = q->pgc.stats.misses;
+    int rc = blkq_prepare(q, r);
+    v->extra_cost += (q->pgc.stats.misses - misses) * BLKQ_MAP_MISS_COST_BYTES;
+    return rc;
+}
+
 void blkq_io_destroy(struct blk_queue *q)
 {
     if (q->disc_inbox_ready)

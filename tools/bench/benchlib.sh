@@ -221,14 +221,20 @@ bl_backend_start() {
 
 # bl_guests_start OUTDIR BLKGUEST_ARGS...: one blkguest per guest on
 # GUEST_TASKSET, behind the barrier (fds 5 and 6 opened here); each one's
-# JSON goes to OUTDIR/guest-DOMID.json.  Appends to GUEST_PIDS.
+# JSON goes to OUTDIR/guest-DOMID.json.  Appends to GUEST_PIDS.  With
+# BL_ONLY set (domids, space-separated) only those guests; called again in
+# one world, it starts more guests (other arguments) behind the same barrier.
 bl_guests_start() {
-    local out=$1 domid
+    local out=$1 domid ids
     shift
     local ready=$SIM/ready.fifo go=$SIM/go.fifo
-    mkfifo "$ready" "$go"
-    exec 5<>"$go" 6<>"$ready"
-    for domid in "${DOMIDS[@]}"; do
+    if [ ! -p "$ready" ]; then
+        mkfifo "$ready" "$go"
+        exec 5<>"$go" 6<>"$ready"
+    fi
+    ids=("${DOMIDS[@]}")
+    [ -z "${BL_ONLY:-}" ] || read -r -a ids <<<"$BL_ONLY"
+    for domid in "${ids[@]}"; do
         "${GUEST_TASKSET[@]}" "$BIN/blkguest" --dir "$SIM" --domid "$domid" --vdev 51712 \
             --ready-fd 6 --start-fd 5 "$@" >"$out/guest-$domid.json" \
             2>"$out/guest-$domid.err" &

@@ -1,8 +1,9 @@
 /*
  * blk_pgrant_test.c - the persistent-grant cache (blkback/blk_pgrant.c)
  * over real grants of a xensim guest: hits, least-recently-used eviction of
- * unused entries only, the bound, read-only grants, bad refs, and that
- * destroy unmaps everything (the guest can then end access).
+ * unused entries only, the bound, read-only grants, bad refs, that
+ * destroy unmaps everything (the guest can then end access), and that
+ * find only looks.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -196,6 +197,34 @@ static void test_read_only_and_bad_refs(void **state)
     assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 0), -EINVAL);
 }
 
+/* find only looks: no user, no counter, no change of the LRU order (a
+ * priced request may still not be taken, blk_queue_io.c). */
+static void test_find_only_looks(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, 2), 0);
+    assert_null(blk_pgrant_find(&c, refs[0]));
+    assert_int_equal(c.stats.misses + c.stats.hits, 0);
+    struct blk_pgrant *a = blk_pgrant_get(&c, refs[0]);
+    struct blk_pgrant *b = blk_pgrant_get(&c, refs[1]);
+    blk_pgrant_put(&c, a); /* LRU: A, then B */
+    blk_pgrant_put(&c, b);
+    assert_ptr_equal(blk_pgrant_find(&c, refs[0]), a);
+    assert_int_equal(a->users, 0);
+    assert_int_equal(c.stats.hits, 0);
+    assert_int_equal(c.stats.misses, 2);
+    /* A is still the least recently used: a new ref evicts it */
+    struct blk_pgrant *d = blk_pgrant_get(&c, refs[2]);
+    assert_null(blk_pgrant_find(&c, refs[0]));
+    assert_ptr_equal(blk_pgrant_find(&c, refs[1]), b);
+    blk_pgrant_put(&c, d);
+    blk_pgrant_destroy(&c);
+    assert_null(blk_pgrant_find(&c, refs[1])); /* a destroyed cache finds nothing */
+    end_pages();
+}
+
 static int setup(void **state)
 {
     sc_log_set_level(SC_LOG_ERR);
@@ -210,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_never_evicts_in_use),
         cmocka_unit_test(test_bound_random),
         cmocka_unit_test(test_read_only_and_bad_refs),
+        cmocka_unit_test(test_find_only_looks),
     };
     return cmocka_run_group_tests(tests, setup, grant_fixture_teardown);
 }
