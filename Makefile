@@ -63,7 +63,8 @@ ifneq ($(SAN),)
 # The bench smoke test keeps `make bench` from rotting; it measures nothing
 # under a sanitizer, so it runs in the plain flavour only.
 TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh \
-                        %rebalbench_smoke_test.sh,$(TEST_SH))
+                        %rebalbench_smoke_test.sh %noisybench_smoke_test.sh \
+                        %rampbench_smoke_test.sh,$(TEST_SH))
 endif
 ifeq ($(SAN),tsan)
 # ThreadSanitizer covers the threaded parts: every C test, and the daemon
@@ -235,6 +236,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rebalbench.sh --rounds 3 --json $(BUILD)/rebalbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/weightbench.sh --rounds 3 --json $(BUILD)/weightbench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/noisybench.sh --rounds 3 --json $(BUILD)/noisybench.json
 
 demo: deps
 	$(MAKE) all
