@@ -67,6 +67,27 @@
  * unspent credit (debt stays); coming back, it joins the ring's tail, as a
  * new flow joins DRR's active list, so parking and unparking can neither
  * bank credit nor buy an extra turn per round.
+ *
+ * Short turns (turn_max_cost). DRR's shares hold only for tenants that are
+ * backlogged for a whole turn. A guest's ring holds a bounded number of
+ * requests (32 at qd 32, ~256 KiB of cost with 4 KiB requests), refilled
+ * only after the loop pushes responses; a weight-400 quantum (512 KiB) is
+ * more than that, so its turn ends empty, the rest is dropped (as above),
+ * and every tenant gets about one ring per round whatever its weight
+ * (measured: 1:2:4 served as .43/.27/.27). So while two or more tenants
+ * have work, every quantum is divided by the same power of two, 2^qshift,
+ * the least that brings the largest active quantum to turn_max_cost or
+ * below: the ratios stay the weights', and a turn grants at most about
+ * turn_max_cost, which a ring can serve before the loop refills it. A lone
+ * tenant keeps its full quantum: rounds are nothing to it, and short turns
+ * would only cost visits. "Has work" is the queues' has_work (last visit
+ * left work behind), counted per tenant in nbusy. To keep this O(1) the
+ * scheduler counts the active tenants (in the ring, nbusy > 0) per quantum
+ * class, ceil(log2(quantum)), with a bit mask of the classes in use: the
+ * largest class is one count-leading-zeros, and a tenant's class changes
+ * only when it turns (in)active or is reconfigured (active_update()).
+ * A quantum shifted below one request's cost is fine: debt carries the
+ * difference, as for weight-1 tenants.
  */
 #include "sched.h"
 
@@ -101,6 +122,7 @@ struct sc_sched_tenant {
     uint8_t rates;                       /* RATE_LIMIT | RATE_RES: which are set */
     uint8_t where;                       /* enum tenant_where */
     uint16_t domid;
+    uint8_t cls;                         /* quantum class counted in s->ncls, or CLS_NONE */
     /* Second line: counters, written by every charge. */
     _Alignas(64) struct sc_sched_tenant_stats stats;
     /* With limits or reservations only, or off the hot path. */
@@ -110,6 +132,10 @@ struct sc_sched_tenant {
     struct sc_rate_res res;
     struct sc_sched_tenant_conf conf;
 };
+
+/* Quantum classes: ceil(log2(quantum)) <= 37 (1 GiB * 10000 / 100). */
+#define NCLS     64
+#define CLS_NONE 0xffu
 
 #define DIR_BITS 8
 #define DIR_SIZE (1u << DIR_BITS)
@@ -124,8 +150,14 @@ struct sc_sched {
     enum sc_sched_phase pending_phase;
     bool in_turn;                   /* pos's turn is still on */
     uint32_t nring;                 /* tenants in the ring */
+    uint32_t qshift;                /* turns add quantum >> qshift (short turns) */
     struct sc_sched_params p;
     uint32_t ntenants;
+    /* Active tenants (in the ring, nbusy > 0) per quantum class: qshift. */
+    uint32_t nactive;
+    uint32_t turn_log;              /* floor(log2(p.turn_max_cost)) */
+    uint64_t cls_mask;              /* bit c: ncls[c] > 0 */
+    uint32_t ncls[NCLS];
     /* domid -> tenant: DIR_SIZE pages of DIR_SIZE, allocated on first use. */
     struct sc_sched_tenant **dir[DIR_SIZE];
 };
@@ -187,6 +219,47 @@ static struct sc_sched_tenant *tenant_find(const struct sc_sched *s, uint16_t do
     return page ? page[domid & (DIR_SIZE - 1)] : NULL;
 }
 
+/* ceil(log2(q)): q <= 2^class. */
+static uint32_t quantum_class(int64_t q)
+{
+    return q <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll((uint64_t)q - 1);
+}
+
+/* Re-counts t among the active tenants (in the ring with work) by quantum
+ * class, and sets qshift: with 2+ active, the least shift that brings the
+ * largest class to turn_log or below. Called wherever t's ring membership,
+ * nbusy or quantum change; O(1). */
+static void active_update(struct sc_sched *s, struct sc_sched_tenant *t)
+{
+    uint32_t want = t->where == T_RING && t->nbusy ? quantum_class(t->quantum) : CLS_NONE;
+    if (want == t->cls)
+        return;
+    if (t->cls != CLS_NONE) {
+        if (--s->ncls[t->cls] == 0)
+            s->cls_mask &= ~(1ull << t->cls);
+        s->nactive--;
+    }
+    if (want != CLS_NONE) {
+        if (s->ncls[want]++ == 0)
+            s->cls_mask |= 1ull << want;
+        s->nactive++;
+    }
+    t->cls = (uint8_t)want;
+    uint32_t top = s->cls_mask ? 63u - (uint32_t)__builtin_clzll(s->cls_mask) : 0;
+    s->qshift = s->nactive >= 2 && top > s->turn_log ? top - s->turn_log : 0;
+}
+
+/* The credit one DRR turn adds: the quantum, shifted while turns are short
+ * (rounded to nearest; at least 1). */
+static inline int64_t turn_quantum(const struct sc_sched *s, const struct sc_sched_tenant *t)
+{
+    uint32_t sh = s->qshift;
+    if (!sh)
+        return t->quantum;
+    int64_t q = (t->quantum + ((int64_t)1 << (sh - 1))) >> sh;
+    return q > 0 ? q : 1;
+}
+
 /* Puts t in the reservation heap iff it can use the reservation phase:
  * reserved, with work, and in the ring (queues and tokens); re-keys it. */
 static void res_update(struct sc_sched *s, struct sc_sched_tenant *t)
@@ -224,6 +297,7 @@ static void ring_insert(struct sc_sched *s, struct sc_sched_tenant *t)
     }
     t->where = T_RING;
     s->nring++;
+    active_update(s, t);
 }
 
 static void ring_remove(struct sc_sched *s, struct sc_sched_tenant *t)
@@ -242,6 +316,7 @@ static void ring_remove(struct sc_sched *s, struct sc_sched_tenant *t)
     t->next = t->prev = NULL;
     t->where = T_IDLE;
     s->nring--;
+    active_update(s, t);
 }
 
 /* Out of tokens: off the ring until the buckets refill. No credit while held
@@ -330,6 +405,7 @@ static void tenant_configure(struct sc_sched *s, struct sc_sched_tenant *t,
     sc_rate_res_set(&t->res, &c->reservation, s->p.burst_ns, s->now);
     t->rates = (c->limit.iops || c->limit.bps ? RATE_LIMIT : 0) |
                (c->reservation.iops || c->reservation.bps ? RATE_RES : 0);
+    active_update(s, t); /* its class may have changed */
 }
 
 static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
@@ -349,6 +425,7 @@ static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
     t->turn = 1; /* queues start with empty_turn 0: not empty in any turn */
     t->where = T_IDLE;
     t->hidx[HEAP_RES] = t->hidx[HEAP_HELD] = SC_RATE_HEAP_NONE;
+    t->cls = CLS_NONE;
     struct sc_sched_tenant_conf c = { .weight = SC_SCHED_WEIGHT_DEFAULT };
     tenant_configure(s, t, &c);
     (*page)[domid & (DIR_SIZE - 1)] = t;
@@ -366,11 +443,15 @@ static __attribute__((noinline)) void queue_flip_work(struct sc_sched *s,
 {
     q->has_work = work;
     if (!work) {
-        t->nbusy--;
+        if (--t->nbusy == 0)
+            active_update(s, t);
         return;
     }
-    if (t->nbusy++ == 0 && (t->rates & RATE_RES))
-        sc_rate_res_restart(&t->res, s->now);
+    if (t->nbusy++ == 0) {
+        active_update(s, t);
+        if (t->rates & RATE_RES)
+            sc_rate_res_restart(&t->res, s->now);
+    }
 }
 
 static inline void queue_set_work(struct sc_sched *s, struct sc_sched_tenant *t,
@@ -395,9 +476,12 @@ struct sc_sched *sc_sched_create(const struct sc_sched_params *params)
         p.visit_max_requests = 64;
     if (!p.burst_ns)
         p.burst_ns = 10 * 1000 * 1000;
+    if (!p.turn_max_cost)
+        p.turn_max_cost = 64 * 1024;
     if (p.request_cost > (1u << 20) || p.quantum > (1ull << 30) ||
         p.visit_max_cost > (1ull << 30) || p.visit_max_requests > 65536 ||
-        p.burst_ns < 1000 || p.burst_ns > 10 * SC_RATE_NS_PER_S) {
+        p.burst_ns < 1000 || p.burst_ns > 10 * SC_RATE_NS_PER_S ||
+        p.turn_max_cost > (1ull << 30)) {
         errno = EINVAL;
         return NULL;
     }
@@ -409,6 +493,7 @@ struct sc_sched *sc_sched_create(const struct sc_sched_params *params)
     memset(s, 0, sizeof(*s));
     s->p = p;
     s->due = INT64_MAX;
+    s->turn_log = 63u - (uint32_t)__builtin_clzll(p.turn_max_cost);
     return s;
 }
 
@@ -569,14 +654,15 @@ static void fast_forward(struct sc_sched *s)
     do {
         /* rounds r with deficit + r * quantum >= 1, less the one the next
          * pass adds itself */
-        uint64_t r = (uint64_t)(1 - t->deficit + t->quantum - 1) / (uint64_t)t->quantum;
+        int64_t tq = turn_quantum(s, t);
+        uint64_t r = (uint64_t)(1 - t->deficit + tq - 1) / (uint64_t)tq;
         rounds = min_u64(rounds, r - 1);
         t = t->next;
     } while (t != s->pos);
     if (rounds == 0)
         return;
     do {
-        t->deficit += (int64_t)rounds * t->quantum;
+        t->deficit += (int64_t)rounds * turn_quantum(s, t);
         t->stats.skipped += rounds;
         t = t->next;
     } while (t != s->pos);
@@ -604,7 +690,7 @@ static struct sc_sched_queue *weight_turn(struct sc_sched *s)
         for (;;) {
             t = s->pos = s->pos->next;
             t->turn++;
-            t->deficit += t->quantum;
+            t->deficit += turn_quantum(s, t);
             if (t->deficit > 0)
                 break;
             t->stats.skipped++;

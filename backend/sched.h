@@ -32,6 +32,14 @@
  * - A queue that has no work gives up its turn, and its tenant's unspent
  *   deficit is dropped (credit never banks). Idle queues are still handed out
  *   once per round as "probe" visits, since only polling reveals new work.
+ * - Short turns: while two or more tenants have work (a queue whose last
+ *   visit left work behind), every quantum is divided by the same power of
+ *   two, the least that brings the largest of theirs to turn_max_cost or
+ *   below. Ratios stay the weights'; rounds get short enough that a ring
+ *   holding few requests is refilled between its tenant's turns, so a heavy
+ *   tenant does not come up empty and drop its deficit (which would give
+ *   every tenant about one ring per round whatever its weight). A lone
+ *   tenant with work keeps the full quantum.
  * - Parking: a tenant whose last queue is removed drops its unspent deficit
  *   (debt is kept) and, when a queue is added back, joins the end of the
  *   round; its reservation credit restarts at one request. So parking and
@@ -70,6 +78,8 @@ struct sc_sched_params {
     uint64_t visit_max_cost;     /* cost one visit may consume [256 KiB], <= 1 GiB */
     uint32_t visit_max_requests; /* requests one visit may consume [64], <= 65536 */
     uint64_t burst_ns;           /* bucket depth in time at the rate [10 ms], 1 us..10 s */
+    uint64_t turn_max_cost;      /* largest quantum while 2+ tenants have work [64 KiB],
+                                  * <= 1 GiB; rounded down to a power of two */
 };
 
 /* A rate in both dimensions; 0 in a field means "none". */
