@@ -158,8 +158,8 @@ static int apply_config_tenants(struct sc_daemon *d, const struct sc_config *cfg
                                            c == SC_TCLASS_VBD ? &ct->dirs : NULL, true, why,
                                            sizeof(why));
             if (ret < 0) {
-                sc_log(SC_LOG_ERR, "config", "tenant %u %s: %s", ct->domid, cls,
-                       *why ? why : strerror(-ret));
+                sc_log(SC_LOG_ERR, "config", "tenant %u: %s (%s)", ct->domid,
+                       *why ? why : strerror(-ret), cls);
                 return ret;
             }
             sc_log(SC_LOG_INFO, "config", "tenant %u %s: weight %u, reservation %llu iops "
