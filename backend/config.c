@@ -455,7 +455,8 @@ static int set_tenant_key(struct sc_config *c, const char *key, const char *valu
     size_t len = dot ? (size_t)(dot - dom) : 0;
     domid_t domid;
     if (!dot || len == 0 || len >= sizeof(buf) || !dot[1]) {
-        sc_config_seterr(err, errlen, "'%s': expected tenant.<domid>.<setting>", key);
+        sc_config_seterr(err, errlen, "'%s': expected tenant.<domid>.<setting> (or "
+                         "tenant.<domid>.vbd.<setting>, .vif.)", key);
         return -EINVAL;
     }
     memcpy(buf, dom, len);
@@ -782,7 +783,8 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
     fprintf(out,
             "usage: sidecored [options]\n"
             "  --config FILE          key = value settings (names as below, plus\n"
-            "                         tenant.<domid>.<setting> = N); the command line wins\n"
+            "                         tenant.<domid>.[vbd.|vif.]<setting> = N); the\n"
+            "                         command line wins\n"
             "  --cores N              poll-mode sidecores [1]\n"
             "  --cpus LIST            pin one sidecore per CPU (2,3 or 0-3) [no pinning]\n"
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
