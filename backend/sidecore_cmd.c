@@ -119,7 +119,8 @@ void sc_core_publish_tenants(struct sc_core *core, bool wait)
     core->published_ns = core->now_ns;
 }
 
-int sc_core_tenant_stats(struct sc_core *core, sc_tenant_t tenant, struct sc_sched_tenant_stats *out)
+int sc_core_tenant_stats(struct sc_core *core, sc_tenant_t tenant,
+                         struct sc_sched_tenant_stats *out)
 {
     if (!core || !out)
         return -EINVAL;

@@ -49,7 +49,8 @@ sched() {
               $g ? $g->{sched}{'"$3"'} // "" : ""'
 }
 is "guests --json: a vbd row and a vif row for the guest" \
-    "$(ctl guests --json | jget 'join(",", map { $_->{class} } grep { $_->{domid} == '"$g"' } @$j)')" \
+    "$(ctl guests --json |
+       jget 'join(",", map { $_->{class} } grep { $_->{domid} == '"$g"' } @$j)')" \
     "vbd,vif"
 is "... the plain weight on its disks, the prefixed one on its vif" \
     "$(row "$g" vbd weight)/$(row "$g" vif weight)" "200/800"
@@ -84,7 +85,8 @@ is "... on its vif row, not on its vbd row" \
     "$(row "$g" vif limit_iops)/$(row "$g" vbd limit_iops)" "500/0"
 ok "disk, then vif, busy for 3 s each" both 3 vif
 n=$(iops vif) p=$(pps vif)
-ok "... the vif held near its 500 frames/s ($p)" eval '[ "${p:-0}" -gt 100 ] && [ "${p:-0}" -le 800 ]'
+ok "... the vif held near its 500 frames/s ($p)" \
+    eval '[ "${p:-0}" -gt 100 ] && [ "${p:-0}" -le 800 ]'
 ok "... the disk not held by the vif's limit: far above 500 IOPS ($n)" test "${n:-0}" -ge 2000
 ok "... the scheduler held back the vif, never the disk" \
     eval '[ "$(sched "$g" vif throttled)" -gt 0 ] && [ "$(sched "$g" vbd throttled)" = 0 ]'

@@ -541,7 +541,8 @@ static void create_rejects_bad_params(void **state)
     assert_null(sc_core_create(xen, &p));
     assert_null(sc_core_create(NULL, &p));
     struct sc_queue q;
-    assert_int_equal(sc_queue_init(&q, &(struct sc_queue_ops){ .poll = fake_poll }, 1, SC_TCLASS_VBD, "x"),
+    assert_int_equal(sc_queue_init(&q, &(struct sc_queue_ops){ .poll = fake_poll }, 1,
+                                   SC_TCLASS_VBD, "x"),
                      -EINVAL);
     sc_core_destroy(NULL);
 }
