@@ -184,7 +184,36 @@ static struct sc_config_tenant *tenant_get(struct sc_config *c, domid_t domid)
     memset(t, 0, sizeof(*t));
     t->domid = domid;
     t->conf.weight = SC_SCHED_WEIGHT_DEFAULT;
+    for (unsigned k = 0; k < SC_TCLASS__COUNT; k++)
+        t->class_conf[k].weight = SC_SCHED_WEIGHT_DEFAULT;
     return t;
+}
+
+/* Nothing given yet: made for the setting being parsed. */
+static bool tenant_unset(const struct sc_config_tenant *t)
+{
+    unsigned set = t->set;
+    for (unsigned c = 0; c < SC_TCLASS__COUNT; c++)
+        set |= t->class_set[c];
+    return set == 0;
+}
+
+void sc_config_tenant_class(const struct sc_config_tenant *t, enum sc_tclass c,
+                            struct sc_sched_tenant_conf *out)
+{
+    const struct sc_sched_tenant_conf *own = &t->class_conf[c];
+    unsigned set = t->class_set[c];
+    *out = t->conf;
+    if (set & SC_TENANT_WEIGHT)
+        out->weight = own->weight;
+    if (set & SC_TENANT_RES_IOPS)
+        out->reservation.iops = own->reservation.iops;
+    if (set & SC_TENANT_RES_BPS)
+        out->reservation.bps = own->reservation.bps;
+    if (set & SC_TENANT_LIM_IOPS)
+        out->limit.iops = own->limit.iops;
+    if (set & SC_TENANT_LIM_BPS)
+        out->limit.bps = own->limit.bps;
 }
 
 const struct sc_config_tenant *sc_config_find_tenant(const struct sc_config *c, domid_t domid)
@@ -237,14 +266,15 @@ bad:
     return -EINVAL;
 }
 
-/* The rate a tenant field's bit names. */
-static uint64_t *tenant_rate(struct sc_config_tenant *t, unsigned bit)
+/* The rate a tenant field's bit names, in conf (the plain or a class's). */
+static uint64_t *tenant_rate(struct sc_config_tenant *t, struct sc_sched_tenant_conf *conf,
+                             unsigned bit)
 {
     switch (bit) {
-    case SC_TENANT_RES_IOPS: return &t->conf.reservation.iops;
-    case SC_TENANT_RES_BPS: return &t->conf.reservation.bps;
-    case SC_TENANT_LIM_IOPS: return &t->conf.limit.iops;
-    case SC_TENANT_LIM_BPS: return &t->conf.limit.bps;
+    case SC_TENANT_RES_IOPS: return &conf->reservation.iops;
+    case SC_TENANT_RES_BPS: return &conf->reservation.bps;
+    case SC_TENANT_LIM_IOPS: return &conf->limit.iops;
+    case SC_TENANT_LIM_BPS: return &conf->limit.bps;
     case SC_TENANT_READ_IOPS: return &t->dirs.dir[SC_DIR_READ].iops;
     case SC_TENANT_READ_BPS: return &t->dirs.dir[SC_DIR_READ].bps;
     case SC_TENANT_WRITE_IOPS: return &t->dirs.dir[SC_DIR_WRITE].iops;
@@ -253,14 +283,27 @@ static uint64_t *tenant_rate(struct sc_config_tenant *t, unsigned bit)
 }
 
 #define TENANT_FIELDS "weight, res_iops, res_bps, lim_iops, lim_bps, read_iops, read_bps, " \
-                      "write_iops, write_bps"
+                      "write_iops, write_bps; vbd. or vif. in front for one class"
 
 /* One field of a tenant: weight, res_iops, res_bps, lim_iops, lim_bps (or
  * the long names reservation_iops ... limit_bps), and its disks' read_iops,
- * read_bps, write_iops, write_bps. */
+ * read_bps, write_iops, write_bps; with "vbd." or "vif." in front, the
+ * first five for that class only (the disks' ones take only "vbd."). */
 static int tenant_set_field(struct sc_config_tenant *t, const char *field, const char *value,
                             char *err, size_t errlen)
 {
+    const char *dot = strchr(field, '.');
+    enum sc_tclass tc = SC_TCLASS__COUNT; /* none: both */
+    if (dot) {
+        if (sc_tclass_parse(field, (size_t)(dot - field), &tc) < 0) {
+            sc_config_seterr(err, errlen, "tenant %u: '%s': the class before the dot is vbd "
+                             "or vif (like vif.weight)", t->domid, field);
+            return -EINVAL;
+        }
+        field = dot + 1;
+    }
+    struct sc_sched_tenant_conf *conf = tc == SC_TCLASS__COUNT ? &t->conf : &t->class_conf[tc];
+    unsigned *set = tc == SC_TCLASS__COUNT ? &t->set : &t->class_set[tc];
     static const struct {
         const char *name, *alias;
         unsigned bit;
@@ -291,7 +334,7 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
                        SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX);
                 return -EINVAL;
             }
-            t->conf.weight = (uint32_t)v;
+            conf->weight = (uint32_t)v;
         } else {
             unsigned long long max = fields[i].iops ? SC_SCHED_IOPS_MAX : SC_SCHED_BPS_MAX;
             /* k/M/G: thousands for requests, binary multiples for bytes */
@@ -300,9 +343,18 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
                        "(suffix k, M, G allowed)", t->domid, fields[i].name, value, max);
                 return -EINVAL;
             }
-            *tenant_rate(t, bit) = v;
+            bool dir = bit >= SC_TENANT_READ_IOPS;
+            if (dir && tc == SC_TCLASS_VIF) {
+                sc_config_seterr(err, errlen, "tenant %u: vif.%s: read and write limits are "
+                                 "for disks only (%s or vbd.%s)", t->domid, fields[i].name,
+                                 fields[i].name, fields[i].name);
+                return -EINVAL;
+            }
+            *tenant_rate(t, conf, bit) = v;
+            if (dir) /* the disks' alone, whether prefixed or not */
+                set = &t->set;
         }
-        t->set |= bit;
+        *set |= bit;
         return 0;
     }
     sc_config_seterr(err, errlen, "tenant %u: unknown setting '%s' (" TENANT_FIELDS ")",
@@ -310,19 +362,29 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
     return -EINVAL;
 }
 
-/* A reservation above its limit can never be met (the scheduler refuses it). */
+/* A reservation above its limit can never be met (the scheduler refuses
+ * it).  Checked on what each class gets, so vif.lim_iops may lift a plain
+ * limit below a plain reservation; a class is named only when its own
+ * settings take part. */
 static int tenant_check(const struct sc_config_tenant *t, char *err, size_t errlen)
 {
-    const struct sc_sched_tenant_conf *k = &t->conf;
-    if (k->limit.iops && k->reservation.iops > k->limit.iops) {
-        sc_config_seterr(err, errlen, "tenant %u: res_iops %llu above lim_iops %llu", t->domid,
-               (unsigned long long)k->reservation.iops, (unsigned long long)k->limit.iops);
-        return -EINVAL;
-    }
-    if (k->limit.bps && k->reservation.bps > k->limit.bps) {
-        sc_config_seterr(err, errlen, "tenant %u: res_bps %llu above lim_bps %llu", t->domid,
-               (unsigned long long)k->reservation.bps, (unsigned long long)k->limit.bps);
-        return -EINVAL;
+    for (unsigned c = 0; c < SC_TCLASS__COUNT; c++) {
+        struct sc_sched_tenant_conf k;
+        sc_config_tenant_class(t, (enum sc_tclass)c, &k);
+        const char *cls = t->class_set[c] ? sc_tclass_name((enum sc_tclass)c) : "";
+        const char *dot = *cls ? "." : "";
+        if (k.limit.iops && k.reservation.iops > k.limit.iops) {
+            sc_config_seterr(err, errlen, "tenant %u: %s%sres_iops %llu above %s%slim_iops %llu",
+                             t->domid, cls, dot, (unsigned long long)k.reservation.iops, cls,
+                             dot, (unsigned long long)k.limit.iops);
+            return -EINVAL;
+        }
+        if (k.limit.bps && k.reservation.bps > k.limit.bps) {
+            sc_config_seterr(err, errlen, "tenant %u: %s%sres_bps %llu above %s%slim_bps %llu",
+                             t->domid, cls, dot, (unsigned long long)k.reservation.bps, cls,
+                             dot, (unsigned long long)k.limit.bps);
+            return -EINVAL;
+        }
     }
     return 0;
 }
@@ -377,7 +439,7 @@ int sc_config_parse_tenant_spec(struct sc_config *c, const char *spec, int sourc
     if (ret == 0) {
         t.line = c->line_now;
         *found = t;
-    } else if (found->set == 0) {
+    } else if (tenant_unset(found)) {
         c->ntenants--; /* it was created for this spec */
     }
     return ret;
@@ -393,7 +455,8 @@ static int set_tenant_key(struct sc_config *c, const char *key, const char *valu
     size_t len = dot ? (size_t)(dot - dom) : 0;
     domid_t domid;
     if (!dot || len == 0 || len >= sizeof(buf) || !dot[1]) {
-        sc_config_seterr(err, errlen, "'%s': expected tenant.<domid>.<setting>", key);
+        sc_config_seterr(err, errlen, "'%s': expected tenant.<domid>.<setting> (or "
+                         "tenant.<domid>.vbd.<setting>, .vif.)", key);
         return -EINVAL;
     }
     memcpy(buf, dom, len);
@@ -408,9 +471,9 @@ static int set_tenant_key(struct sc_config *c, const char *key, const char *valu
         sc_config_seterr(err, errlen, "tenant %u: more than %u tenants", domid, SC_CONFIG_MAX_TENANTS);
         return -EINVAL;
     }
-    unsigned before = t->set;
+    bool fresh = tenant_unset(t);
     int ret = tenant_set_field(t, dot + 1, value, err, errlen);
-    if (ret < 0 && before == 0)
+    if (ret < 0 && fresh)
         c->ntenants--;
     else if (ret == 0)
         t->line = c->line_now;
@@ -720,7 +783,8 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
     fprintf(out,
             "usage: sidecored [options]\n"
             "  --config FILE          key = value settings (names as below, plus\n"
-            "                         tenant.<domid>.<setting> = N); the command line wins\n"
+            "                         tenant.<domid>.[vbd.|vif.]<setting> = N); the\n"
+            "                         command line wins\n"
             "  --cores N              poll-mode sidecores [1]\n"
             "  --cpus LIST            pin one sidecore per CPU (2,3 or 0-3) [no pinning]\n"
             "  --mode poll|event      sidecores, or a thread per queue (Linux model) [poll]\n"
@@ -759,8 +823,11 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
-            "                         fair-share settings of a guest (repeatable); its\n"
-            "                         disks' read_iops, read_bps, write_iops, write_bps\n"
+            "                         fair-share settings of a guest (repeatable), for\n"
+            "                         its disks and its vifs, each its own copy;\n"
+            "                         vbd.KEY=N or vif.KEY=N for one class (wins over\n"
+            "                         KEY); its disks' read_iops, read_bps, write_iops,\n"
+            "                         write_bps\n"
             "  --ready-fd N           write \"ready\\n\" to fd N once serving\n"
             "  --help\n");
     sc_config_class_usage(out, modules);

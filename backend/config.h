@@ -8,7 +8,8 @@
  * setting has one name used both as a long option (--poll-idle-us 100) and
  * as a file key (poll-idle-us = 100); guests are `--tenant
  * 5:weight=200,lim_iops=5000` on the command line and `tenant.5.weight =
- * 200` in the file.  Errors come back as -EINVAL with a one-line message
+ * 200` in the file; `vif.weight`, `tenant.5.vbd.lim_iops` set one of the
+ * guest's classes (struct sc_config_tenant).  Errors come back as -EINVAL with a one-line message
  * naming file:line (or the option) in `err`.
  *
  * Device classes bring their own settings (devclass.h): the caller passes
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "dirlimit.h"
 #include "sched.h"
+#include "tenant.h"
 #include "xen.h"
 
 #define SC_CONFIG_MAX_TYPES    8
@@ -59,13 +61,24 @@ enum {
     SC_TENANT_WRITE_BPS  = 1u << 8,
 };
 
+/* A guest's settings.  Its disks and its network interfaces are two
+ * tenants (tenant.h): a plain key (weight) sets both, each its own copy; a
+ * prefixed one (vif.weight) sets one class and wins over the plain key,
+ * whichever came first.  sc_config_tenant_class() gives what one class
+ * gets. */
 struct sc_config_tenant {
     domid_t domid;
-    unsigned set;                     /* SC_TENANT_* given */
-    struct sc_sched_tenant_conf conf; /* defaults (weight 100, no rates) where not set */
+    unsigned set;                     /* SC_TENANT_* given without a prefix */
+    struct sc_sched_tenant_conf conf; /* ... their values (weight 100, no rates elsewhere) */
+    unsigned class_set[SC_TCLASS__COUNT]; /* SC_TENANT_* given as vbd.KEY, vif.KEY */
+    struct sc_sched_tenant_conf class_conf[SC_TCLASS__COUNT]; /* ... their values */
     struct sc_dir_rates dirs;         /* its disks' read/write limits (dirlimit.h) */
     int line;                         /* file line of its last setting, 0 if none */
 };
+
+/* What class c of t gets: its prefixed settings over the plain ones. */
+void sc_config_tenant_class(const struct sc_config_tenant *t, enum sc_tclass c,
+                            struct sc_sched_tenant_conf *out);
 
 struct sc_class_module;
 

@@ -38,7 +38,7 @@ struct tenant_core {
 };
 
 struct pool_tenant {
-    domid_t domid;
+    sc_tenant_t tenant;                 /* a guest's class (tenant.h) */
     struct sc_sched_tenant_conf conf;   /* the guest's, over all cores */
     struct tenant_core on[SC_POOL_MAX_CORES]; /* the cores of the last split */
     unsigned non;
@@ -71,13 +71,13 @@ static void tenant_posted(struct sc_core_cmd *cmd)
 {
     struct tenant_post *tp = cmd->owner;
     if (cmd->result < 0)
-        sc_log(SC_LOG_ERR, "pool", "tenant %u: a core refused the settings: %s", cmd->domid,
+        sc_log(SC_LOG_ERR, "pool", "tenant %#x: a core refused the settings: %s", cmd->tenant,
                strerror(-cmd->result));
     free(tp);
 }
 
-/* Sends domid's settings to core without waiting for it. */
-static int post_tenant(struct sc_pool *pool, struct sc_core *core, domid_t domid,
+/* Sends tenant's settings to core without waiting for it. */
+static int post_tenant(struct sc_pool *pool, struct sc_core *core, sc_tenant_t tenant,
                        const struct sc_sched_tenant_conf *conf)
 {
     struct tenant_post *tp = calloc(1, sizeof(*tp));
@@ -85,7 +85,7 @@ static int post_tenant(struct sc_pool *pool, struct sc_core *core, domid_t domid
         return -ENOMEM;
     tp->pool = pool;
     tp->cmd.type = SC_CORE_CMD_SET_TENANT;
-    tp->cmd.domid = domid;
+    tp->cmd.tenant = tenant;
     tp->cmd.conf = *conf;
     tp->cmd.reply = &pool->reply;
     tp->cmd.done = tenant_posted;
@@ -150,7 +150,7 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     }
     for (unsigned i = 0; i < pool->ntenants; i++) {
         /* posted ahead of any queue, so the core applies them first */
-        int ret = post_tenant(pool, pc->core, pool->tenants[i].domid, &pool->tenants[i].conf);
+        int ret = post_tenant(pool, pc->core, pool->tenants[i].tenant, &pool->tenants[i].conf);
         if (ret < 0) {
             sc_core_destroy(pc->core);
             free(pc);
@@ -487,7 +487,7 @@ static bool conf_near(const struct sc_sched_tenant_conf *a, const struct sc_sche
  * SC_POOL_MAX_CORES): poll mode's all of them (any may take one of its
  * queues), event mode's those of its queues (each queue has a core of its
  * own, and no other core ever serves the guest). */
-static unsigned split_cores(struct sc_pool *pool, domid_t domid, struct pool_core **pcs)
+static unsigned split_cores(struct sc_pool *pool, sc_tenant_t tenant, struct pool_core **pcs)
 {
     unsigned n = 0;
     if (pool->params.mode == SC_MODE_POLL) {
@@ -496,7 +496,7 @@ static unsigned split_cores(struct sc_pool *pool, domid_t domid, struct pool_cor
         return n;
     }
     for (struct sc_attach *a = pool->attached; a && n < SC_POOL_MAX_CORES; a = a->pool_next) {
-        struct pool_core *pc = a->q->domid == domid && a->core ? find_core(pool, a->core) : NULL;
+        struct pool_core *pc = a->q->tenant == tenant && a->core ? find_core(pool, a->core) : NULL;
         bool seen = false;
         for (unsigned i = 0; pc && i < n && !seen; i++)
             seen = pcs[i] == pc;
@@ -516,7 +516,7 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
     bool held[SC_POOL_MAX_CORES] = { false }, present[SC_POOL_MAX_CORES] = { false };
     struct pool_core *pcs[SC_POOL_MAX_CORES];
     struct tenant_core on[SC_POOL_MAX_CORES];
-    unsigned n = split_cores(pool, t->domid, pcs);
+    unsigned n = split_cores(pool, t->tenant, pcs);
     if (!n) {
         t->non = 0;
         return 0;
@@ -531,14 +531,14 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
         if (!known)
             *tc = (struct tenant_core){ .core_seq = pc->seq };
         struct sc_sched_tenant_stats ts;
-        if (sc_core_tenant_stats(pc->core, t->domid, &ts) == 0) {
+        if (sc_core_tenant_stats(pc->core, t->tenant, &ts) == 0) {
             served[i] = known && ts.cost >= tc->cost ? (double)(ts.cost - tc->cost) : 0;
             held[i] = known && ts.throttled > tc->throttled;
             tc->cost = ts.cost;
             tc->throttled = ts.throttled;
         }
         for (struct sc_attach *a = pool->attached; a && !present[i]; a = a->pool_next)
-            present[i] = a->q->domid == t->domid &&
+            present[i] = a->q->tenant == t->tenant &&
                          (a->core == pc->core || (a->moving && a->move_to == pc->core));
     }
     sc_qos_split(served, held, present, n, share);
@@ -556,7 +556,7 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
         struct tenant_core *tc = &on[i];
         if (tc->posted_valid && conf_near(&tc->posted, &c))
             continue;
-        int ret = post_tenant(pool, pcs[i]->core, t->domid, &c);
+        int ret = post_tenant(pool, pcs[i]->core, t->tenant, &c);
         if (ret < 0) {
             if (!first_err)
                 first_err = ret;
@@ -570,7 +570,7 @@ static int split_tenant(struct sc_pool *pool, struct pool_tenant *t)
     return first_err;
 }
 
-int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
+int sc_pool_set_tenant(struct sc_pool *pool, sc_tenant_t tenant,
                        const struct sc_sched_tenant_conf *conf)
 {
     if (!pool || !conf)
@@ -578,14 +578,14 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
     struct sc_sched *scratch = sc_sched_create(&pool->params.sched);
     if (!scratch)
         return -errno;
-    int ret = sc_sched_tenant_set(scratch, domid, conf);
+    int ret = sc_sched_tenant_set(scratch, tenant, conf);
     sc_sched_destroy(scratch);
     if (ret < 0)
         return ret;
 
     struct pool_tenant *t = NULL;
     for (unsigned i = 0; i < pool->ntenants; i++)
-        if (pool->tenants[i].domid == domid)
+        if (pool->tenants[i].tenant == tenant)
             t = &pool->tenants[i];
     if (!t) {
         if (pool->ntenants == pool->tenants_cap) {
@@ -597,7 +597,7 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
             pool->tenants_cap = cap;
         }
         t = &pool->tenants[pool->ntenants++];
-        t->domid = domid;
+        t->tenant = tenant;
         t->non = 0;
     }
     t->conf = *conf;
@@ -607,9 +607,9 @@ int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
         return split_tenant(pool, t); /* each core its part of the rates */
     int first_err = 0;
     for (struct pool_core *pc = pool->cores; pc; pc = pc->next) {
-        ret = post_tenant(pool, pc->core, domid, conf);
+        ret = post_tenant(pool, pc->core, tenant, conf);
         if (ret < 0 && !first_err) {
-            sc_log(SC_LOG_ERR, sc_core_name(pc->core), "tenant %u: %s", domid, strerror(-ret));
+            sc_log(SC_LOG_ERR, sc_core_name(pc->core), "tenant %#x: %s", tenant, strerror(-ret));
             first_err = ret;
         }
     }

@@ -109,12 +109,13 @@ struct sc_membudget *sc_pool_membudget(struct sc_pool *pool);
 #define SC_POOL_CORE_MEM (256u * 1024u)
 uint64_t sc_pool_queue_overhead(const struct sc_pool *pool);
 
-/* Applies fair-share settings of `domid` to every core, present and future.
+/* Applies fair-share settings of `tenant` (a guest's vbd or vif class:
+ * tenant.h) to every core, present and future.
  * A limit or reservation is the guest's over all cores, each core given a
  * part of it (qos_split.h), re-divided by sc_pool_split_rates: in poll mode
  * among all cores, in event mode among its queues' own cores (a new one
  * starts with the whole and gets its part at the next split). */
-int sc_pool_set_tenant(struct sc_pool *pool, domid_t domid,
+int sc_pool_set_tenant(struct sc_pool *pool, sc_tenant_t tenant,
                        const struct sc_sched_tenant_conf *conf);
 /* Guest domid's per-direction disk limits (dirlimit.h): the same object
  * for all its queues, valid until the pool is destroyed; unlimited until

@@ -62,6 +62,7 @@ static json_t *queue_json(const struct sc_device *dev, struct sc_queue *q, struc
                           "failed", sc_queue_failed(q), "error", -sc_queue_error(q));
     if (!o)
         return NULL;
+    json_object_set_new(o, "class", json_string(sc_tclass_name(sc_tenant_class(q->tenant))));
     json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)q->mem_reserved));
     /* the balancer's notes: its share of a core in the last interval, and
      * why it is on this core */
@@ -305,11 +306,13 @@ static json_t *m_cores(void *ctx, json_t *params, struct sc_ctl_error *err)
 
 /* ---- guests ---- */
 
-#define MAX_GUESTS (SC_CONFIG_MAX_TENANTS + 1024)
+/* A row per guest and class (tenant.h): each has its own settings and share. */
+#define MAX_GUESTS ((SC_CONFIG_MAX_TENANTS + 1024) * SC_TCLASS__COUNT)
 
 struct guest_sum {
-    domid_t domid;
-    unsigned devices, queues;
+    sc_tenant_t tenant;
+    unsigned devices, queues, mem_reservations;
+    uint64_t mem_reserved;
     struct sc_sched_tenant_stats sched;
     uint64_t counter[SC_QSTAT__COUNT];
 };
@@ -321,26 +324,45 @@ struct guest_walk {
     struct guest_sum *cur;
 };
 
-static struct guest_sum *guest_get(struct guest_walk *w, domid_t domid)
+static struct guest_sum *guest_get(struct guest_walk *w, sc_tenant_t tenant)
 {
     for (unsigned i = 0; i < w->n; i++)
-        if (w->g[i].domid == domid)
+        if (w->g[i].tenant == tenant)
             return &w->g[i];
     if (w->n == MAX_GUESTS)
         return NULL;
     struct guest_sum *g = &w->g[w->n++];
     memset(g, 0, sizeof(*g));
-    g->domid = domid;
+    g->tenant = tenant;
     return g;
 }
+
+/* Both rows of a guest: its settings apply to each class, used or not. */
+static void guest_get_all(struct guest_walk *w, domid_t domid)
+{
+    for (unsigned c = 0; c < SC_TCLASS__COUNT; c++)
+        guest_get(w, sc_tenant_key(domid, (enum sc_tclass)c));
+}
+
+/* One device's queues, each summed into its own class's row. */
+struct guest_dev_walk {
+    struct guest_walk *w;
+    struct guest_sum *g; /* the row of the device's last queue */
+};
 
 static int sum_queue(struct sc_queue *q, struct sc_core *core, void *arg)
 {
     (void)core;
-    struct guest_sum *g = arg;
+    struct guest_dev_walk *dw = arg;
+    struct guest_sum *g = guest_get(dw->w, q->tenant);
+    if (!g)
+        return 0;
+    dw->g = g;
     struct sc_queue_stats_snap snap;
     sc_queue_stats_snapshot(q, &snap);
     g->queues++;
+    g->mem_reserved += q->mem_reserved;
+    g->mem_reservations += q->mem_reserved > 0;
     for (unsigned c = 0; c < SC_QSTAT__COUNT; c++)
         g->counter[c] += snap.counter[c];
     return 0;
@@ -349,13 +371,18 @@ static int sum_queue(struct sc_queue *q, struct sc_core *core, void *arg)
 static int guest_device(struct sc_device *dev, void *arg)
 {
     struct guest_walk *w = arg;
-    struct guest_sum *g = guest_get(w, dev->frontend_id);
-    if (!g)
-        return 0;
-    g->devices++;
+    guest_get_all(w, dev->frontend_id);
+    struct guest_dev_walk dw = { .w = w };
     struct sc_class_ctx *cc = sc_daemon_class_of(w->d, dev);
     if (cc)
-        cc->module->foreach_queue(dev, sum_queue, g);
+        cc->module->foreach_queue(dev, sum_queue, &dw);
+    /* a device without queues yet counts where its type says */
+    enum sc_tclass tc = SC_TCLASS_VBD;
+    if (!dw.g && sc_tclass_parse(dev->cls->type, strlen(dev->cls->type), &tc) < 0)
+        tc = SC_TCLASS_VBD; /* vbd3, qdisk: disks */
+    struct guest_sum *g = dw.g ? dw.g : guest_get(w, sc_tenant_key(dev->frontend_id, tc));
+    if (g)
+        g->devices++;
     return 0;
 }
 
@@ -363,7 +390,7 @@ static int guest_core(struct sc_core *core, void *arg)
 {
     struct guest_walk *w = arg;
     struct sc_sched_tenant_stats ts;
-    if (sc_core_tenant_stats(core, w->cur->domid, &ts) < 0)
+    if (sc_core_tenant_stats(core, w->cur->tenant, &ts) < 0)
         return 0;
     struct sc_sched_tenant_stats *s = &w->cur->sched;
     s->visits += ts.visits;
@@ -377,25 +404,32 @@ static int guest_core(struct sc_core *core, void *arg)
     return 0;
 }
 
+/* By domid, then vbd before vif. */
 static int cmp_guest(const void *a, const void *b)
 {
     const struct guest_sum *x = a, *y = b;
-    return (int)x->domid - (int)y->domid;
+    int dx = sc_tenant_domid(x->tenant), dy = sc_tenant_domid(y->tenant);
+    if (dx != dy)
+        return dx - dy;
+    return (int)sc_tenant_class(x->tenant) - (int)sc_tenant_class(y->tenant);
 }
 
 static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
 {
     struct sc_sched_tenant_conf conf;
     struct sc_dir_rates dirs;
-    sc_daemon_tenant_conf(d, g->domid, &conf, &dirs);
+    domid_t domid = sc_tenant_domid(g->tenant);
+    bool vbd = sc_tenant_class(g->tenant) == SC_TCLASS_VBD;
+    sc_daemon_tenant_conf(d, g->tenant, &conf, &dirs);
     bool configured = false;
     for (unsigned i = 0; i < d->ntenants; i++)
-        configured |= d->tenants[i].domid == g->domid;
+        configured |= d->tenants[i].tenant == g->tenant;
     const struct sc_sched_tenant_stats *s = &g->sched;
     json_t *o = json_pack(
-        "{s:i, s:b, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-        "s:I}}",
-        "domid", (int)g->domid, "configured", configured, "weight", (int)conf.weight,
+        "{s:i, s:s, s:b, s:i, s:I, s:I, s:I, s:I, s:i, s:i, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I}}",
+        "domid", (int)domid, "class", sc_tclass_name(sc_tenant_class(g->tenant)), "configured",
+        configured, "weight", (int)conf.weight,
         "reservation_iops", (json_int_t)conf.reservation.iops,
         "reservation_bps", (json_int_t)conf.reservation.bps,
         "limit_iops", (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps,
@@ -406,20 +440,19 @@ static json_t *guest_json(struct sc_daemon *d, const struct guest_sum *g)
         (json_int_t)s->throttled, "skipped", (json_int_t)s->skipped);
     if (!o)
         return NULL;
-    /* what its queues hold of the memory budget (membudget.h) */
-    unsigned nres;
-    uint64_t mem = sc_membudget_guest(sc_pool_membudget(d->pool), g->domid, &nres);
-    json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)mem));
-    json_object_set_new(o, "mem_reservations", json_integer((json_int_t)nres));
-    /* its disks' read/write limits, and the requests they held back */
+    /* what this class's queues hold of the memory budget (membudget.h) */
+    json_object_set_new(o, "mem_reserved_bytes", json_integer((json_int_t)g->mem_reserved));
+    json_object_set_new(o, "mem_reservations", json_integer((json_int_t)g->mem_reservations));
+    /* its disks' read/write limits, and the requests they held back (the
+     * vif row: none) */
     static const char *const dir_name[SC_DIR__COUNT] = { "read", "write" };
-    struct sc_dir_limit *dl = sc_pool_dir_limit(d->pool, g->domid);
+    struct sc_dir_limit *dl = vbd ? sc_pool_dir_limit(d->pool, domid) : NULL;
     for (unsigned k = 0; k < SC_DIR__COUNT; k++) {
         char key[32];
         snprintf(key, sizeof(key), "%s_iops", dir_name[k]);
-        json_object_set_new(o, key, json_integer((json_int_t)dirs.dir[k].iops));
+        json_object_set_new(o, key, json_integer(vbd ? (json_int_t)dirs.dir[k].iops : 0));
         snprintf(key, sizeof(key), "%s_bps", dir_name[k]);
-        json_object_set_new(o, key, json_integer((json_int_t)dirs.dir[k].bps));
+        json_object_set_new(o, key, json_integer(vbd ? (json_int_t)dirs.dir[k].bps : 0));
         snprintf(key, sizeof(key), "%s_throttled", dir_name[k]);
         json_object_set_new(o, key, json_integer(dl ? (json_int_t)atomic_load_explicit(
                                                           &dl->throttled[k], memory_order_relaxed)
@@ -437,7 +470,7 @@ static json_t *m_guests(void *ctx, json_t *params, struct sc_ctl_error *err)
     if (!w.g)
         return checked(NULL, err);
     for (unsigned i = 0; i < w.d->ntenants; i++)
-        guest_get(&w, w.d->tenants[i].domid);
+        guest_get_all(&w, sc_tenant_domid(w.d->tenants[i].tenant));
     sc_xenbus_foreach_device(w.d->bus, guest_device, &w);
     for (unsigned i = 0; i < w.n; i++) {
         w.cur = &w.g[i];
@@ -458,6 +491,18 @@ static json_t *m_guests(void *ctx, json_t *params, struct sc_ctl_error *err)
 
 /* ---- set-tenant ---- */
 
+static json_t *class_conf_json(const struct sc_sched_tenant_conf *c)
+{
+    return json_pack("{s:i, s:I, s:I, s:I, s:I}", "weight", (int)c->weight, "reservation_iops",
+                     (json_int_t)c->reservation.iops, "reservation_bps",
+                     (json_int_t)c->reservation.bps, "limit_iops", (json_int_t)c->limit.iops,
+                     "limit_bps", (json_int_t)c->limit.bps);
+}
+
+/* params: {"domid": N, KEY: N...}; KEY a setting (weight ... write_bps),
+ * for both classes of the guest, or "vbd.KEY" / "vif.KEY" for one, which
+ * wins over the plain key whatever the order (config.h says the same of
+ * the file).  Classes no key touches keep their settings. */
 static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
 {
     struct sc_daemon *d = ctx;
@@ -474,6 +519,7 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         { "write_iops", "write_iops" },
         { "write_bps", "write_bps" },
     };
+    enum { FIRST_DIR_KEY = 5, NKEYS = sizeof(keys) / sizeof(keys[0]) };
     json_t *jdom = json_object_get(params, "domid");
     if (!json_is_object(params) || !json_is_integer(jdom) || json_integer_value(jdom) < 0 ||
         json_integer_value(jdom) >= DOMID_FIRST_RESERVED) {
@@ -482,40 +528,74 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
         return NULL;
     }
     domid_t domid = (domid_t)json_integer_value(jdom);
-    struct sc_sched_tenant_conf conf;
-    struct sc_dir_rates dirs;
-    sc_daemon_tenant_conf(d, domid, &conf, &dirs);
-    const char *key;
-    json_t *val;
-    json_object_foreach(params, key, val) {
-        if (strcmp(key, "domid") == 0)
-            continue;
-        size_t k;
-        for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-            if (strcmp(key, keys[k].name) == 0 || strcmp(key, keys[k].alias) == 0)
-                break;
-        if (k == sizeof(keys) / sizeof(keys[0])) {
-            sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "unknown setting '%s' (weight, "
-                             "reservation_iops, reservation_bps, limit_iops, limit_bps, "
-                             "read_iops, read_bps, write_iops, write_bps)", key);
-            return NULL;
-        }
-        if (!json_is_integer(val) || json_integer_value(val) < 0) {
-            sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "%s must be a non-negative integer",
-                             key);
-            return NULL;
-        }
-        uint64_t v = (uint64_t)json_integer_value(val);
-        switch (k) {
-        case 0: conf.weight = v > UINT32_MAX ? 0 : (uint32_t)v; break;
-        case 1: conf.reservation.iops = v; break;
-        case 2: conf.reservation.bps = v; break;
-        case 3: conf.limit.iops = v; break;
-        case 4: conf.limit.bps = v; break;
-        case 5: dirs.dir[SC_DIR_READ].iops = v; break;
-        case 6: dirs.dir[SC_DIR_READ].bps = v; break;
-        case 7: dirs.dir[SC_DIR_WRITE].iops = v; break;
-        default: dirs.dir[SC_DIR_WRITE].bps = v; break;
+    struct sc_sched_tenant_conf conf[SC_TCLASS__COUNT], old[SC_TCLASS__COUNT];
+    struct sc_dir_rates dirs, old_dirs;
+    bool touched[SC_TCLASS__COUNT] = { false };
+    for (unsigned c = 0; c < SC_TCLASS__COUNT; c++)
+        sc_daemon_tenant_conf(d, sc_tenant_key(domid, (enum sc_tclass)c), &conf[c],
+                              c == SC_TCLASS_VBD ? &dirs : NULL);
+    memcpy(old, conf, sizeof(old));
+    old_dirs = dirs;
+    /* the plain keys first, so that a class's own key wins */
+    for (int pass = 0; pass < 2; pass++) {
+        const char *key;
+        json_t *val;
+        json_object_foreach(params, key, val) {
+            if (strcmp(key, "domid") == 0)
+                continue;
+            const char *field = key, *dot = strchr(key, '.');
+            enum sc_tclass tc = SC_TCLASS__COUNT; /* both */
+            if (dot) {
+                if (sc_tclass_parse(key, (size_t)(dot - key), &tc) < 0) {
+                    sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "'%s': the class before the "
+                                     "dot is vbd or vif (like vif.weight)", key);
+                    return NULL;
+                }
+                field = dot + 1;
+            }
+            if ((pass == 0) != (tc == SC_TCLASS__COUNT))
+                continue;
+            size_t k;
+            for (k = 0; k < NKEYS; k++)
+                if (strcmp(field, keys[k].name) == 0 || strcmp(field, keys[k].alias) == 0)
+                    break;
+            if (k == NKEYS) {
+                sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "unknown setting '%s' (weight, "
+                                 "reservation_iops, reservation_bps, limit_iops, limit_bps, "
+                                 "read_iops, read_bps, write_iops, write_bps; vbd. or vif. in "
+                                 "front for one class)", key);
+                return NULL;
+            }
+            if (k >= FIRST_DIR_KEY && tc == SC_TCLASS_VIF) {
+                sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "%s: read and write limits are "
+                                 "for disks only (%s or vbd.%s)", key, field, field);
+                return NULL;
+            }
+            if (!json_is_integer(val) || json_integer_value(val) < 0) {
+                sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS, "%s must be a non-negative integer",
+                                 key);
+                return NULL;
+            }
+            uint64_t v = (uint64_t)json_integer_value(val);
+            for (unsigned c = 0; c < SC_TCLASS__COUNT; c++) {
+                if (tc != SC_TCLASS__COUNT && tc != c)
+                    continue;
+                if (k >= FIRST_DIR_KEY && c != SC_TCLASS_VBD)
+                    continue; /* a plain read/write limit is the disks' alone */
+                touched[c] = true;
+                struct sc_sched_tenant_conf *t = &conf[c];
+                switch (k) {
+                case 0: t->weight = v > UINT32_MAX ? 0 : (uint32_t)v; break;
+                case 1: t->reservation.iops = v; break;
+                case 2: t->reservation.bps = v; break;
+                case 3: t->limit.iops = v; break;
+                case 4: t->limit.bps = v; break;
+                case 5: dirs.dir[SC_DIR_READ].iops = v; break;
+                case 6: dirs.dir[SC_DIR_READ].bps = v; break;
+                case 7: dirs.dir[SC_DIR_WRITE].iops = v; break;
+                default: dirs.dir[SC_DIR_WRITE].bps = v; break;
+                }
+            }
         }
     }
     char why[256] = "";
@@ -526,40 +606,60 @@ static json_t *m_set_tenant(void *ctx, json_t *params, struct sc_ctl_error *err)
             return NULL;
         }
     }
-    int ret = sc_daemon_set_tenant(d, domid, &conf, &dirs, false, why, sizeof(why));
+    int ret = 0;
+    unsigned c;
+    for (c = 0; c < SC_TCLASS__COUNT && ret == 0; c++) {
+        if (!touched[c])
+            continue;
+        ret = sc_daemon_set_tenant(d, sc_tenant_key(domid, (enum sc_tclass)c), &conf[c],
+                                   c == SC_TCLASS_VBD ? &dirs : NULL, false, why, sizeof(why));
+    }
+    if (ret < 0) {
+        /* all or nothing: the class set before the refused one goes back
+         * (lowering a reservation is never refused) */
+        c--;
+        for (unsigned b = 0; b < c; b++)
+            if (touched[b])
+                sc_daemon_set_tenant(d, sc_tenant_key(domid, (enum sc_tclass)b), &old[b],
+                                     b == SC_TCLASS_VBD ? &old_dirs : NULL, false, NULL, 0);
+    }
+    const char *cls = c < SC_TCLASS__COUNT ? sc_tclass_name((enum sc_tclass)c) : "";
     if (ret == -ENOSPC && *why) {
-        sc_log(SC_LOG_WARN, "ctl", "tenant %u: %s", domid, why);
-        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, why);
+        sc_log(SC_LOG_WARN, "ctl", "tenant %u: %s (%s)", domid, why, cls);
+        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s (%s)", domid, why, cls);
         return NULL;
     }
     if (ret == -EINVAL) {
         sc_ctl_error_set(err, SC_CTL_INVALID_PARAMS,
-                         "invalid settings for domain %u: weight must be %u..%u, rates at most "
-                         "%llu iops and %llu B/s, a reservation not above its limit",
-                         domid, SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX, SC_SCHED_IOPS_MAX,
-                         SC_SCHED_BPS_MAX);
+                         "invalid settings for domain %u (%s): weight must be %u..%u, rates at "
+                         "most %llu iops and %llu B/s, a reservation not above its limit",
+                         domid, cls, SC_SCHED_WEIGHT_MIN, SC_SCHED_WEIGHT_MAX,
+                         SC_SCHED_IOPS_MAX, SC_SCHED_BPS_MAX);
         return NULL;
     }
     if (ret < 0) {
-        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u: %s", domid, strerror(-ret));
+        sc_ctl_error_set(err, SC_CTL_FAILED, "domain %u (%s): %s", domid, cls, strerror(-ret));
         return NULL;
     }
     const struct sc_sched_rate *rd = &dirs.dir[SC_DIR_READ], *wr = &dirs.dir[SC_DIR_WRITE];
-    sc_log(SC_LOG_INFO, "ctl", "tenant %u: weight %u, reservation %llu iops %llu B/s, "
-           "limit %llu iops %llu B/s; reads at most %llu iops %llu B/s, writes %llu iops "
-           "%llu B/s", domid, conf.weight,
-           (unsigned long long)conf.reservation.iops, (unsigned long long)conf.reservation.bps,
-           (unsigned long long)conf.limit.iops, (unsigned long long)conf.limit.bps,
-           (unsigned long long)rd->iops, (unsigned long long)rd->bps,
-           (unsigned long long)wr->iops, (unsigned long long)wr->bps);
-    return checked(json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "domid",
-                             (int)domid, "weight", (int)conf.weight, "reservation_iops",
-                             (json_int_t)conf.reservation.iops, "reservation_bps",
-                             (json_int_t)conf.reservation.bps, "limit_iops",
-                             (json_int_t)conf.limit.iops, "limit_bps", (json_int_t)conf.limit.bps,
-                             "read_iops", (json_int_t)rd->iops, "read_bps", (json_int_t)rd->bps,
-                             "write_iops", (json_int_t)wr->iops, "write_bps",
-                             (json_int_t)wr->bps),
+    for (c = 0; c < SC_TCLASS__COUNT; c++) {
+        if (!touched[c])
+            continue;
+        sc_log(SC_LOG_INFO, "ctl", "tenant %u %s: weight %u, reservation %llu iops %llu B/s, "
+               "limit %llu iops %llu B/s", domid, sc_tclass_name((enum sc_tclass)c),
+               conf[c].weight, (unsigned long long)conf[c].reservation.iops,
+               (unsigned long long)conf[c].reservation.bps,
+               (unsigned long long)conf[c].limit.iops, (unsigned long long)conf[c].limit.bps);
+    }
+    if (touched[SC_TCLASS_VBD])
+        sc_log(SC_LOG_INFO, "ctl", "tenant %u: reads at most %llu iops %llu B/s, writes %llu "
+               "iops %llu B/s", domid, (unsigned long long)rd->iops, (unsigned long long)rd->bps,
+               (unsigned long long)wr->iops, (unsigned long long)wr->bps);
+    return checked(json_pack("{s:i, s:o, s:o, s:I, s:I, s:I, s:I}", "domid", (int)domid, "vbd",
+                             class_conf_json(&conf[SC_TCLASS_VBD]), "vif",
+                             class_conf_json(&conf[SC_TCLASS_VIF]), "read_iops",
+                             (json_int_t)rd->iops, "read_bps", (json_int_t)rd->bps, "write_iops",
+                             (json_int_t)wr->iops, "write_bps", (json_int_t)wr->bps),
                    err);
 }
 

@@ -39,19 +39,19 @@ enum { EV_BUS = 1, EV_CTL, EV_ATTENTION, EV_SIGNAL, EV_TIMER, EV_POOL, EV_VIEWS 
 #define CONTROL_STALL_NS     (2ull * 1000000000ull)
 
 
-static struct sc_daemon_tenant *tenant_find(struct sc_daemon *d, domid_t domid)
+static struct sc_daemon_tenant *tenant_find(struct sc_daemon *d, sc_tenant_t tenant)
 {
     for (unsigned i = 0; i < d->ntenants; i++)
-        if (d->tenants[i].domid == domid)
+        if (d->tenants[i].tenant == tenant)
             return &d->tenants[i];
     return NULL;
 }
 
-void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
+void sc_daemon_tenant_conf(const struct sc_daemon *d, sc_tenant_t tenant,
                            struct sc_sched_tenant_conf *out, struct sc_dir_rates *dirs)
 {
     for (unsigned i = 0; i < d->ntenants; i++) {
-        if (d->tenants[i].domid == domid) {
+        if (d->tenants[i].tenant == tenant) {
             *out = d->tenants[i].conf;
             if (dirs)
                 *dirs = d->tenants[i].dirs;
@@ -96,20 +96,22 @@ void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_r
 {
     out->iops = out->bps = 0;
     for (unsigned i = 0; i < d->ntenants; i++) {
-        if ((int)d->tenants[i].domid == except)
+        if ((int)d->tenants[i].tenant == except)
             continue;
         out->iops += d->tenants[i].conf.reservation.iops;
         out->bps += d->tenants[i].conf.reservation.bps;
     }
 }
 
-int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
+int sc_daemon_set_tenant(struct sc_daemon *d, sc_tenant_t tenant,
                          const struct sc_sched_tenant_conf *conf,
                          const struct sc_dir_rates *dirs, bool from_config, char *why,
                          size_t whylen)
 {
-    struct sc_daemon_tenant *t = tenant_find(d, domid);
-    if (!t && d->ntenants == SC_CONFIG_MAX_TENANTS)
+    if (dirs && sc_tenant_class(tenant) != SC_TCLASS_VBD)
+        return -EINVAL;
+    struct sc_daemon_tenant *t = tenant_find(d, tenant);
+    if (!t && d->ntenants == SC_DAEMON_MAX_TENANTS)
         return -ENOSPC;
     /* only a raise is checked: lowering a reservation, or keeping one the
      * capacity (measured anew) no longer covers, is never refused */
@@ -121,18 +123,18 @@ int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
     struct sc_admission_capacity cap;
     struct sc_sched_rate others;
     sc_daemon_admission(d, &cap);
-    sc_daemon_reserved(d, domid, &others);
+    sc_daemon_reserved(d, tenant, &others);
     int ret = sc_admission_check(&cap, &others, &raise, why, whylen);
     if (ret < 0)
         return ret;
-    ret = sc_pool_set_tenant(d->pool, domid, conf);
+    ret = sc_pool_set_tenant(d->pool, tenant, conf);
     if (ret == 0 && dirs)
-        ret = sc_pool_set_dir_limits(d->pool, domid, dirs);
+        ret = sc_pool_set_dir_limits(d->pool, sc_tenant_domid(tenant), dirs);
     if (ret < 0)
         return ret;
     if (!t) {
         t = &d->tenants[d->ntenants++];
-        t->domid = domid;
+        t->tenant = tenant;
         memset(&t->dirs, 0, sizeof(t->dirs));
     }
     t->conf = *conf;
@@ -142,22 +144,30 @@ int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
     return 0;
 }
 
+/* Each configured guest's classes, each with what it gets (config.h). */
 static int apply_config_tenants(struct sc_daemon *d, const struct sc_config *cfg)
 {
     for (unsigned i = 0; i < cfg->ntenants; i++) {
         const struct sc_config_tenant *ct = &cfg->tenants[i];
-        char why[256] = "";
-        int ret = sc_daemon_set_tenant(d, ct->domid, &ct->conf, &ct->dirs, true, why,
-                                       sizeof(why));
-        if (ret < 0) {
-            sc_log(SC_LOG_ERR, "config", "tenant %u: %s", ct->domid, *why ? why : strerror(-ret));
-            return ret;
+        for (unsigned c = 0; c < SC_TCLASS__COUNT; c++) {
+            struct sc_sched_tenant_conf conf;
+            sc_config_tenant_class(ct, (enum sc_tclass)c, &conf);
+            const char *cls = sc_tclass_name((enum sc_tclass)c);
+            char why[256] = "";
+            int ret = sc_daemon_set_tenant(d, sc_tenant_key(ct->domid, (enum sc_tclass)c), &conf,
+                                           c == SC_TCLASS_VBD ? &ct->dirs : NULL, true, why,
+                                           sizeof(why));
+            if (ret < 0) {
+                sc_log(SC_LOG_ERR, "config", "tenant %u: %s (%s)", ct->domid,
+                       *why ? why : strerror(-ret), cls);
+                return ret;
+            }
+            sc_log(SC_LOG_INFO, "config", "tenant %u %s: weight %u, reservation %llu iops "
+                   "%llu B/s, limit %llu iops %llu B/s", ct->domid, cls, conf.weight,
+                   (unsigned long long)conf.reservation.iops,
+                   (unsigned long long)conf.reservation.bps,
+                   (unsigned long long)conf.limit.iops, (unsigned long long)conf.limit.bps);
         }
-        sc_log(SC_LOG_INFO, "config", "tenant %u: weight %u, reservation %llu iops %llu B/s, "
-               "limit %llu iops %llu B/s", ct->domid, ct->conf.weight,
-               (unsigned long long)ct->conf.reservation.iops,
-               (unsigned long long)ct->conf.reservation.bps,
-               (unsigned long long)ct->conf.limit.iops, (unsigned long long)ct->conf.limit.bps);
     }
     return 0;
 }
@@ -178,11 +188,15 @@ int sc_daemon_reload(struct sc_daemon *d)
      * those set at run time (sidecorectl) keep their settings */
     for (unsigned i = 0; i < d->ntenants; i++) {
         struct sc_daemon_tenant *t = &d->tenants[i];
-        if (t->from_config && !sc_config_find_tenant(cfg, t->domid)) {
+        domid_t domid = sc_tenant_domid(t->tenant);
+        enum sc_tclass tc = sc_tenant_class(t->tenant);
+        if (t->from_config && !sc_config_find_tenant(cfg, domid)) {
             struct sc_sched_tenant_conf def = { .weight = SC_SCHED_WEIGHT_DEFAULT };
             struct sc_dir_rates none = { 0 };
-            if (sc_daemon_set_tenant(d, t->domid, &def, &none, false, NULL, 0) == 0)
-                sc_log(SC_LOG_INFO, "config", "tenant %u: back to the defaults", t->domid);
+            if (sc_daemon_set_tenant(d, t->tenant, &def, tc == SC_TCLASS_VBD ? &none : NULL,
+                                     false, NULL, 0) == 0)
+                sc_log(SC_LOG_INFO, "config", "tenant %u %s: back to the defaults", domid,
+                       sc_tclass_name(tc));
         }
     }
     struct sc_balancer_params bp;

@@ -46,13 +46,16 @@
 /* Grants one daemon may keep mapped (rings + persistent grants, all guests). */
 #define SC_DAEMON_MAX_GRANTS (1u << 20)
 
-/* A guest's fair-share settings as the daemon last applied them. */
+/* One class of a guest's (tenant.h): its fair-share settings as the
+ * daemon last applied them. */
 struct sc_daemon_tenant {
-    domid_t domid;
+    sc_tenant_t tenant;
     struct sc_sched_tenant_conf conf;
-    struct sc_dir_rates dirs; /* its disks' read/write limits */
+    struct sc_dir_rates dirs; /* vbd: its disks' read/write limits; vif: none */
     bool from_config; /* the config file or command line set it (SIGHUP may reset it) */
 };
+
+#define SC_DAEMON_MAX_TENANTS (SC_CONFIG_MAX_TENANTS * SC_TCLASS__COUNT)
 
 struct sc_daemon {
     struct sc_config cfg;
@@ -69,7 +72,7 @@ struct sc_daemon {
     unsigned ntypes;
     const struct sc_device_class *classes[SC_CONFIG_MAX_TYPES];
     unsigned ntenants;
-    struct sc_daemon_tenant tenants[SC_CONFIG_MAX_TENANTS];
+    struct sc_daemon_tenant tenants[SC_DAEMON_MAX_TENANTS];
     int epfd, attention_fd, signal_fd, timer_fd, views_fd; /* timer_fd -1 when no module ticks */
     uint64_t start_ns;    /* CLOCK_MONOTONIC */
     uint64_t queue_failures_handled;
@@ -87,19 +90,23 @@ int sc_daemon_run(struct sc_daemon *d);
 /* Disconnects every device, stops the cores, closes everything.  NULL ok. */
 void sc_daemon_close(struct sc_daemon *d);
 
-/* Sets guest `domid`'s settings (pool and table).  0 or -errno: -ENOSPC
- * also when a raised reservation does not fit what the sidecores can
- * honour (admission.h; the sentence in why, if not NULL). */
-int sc_daemon_set_tenant(struct sc_daemon *d, domid_t domid,
+/* Sets the settings of `tenant`, one class of a guest (tenant.h), in the
+ * pool and the table; dirs (the disks' read/write limits) only for a vbd
+ * tenant, NULL to keep them.  0 or -errno: -EINVAL for dirs on a vif
+ * tenant; -ENOSPC also when a raised reservation does not fit what the
+ * sidecores can honour (admission.h: every class's reservation counts;
+ * the sentence in why, if not NULL). */
+int sc_daemon_set_tenant(struct sc_daemon *d, sc_tenant_t tenant,
                          const struct sc_sched_tenant_conf *conf,
                          const struct sc_dir_rates *dirs, bool from_config, char *why,
                          size_t whylen);
 /* The capacity reservations are admitted against (config or measured). */
 void sc_daemon_admission(const struct sc_daemon *d, struct sc_admission_capacity *out);
-/* The guests' reservations summed, leaving out domid `except` (-1: none). */
+/* The guests' reservations summed over their classes, leaving out tenant
+ * `except` (-1: none). */
 void sc_daemon_reserved(const struct sc_daemon *d, int except, struct sc_sched_rate *out);
-/* The settings in force for domid (defaults if never set); dirs may be NULL. */
-void sc_daemon_tenant_conf(const struct sc_daemon *d, domid_t domid,
+/* The settings in force for tenant (defaults if never set); dirs may be NULL. */
+void sc_daemon_tenant_conf(const struct sc_daemon *d, sc_tenant_t tenant,
                            struct sc_sched_tenant_conf *out, struct sc_dir_rates *dirs);
 /* Reloads guest settings (sc_config_reload: the same command line and
  * file).  Class settings and types keep their values until a restart.

@@ -39,6 +39,7 @@
 #include "inbox.h"
 #include "sched.h"
 #include "stats.h"
+#include "tenant.h"
 
 struct sc_core;
 struct sc_core_cmd;
@@ -137,7 +138,8 @@ struct sc_queue {
     /* --- control: set before the ADD is posted, read-only afterwards --- */
     const struct sc_queue_ops *ops;
     char name[SC_QUEUE_NAME_MAX]; /* "<type> <domid>/<devid> q<n>": log and stats context */
-    domid_t domid;                /* the tenant for fair share */
+    domid_t domid;                /* the guest: grants and event channels */
+    sc_tenant_t tenant;           /* its share in the scheduler: domid and class (tenant.h) */
     /* Local ports bound on sc_core_evtchn(core), or SC_QUEUE_NO_PORT (a
      * queue without one is still polled; its kicks just go unnoticed).
      * `port` is ports[0].  Several queues may share a port (one event
@@ -195,11 +197,13 @@ struct sc_queue {
  * queue is not on a core); a non-zero return stops the walk. */
 typedef int sc_queue_visit_fn(struct sc_queue *q, struct sc_core *core, void *arg);
 
-/* Control thread: zeroes q, sets ops, domid, every port SC_QUEUE_NO_PORT and the
- * printf-formatted name (truncated to fit).  0 or -EINVAL (NULL ops or an op
- * missing). */
+/* Control thread: zeroes q, sets ops, domid, the tenant (domid in class
+ * tc: the guest's disks and its network interfaces share apart), every port
+ * SC_QUEUE_NO_PORT and the printf-formatted name (truncated to fit).  0 or
+ * -EINVAL (NULL ops, an op missing, or tc not a class). */
 int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                  enum sc_tclass tc, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Control thread, before the queue is added: the core watches fd (a TAP
  * device, a socket, a pipe: anything epoll takes) for readability while the

@@ -25,7 +25,8 @@
  * - Cost of a visit = bytes + requests * request_cost ("byte-equivalents"), so
  *   neither many tiny requests nor a few huge ones can take more than their
  *   share.
- * - Guests ("tenants", keyed by domid) share by weight with deficit round
+ * - Tenants (keyed by a uint16: the daemon gives each guest's disks and its
+ *   network interfaces a key each, tenant.h) share by weight with deficit round
  *   robin over cost: each round a tenant's deficit grows by a quantum
  *   proportional to its weight, and its visits spend it. A tenant's queues
  *   take turns inside the tenant's share, so more queues never mean more share.
@@ -175,7 +176,7 @@ struct sc_sched *sc_sched_create(const struct sc_sched_params *params);
 /* Frees the scheduler; queues still added are just forgotten. NULL is a no-op. */
 void sc_sched_destroy(struct sc_sched *s);
 
-/* Creates or updates the tenant `domid`. 0, -EINVAL (weight out of range,
+/* Creates or updates the tenant `domid` (any uint16 key). 0, -EINVAL (weight out of range,
  * rate too large, reservation above limit) or -ENOMEM. Takes effect at once;
  * token buckets keep their level (clamped to the new depth). */
 int sc_sched_tenant_set(struct sc_sched *s, uint16_t domid,
@@ -189,7 +190,7 @@ int sc_sched_tenant_remove(struct sc_sched *s, uint16_t domid);
 int sc_sched_tenant_stats(const struct sc_sched *s, uint16_t domid,
                           struct sc_sched_tenant_stats *out);
 
-/* Adds q (zeroed or previously removed) for guest domid; creates the tenant
+/* Adds q (zeroed or previously removed) for tenant key domid; creates the tenant
  * with default settings if unknown. The queue starts as "has work". 0, -EINVAL
  * (NULL, or q already added) or -ENOMEM. Stats in q are kept. */
 int sc_sched_queue_add(struct sc_sched *s, struct sc_sched_queue *q, uint16_t domid);

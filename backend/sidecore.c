@@ -41,13 +41,15 @@ void sc_core_params_default(struct sc_core_params *p)
 /* ---- queue helpers (queue.h) ---- */
 
 int sc_queue_init(struct sc_queue *q, const struct sc_queue_ops *ops, domid_t domid,
-                  const char *fmt, ...)
+                  enum sc_tclass tc, const char *fmt, ...)
 {
-    if (!q || !ops || !ops->poll || !ops->flush || !ops->rearm || !ops->idle)
+    if (!q || !ops || !ops->poll || !ops->flush || !ops->rearm || !ops->idle ||
+        (unsigned)tc >= SC_TCLASS__COUNT || domid >= DOMID_FIRST_RESERVED)
         return -EINVAL;
     memset(q, 0, sizeof(*q));
     q->ops = ops;
     q->domid = domid;
+    q->tenant = sc_tenant_key(domid, tc);
     for (unsigned i = 0; i < SC_QUEUE_MAX_PORTS; i++)
         q->ports[i] = SC_QUEUE_NO_PORT;
     va_list ap;
@@ -296,7 +298,7 @@ int sc_core_add_now(struct sc_core *core, struct sc_queue *q)
     ret = watch_fds(core, q);
     if (ret < 0)
         return ret;
-    ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    ret = sc_sched_queue_add(core->sched, &q->sched, q->tenant);
     if (ret < 0) {
         unwatch_fds(core, q);
         return ret;
@@ -316,7 +318,7 @@ int sc_core_add_now(struct sc_core *core, struct sc_queue *q)
     core->queues = q;
     core->npolled++;
     sc_counter_add(&core->stats.queues, 1);
-    sc_core_note_tenant(core, q->domid);
+    sc_core_note_tenant(core, q->tenant);
     sc_core_publish_tenants(core, true);
     sc_log(SC_LOG_DEBUG, q->name, "polled by %s", core->params.name);
     return 0;

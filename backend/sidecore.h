@@ -150,7 +150,7 @@ struct sc_evtchn *sc_core_evtchn(struct sc_core *core);
 enum sc_core_cmd_type {
     SC_CORE_CMD_ADD,        /* start polling q */
     SC_CORE_CMD_REMOVE,     /* stop polling q; complete once it is idle */
-    SC_CORE_CMD_SET_TENANT, /* sc_sched_tenant_set(domid, conf) */
+    SC_CORE_CMD_SET_TENANT, /* sc_sched_tenant_set(tenant, conf) */
     SC_CORE_CMD_CALL,       /* run fn(core, arg) on the core thread */
 };
 
@@ -161,7 +161,7 @@ struct sc_core_cmd {
     struct sc_inbox_msg msg;                      /* link: core inbox, then the reply inbox */
     enum sc_core_cmd_type type;
     struct sc_queue *q;                           /* ADD, REMOVE */
-    domid_t domid;                                /* SET_TENANT */
+    sc_tenant_t tenant;                           /* SET_TENANT (tenant.h) */
     struct sc_sched_tenant_conf conf;             /* SET_TENANT */
     void (*fn)(struct sc_core *core, void *arg);  /* CALL: on the core thread, between rounds */
     void *arg;                                    /* CALL */
@@ -215,18 +215,18 @@ int sc_core_add_queue(struct sc_core *core, struct sc_queue *q);
  * (unbind its ports, free it, or add it to another core).  0 or the REMOVE
  * errors above. */
 int sc_core_remove_queue(struct sc_core *core, struct sc_queue *q);
-/* SET_TENANT: the fair-share settings of guest `domid`. */
-int sc_core_set_tenant(struct sc_core *core, domid_t domid,
+/* SET_TENANT: the fair-share settings of `tenant` (a guest's class: tenant.h). */
+int sc_core_set_tenant(struct sc_core *core, sc_tenant_t tenant,
                        const struct sc_sched_tenant_conf *conf);
 
 /* ---- reading ---- */
 
-/* Any thread, never waits on the core: the scheduler's counters of guest
- * `domid` as the core last published them (every ~10 ms while it runs,
+/* Any thread, never waits on the core: the scheduler's counters of
+ * `tenant` as the core last published them (every ~10 ms while it runs,
  * when it goes to sleep, and before completing an ADD or SET_TENANT that
  * made the tenant known).  0, -EINVAL (NULL) or -ENOENT (no queue of that
- * guest was added and no setting made). */
-int sc_core_tenant_stats(struct sc_core *core, domid_t domid,
+ * tenant was added and no setting made). */
+int sc_core_tenant_stats(struct sc_core *core, sc_tenant_t tenant,
                          struct sc_sched_tenant_stats *out);
 /* Any thread: a snapshot of the core's counters. */
 void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out);

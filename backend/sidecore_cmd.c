@@ -74,18 +74,18 @@ bool sc_completion_wait(struct sc_completion *c, uint64_t deadline_ns)
 
 /* ---- tenant stats, published ---- */
 
-static struct sc_tenant_pub *pub_find(struct sc_core *core, domid_t domid)
+static struct sc_tenant_pub *pub_find(struct sc_core *core, sc_tenant_t tenant)
 {
     for (unsigned i = 0; i < core->npub; i++)
-        if (core->pub[i].domid == domid)
+        if (core->pub[i].tenant == tenant)
             return &core->pub[i];
     return NULL;
 }
 
-/* Core thread: domid has a tenant in the scheduler now; make it readable. */
-void sc_core_note_tenant(struct sc_core *core, domid_t domid)
+/* Core thread: tenant has a tenant in the scheduler now; make it readable. */
+void sc_core_note_tenant(struct sc_core *core, sc_tenant_t tenant)
 {
-    if (pub_find(core, domid))
+    if (pub_find(core, tenant))
         return;
     pthread_mutex_lock(&core->pub_lock);
     if (core->npub == core->pub_cap) {
@@ -93,13 +93,13 @@ void sc_core_note_tenant(struct sc_core *core, domid_t domid)
         struct sc_tenant_pub *n = realloc(core->pub, cap * sizeof(*n));
         if (!n) {
             pthread_mutex_unlock(&core->pub_lock);
-            sc_log_rl(SC_LOG_ERR, core->params.name, "no memory to publish tenant %u", domid);
+            sc_log_rl(SC_LOG_ERR, core->params.name, "no memory to publish tenant %#x", tenant);
             return;
         }
         core->pub = n;
         core->pub_cap = cap;
     }
-    core->pub[core->npub++] = (struct sc_tenant_pub){ .domid = domid };
+    core->pub[core->npub++] = (struct sc_tenant_pub){ .tenant = tenant };
     pthread_mutex_unlock(&core->pub_lock);
 }
 
@@ -114,19 +114,20 @@ void sc_core_publish_tenants(struct sc_core *core, bool wait)
     else if (pthread_mutex_trylock(&core->pub_lock) != 0)
         return;
     for (unsigned i = 0; i < core->npub; i++)
-        sc_sched_tenant_stats(core->sched, core->pub[i].domid, &core->pub[i].st);
+        sc_sched_tenant_stats(core->sched, core->pub[i].tenant, &core->pub[i].st);
     pthread_mutex_unlock(&core->pub_lock);
     core->published_ns = core->now_ns;
 }
 
-int sc_core_tenant_stats(struct sc_core *core, domid_t domid, struct sc_sched_tenant_stats *out)
+int sc_core_tenant_stats(struct sc_core *core, sc_tenant_t tenant,
+                         struct sc_sched_tenant_stats *out)
 {
     if (!core || !out)
         return -EINVAL;
     int ret = -ENOENT;
     pthread_mutex_lock(&core->pub_lock);
     for (unsigned i = 0; i < core->npub; i++) {
-        if (core->pub[i].domid == domid) {
+        if (core->pub[i].tenant == tenant) {
             *out = core->pub[i].st;
             ret = 0;
             break;
@@ -183,9 +184,9 @@ static void run_command(struct sc_core *core, struct sc_core_cmd *cmd)
         run_remove(core, cmd);
         break;
     case SC_CORE_CMD_SET_TENANT: {
-        int ret = sc_sched_tenant_set(core->sched, cmd->domid, &cmd->conf);
+        int ret = sc_sched_tenant_set(core->sched, cmd->tenant, &cmd->conf);
         if (ret == 0) {
-            sc_core_note_tenant(core, cmd->domid);
+            sc_core_note_tenant(core, cmd->tenant);
             sc_core_publish_tenants(core, true);
         }
         sc_core_cmd_complete(cmd, ret);
@@ -313,11 +314,11 @@ int sc_core_remove_queue(struct sc_core *core, struct sc_queue *q)
     return sync_call(core, &cmd);
 }
 
-int sc_core_set_tenant(struct sc_core *core, domid_t domid,
+int sc_core_set_tenant(struct sc_core *core, sc_tenant_t tenant,
                        const struct sc_sched_tenant_conf *conf)
 {
     if (!core || !conf)
         return -EINVAL;
-    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_SET_TENANT, .domid = domid, .conf = *conf };
+    struct sc_core_cmd cmd = { .type = SC_CORE_CMD_SET_TENANT, .tenant = tenant, .conf = *conf };
     return sync_call(core, &cmd);
 }

@@ -38,7 +38,7 @@ struct sc_core_counters {
 
 /* One tenant's published scheduler stats. */
 struct sc_tenant_pub {
-    domid_t domid;
+    sc_tenant_t tenant;
     struct sc_sched_tenant_stats st;
 };
 
@@ -135,8 +135,8 @@ void sc_core_run_commands(struct sc_core *core);
 void sc_core_shutdown_inbox(struct sc_core *core);
 /* The core's last touch of cmd: result set, pushed to its reply or done run. */
 void sc_core_cmd_complete(struct sc_core_cmd *cmd, int result);
-/* domid has a tenant in the scheduler now: publish it. */
-void sc_core_note_tenant(struct sc_core *core, domid_t domid);
+/* tenant is in the scheduler now: publish it. */
+void sc_core_note_tenant(struct sc_core *core, sc_tenant_t tenant);
 /* wait=false: skip if a reader holds the lock. */
 void sc_core_publish_tenants(struct sc_core *core, bool wait);
 

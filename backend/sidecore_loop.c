@@ -216,7 +216,7 @@ static void park(struct sc_core *core, struct sc_queue *q)
 
 static void unpark(struct sc_core *core, struct sc_queue *q)
 {
-    int ret = sc_sched_queue_add(core->sched, &q->sched, q->domid);
+    int ret = sc_sched_queue_add(core->sched, &q->sched, q->tenant);
     if (ret < 0) {
         /* stays parked: the next round tries again */
         sc_log_rl(SC_LOG_ERR, q->name, "cannot reschedule: %s",

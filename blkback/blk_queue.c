@@ -441,7 +441,7 @@ struct blk_queue *blk_queue_create(const struct blk_queue_params *p)
     struct blk_queue *q = calloc(1, sizeof(*q));
     if (!q)
         return NULL;
-    int rc = sc_queue_init(&q->sc, &blkq_ops, p->frontend_id, "%s", p->name);
+    int rc = sc_queue_init(&q->sc, &blkq_ops, p->frontend_id, SC_TCLASS_VBD, "%s", p->name);
     if (rc < 0)
         goto fail;
     q->xen = p->xen;

@@ -130,7 +130,7 @@ struct net_ctrl *net_ctrl_create(struct sc_xen *xen, domid_t domid, grant_ref_t 
     struct net_ctrl *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    int rc = sc_queue_init(&c->sc, &ctrl_ops, domid, "%s ctrl", name);
+    int rc = sc_queue_init(&c->sc, &ctrl_ops, domid, SC_TCLASS_VIF, "%s ctrl", name);
     if (rc == 0)
         rc = sc_gnt_batch_init(&c->copy, xen, 1);
     if (rc < 0) {

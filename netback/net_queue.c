@@ -227,7 +227,7 @@ struct net_queue *net_queue_create(const struct net_queue_params *p)
         return NULL;
     q->timer_fd = -1;
     q->xp.inbox.efd = -1;
-    int rc = sc_queue_init(&q->sc, &netq_ops, p->frontend_id, "%s", p->name);
+    int rc = sc_queue_init(&q->sc, &netq_ops, p->frontend_id, SC_TCLASS_VIF, "%s", p->name);
     if (rc < 0)
         goto fail;
     q->xen = p->xen;

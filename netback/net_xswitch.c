@@ -247,7 +247,7 @@ static int xswitch_open(struct net_xswitch *x, const char *name, struct sc_pool 
     x->pool = pool;
     x->tap_fd = -1;
     x->xp.inbox.efd = -1;
-    int rc = sc_queue_init(&x->sc, &host_ops, 0, "switch %s host", name);
+    int rc = sc_queue_init(&x->sc, &host_ops, 0, SC_TCLASS_VIF, "switch %s host", name);
     if (rc < 0)
         return rc;
     x->sw = net_switch_create(name, NET_XSWITCH_PORTS, FDB_SIZE, NET_XSWITCH_AGE_NS);

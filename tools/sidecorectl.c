@@ -4,7 +4,7 @@
  *   sidecorectl [--socket PATH] status|devices|queues|cores|guests|vifs|switch
  *               [--json] [--watch SECONDS [--count N]]
  *   sidecorectl [--socket PATH] set-tenant DOMID weight=W [res_iops=N] [lim_iops=N]
- *               [res_bps=N] [lim_bps=N]
+ *               [res_bps=N] [lim_bps=N] [vbd.KEY=N] [vif.KEY=N] [read_iops=N]...
  *   sidecorectl [--socket PATH] resize-check DEVICE      (vbd/5/51712, 5/51712 or an id)
  *   sidecorectl [--socket PATH] vif-rate DEVICE RATE [--rx]   (RATE <bytes>,<usecs> or "")
  *
@@ -33,9 +33,11 @@ static void usage(FILE *out)
             "usage: sidecorectl [--socket PATH] COMMAND\n"
             "  status | devices | queues | cores | guests | vifs | switch\n"
             "                                  [--json] [--watch SECONDS [--count N]]\n"
-            "  set-tenant DOMID key=value...   weight, res_iops, lim_iops, res_bps, lim_bps,\n"
-            "                                  and its disks' read_iops, read_bps,\n"
-            "                                  write_iops, write_bps\n"
+            "  set-tenant DOMID key=value...   weight, res_iops, lim_iops, res_bps, lim_bps\n"
+            "                                  for the guest's disks and its vifs, each its\n"
+            "                                  own copy; vbd.KEY or vif.KEY for one class\n"
+            "                                  (wins over KEY); its disks' read_iops,\n"
+            "                                  read_bps, write_iops, write_bps\n"
             "                                  (k/M/G suffixes; 0 = no reservation/limit)\n"
             "  resize-check DEVICE             vbd/<domid>/<devid>, <domid>/<devid> or an id\n"
             "  rebalance [--dry-run] [--json]  move queues between sidecores by their loads\n"

@@ -16,18 +16,22 @@ ok "sidecored starts (1 sidecore, capacity 10k IOPS)" \
     sc_start --mode poll --cores 1 --core-capacity iops=10k
 is "capacity configured" "$(adm capacity)" configured
 is "... 9000 IOPS reservable" "$(adm reservable_iops)" 9000
-ok "guest 5 reserves 5000 IOPS" quiet ctl set-tenant 5 res_iops=5000
-ctl set-tenant 6 res_iops=5000 >"$SIMDIR/refused.out" 2>&1
+ok "guest 5 reserves 5000 IOPS for its disks" quiet ctl set-tenant 5 vbd.res_iops=5000
+ctl set-tenant 6 vbd.res_iops=5000 >"$SIMDIR/refused.out" 2>&1
 ok "guest 6 may not reserve 5000 more" test $? -ne 0
 ok "... and is told why" grep -q "reservation of 5000 requests/s refused: the other guests reserve 5000" \
     "$SIMDIR/refused.out"
 ok "... which is logged" grep -q "tenant 6: an IOPS reservation of 5000" "$log"
 is "the refused one is not counted" "$(adm reserved_iops)" 5000
-ok "guest 6 reserves 4000 (what is left)" quiet ctl set-tenant 6 res_iops=4000
+ok "guest 6 reserves 4000 (what is left)" quiet ctl set-tenant 6 vbd.res_iops=4000
 is "9000 reserved" "$(adm reserved_iops)" 9000
-ok "guest 6 may not raise it by one" eval '! quiet ctl set-tenant 6 res_iops=4001'
-ok "guest 5 lowers its own" quiet ctl set-tenant 5 res_iops=1000
-ok "... and then guest 6 can raise" quiet ctl set-tenant 6 res_iops=8000
+ok "guest 6 may not raise it by one" eval '! quiet ctl set-tenant 6 vbd.res_iops=4001'
+ok "... nor reserve for its vifs" eval '! quiet ctl set-tenant 6 vif.res_iops=1'
+ok "guest 5 lowers its own" quiet ctl set-tenant 5 vbd.res_iops=1000
+ok "... and then guest 6 can raise" quiet ctl set-tenant 6 vbd.res_iops=7000
+# a plain key is each class's: disks and vifs reserve 500 each
+ok "a plain reservation counts once per class" quiet ctl set-tenant 8 res_iops=500
+is "9000 reserved" "$(adm reserved_iops)" 9000
 ok "a weight or limit alone is never refused" quiet ctl set-tenant 7 weight=400 lim_iops=50000
 ok "sidecorectl status shows the reservations" \
     eval 'ctl status | grep -q "^reserved .*9.0k IOPS of 9.0k.*capacity configured"'
@@ -36,8 +40,8 @@ sc_stop
 
 # ---- a command line that over-reserves does not start ----
 fails "guests reserving 6000 + 6000 of 9000 do not start" \
-    sc_start --mode poll --cores 1 --core-capacity iops=10k --tenant 5:res_iops=6000 \
-    --tenant 6:res_iops=6000
+    sc_start --mode poll --cores 1 --core-capacity iops=10k --tenant 5:vbd.res_iops=6000 \
+    --tenant 6:vif.res_iops=6000
 ok "... said in the log" grep -q "tenant 6: an IOPS reservation of 6000 requests/s refused" "$log"
 SC_PID=""
 

@@ -73,7 +73,8 @@ is "devices --json: empty" "$(ctl devices --json | jget 'scalar @$j')" "0"
 is "queues --json: empty" "$(ctl queues --json | jget 'scalar @$j')" "0"
 
 # ---- guest settings ----
-ok "guests: the configured tenant" grep -Eq '^ +5 +300 +- +5\.0k ' <<<"$(ctl guests)"
+ok "guests: the configured tenant's disks" grep -Eq '^ +5 +vbd +300 +- +5\.0k ' <<<"$(ctl guests)"
+ok "... and its vifs, their own copy" grep -Eq '^ +5 +vif +300 +- +5\.0k ' <<<"$(ctl guests)"
 ok "set-tenant changes it" quiet ctl set-tenant 5 weight=50 res_iops=100
 is "... weight" "$(ctl guests --json | jget '(grep { $_->{domid} == 5 } @$j)[0]{weight}')" "50"
 is "... the limit it did not name is kept" \

@@ -307,32 +307,38 @@ static void show_guests(json_t *r, json_t *prev, double dt)
     json_t *g;
     size_t i;
     if (prev)
-        sctl_table_init(&t, "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES MEM "
-                            "IOPS BYTES/s KICK/s NOTIFY/s THROTTLED/s");
+        sctl_table_init(&t, "DOMID CLASS WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES "
+                            "MEM IOPS BYTES/s KICK/s NOTIFY/s THROTTLED/s");
     else
         sctl_table_init(&t,
-                        "DOMID WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES MEM "
-                        "REQUESTS BYTES KICKS NOTIFIES THROTTLED");
+                        "DOMID CLASS WEIGHT RES-IOPS LIM-IOPS RES-BPS LIM-BPS DEVICES QUEUES "
+                        "MEM REQUESTS BYTES KICKS NOTIFIES THROTTLED");
     json_array_foreach(r, i, g) {
         json_t *s = json_object_get(g, "sched");
         const char *dom = sctl_fmt_u(sctl_jint(g, "domid")),
                    *w = sctl_fmt_u(sctl_jint(g, "weight"));
+        const char *cls = sctl_jstr(g, "class");
         const char *ri = sctl_fmt_setting(sctl_jint(g, "reservation_iops"), false);
         const char *li = sctl_fmt_setting(sctl_jint(g, "limit_iops"), false);
         const char *rb = sctl_fmt_setting(sctl_jint(g, "reservation_bps"), true);
         const char *lb = sctl_fmt_setting(sctl_jint(g, "limit_bps"), true);
         const char *mem = sctl_fmt_h((double)sctl_jint(g, "mem_reserved_bytes"), 1);
         if (prev) {
-            json_t *p = sctl_find_same(prev, g, "domid");
+            json_t *p = NULL, *pg;
+            size_t k;
+            json_array_foreach(prev, k, pg) /* the same guest's same class */
+                if (sctl_jint(pg, "domid") == sctl_jint(g, "domid") &&
+                    strcmp(sctl_jstr(pg, "class"), cls) == 0)
+                    p = pg;
             double thr = p ? sctl_rate(s, json_object_get(p, "sched"), "throttled", dt) : 0;
-            sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
+            sctl_table_row(&t, dom, cls, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
                            sctl_fmt_u(sctl_jint(g, "queues")), mem,
                            sctl_fmt_h(sctl_rate(g, p, "requests", dt), 0),
                            sctl_fmt_h(sctl_rate(g, p, "bytes", dt), 1),
                            sctl_fmt_h(sctl_rate(g, p, "kicks", dt), 0),
                            sctl_fmt_h(sctl_rate(g, p, "notifies", dt), 0), sctl_fmt_h(thr, 0));
         } else {
-            sctl_table_row(&t, dom, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
+            sctl_table_row(&t, dom, cls, w, ri, li, rb, lb, sctl_fmt_u(sctl_jint(g, "devices")),
                            sctl_fmt_u(sctl_jint(g, "queues")), mem,
                            sctl_fmt_u(sctl_jint(g, "requests")),
                            sctl_fmt_h((double)sctl_jint(g, "bytes"), 1),
@@ -376,33 +382,45 @@ int sctl_cmd_set_tenant(const char *path, int argc, char **argv)
     }
     json_t *params = json_pack("{s:I}", "domid", domid);
     for (int i = 1; i < argc; i++) {
-        char *eq = strchr(argv[i], '=');
+        /* vbd.KEY, vif.KEY: one class of the guest's (the daemon checks which) */
+        const char *name = argv[i], *eq = strchr(name, '=');
+        size_t plen = 0;
+        if (strncmp(name, "vbd.", 4) == 0 || strncmp(name, "vif.", 4) == 0)
+            plen = 4;
         size_t k, n = sizeof(keys) / sizeof(keys[0]);
         for (k = 0; eq && k < n; k++)
-            if (strlen(keys[k].name) == (size_t)(eq - argv[i]) &&
-                strncmp(argv[i], keys[k].name, (size_t)(eq - argv[i])) == 0)
+            if (strlen(keys[k].name) == (size_t)(eq - name) - plen &&
+                strncmp(name + plen, keys[k].name, (size_t)(eq - name) - plen) == 0)
                 break;
         json_int_t v;
         if (!eq || k == n || sctl_parse_value(eq + 1, keys[k].bytes, &v) < 0) {
             fprintf(stderr, "sidecorectl: set-tenant: bad setting '%s' (weight=N, res_iops=N, "
                     "lim_iops=N, res_bps=N, lim_bps=N, read_iops=N, read_bps=N, "
-                    "write_iops=N, write_bps=N)\n", argv[i]);
+                    "write_iops=N, write_bps=N; vbd. or vif. in front for one class)\n",
+                    argv[i]);
             json_decref(params);
             return 2;
         }
-        json_object_set_new(params, keys[k].key, json_integer(v));
+        char key[64];
+        snprintf(key, sizeof(key), "%.*s%s", (int)plen, name, keys[k].key);
+        json_object_set_new(params, key, json_integer(v));
     }
     json_t *r = sctl_call_once(path, "set-tenant", params);
     json_decref(params);
     if (!r)
         return 1;
-    printf("domain %llu: weight %llu, reservation %s IOPS %s/s, limit %s IOPS %s/s "
-           "(- = none)\n",
-           (unsigned long long)sctl_jint(r, "domid"), (unsigned long long)sctl_jint(r, "weight"),
-           sctl_fmt_setting(sctl_jint(r, "reservation_iops"), false),
-           sctl_fmt_setting(sctl_jint(r, "reservation_bps"), true),
-           sctl_fmt_setting(sctl_jint(r, "limit_iops"), false),
-           sctl_fmt_setting(sctl_jint(r, "limit_bps"), true));
+    static const char *const classes[] = { "vbd", "vif" };
+    for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
+        json_t *s = json_object_get(r, classes[c]);
+        printf("domain %llu %s: weight %llu, reservation %s IOPS %s/s, limit %s IOPS %s/s "
+               "(- = none)\n",
+               (unsigned long long)sctl_jint(r, "domid"), classes[c],
+               (unsigned long long)sctl_jint(s, "weight"),
+               sctl_fmt_setting(sctl_jint(s, "reservation_iops"), false),
+               sctl_fmt_setting(sctl_jint(s, "reservation_bps"), true),
+               sctl_fmt_setting(sctl_jint(s, "limit_iops"), false),
+               sctl_fmt_setting(sctl_jint(s, "limit_bps"), true));
+    }
     printf("  its disks: reads at most %s IOPS %s/s, writes %s IOPS %s/s\n",
            sctl_fmt_setting(sctl_jint(r, "read_iops"), false),
            sctl_fmt_setting(sctl_jint(r, "read_bps"), true),

@@ -353,6 +353,17 @@ static void test_malformed_file(void **state)
          * and reported at the tenant's last line */
         { "tenant.5.res_iops = 100\n#\ntenant.5.lim_iops = 50\nmode = poll\n", 3, "res_iops" },
         { "tenant.3.res_bps = 2k\ntenant.3.lim_bps = 1k\n", 2, "res_bps" },
+        /* a class prefix: vbd or vif, and the disks' read/write limits only on vbd */
+        { "tenant.5.vfs.weight = 1\n", 1, "tenant 5: 'vfs.weight': the class before the dot "
+                                          "is vbd or vif" },
+        { "tenant.5..weight = 1\n", 1, "the class before the dot is vbd or vif" },
+        { "tenant.5.vif.speed = 1\n", 1, "unknown setting 'speed'" },
+        { "tenant.5.vif.weight = 0\n", 1, "weight '0'" },
+        { "tenant.5.vif.read_iops = 10\n", 1, "vif.read_iops: read and write limits are for "
+                                              "disks only" },
+        /* checked per class: the class's own limit below a plain reservation */
+        { "tenant.5.res_iops = 100\ntenant.5.vif.lim_iops = 50\n", 2,
+          "tenant 5: vif.res_iops 100 above vif.lim_iops 50" },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         write_file(cases[i].text);
@@ -365,6 +376,74 @@ static void test_malformed_file(void **state)
             fail_msg("case %zu (%s): ret %d, err \"%s\", want \"%s ... %s\"", i, cases[i].text,
                      ret, err, where, cases[i].why);
     }
+}
+
+/* A plain key sets both classes, a prefixed one its class alone and wins
+ * over the plain key whichever comes first; the file, the command line
+ * and a tenant spec say it alike. */
+static void test_tenant_classes(void **state)
+{
+    (void)state;
+    write_file("tenant.5.weight = 200\n"
+               "tenant.5.vif.weight = 800\n"
+               "tenant.5.vbd.lim_iops = 3k\n"
+               "tenant.5.lim_bps = 1M\n"
+               "tenant.5.vbd.read_iops = 700\n"
+               "tenant.6.vif.res_iops = 100\n");
+    assert_int_equal(load("--config", file, "--tenant", "7:vif.weight=900,weight=300", NULL), 0);
+    assert_int_equal(cfg.ntenants, 3);
+    const struct sc_config_tenant *t = sc_config_find_tenant(&cfg, 5);
+    assert_non_null(t);
+    struct sc_sched_tenant_conf vbd, vif;
+    sc_config_tenant_class(t, SC_TCLASS_VBD, &vbd);
+    sc_config_tenant_class(t, SC_TCLASS_VIF, &vif);
+    assert_int_equal(vbd.weight, 200);
+    assert_int_equal(vif.weight, 800);
+    assert_int_equal(vbd.limit.iops, 3000);
+    assert_int_equal(vif.limit.iops, 0);
+    assert_int_equal(vbd.limit.bps, 1ull << 20); /* plain: each class its own copy */
+    assert_int_equal(vif.limit.bps, 1ull << 20);
+    assert_int_equal(t->dirs.dir[SC_DIR_READ].iops, 700);
+    assert_int_equal(t->class_set[SC_TCLASS_VIF], SC_TENANT_WEIGHT);
+    assert_int_equal(t->class_set[SC_TCLASS_VBD], SC_TENANT_LIM_IOPS);
+
+    /* only the class named */
+    t = sc_config_find_tenant(&cfg, 6);
+    assert_non_null(t);
+    sc_config_tenant_class(t, SC_TCLASS_VBD, &vbd);
+    sc_config_tenant_class(t, SC_TCLASS_VIF, &vif);
+    assert_int_equal(vbd.reservation.iops, 0);
+    assert_int_equal(vbd.weight, SC_SCHED_WEIGHT_DEFAULT);
+    assert_int_equal(vif.reservation.iops, 100);
+
+    /* the prefixed key wins though the plain one comes after it */
+    t = sc_config_find_tenant(&cfg, 7);
+    assert_non_null(t);
+    sc_config_tenant_class(t, SC_TCLASS_VBD, &vbd);
+    sc_config_tenant_class(t, SC_TCLASS_VIF, &vif);
+    assert_int_equal(vbd.weight, 300);
+    assert_int_equal(vif.weight, 900);
+
+    /* the command line's prefixed key over the file's plain one */
+    write_file("tenant.8.lim_iops = 500\n");
+    assert_int_equal(load("--config", file, "--tenant", "8:vif.lim_iops=2000", NULL), 0);
+    sc_config_tenant_class(sc_config_find_tenant(&cfg, 8), SC_TCLASS_VBD, &vbd);
+    sc_config_tenant_class(sc_config_find_tenant(&cfg, 8), SC_TCLASS_VIF, &vif);
+    assert_int_equal(vbd.limit.iops, 500);
+    assert_int_equal(vif.limit.iops, 2000);
+
+    /* a plain limit below a plain reservation, each class lifted by its own */
+    assert_int_equal(load("--tenant", "9:res_iops=100,lim_iops=50,vbd.lim_iops=200,"
+                                      "vif.lim_iops=300", NULL), 0);
+    /* ... but not when one class keeps it */
+    assert_int_equal(load("--tenant", "9:res_iops=100,lim_iops=50,vbd.lim_iops=200", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(err, "tenant 9: res_iops 100 above lim_iops 50"));
+    /* a refused prefixed key leaves no half-made tenant behind */
+    assert_int_equal(load("--tenant", "10:vif.weight=0", NULL), -EINVAL);
+    assert_null(sc_config_find_tenant(&cfg, 10));
+    assert_int_equal(load("--tenant", "10:vif.write_bps=1M", NULL), -EINVAL);
+    assert_non_null(strstr(err, "disks only"));
 }
 
 static void test_long_line_and_missing_file(void **state)
@@ -663,6 +742,7 @@ int main(void)
         cmocka_unit_test(test_ctl_path_follows_xensim),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_malformed_file),
+        cmocka_unit_test(test_tenant_classes),
         cmocka_unit_test(test_long_line_and_missing_file),
         cmocka_unit_test(test_command_line_wins),
         cmocka_unit_test(test_command_line_errors),

@@ -293,7 +293,7 @@ static void test_attention_fd_reaches_cores(void **state)
         struct sc_core *core = sc_pool_acquire(pool, 3);
         assert_non_null(core);
         struct sc_queue q;
-        assert_int_equal(sc_queue_init(&q, &broken_ops, 3, "broken q%d", mode), 0);
+        assert_int_equal(sc_queue_init(&q, &broken_ops, 3, SC_TCLASS_VBD, "broken q%d", mode), 0);
         assert_int_equal(sc_core_add_queue(core, &q), 0);
         struct pollfd pfd = { .fd = efd, .events = POLLIN };
         assert_int_equal(poll(&pfd, 1, 5000), 1);

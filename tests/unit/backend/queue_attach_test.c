@@ -119,7 +119,7 @@ static void tdev_init(struct tdev *d)
         struct tq *t = &d->qs[i];
         t->d = d;
         t->at = (struct sc_attach){ .owner = t, .added = tq_added, .detached = tq_detached };
-        assert_int_equal(sc_queue_init(&t->q, &idle_ops, 4, "tdev q%u", i), 0);
+        assert_int_equal(sc_queue_init(&t->q, &idle_ops, 4, SC_TCLASS_VBD, "tdev q%u", i), 0);
     }
     d->group = (struct sc_attach_group){ .owner = d, .done = group_done };
 }
@@ -449,7 +449,7 @@ static void test_moves_lose_nothing(void **state)
     struct sc_pool *pool = pool_fixture_create(xen, SC_MODE_POLL, 2);
     struct seq_q *sq = calloc(1, sizeof(*sq));
     assert_non_null(sq);
-    assert_int_equal(sc_queue_init(&sq->q, &seq_ops, 4, "seq"), 0);
+    assert_int_equal(sc_queue_init(&sq->q, &seq_ops, 4, SC_TCLASS_VBD, "seq"), 0);
     sq->total = 200000;
     sq->seen = calloc(sq->total, 1);
     assert_non_null(sq->seen);

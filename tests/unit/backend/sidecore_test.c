@@ -266,11 +266,12 @@ static const struct sc_queue_ops fake_quiesce_ops = {
     .quiesce = fake_quiesce,
 };
 
-static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
+static struct fake *fake_new_class(domid_t domid, enum sc_tclass tc, enum fake_io io,
+                                   uint32_t nseen)
 {
     struct fake *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    assert_int_equal(sc_queue_init(&f->q, new_ops, domid, "fake %u/%d", domid, rand() % 100),
+    assert_int_equal(sc_queue_init(&f->q, new_ops, domid, tc, "fake %u/%d", domid, rand() % 100),
                      0);
     f->io = io;
     f->req_bytes = 4096;
@@ -289,6 +290,11 @@ static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
         f->nseen = nseen;
     }
     return f;
+}
+
+static struct fake *fake_new(domid_t domid, enum fake_io io, uint32_t nseen)
+{
+    return fake_new_class(domid, SC_TCLASS_VBD, io, nseen);
 }
 
 /* Binds an event channel guest -> the core's handle for f. */
@@ -535,7 +541,8 @@ static void create_rejects_bad_params(void **state)
     assert_null(sc_core_create(xen, &p));
     assert_null(sc_core_create(NULL, &p));
     struct sc_queue q;
-    assert_int_equal(sc_queue_init(&q, &(struct sc_queue_ops){ .poll = fake_poll }, 1, "x"),
+    assert_int_equal(sc_queue_init(&q, &(struct sc_queue_ops){ .poll = fake_poll }, 1,
+                                   SC_TCLASS_VBD, "x"),
                      -EINVAL);
     sc_core_destroy(NULL);
 }
@@ -1032,6 +1039,57 @@ static void reap_until_done(struct sc_inbox *reply, const unsigned *done, uint64
     }
 }
 
+/* A guest's disk queue and its network queue are two tenants: each has its
+ * own key, its own counters and its own settings in the scheduler. */
+static void vbd_and_vif_of_a_guest_are_two_tenants(void **state)
+{
+    (void)state;
+    struct sc_queue bad;
+    assert_int_equal(sc_queue_init(&bad, new_ops, 5, SC_TCLASS__COUNT, "x"), -EINVAL);
+    assert_int_equal(sc_queue_init(&bad, new_ops, DOMID_FIRST_RESERVED, SC_TCLASS_VBD, "x"),
+                     -EINVAL);
+    assert_int_equal(sc_tenant_key(5, SC_TCLASS_VBD), 5);
+    assert_int_equal(sc_tenant_key(5, SC_TCLASS_VIF), 0x8005);
+    assert_int_equal(sc_tenant_domid(sc_tenant_key(0x7fef, SC_TCLASS_VIF)), 0x7fef);
+    assert_int_equal(sc_tenant_class(sc_tenant_key(0x7fef, SC_TCLASS_VIF)), SC_TCLASS_VIF);
+    assert_int_equal(sc_tenant_class(sc_tenant_key(0, SC_TCLASS_VBD)), SC_TCLASS_VBD);
+    enum sc_tclass tc;
+    assert_int_equal(sc_tclass_parse("vif.weight", 3, &tc), 0);
+    assert_int_equal(tc, SC_TCLASS_VIF);
+    assert_string_equal(sc_tclass_name(SC_TCLASS_VBD), "vbd");
+    assert_int_equal(sc_tclass_parse("vi", 2, &tc), -1);
+
+    struct sc_core *core = core_new(20000, -1);
+    sc_tenant_t kd = sc_tenant_key(guest_id, SC_TCLASS_VBD);
+    sc_tenant_t kn = sc_tenant_key(guest_id, SC_TCLASS_VIF);
+    assert_int_equal(sc_core_set_tenant(core, kn, &(struct sc_sched_tenant_conf){ .weight = 800 }),
+                     0);
+    struct fake *d = fake_new_class(guest_id, SC_TCLASS_VBD, FAKE_SYNC, 0);
+    struct fake *n = fake_new_class(guest_id, SC_TCLASS_VIF, FAKE_SYNC, 0);
+    assert_int_equal(d->q.tenant, kd);
+    assert_int_equal(n->q.tenant, kn);
+    fake_bind(d, core);
+    fake_bind(n, core);
+    assert_int_equal(sc_core_add_queue(core, &d->q), 0);
+    assert_int_equal(sc_core_add_queue(core, &n->q), 0);
+    produce(d, 3);
+    produce(n, 7);
+    assert_true(wait_consumed(d, 3, 5000000000ull));
+    assert_true(wait_consumed(n, 7, 5000000000ull));
+    struct sc_sched_tenant_stats sd, sn;
+    uint64_t deadline = sc_clock_ns() + 5000000000ull;
+    do { /* the core publishes its tenants' counters every few ms */
+        assert_int_equal(sc_core_tenant_stats(core, kd, &sd), 0);
+        assert_int_equal(sc_core_tenant_stats(core, kn, &sn), 0);
+        usleep(1000);
+    } while ((sd.requests != 3 || sn.requests != 7) && sc_clock_ns() < deadline);
+    assert_int_equal(sd.requests, 3);
+    assert_int_equal(sn.requests, 7);
+    fake_remove_free(d, core);
+    fake_remove_free(n, core);
+    sc_core_destroy(core);
+}
+
 /* Removes wait for their queue's I/O without holding up anything else:
  * two removes pending, a CALL and a SET_TENANT posted after them complete
  * first, and each remove completes when its own I/O does. */
@@ -1053,7 +1111,7 @@ static void removes_pending_hold_up_nothing(void **state)
     struct sc_core_cmd dup = remove_cmd(&a->q, &reply, &rdup), call, ten;
     call = (struct sc_core_cmd){ .type = SC_CORE_CMD_CALL, .fn = fake_release, .arg = b,
                                  .reply = &reply, .done = count_done, .owner = &rcall };
-    ten = (struct sc_core_cmd){ .type = SC_CORE_CMD_SET_TENANT, .domid = 77,
+    ten = (struct sc_core_cmd){ .type = SC_CORE_CMD_SET_TENANT, .tenant = 77,
                                 .conf = { .weight = 200 }, .reply = &reply, .done = count_done,
                                 .owner = &rten };
     assert_int_equal(sc_core_post(core, &rma), 0);
@@ -1643,6 +1701,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_rejects_bad_params),
+        cmocka_unit_test(vbd_and_vif_of_a_guest_are_two_tenants),
         cmocka_unit_test(kick_wakes_sleeping_core_every_time),
         cmocka_unit_test(no_lost_kick_around_rearm),
         cmocka_unit_test(polling_suppresses_kicks),

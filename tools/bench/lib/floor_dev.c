@@ -77,7 +77,9 @@ int floor_queue_create(struct sc_device *dev, size_t size, const struct sc_queue
     q->at = (struct sc_attach){ .owner = q, .added = queue_added, .detached = queue_detached };
     fd->q = q; /* from here on, disconnect undoes what was done */
     *out = q;
-    int rc = sc_queue_init(&q->sc, ops, dev->frontend_id, "%.40s q0", dev->name);
+    /* netecho's guests share as their vifs would, echoback's as their disks */
+    enum sc_tclass tc = strcmp(dev->cls->type, "vif") == 0 ? SC_TCLASS_VIF : SC_TCLASS_VBD;
+    int rc = sc_queue_init(&q->sc, ops, dev->frontend_id, tc, "%.40s q0", dev->name);
     if (rc < 0)
         return rc;
     for (unsigned i = 0; i < nrefs; i++) {
