@@ -38,11 +38,13 @@ sub lines {
 
 sub core0 { my ($j) = @_; return $j && @$j ? $j->[0] : {} }
 
+# CPU over an idle window as % of one CPU: the daemon's (field 1) or its
+# sidecores' (field 2)
 sub idle_pct {
-    my ($f) = @_;
+    my ($f, $k) = @_;
     my ($l) = lines($f);
-    return undef unless $l && $l->[0];
-    return 100.0 * $l->[1] / $l->[0];
+    return undef unless $l && $l->[0] && defined $l->[$k // 1];
+    return 100.0 * $l->[$k // 1] / $l->[0];
 }
 
 # wake-ups per second of every core over an idle window
@@ -121,6 +123,8 @@ sub ramp_of {
              ramp_seconds => $end_ms / 1000, peak_iops => $peak_iops,
              idle_cpu_pct_before => idle_pct("$dir/idle-before"),
              idle_cpu_pct_after => idle_pct("$dir/idle-after"),
+             idle_cores_cpu_pct_before => idle_pct("$dir/idle-before", 2),
+             idle_cores_cpu_pct_after => idle_pct("$dir/idle-after", 2),
              idle_wakeups_per_s_before => idle_wakeups("$dir/idle-before"),
              idle_wakeups_per_s_after => idle_wakeups("$dir/idle-after"),
              active_by_second => $by_sec, busy_guests_by_second => $g_sec,
@@ -174,14 +178,15 @@ printf "%d busy guests (qd-bound, %d ns of sidecore CPU per request), one more e
     . "fewer; sidecored --cores 2 --cores-min 1 (CPUs 0,1), balancer interval %d ms\n",
     $nbusy, $spin, $step, $interval;
 print "| round | max active | s to add | s to park (after the last guest) | back to min | "
-    . "idle CPU before | idle CPU after | idle wake-ups/s | peak IOPS |\n";
+    . "idle CPU before (sidecores) | idle CPU after (sidecores) | idle wake-ups/s | peak IOPS |\n";
 print "|---|---|---|---|---|---|---|---|---|\n";
 for my $x (@rows) {
     my $m = $x->{ramp} or next;
-    printf "| %d | %d of 2 | %s | %s | %s | %s%% | %s%% | %s / %s | %.0f |\n", $x->{round},
-        $m->{max_active}, f($m->{seconds_to_add}, "%.2f"),
+    printf "| %d | %d of 2 | %s | %s | %s | %s%% (%s%%) | %s%% (%s%%) | %s / %s | %.0f |\n",
+        $x->{round}, $m->{max_active}, f($m->{seconds_to_add}, "%.2f"),
         f($m->{seconds_to_park_after_last_end}, "%.2f"), $m->{returned_to_min} ? "yes" : "no",
-        f($m->{idle_cpu_pct_before}, "%.3f"), f($m->{idle_cpu_pct_after}, "%.3f"),
+        f($m->{idle_cpu_pct_before}, "%.3f"), f($m->{idle_cores_cpu_pct_before}, "%.4f"),
+        f($m->{idle_cpu_pct_after}, "%.3f"), f($m->{idle_cores_cpu_pct_after}, "%.4f"),
         f($m->{idle_wakeups_per_s_before}, "%.1f"), f($m->{idle_wakeups_per_s_after}, "%.1f"),
         $m->{peak_iops};
 }

@@ -15,7 +15,7 @@
 #         queues all on sc0, the one active core), then
 #           idle:  no I/O for --idle-seconds: the daemon's CPU (the sum
 #                  of its threads' on-CPU ns, /proc/PID/task/*/schedstat)
-#                  as % of one CPU;
+#                  as % of one CPU, and the sidecore threads' part of it;
 #           probe: one probe guest per --think-us value, pinned to CPU 1
 #                  (sc1's, parked), alone for --probe-seconds: blkguest
 #                  --think-us T (one 4 KiB read every T us at qd 1): with
@@ -89,16 +89,19 @@ proc_cpu_ns() {
     echo "$sum"
 }
 
-# idle_window OUT: the daemon's CPU over IDLE_S seconds: "wall_ns cpu_ns"
-# into OUT, and the cores' snapshots before and after.
+# The sidecore threads' on-CPU ns (schedstat), summed.
+cores_cpu_ns() { bl_core_threads "$1" | awk '{ s += $3 } END { printf "%d\n", s }'; }
+
+# idle_window OUT: the daemon's CPU over IDLE_S seconds: "wall_ns cpu_ns
+# sidecores_cpu_ns" into OUT, and the cores' snapshots before and after.
 idle_window() {
-    local t0 c0 t1 c1
+    local t0 c0 s0 t1 c1 s1
     ctl cores --json >"$1.cores0.json" 2>/dev/null || true
-    t0=$(bl_now_ns) c0=$(proc_cpu_ns "$BE_PID")
+    t0=$(bl_now_ns) c0=$(proc_cpu_ns "$BE_PID") s0=$(cores_cpu_ns "$BE_PID")
     sleep "$IDLE_S"
-    t1=$(bl_now_ns) c1=$(proc_cpu_ns "$BE_PID")
+    t1=$(bl_now_ns) c1=$(proc_cpu_ns "$BE_PID") s1=$(cores_cpu_ns "$BE_PID")
     ctl cores --json >"$1.cores1.json" 2>/dev/null || true
-    echo "$((t1 - t0)) $((c1 - c0))" >"$1"
+    echo "$((t1 - t0)) $((c1 - c0)) $((s1 - s0))" >"$1"
 }
 
 # start_guest DOMID ARGS...: a blkguest for DOMID behind its own start
