@@ -139,12 +139,21 @@ sub probes_of {
         my ($d, $t) = @$l;
         my $j = slurp_json("$dir/guest-$d.json");
         unless ($j && $j->{result} eq "ok" && $j->{ios}) { $status = 1; next }
-        my ($a, $b) = (core0(slurp_json("$dir/probe-$d.cores0.json")),
-                       core0(slurp_json("$dir/probe-$d.cores1.json")));
+        my ($ca, $cb) = (slurp_json("$dir/probe-$d.cores0.json"),
+                         slurp_json("$dir/probe-$d.cores1.json"));
+        my ($a, $b) = (core0($ca), core0($cb));
         my $sl = defined $a->{sleeps} && defined $b->{sleeps} ? $b->{sleeps} - $a->{sleeps} : undef;
+        # the probe's queue is on sc0; the other (parked) core must stay still
+        my $other = 0;
+        if ($ca && $cb) {
+            $other += ($cb->[$_]{rounds} // 0) - ($ca->[$_]{rounds} // 0) for 1 .. $#$cb;
+        }
+        warn "rampbench: WARNING: $dir: the parked core ran $other rounds during probe $t us\n"
+            if $other > 0;
         $p{$t} = { %{ $j->{latency_us} }, ios => $j->{ios},
                    kicks_per_req => $j->{kicks_sent} / $j->{ios},
-                   core_sleeps_per_req => defined $sl ? $sl / $j->{ios} : undef };
+                   core_sleeps_per_req => defined $sl ? $sl / $j->{ios} : undef,
+                   other_core_rounds => $other };
     }
     return \%p;
 }
