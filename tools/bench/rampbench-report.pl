@@ -116,7 +116,17 @@ sub ramp_of {
     $sec{int($_->[0] / 1000)} = [$_->[2], $_->[1]] for @s;
     my $by_sec = join(" ", map { "$sec{$_}[0]" } sort { $a <=> $b } keys %sec);
     my $g_sec = join(" ", map { "$sec{$_}[1]" } sort { $a <=> $b } keys %sec);
-    return { min_cores => $min + 0, max_active => $max + 0,
+    # the busy guests' own verdicts: every one ran and got no error
+    my $failed = 0;
+    for my $l (lines("$dir/busy")) {
+        my $j = slurp_json("$dir/guest-$l->[0].json");
+        $failed++ unless $j && $j->{result} eq "ok";
+    }
+    if ($failed) {
+        warn "rampbench: $dir: $failed busy guest(s) failed\n";
+        $status = 1;
+    }
+    return { min_cores => $min + 0, max_active => $max + 0, busy_guests_failed => $failed,
              cores_added => $s[-1][3] - $s[0][3], cores_parked => $s[-1][4] - $s[0][4],
              returned_to_min => ($s[-1][2] <= $min ? JSON::PP::true : JSON::PP::false),
              seconds_to_add => $t_add, seconds_to_park_after_last_end => $t_park,
