@@ -202,8 +202,11 @@ ramp() {
         sample "$ms" "$g" >>"$CELL_DIR/samples"
         if [ "$ms" -ge "$end_ms" ]; then
             [ "$ended" = 1 ] || { bl_read_signals "$NBUSY" d 30 || true; ended=1; }
-            [ "$(active_cores || echo 0)" = 1 ] && break
-            [ "$ms" -lt $((end_ms + 20000)) ] || break
+            # back to the minimum: one last sample says so
+            if [ "$(active_cores || echo 0)" = 1 ] || [ "$ms" -ge $((end_ms + 20000)) ]; then
+                sample $((($(bl_now_ns) - t0) / 1000000)) 0 >>"$CELL_DIR/samples"
+                break
+            fi
         fi
         tick=$((tick + 1))
         sleep "$(perl -e 'my $d = ($ARGV[0] * 250 - ($ARGV[1] - $ARGV[2]) / 1e6) / 1000;
