@@ -16,8 +16,9 @@
 #           idle:  no I/O for --idle-seconds: the daemon's CPU (the sum
 #                  of its threads' on-CPU ns, /proc/PID/task/*/schedstat)
 #                  as % of one CPU, and the sidecore threads' part of it;
-#           probe: one probe guest per --think-us value, pinned to CPU 1
-#                  (sc1's, parked), alone for --probe-seconds: blkguest
+#           probe: one probe guest per --think-us value (a null:1G disk,
+#                  no spin), pinned to CPU 1 (sc1's, parked), alone for
+#                  --probe-seconds: blkguest
 #                  --think-us T (one 4 KiB read every T us at qd 1): with
 #                  T far above the polling window (200 us) sc0 sleeps in
 #                  epoll before each request and the guest kicks it;
@@ -117,41 +118,49 @@ start_guest() {
 GPREFIX=()
 release_guest() { printf x >"$SIM/go-$1"; }
 
-# A cell's world: NG guests, the daemon with ARGS, every guest connected.
-# The first NPROBE guests are the probes (pinned to CPU 1), the rest
-# busy guests, busy guest i (from 0) running (2 NBUSY - 1 - 2 i) steps.
-# world NAME NG ARGS...
+# A cell's world: NB busy guests (a null:1G,spin=NS disk each; busy guest
+# k, from 0, runs 2 NBUSY - 1 - 2 k steps) and NPROBE probe guests (a plain
+# null:1G disk: a probe's latency is the wake-ups', not the spin's; pinned
+# to CPU 1), PROBE_IDS their domain ids, the daemon with ARGS, every guest
+# connected.  world NAME NB ARGS...
+PROBE_IDS=()
 world() {
-    local name=$1 ng=$2 i d
+    local name=$1 nb=$2 i d k
     shift 2
     CELL=$name CELL_DIR=$WORK/cells/$name
-    bl_world_start "$CELL" "$ng" "$CELL_DIR" || return 1
+    bl_world_start "$CELL" "$nb" "$CELL_DIR" || return 1
+    PROBE_IDS=()
+    for i in $(seq 1 "$NPROBE"); do
+        d=$("$BIN/xensimctl" create "probe$i" --mem "${GUEST_MEM:-16}") || return 1
+        "$BIN/xensimctl" vbd-attach "$d" --backend-domid 0 --target null:1G --vdev xvda \
+            >/dev/null || return 1
+        PROBE_IDS+=("$d")
+    done
     bl_backend_start "$CELL_DIR/sidecored.log" "$BIN/sidecored" "$@" || return 1
     mkfifo "$SIM/ready.fifo"
     exec 6<>"$SIM/ready.fifo"
-    for i in $(seq 0 $((ng - 1))); do
-        d=${DOMIDS[i]}
-        if [ "$i" -lt "$NPROBE" ]; then
-            echo "$d ${THINKS[i]}" >>"$CELL_DIR/probes"
-            GPREFIX=(taskset -c 1)
-            start_guest "$d" --qd 1 --think-us "${THINKS[i]}" --seconds "$PROBE_S" --rw read \
-                --workload rand
-        else
-            local k=$((i - NPROBE))
-            echo "$d $k" >>"$CELL_DIR/busy"
-            start_guest "$d" --qd "$QD" --seconds $(((2 * NBUSY - 1 - 2 * k) * STEP)) \
-                --rw read --workload rand --queues 1
-        fi
-        GPREFIX=()
+    for k in $(seq 0 $((nb - 1))); do
+        d=${DOMIDS[k]}
+        echo "$d $k" >>"$CELL_DIR/busy"
+        start_guest "$d" --qd "$QD" --seconds $(((2 * NBUSY - 1 - 2 * k) * STEP)) \
+            --rw read --workload rand --queues 1
     done
-    bl_wait_connected "$ng" 60
+    GPREFIX=(taskset -c 1)
+    for i in $(seq 0 $((NPROBE - 1))); do
+        d=${PROBE_IDS[i]}
+        echo "$d ${THINKS[i]}" >>"$CELL_DIR/probes"
+        start_guest "$d" --qd 1 --think-us "${THINKS[i]}" --seconds "$PROBE_S" --rw read \
+            --workload rand
+    done
+    GPREFIX=()
+    bl_wait_connected $((nb + NPROBE)) 60
 }
 
 # probes: each probe guest in turn, alone; sc0's counters around each.
 probes() {
     local i d
     for i in $(seq 0 $((NPROBE - 1))); do
-        d=${DOMIDS[i]}
+        d=${PROBE_IDS[i]}
         ctl cores --json >"$CELL_DIR/probe-$d.cores0.json" 2>/dev/null || true
         release_guest "$d"
         bl_read_signals 1 d $((PROBE_S + 30)) || { echo "$BL_NAME: probe $d did not end" >&2; return 1; }
@@ -183,7 +192,7 @@ active_cores() { ctl status --json 2>/dev/null | perl -MJSON::PP -0777 -ne \
 # ended and the cores are back to the minimum (at most 20 s after).
 ramp() {
     local t0 now ms k=0 g=0 ticks_per_step=$((STEP * 4)) tick=0 end_ms ended=0
-    local -a busy=("${DOMIDS[@]:NPROBE}")
+    local -a busy=("${DOMIDS[@]}")
     end_ms=$(((2 * NBUSY - 1) * STEP * 1000))
     t0=$(bl_now_ns)
     echo "$t0" >"$CELL_DIR/ramp.t0"
@@ -218,7 +227,7 @@ ramp() {
 status=0
 for r in $(seq 1 "$ROUNDS"); do
     echo "$BL_NAME: round $r: ramp (idle, probes, $NBUSY busy guests up and down, idle)" >&2
-    if world "ramp-r$r" $((NPROBE + NBUSY)) "${SD_ARGS[@]}"; then
+    if world "ramp-r$r" "$NBUSY" "${SD_ARGS[@]}"; then
         sleep 1
         idle_window "$CELL_DIR/idle-before" &&
             probes && ramp && idle_window "$CELL_DIR/idle-after" || status=1
@@ -228,7 +237,7 @@ for r in $(seq 1 "$ROUNDS"); do
     fi
     bl_stop_world
     echo "$BL_NAME: round $r: probes against a polling sidecore" >&2
-    if world "poll-r$r" "$NPROBE" "${SD_ARGS[@]}" --poll-window fixed --poll-idle-us 1000000; then
+    if world "poll-r$r" 0 "${SD_ARGS[@]}" --poll-window fixed --poll-idle-us 1000000; then
         sleep 1
         probes || status=1
     else
