@@ -184,6 +184,7 @@ for my $r (1 .. $rounds) {
             $x->{added_p50_us} = $s->{p50} - $p->{p50};
             $x->{added_p99_us} = $s->{p99} - $p->{p99};
             $x->{added_mean_us} = $s->{mean} - $p->{mean};
+            $x->{added_min_us} = $s->{min} - $p->{min};
             push @added50, $x->{added_p50_us};
         }
         push @lat, $x;
@@ -214,22 +215,25 @@ for my $x (@rows) {
     printf "round %d, each second: busy guests %s\n", $x->{round}, $m->{busy_guests_by_second};
     printf "round %d, each second: active cores %s\n", $x->{round}, $m->{active_by_second};
 }
-print "\nprobe: one 4 KiB read every THINK us at qd 1 (p50 / p99 us; kicks: the guest's per request;"
-    . " sleeps: sc0's per request)\n";
+print "\nprobe: one 4 KiB read every THINK us at qd 1 (p50 / p99 (min) us; kicks: the guest's per"
+    . " request; sleeps: sc0's per request)\n";
 print "| round | think | sleeping core | kicks, sleeps | polling core | kicks | added p50 / p99 | "
     . "floor: one wake | floor: round trip |\n";
 print "|---|---|---|---|---|---|---|---|---|\n";
 for my $x (@rows) {
     for my $l (@{ $x->{latency} }) {
         my ($s, $p, $fl) = @$l{qw(sleeping polling floor)};
-        printf "| %d | %.0f ms | %.1f / %.1f | %.2f, %s | %s | %s | %s | %s | %s |\n", $x->{round},
-            $l->{think_us} / 1000, $s->{p50}, $s->{p99}, $s->{kicks_per_req},
-            f($s->{core_sleeps_per_req}, "%.2f"),
-            $p ? sprintf("%.1f / %.1f", $p->{p50}, $p->{p99}) : "-",
+        printf "| %d | %.0f ms | %.0f / %.0f (%.0f) | %.2f, %s | %s | %s | %s | %s | %s |\n",
+            $x->{round}, $l->{think_us} / 1000, $s->{p50}, $s->{p99}, $s->{min},
+            $s->{kicks_per_req}, f($s->{core_sleeps_per_req}, "%.2f"),
+            $p ? sprintf("%.0f / %.0f (%.0f)", $p->{p50}, $p->{p99}, $p->{min}) : "-",
             $p ? sprintf("%.2f", $p->{kicks_per_req}) : "-",
-            $p ? sprintf("%.1f / %.1f", $l->{added_p50_us}, $l->{added_p99_us}) : "-",
-            $fl ? sprintf("%.1f / %.1f", $fl->{wake}{p50}, $fl->{wake}{p99}) : "-",
-            $fl ? sprintf("%.1f / %.1f", $fl->{round_trip}{p50}, $fl->{round_trip}{p99}) : "-";
+            $p ? sprintf("%.0f / %.0f (%.0f)", $l->{added_p50_us}, $l->{added_p99_us},
+                         $s->{min} - $p->{min}) : "-",
+            $fl ? sprintf("%.0f / %.0f (%.0f)", $fl->{wake}{p50}, $fl->{wake}{p99}, $fl->{wake}{min})
+                : "-",
+            $fl ? sprintf("%.0f / %.0f (%.0f)", $fl->{round_trip}{p50}, $fl->{round_trip}{p99},
+                          $fl->{round_trip}{min}) : "-";
     }
 }
 my @s = sort { $a <=> $b } @added50;
