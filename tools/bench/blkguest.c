@@ -5,7 +5,8 @@
  *
  *   blkguest --dir DIR --domid N --vdev DEVID [--workload rand|seq]
  *       [--rw read|write|mix:READPCT] [--bs 4k] [--qd 16] [--seconds 5]
- *       [--queues 1] [--ready-fd R --start-fd S] [--timeout-ms 60000]
+ *       [--queues 1] [--think-us N] [--ready-fd R --start-fd S]
+ *       [--timeout-ms 60000]
  *
  * Protocol with the orchestrator: once connected it writes "c" to fd R and
  * reads one byte from fd S (blocking); it then drives --qd requests in
@@ -18,6 +19,13 @@
  * overlap (simblkfront has the same barrier as --start-fd).  No data is moved (bf_io.buf = NULL): the backend's
  * work is measured, not the guest's memcpy, and the floor backend returns
  * no data anyway.
+ * --think-us N: a low-rate guest instead (rampbench's wake-up probe): on the
+ * first queue, at qd 1, it sleeps N us (nanosleep), submits one request,
+ * pushes (kicking if the backend asked) and sleeps on the event channel
+ * until the response; again until --seconds.  Its latencies are then those
+ * a backend that may have gone to sleep in the gap gives.  The histogram's
+ * buckets are ~6% wide (2 us at 32..64 us); latency_us also has min, p90
+ * and mean.
  * Exit: 0 ok, 1 I/O errors or a stall, 2 usage, 3 negotiation failed.
  */
 #include <errno.h>
@@ -46,6 +54,7 @@ struct opts {
     uint32_t bs;
     unsigned qd, queues;
     double seconds;
+    unsigned think_us;
     int ready_fd, start_fd;
     unsigned timeout_ms;
 };
@@ -57,6 +66,7 @@ struct run {
     uint64_t nblocks, next_seq, rng;
     unsigned *inflight;       /* per queue */
     uint64_t completed, bytes, errors;
+    uint64_t lat_sum_ns, lat_min_ns;
     uint64_t hist[HIST_SLOTS];
 };
 
@@ -108,6 +118,9 @@ static void on_complete(void *arg, const struct bf_completion *c)
     r->inflight[c->id]--;
     r->completed++;
     r->hist[hist_slot(c->latency_ns)]++;
+    r->lat_sum_ns += c->latency_ns;
+    if (r->completed == 1 || c->latency_ns < r->lat_min_ns)
+        r->lat_min_ns = c->latency_ns;
     if (c->status == BLKIF_RSP_OKAY)
         r->bytes += (uint64_t)c->nr_sectors * BF_SECTOR_SIZE;
     else
@@ -173,6 +186,40 @@ static int drive(struct run *r)
     }
 }
 
+/* --think-us: one request at a time on queue 0, a sleep before each. */
+static int drive_paced(struct run *r)
+{
+    struct bf_ring *ring = bf_dev_ring(r->dev, 0);
+    uint64_t deadline = sc_clock_ns() + (uint64_t)(r->o->seconds * 1e9);
+    const struct timespec think = { .tv_sec = r->o->think_us / 1000000u,
+                                    .tv_nsec = (long)(r->o->think_us % 1000000u) * 1000 };
+    while (sc_clock_ns() < deadline) {
+        struct timespec left = think;
+        while (nanosleep(&left, &left) < 0 && errno == EINTR)
+            ;
+        if (submit_one(r, 0) < 0 || bf_push(ring) < 0)
+            return -EIO;
+        uint64_t t0 = sc_clock_ns();
+        while (r->inflight[0]) {
+            int n = bf_poll_responses(ring, on_complete, r);
+            if (n < 0) {
+                fprintf(stderr, "blkguest: backend broke the ring protocol\n");
+                return -EPROTO;
+            }
+            if (n > 0)
+                continue;
+            if (sc_clock_ns() - t0 > STALL_NS) {
+                fprintf(stderr, "blkguest: no response for 15 s\n");
+                return -ETIMEDOUT;
+            }
+            n = bf_wait(ring, 100);
+            if (n < 0)
+                return n;
+        }
+    }
+    return 0;
+}
+
 static void report(const struct run *r, double secs, bool ok)
 {
     struct bf_ring_stats t = { 0 };
@@ -185,14 +232,16 @@ static void report(const struct run *r, double secs, bool ok)
     }
     const struct bf_dev_info *in = bf_dev_get_info(r->dev);
     json_t *j = json_pack(
-        "{s:i, s:i, s:{s:i, s:i, s:b, s:i}, s:f, s:I, s:f, s:f, s:{s:f, s:f, s:f}, s:I, s:I, "
-        "s:I, s:I, s:I, s:s}",
+        "{s:i, s:i, s:{s:i, s:i, s:b, s:i}, s:f, s:I, s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f, s:f}, "
+        "s:I, s:I, s:I, s:I, s:I, s:s}",
         "domid", (int)r->o->domid, "devid", (int)in->devid, "negotiated", "queues",
         (int)in->nr_queues, "ring_pages", (int)in->ring_pages, "persistent", in->persistent,
         "max_indirect_segments", (int)in->max_indirect_segments, "seconds", secs, "ios",
         (json_int_t)r->completed, "iops", secs > 0 ? (double)r->completed / secs : 0.0,
         "mb_per_s", secs > 0 ? (double)r->bytes / secs / 1e6 : 0.0, "latency_us", "p50",
         percentile_us(r, 50), "p99", percentile_us(r, 99), "p99_9", percentile_us(r, 99.9),
+        "p90", percentile_us(r, 90), "min", (double)r->lat_min_ns / 1000.0, "mean",
+        r->completed ? (double)r->lat_sum_ns / (double)r->completed / 1000.0 : 0.0,
         "requests", (json_int_t)t.requests, "responses", (json_int_t)t.responses, "kicks_sent",
         (json_int_t)t.kicks_sent, "kicks_received", (json_int_t)t.kicks_received, "errors",
         (json_int_t)r->errors, "result", ok ? "ok" : "failed");
@@ -218,6 +267,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         { "ready-fd", required_argument, NULL, 'R' },
         { "start-fd", required_argument, NULL, 'S' },
         { "timeout-ms", required_argument, NULL, 'T' },
+        { "think-us", required_argument, NULL, 't' },
         { NULL, 0, NULL, 0 },
     };
     *o = (struct opts){ .dir = getenv("XENSIM_DIR"), .domid = -1, .read_pct = 100, .bs = 4096,
@@ -259,6 +309,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case 'R': o->ready_fd = (int)strtol(optarg, &end, 10); break;
         case 'S': o->start_fd = (int)strtol(optarg, &end, 10); break;
         case 'T': o->timeout_ms = (unsigned)strtoul(optarg, &end, 10); break;
+        case 't': o->think_us = (unsigned)strtoul(optarg, &end, 10); break;
         default: return -1;
         }
         if (end && *end)
@@ -284,7 +335,8 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &o) < 0) {
         fprintf(stderr, "usage: blkguest --dir DIR --domid N --vdev DEVID [--workload rand|seq]\n"
                         "  [--rw read|write|mix:R] [--bs 4k (<= 44k)] [--qd 16] [--seconds 5]\n"
-                        "  [--queues 1] [--ready-fd R --start-fd S] [--timeout-ms 60000]\n");
+                        "  [--queues 1] [--think-us N] [--ready-fd R --start-fd S]\n"
+                        "  [--timeout-ms 60000]\n");
         return 2;
     }
     struct xsim_guest *g = xsim_guest_open(o.dir, (domid_t)o.domid);
@@ -323,7 +375,7 @@ int main(int argc, char **argv)
         if (o.start_fd >= 0 && read(o.start_fd, &go, 1) != 1)
             fprintf(stderr, "blkguest: start-fd closed: starting now\n");
         uint64_t t0 = sc_clock_ns();
-        int dr = drive(&r);
+        int dr = o.think_us ? drive_paced(&r) : drive(&r);
         double secs = (double)(sc_clock_ns() - t0) / 1e9;
         signal_fd(o.ready_fd, 'd');
         status = dr < 0 || r.errors ? 1 : 0;
