@@ -237,6 +237,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rebalbench.sh --rounds 3 --json $(BUILD)/rebalbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/weightbench.sh --rounds 3 --json $(BUILD)/weightbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/noisybench.sh --rounds 3 --json $(BUILD)/noisybench.json
+	SC_BUILD=$(abspath $(BUILD)) tools/bench/rampbench.sh --rounds 3 --json $(BUILD)/rampbench.json
 
 demo: deps
 	$(MAKE) all
