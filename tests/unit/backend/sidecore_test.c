@@ -666,7 +666,10 @@ static void add_remove_while_running(void **state)
 
     for (int round = 0; round < 20; round++) {
         struct fake *f = fake_new(guest_id, FAKE_TIMEOUT, 64);
-        f->io_ns = 3000000; /* 3 ms in flight */
+        /* 3 ms in flight; the first round 50 ms, so that its check that
+         * remove waited cannot be met by this thread being preempted for
+         * as long as the I/O takes */
+        f->io_ns = round == 0 ? 50000000 : 3000000;
         fake_bind(f, core);
         produce(f, 8);
         assert_int_equal(sc_core_add_queue(core, &f->q), 0);
@@ -680,7 +683,7 @@ static void add_remove_while_running(void **state)
         for (int i = 0; i < 8; i++)
             assert_int_equal(f->seen[i], 1);
         if (round == 0)
-            assert_true(sc_clock_ns() - t0 > 500000); /* it did wait for the timeouts */
+            assert_true(sc_clock_ns() - t0 > 5000000); /* it did wait for the timeouts */
         assert_int_equal(sc_core_remove_queue(core, &f->q), -ENOENT);
         fake_free(f, core);
     }
