@@ -216,9 +216,13 @@ for mode in poll event; do
     nf_wait "$vpid"
     nf_wait "$ppid"
     nf_wait "$GEN_PID"
-    ok "$mode: death: the other guests' traffic meanwhile: every frame echoed, verified" \
-        eval '[ "$(nf_field "death-$mode" "\$j->{sent} - \$j->{echoes}")" = 0 ] &&
-              [ "$(nf_field "death-$mode" "\$j->{bad} + \$j->{out_of_order} + \$j->{tx_errors}")" = 0 ]'
+    clean=no
+    [ "$(nf_field "death-$mode" '$j->{sent} - $j->{echoes}')" = 0 ] &&
+        [ "$(nf_field "death-$mode" '$j->{bad} + $j->{out_of_order} + $j->{tx_errors}')" = 0 ] &&
+        clean=yes
+    is "$mode: death: the other guests' traffic meanwhile: every frame echoed, verified" \
+        "$clean" yes
+    [ "$clean" = yes ] || gen_ok "death-$mode" failed
     ok "$mode: death: ... the echoing and the sinking guests still Connected" \
         eval 'vif_state_is "$A" 4 && vif_state_is "$S" 4 && running "$SINK_PID"'
 
