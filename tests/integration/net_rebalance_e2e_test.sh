@@ -27,8 +27,8 @@ nf_bg echo "$A" --mode echo --seconds 600
 echo_pid=$NF_PID
 ok "the echoing guest connects" wait_for 10 vif_state_is "$A" 4
 nf_bg gen "$B" --mode gen --dst-mac "$A_MAC" --size 1000 --flows 4 --expect-echo \
-    --linger-ms 500 --rate 2000 --seconds 12
-gen_pid=$NF_PID
+    --linger-ms 500 --rate 2000 --seconds 120
+gen_pid=$NF_PID # a bound no build's 30 moves reach; SIGUSR1 ends it after them
 ok "the generator connects" wait_for 10 vif_state_is "$B" 4
 
 moves=0
@@ -43,6 +43,7 @@ for i in $(seq 1 30); do
     sleep 0.05
 done
 ok "30 moves of the two vif queues under traffic ($moves)" test "$moves" -eq 30
+kill -USR1 "$gen_pid"
 nf_wait "$gen_pid"
 rc=$?
 ok "every frame echoed, none bad, duplicated or reordered" \

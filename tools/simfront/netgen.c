@@ -355,7 +355,8 @@ static bool sending_done(const struct ng_run *r, uint64_t now, uint64_t deadline
 {
     if (r->o->mode != NG_GEN)
         return true;
-    return now >= deadline || (r->o->count && r->sent >= r->o->count);
+    return now >= deadline || (r->o->count && r->sent >= r->o->count) ||
+           (r->o->finish && *r->o->finish);
 }
 
 /* Receive-only modes end at --count messages (sink) or frames (echo). */

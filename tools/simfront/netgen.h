@@ -42,6 +42,9 @@ struct ng_opts {
     uint64_t expect;                /* messages expected from peers (0: unknown) */
     bool quiet;                     /* no per-error lines on stderr */
     volatile sig_atomic_t *stop;
+    /* gen: when set, sending ends as if --seconds were up, and the run ends
+     * as usual (the linger, the echoes counted); NULL: never. */
+    volatile sig_atomic_t *finish;
 };
 
 struct ng_result {

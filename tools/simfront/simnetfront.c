@@ -26,7 +26,9 @@
  * reflects every frame to its source MAC (netgen.h); tap carries a network
  * namespace's stack (nettap.h).  --barrier PATH / --start-fd hold gen's
  * first frame, once connected, until the file exists / a byte comes.
- * gen, sink and echo stop on SIGTERM/SIGINT too; tap only then.  --join
+ * gen, sink and echo stop on SIGTERM/SIGINT too; tap only then.  SIGUSR1
+ * ends gen's sending early as if --seconds were up (the linger and the
+ * echo count still run: a test stops a generous run when its steps are done).  --join
  * subscribes to a multicast address (an MCAST_ADD request on queue 0,
  * answered) before the traffic starts and --ready-fd says 'c'; --hold
  * keeps the vif connected after the run ('d') until SIGTERM/SIGINT.
@@ -155,12 +157,14 @@ struct opts {
 
 /* What one sender's stream looks like on one flow, as received. */
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, finish_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGUSR1)
+        finish_flag = 1;
+    else
+        stop_flag = 1;
 }
 
 static void usage(FILE *out)
@@ -670,6 +674,7 @@ static int run_traffic(struct run *r)
     o->gen.mode = modes[o->mode];
     o->gen.quiet = o->quiet;
     o->gen.stop = &stop_flag;
+    o->gen.finish = &finish_flag;
     struct ng_run *ng;
     int err = join_groups(r);
     if (err < 0) {
@@ -1302,6 +1307,7 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     struct xsim_guest *g = xsim_guest_open(o.dir, (domid_t)o.domid);
     if (!g) {
