@@ -51,6 +51,11 @@ int blk_pgrant_init(struct blk_pgrant_cache *c, struct sc_xen *xen, domid_t domi
     c->domid = domid;
     c->max = max;
     c->hmask = buckets - 1;
+    c->churn_burst = max / 64u > 4u ? max / 64u : 4u;
+    c->churn_tokens = c->churn_burst;
+    c->churn_period_ns = 1000000000ull * BLK_PGRANT_CHURN_DIV / max;
+    if (c->churn_period_ns == 0)
+        c->churn_period_ns = 1;
     for (uint32_t i = 0; i < max; i++) {
         c->entries[i].hnext = c->free;
         c->free = &c->entries[i];
@@ -132,6 +137,20 @@ const struct blk_pgrant *blk_pgrant_find(const struct blk_pgrant_cache *c, grant
     return c && c->hash ? lookup(c, gref) : NULL;
 }
 
+void blk_pgrant_tick(struct blk_pgrant_cache *c, uint64_t now_ns)
+{
+    if (c->churn_last_ns == 0 || now_ns < c->churn_last_ns) {
+        c->churn_last_ns = now_ns ? now_ns : 1;
+        return;
+    }
+    uint64_t earned = (now_ns - c->churn_last_ns) / c->churn_period_ns;
+    if (earned == 0)
+        return;
+    c->churn_last_ns += earned * c->churn_period_ns;
+    uint64_t tokens = c->churn_tokens + earned;
+    c->churn_tokens = tokens > c->churn_burst ? c->churn_burst : (uint32_t)tokens;
+}
+
 struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref)
 {
     struct blk_pgrant *e = lookup(c, gref);
@@ -142,11 +161,20 @@ struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref)
         return e;
     }
     c->stats.misses++;
-    if (c->count >= c->max && !evict_one(c)) {
-        c->stats.full++;
-        errno = ENOSPC;
-        return NULL;
+    if (c->count >= c->max) {
+        if (c->churn_tokens == 0) {
+            c->stats.rationed++;
+            errno = ENOSPC;
+            return NULL;
+        }
+        if (!evict_one(c)) {
+            c->stats.full++;
+            errno = ENOSPC;
+            return NULL;
+        }
+        c->churn_tokens--;
     }
+    c->stats.maps++;
     bool writable = true;
     void *addr = sc_gnt_map_batch(c->xen, c->domid, 1, &gref, true);
     if (!addr) {

@@ -11,6 +11,15 @@
  * a new ref.  When the cache is full of in-use entries, get says so and the
  * caller moves that segment by grant copy instead.
  *
+ * Churn is rationed: on a full cache a miss evicts (an unmap and a map,
+ * the price of ~70 grant copies) only while the eviction allowance lasts;
+ * it refills at BLK_PGRANT_CHURN_DIV-th of the cache per second (see
+ * blk_pgrant_tick), up to a small burst.  A guest whose working set is
+ * larger than the cache (LRU's worst case: every miss evicts the page
+ * needed next, so nothing ever hits) then keeps a steady set of mappings
+ * that hit and grant-copies the rest, instead of paying a map per segment;
+ * a working set that moves still gets in, over seconds.
+ *
  * Every ref is mapped writable first (blkfront grants persistent pages
  * read-write); if the guest granted it read-only, a read-only mapping is
  * kept instead and the entry says so: it serves writes to disk, and a read
@@ -39,7 +48,9 @@ struct blk_pgrant {
 
 struct blk_pgrant_stats {
     uint64_t hits, misses, evictions;
+    uint64_t maps;              /* misses that tried to map (not refused) */
     uint64_t full;              /* gets refused: every entry in use */
+    uint64_t rationed;          /* gets refused: the eviction allowance was spent */
     uint64_t map_failures;      /* refs that mapped neither way */
     uint64_t read_only;         /* refs that mapped only read-only */
 };
@@ -54,8 +65,16 @@ struct blk_pgrant_cache {
     struct blk_pgrant *lru_head, *lru_tail; /* head = least recently used */
     struct blk_pgrant *free;    /* spare entry structs (max in all) */
     struct blk_pgrant *entries;
+    uint32_t churn_tokens;      /* evictions allowed now */
+    uint32_t churn_burst;       /* the most tokens held */
+    uint64_t churn_period_ns;   /* one token per period */
+    uint64_t churn_last_ns;     /* when tokens were last added (0: never ticked) */
     struct blk_pgrant_stats stats;
 };
+
+/* The eviction allowance refills at max / BLK_PGRANT_CHURN_DIV per second:
+ * a whole cache turns over in that many seconds at most. */
+#define BLK_PGRANT_CHURN_DIV 8u
 
 /* max >= 1.  0, -EINVAL or -ENOMEM. */
 int blk_pgrant_init(struct blk_pgrant_cache *c, struct sc_xen *xen, domid_t domid,
@@ -67,9 +86,20 @@ uint64_t blk_pgrant_mem(uint32_t max);
  * frees.  Safe on a zeroed or already destroyed cache. */
 void blk_pgrant_destroy(struct blk_pgrant_cache *c);
 
+/* Adds the eviction allowance earned since the last tick (the first tick
+ * only starts the clock).  Called by the queue's thread, e.g. per visit. */
+void blk_pgrant_tick(struct blk_pgrant_cache *c, uint64_t now_ns);
+/* How many misses get could map now: free entries plus the allowance (an
+ * upper bound: an eviction also needs an unused entry).  For pricing. */
+static inline uint32_t blk_pgrant_maps_allowed(const struct blk_pgrant_cache *c)
+{
+    return c->max - c->count + c->churn_tokens;
+}
+
 /* The entry of gref, mapped, with one more user.  NULL and errno:
- * ENOSPC (full, nothing unused to evict: use grant copy), or the map's
- * errno (the ref is bad: answer the request with an error). */
+ * ENOSPC (full, and nothing unused to evict or no allowance left: use
+ * grant copy), or the map's errno (the ref is bad: answer the request with
+ * an error). */
 struct blk_pgrant *blk_pgrant_get(struct blk_pgrant_cache *c, grant_ref_t gref);
 /* The entry of gref if it is mapped, else NULL: a look only (no user
  * taken, no map, counters and LRU order untouched), so a request can be

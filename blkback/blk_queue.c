@@ -187,6 +187,8 @@ static int blkq_poll(struct sc_queue *sq, const struct sc_sched_grant *g, struct
 
     q->quiescing = false; /* removed, then added again: it serves again */
     q->limits.disk_sectors = atomic_load_explicit(&q->disk_sectors, memory_order_relaxed);
+    if (q->persistent)
+        blk_pgrant_tick(&q->pgc, v->now_ns);
     blkq_disc_wake_retry(q);
     if (!resubmit_parked(q)) {
         v->more = true;

@@ -195,16 +195,19 @@ bool blkq_io_done(struct blk_queue *q, struct blkq_req *r, int *res);
  * (a guest could discard terabytes per visit at no charge) nor priced like
  * a write of that size (a 1 GiB trim would eat a whole guest's share). */
 #define BLKQ_DISCARD_COST_DIV 16u
-/* A persistent-grant miss maps a grant (and evicts one): on xensim a
+/* A persistent-grant miss that maps a grant (and evicts one): on xensim a
  * map+unmap costs as much as ~70 grant copies of a page (docs/benchmarks.md,
- * the primitives), so a miss is charged to the guest as that many pages of
- * payload: a guest that defeats the cache pays for it, not its neighbours. */
+ * the primitives), so it is charged to the guest as that many pages of
+ * payload: a guest that defeats the cache pays for it, not its neighbours.
+ * A miss the cache refuses (blk_pgrant.h: full, or its eviction allowance
+ * spent) goes by grant copy, which its payload already prices. */
 #define BLKQ_MAP_MISS_COST_BYTES (70u * 4096u)
 uint64_t blkq_cost_bytes(const struct blkq_req *r);
 /* What taking r costs the guest's share, in the scheduler's bytes, known
  * before it is taken: its payload (blkq_cost_bytes) plus a map's price for
  * each of its segments that blkq_prepare will look up in the persistent-grant
- * cache and not find there (a ref repeated within r is counted each time: a
+ * cache and not find there, as many as the cache may map now
+ * (blk_pgrant_maps_allowed; a ref repeated within r is counted each time: a
  * bound, cheap to compute).  Priced up front so that a visit stops before a
  * request whose maps would overrun the grant, not after (the charge itself
  * stays what the maps really were: blkq_take). */
@@ -215,7 +218,7 @@ bool blkq_admits(const struct blk_queue *q, const struct sc_sched_grant *g,
                  const struct sc_visit *v, const struct blkq_req *r);
 /* Takes r into the visit: counts it and its payload in v, prepares it
  * (blkq_prepare's result) and charges v->extra_cost for the maps that cost
- * (each persistent-grant miss, BLKQ_MAP_MISS_COST_BYTES). */
+ * (each persistent-grant miss that mapped, BLKQ_MAP_MISS_COST_BYTES). */
 int blkq_take(struct blk_queue *q, struct blkq_req *r, struct sc_visit *v);
 /* Waits for the discard worker's answers if that wait found no SQE
  * before; a queue that owes it must not sleep (blkq_rearm). */

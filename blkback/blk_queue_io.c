@@ -480,9 +480,12 @@ uint64_t blkq_request_cost(const struct blk_queue *q, const struct blkq_req *r)
     uint64_t cost = blkq_cost_bytes(r);
     if (!uses_pgrants(q, r))
         return cost;
-    for (unsigned i = 0; i < r->info.nr_segments; i++)
-        if (!blk_pgrant_find(&q->pgc, r->req.seg[i].gref))
+    uint32_t maps = blk_pgrant_maps_allowed(&q->pgc);
+    for (unsigned i = 0; i < r->info.nr_segments && maps; i++)
+        if (!blk_pgrant_find(&q->pgc, r->req.seg[i].gref)) {
             cost += BLKQ_MAP_MISS_COST_BYTES;
+            maps--;
+        }
     return cost;
 }
 
@@ -498,9 +501,9 @@ int blkq_take(struct blk_queue *q, struct blkq_req *r, struct sc_visit *v)
 {
     v->requests++;
     v->bytes += blkq_cost_bytes(r);
-    uint64_t misses = q->pgc.stats.misses;
+    uint64_t maps = q->pgc.stats.maps;
     int rc = blkq_prepare(q, r);
-    v->extra_cost += (q->pgc.stats.misses - misses) * BLKQ_MAP_MISS_COST_BYTES;
+    v->extra_cost += (q->pgc.stats.maps - maps) * BLKQ_MAP_MISS_COST_BYTES;
     return rc;
 }
 

@@ -2,8 +2,8 @@
  * blk_pgrant_test.c - the persistent-grant cache (blkback/blk_pgrant.c)
  * over real grants of a xensim guest: hits, least-recently-used eviction of
  * unused entries only, the bound, read-only grants, bad refs, that
- * destroy unmaps everything (the guest can then end access), and that
- * find only looks.
+ * destroy unmaps everything (the guest can then end access), that
+ * find only looks, and that evictions are rationed by the clock.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -135,7 +135,8 @@ static void test_never_evicts_in_use(void **state)
     end_pages();
 }
 
-/* Random gets and puts: the bound holds and every mapping shows its page. */
+/* Random gets and puts: the bound holds and every mapping shows its page
+ * (time passes so that the eviction allowance never runs out). */
 static void test_bound_random(void **state)
 {
     (void)state;
@@ -145,8 +146,11 @@ static void test_bound_random(void **state)
     assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, max), 0);
     struct blk_pgrant *held[8] = { 0 };
     unsigned held_idx[8];
+    uint64_t now = 1;
+    blk_pgrant_tick(&c, now);
     srand(12345);
     for (unsigned it = 0; it < 5000; it++) {
+        blk_pgrant_tick(&c, now += c.churn_period_ns); /* an eviction's allowance each */
         unsigned slot = (unsigned)rand() % 8;
         if (held[slot]) {
             assert_int_equal(((uint8_t *)held[slot]->addr)[4095], held_idx[slot] + 1);
@@ -225,6 +229,67 @@ static void test_find_only_looks(void **state)
     end_pages();
 }
 
+/* A full cache evicts only while its allowance lasts (the burst, then
+ * max / BLK_PGRANT_CHURN_DIV per second): past it, a miss is refused
+ * (ENOSPC: the caller grant-copies) and the mappings it holds stay. */
+static void test_churn_rationed(void **state)
+{
+    (void)state;
+    grant_pages(false);
+    struct blk_pgrant_cache c;
+    const uint32_t max = 4;
+    assert_int_equal(blk_pgrant_init(&c, gfx.xen, gfx.guest_id, max), 0);
+    const uint64_t period = 1000000000ull * BLK_PGRANT_CHURN_DIV / max;
+    uint64_t now = 5000;
+    blk_pgrant_tick(&c, now); /* starts the clock */
+    uint32_t burst = c.churn_tokens;
+    assert_true(burst >= 1 && burst + max < NPAGES);
+    assert_int_equal(blk_pgrant_maps_allowed(&c), max + burst);
+    unsigned next = 0;
+    for (; next < max; next++) /* filling evicts nothing, spends nothing */
+        blk_pgrant_put(&c, blk_pgrant_get(&c, refs[next]));
+    assert_int_equal(c.churn_tokens, burst);
+    assert_int_equal(blk_pgrant_maps_allowed(&c), burst);
+    for (uint32_t i = 0; i < burst; i++, next++)
+        blk_pgrant_put(&c, blk_pgrant_get(&c, refs[next]));
+    assert_int_equal(c.stats.evictions, burst);
+    assert_int_equal(blk_pgrant_maps_allowed(&c), 0);
+    /* the allowance is spent: a miss is refused, the cache unchanged */
+    errno = 0;
+    assert_null(blk_pgrant_get(&c, refs[next]));
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(c.stats.rationed, 1);
+    assert_int_equal(c.stats.maps, max + burst);
+    assert_int_equal(c.stats.evictions, burst);
+    assert_null(blk_pgrant_find(&c, refs[next]));
+    /* the resident mappings still hit */
+    uint64_t hits = c.stats.hits;
+    blk_pgrant_put(&c, blk_pgrant_get(&c, refs[next - 1]));
+    assert_int_equal(c.stats.hits, hits + 1);
+    /* not quite a period later: still nothing */
+    blk_pgrant_tick(&c, now + period - 1);
+    assert_null(blk_pgrant_get(&c, refs[next]));
+    assert_int_equal(c.stats.rationed, 2);
+    /* a period: one eviction */
+    blk_pgrant_tick(&c, now + period);
+    assert_int_equal(blk_pgrant_maps_allowed(&c), 1);
+    struct blk_pgrant *e = blk_pgrant_get(&c, refs[next]);
+    assert_non_null(e);
+    assert_int_equal(((uint8_t *)e->addr)[9], next + 1);
+    blk_pgrant_put(&c, e);
+    next++;
+    assert_null(blk_pgrant_get(&c, refs[next]));
+    /* a long pause refills up to the burst, no more */
+    blk_pgrant_tick(&c, now + 1000 * period);
+    assert_int_equal(c.churn_tokens, burst);
+    /* a clock that goes back restarts it instead of earning */
+    blk_pgrant_tick(&c, now);
+    assert_int_equal(c.churn_tokens, burst);
+    assert_true(c.count <= max);
+    blk_pgrant_destroy(&c);
+    end_pages();
+}
+
 static int setup(void **state)
 {
     sc_log_set_level(SC_LOG_ERR);
@@ -240,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_bound_random),
         cmocka_unit_test(test_read_only_and_bad_refs),
         cmocka_unit_test(test_find_only_looks),
+        cmocka_unit_test(test_churn_rationed),
     };
     return cmocka_run_group_tests(tests, setup, grant_fixture_teardown);
 }
