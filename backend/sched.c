@@ -78,9 +78,9 @@
  * are in the ring, every quantum is divided by the same power of two,
  * 2^qshift: the ratios stay the weights', and rounds get short enough for
  * the rings to be refilled between turns. qshift follows the rings
- * (short_turn_end): a turn that ends dry with credit left, after its tenant
- * was served at least turn_max_cost since its last dry turn (run_cost),
- * raises it a step, up to what brings that tenant's quantum to
+ * (short_turn_end): a turn that ends with the tenant's queues empty (or its
+ * queue parked), after it was served at least turn_max_cost since they last
+ * were (run_cost), raises it a step, up to what brings that tenant's quantum to
  * turn_max_cost; SC_SCHED_CALM_TURNS turns without one lower it a step. So
  * deep rings keep whole quanta (a first version shortened turns whenever
  * two tenants had work: at qd 128 it cost 11-14% of IOPS in more rounds
@@ -219,19 +219,20 @@ static uint32_t quantum_class(int64_t q)
     return q <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll((uint64_t)q - 1);
 }
 
-/* A turn is over: t's credit spent, or its queues found empty with credit
- * left ("dry"). A dry turn after the tenant was served at least the turn
- * cap's worth since its last dry turn (run_cost) means a ring that holds
- * less than the tenant's share of a round emptied and the rest of its
- * credit is lost: shorten turns one step more (up to what brings t's own
- * quantum to the cap). After SC_SCHED_CALM_TURNS turns without such a
- * one, lengthen them a step: rings deep enough for whole quanta get whole
- * quanta (fewer rounds, fewer response pushes). A light guest's dry turns
- * (less than the cap between them) do not count: shorter turns would not
- * give it more. O(1). */
+/* A turn of t is over (its credit spent, or its queues found empty), or t
+ * leaves the ring. If its queues are empty ("dry") after it was served at
+ * least the turn cap's worth since they last were (run_cost), a ring that
+ * holds less than the tenant's share of a loop round has emptied: it waits
+ * for the guest to refill it (parked, or losing its credit) while the others
+ * go on, so shorten turns one step more (up to what brings t's own quantum
+ * to the cap). After SC_SCHED_CALM_TURNS turns without that, lengthen them
+ * a step: rings deep enough for whole quanta get whole quanta (fewer rounds,
+ * fewer response pushes). A light guest's dry queues (less than the cap
+ * served in between) do not count: shorter turns would not give it more.
+ * O(1). */
 static void short_turn_end(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    bool dry = t->deficit > 0;
+    bool dry = t->nbusy == 0;
     if (dry && t->run_cost >= (1ull << s->turn_log)) {
         uint32_t cls = quantum_class(t->quantum);
         s->calm_turns = 0;
@@ -363,6 +364,10 @@ static void tenant_place(struct sc_sched *s, struct sc_sched_tenant *t)
 /* Its last queue is gone: out of the ring or held, unspent credit dropped. */
 static void tenant_leave(struct sc_sched *s, struct sc_sched_tenant *t)
 {
+    /* The loop parks a queue it finds empty: its turn ends there, dry
+     * (short turns must see it). */
+    if (t->where == T_RING)
+        short_turn_end(s, t);
     if (t->where == T_RING)
         ring_remove(s, t);
     else if (t->where == T_HELD)

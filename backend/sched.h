@@ -35,8 +35,8 @@
  *   once per round as "probe" visits, since only polling reveals new work.
  * - Short turns: while two or more tenants are in the ring, every quantum
  *   is divided by the same power of two, which follows the rings: a tenant
- *   that comes up empty with credit left after being served at least
- *   turn_max_cost raises it a step (up to what brings its own quantum to
+ *   whose queues come up empty after being served at least turn_max_cost
+ *   since they last did raises it a step (up to what brings its own quantum to
  *   turn_max_cost); a long enough stretch of turns without that lowers it a
  *   step. Ratios stay the weights'; rounds get short enough that a ring
  *   holding few requests is refilled between its tenant's turns, so a heavy

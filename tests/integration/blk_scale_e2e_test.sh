@@ -149,20 +149,20 @@ is "event: sidecored exits 0" "$?" 0
 for g in "${guests[@]}"; do quiet "$XENSIMCTL" destroy "$g" --cleanup; done
 
 # ---- fairness: weights 100 and 300 on one sidecore ----
-# The sidecore must be the bottleneck for weights to matter: 128k writes
-# through persistent grants whose cache (1056 a queue) is far smaller than
-# what 256 requests in flight use, so every segment costs a map and unmap
-# on the sidecore while the frontends do little per request.
+# The sidecore must be the bottleneck for weights to matter: null disks
+# that spin 20 us of the sidecore's CPU per request (at most ~50k IOPS for
+# both), 4 KiB reads at depth 32, which the frontends outrun.  A ring of 32
+# holds less than the weight-300 guest's quantum: short turns must follow.
 ok "sidecored starts with one core" sc_start --mode poll --cores 1
 light=$(guest_new light)
 heavy=$(guest_new heavy)
 ok "set-tenant weight=100" quiet ctl set-tenant "$light" weight=100
 ok "set-tenant weight=300" quiet ctl set-tenant "$heavy" weight=300
-dl=$(disk_attach "$light" "$(disk_file_mem 64M)")
-dh=$(disk_attach "$heavy" "$(disk_file_mem 64M)")
+dl=$(disk_attach "$light" null:64M,spin=20000)
+dh=$(disk_attach "$heavy" null:64M,spin=20000)
 ok "both disks wait for their frontends" \
     wait_for 5 eval 'be_state_is "$light" "$dl" 2 && be_state_is "$heavy" "$dh" 2'
-load="--seconds 4 --queues 1 --bs 128k --rw write --qd 256"
+load="--seconds 4 --queues 1 --bs 4k --rw read --qd 32"
 front_bg "$SIMDIR/light" "$light" "$dl" $load
 lp=$FRONT_PID
 front_bg "$SIMDIR/heavy" "$heavy" "$dh" $load
