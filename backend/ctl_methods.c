@@ -290,6 +290,7 @@ static int add_core(struct sc_core *core, void *arg)
     json_object_set_new(o, "active", json_boolean(sc_pool_core_active(w->d->pool, core)));
     json_object_set_new(o, "window_grows", json_integer((json_int_t)st.window_grows));
     json_object_set_new(o, "window_shrinks", json_integer((json_int_t)st.window_shrinks));
+    json_object_set_new(o, "turn_shift", json_integer(st.turn_shift));
     return json_array_append_new(w->arr, o);
 }
 

@@ -225,7 +225,7 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
  * NaN if n == 0, x NULL, any x negative, or all x zero. */
 /* Turns ended without a dry one (see "Short turns") before turns get a
  * step longer. */
-#define SC_SCHED_CALM_TURNS 256u
+#define SC_SCHED_CALM_TURNS 1024u
 
 /* Short turns now: quanta are divided by 2^this (0: whole quanta). */
 uint32_t sc_sched_turn_shift(const struct sc_sched *s);

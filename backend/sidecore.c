@@ -459,6 +459,7 @@ void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out)
     out->poll_window_ns = atomic_load_explicit(&c->poll_window_ns, memory_order_relaxed);
     out->window_grows = sc_counter_read(&c->window_grows);
     out->window_shrinks = sc_counter_read(&c->window_shrinks);
+    out->turn_shift = atomic_load_explicit(&c->turn_shift, memory_order_relaxed);
 }
 
 const char *sc_core_name(const struct sc_core *core)

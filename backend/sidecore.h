@@ -116,6 +116,7 @@ struct sc_core_stats {
     uint64_t failed;       /* queues that failed */
     uint64_t poll_window_ns; /* the polling window now (gauge; poll_idle_ns unless adaptive) */
     uint64_t window_grows, window_shrinks; /* adaptive window changes */
+    uint32_t turn_shift;   /* short turns: quanta divided by 2^this (sched.h) */
 };
 
 struct sc_core;

@@ -107,6 +107,8 @@ void sc_core_note_tenant(struct sc_core *core, sc_tenant_t tenant)
  * periodic publication never waits on a reader). */
 void sc_core_publish_tenants(struct sc_core *core, bool wait)
 {
+    atomic_store_explicit(&core->stats.turn_shift, sc_sched_turn_shift(core->sched),
+                          memory_order_relaxed);
     if (!core->npub)
         return;
     if (wait)

@@ -34,6 +34,7 @@ struct sc_core_counters {
     sc_counter kicks, stray_kicks, io_submitted, io_completed, commands, queues, failed;
     sc_counter window_grows, window_shrinks;
     _Atomic uint64_t poll_window_ns; /* gauge, written by the core */
+    _Atomic uint32_t turn_shift;     /* gauge: sc_sched_turn_shift, when it publishes */
 };
 
 /* One tenant's published scheduler stats. */

@@ -72,6 +72,7 @@ for r in $(seq 1 "$ROUNDS"); do
     sleep "$WINDOW"
     bl_now_ns >"$CELL_DIR/mid1.t"
     "$BIN/sidecorectl" guests --json >"$CELL_DIR/mid1.json" 2>>"$CELL_DIR/mid.err" || true
+    "$BIN/sidecorectl" cores --json >"$CELL_DIR/mid1.cores.json" 2>>"$CELL_DIR/mid.err" || true
     bl_read_signals "$N" d $((SECONDS_RUN + 30)) || true
     i=0
     for d in "${DOMIDS[@]}"; do echo "${W[i]} $d" >>"$CELL_DIR/weights"; i=$((i + 1)); done
@@ -80,14 +81,16 @@ done
 
 perl -MJSON::PP -e '
     my ($work, $rounds, $json, $spin, $warm, $win) = @ARGV;
-    my (@rows, @errs, @merrs);
+    my (@rows, @errs, @merrs, @shifts);
     # a guests --json snapshot: domid -> requests served
     sub snap {
         my ($file) = @_;
         open(my $f, "<", $file) or return undef;
         local $/; my $j = eval { decode_json(<$f>) };
         return undef unless ref $j eq "ARRAY";
-        return { map { $_->{domid} => $_->{sched}{requests} } @$j };
+        # the rows of disks (a guest has one per device class)
+        return { map { $_->{domid} => $_->{sched}{requests} }
+                 grep { ($_->{class} // "vbd") eq "vbd" } @$j };
     }
     sub slurp { open(my $f, "<", $_[0]) or return undef; my $x = <$f>; chomp $x; $x }
     for my $r (1 .. $rounds) {
@@ -125,6 +128,10 @@ perl -MJSON::PP -e '
         }
         push @errs, $maxerr;
         push @merrs, $maxmerr if $mid;
+        # short turns (sched.h): the turn shift of the core at the end of the window
+        my $c = eval { open(my $f, "<", "$dir/mid1.cores.json") or die;
+                       local $/; decode_json(<$f>) };
+        push @shifts, ref $c eq "ARRAY" ? $c->[0]{turn_shift} // "-" : "-";
     }
     printf "each request %d ns of sidecore CPU, 1 sidecore on its own CPU; " .
            "mid-run: %gs to %gs after the start\n", $spin, $warm, $warm + $win;
@@ -142,5 +149,6 @@ perl -MJSON::PP -e '
         printf "%s, largest error per round: %s; median %.1f%%\n", $what,
             join(", ", map { sprintf "%.1f%%", 100 * $_ } @$e), 100 * $s[$#s / 2] if @s;
     }
+    print "turn shift at the end of the window, per round: ", join(", ", @shifts), "\n";
     if ($json) { open(my $f, ">", $json) or die; print $f encode_json(\@rows) }
 ' "$WORK" "$ROUNDS" "$JSON" "$SPIN" "$WARMUP" "$WINDOW"
