@@ -75,20 +75,19 @@
  * more than that, so its turn ends empty, the rest is dropped (as above),
  * and every tenant gets about one ring per round whatever its weight
  * (measured: 1:2:4 served as .43/.27/.27). So while two or more tenants
- * are in the ring, every quantum is divided by the same power of two,
- * 2^qshift: the ratios stay the weights', and rounds get short enough for
- * the rings to be refilled between turns. qshift follows the rings
- * (short_turn_end): a turn that ends with the tenant's queues empty (or its
- * queue parked), after it was served at least turn_max_cost since they last
- * were (run_cost), raises it a step, up to what brings that tenant's quantum to
- * turn_max_cost; SC_SCHED_CALM_TURNS turns without one lower it a step. So
- * deep rings keep whole quanta (a first version shortened turns whenever
- * two tenants had work: at qd 128 it cost 11-14% of IOPS in more rounds
- * and response pushes, docs/benchmarks.md), and shallow ones settle at
- * the longest turns they can fill, visiting the next longer one for a turn
- * in SC_SCHED_CALM_TURNS. A lone tenant keeps its full quantum: rounds are
- * nothing to it. A quantum shifted below one request's cost is fine: debt
- * carries the difference, as for weight-1 tenants.
+ * have work, every quantum is divided by the same power of two, 2^qshift,
+ * the least that brings the largest active quantum to turn_max_cost or
+ * below: the ratios stay the weights', and a turn grants at most about
+ * turn_max_cost, which a ring can serve before the loop refills it. A lone
+ * tenant keeps its full quantum: rounds are nothing to it, and short turns
+ * would only cost visits. "Has work" is the queues' has_work (last visit
+ * left work behind), counted per tenant in nbusy. To keep this O(1) the
+ * scheduler counts the active tenants (in the ring, nbusy > 0) per quantum
+ * class, ceil(log2(quantum)), with a bit mask of the classes in use: the
+ * largest class is one count-leading-zeros, and a tenant's class changes
+ * only when it turns (in)active or is reconfigured (active_update()).
+ * A quantum shifted below one request's cost is fine: debt carries the
+ * difference, as for weight-1 tenants.
  */
 #include "sched.h"
 
@@ -123,9 +122,9 @@ struct sc_sched_tenant {
     uint8_t rates;                       /* RATE_LIMIT | RATE_RES: which are set */
     uint8_t where;                       /* enum tenant_where */
     uint16_t domid;
+    uint8_t cls;                         /* quantum class counted in s->ncls, or CLS_NONE */
     /* Second line: counters, written by every charge. */
     _Alignas(64) struct sc_sched_tenant_stats stats;
-    uint64_t run_cost;               /* weight-phase cost since its ring last ran dry */
     /* With limits or reservations only, or off the hot path. */
     struct sc_sched_queue *res_next; /* next to try in the reservation phase */
     uint32_t hidx[2];                /* slot in heap[HEAP_*], or SC_RATE_HEAP_NONE */
@@ -133,6 +132,10 @@ struct sc_sched_tenant {
     struct sc_rate_res res;
     struct sc_sched_tenant_conf conf;
 };
+
+/* Quantum classes: ceil(log2(quantum)) <= 37 (1 GiB * 10000 / 100). */
+#define NCLS     64
+#define CLS_NONE 0xffu
 
 #define DIR_BITS 8
 #define DIR_SIZE (1u << DIR_BITS)
@@ -147,11 +150,14 @@ struct sc_sched {
     enum sc_sched_phase pending_phase;
     bool in_turn;                   /* pos's turn is still on */
     uint32_t nring;                 /* tenants in the ring */
-    uint32_t qshift;                /* turns add quantum >> qshift while nring >= 2 */
+    uint32_t qshift;                /* turns add quantum >> qshift (short turns) */
     struct sc_sched_params p;
     uint32_t ntenants;
+    /* Active tenants (in the ring, nbusy > 0) per quantum class: qshift. */
+    uint32_t nactive;
     uint32_t turn_log;              /* floor(log2(p.turn_max_cost)) */
-    uint32_t calm_turns;            /* turns ended since the last dry one (short_turn_end) */
+    uint64_t cls_mask;              /* bit c: ncls[c] > 0 */
+    uint32_t ncls[NCLS];
     /* domid -> tenant: DIR_SIZE pages of DIR_SIZE, allocated on first use. */
     struct sc_sched_tenant **dir[DIR_SIZE];
 };
@@ -219,39 +225,35 @@ static uint32_t quantum_class(int64_t q)
     return q <= 1 ? 0 : 64u - (uint32_t)__builtin_clzll((uint64_t)q - 1);
 }
 
-/* A turn of t is over (its credit spent, or its queues found empty), or t
- * leaves the ring. If its queues are empty ("dry") after it was served at
- * least the turn cap's worth since they last were (run_cost), a ring that
- * holds less than the tenant's share of a loop round has emptied: it waits
- * for the guest to refill it (parked, or losing its credit) while the others
- * go on, so shorten turns one step more (up to what brings t's own quantum
- * to the cap). After SC_SCHED_CALM_TURNS turns without that, lengthen them
- * a step: rings deep enough for whole quanta get whole quanta (fewer rounds,
- * fewer response pushes). A light guest's dry queues (less than the cap
- * served in between) do not count: shorter turns would not give it more.
- * O(1). */
-static void short_turn_end(struct sc_sched *s, struct sc_sched_tenant *t)
+/* Re-counts t among the active tenants (in the ring with work) by quantum
+ * class, and sets qshift: with 2+ active, the least shift that brings the
+ * largest class to turn_log or below. Called wherever t's ring membership,
+ * nbusy or quantum change; O(1). */
+static void active_update(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    bool dry = t->nbusy == 0;
-    if (dry && t->run_cost >= (1ull << s->turn_log)) {
-        uint32_t cls = quantum_class(t->quantum);
-        s->calm_turns = 0;
-        if (cls > s->turn_log && s->qshift < cls - s->turn_log)
-            s->qshift++;
-    } else if (++s->calm_turns >= SC_SCHED_CALM_TURNS) {
-        s->calm_turns = 0;
-        if (s->qshift > 0)
-            s->qshift--;
+    uint32_t want = t->where == T_RING && t->nbusy ? quantum_class(t->quantum) : CLS_NONE;
+    if (want == t->cls)
+        return;
+    if (t->cls != CLS_NONE) {
+        if (--s->ncls[t->cls] == 0)
+            s->cls_mask &= ~(1ull << t->cls);
+        s->nactive--;
     }
-    if (dry)
-        t->run_cost = 0;
+    if (want != CLS_NONE) {
+        if (s->ncls[want]++ == 0)
+            s->cls_mask |= 1ull << want;
+        s->nactive++;
+    }
+    t->cls = (uint8_t)want;
+    uint32_t top = s->cls_mask ? 63u - (uint32_t)__builtin_clzll(s->cls_mask) : 0;
+    s->qshift = s->nactive >= 2 && top > s->turn_log ? top - s->turn_log : 0;
 }
 
 /* The credit one DRR turn adds: the quantum, shifted while turns are short
  * (rounded to nearest; at least 1). */
 static inline int64_t turn_quantum(const struct sc_sched *s, const struct sc_sched_tenant *t)
 {
-    uint32_t sh = s->nring >= 2 ? s->qshift : 0;
+    uint32_t sh = s->qshift;
     if (!sh)
         return t->quantum;
     int64_t q = (t->quantum + ((int64_t)1 << (sh - 1))) >> sh;
@@ -295,6 +297,7 @@ static void ring_insert(struct sc_sched *s, struct sc_sched_tenant *t)
     }
     t->where = T_RING;
     s->nring++;
+    active_update(s, t);
 }
 
 static void ring_remove(struct sc_sched *s, struct sc_sched_tenant *t)
@@ -312,8 +315,8 @@ static void ring_remove(struct sc_sched *s, struct sc_sched_tenant *t)
     }
     t->next = t->prev = NULL;
     t->where = T_IDLE;
-    t->run_cost = 0; /* a ring that runs dry later is a new story */
     s->nring--;
+    active_update(s, t);
 }
 
 /* Out of tokens: off the ring until the buckets refill. No credit while held
@@ -364,10 +367,6 @@ static void tenant_place(struct sc_sched *s, struct sc_sched_tenant *t)
 /* Its last queue is gone: out of the ring or held, unspent credit dropped. */
 static void tenant_leave(struct sc_sched *s, struct sc_sched_tenant *t)
 {
-    /* The loop parks a queue it finds empty: its turn ends there, dry
-     * (short turns must see it). */
-    if (t->where == T_RING)
-        short_turn_end(s, t);
     if (t->where == T_RING)
         ring_remove(s, t);
     else if (t->where == T_HELD)
@@ -406,6 +405,7 @@ static void tenant_configure(struct sc_sched *s, struct sc_sched_tenant *t,
     sc_rate_res_set(&t->res, &c->reservation, s->p.burst_ns, s->now);
     t->rates = (c->limit.iops || c->limit.bps ? RATE_LIMIT : 0) |
                (c->reservation.iops || c->reservation.bps ? RATE_RES : 0);
+    active_update(s, t); /* its class may have changed */
 }
 
 static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
@@ -425,6 +425,7 @@ static struct sc_sched_tenant *tenant_create(struct sc_sched *s, uint16_t domid)
     t->turn = 1; /* queues start with empty_turn 0: not empty in any turn */
     t->where = T_IDLE;
     t->hidx[HEAP_RES] = t->hidx[HEAP_HELD] = SC_RATE_HEAP_NONE;
+    t->cls = CLS_NONE;
     struct sc_sched_tenant_conf c = { .weight = SC_SCHED_WEIGHT_DEFAULT };
     tenant_configure(s, t, &c);
     (*page)[domid & (DIR_SIZE - 1)] = t;
@@ -442,10 +443,12 @@ static __attribute__((noinline)) void queue_flip_work(struct sc_sched *s,
 {
     q->has_work = work;
     if (!work) {
-        t->nbusy--;
+        if (--t->nbusy == 0)
+            active_update(s, t);
         return;
     }
     if (t->nbusy++ == 0) {
+        active_update(s, t);
         if (t->rates & RATE_RES)
             sc_rate_res_restart(&t->res, s->now);
     }
@@ -678,7 +681,6 @@ static struct sc_sched_queue *weight_turn(struct sc_sched *s)
             struct sc_sched_queue *q = t->deficit > 0 ? turn_queue(t) : NULL;
             if (q)
                 return q;
-            short_turn_end(s, t);
             /* spent, or nothing left to serve: DRR drops the credit */
             if (t->deficit > 0)
                 t->deficit = 0;
@@ -838,10 +840,8 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
 
     if (t->rates)
         charge_rates(t, now, bytes, requests);
-    if (s->pending_phase == SC_SCHED_PHASE_WEIGHT) {
+    if (s->pending_phase == SC_SCHED_PHASE_WEIGHT)
         t->deficit -= (int64_t)cost;
-        t->run_cost += cost;
-    }
     else
         t->stats.reservation_cost += cost;
 
@@ -869,7 +869,7 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
 
 uint32_t sc_sched_turn_shift(const struct sc_sched *s)
 {
-    return s && s->nring >= 2 ? s->qshift : 0;
+    return s ? s->qshift : 0;
 }
 
 double sc_jain_index(const double *x, size_t n)

@@ -33,17 +33,14 @@
  * - A queue that has no work gives up its turn, and its tenant's unspent
  *   deficit is dropped (credit never banks). Idle queues are still handed out
  *   once per round as "probe" visits, since only polling reveals new work.
- * - Short turns: while two or more tenants are in the ring, every quantum
- *   is divided by the same power of two, which follows the rings: a tenant
- *   whose queues come up empty after being served at least turn_max_cost
- *   since they last did raises it a step (up to what brings its own quantum to
- *   turn_max_cost); a long enough stretch of turns without that lowers it a
- *   step. Ratios stay the weights'; rounds get short enough that a ring
+ * - Short turns: while two or more tenants have work (a queue whose last
+ *   visit left work behind), every quantum is divided by the same power of
+ *   two, the least that brings the largest of theirs to turn_max_cost or
+ *   below. Ratios stay the weights'; rounds get short enough that a ring
  *   holding few requests is refilled between its tenant's turns, so a heavy
  *   tenant does not come up empty and drop its deficit (which would give
- *   every tenant about one ring per round whatever its weight), while deep
- *   rings keep whole quanta (fewer rounds). A lone tenant keeps the full
- *   quantum. sc_sched_turn_shift() tells the power.
+ *   every tenant about one ring per round whatever its weight). A lone
+ *   tenant with work keeps the full quantum.
  * - Parking: a tenant whose last queue is removed drops its unspent deficit
  *   (debt is kept) and, when a queue is added back, joins the end of the
  *   round; its reservation credit restarts at one request. So parking and
@@ -82,7 +79,7 @@ struct sc_sched_params {
     uint64_t visit_max_cost;     /* cost one visit may consume [256 KiB], <= 1 GiB */
     uint32_t visit_max_requests; /* requests one visit may consume [64], <= 65536 */
     uint64_t burst_ns;           /* bucket depth in time at the rate [10 ms], 1 us..10 s */
-    uint64_t turn_max_cost;      /* the shortest turns short turns aim at [64 KiB],
+    uint64_t turn_max_cost;      /* largest quantum while 2+ tenants have work [64 KiB],
                                   * <= 1 GiB; rounded down to a power of two */
 };
 
@@ -223,11 +220,8 @@ int sc_sched_charge(struct sc_sched *s, struct sc_sched_queue *q, uint64_t now_n
 
 /* Jain's fairness index (sum x)^2 / (n * sum x^2), in [1/n, 1]; 1 = equal.
  * NaN if n == 0, x NULL, any x negative, or all x zero. */
-/* Turns ended without a dry one (see "Short turns") before turns get a
- * step longer. */
-#define SC_SCHED_CALM_TURNS 1024u
-
-/* Short turns now: quanta are divided by 2^this (0: whole quanta). */
+/* Short turns now: quanta are divided by 2^this (0: whole quanta). Owner
+ * thread (the core publishes it: sidecorectl cores). */
 uint32_t sc_sched_turn_shift(const struct sc_sched *s);
 
 double sc_jain_index(const double *x, size_t n);
