@@ -524,8 +524,12 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
         ret = sc_metrics_http_start(d->metrics, sc_ctl_metrics_render, d->ctl);
         if (ret < 0)
             goto fail;
-        sc_log(SC_LOG_INFO, "daemon", "metrics at http://%s/metrics",
-               sc_metrics_http_where(d->metrics));
+        if (cfg->metrics.kind == SC_METRICS_UNIX)
+            sc_log(SC_LOG_INFO, "daemon", "metrics at /metrics on the socket %s",
+                   cfg->metrics.path);
+        else
+            sc_log(SC_LOG_INFO, "daemon", "metrics at http://%s/metrics",
+                   sc_metrics_http_where(d->metrics));
     }
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)

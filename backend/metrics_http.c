@@ -226,11 +226,13 @@ int sc_metrics_http_start(struct sc_metrics_http *m, sc_metrics_render_fn *rende
         return -EALREADY;
     m->render = render;
     m->ctx = ctx;
+    /* the logger first: libmicrohttpd logs its options' problems as it reads them */
     m->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                              handle, m, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)m->fd,
+                              handle, m, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_LISTEN_SOCKET, (MHD_socket)m->fd,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)SC_METRICS_HTTP_CONNS,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SC_METRICS_HTTP_TIMEOUT_S,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+                              MHD_OPTION_END);
     return m->mhd ? 0 : -EIO;
 }
 

@@ -189,6 +189,7 @@ ok "sidecored starts with --metrics unix:PATH" sc_start --cores 1 --metrics "uni
 SC_LAUNCH=()
 is "status: the socket" "$(status_metrics)" "unix:$SOCK"
 ok "the socket file is there" test -S "$SOCK"
+ok "it logged the socket" grep -q "metrics at /metrics on the socket $SOCK" "$SIMDIR/sidecored.log"
 for pair in "$G1 $MAC2" "$G2 $MAC1"; do
     set -- $pair
     "$SIMNETFRONT" --dir "$SIMDIR" --domid "$1" --mode gen --dst-mac "$2" --size 1000 \
@@ -224,4 +225,5 @@ is "only the vifs have queues now" "$(mcount "$S2" sidecore_queue_requests_total
 ok "sidecored stops" sc_stop
 ok "the socket file is removed" test ! -e "$SOCK"
 ok "no sanitizer report" sc_log_clean
+fails "libmicrohttpd had nothing to complain about" grep -q "warning: metrics:" "$SIMDIR/sidecored.log"
 done_testing
