@@ -426,9 +426,9 @@ static void queues_write(FILE *out, json_t *queues, json_t *devices)
     struct row *rows = queue_rows(queues, devices, &n);
     static const struct field fields[] = {
         { "sidecore_queue_requests_total", "counter", "requests", K_INT,
-          "Ring requests consumed." },
+          "Requests served (a disk's I/O requests; a vif's frames, both ways)." },
         { "sidecore_queue_bytes_total", "counter", "bytes", K_INT,
-          "Payload bytes of the requests consumed." },
+          "Payload bytes of the requests served." },
         { "sidecore_queue_errors_total", "counter", "errors", K_INT,
           "Requests answered with an error, and queue failures." },
         { "sidecore_queue_kicks_total", "counter", "kicks", K_INT,
