@@ -641,6 +641,14 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         snprintf(dst, SC_CONFIG_GROUP_MAX, "%s", value);
         return 0;
     }
+    if (strcmp(key, "metrics") == 0) {
+        if (sc_metrics_addr_parse(value, &c->metrics) < 0) {
+            sc_config_seterr(err, errlen, "metrics: '%s' is not off, PORT, ADDR:PORT "
+                             "(127.0.0.1:9464, [::1]:9464) or unix:PATH", value);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (strcmp(key, "ctl-mode") == 0) {
         char *end;
         unsigned long m = strtoul(value, &end, 8);
@@ -820,6 +828,9 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --ctl-mode OCTAL       the control socket's mode [0660]\n"
             "  --ctl-admin-group GROUP  its members may change state over the socket;\n"
             "                         others only read views [none: root and our user]\n"
+            "  --metrics off|PORT|ADDR:PORT|unix:PATH  serve Prometheus metrics over\n"
+            "                         HTTP at /metrics; PORT alone is on 127.0.0.1\n"
+            "                         (docs/operations.md) [off]\n"
             "  --platform auto|xen|sim  [auto: xensim if $XENSIM_DIR is set]\n"
             "  --log-level err|warn|info|debug  [info]\n"
             "  --tenant DOMID:weight=W,res_iops=N,lim_iops=N,res_bps=N,lim_bps=N\n"
@@ -857,6 +868,7 @@ static const struct option generic_opts[] = {
     { "ctl-group", required_argument, NULL, OPT_SETTING },
     { "ctl-mode", required_argument, NULL, OPT_SETTING },
     { "ctl-admin-group", required_argument, NULL, OPT_SETTING },
+    { "metrics", required_argument, NULL, OPT_SETTING },
     { "platform", required_argument, NULL, OPT_SETTING },
     { "log-level", required_argument, NULL, OPT_SETTING },
     { "tenant", required_argument, NULL, OPT_SETTING },

@@ -31,6 +31,7 @@
 
 #include "corepool.h"
 #include "log.h"
+#include "metrics_addr.h"
 #include "dirlimit.h"
 #include "sched.h"
 #include "tenant.h"
@@ -124,6 +125,8 @@ struct sc_config {
     char ctl_group[SC_CONFIG_GROUP_MAX];  /* the socket's group, name or gid ["": ours] */
     unsigned ctl_mode;                    /* the socket's mode [0660] */
     char ctl_admin_group[SC_CONFIG_GROUP_MAX]; /* may call any method ["": none] */
+    struct sc_metrics_addr metrics;       /* the Prometheus endpoint [off] (a restart
+                                           * changes it, not SIGHUP) */
     enum sc_xen_platform platform;        /* [auto] */
     enum sc_log_level log_level;          /* [info] */
     int ready_fd;                         /* -1: none (command line only) */

@@ -646,6 +646,26 @@ void sc_ctl_publish_views(struct sc_ctl *ctl)
         ctl_calls_publish(&ctl->calls, ctl->methods, ctl->ctx);
 }
 
+json_t *sc_ctl_view_copy(struct sc_ctl *ctl, const char *name, uint64_t *published_ns)
+{
+    unsigned i;
+    for (i = 0; ctl->methods[i].name; i++)
+        if (strcmp(ctl->methods[i].name, name) == 0 && (ctl->methods[i].flags & SC_CTL_VIEW))
+            break;
+    if (!ctl->methods[i].name) {
+        errno = ENOENT;
+        return NULL;
+    }
+    if (!ctl->threaded) {
+        errno = EAGAIN;
+        return NULL;
+    }
+    json_t *copy = ctl_calls_view_copy(&ctl->calls, i, published_ns);
+    if (!copy)
+        errno = *published_ns ? ENOMEM : EAGAIN;
+    return copy;
+}
+
 static void *server_main(void *arg)
 {
     struct sc_ctl *ctl = arg;

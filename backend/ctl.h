@@ -42,6 +42,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -140,6 +141,13 @@ int sc_ctl_dispatch(struct sc_ctl *ctl);
 /* Owner thread, threaded mode: runs every view without params and keeps
  * the results for answers past the deadline.  No-op inline. */
 void sc_ctl_publish_views(struct sc_ctl *ctl);
+/* Any thread, threaded mode (from sc_ctl_start until sc_ctl_close): a
+ * deep copy (the caller's) of the last publication of the view called
+ * `name`, and when it was published (CLOCK_MONOTONIC ns), without waiting
+ * for the owner.  For readers beside the socket (the metrics endpoint).
+ * NULL + errno: ENOENT (no such view), EAGAIN (not published yet, or not
+ * threaded), ENOMEM. */
+json_t *sc_ctl_view_copy(struct sc_ctl *ctl, const char *name, uint64_t *published_ns);
 /* Clients connected now (for status and tests).  Any thread. */
 unsigned sc_ctl_nclients(const struct sc_ctl *ctl);
 /* What sc_ctl_dispatch does with one request line (no newline) from

@@ -204,3 +204,16 @@ void ctl_calls_publish(struct ctl_calls *cc, const struct sc_ctl_method *methods
         json_decref(old);
     }
 }
+
+json_t *ctl_calls_view_copy(struct ctl_calls *cc, unsigned idx, uint64_t *published_ns)
+{
+    if (idx >= cc->nmethods)
+        return NULL;
+    pthread_mutex_lock(&cc->lock);
+    const struct ctl_view *v = &cc->views[idx];
+    /* a copy, not a reference: the reader then needs no lock of ours */
+    json_t *copy = v->result ? json_deep_copy(v->result) : NULL;
+    *published_ns = v->published_ns;
+    pthread_mutex_unlock(&cc->lock);
+    return copy;
+}

@@ -49,5 +49,8 @@ json_t *ctl_calls_run(struct ctl_calls *cc, const struct sc_ctl_method *methods,
 unsigned ctl_calls_dispatch(struct ctl_calls *cc, void *ctx);
 /* Owner thread: runs every view (no params) and publishes the results. */
 void ctl_calls_publish(struct ctl_calls *cc, const struct sc_ctl_method *methods, void *ctx);
+/* Any thread: a deep copy of view idx's last publication and its time, or
+ * NULL when there is none yet (or no memory). */
+json_t *ctl_calls_view_copy(struct ctl_calls *cc, unsigned idx, uint64_t *published_ns);
 
 #endif

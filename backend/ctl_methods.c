@@ -161,6 +161,10 @@ static json_t *m_status(void *ctx, json_t *params, struct sc_ctl_error *err)
                             json_string(d->cfg.poll_adaptive ? "adaptive" : "fixed"));
         json_object_set_new(o, "rebalance", sc_ctl_balancer_json(d));
         json_object_set_new(o, "admission", admission_json(d));
+        /* where the metrics endpoint listens (the port it got for port 0) */
+        json_object_set_new(o, "metrics",
+                            d->metrics ? json_string(sc_metrics_http_where(d->metrics))
+                                       : json_null());
     }
     return o;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "ctl_metrics.h"
 #include "inbox.h"
 #include "log.h"
 #include "rsp_stage.h"
@@ -207,6 +208,9 @@ int sc_daemon_reload(struct sc_daemon *d)
         d->cfg.rebalance_spread_pct = cfg->rebalance_spread_pct;
     }
     d->cfg.core_capacity = cfg->core_capacity;
+    if (memcmp(&cfg->metrics, &d->cfg.metrics, sizeof(cfg->metrics)) != 0)
+        sc_log(SC_LOG_WARN, "config", "metrics: a new address takes a restart (still %s)",
+               d->metrics ? sc_metrics_http_where(d->metrics) : "off");
     d->cfg.admission_off = cfg->admission_off;
     ret = apply_config_tenants(d, cfg);
     if (ret == 0) {
@@ -416,6 +420,17 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     d->ctl = sc_ctl_open_access(cfg->ctl_path, d->methods, d, &access);
     if (!d->ctl)
         goto fail_errno;
+    /* Bound now, served once the views are published: an address in use
+     * stops us before we touch xenstore. */
+    if (cfg->metrics.kind != SC_METRICS_OFF) {
+        char err[SC_CONFIG_ERR_MAX];
+        d->metrics = sc_metrics_http_open(&cfg->metrics, err, sizeof(err));
+        if (!d->metrics) {
+            ret = -errno;
+            sc_log(SC_LOG_ERR, "daemon", "%s", err);
+            goto fail;
+        }
+    }
 
     /* Response logs beside the socket (one daemon per socket): a successor
      * finishes what a killed daemon was publishing (rsp_stage.h). */
@@ -503,6 +518,19 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     ret = sc_ctl_start(d->ctl, CTL_OWNER_TIMEOUT_MS);
     if (ret < 0)
         goto fail;
+    if (d->metrics) {
+        /* a scrape right after "ready" finds figures, not a 503 */
+        sc_ctl_publish_views(d->ctl);
+        ret = sc_metrics_http_start(d->metrics, sc_ctl_metrics_render, d->ctl);
+        if (ret < 0)
+            goto fail;
+        if (cfg->metrics.kind == SC_METRICS_UNIX)
+            sc_log(SC_LOG_INFO, "daemon", "metrics at /metrics on the socket %s",
+                   cfg->metrics.path);
+        else
+            sc_log(SC_LOG_INFO, "daemon", "metrics at http://%s/metrics",
+                   sc_metrics_http_where(d->metrics));
+    }
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (d->epfd < 0)
         goto fail_errno;
@@ -763,6 +791,9 @@ void sc_daemon_close(struct sc_daemon *d)
 {
     if (!d)
         return;
+    /* Its thread reads the socket's views: gone before the socket. */
+    sc_metrics_http_close(d->metrics);
+    d->metrics = NULL;
     /* Devices first: their queues go back to the pool, drained. */
     if (d->bus && d->pool)
         drain_devices(d);

@@ -35,6 +35,7 @@
 #include "config.h"
 #include "corepool.h"
 #include "ctl.h"
+#include "metrics_http.h"
 #include "devclass.h"
 #include "queue.h"
 #include "sidecore.h"
@@ -64,6 +65,7 @@ struct sc_daemon {
     struct sc_pool *pool;
     struct sc_xenbus *bus;
     struct sc_ctl *ctl;
+    struct sc_metrics_http *metrics; /* the Prometheus endpoint, NULL when off */
     struct sc_watchdog *watchdog; /* says when the control thread hangs (watchdog.h) */
     struct sc_balancer *balancer; /* moves queues between cores by load (balancer.h) */
     struct sc_ctl_method *methods; /* the daemon's, then the modules': the socket's table */

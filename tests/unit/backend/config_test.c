@@ -190,6 +190,32 @@ static void test_defaults(void **state)
     assert_int_equal(cfg.guest_mem_max, 1ull << 30);
 }
 
+/* metrics: off unless set; the same key on the command line and in the
+ * file, the command line winning; a bad value names the forms. */
+static void test_metrics(void **state)
+{
+    (void)state;
+    assert_int_equal(load(NULL), 0);
+    assert_int_equal(cfg.metrics.kind, SC_METRICS_OFF);
+    assert_int_equal(load("--metrics", "9464", NULL), 0);
+    assert_int_equal(cfg.metrics.kind, SC_METRICS_INET);
+    assert_string_equal(cfg.metrics.host, "127.0.0.1");
+    assert_int_equal(cfg.metrics.port, 9464);
+    write_file("metrics = unix:/run/sidecore/metrics.sock\n");
+    assert_int_equal(load("--config", file, NULL), 0);
+    assert_int_equal(cfg.metrics.kind, SC_METRICS_UNIX);
+    assert_string_equal(cfg.metrics.path, "/run/sidecore/metrics.sock");
+    assert_int_equal(load("--config", file, "--metrics=[::1]:1", NULL), 0);
+    assert_int_equal(cfg.metrics.kind, SC_METRICS_INET6);
+    assert_int_equal(load("--config", file, "--metrics", "off", NULL), 0);
+    assert_int_equal(cfg.metrics.kind, SC_METRICS_OFF);
+    assert_int_equal(load("--metrics", "host:80", NULL), -EINVAL);
+    assert_non_null(strstr(err, "metrics: 'host:80' is not off, PORT, ADDR:PORT"));
+    write_file("metrics = 70000\n");
+    assert_int_equal(load("--config", file, NULL), -EINVAL);
+    assert_non_null(strstr(err, ":1: metrics: '70000'"));
+}
+
 static void test_ctl_path_follows_xensim(void **state)
 {
     (void)state;
@@ -740,6 +766,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_ctl_path_follows_xensim),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_file),
         cmocka_unit_test(test_malformed_file),
         cmocka_unit_test(test_tenant_classes),

@@ -85,8 +85,20 @@ static void threaded_server_answers_through_the_owner_or_its_views(void **state)
     snprintf(sock_path, sizeof(sock_path), "/tmp/sc-ctl-test-%d.sock", (int)getpid());
     ctl = sc_ctl_open(sock_path, methods, NULL);
     assert_non_null(ctl);
+    /* a reader beside the socket (the metrics endpoint) gets nothing
+     * before the server is threaded and has published */
+    uint64_t at = 0;
+    errno = 0;
+    assert_null(sc_ctl_view_copy(ctl, "view", &at));
+    assert_int_equal(errno, EAGAIN);
     assert_int_equal(sc_ctl_start(ctl, 200), 0);
     assert_int_equal(sc_ctl_start(ctl, 200), -EALREADY);
+    errno = 0;
+    assert_null(sc_ctl_view_copy(ctl, "view", &at));
+    assert_int_equal(errno, EAGAIN);
+    errno = 0;
+    assert_null(sc_ctl_view_copy(ctl, "bump", &at)); /* not a view */
+    assert_int_equal(errno, ENOENT);
     pthread_t owner;
     atomic_store(&serving, true);
     assert_int_equal(pthread_create(&owner, NULL, owner_main, NULL), 0);
@@ -108,6 +120,15 @@ static void threaded_server_answers_through_the_owner_or_its_views(void **state)
     usleep(20000);
     sc_ctl_publish_views(ctl); /* as the owner would, from its timer */
     atomic_store(&counter, 7); /* the live state moves on */
+
+    /* The publication, copied for a reader of its own: no age mark, the
+     * time it was published. */
+    json_t *copy = sc_ctl_view_copy(ctl, "view", &at);
+    assert_non_null(copy);
+    assert_int_equal(json_integer_value(json_object_get(copy, "counter")), 5);
+    assert_null(json_object_get(copy, "snapshot_age_ms"));
+    assert_true(at > 0);
+    json_decref(copy);
 
     /* A view is still answered, from the publication, with its age. */
     assert_int_equal(call("view", NULL, &res, &code), 0);
