@@ -255,6 +255,8 @@ static void cores_write(FILE *out, json_t *cores)
           "1 if the sidecore takes queues, 0 if parked by the balancer." },
         { "sidecore_core_poll_window_seconds", "gauge", "poll_window_ns", K_NS_S,
           "How long the sidecore polls without work before it sleeps." },
+        { "sidecore_core_turn_shift", "gauge", "turn_shift", K_INT,
+          "Short turns: the scheduler's quanta are divided by 2 to this power now." },
     };
     fields_write(out, fields, sizeof(fields) / sizeof(fields[0]), rows, n);
     free(rows);

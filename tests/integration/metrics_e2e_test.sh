@@ -142,7 +142,7 @@ is "the latency +Inf bucket of guest $G1" \
     "$(mget "$S2" sidecore_queue_latency_seconds_count type=vbd "domid=$G1")"
 ok "the sidecores' rounds grow" grew sidecore_core_rounds_total
 ok "the sidecores' busy time grows" grew sidecore_core_busy_seconds_total
-for m in idle_seconds_total sleep_seconds_total wakeups_total sleeps_total kicks_total; do
+for m in idle_seconds_total sleep_seconds_total wakeups_total sleeps_total kicks_total turn_shift; do
     is "sidecore_core_$m for both sidecores" "$(mcount "$S2" "sidecore_core_$m")" 2
 done
 is "the sidecores hold the queues exported" "$(mget "$S2" sidecore_core_queues)" \
