@@ -22,7 +22,7 @@ FORCE=0
 # QEMU's qdisk backend, for the side-by-side comparison (bench/).  iperf3,
 # ping, ethtool and nc are for the net scenarios, in Dom0 and (through the
 # tools disk) in the DomUs; iproute2 makes Dom0's bridge.
-DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,iproute2,kmod,busybox,e2fsprogs,procps,util-linux,fio,qemu-system-xen,iperf3,iputils-ping,ethtool,netcat-openbsd"
+DOM0_PKGS="xen-utils-4.17,xenstore-utils,liburing2,libjansson4,libfuse3-3,libmicrohttpd12,iproute2,kmod,busybox,e2fsprogs,procps,util-linux,fio,qemu-system-xen,iperf3,iputils-ping,ethtool,netcat-openbsd"
 HOST_PKGS="qemu-system-x86 debootstrap busybox-static cpio e2fsprogs kmod"
 DOM0_IMG_MB=${RIG_DOM0_IMG_MB:-2048}
 
