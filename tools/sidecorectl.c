@@ -7,6 +7,7 @@
  *               [res_bps=N] [lim_bps=N] [vbd.KEY=N] [vif.KEY=N] [read_iops=N]...
  *   sidecorectl [--socket PATH] resize-check DEVICE      (vbd/5/51712, 5/51712 or an id)
  *   sidecorectl [--socket PATH] vif-rate DEVICE RATE [--rx]   (RATE <bytes>,<usecs> or "")
+ *   sidecorectl [--socket PATH] top [-d SECONDS] [-n N] [-b] [-v VIEW] [-s COLUMN] [-r]
  *
  * Tables by default; --json prints the daemon's answer as it is (vifs: the
  * vif devices of `devices`).  --watch redraws every SECONDS with rates
@@ -45,6 +46,8 @@ static void usage(FILE *out)
             "  move-queue QUEUE CORE           move one queue to a sidecore (\"vbd 5/51712 q0\")\n"
             "  vif-rate DEVICE RATE [--rx]     a vif's rate now: RATE <bytes>,<usecs> or \"\"\n"
             "                                  (unlimited); the guest's sending (tx) unless --rx\n"
+            "  top [-d SECONDS] [-n N] [-b]    a live view of sidecores, guests and queues by\n"
+            "                                  load (top --help: its options and keys)\n"
             "vifs: the network devices (MAC, uplink, features, rate, traffic); switch: the\n"
             "internal switch's ports, forwarding table and flood counters.\n"
             "PATH defaults to $XENSIM_DIR/sidecored.sock with xensim, else %s.\n",
@@ -60,6 +63,7 @@ static const struct command {
     { "rebalance", sctl_cmd_rebalance },
     { "move-queue", sctl_cmd_move_queue },
     { "vif-rate", sctl_cmd_vif_rate },
+    { "top", sctl_cmd_top },
 };
 
 static const struct sctl_view *find_view(const char *name)

@@ -9,6 +9,8 @@
  *   sctl_views.c  status, devices, queues, cores, guests; set-tenant, resize-check
  *   sctl_net.c    vifs, switch, vif-rate
  *   sctl_balance.c rebalance
+ *   sctl_top.c    top: the live view (its pure parts in sctl_top.h, the
+ *                 terminal in sctl_term.h)
  *
  * Commands return the process's exit code: 0 success, 1 the daemon is
  * unreachable or refused, 2 usage error.
@@ -62,6 +64,10 @@ json_t *sctl_find_same(json_t *arr, json_t *like, const char *key);
 /* Rate of counter `key` between prev and cur over dt seconds; 0 when there
  * is no previous snapshot or the counter went back (daemon restarted). */
 double sctl_rate(json_t *cur, json_t *prev, const char *key, double dt);
+/* A queue's "latency" object (count, sum_ns, max_ns, [bucket, count]
+ * pairs) as a snapshot; an absent one is empty. */
+struct sc_hist_snap;
+void sctl_hist_from_json(json_t *lat, struct sc_hist_snap *h);
 /* N with an optional k/M/G (x1000, or x1024 when bytes); 0 or -1. */
 int sctl_parse_value(const char *s, bool bytes, json_int_t *out);
 
@@ -110,5 +116,6 @@ int sctl_cmd_move_queue(const char *path, int argc, char **argv);
 int sctl_cmd_set_tenant(const char *path, int argc, char **argv);
 int sctl_cmd_resize_check(const char *path, int argc, char **argv);
 int sctl_cmd_vif_rate(const char *path, int argc, char **argv);
+int sctl_cmd_top(const char *path, int argc, char **argv);
 
 #endif

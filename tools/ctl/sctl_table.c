@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sctl.h"
+#include "stats.h"
 
 /* ---- tables ---- */
 
@@ -167,6 +168,23 @@ double sctl_rate(json_t *cur, json_t *prev, const char *key, double dt)
         return 0;
     uint64_t a = sctl_jint(cur, key), b = sctl_jint(prev, key);
     return a >= b ? (double)(a - b) / dt : 0;
+}
+
+void sctl_hist_from_json(json_t *lat, struct sc_hist_snap *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (!lat)
+        return;
+    h->count = sctl_jint(lat, "count");
+    h->sum_ns = sctl_jint(lat, "sum_ns");
+    h->max_ns = sctl_jint(lat, "max_ns");
+    json_t *b;
+    size_t i;
+    json_array_foreach(json_object_get(lat, "buckets"), i, b) {
+        json_int_t idx = json_integer_value(json_array_get(b, 0));
+        if (idx >= 0 && idx < (json_int_t)SC_HIST_BUCKETS)
+            h->bucket[idx] = (uint64_t)json_integer_value(json_array_get(b, 1));
+    }
 }
 
 int sctl_parse_value(const char *s, bool bytes, json_int_t *out)

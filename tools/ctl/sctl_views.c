@@ -11,30 +11,13 @@
 #include "sctl.h"
 #include "stats.h"
 
-static void hist_from_json(json_t *lat, struct sc_hist_snap *h)
-{
-    memset(h, 0, sizeof(*h));
-    if (!lat)
-        return;
-    h->count = sctl_jint(lat, "count");
-    h->sum_ns = sctl_jint(lat, "sum_ns");
-    h->max_ns = sctl_jint(lat, "max_ns");
-    json_t *b;
-    size_t i;
-    json_array_foreach(json_object_get(lat, "buckets"), i, b) {
-        json_int_t idx = json_integer_value(json_array_get(b, 0));
-        if (idx >= 0 && idx < (json_int_t)SC_HIST_BUCKETS)
-            h->bucket[idx] = (uint64_t)json_integer_value(json_array_get(b, 1));
-    }
-}
-
 /* p50/p99 of a queue's latency: since the start, or over the interval. */
 static void latency(json_t *q, json_t *prevq, uint64_t *p50, uint64_t *p99)
 {
     struct sc_hist_snap now, before;
-    hist_from_json(json_object_get(q, "latency"), &now);
+    sctl_hist_from_json(json_object_get(q, "latency"), &now);
     if (prevq) {
-        hist_from_json(json_object_get(prevq, "latency"), &before);
+        sctl_hist_from_json(json_object_get(prevq, "latency"), &before);
         if (now.count >= before.count)
             sc_hist_diff(&now, &before, &now);
     }
