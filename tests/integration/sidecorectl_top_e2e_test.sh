@@ -186,6 +186,7 @@ ok "... the terminal as it was" restored t3
 ok "top once more" top_in t4 -d 0.5 -v guests
 ok "... drawn" wait_for 10 pane_has t4 '^DOMID'
 ok "sidecored stops" sc_stop
+ok "... with no sanitizer report in its log" sc_log_clean
 ok "top ends" wait_for 15 exited t4
 is "... with status 1" "$(status_of t4)" 1
 ok "... saying so on the main screen" pane_has t4 '^sidecorectl top: lost sidecored at '

@@ -26,7 +26,6 @@
 #define TOP_CALL_TIMEOUT_MS 5000
 
 struct top {
-    const char *path;
     struct sc_ctl_client *c;
     struct sctl_top_ui ui;
     struct sctl_top_sample prev, cur;
@@ -230,6 +229,7 @@ static int parse(struct top *t, int argc, char **argv, bool *batch, long *frames
     av[0] = "sidecorectl top";
     memcpy(av + 1, argv, (size_t)argc * sizeof(char *));
     const char *sort = NULL;
+    bool reverse = false;
     int opt, rc = -1;
     char *end;
     optind = 0;
@@ -277,7 +277,7 @@ static int parse(struct top *t, int argc, char **argv, bool *batch, long *frames
             sort = optarg;
             break;
         case 'r':
-            t->ui.reverse[t->ui.view] = true;
+            reverse = true;
             break;
         case 'h':
             top_usage(stdout);
@@ -297,19 +297,15 @@ static int parse(struct top *t, int argc, char **argv, bool *batch, long *frames
                 sctl_top_view_name(t->ui.view), sort);
         rc = 2;
     }
-    /* -r after -v: it is the chosen view's order that turns */
-    for (unsigned v = 0; rc < 0 && v < SCTL_TOP__VIEWS; v++)
-        if (t->ui.reverse[v] && v != t->ui.view) {
-            t->ui.reverse[v] = false;
-            t->ui.reverse[t->ui.view] = true;
-        }
+    /* -s and -r apply to the view chosen by -v, wherever it came */
+    t->ui.reverse[t->ui.view] = reverse;
     free(av);
     return rc;
 }
 
 int sctl_cmd_top(const char *path, int argc, char **argv)
 {
-    struct top t = { .path = path };
+    struct top t = { 0 };
     bool batch = false;
     long frames = 0;
     unsigned width = 80;

@@ -125,13 +125,16 @@ static double num_key(const struct sctl_top_row *r, enum col c)
     return 0;
 }
 
-/* qsort has no argument: the column in force (single-threaded CLI). */
-static enum col sort_col;
-static int sort_sign;
+struct sort_by {
+    enum col col;
+    int sign; /* -1: reversed */
+};
 
-static int cmp_rows(const void *a, const void *b)
+static int cmp_rows(const void *a, const void *b, void *arg)
 {
     const struct sctl_top_row *x = a, *y = b;
+    const struct sort_by *by = arg;
+    enum col sort_col = by->col;
     int d = 0;
     switch (sort_col) {
     case C_ID: d = strverscmp(x->id, y->id); break;
@@ -147,7 +150,7 @@ static int cmp_rows(const void *a, const void *b)
     }
     }
     if (d)
-        return sort_sign * d;
+        return by->sign * d;
     /* equal keys in id order, whichever way: rows do not swap between frames */
     return strverscmp(x->id, y->id);
 }
@@ -157,9 +160,8 @@ void sctl_top_sort(struct sctl_top_row *rows, unsigned n, enum sctl_top_view v, 
 {
     if ((unsigned)v >= SCTL_TOP__VIEWS || col >= views[v].ncols || n < 2)
         return;
-    sort_col = views[v].cols[col].col;
-    sort_sign = reverse ? -1 : 1;
-    qsort(rows, n, sizeof(*rows), cmp_rows);
+    struct sort_by by = { views[v].cols[col].col, reverse ? -1 : 1 };
+    qsort_r(rows, n, sizeof(*rows), cmp_rows, &by);
 }
 
 /* "BUSY%" matches "busy", "busy%"; "REQ/s" "req"; "P99us" "p99". */
