@@ -69,7 +69,10 @@ static json_t *call(struct top *t, const char *method)
 static int sample(struct top *t, struct sctl_top_sample *s)
 {
     sctl_top_sample_clear(s);
-    if (!(s->cores = call(t, "cores")) || !(s->queues = call(t, "queues")) ||
+    /* a call goes on through a signal (ctl.h): ^C is looked at between
+     * calls, so a slow daemon delays it by one call, not three */
+    if (!(s->cores = call(t, "cores")) || sctl_term_quit_signal() ||
+        !(s->queues = call(t, "queues")) || sctl_term_quit_signal() ||
         !(s->guests = call(t, "guests")))
         return -1;
     s->t = (double)sc_clock_ns() / 1e9;
@@ -164,7 +167,7 @@ static int run_screen(struct top *t, long frames)
         double now = (double)sc_clock_ns() / 1e9;
         if (now >= next) {
             if (step(t) < 0)
-                return 1;
+                return sctl_term_quit_signal() ? sctl_term_quit_signal() : 1;
             draw(t);
             next = t->prev.t + t->ui.delay;
             if (frames > 0 && ++shown >= frames)
