@@ -2,6 +2,7 @@
 #
 #   make            build everything into build/
 #   make test       install missing packages, build, run every test under prove
+#   make man        the manuals from docs/man/*.scd into build/man/ (scdoc)
 #   make test-asan  the same tests built with AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
 #   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
@@ -148,6 +149,19 @@ fuzz: deps
 	    grep -E 'stat::number_of_executed_units' $$w/log; \
 	done
 
+# ---- manuals (docs/man/<name>.<section>.scd, scdoc) ----
+# Built by `make man` and `make test` (not `make all`: scdoc is a test
+# dependency only); MANPAGES names them for an install rule.
+MAN_SRCS := $(wildcard docs/man/*.scd)
+MANPAGES := $(patsubst docs/man/%.scd,$(BUILD)/man/%,$(MAN_SRCS))
+
+.PHONY: man
+man: $(MANPAGES)
+
+$(BUILD)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
@@ -209,7 +223,7 @@ PROVE = SC_BUILD=$(abspath $(BUILD)) CMOCKA_MESSAGE_OUTPUT=TAP \
         prove --exec tests/tools/run-test.sh $(PROVEFLAGS)
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all man
 	$(PROVE) $(TEST_BINS) $(TEST_SH)
 
 test-asan: deps
@@ -248,7 +262,7 @@ demo: deps
 # prove runs tests/rig/run.sh once per scenario (one boot each).
 RIG_PROVE = SC_BUILD=$(abspath $(BUILD)) prove -v --timer --exec $(CURDIR)/tests/rig/run.sh
 rig-test: deps
-	$(MAKE) all
+	$(MAKE) all man
 	$(RIG_PROVE) tests/rig/scenarios/*.sh
 
 # The CI smoke: two boots (blk-basic, net-basic), a DomU per mode each: its disk

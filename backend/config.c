@@ -285,6 +285,24 @@ static uint64_t *tenant_rate(struct sc_config_tenant *t, struct sc_sched_tenant_
 #define TENANT_FIELDS "weight, res_iops, res_bps, lim_iops, lim_bps, read_iops, read_bps, " \
                       "write_iops, write_bps; vbd. or vif. in front for one class"
 
+/* A tenant's fields, for the parser and --list-settings alike. */
+static const struct tenant_field {
+    const char *name, *alias;
+    unsigned bit;
+    bool iops;
+} tenant_fields[] = {
+    { "weight", "weight", SC_TENANT_WEIGHT, false },
+    { "res_iops", "reservation_iops", SC_TENANT_RES_IOPS, true },
+    { "res_bps", "reservation_bps", SC_TENANT_RES_BPS, false },
+    { "lim_iops", "limit_iops", SC_TENANT_LIM_IOPS, true },
+    { "lim_bps", "limit_bps", SC_TENANT_LIM_BPS, false },
+    { "read_iops", "read_iops", SC_TENANT_READ_IOPS, true },
+    { "read_bps", "read_bps", SC_TENANT_READ_BPS, false },
+    { "write_iops", "write_iops", SC_TENANT_WRITE_IOPS, true },
+    { "write_bps", "write_bps", SC_TENANT_WRITE_BPS, false },
+};
+#define NTENANT_FIELDS (sizeof(tenant_fields) / sizeof(tenant_fields[0]))
+
 /* One field of a tenant: weight, res_iops, res_bps, lim_iops, lim_bps (or
  * the long names reservation_iops ... limit_bps), and its disks' read_iops,
  * read_bps, write_iops, write_bps; with "vbd." or "vif." in front, the
@@ -304,22 +322,8 @@ static int tenant_set_field(struct sc_config_tenant *t, const char *field, const
     }
     struct sc_sched_tenant_conf *conf = tc == SC_TCLASS__COUNT ? &t->conf : &t->class_conf[tc];
     unsigned *set = tc == SC_TCLASS__COUNT ? &t->set : &t->class_set[tc];
-    static const struct {
-        const char *name, *alias;
-        unsigned bit;
-        bool iops;
-    } fields[] = {
-        { "weight", "weight", SC_TENANT_WEIGHT, false },
-        { "res_iops", "reservation_iops", SC_TENANT_RES_IOPS, true },
-        { "res_bps", "reservation_bps", SC_TENANT_RES_BPS, false },
-        { "lim_iops", "limit_iops", SC_TENANT_LIM_IOPS, true },
-        { "lim_bps", "limit_bps", SC_TENANT_LIM_BPS, false },
-        { "read_iops", "read_iops", SC_TENANT_READ_IOPS, true },
-        { "read_bps", "read_bps", SC_TENANT_READ_BPS, false },
-        { "write_iops", "write_iops", SC_TENANT_WRITE_IOPS, true },
-        { "write_bps", "write_bps", SC_TENANT_WRITE_BPS, false },
-    };
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    const struct tenant_field *fields = tenant_fields;
+    for (size_t i = 0; i < NTENANT_FIELDS; i++) {
         if (strcmp(field, fields[i].name) && strcmp(field, fields[i].alias))
             continue;
         unsigned long long v;
@@ -527,12 +531,59 @@ static int parse_choice(const char *key, const char *value, const char *yes, con
     return 0;
 }
 
+/* Every setting's option gets its own value (OPT_SETTING + its index:
+ * sc_config_class_options). */
+enum { OPT_CONFIG = 'C', OPT_READY = 'r', OPT_HELP = 'h', OPT_LIST = 'L', OPT_SETTING = 1000 };
+
+static const struct option generic_opts[] = {
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "cores", required_argument, NULL, OPT_SETTING },
+    { "cpus", required_argument, NULL, OPT_SETTING },
+    { "mode", required_argument, NULL, OPT_SETTING },
+    { "poll-idle-us", required_argument, NULL, OPT_SETTING },
+    { "poll-window", required_argument, NULL, OPT_SETTING },
+    { "cores-min", required_argument, NULL, OPT_SETTING },
+    { "rebalance", required_argument, NULL, OPT_SETTING },
+    { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
+    { "rebalance-spread", required_argument, NULL, OPT_SETTING },
+    { "core-capacity", required_argument, NULL, OPT_SETTING },
+    { "uring-entries", required_argument, NULL, OPT_SETTING },
+    { "mem-budget", required_argument, NULL, OPT_SETTING },
+    { "guest-mem-max", required_argument, NULL, OPT_SETTING },
+    { "types", required_argument, NULL, OPT_SETTING },
+    { "ctl", required_argument, NULL, OPT_SETTING },
+    { "ctl-group", required_argument, NULL, OPT_SETTING },
+    { "ctl-mode", required_argument, NULL, OPT_SETTING },
+    { "ctl-admin-group", required_argument, NULL, OPT_SETTING },
+    { "metrics", required_argument, NULL, OPT_SETTING },
+    { "platform", required_argument, NULL, OPT_SETTING },
+    { "log-level", required_argument, NULL, OPT_SETTING },
+    { "tenant", required_argument, NULL, OPT_SETTING },
+    { "ready-fd", required_argument, NULL, OPT_READY },
+    { "help", no_argument, NULL, OPT_HELP },
+    /* hidden: the file's keys, one a line (tests/integration/manpages_test.sh) */
+    { "list-settings", no_argument, NULL, OPT_LIST },
+};
+#define NGENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
+
+/* Whether key is one of the table's settings: sc_config_set parses no
+ * other generic key, so the table is the whole list (--list-settings). */
+static bool generic_setting(const char *key)
+{
+    for (size_t i = 0; i < NGENERIC; i++)
+        if (generic_opts[i].val == OPT_SETTING && strcmp(generic_opts[i].name, key) == 0)
+            return true;
+    return false;
+}
+
 int sc_config_set(struct sc_config *c, const char *key, const char *value, int source,
                   char *err, size_t errlen)
 {
     unsigned long long v;
     if (strncmp(key, "tenant.", 7) == 0)
         return set_tenant_key(c, key, value, err, errlen);
+    if (!generic_setting(key))
+        goto class;
     if (strcmp(key, "tenant") == 0)
         return sc_config_parse_tenant_spec(c, value, source, err, errlen);
     if (strcmp(key, "cores") == 0) {
@@ -688,6 +739,10 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
         }
         return 0;
     }
+    /* a table entry without a branch above: a bug, said as such */
+    sc_config_seterr(err, errlen, "setting '%s' is not parsed", key);
+    return -ENOENT;
+class:;
     int ret = sc_config_set_class(c, key, value, err, errlen);
     if (ret <= 0)
         return ret;
@@ -844,38 +899,18 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
     sc_config_class_usage(out, modules);
 }
 
-/* Every setting's option gets its own value (OPT_SETTING + its index:
- * sc_config_class_options). */
-enum { OPT_CONFIG = 'C', OPT_READY = 'r', OPT_HELP = 'h', OPT_SETTING = 1000 };
-
-static const struct option generic_opts[] = {
-    { "config", required_argument, NULL, OPT_CONFIG },
-    { "cores", required_argument, NULL, OPT_SETTING },
-    { "cpus", required_argument, NULL, OPT_SETTING },
-    { "mode", required_argument, NULL, OPT_SETTING },
-    { "poll-idle-us", required_argument, NULL, OPT_SETTING },
-    { "poll-window", required_argument, NULL, OPT_SETTING },
-    { "cores-min", required_argument, NULL, OPT_SETTING },
-    { "rebalance", required_argument, NULL, OPT_SETTING },
-    { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
-    { "rebalance-spread", required_argument, NULL, OPT_SETTING },
-    { "core-capacity", required_argument, NULL, OPT_SETTING },
-    { "uring-entries", required_argument, NULL, OPT_SETTING },
-    { "mem-budget", required_argument, NULL, OPT_SETTING },
-    { "guest-mem-max", required_argument, NULL, OPT_SETTING },
-    { "types", required_argument, NULL, OPT_SETTING },
-    { "ctl", required_argument, NULL, OPT_SETTING },
-    { "ctl-group", required_argument, NULL, OPT_SETTING },
-    { "ctl-mode", required_argument, NULL, OPT_SETTING },
-    { "ctl-admin-group", required_argument, NULL, OPT_SETTING },
-    { "metrics", required_argument, NULL, OPT_SETTING },
-    { "platform", required_argument, NULL, OPT_SETTING },
-    { "log-level", required_argument, NULL, OPT_SETTING },
-    { "tenant", required_argument, NULL, OPT_SETTING },
-    { "ready-fd", required_argument, NULL, OPT_READY },
-    { "help", no_argument, NULL, OPT_HELP },
-};
-#define NGENERIC (sizeof(generic_opts) / sizeof(generic_opts[0]))
+void sc_config_list_settings(FILE *out, const struct sc_class_module *const *modules)
+{
+    for (size_t i = 0; i < NGENERIC; i++)
+        if (generic_opts[i].val == OPT_SETTING)
+            fprintf(out, "%s\n", generic_opts[i].name);
+    for (size_t i = 0; i < NTENANT_FIELDS; i++) {
+        fprintf(out, "tenant.DOMID.%s\n", tenant_fields[i].name);
+        if (strcmp(tenant_fields[i].alias, tenant_fields[i].name))
+            fprintf(out, "tenant.DOMID.%s\n", tenant_fields[i].alias);
+    }
+    sc_config_class_list(out, modules);
+}
 
 static int load_argv(struct sc_config *c, const struct option *opts, int argc,
                      char *const argv[], char *err, size_t errlen)
@@ -891,10 +926,13 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
     while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (opt == OPT_CONFIG)
             file = optarg;
-        else if (opt == OPT_HELP) {
+        else if (opt == OPT_HELP || opt == OPT_LIST) {
             const struct sc_class_module *modules[SC_CONFIG_MAX_CLASSES + 1] = { NULL };
             memcpy(modules, c->modules, c->nmodules * sizeof(modules[0]));
-            sc_config_usage(stdout, modules);
+            if (opt == OPT_HELP)
+                sc_config_usage(stdout, modules);
+            else
+                sc_config_list_settings(stdout, modules);
             return 1;
         }
     }
@@ -923,6 +961,7 @@ static int load_argv(struct sc_config *c, const struct option *opts, int argc,
         switch (opt) {
         case OPT_CONFIG:
         case OPT_HELP:
+        case OPT_LIST:
             break;
         case OPT_READY: {
             unsigned long long v;

@@ -202,5 +202,10 @@ const struct sc_config_tenant *sc_config_find_tenant(const struct sc_config *c, 
 
 /* --help: the generic options, then each module's settings and aliases. */
 void sc_config_usage(FILE *out, const struct sc_class_module *const *modules);
+/* Every key a config file takes, one a line (the generic settings in
+ * their table's order, tenant.DOMID.<field>, then each class's
+ * <class>.<key> and aliases): sidecored --list-settings, which the
+ * manual's test compares with sidecored.conf(5). */
+void sc_config_list_settings(FILE *out, const struct sc_class_module *const *modules);
 
 #endif

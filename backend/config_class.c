@@ -254,6 +254,17 @@ void sc_config_class_usage(FILE *out, const struct sc_class_module *const *modul
     }
 }
 
+void sc_config_class_list(FILE *out, const struct sc_class_module *const *modules)
+{
+    for (size_t i = 0; modules && modules[i]; i++) {
+        const struct sc_class_module *m = modules[i];
+        for (const struct sc_class_setting *st = m->settings; st && st->key; st++)
+            fprintf(out, "%s.%s\n", m->name, st->key);
+        for (const struct sc_class_alias *a = m->aliases; a && a->name; a++)
+            fprintf(out, "%s\n", a->name);
+    }
+}
+
 struct option *sc_config_class_options(const struct sc_config *c, const struct option *generic,
                                        size_t ngeneric, int setting_val)
 {

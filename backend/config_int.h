@@ -32,6 +32,8 @@ void sc_config_unknown_option(const struct sc_config *c, const char *arg, char *
                               size_t errlen);
 /* --help lines of each module's settings and aliases. */
 void sc_config_class_usage(FILE *out, const struct sc_class_module *const *modules);
+/* Each module's "<class>.<key>" and aliases, one a line. */
+void sc_config_class_list(FILE *out, const struct sc_class_module *const *modules);
 
 /* A message into err (errlen bytes; NULL or 0: dropped), for every
  * setting's error in config.c and config_class.c. */

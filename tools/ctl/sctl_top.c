@@ -47,6 +47,7 @@ static void top_usage(FILE *out)
             "  -v, --view VIEW       the view to start with (cores)\n"
             "  -s, --sort COLUMN     its sort column by heading: busy, load, req, p99, ...\n"
             "  -r, --reverse         the other way round\n"
+            "  -h, --help            this help\n"
             "keys: c g u Tab views, < > sort column, r reverse, l load, + - delay,\n"
             "      space sample now, h ? help, q quit\n");
 }

@@ -42,7 +42,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: xensimctl [--dir DIR] COMMAND\n"
+            "usage: xensimctl [--dir DIR] COMMAND    (--help: this help)\n"
             "  create NAME [--mem MB]   create a domain (default 64 MiB); prints its domid\n"
             "  destroy DOMID|NAME       destroy a domain\n"
             "  list                     list domains\n"

@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "  --dir DIR           world directory (sockets, pidfile); created if missing\n"
             "  --dom0-mem MB       memory of dom0 (default 64)\n"
             "  --ready-fd N        write \"ready\\n\" to fd N once serving, then close it\n"
-            "  --exit-with-parent  terminate when the parent process exits (tests)\n");
+            "  --exit-with-parent  terminate when the parent process exits (tests)\n"
+            "  --help              this help\n");
 }
 
 static int write_pidfile(const char *dir)
