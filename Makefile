@@ -230,7 +230,7 @@ check-clang:
 	$(MAKE) CC=clang BUILD=build-clang all
 
 # Plots (tools/bench/plot.pl, gnuplot) next to the JSON they show:
-# $(BUILD)/blkbench-*.png, $(BUILD)/netbench-*.png; a plot that fails is
+# $(BUILD)/{blkbench,netbench,rampbench}-*.png; a plot that fails is
 # reported, never fails the benchmarks (nor does a missing gnuplot).
 PLOT = perl tools/bench/plot.pl
 plot = $(PLOT) $(1) || echo "bench: no plot of $(1)"
@@ -247,6 +247,7 @@ bench: deps
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/weightbench.sh --rounds 3 --json $(BUILD)/weightbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/noisybench.sh --rounds 3 --json $(BUILD)/noisybench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rampbench.sh --rounds 3 --json $(BUILD)/rampbench.json
+	$(call plot,$(BUILD)/rampbench.json)
 
 demo: deps
 	$(MAKE) all

@@ -1,7 +1,7 @@
 #!/bin/bash
 # plots_test: tools/bench/plot.pl on the checked-in reports of short real
-# runs (tests/fixtures/plots/: make demo's demo.json, blkbench's and
-# netbench's --json, trimmed).  Each plot: made, a PNG (its signature), of
+# runs (tests/fixtures/plots/: make demo's demo.json, the --json of
+# blkbench, netbench and rampbench, trimmed).  Each plot: made, a PNG (its signature), of
 # the size plot.pl asks gnuplot for (the IHDR chunk), with nothing on
 # stderr (gnuplot's warnings go there).  A malformed report and one of an
 # unknown shape: a clear message and exit 1; no gnuplot on PATH: a warning,
@@ -45,6 +45,7 @@ check() {
 check demo demo.json throughput:1000x560
 check blkbench blkbench.json by-guests:1100x450 latency-cdf:1200x420
 check netbench netbench.json by-guests:1100x450
+check rampbench rampbench.json timeline:1000x450
 
 # the default prefix: the report's path without .json
 cp "$FIX/netbench.json" "$OUT/copy.json"
@@ -61,7 +62,7 @@ ok "malformed JSON: no plot" test -z "$(ls "$OUT"/broken*.png 2>/dev/null)"
 echo '{"rows": [1, 2]}' >"$OUT/other.json"
 "$PERL" "$PLOT" "$OUT/other.json" >/dev/null 2>"$OUT/other.stderr"
 is "a report of another shape: exit 1" "$?" 1
-ok "a report of another shape: says so" grep -q "neither a demo, a blkbench nor a netbench report" \
+ok "a report of another shape: says so" grep -q "neither a demo, a blkbench, a netbench nor a rampbench report" \
     "$OUT/other.stderr"
 
 # a histogram whose arrays differ in length

@@ -11,7 +11,9 @@
 # core threads' CPU time per request.  A cell's
 # figures are computed from its guests; a (guest count, backend) figure
 # pools its rounds: sums of requests and CPU seconds, mean IOPS and Jain
-# index, latency percentiles as the median over every guest of every round.
+# index, latency percentiles as the median over every guest of every round,
+# and the guests' latency histograms summed (latency_hist_us in the JSON's
+# results: tools/bench/plot.pl draws their CDFs).
 # Prints one table per guest count; exit 1 if a cell lost guests or moved
 # no request.  Only core Perl modules (JSON::PP) and BenchReport.pm beside it.
 use strict;

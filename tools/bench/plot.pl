@@ -19,6 +19,10 @@
 #   netbench  (netbench.sh --json, its switch scenario)
 #             PREFIX-by-guests.png   packets/s and packets per backend CPU-s
 #             by guest count, one line per backend and frame size
+#   rampbench (rampbench.sh --json)
+#             PREFIX-timeline.png    per round, over the ramp: IOPS, active
+#             sidecores and busy guests (weightbench, noisybench and
+#             rebalbench keep no samples over time: no plot)
 # --note TEXT: a line in every plot's corner (e.g. "short run on a shared
 # machine, shape only" for docs/plots/).  Prints each plot's path.  Exit 0 also when gnuplot is missing (a warning,
 # no plot: plots must not break a demo or a benchmark); 1 when FILE is not
@@ -218,6 +222,51 @@ EOS
     plot("$out-latency-cdf.png", 1200, 420, $script);
 }
 
+# ---- rampbench: the ramp of each round over time ----
+sub plot_rampbench {
+    my @r = grep { ref $_ eq 'HASH' && ref $_->{ramp} eq 'HASH' && ref $_->{ramp}{timeline} eq 'ARRAY'
+                   && @{ $_->{ramp}{timeline} } } @{ $j->{rounds} };
+    fail('rampbench report without a ramp timeline') unless @r;
+    my $script = '';
+    my ($ncores, $ymax) = (0, 1);
+    for my $i (0 .. $#r) {
+        my @rows;
+        for my $x (@{ $r[$i]{ramp}{timeline} }) {
+            next unless num($x->{t_s});
+            my @b = @{ $x->{busy_pct} || [] };
+            $ncores = @b if @b > $ncores;
+            push @rows, [$x->{t_s}, map({ num($_) ? $_ : 'NaN' } $x->{iops}, $x->{active},
+                                        $x->{busy_guests}), map { num($_) ? $_ : 'NaN' } @b];
+            $ymax = $x->{busy_guests} if num($x->{busy_guests}) && $x->{busy_guests} > $ymax;
+            $ymax = $x->{active} if num($x->{active}) && $x->{active} > $ymax;
+        }
+        fail("rampbench round @{[$i + 1]}: no sample with a time") unless @rows;
+        $script .= block("r$i", @rows);
+    }
+    my $rows = @r;
+    $script .= <<"EOS";
+set multiplot layout $rows,1 title 'rampbench: busy guests added and removed one by one; sidecores added and parked'
+set xlabel 'seconds from the start of the ramp'
+set ylabel 'IOPS'
+set y2label 'guests, active sidecores'
+set yrange [0:*]
+set format y '%.1s%c'
+set y2range [0:@{[$ymax + 1]}]
+set y2tics 1
+set ytics nomirror
+set grid
+set key inside top right
+EOS
+    for my $i (0 .. $#r) {
+        my @l = (sprintf(q{$r%d using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'IOPS'}, $i),
+                 sprintf(q{$r%d using 1:3 axes x1y2 with steps lw 2 lc rgb '#d62728' title 'active sidecores'}, $i),
+                 sprintf(q{$r%d using 1:4 axes x1y2 with steps lw 1 dt 2 lc rgb 'black' title 'busy guests'}, $i));
+        $script .= sprintf("set title 'round %d'\nplot %s\n", $i + 1, join(', ', @l));
+    }
+    $script .= "unset multiplot\n";
+    plot("$out-timeline.png", 1000, 120 + 330 * $rows, $script);
+}
+
 # ---- netbench: the switch scenario by guest count ----
 sub plot_netbench {
     my $sw = $j->{results}{switch};
@@ -274,7 +323,9 @@ if (ref $j eq 'HASH' && ref $j->{samples} eq 'ARRAY') {
     plot_netbench();
 } elsif (ref $j eq 'HASH' && ref $j->{results} eq 'HASH' && ($j->{latency_note} // '') ne '') {
     plot_blkbench();
+} elsif (ref $j eq 'HASH' && ref $j->{rounds} eq 'ARRAY' && grep { ref $_ eq 'HASH' && $_->{ramp} } @{ $j->{rounds} }) {
+    plot_rampbench();
 } else {
-    fail('neither a demo, a blkbench nor a netbench report (no samples, no results)');
+    fail('neither a demo, a blkbench, a netbench nor a rampbench report');
 }
 exit 0;
