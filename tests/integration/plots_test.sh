@@ -47,6 +47,13 @@ check blkbench blkbench.json by-guests:1100x450 latency-cdf:1200x420
 check netbench netbench.json by-guests:1100x450
 check rampbench rampbench.json timeline:1000x450
 
+# --note: a second title line, no warning
+"$PERL" "$PLOT" --note "short run, shape only" --out "$OUT/note" "$FIX/rampbench.json" \
+    >/dev/null 2>"$OUT/note.stderr"
+is "--note: exit 0" "$?" 0
+is "--note: nothing on stderr" "$(cat "$OUT/note.stderr")" ""
+is "--note: the plot" "$(png_size "$OUT/note-timeline.png")" "1000x450"
+
 # the default prefix: the report's path without .json
 cp "$FIX/netbench.json" "$OUT/copy.json"
 "$PERL" "$PLOT" "$OUT/copy.json" >/dev/null 2>&1

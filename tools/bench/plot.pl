@@ -23,10 +23,11 @@
 #             PREFIX-timeline.png    per round, over the ramp: IOPS, active
 #             sidecores and busy guests (weightbench, noisybench and
 #             rebalbench keep no samples over time: no plot)
-# --note TEXT: a line in every plot's corner (e.g. "short run on a shared
-# machine, shape only" for docs/plots/).  Prints each plot's path.  Exit 0 also when gnuplot is missing (a warning,
-# no plot: plots must not break a demo or a benchmark); 1 when FILE is not
-# such a report or gnuplot failed (its messages on stderr); 2 usage.
+# --note TEXT: a second line under every plot's title (e.g. "short run on
+# a shared machine, shape only" for docs/plots/).  Prints each plot's path.
+# Exit 0 also when gnuplot is missing (a warning, no plot: plots must not
+# break a demo or a benchmark); 1 when FILE is not such a report or gnuplot
+# failed (its messages on stderr); 2 usage.
 # Only core Perl modules (JSON::PP).
 use strict;
 use warnings;
@@ -66,6 +67,12 @@ sub block {
     my ($name, @rows) = @_;
     return "\$$name << EOD\n" . join('', map { join(' ', @$_) . "\n" } @rows) . "EOD\n";
 }
+# a plot's main title, with --note's text as a second line
+sub mtitle {
+    my ($t) = @_;
+    return gq($t) unless defined $note;
+    return gq($t) . ' . "\n" . ' . gq("($note)");
+}
 sub num { my ($v) = @_; return defined $v && !ref $v && $v =~ /^-?[\d.]+(?:e[-+]?\d+)?$/i; }
 # the fixed colours of the backends, as in docs/benchmarks.md's tables
 my %BE_COLOR = (sidecore => '#1f77b4', event => '#d62728', floor => '#7f7f7f');
@@ -76,10 +83,7 @@ sub plot {
     my ($png, $w, $h, $script) = @_;
     unlink $png;
     open(my $g, '|-', $gnuplot) or fail("cannot run gnuplot: $!");
-    my $label = defined $note
-        ? 'set label 999 ' . gq($note) . " at screen 0.005, screen 0.015 left font ',9' tc rgb '#aa0000'\n"
-        : '';
-    print $g "set terminal $term size $w,$h\nset output " . gq($png) . "\n$label$script\nunset output\n";
+    print $g "set terminal $term size $w,$h\nset output " . gq($png) . "\n$script\nunset output\n";
     close $g;
     fail("gnuplot failed on $png (exit " . ($? >> 8) . ")") if $? || !-s $png;
     print "plot: $png\n";
@@ -106,9 +110,9 @@ sub plot_demo {
             if $x->{limit_iops};
     }
     my $script = block('d', @rows) . <<"EOS";
-set title @{[gq($j->{title} // 'make demo: IOPS per disk guest, one sample a second')]}
+set title @{[mtitle($j->{title} // 'make demo: IOPS per disk guest, one sample a second')]}
 set xlabel 'seconds from the start of the I/O'
-set ylabel 'IOPS per second (sidecored''s count)'
+set ylabel 'IOPS (sidecored''s count of its requests)'
 set xrange [0:$tmax]
 set yrange [0:*]
 set format y '%.1s%c'
@@ -148,7 +152,7 @@ sub plot_blkbench {
                                         $_, $col, $BE_COLOR{$_}, $_) } @be);
     };
     $script .= <<"EOS";
-set multiplot layout 1,2 title @{[gq("blkbench: sidecore vs event vs floor by guest count ($what)")]}
+set multiplot layout 1,2 title @{[mtitle("blkbench: sidecore vs event vs floor by guest count ($what)")]}
 set logscale x 2
 set xtics ($xt)
 set xrange $xr
@@ -200,7 +204,7 @@ EOS
     @hn = grep { my $k = $_; $script =~ /^\$h_\w+_$k << /m } @hn;
     my $cols = @hn;
     $script .= <<"EOS";
-set multiplot layout 1,$cols title @{[gq("blkbench: latency CDF, every request of every guest ($what)")]}
+set multiplot layout 1,$cols title @{[mtitle("blkbench: latency CDF, every request of every guest ($what)")]}
 set logscale x 10
 set xrange [@{[10**int(log($xmin // 1) / log(10) - ($xmin < 1 ? 1 : 0))]}:@{[10**(int(log($xmax || 1) / log(10)) + 1)]}]
 set format x '10^{%L}'
@@ -245,7 +249,7 @@ sub plot_rampbench {
     }
     my $rows = @r;
     $script .= <<"EOS";
-set multiplot layout $rows,1 title 'rampbench: busy guests added and removed one by one; sidecores added and parked'
+set multiplot layout $rows,1 title @{[mtitle('rampbench: busy guests added and removed one by one; sidecores added and parked')]}
 set xlabel 'seconds from the start of the ramp'
 set ylabel 'IOPS'
 set y2label 'guests, active sidecores'
@@ -299,7 +303,7 @@ sub plot_netbench {
     my $xr = sprintf('[%g:%g]', $xs[0] / 1.5, $xs[-1] * 1.5);
     my $p = $j->{params} || {};
     $script .= <<"EOS";
-set multiplot layout 1,2 title @{[gq(sprintf('netbench: guest -> guest through the switch by guest count (%s s per cell)', $p->{seconds} // '?'))]}
+set multiplot layout 1,2 title @{[mtitle(sprintf('netbench: guest -> guest through the switch by guest count (%s s per cell)', $p->{seconds} // '?'))]}
 set logscale x 2
 set xtics ($xt)
 set xrange $xr
