@@ -33,6 +33,7 @@ use strict;
 use warnings;
 use Getopt::Long;
 use JSON::PP;
+use POSIX qw(floor ceil);
 
 my $PROG = 'plot';
 my ($out, $note);
@@ -56,8 +57,9 @@ unless ($gnuplot) {
     exit 0;
 }
 $gnuplot .= '/gnuplot';
+# noenhanced: titles and legends are taken as they are (no ^ _ { } markup)
 my $term = `$gnuplot -e 'set terminal' 2>&1` =~ /\bpngcairo\b/
-    ? 'pngcairo enhanced font "sans,10"' : 'png';
+    ? 'pngcairo noenhanced font "sans,10"' : 'png noenhanced';
 
 # ---- helpers ----
 # a gnuplot string literal (single quotes: no escapes inside)
@@ -182,6 +184,8 @@ EOS
             my @le = @{ $h->{le} || [] };
             my @c = @{ $h->{n} || [] };
             fail("latency_hist_us of $b, $k guests: le and n differ in length") if @le != @c;
+            fail("latency_hist_us of $b, $k guests: a bound not above 0 or not rising")
+                if grep { !num($le[$_]) || $le[$_] <= 0 || ($_ && $le[$_] <= $le[$_ - 1]) } 0 .. $#le;
             my $tot = 0;
             $tot += $_ for @c;
             next unless $tot;
@@ -203,12 +207,18 @@ EOS
     }
     @hn = grep { my $k = $_; $script =~ /^\$h_\w+_$k << /m } @hn;
     my $cols = @hn;
+    # whole decades around the data, labelled in us, ms and s
+    my ($lo, $hi) = (10**floor(log($xmin) / log(10)), 10**ceil(log($xmax) / log(10)));
+    my $ticks = join(', ', map { sprintf("'%s' %g", $_->[0], $_->[1]) }
+                     grep { $_->[1] >= $lo / 1.01 && $_->[1] <= $hi * 1.01 }
+                     (['0.1 us', 0.1], ['1 us', 1], ['10 us', 10], ['100 us', 100], ['1 ms', 1e3],
+                      ['10 ms', 1e4], ['100 ms', 1e5], ['1 s', 1e6], ['10 s', 1e7], ['100 s', 1e8]));
     $script .= <<"EOS";
 set multiplot layout 1,$cols title @{[mtitle("blkbench: latency CDF, every request of every guest ($what)")]}
 set logscale x 10
-set xrange [@{[10**int(log($xmin // 1) / log(10) - ($xmin < 1 ? 1 : 0))]}:@{[10**(int(log($xmax || 1) / log(10)) + 1)]}]
-set format x '10^{%L}'
-set xlabel 'latency (us)'
+set xrange [$lo:$hi]
+set xtics ($ticks)
+set xlabel 'latency (log scale)'
 set ylabel 'fraction of requests'
 set yrange [0:1]
 set ytics 0.1
