@@ -26,7 +26,7 @@
  * a backend that may have gone to sleep in the gap gives.  The histogram's
  * buckets are ~6% wide (2 us at 32..64 us); latency_us also has min, p90
  * and mean.  latency_hist_us is that histogram, coarsened to 4 buckets per
- * power of two (~19%) for the latency CDFs of tools/bench/plot.pl: two
+ * power of two (14-25% wide) for the latency CDFs of tools/bench/plot.pl: two
  * arrays, le (each bucket's upper bound, us) and n (its count), non-empty
  * buckets only, so a report stays a few hundred bytes.
  * Exit: 0 ok, 1 I/O errors or a stall, 2 usage, 3 negotiation failed.
