@@ -5,7 +5,8 @@
 #   make man        the manuals from docs/man/*.scd into build/man/ (scdoc)
 #   make test-asan  the same tests built with AddressSanitizer + UBSan (build-asan/)
 #   make test-tsan  the same tests built with ThreadSanitizer (build-tsan/)
-#   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md
+#   make bench      micro-benchmarks (not tests): figures for docs/benchmarks.md,
+#                   and PNG plots of them next to their JSON in $(BUILD)/
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
 #   make rig-smoke  its CI scenarios (blk-basic, net-basic); make rig-bench: vs xen-blkback
 #   make CC=clang   the same with clang
@@ -242,16 +243,25 @@ soak: deps
 check-clang:
 	$(MAKE) CC=clang BUILD=build-clang all
 
+# Plots (tools/bench/plot.pl, gnuplot) next to the JSON they show:
+# $(BUILD)/{blkbench,netbench,rampbench}-*.png; a plot that fails is
+# reported, never fails the benchmarks (nor does a missing gnuplot).
+PLOT = perl tools/bench/plot.pl
+plot = $(PLOT) $(1) || echo "bench: no plot of $(1)"
+
 bench: deps
 	$(MAKE) all
 	SC_BUILD=$(abspath $(BUILD)) $(XSIMBENCH)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/blkbench.sh --json $(BUILD)/blkbench.json
+	$(call plot,$(BUILD)/blkbench.json)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/idlebench.sh --json $(BUILD)/idlebench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/netbench.sh --json $(BUILD)/netbench.json
+	$(call plot,$(BUILD)/netbench.json)
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rebalbench.sh --rounds 3 --json $(BUILD)/rebalbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/weightbench.sh --rounds 3 --json $(BUILD)/weightbench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/noisybench.sh --rounds 3 --json $(BUILD)/noisybench.json
 	SC_BUILD=$(abspath $(BUILD)) tools/bench/rampbench.sh --rounds 3 --json $(BUILD)/rampbench.json
+	$(call plot,$(BUILD)/rampbench.json)
 
 demo: deps
 	$(MAKE) all

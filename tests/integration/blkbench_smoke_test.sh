@@ -3,7 +3,8 @@
 # configuration, so it cannot rot: 1 and 2 guests, 1 s per cell, all three
 # backends (sidecored poll, sidecored event, echoback).  Checks that it
 # exits 0, prints a table per guest count, writes JSON that parses, and that
-# every cell moved I/O with no guest lost and no error answered.
+# every cell moved I/O with no guest lost and no error answered, and that
+# the latency histograms count every request.
 . "$(dirname "$0")/../tools/simworld.sh"
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/blkbench-smoke.XXXXXX")
@@ -53,4 +54,19 @@ kpr=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]); my $j = decode_j
     my $r = $j->{results}{2}; printf "%d", $r->{sidecore}{kicks_per_request} < $r->{event}{kicks_per_request}' \
     "$OUT/bench.json")
 is "sidecore: fewer frontend kicks per request than event mode" "$kpr" 1
+# The latency histograms (for plot.pl's CDFs): per (guests, backend) every
+# request counted once, bucket bounds rising.
+hist=$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]); my $j = decode_json(<$f>);
+    my $good = 0;
+    for my $n (keys %{ $j->{results} }) {
+        for my $r (values %{ $j->{results}{$n} }) {
+            my $h = $r->{latency_hist_us} or next;
+            my ($le, $c) = ($h->{le}, $h->{n});
+            my $sum = 0; $sum += $_ for @$c;
+            my $rising = !grep { $le->[$_] <= $le->[$_ - 1] } 1 .. $#$le;
+            $good++ if @$le && @$le == @$c && $rising && $sum == $r->{requests};
+        }
+    }
+    print $good' "$OUT/bench.json")
+is "latency histograms: every request once, bounds rising (6 of 6)" "$hist" 6
 done_testing

@@ -41,12 +41,18 @@
 # and after the moves; per disk over the whole run: IOPS, latency,
 # verification, kicks per request and notifies per response; per network
 # guest its throughput, packets, kicks and notifies.  With one CPU there
-# is one sidecore and no phase 2.  Cleans up everything on exit.
+# is one sidecore and no phase 2.  The per-second samples stay in
+# DEMO_OUT (default $SC_BUILD/demo) as demo.json, with their plot
+# demo-throughput.png (tools/bench/plot.pl: each disk guest's IOPS over
+# time, weights and the limit marked; no plot, a warning, without
+# gnuplot).  Cleans up everything on exit.
 set -euo pipefail
 
 SC_BUILD=${SC_BUILD:-$(pwd)/build}
 BIN=$SC_BUILD/bin
 SECS=${DEMO_SECONDS:-20}
+OUT=${DEMO_OUT:-$SC_BUILD/demo}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WEIGHTS=(100 100 200 400 100 100 100 100) # 1:1:2:4 for the null disks
 LIMIT_IOPS=2000 # guest 2's cap: under its weight's share of one sidecore
 LIMITS=("" "lim_iops=$LIMIT_IOPS" "" "" "" "" "" "")
@@ -581,6 +587,49 @@ if [ "$NET_MODE" != none ]; then
         print $errors ? "network errors: see above\n" : "no network error\n";
     ' "$DIR" "$NET_MODE" "${NET_DOMIDS[0]},${NET_MACS[0]},${NET_ADDRS[0]}" \
         "${NET_DOMIDS[1]},${NET_MACS[1]},${NET_ADDRS[1]}"
+fi
+# The samples as a report for tools/bench/plot.pl: per disk guest its
+# weight and limit, per sample each guest's IOPS since the one before
+# (sidecored's count of its queue's requests; none before T0: the guests
+# connect after it).
+mkdir -p "$OUT"
+if perl -MJSON::PP -e '
+    my ($dir, $phase1, $ncpu, $secs) = @ARGV;
+    sub slurp { local $/; open(my $f, "<", $_[0]) or return undef; my $t = <$f>;
+                return eval { decode_json($t) } }
+    my @g;
+    open(my $gl, "<", "$dir/guests") or die "demo: $dir/guests: $!\n";
+    while (<$gl>) {
+        my ($domid, $target, $w, $lim) = split;
+        push @g, { domid => $domid + 0, disk => $target =~ /^null/ ? "null spin" : "file 64M",
+                   weight => $w + 0, limit_iops => $lim ? $lim + 0 : undef };
+    }
+    my ($t0, %r0) = (0);
+    my @samples;
+    if (open(my $sl, "<", "$dir/samples/list")) {
+        while (<$sl>) {
+            my ($k, $t) = split;
+            my $q = slurp("$dir/samples/$k.queues") or next;
+            my %r;
+            $r{$_->{domid}} += $_->{requests} // 0 for @$q;
+            my $dt = ($t - $t0) / 1000;
+            next unless $dt > 0;
+            push @samples, { t_s => $t / 1000, iops => { map { my $d = $_->{domid};
+                ($d => (($r{$d} // 0) - ($r0{$d} // 0)) / $dt) } @g } };
+            ($t0, %r0) = ($t, %r);
+        }
+    }
+    print JSON::PP->new->canonical->pretty->encode({
+        title => "make demo: IOPS per disk guest, one sample a second" .
+                 ($ncpu >= 2 ? " (sc0 alone, then the balancer on)" : " (one sidecore)"),
+        seconds => $secs + 0, phase1_s => $ncpu >= 2 ? $phase1 + 0 : undef,
+        guests => \@g, samples => \@samples });
+' "$DIR" "$PHASE1" "$NCPU" "$SECS" >"$OUT/demo.json"; then
+    echo
+    echo "== plots of the per-second samples ($OUT/demo.json):"
+    perl "$ROOT/tools/bench/plot.pl" "$OUT/demo.json" || echo "demo: no plot (see above)"
+else
+    echo "demo: no report of the samples in $OUT/demo.json"
 fi
 if [ -s "$DIR/sidecored.log" ]; then
     echo "sidecored log:"

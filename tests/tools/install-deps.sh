@@ -7,7 +7,8 @@ set -eu
 
 PACKAGES="gcc clang make pkg-config perl libxen-dev liburing-dev libjansson-dev
 libcmocka-dev libfuse3-dev fuse3 xenstore-utils iproute2 procps valgrind libmicrohttpd-dev curl
-fio e2fsprogs util-linux mount iperf3 iputils-ping ethtool libclang-rt-dev tmux scdoc groff-base $*"
+fio e2fsprogs util-linux mount iperf3 iputils-ping ethtool libclang-rt-dev tmux scdoc groff-base
+gnuplot-nox $*"
 
 missing=""
 for p in $PACKAGES; do

@@ -11,7 +11,9 @@
 # core threads' CPU time per request.  A cell's
 # figures are computed from its guests; a (guest count, backend) figure
 # pools its rounds: sums of requests and CPU seconds, mean IOPS and Jain
-# index, latency percentiles as the median over every guest of every round.
+# index, latency percentiles as the median over every guest of every round,
+# and the guests' latency histograms summed (latency_hist_us in the JSON's
+# results: tools/bench/plot.pl draws their CDFs).
 # Prints one table per guest count; exit 1 if a cell lost guests or moved
 # no request.  Only core Perl modules (JSON::PP) and BenchReport.pm beside it.
 use strict;
@@ -69,6 +71,19 @@ sub core_metrics {
     return \%x;
 }
 
+# The latency histograms of blkguest (latency_hist_us: le, n) summed bucket
+# by bucket (their buckets are the same), for the latency CDFs of plot.pl;
+# undef if no guest had one (an older blkguest).
+sub hist_sum {
+    my %n;
+    for my $h (@_) {
+        $n{ $h->{le}[$_] } += $h->{n}[$_] for 0 .. $#{ $h->{le} };
+    }
+    return undef unless %n;
+    my @le = sort { $a <=> $b } keys %n;
+    return { le => [map { $_ + 0 } @le], n => [map { $n{$_} } @le] };
+}
+
 sub jain {
     my $n = @_;
     my $sq = sum(map { $_ * $_ } @_);
@@ -124,6 +139,7 @@ my @cells = read_cells('blkbench-report', $dir, sub {
     $c->{kicks_per_request} = $ios ? $c->{kicks_sent} / $ios : 0;
     $c->{notifies_per_response} = $ios ? $c->{kicks_received} / $ios : 0;
     $c->{_lat} = [map { [$_->{latency_us}{p50}, $_->{latency_us}{p99}] } @guests];
+    $c->{_hist} = [map { $_->{latency_hist_us} || () } @guests];
     return $c;
 });
 
@@ -161,6 +177,8 @@ for my $n (@counts) {
             failed_guests => sum(map { $_->{failed_guests} } @$cs),
             errors => sum(map { $_->{errors} } @$cs),
         };
+        my $h = hist_sum(map { @{ $_->{_hist} } } @$cs);
+        $res{$n}{$b}{latency_hist_us} = $h if $h;
         # The sidecores' own account, pooled over rounds like the CPU above.
         my @cd = grep { defined $_->{core_busy_ns} } @$cs;
         if (@cd) {
@@ -254,11 +272,12 @@ for my $n (@counts) {
 }
 
 if ($o{json}) {
-    delete $_->{_lat} for @cells;
+    delete @$_{qw(_lat _hist)} for @cells;
     my $out = {
         params => { bs => $o{bs}, rw => $o{rw}, qd => $o{qd} + 0, seconds => $o{seconds} + 0,
                      sidecores => $o{cores} + 0, backend_pinned => $o{pin} eq 'yes' },
-        latency_note => 'p50_us/p99_us: median over guests of each guest\'s percentile',
+        latency_note => 'p50_us/p99_us: median over guests of each guest\'s percentile;' .
+            ' latency_hist_us: every request of every guest and round, le = bucket upper bound',
         results => { map { my $n = $_; ($n => $res{$n}) } @counts },
         cells => \@cells,
     };
