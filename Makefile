@@ -352,6 +352,6 @@ deb:
 
 # Not in make test: minutes (debootstrap once, then apt in a chroot).
 deb-test: deb
-	SC_DEB=$(DEB) prove -v --timer tests/package/deb_test.sh
+	SC_DEB=$(DEB) TEST_TIMEOUT=1800 prove -v --timer --exec tests/tools/run-test.sh tests/package/deb_test.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
