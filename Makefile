@@ -299,7 +299,9 @@ progs: $(INSTALL_PROGS)
 
 # /etc/sidecore/sidecored.conf and /etc/default/sidecored are the admin's
 # once there: installed only where missing.
-install: $(INSTALL_PROGS) $(INSTALL_MAN)
+# (second expansion: MANPAGES may be set further down the Makefile)
+.SECONDEXPANSION:
+install: $(INSTALL_PROGS) $$(INSTALL_MAN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(XEN_SCRIPTS_DIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
 	    $(DESTDIR)/etc/sidecore $(DESTDIR)/etc/default $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(INSTALL_PROGS) $(DESTDIR)$(SBINDIR)/
