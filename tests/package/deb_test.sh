@@ -36,7 +36,7 @@ diag() { echo "# $*"; }
 bail() { echo "Bail out! $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root (debootstrap, chroot)"; exit 0; }
-[ -n "$SC_DEB" ] && [ -f "$SC_DEB" ] || bail "SC_DEB must name the .deb (make deb-test)"
+[ -f "$SC_DEB" ] || bail "SC_DEB must name the .deb (make deb-test)"
 
 root=""
 mounted=""
@@ -140,6 +140,7 @@ for s in block-sidecore vif-sidecore; do
     ok "/etc/xen/scripts/$s executable" test -x "$root/etc/xen/scripts/$s"
 done
 ok "xensimd is not installed (a test tool)" sh -c "! chroot '$root' sh -c 'command -v xensimd'"
+# shellcheck disable=SC2016 # ${Conffiles} is dpkg-query's
 conffiles=$(inroot dpkg-query -W -f='${Conffiles}\n' sidecore | awk 'NF {print $1}' | sort | tr '\n' ' ')
 ok "the /etc files are conffiles" test "$conffiles" = \
     "/etc/default/sidecored /etc/sidecore/sidecored.conf /etc/xen/scripts/block-sidecore /etc/xen/scripts/vif-sidecore "
