@@ -10,6 +10,10 @@
 #   make rig-test   the real Xen rig under QEMU (tests/rig/; slow: minutes per boot)
 #   make rig-smoke  its CI scenarios (blk-basic, net-basic); make rig-bench: vs xen-blkback
 #   make CC=clang   the same with clang
+#   make install    sidecored, sidecorectl, unit, hotplug scripts, config, docs
+#                   (PREFIX=/usr/local, DESTDIR; docs/operations.md); make uninstall
+#   make deb        the Debian package: $(BUILD)/deb/sidecore_<version>_amd64.deb
+#   make deb-test   installs it in a Debian 12 chroot and removes it (root; slow)
 #
 # Sources are found by directory, so adding a file needs no edit here:
 #   tools/xensim/daemon/*.c  -> xensimd        tools/xensim/lib/*.c -> libxensim.a
@@ -166,7 +170,8 @@ $(BUILD)/man/%: docs/man/%.scd
 PROGRAMS = $(XENSIMD) $(if $(wildcard backend/main.c),$(SIDECORED)) \
            $(addprefix $(BUILD)/bin/,$(notdir $(basename $(PROG_SRCS))))
 
-.PHONY: all deps test test-asan test-tsan check-clang soak bench demo rig-test rig-smoke rig-bench clean
+.PHONY: all deps test test-asan test-tsan check-clang soak bench demo rig-test rig-smoke rig-bench clean \
+        progs install uninstall deb deb-test
 all: $(PROGRAMS) $(TEST_BINS)
 
 # Installs the Debian packages the build, tests and demo need (root only;
@@ -288,5 +293,91 @@ rig-bench: deps
 
 clean:
 	rm -rf build build-asan build-tsan build-clang build-fuzz
+
+# ---- installing and packaging (docs/operations.md, "Installing and upgrading") ----
+# What an administrator runs: the daemon and its client.  xensimd, xensimctl
+# and the simulated frontends stay in build/bin: they are the test world
+# (no Xen needed), and nothing on a Xen host uses them.
+# The version is the Debian changelog's, so the package and a source install
+# agree.
+VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' tools/debian/changelog)
+PREFIX           ?= /usr/local
+DESTDIR          ?=
+SBINDIR          ?= $(PREFIX)/sbin
+DOCDIR           ?= $(PREFIX)/share/doc/sidecore
+MANDIR           ?= $(PREFIX)/share/man
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+# xl looks for a relative script= name here whatever PREFIX is.
+XEN_SCRIPTS_DIR  ?= /etc/xen/scripts
+# systemd searches /usr/local/lib/systemd/system too; the package passes
+# /lib/systemd/system.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_PROGS    = $(SIDECORED) $(BUILD)/bin/sidecorectl
+INSTALL_DOCS     = README.md docs/xl.md docs/operations.md docs/design.md \
+                   docs/reliability.md docs/platform.md docs/benchmarks.md
+COMPLETION       = $(wildcard tools/completion/sidecorectl)
+# Manuals come from `make man` ($(MANPAGES): $(BUILD)/man/NAME.SECTION).
+INSTALL_MAN      = $(if $(MANPAGES),$(MANPAGES))
+
+progs: $(INSTALL_PROGS)
+
+# /etc/sidecore/sidecored.conf and /etc/default/sidecored are the admin's
+# once there: installed only where missing.
+# (second expansion: MANPAGES may be set further down the Makefile)
+.SECONDEXPANSION:
+install: $(INSTALL_PROGS) $$(INSTALL_MAN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(XEN_SCRIPTS_DIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR) \
+	    $(DESTDIR)/etc/sidecore $(DESTDIR)/etc/default $(DESTDIR)$(DOCDIR)
+	install -m 0755 $(INSTALL_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 tools/hotplug/block-sidecore tools/hotplug/vif-sidecore $(DESTDIR)$(XEN_SCRIPTS_DIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	    tools/systemd/sidecored.service.in >$(BUILD)/sidecored.service
+	install -m 0644 $(BUILD)/sidecored.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/sidecored.service
+	[ -e $(DESTDIR)/etc/sidecore/sidecored.conf ] || \
+	    install -m 0644 tools/config/sidecored.conf $(DESTDIR)/etc/sidecore/sidecored.conf
+	[ -e $(DESTDIR)/etc/default/sidecored ] || \
+	    install -m 0644 tools/systemd/sidecored.default $(DESTDIR)/etc/default/sidecored
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	$(if $(COMPLETION),install -d $(DESTDIR)$(BASH_COMPLETION_DIR) && \
+	    install -m 0644 $(COMPLETION) $(DESTDIR)$(BASH_COMPLETION_DIR)/sidecorectl)
+	@set -e; for m in $(INSTALL_MAN); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; install -d $$d; \
+	    echo "install -m 0644 $$m $$d/"; install -m 0644 $$m $$d/; \
+	done
+
+# The admin's config stays (as dpkg's remove does); a purge is rm -r /etc/sidecore
+# /etc/default/sidecored.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(INSTALL_PROGS))) \
+	    $(DESTDIR)$(XEN_SCRIPTS_DIR)/block-sidecore $(DESTDIR)$(XEN_SCRIPTS_DIR)/vif-sidecore \
+	    $(DESTDIR)$(SYSTEMD_UNIT_DIR)/sidecored.service \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(INSTALL_DOCS))) \
+	    $(DESTDIR)$(BASH_COMPLETION_DIR)/sidecorectl
+	@set -e; for m in $(notdir $(INSTALL_MAN)); do \
+	    echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m"; rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; \
+	done
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The package is built from a copy of the tracked (and new, unignored) files
+# with tools/debian/ as debian/: the top-level layout has no debian/.  The
+# copy builds in its own build/, so this tree's flavours do not leak in.
+# DEB_PKGS: what packaging and its test need on the host (install-deps.sh).
+DEB_PKGS = debhelper dpkg-dev fakeroot debootstrap
+DEB_DIR  = $(abspath $(BUILD))/deb
+DEB      = $(DEB_DIR)/sidecore_$(VERSION)_amd64.deb
+deb:
+	@tests/tools/install-deps.sh $(DEB_PKGS)
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+	    tar -cf - --null -T - --ignore-failed-read 2>/dev/null | tar -C $(DEB_DIR)/src -xf -
+	cp -a tools/debian $(DEB_DIR)/src/debian
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+	    { tail -n 40 ../build.log; exit 1; }
+	rm -rf $(DEB_DIR)/src
+	@ls -l $(DEB)
+
+# Not in make test: minutes (debootstrap once, then apt in a chroot).
+deb-test: deb
+	SC_DEB=$(DEB) TEST_TIMEOUT=1800 prove -v --timer --exec tests/tools/run-test.sh tests/package/deb_test.sh
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
