@@ -317,7 +317,8 @@ INSTALL_DOCS     = README.md docs/xl.md docs/operations.md docs/design.md \
                    docs/reliability.md docs/platform.md docs/benchmarks.md
 COMPLETION       = $(wildcard tools/completion/sidecorectl)
 # Manuals come from `make man` ($(MANPAGES): $(BUILD)/man/NAME.SECTION).
-INSTALL_MAN      = $(if $(MANPAGES),$(MANPAGES))
+# the simulator is not installed (operations.md), nor are its manuals
+INSTALL_MAN      = $(filter-out %/xensimd.1 %/xensimctl.1,$(MANPAGES))
 
 progs: $(INSTALL_PROGS)
 
