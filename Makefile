@@ -42,7 +42,7 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
-PKGS     = xenstore xengnttab xenevtchn jansson liburing fuse3 libmicrohttpd
+PKGS     = xenstore xengnttab xenevtchn xencontrol xentoollog jansson liburing fuse3 libmicrohttpd
 # -iquote: our headers never shadow system ones (backend/sched.h vs <sched.h>).
 CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote netback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
            -iquote tools/simfront -iquote tools/ctl -iquote tools $(shell pkg-config --cflags fuse3 2>/dev/null)
@@ -51,7 +51,7 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wno-missing-field-initializers -fno-strict-aliasing \
            $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lxenstore -lxengnttab -lxenevtchn -ljansson -luring -lfuse3 -lmicrohttpd) -lpthread -lrt
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lxenstore -lxengnttab -lxenevtchn -lxenctrl -lxentoollog -ljansson -luring -lfuse3 -lmicrohttpd) -lpthread -lrt
 TESTLIBS = -lcmocka
 
 XENSIMD_SRCS   := $(wildcard tools/xensim/daemon/*.c)

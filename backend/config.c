@@ -23,6 +23,7 @@
 #include "devclass.h"
 #include "membudget.h"
 #include "sidecore.h"
+#include "steal.h"
 
 #define SRC_FILE 1
 #define SRC_CLI  2
@@ -48,6 +49,7 @@ int sc_config_default(struct sc_config *c, const struct sc_class_module *const *
     c->rebalance = true;
     c->rebalance_interval_ms = SC_BALANCER_INTERVAL_DEFAULT_NS / 1000000u;
     c->rebalance_spread_pct = 25;
+    c->steal_backoff_pct = SC_STEAL_BACKOFF_PCT_DEFAULT;
     c->uring_entries = SC_CORE_URING_DEFAULT;
     c->mem_budget_pct = SC_MEMBUDGET_DEFAULT_PCT;
     c->platform = SC_XEN_AUTO;
@@ -546,6 +548,7 @@ static const struct option generic_opts[] = {
     { "rebalance", required_argument, NULL, OPT_SETTING },
     { "rebalance-interval-ms", required_argument, NULL, OPT_SETTING },
     { "rebalance-spread", required_argument, NULL, OPT_SETTING },
+    { "steal-backoff", required_argument, NULL, OPT_SETTING },
     { "core-capacity", required_argument, NULL, OPT_SETTING },
     { "uring-entries", required_argument, NULL, OPT_SETTING },
     { "mem-budget", required_argument, NULL, OPT_SETTING },
@@ -641,6 +644,15 @@ int sc_config_set(struct sc_config *c, const char *key, const char *value, int s
             return -EINVAL;
         }
         c->rebalance_spread_pct = (unsigned)v;
+        return 0;
+    }
+    if (strcmp(key, "steal-backoff") == 0) {
+        if (parse_num(value, 1, 100, &v) < 0) {
+            sc_config_seterr(err, errlen, "steal-backoff: '%s' is not a percentage in 0..100 "
+                             "(0: never back off)", value);
+            return -EINVAL;
+        }
+        c->steal_backoff_pct = (unsigned)v;
         return 0;
     }
     if (strcmp(key, "core-capacity") == 0)
@@ -862,6 +874,9 @@ void sc_config_usage(FILE *out, const struct sc_class_module *const *modules)
             "  --rebalance-interval-ms N  the loads' measurement interval [1000]\n"
             "  --rebalance-spread PCT  loads this far apart (%% of a core) call for a move\n"
             "                         [25]\n"
+            "  --steal-backoff PCT    a polling sidecore whose vCPU loses more than this\n"
+            "                         to steal for 2 s sleeps when idle until it is\n"
+            "                         below half of it for 2 s (0: never) [10]\n"
             "  --core-capacity auto|off|iops=N,bps=N  what one sidecore serves per\n"
             "                         second, for refusing reservations it cannot\n"
             "                         honour [auto: measured under load]\n"

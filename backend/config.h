@@ -104,6 +104,7 @@ struct sc_config {
     bool rebalance;                       /* [on] */
     uint64_t rebalance_interval_ms;       /* [1000] */
     unsigned rebalance_spread_pct;        /* [25] */
+    unsigned steal_backoff_pct;           /* steal.h; 0 = never [SC_STEAL_BACKOFF_PCT_DEFAULT] */
     /* admission of reservations (admission.h): what one sidecore serves
      * per busy second; 0 in a field: measured [auto: both measured] */
     struct sc_sched_rate core_capacity;

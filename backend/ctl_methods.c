@@ -295,6 +295,29 @@ static int add_core(struct sc_core *core, void *arg)
     json_object_set_new(o, "window_grows", json_integer((json_int_t)st.window_grows));
     json_object_set_new(o, "window_shrinks", json_integer((json_int_t)st.window_shrinks));
     json_object_set_new(o, "turn_shift", json_integer(st.turn_shift));
+    json_object_set_new(o, "vcpu", json_integer(st.cpu));
+    json_object_set_new(o, "steal_backoff", json_boolean(st.steal_backoff));
+    struct sc_steal_view sv;
+    if (sc_steal_view(w->d->steal, core, &sv) == 0) {
+        /* what the platform says of its vCPU (steal.h); -1 / "" / null: unknown */
+        const struct sc_vcpu_place *pl = &sv.place;
+        json_t *p = json_pack("{s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:I, s:I}",
+                              "pcpu", sv.placed ? pl->pcpu : -1,
+                              "pool", sv.placed ? pl->pool : -1,
+                              "pool_name", sv.placed ? pl->pool_name : "",
+                              "sched", sv.placed ? pl->sched : "",
+                              "pinned", sv.placed && pl->pinned >= 0 ? json_boolean(pl->pinned)
+                                                                     : json_null(),
+                              "steal_ns", sv.placed && pl->steal_ns != SC_STEAL_UNKNOWN
+                                              ? json_integer((json_int_t)pl->steal_ns)
+                                              : json_null(),
+                              "steal_pct", sv.steal_pct >= 0 ? json_real(sv.steal_pct)
+                                                             : json_null(),
+                              "backoffs", (json_int_t)sv.backoffs,
+                              "resumes", (json_int_t)sv.resumes);
+        if (p)
+            json_object_set_new(o, "placement", p);
+    }
     return json_array_append_new(w->arr, o);
 }
 

@@ -485,6 +485,13 @@ struct sc_daemon *sc_daemon_open(const struct sc_config *cfg)
     d->balancer = sc_balancer_create(d->pool, &bp);
     if (!d->balancer)
         goto fail_errno;
+    struct sc_steal_params sp;
+    sc_steal_params_default(&sp);
+    sp.backoff_pct = cfg->steal_backoff_pct;
+    sp.resume_pct = cfg->steal_backoff_pct / 2;
+    d->steal = sc_steal_create(d->xen, d->pool, &sp);
+    if (!d->steal)
+        goto fail_errno;
 
     d->xs = sc_xs_open(d->xen);
     if (!d->xs) {
@@ -741,6 +748,7 @@ int sc_daemon_run(struct sc_daemon *d)
                     sc_xenbus_tick(d->bus);
                     sc_balancer_tick(d->balancer, sc_clock_ns());
                     sc_pool_split_rates(d->pool);
+                    sc_steal_tick(d->steal, sc_clock_ns());
                     /* a lost xenstore: exit non-zero, so the unit restarts us
                      * (the devices stay Connected for the successor) */
                     int ret = sc_xenbus_ping(d->bus);
@@ -805,6 +813,7 @@ void sc_daemon_close(struct sc_daemon *d)
     sc_balancer_destroy(d->balancer);
     if (sc_pool_destroy_within(d->pool, SHUTDOWN_CORES_NS) < 0)
         sc_log(SC_LOG_WARN, "daemon", "sidecores stopped with I/O still in flight");
+    sc_steal_destroy(d->steal); /* after the pool: its answers point here (steal.h) */
     sc_ctl_close(d->ctl);
     if (d->xen)
         sc_xen_close(d->xen);

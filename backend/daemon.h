@@ -39,6 +39,7 @@
 #include "devclass.h"
 #include "queue.h"
 #include "sidecore.h"
+#include "steal.h"
 #include "xenbus.h"
 #include "balancer.h"
 #include "admission.h"
@@ -68,6 +69,7 @@ struct sc_daemon {
     struct sc_metrics_http *metrics; /* the Prometheus endpoint, NULL when off */
     struct sc_watchdog *watchdog; /* says when the control thread hangs (watchdog.h) */
     struct sc_balancer *balancer; /* moves queues between cores by load (balancer.h) */
+    struct sc_steal *steal;       /* the cores' placement and steal, the back-off (steal.h) */
     struct sc_ctl_method *methods; /* the daemon's, then the modules': the socket's table */
     unsigned nmodules;             /* == cfg.nmodules */
     struct sc_class_ctx modules[SC_CONFIG_MAX_CLASSES]; /* modules[i] runs cfg.modules[i] */

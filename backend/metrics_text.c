@@ -257,6 +257,12 @@ static void cores_write(FILE *out, json_t *cores)
           "How long the sidecore polls without work before it sleeps." },
         { "sidecore_core_turn_shift", "gauge", "turn_shift", K_INT,
           "Short turns: the scheduler's quanta are divided by 2 to this power now." },
+        { "sidecore_core_steal_seconds_total", "counter", "placement.steal_ns", K_NS_S,
+          "Steal of the sidecore's vCPU: runnable but not running (absent: unknown)." },
+        { "sidecore_core_steal_backoff", "gauge", "steal_backoff", K_BOOL,
+          "1 while the sidecore backs off for steal (sleeps when idle)." },
+        { "sidecore_core_steal_backoffs_total", "counter", "placement.backoffs", K_INT,
+          "Times the sidecore backed off for steal." },
     };
     fields_write(out, fields, sizeof(fields) / sizeof(fields[0]), rows, n);
     free(rows);

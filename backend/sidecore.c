@@ -460,6 +460,8 @@ void sc_core_stats(const struct sc_core *core, struct sc_core_stats *out)
     out->window_grows = sc_counter_read(&c->window_grows);
     out->window_shrinks = sc_counter_read(&c->window_shrinks);
     out->turn_shift = atomic_load_explicit(&c->turn_shift, memory_order_relaxed);
+    out->cpu = atomic_load_explicit(&c->cpu, memory_order_relaxed);
+    out->steal_backoff = atomic_load_explicit(&c->steal_backoff, memory_order_relaxed);
 }
 
 const char *sc_core_name(const struct sc_core *core)
@@ -550,6 +552,7 @@ struct sc_core *sc_core_create(struct sc_xen *x, const struct sc_core_params *p)
         return NULL;
     memset(core, 0, size);
     core->params = *p;
+    atomic_store_explicit(&core->stats.cpu, -1, memory_order_relaxed); /* until it runs */
     core->params.name[SC_CORE_NAME_MAX - 1] = '\0';
     if (!core->params.name[0])
         snprintf(core->params.name, sizeof(core->params.name), "sc0");

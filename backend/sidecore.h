@@ -117,6 +117,8 @@ struct sc_core_stats {
     uint64_t poll_window_ns; /* the polling window now (gauge; poll_idle_ns unless adaptive) */
     uint64_t window_grows, window_shrinks; /* adaptive window changes */
     uint32_t turn_shift;   /* short turns: quanta divided by 2^this (sched.h) */
+    int cpu;               /* the CPU (our vCPU) it last ran on (gauge; -1 before it ran) */
+    bool steal_backoff;    /* backed off: polling window 0 (sc_core_post_backoff) */
 };
 
 struct sc_core;
@@ -191,6 +193,13 @@ struct sc_core_cmd {
      * Any: -ESHUTDOWN if the core exited before running it. */
     int result;
 };
+
+/* Steal back-off (steal.h): posts cmd (a CALL; the caller fills only
+ * reply/done/owner, and owns cmd again at its completion) that makes the
+ * core sleep as soon as a round finds no work (a polling window of 0, what
+ * event mode does) while `on`, and poll its window again after.  The
+ * window's adaptation goes on meanwhile.  0 or sc_core_post's -errno. */
+int sc_core_post_backoff(struct sc_core *core, struct sc_core_cmd *cmd, bool on);
 
 /* Any thread, never blocks: hands cmd to the core.  0, or -EINVAL (NULL,
  * unknown type, no q for ADD/REMOVE, no fn for CALL, or an ADD of a queue

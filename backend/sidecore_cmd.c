@@ -18,6 +18,7 @@
 #include "sidecore_int.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ void sc_core_publish_tenants(struct sc_core *core, bool wait)
 {
     atomic_store_explicit(&core->stats.turn_shift, sc_sched_turn_shift(core->sched),
                           memory_order_relaxed);
+    atomic_store_explicit(&core->stats.cpu, sched_getcpu(), memory_order_relaxed);
     if (!core->npub)
         return;
     if (wait)
@@ -323,4 +325,21 @@ int sc_core_set_tenant(struct sc_core *core, sc_tenant_t tenant,
         return -EINVAL;
     struct sc_core_cmd cmd = { .type = SC_CORE_CMD_SET_TENANT, .tenant = tenant, .conf = *conf };
     return sync_call(core, &cmd);
+}
+
+/* The core's side of sc_core_post_backoff: arg is 1 (on) or 0 (off). */
+static void set_backoff(struct sc_core *core, void *arg)
+{
+    core->steal_backoff = arg != NULL;
+    atomic_store_explicit(&core->stats.steal_backoff, core->steal_backoff, memory_order_relaxed);
+}
+
+int sc_core_post_backoff(struct sc_core *core, struct sc_core_cmd *cmd, bool on)
+{
+    if (!cmd)
+        return -EINVAL;
+    cmd->type = SC_CORE_CMD_CALL;
+    cmd->fn = set_backoff;
+    cmd->arg = on ? (void *)1 : NULL;
+    return sc_core_post(core, cmd);
 }

@@ -35,6 +35,8 @@ struct sc_core_counters {
     sc_counter window_grows, window_shrinks;
     _Atomic uint64_t poll_window_ns; /* gauge, written by the core */
     _Atomic uint32_t turn_shift;     /* gauge: sc_sched_turn_shift, when it publishes */
+    _Atomic int32_t cpu;             /* gauge: the CPU it ran on, when it publishes */
+    _Atomic uint32_t steal_backoff;  /* gauge: 1 while backed off (sc_core_post_backoff) */
 };
 
 /* One tenant's published scheduler stats. */
@@ -88,6 +90,7 @@ struct sc_core {
     uint64_t published_ns;        /* round clock of the last tenant publication */
     uint64_t poll_window_ns;      /* poll this long without work before sleeping */
     bool throttled;
+    bool steal_backoff;           /* sleep as soon as a round finds nothing (steal.h) */
     bool stopping;                /* draining every queue to exit */
     bool abandoned;               /* destroy gave up on queues (read after join) */
     bool exit;

@@ -469,7 +469,7 @@ void *sc_core_main(void *arg)
         now = end;
         if (core->exit)
             break;
-        if (!core->throttled && end - last_work < core->poll_window_ns)
+        if (!core->throttled && !core->steal_backoff && end - last_work < core->poll_window_ns)
             continue;
         /* the last look's time goes to the next round (or to idle if it sleeps) */
         if (prepare_sleep(core)) {

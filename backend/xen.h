@@ -134,6 +134,29 @@ int sc_xs_write_uint(struct xs_handle *xs, xs_transaction_t t, unsigned long lon
 typedef int sc_xs_txn_fn(struct xs_handle *xs, xs_transaction_t t, void *arg);
 int sc_xs_transact(struct xs_handle *xs, sc_xs_txn_fn *fn, void *arg);
 
+/* ---- where our vCPUs run: control thread ---- */
+/* What the platform knows of one of our vCPUs (in a PV domain Linux's CPU
+ * n is vCPU n).  Real Xen: steal from the domain's own view (/proc/stat,
+ * Xen's runstate as Linux accounts it), the rest from the hypervisor
+ * through libxenctrl, which only a privileged domain (Dom0) may ask; a
+ * driver domain gets steal alone.  xensim: its vCPU map (xensim.h). */
+#define SC_STEAL_UNKNOWN UINT64_MAX
+struct sc_vcpu_place {
+    int pcpu;                /* physical CPU it ran on last; -1 unknown */
+    int pool;                /* cpupool id; -1 unknown */
+    char pool_name[32];      /* "" unknown */
+    char sched[16];          /* the pool's scheduler ("credit2", "null"...); "" unknown */
+    int pinned;              /* 1: hard affinity to pcpu alone; 0: not; -1 unknown */
+    uint64_t steal_ns;       /* runnable but not running, cumulative; SC_STEAL_UNKNOWN */
+};
+/* 0 and *out (its unknown fields marked), or -errno when nothing at all is
+ * known (-ENOENT: no such vCPU). */
+int sc_xen_vcpu_place(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out);
+/* Steal of `cpu` in the text of /proc/stat (its 8th column, in clock
+ * ticks of tick_hz) as ns.  0, or -ENOENT (no such line) / -EINVAL.
+ * For xen_real.c, apart so it can be tested. */
+int sc_proc_stat_steal(const char *text, unsigned cpu, unsigned long tick_hz, uint64_t *ns);
+
 /* ---- for the implementations (xen_real.c, xen_sim.c) only ---- */
 
 struct sc_xen_ops {
@@ -154,6 +177,7 @@ struct sc_xen_ops {
     int (*evtchn_pending)(struct sc_evtchn *h);
     int (*evtchn_unmask)(struct sc_evtchn *h, evtchn_port_t port);
     struct xs_handle *(*xs_open)(struct sc_xen *x);
+    int (*vcpu_place)(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out);
 };
 
 /* Implementations embed these as their first member.  Written once at open. */

@@ -18,10 +18,12 @@
 #include <xenevtchn.h>
 
 #include "log.h"
+#include "xen_vcpu.h"
 
 struct xen_real {
     struct sc_xen base;
     xengnttab_handle *gnt;
+    struct sc_xc *xc;       /* libxenctrl, opened at the first placement query */
 };
 
 struct xen_real_evtchn {
@@ -170,6 +172,7 @@ static struct xs_handle *real_xs_open(struct sc_xen *x)
 static void real_close(struct sc_xen *x)
 {
     xengnttab_close(to_real(x)->gnt);
+    sc_xc_close(to_real(x)->xc);
     free(x);
 }
 
@@ -206,6 +209,11 @@ static int read_own_domid(struct sc_xen *x)
     return rc;
 }
 
+static int real_vcpu_place(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out)
+{
+    return sc_xen_real_vcpu_place(x, &to_real(x)->xc, vcpu, out);
+}
+
 static const struct sc_xen_ops real_ops = {
     .name = "xen",
     .close = real_close,
@@ -222,6 +230,7 @@ static const struct sc_xen_ops real_ops = {
     .evtchn_pending = real_evtchn_pending,
     .evtchn_unmask = real_evtchn_unmask,
     .xs_open = real_xs_open,
+    .vcpu_place = real_vcpu_place,
 };
 
 struct sc_xen *sc_xen_real_open(void)

@@ -129,6 +129,21 @@ static void sim_close(struct sc_xen *x)
     free(x);
 }
 
+static int sim_vcpu_place(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out)
+{
+    struct xsim_vcpu_info vi;
+    int ret = xsim_vcpu_get(to_sim(x)->xsim, x->domid, vcpu, &vi);
+    if (ret < 0)
+        return ret == -EINVAL ? -ENOENT : ret;
+    out->pcpu = (int)vi.pcpu;
+    out->pool = (int)vi.pool;
+    snprintf(out->pool_name, sizeof(out->pool_name), "%s", vi.pool_name);
+    snprintf(out->sched, sizeof(out->sched), "%s", vi.sched);
+    out->pinned = vi.pinned;
+    out->steal_ns = vi.steal_ns;
+    return 0;
+}
+
 static const struct sc_xen_ops sim_ops = {
     .name = "xensim",
     .close = sim_close,
@@ -145,6 +160,7 @@ static const struct sc_xen_ops sim_ops = {
     .evtchn_pending = sim_evtchn_pending,
     .evtchn_unmask = sim_evtchn_unmask,
     .xs_open = sim_xs_open,
+    .vcpu_place = sim_vcpu_place,
 };
 
 struct sc_xen *sc_xen_sim_open(void)

@@ -155,7 +155,9 @@ same_set "xensimctl: the commands of --help are those of xensimctl.1" \
 same_set "xensimctl: the options of --help are those of xensimctl.1" \
     "$(grep -o -- '--[a-z][a-z0-9-]*' <<<"$help" | sed 's/^--//' | set_of)" \
     "$(bold_opts <"$MAN/xensimctl.1.scd" | set_of)" "--help" "xensimctl.1"
-help_keys=$(grep -oE '\[[a-z]+=' <<<"$help" | tr -d '[=' | set_of)
+# vif-attach's block of --help: from its line to the next command's
+help_keys=$(awk '/^  vif-attach /{on=1} on && /^  [a-z]/ && !/^  vif-attach /{on=0} on' <<<"$help" |
+    grep -oE '\[[a-z]+=' | tr -d '[=' | set_of)
 man_keys=$(grep -oE '^	- \*[a-z]+=\*' "$MAN/xensimctl.1.scd" | sed -E 's/.*\*([a-z]+)=\*/\1/' |
     set_of)
 ok "xensimctl.1 has every vif-attach key of --help" \

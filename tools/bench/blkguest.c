@@ -29,12 +29,14 @@
  * power of two (14-25% wide) for the latency CDFs of tools/bench/plot.pl: two
  * arrays, le (each bucket's upper bound, us) and n (its count), non-empty
  * buckets only, so a report stays a few hundred bytes.
+ * SIGUSR1 ends the run early, as if --seconds were up (a test's bound).
  * Exit: 0 ok, 1 I/O errors or a stall, 2 usage, 3 negotiation failed.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,14 @@ struct run {
     uint64_t lat_sum_ns, lat_min_ns;
     uint64_t hist[HIST_SLOTS];
 };
+
+static volatile sig_atomic_t stop_early; /* SIGUSR1 */
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    stop_early = 1;
+}
 
 static uint64_t rnd(uint64_t *s)
 {
@@ -175,7 +185,7 @@ static int drive(struct run *r)
     uint64_t last_progress = sc_clock_ns();
     struct pollfd pfd[BF_MAX_QUEUES];
     for (;;) {
-        bool more = sc_clock_ns() < deadline;
+        bool more = sc_clock_ns() < deadline && !stop_early;
         unsigned inflight = 0;
         for (unsigned q = 0; q < r->nq; q++) {
             while (more && r->inflight[q] < r->o->qd && submit_one(r, q) == 0)
@@ -217,7 +227,7 @@ static int drive_paced(struct run *r)
     uint64_t deadline = sc_clock_ns() + (uint64_t)(r->o->seconds * 1e9);
     const struct timespec think = { .tv_sec = r->o->think_us / 1000000u,
                                     .tv_nsec = (long)(r->o->think_us % 1000000u) * 1000 };
-    while (sc_clock_ns() < deadline) {
+    while (sc_clock_ns() < deadline && !stop_early) {
         struct timespec left = think;
         while (nanosleep(&left, &left) < 0 && errno == EINTR)
             ;
@@ -363,6 +373,8 @@ int main(int argc, char **argv)
                         "  [--timeout-ms 60000]\n");
         return 2;
     }
+    struct sigaction usr1 = { .sa_handler = on_usr1 };
+    sigaction(SIGUSR1, &usr1, NULL);
     struct xsim_guest *g = xsim_guest_open(o.dir, (domid_t)o.domid);
     if (!g) {
         fprintf(stderr, "blkguest: domain %ld in %s: %s\n", o.domid, o.dir, strerror(errno));

@@ -247,6 +247,48 @@ static const char *busy_pct(json_t *c, json_t *p)
     return sctl_fmt_f(total ? 100.0 * (double)busy / (double)total : 0.0, 1);
 }
 
+/* Where each sidecore's vCPU runs and its steal (steal.h), when known. */
+static void show_placement(json_t *r)
+{
+    struct sctl_table t;
+    json_t *c;
+    size_t i;
+    bool any = false;
+    json_array_foreach(r, i, c)
+        any |= json_is_object(json_object_get(c, "placement"));
+    if (!any)
+        return;
+    putchar('\n');
+    sctl_table_init(&t, "CORE< VCPU PCPU POOL< SCHED< PINNED STEAL% BACKOFF BACKOFFS");
+    json_array_foreach(r, i, c) {
+        json_t *p = json_object_get(c, "placement");
+        if (!json_is_object(p))
+            continue;
+        char vcpu[16], pcpu[16], pool[48], steal[16];
+        json_int_t v = json_integer_value(json_object_get(c, "vcpu"));
+        json_int_t pc = json_integer_value(json_object_get(p, "pcpu"));
+        json_int_t po = json_integer_value(json_object_get(p, "pool"));
+        const char *pname = sctl_jstr(p, "pool_name");
+        json_t *pin = json_object_get(p, "pinned"), *st = json_object_get(p, "steal_pct");
+        snprintf(vcpu, sizeof(vcpu), v < 0 ? "-" : "%lld", (long long)v);
+        snprintf(pcpu, sizeof(pcpu), pc < 0 ? "-" : "%lld", (long long)pc);
+        if (po < 0)
+            snprintf(pool, sizeof(pool), "-");
+        else
+            snprintf(pool, sizeof(pool), "%lld%s%s", (long long)po, *pname ? ":" : "", pname);
+        if (json_is_number(st))
+            snprintf(steal, sizeof(steal), "%.1f", json_number_value(st));
+        else
+            snprintf(steal, sizeof(steal), "-");
+        const char *sched = sctl_jstr(p, "sched");
+        sctl_table_row(&t, sctl_jstr(c, "name"), vcpu, pcpu, pool, *sched ? sched : "-",
+                       json_is_boolean(pin) ? (json_is_true(pin) ? "yes" : "no") : "-", steal,
+                       json_is_true(json_object_get(c, "steal_backoff")) ? "yes" : "no",
+                       sctl_fmt_u(sctl_jint(p, "backoffs")));
+    }
+    sctl_table_print(&t);
+}
+
 static void show_cores(json_t *r, json_t *prev, double dt)
 {
     struct sctl_table t;
@@ -282,6 +324,7 @@ static void show_cores(json_t *r, json_t *prev, double dt)
         }
     }
     sctl_table_print(&t);
+    show_placement(r);
 }
 
 static void show_guests(json_t *r, json_t *prev, double dt)

@@ -78,6 +78,35 @@ int xsim_domain_destroy(struct xsim *xs, domid_t domid);
 /* 0 and *info filled, or -ESRCH for a free slot. Reads shared state, no RPC. */
 int xsim_domain_info(struct xsim *xs, domid_t domid, struct xsim_dominfo *info);
 
+/* ---- vCPUs: where a domain's vCPUs run, as Xen's scheduler would say ----
+ * Each vCPU has a physical CPU, a cpupool (id, name, scheduler), whether its
+ * hard affinity pins it to that CPU alone, and steal time: how long it was
+ * runnable but not running (what Xen's runstate calls RUNSTATE_runnable and
+ * Linux shows as steal).  Nothing runs on them: the map is what a test sets
+ * (xensimctl vcpu-set), and steal accrues at the rate set, so a backend can
+ * be shown a vCPU that shares its CPU.  Until set, vCPU n is on CPU n in
+ * pool 0 "Pool-0" (credit2), not pinned, without steal. */
+#define XSIM_MAX_VCPUS 64u
+#define XSIM_POOL_NAME_MAX 32u
+#define XSIM_SCHED_NAME_MAX 16u
+struct xsim_vcpu_info {
+    uint32_t pcpu;
+    uint32_t pool;
+    char pool_name[XSIM_POOL_NAME_MAX];
+    char sched[XSIM_SCHED_NAME_MAX];
+    bool pinned;
+    uint32_t steal_permille;  /* the rate steal accrues at now (per 1000 of wall time) */
+    uint64_t steal_ns;        /* out only: accrued since the domain was made */
+};
+/* Any domain, of any domain: 0 and *info, -ESRCH (no such running domain)
+ * or -EINVAL (vcpu >= XSIM_MAX_VCPUS). */
+int xsim_vcpu_get(struct xsim *xs, domid_t domid, uint32_t vcpu, struct xsim_vcpu_info *info);
+/* Dom0 only: sets everything but steal_ns (which keeps what accrued).
+ * 0, -EPERM, -ESRCH or -EINVAL (vcpu, steal_permille > 1000, an empty or
+ * unterminated name). */
+int xsim_vcpu_set(struct xsim *xs, domid_t domid, uint32_t vcpu,
+                  const struct xsim_vcpu_info *info);
+
 /* ---- grants, mapping side (what gntdev + GNTTABOP_map/copy do) ---- */
 
 /* Maps `count` grant refs of domain `dom` into one contiguous range, like

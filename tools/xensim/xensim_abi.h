@@ -35,7 +35,7 @@
 
 #include "xensim.h"
 
-#define XSIM_ABI_VERSION 1u
+#define XSIM_ABI_VERSION 2u
 #define XSIM_RPC_MAX_FDS 3
 
 enum xsim_op {
@@ -50,6 +50,8 @@ enum xsim_op {
                                        fds: own eventfd, peer eventfd */
     XSIM_OP_EVTCHN_UNBIND,          /* handle, port */
     XSIM_OP_EVTCHN_PEER,            /* handle, port -> gen, bound; fds: peer eventfd if bound */
+    XSIM_OP_VCPU_GET,               /* domid, vcpu -> vcpu info */
+    XSIM_OP_VCPU_SET,               /* domid, vcpu, info (dom0 only) */
 };
 
 struct xsim_req {
@@ -63,6 +65,7 @@ struct xsim_req {
             uint32_t remote_dom;
             uint32_t port;          /* local port, or the remote port for bind */
         } evtchn;
+        struct { uint32_t domid; uint32_t vcpu; struct xsim_vcpu_info info; } vcpu;
     } u;
 };
 
@@ -74,6 +77,7 @@ struct xsim_rsp {
         struct { uint32_t incarnation; uint32_t pad; uint64_t mem_pages; } dom;
         struct { uint32_t handle; } evtchn_open;
         struct { uint32_t gen; uint32_t bound; } port;
+        struct xsim_vcpu_info vcpu;
     } u;
 };
 

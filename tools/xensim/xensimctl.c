@@ -61,6 +61,10 @@ static void usage(FILE *out)
             "  vif-detach DOMID DEVID|MAC [--force] [--timeout S]\n"
             "                           online=0, Closing, wait for Closed, remove\n"
             "  vif-list DOMID           the domain's vifs and their states\n"
+            "  vcpu-set DOMID VCPU [pcpu=N] [pool=ID:NAME] [sched=NAME] [pinned=0|1]\n"
+            "           [steal=PERCENT]   place a vCPU as Xen would report it; steal\n"
+            "                           accrues at PERCENT of wall time from now\n"
+            "  vcpu-list DOMID [N]      vCPUs 0..N-1 (default 4): placement, steal\n"
             "DIR defaults to $XENSIM_DIR.\n");
 }
 
@@ -957,6 +961,108 @@ static int cleanup_domain_dirs(const char *dir, int domid)
     return ret;
 }
 
+static int vcpu_arg(const char *arg, uint32_t *out)
+{
+    unsigned long v;
+    if (parse_uint(arg, XSIM_MAX_VCPUS - 1, &v) < 0) {
+        fprintf(stderr, "xensimctl: vCPU '%s' is not a number below %u\n", arg, XSIM_MAX_VCPUS);
+        return -EINVAL;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* One key=value of vcpu-set into info.  0 or -EINVAL (said). */
+static int vcpu_setting(const char *kv, struct xsim_vcpu_info *info)
+{
+    const char *eq = strchr(kv, '=');
+    const char *v = eq ? eq + 1 : "";
+    size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+    unsigned long n;
+    if (klen == 4 && !strncmp(kv, "pcpu", 4) && parse_uint(v, 4095, &n) == 0) {
+        info->pcpu = (uint32_t)n;
+    } else if (klen == 6 && !strncmp(kv, "pinned", 6) && parse_uint(v, 1, &n) == 0) {
+        info->pinned = n;
+    } else if (klen == 5 && !strncmp(kv, "steal", 5) && parse_uint(v, 100, &n) == 0) {
+        info->steal_permille = (uint32_t)n * 10;
+    } else if (klen == 5 && !strncmp(kv, "sched", 5) && *v && strlen(v) < sizeof(info->sched)) {
+        snprintf(info->sched, sizeof(info->sched), "%s", v);
+    } else if (klen == 4 && !strncmp(kv, "pool", 4)) {
+        char *colon = strchr(v, ':');
+        char num[16];
+        size_t nlen = colon ? (size_t)(colon - v) : 0;
+        if (!colon || nlen == 0 || nlen >= sizeof(num) || !colon[1] ||
+            strlen(colon + 1) >= sizeof(info->pool_name))
+            goto bad;
+        memcpy(num, v, nlen);
+        num[nlen] = '\0';
+        if (parse_uint(num, UINT32_MAX, &n) < 0)
+            goto bad;
+        info->pool = (uint32_t)n;
+        snprintf(info->pool_name, sizeof(info->pool_name), "%s", colon + 1);
+    } else {
+        goto bad;
+    }
+    return 0;
+bad:
+    fprintf(stderr, "xensimctl: vcpu-set: '%s': expected pcpu=N, pool=ID:NAME, sched=NAME, "
+            "pinned=0|1 or steal=PERCENT (0..100)\n", kv);
+    return -EINVAL;
+}
+
+static int cmd_vcpu_set(struct xsim *xs, int argc, char **argv)
+{
+    int domid = resolve(xs, argv[1]);
+    uint32_t vcpu;
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: no domain %s\n", argv[1]);
+        return 1;
+    }
+    if (vcpu_arg(argv[2], &vcpu) < 0)
+        return 2;
+    struct xsim_vcpu_info info;
+    int ret = xsim_vcpu_get(xs, (domid_t)domid, vcpu, &info);
+    for (int i = 3; ret == 0 && i < argc; i++)
+        if (vcpu_setting(argv[i], &info) < 0)
+            return 2;
+    if (ret == 0)
+        ret = xsim_vcpu_set(xs, (domid_t)domid, vcpu, &info);
+    if (ret < 0) {
+        fprintf(stderr, "xensimctl: vcpu-set %s %u: %s\n", argv[1], vcpu, strerror(-ret));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_vcpu_list(struct xsim *xs, int argc, char **argv)
+{
+    int domid = resolve(xs, argv[1]);
+    uint32_t n = 4;
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: no domain %s\n", argv[1]);
+        return 1;
+    }
+    if (argc > 2) {
+        if (vcpu_arg(argv[2], &n) < 0)
+            return 2;
+    }
+    printf("%-5s %-5s %-16s %-8s %-6s %8s %12s\n", "VCPU", "PCPU", "POOL", "SCHED", "PINNED",
+           "STEAL%", "STEAL(ms)");
+    for (uint32_t v = 0; v < n; v++) {
+        struct xsim_vcpu_info info;
+        int ret = xsim_vcpu_get(xs, (domid_t)domid, v, &info);
+        if (ret < 0) {
+            fprintf(stderr, "xensimctl: vcpu-list %s: %s\n", argv[1], strerror(-ret));
+            return 1;
+        }
+        char pool[48];
+        snprintf(pool, sizeof(pool), "%u:%s", info.pool, info.pool_name);
+        printf("%-5u %-5u %-16s %-8s %-6s %8.1f %12.1f\n", v, info.pcpu, pool, info.sched,
+               info.pinned ? "yes" : "no", info.steal_permille / 10.0, info.steal_ns / 1e6);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -991,6 +1097,7 @@ int main(int argc, char **argv)
         { "create", 1, -1 }, { "destroy", 1, -1 }, { "list", 0, 0 }, { "env", 1, 1 },
         { "vbd-attach", 1, -1 }, { "vbd-detach", 2, -1 }, { "vbd-list", 1, 1 },
         { "vif-attach", 1, -1 }, { "vif-detach", 2, -1 }, { "vif-list", 1, 1 },
+        { "vcpu-set", 2, -1 }, { "vcpu-list", 1, 2 },
     };
     bool known = false;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -1029,6 +1136,10 @@ int main(int argc, char **argv)
         ret = cmd_dev_detach(xs, dir, &vif_kind, cargc, cargv);
     else if (strcmp(cmd, "vif-list") == 0)
         ret = cmd_dev_list(xs, dir, &vif_kind, cargv[1]);
+    else if (strcmp(cmd, "vcpu-set") == 0)
+        ret = cmd_vcpu_set(xs, cargc, cargv);
+    else if (strcmp(cmd, "vcpu-list") == 0)
+        ret = cmd_vcpu_list(xs, cargc, cargv);
     else
         ret = cmd_env(xs, dir, cargv[1]);
     xsim_close(xs);

@@ -28,6 +28,8 @@ static const char *op_name(uint32_t op)
     case XSIM_OP_EVTCHN_BIND_INTERDOMAIN: return "bind_interdomain";
     case XSIM_OP_EVTCHN_UNBIND: return "unbind";
     case XSIM_OP_EVTCHN_PEER: return "evtchn_peer";
+    case XSIM_OP_VCPU_GET: return "vcpu_get";
+    case XSIM_OP_VCPU_SET: return "vcpu_set";
     default: return "unknown op";
     }
 }
@@ -218,6 +220,14 @@ static void handle_req(struct hv *hv, struct hv_conn *c, struct xsim_req *req,
             rsp->nfds = 1;
             rsp->u.port.bound = 1;
         }
+        break;
+    case XSIM_OP_VCPU_GET:
+        ret = hv_vcpu_get(hv, req->u.vcpu.domid, req->u.vcpu.vcpu, &rsp->u.vcpu);
+        break;
+    case XSIM_OP_VCPU_SET:
+        ret = c->domid != 0 ? -EPERM
+                            : hv_vcpu_set(hv, req->u.vcpu.domid, req->u.vcpu.vcpu,
+                                          &req->u.vcpu.info);
         break;
     default:
         ret = -ENOSYS;

@@ -106,6 +106,7 @@ static void free_slot(struct hv *hv, struct hv_domain *d)
     if (d->act_fd >= 0)
         close(d->act_fd);
     free(d->ports);
+    hv_vcpu_free(d);
     d->gnt = NULL;
     d->act = NULL;
     d->ports = NULL;

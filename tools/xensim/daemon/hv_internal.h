@@ -4,6 +4,7 @@
  *   hv_domain.c  domain slots, their memory files, the shared domain table
  *   hv_evtchn.c  event-channel ports and their eventfds
  *   hv_grant.c   maptrack: pins of closed connections, references to dying domains
+ *   hv_vcpu.c    the vCPU map tests set: placement and accruing steal
  * Everything runs on xensimd's single thread; no locking inside the daemon
  * (the active-entry locks are taken only against mapping processes).
  * Functions return 0 / a non-negative value, or a negative errno.
@@ -61,6 +62,15 @@ struct hv_domain {
     grant_entry_v1_t *gnt;  /* the daemon's own mappings, for dropping pins */
     uint32_t *act;
     struct hv_port *ports;  /* XSIM_NR_PORTS, port 0 never used */
+    struct hv_vcpu *vcpus;  /* XSIM_MAX_VCPUS once one is set; NULL: all defaults */
+};
+
+/* One vCPU's entry: steal up to since_ns is steal_base_ns; after it, it
+ * accrues at info.steal_permille. */
+struct hv_vcpu {
+    struct xsim_vcpu_info info;
+    uint64_t steal_base_ns;
+    uint64_t since_ns;
 };
 
 struct hv_conn {
@@ -126,5 +136,11 @@ void hv_evtchn_close_domain(struct hv *hv, domid_t domid);
 void hv_maptrack_release(struct hv *hv, struct hv_conn *c);
 /* Whether any connection still pins a grant of domid's incarnation. */
 bool hv_maptrack_references(struct hv *hv, domid_t domid, uint32_t incarnation);
+
+/* hv_vcpu.c */
+int hv_vcpu_get(struct hv *hv, uint32_t domid, uint32_t vcpu, struct xsim_vcpu_info *out);
+int hv_vcpu_set(struct hv *hv, uint32_t domid, uint32_t vcpu, const struct xsim_vcpu_info *in);
+/* Forgets a domain's map (its slot is freed). */
+void hv_vcpu_free(struct hv_domain *d);
 
 #endif
