@@ -23,7 +23,7 @@ for i in $(seq 1 20); do
     front "$g" "$d" --ios 4 --verify --rw mix:50 >"$SIMDIR/flap$i" 2>&1 || status=$?
     [ "$i" = 5 ] && t5=$EPOCHREALTIME
 done
-cycle_ms=$(( (${t5//[^0-9]/} - ${t0//[^0-9]/}) / 5000 )) # µs (any decimal point) to ms a cycle
+cycle_ms=$(( (${t5//[^0-9]/} - ${t0//[^0-9]/}) / 5000 )) # us (any decimal point) to ms a cycle
 is "twenty connect-close cycles in a row each run and verify (0)" "$status" 0
 if [ "$cycle_ms" -ge 300 ]; then
     TAP_N=$((TAP_N + 1))
