@@ -139,7 +139,9 @@ ok "a disk to grow probes" wait_for 5 be_state_is "$g" "$drs" 2
 is "devices --json: the class view before connect: the store" \
     "$(dev_field "$g" "$drs" 'class}{store}{sectors')" 32768
 is "... no connection yet" "$(dev_field "$g" "$drs" 'class}{connection')" ""
-front_bg "$SIMDIR/rs.json" "$g" "$drs" --rw read --qd 1 --seconds 6
+# Until SIGUSR1 after the last check that needs it Connected (resize-check
+# answers only for a Connected disk; a 6 s run could end before it).
+front_bg "$SIMDIR/rs.json" "$g" "$drs" --rw read --qd 1 --seconds 120
 ok "a frontend connects" wait_for 5 dev_state_is "$g" "$drs" Connected
 is "devices --json: the connection (queues, ABI)" \
     "$(dev_field "$g" "$drs" 'class}{connection}{queues') $(dev_field "$g" "$drs" 'class}{connection}{abi')" \
@@ -158,6 +160,7 @@ is "resize-check now: size unchanged" "$(ctl resize-check "vbd/$g/$drs")" \
 truncate -s 40M "$rs_disk"
 ok "resize-check right after growing it again answers" quiet ctl resize-check "$g/$drs"
 is "... and the size is there at once" "$(be_key "$g" "$drs" sectors)" 81920
+kill -USR1 "$FRONT_PID"
 is "resize-check of a disk never connected: not Connected (1)" \
     "$(rc ctl resize-check "vbd/$g/$dn")" 1
 front_wait "$FRONT_PID"

@@ -26,11 +26,15 @@ for mode in poll event; do
     g=$(guest_new "life-$mode")
     d=$(disk_attach "$g" "$(disk_file 64M)")
     ok "$mode: InitWait before the frontend comes" wait_for 5 be_state_is "$g" "$d" 2
-    front_bg "$SIMDIR/c1" "$g" "$d" --seconds 2 --verify --rw mix:50
+    # Each run checked while it runs has a bound no check reaches (a loaded
+    # sanitizer build takes a second or two per sidecorectl call) and ends
+    # by SIGUSR1 once those checks are done.
+    front_bg "$SIMDIR/c1" "$g" "$d" --seconds 120 --verify --rw mix:50
     ok "$mode: connect: sidecorectl shows it Connected" wait_for 5 dev_state_is "$g" "$d" Connected
     is "$mode: ... backend state 4 in xenstore" "$(be_key "$g" "$d" state)" 4
     is "$mode: ... the frontend's view" "$(dev_field "$g" "$d" frontend_state)" Connected
     ok "$mode: ... with its queues" test "$(dev_queue_count "$g" "$d")" -ge 1
+    kill -USR1 "$FRONT_PID"
     front_wait "$FRONT_PID"
     is "$mode: the run finishes and verifies (0)" "$?" 0
     ok "$mode: ... verified sectors" \
@@ -72,7 +76,7 @@ for mode in poll event; do
     od=$(disk_attach "$other" "$(disk_file 32M)")
     front_bg "$SIMDIR/v" "$victim" "$vd" --seconds 20 --verify --rw mix:50
     victim_pid=$FRONT_PID
-    front_bg "$SIMDIR/o" "$other" "$od" --seconds 4 --verify --rw mix:50
+    front_bg "$SIMDIR/o" "$other" "$od" --seconds 120 --verify --rw mix:50
     other_pid=$FRONT_PID
     ok "$mode: two guests connected" \
         wait_for 5 eval 'dev_state_is "$victim" "$vd" Connected && dev_state_is "$other" "$od" Connected'
@@ -84,6 +88,7 @@ for mode in poll event; do
     ok "$mode: ... and logged the disconnect" \
         grep -Eq "vbd $victim/$vd: .*(disconnect|removed|gone)" "$SIMDIR/sidecored.log"
     kill "$victim_pid" 2>/dev/null
+    kill -USR1 "$other_pid"
     front_wait "$victim_pid"
     front_wait "$other_pid"
     is "$mode: the other guest's run finishes and verifies (0)" "$?" 0
@@ -105,7 +110,7 @@ for mode in poll event; do
     # ---- sidecored restarted under a guest's I/O ----
     rg=$(guest_new "restart-$mode")
     rd=$(disk_attach "$rg" "$(disk_file 64M)")
-    front_bg "$SIMDIR/r" "$rg" "$rd" --seconds 6 --verify --rw mix:50
+    front_bg "$SIMDIR/r" "$rg" "$rd" --seconds 120 --verify --rw mix:50
     ok "$mode: a guest connected for the restart" wait_for 5 dev_state_is "$rg" "$rd" Connected
     sleep 1.5
     sc_stop
@@ -113,6 +118,8 @@ for mode in poll event; do
     ok "$mode: ... leaving the backend Connected for its successor" be_state_is "$rg" "$rd" 4
     ok "$mode: sidecored starts again" sc_start --mode "$mode" --cores 2
     ok "$mode: ... and adopts the connected device" wait_for 5 dev_state_is "$rg" "$rd" Connected
+    sleep 1 # I/O served by the successor too
+    kill -USR1 "$FRONT_PID"
     front_wait "$FRONT_PID"
     is "$mode: the guest's run finishes without an error across the restart (0)" "$?" 0
     ok "$mode: ... its report is clean and verified" \

@@ -167,7 +167,10 @@ dl=$(disk_attach "$light" null:64M,spin=20000)
 dh=$(disk_attach "$heavy" null:64M,spin=20000)
 ok "both disks wait for their frontends" \
     wait_for 5 eval 'be_state_is "$light" "$dl" 2 && be_state_is "$heavy" "$dh" 2'
-load="--seconds 4 --queues 1 --bs 4k --rw read --qd 32"
+# The runs last until both samples of the sidecore's busy time are taken
+# (SIGUSR1 then): with 4 s runs, a loaded sanitizer build's two sidecorectl
+# calls could sample after they ended, and the ratio went unjudged (SKIP).
+load="--seconds 120 --queues 1 --bs 4k --rw read --qd 32"
 front_bg "$SIMDIR/light" "$light" "$dl" $load
 lp=$FRONT_PID
 front_bg "$SIMDIR/heavy" "$heavy" "$dh" $load
@@ -178,6 +181,7 @@ sleep 1
 read -r b1 t1 <<<"$(core_ns)"
 sleep 2
 read -r b2 t2 <<<"$(core_ns)"
+kill -USR1 "$lp" "$hp"
 busy=$(perl -e 'print int(100 * ($ARGV[2] - $ARGV[0]) / (($ARGV[3] - $ARGV[1]) || 1))' \
     "$b1" "$t1" "$b2" "$t2")
 front_wait "$lp"

@@ -50,8 +50,11 @@ a=$(guest_new small) && da=$(disk_attach "$a" "$(disk_file 16M)") &&
         >/dev/null || { echo "Bail out! guests"; exit 1; }
 
 # ---- A fits: its verified I/O runs through everything below ----
+# Its reservation is asserted until B and the vif are refused, steps whose
+# time a loaded sanitizer build does not bound (a 6 s run could end, and
+# free it, before): the run ends by SIGUSR1 once they are done.
 front_bg "$SIMDIR/a.json" "$a" "$da" --queues 1 --ring-order 0 --no-persistent --qd 8 \
-    --seconds 6 --verify --rw mix:50
+    --seconds 120 --verify --rw mix:50
 pid_a=$FRONT_PID
 ok "guest A's disk connects and holds a reservation" wait_for 10 guest_mem_above "$a" 0
 ra=$(guest_mem "$a")
@@ -89,6 +92,7 @@ ok "... with an error node naming the budget" \
 ok "... and a log line" grep -Eq "vif $n/0: queue 0 needs [0-9.]+ MiB, the daemon's memory budget" \
     "$SIMDIR/sidecored.log"
 is "... nothing more reserved" "$(mem reserved_bytes)" "$ra"
+kill -USR1 "$pid_a"
 
 # ---- A finishes its verified run; detaching returns every byte ----
 front_wait "$pid_a"
