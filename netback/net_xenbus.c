@@ -220,7 +220,9 @@ static int net_probe(struct sc_device *dev)
                    nd->tap_name);
         if (rc < 0) {
             sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
-                                  rc == -EEXIST ? " (it exists already)" : "");
+                                  rc == -EEXIST ? " (it exists already, not a TAP of ours: "
+                                                  "remove it, or give the vif another vifname=)"
+                                  : rc == -EPERM ? " (sidecored needs CAP_NET_ADMIN)" : "");
             dev_free(nd, !nd->keep_tap);
             return rc;
         }
@@ -564,7 +566,8 @@ static int net_connect(struct sc_device *dev)
     if (nd->vqs || nd->ctrl)
         return -EBUSY;
     if (nd->tap_fd < 0 && !nd->xsw) {
-        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named");
+        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named (set "
+                              "vif.tap yes, or vif.switch and bridge=)");
         return -ENODEV;
     }
     int rc = read_features(nd);
