@@ -257,8 +257,9 @@ struct sc_xen *sc_xen_real_open(void)
      * Xen (or lack the driver), and nothing else is worth trying. */
     if (access("/dev/xen/gntdev", F_OK) != 0) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xen", "no /dev/xen/gntdev (%s): not running on Xen, or "
-               "xen-gntdev not loaded? (modprobe xen-gntdev; set XENSIM_DIR for xensim)", strerror(err));
+        sc_log(SC_LOG_ERR, "xen",
+               "no /dev/xen/gntdev (%s): not running on Xen, or xen-gntdev not loaded? "
+               "(modprobe xen-gntdev; set XENSIM_DIR for xensim)", strerror(err));
         free(r);
         errno = err;
         return NULL;

@@ -161,7 +161,8 @@ struct sc_xen *sc_xen_sim_open(void)
     }
     if (domid_env && *domid_env &&
         sc_xs_parse_uint(domid_env, XSIM_MAX_DOMAINS - 1, &domid) < 0) {
-        sc_log(SC_LOG_ERR, "xensim", "XENSIM_DOMID \"%s\" is not a domain id: give 0..%u", domid_env,
+        sc_log(SC_LOG_ERR, "xensim", "XENSIM_DOMID \"%s\" is not a domain id: give 0..%u",
+               domid_env,
                XSIM_MAX_DOMAINS - 1);
         errno = EINVAL;
         return NULL;

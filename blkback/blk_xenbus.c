@@ -483,7 +483,8 @@ static int blk_connect(struct sc_device *dev)
     if (!bd->store) {
         int rc = open_store(bd);
         if (rc == NO_PARAMS) {
-            sc_xenbus_device_fail(dev, -ENOENT, "no backing store: %s/params is empty or missing (give the "
+            sc_xenbus_device_fail(dev, -ENOENT,
+                                  "no backing store: %s/params is empty or missing (give the "
                                   "disk a target=)", dev->backend_path);
             return rc;
         }

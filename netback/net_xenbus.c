@@ -219,10 +219,11 @@ static int net_probe(struct sc_device *dev)
             sc_log(SC_LOG_INFO, dev->name, "adopted the interface %s left by an earlier daemon",
                    nd->tap_name);
         if (rc < 0) {
-            sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
-                                  rc == -EEXIST ? " (it exists already, not a TAP of ours: "
-                                                  "remove it, or give the vif another vifname=)"
-                                  : rc == -EPERM ? " (sidecored needs CAP_NET_ADMIN)" : "");
+            const char *hint = rc == -EEXIST ? " (it exists and is in use by another program: "
+                                               "remove it, or give the vif another vifname=)"
+                               : rc == -EPERM  ? " (sidecored needs CAP_NET_ADMIN)"
+                                               : "";
+            sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name, hint);
             dev_free(nd, !nd->keep_tap);
             return rc;
         }

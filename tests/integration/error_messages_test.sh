@@ -186,7 +186,8 @@ p_hotplug_failed() {
     local d
     d=$(disk_attach "$G" "$(disk_file 16M)" --script block-sidecore)
     xs0 xenstore-write "$(be_path "$G" "$d")/hotplug-status" error
-    front "$G" "$d" --queues 1 --ring-order 0 --no-persistent --ios 10 --timeout-ms 3000 >/dev/null 2>&1
+    front "$G" "$d" --queues 1 --ring-order 0 --no-persistent --ios 10 --timeout-ms 3000 \
+        >/dev/null 2>&1
     device_refused hotplug-failed "$G" "$d"
 }
 # bad-mode: a mode key no toolstack writes, seen when the daemon adopts the
@@ -223,7 +224,8 @@ p_hp_target() {
     hp_check hp-target "backend/vbd/$G/$d"
 }
 p_hp_bridge() {
-    if [ "$SC_ERRMSG_TEST_NETNS" != yes ] || ! ip tuntap add dev "vif$G.2" mode tap 2>/dev/null; then
+    if [ "$SC_ERRMSG_TEST_NETNS" != yes ] ||
+        ! ip tuntap add dev "vif$G.2" mode tap 2>/dev/null; then
         skip "hp-bridge: needs a network namespace of its own with TAP interfaces"
         return
     fi
@@ -257,6 +259,10 @@ p_ctl_no_device() {
     run_cmd "$SIDECORECTL" resize-check "vbd/$G/12345"
     expect ctl-no-device 1
     ok "ctl-no-device: ... naming it" grep -q "no vbd 'vbd/$G/12345'" "$OUT"
+}
+p_ctl_bad_tenant() {
+    run_cmd "$SIDECORECTL" set-tenant "$G" weight=0
+    expect ctl-bad-tenant 1
 }
 p_ctl_unknown_command() { run_cmd "$SIDECORECTL" frobnicate; expect ctl-unknown-command 2; }
 
