@@ -23,7 +23,7 @@ if [ -z "${SC_ERRMSG_TEST_NETNS:-}" ]; then
     done
 fi
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 . tests/tools/blk_e2e_lib.sh
 DOC=docs/xl.md
 ROOT=$(pwd)
