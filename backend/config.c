@@ -777,7 +777,8 @@ int sc_config_parse_file(struct sc_config *c, const char *path, char *err, size_
     FILE *f = fopen(path, "r");
     if (!f) {
         int e = errno;
-        sc_config_seterr(err, errlen, "%s: %s", path, strerror(e));
+        sc_config_seterr(err, errlen, "cannot read the config file %s: %s (fix --config)", path,
+                         strerror(e));
         return -e;
     }
     char line[1024];

@@ -142,8 +142,11 @@ static struct pool_core *core_new(struct sc_pool *pool, const char *name, int cp
     pc->core = sc_core_create(pool->xen, &cp);
     if (!pc->core) {
         int e = errno;
-        sc_log(SC_LOG_ERR, name, "cannot start a sidecore%s: %s",
-               cpu == SC_CORE_NO_CPU ? "" : " (pinned)", strerror(e));
+        if (cpu == SC_CORE_NO_CPU)
+            sc_log(SC_LOG_ERR, name, "cannot start a sidecore: %s", strerror(e));
+        else
+            sc_log(SC_LOG_ERR, name, "cannot start a sidecore on cpu %d: %s (is the CPU online "
+                   "and ours? see lscpu and our cpuset; fix --cpus)", (int)cpu, strerror(e));
         free(pc);
         errno = e;
         return NULL;

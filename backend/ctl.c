@@ -159,8 +159,8 @@ static int set_file_access(const char *path, const struct sc_ctl_access *acc)
         gid_t gid;
         int rc = sc_ctl_parse_group(acc->group, &gid);
         if (rc < 0) {
-            sc_log(SC_LOG_ERR, "ctl", "ctl-group '%s': %s", acc->group,
-                   rc == -ENOENT ? "no such group" : strerror(-rc));
+            sc_log(SC_LOG_ERR, "ctl", "ctl-group '%s': %s: name an existing group or a gid",
+                   acc->group, rc == -ENOENT ? "no such group" : strerror(-rc));
             return rc == -EINVAL ? -ENOENT : rc;
         }
         if (chown(path, (uid_t)-1, gid) < 0) {
@@ -196,8 +196,8 @@ struct sc_ctl *sc_ctl_open_access(const char *path, const struct sc_ctl_method *
     if (access && access->admin_group && *access->admin_group) {
         ret = sc_ctl_parse_group(access->admin_group, &admin_gid);
         if (ret < 0) {
-            sc_log(SC_LOG_ERR, "ctl", "ctl-admin-group '%s': %s", access->admin_group,
-                   ret == -ENOENT ? "no such group" : strerror(-ret));
+            sc_log(SC_LOG_ERR, "ctl", "ctl-admin-group '%s': %s: name an existing group or a gid",
+                   access->admin_group, ret == -ENOENT ? "no such group" : strerror(-ret));
             errno = ret == -EINVAL ? ENOENT : -ret;
             return NULL;
         }
@@ -226,9 +226,19 @@ struct sc_ctl *sc_ctl_open_access(const char *path, const struct sc_ctl_method *
         if (errno != EADDRINUSE)
             goto fail;
         if (socket_alive(&sa)) {
-            sc_log(SC_LOG_ERR, "ctl", "%s: another sidecored is serving this socket", path);
+            sc_log(SC_LOG_ERR, "ctl",
+                   "%s: another sidecored is serving this socket: stop it, or give this one "
+                   "another --ctl", path);
             errno = EADDRINUSE;
             goto fail;
+        }
+        /* Only a socket is ours to replace: a file there is someone's. */
+        struct stat st;
+        if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+            sc_log(SC_LOG_ERR, "ctl", "%s exists and is not a socket: remove it, or give --ctl "
+                   "another path", path);
+            errno = EEXIST;
+            goto fail_quiet;
         }
         sc_log(SC_LOG_INFO, "ctl", "%s: replacing a stale socket", path);
         if (unlink(path) < 0 || bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -264,7 +274,11 @@ fail_unlink:
 fail:
     ret = errno;
     if (ret != EADDRINUSE)
-        sc_log(SC_LOG_ERR, "ctl", "%s: %s", path, strerror(ret));
+        sc_log(SC_LOG_ERR, "ctl", "cannot create the control socket %s: %s (create its "
+               "directory, or give --ctl another path)", path, strerror(ret));
+    errno = ret;
+fail_quiet:
+    ret = errno;
     if (ctl->listen_fd >= 0)
         close(ctl->listen_fd);
     if (ctl->epfd >= 0)

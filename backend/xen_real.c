@@ -90,7 +90,8 @@ static struct sc_evtchn *real_evtchn_open(struct sc_xen *x)
     h->xce = xenevtchn_open(NULL, 0);
     if (!h->xce) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xen", "cannot open the event channel device: %s", strerror(err));
+        sc_log(SC_LOG_ERR, "xen", "cannot open /dev/xen/evtchn: %s (run as root; modprobe "
+               "xen-evtchn)", strerror(err));
         free(h);
         errno = err;
         return NULL;
@@ -161,7 +162,8 @@ static struct xs_handle *real_xs_open(struct sc_xen *x)
     struct xs_handle *xs = xs_open(0);
     if (!xs) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xen", "cannot connect to xenstore: %s", strerror(err));
+        sc_log(SC_LOG_ERR, "xen", "cannot connect to xenstore: %s (is xenstored running? "
+               "systemctl status xenstored; run as root)", strerror(err));
         errno = err;
     }
     return xs;
@@ -205,13 +207,32 @@ static int read_own_domid(struct sc_xen *x)
         x->domid = 0;
         return 0;
     }
-    sc_log(SC_LOG_ERR, "xen", "cannot read our domid from xenstore: %s", strerror(-rc));
+    sc_log(SC_LOG_ERR, "xen", "cannot read our domid from xenstore (domid under our home): "
+           "%s (in a driver domain, is xenstore reachable and the domain created by xl?)",
+           strerror(-rc));
     return rc;
 }
 
 static int real_vcpu_place(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out)
 {
     return sc_xen_real_vcpu_place(x, &to_real(x)->xc, vcpu, out);
+}
+
+/* The kernel's backends watch the same directories: both would answer a
+ * guest, which then sees two backends fight over its device's state. */
+static void warn_kernel_backends(void)
+{
+    static const char *const mods[][2] = {
+        { "xen_blkback", "xen-blkback" },
+        { "xen_netback", "xen-netback" },
+    };
+    for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/sys/module/%s", mods[i][0]);
+        if (access(path, F_OK) == 0)
+            sc_log(SC_LOG_WARN, "xen", "the kernel's %s is loaded and serves the same devices: "
+                   "rmmod %s (and blacklist it)", mods[i][1], mods[i][1]);
+    }
 }
 
 static const struct sc_xen_ops real_ops = {
@@ -245,8 +266,9 @@ struct sc_xen *sc_xen_real_open(void)
      * Xen (or lack the driver), and nothing else is worth trying. */
     if (access("/dev/xen/gntdev", F_OK) != 0) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xen", "no /dev/xen/gntdev (%s): not running on Xen? "
-               "(set XENSIM_DIR to use xensim)", strerror(err));
+        sc_log(SC_LOG_ERR, "xen",
+               "no /dev/xen/gntdev (%s): not running on Xen, or xen-gntdev not loaded? "
+               "(modprobe xen-gntdev; set XENSIM_DIR for xensim)", strerror(err));
         free(r);
         errno = err;
         return NULL;
@@ -254,7 +276,8 @@ struct sc_xen *sc_xen_real_open(void)
     r->gnt = xengnttab_open(NULL, 0);
     if (!r->gnt) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xen", "cannot open the grant device: %s", strerror(err));
+        sc_log(SC_LOG_ERR, "xen", "cannot open /dev/xen/gntdev: %s (run as root; modprobe "
+                   "xen-gntdev)", strerror(err));
         free(r);
         errno = err ? err : ENODEV;
         return NULL;
@@ -267,5 +290,6 @@ struct sc_xen *sc_xen_real_open(void)
         return NULL;
     }
     sc_log(SC_LOG_INFO, "xen", "platform: real Xen, domain %u", r->base.domid);
+    warn_kernel_backends();
     return &r->base;
 }

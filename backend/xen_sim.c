@@ -170,13 +170,15 @@ struct sc_xen *sc_xen_sim_open(void)
     unsigned long long domid = 0;
 
     if (!dir || !*dir) {
-        sc_log(SC_LOG_ERR, "xensim", "XENSIM_DIR is not set");
+        sc_log(SC_LOG_ERR, "xensim", "XENSIM_DIR is not set: set it to a running xensimd's --dir, "
+               "or use --platform xen");
         errno = EINVAL;
         return NULL;
     }
     if (domid_env && *domid_env &&
         sc_xs_parse_uint(domid_env, XSIM_MAX_DOMAINS - 1, &domid) < 0) {
-        sc_log(SC_LOG_ERR, "xensim", "bad XENSIM_DOMID \"%s\" (0..%u)", domid_env,
+        sc_log(SC_LOG_ERR, "xensim", "XENSIM_DOMID \"%s\" is not a domain id: give 0..%u",
+               domid_env,
                XSIM_MAX_DOMAINS - 1);
         errno = EINVAL;
         return NULL;
@@ -198,8 +200,9 @@ struct sc_xen *sc_xen_sim_open(void)
     s->xsim = xsim_open(dir, s->base.domid);
     if (!s->xsim) {
         int err = errno;
-        sc_log(SC_LOG_ERR, "xensim", "cannot connect to the world in %s as domain %u: %s", dir,
-               s->base.domid, strerror(err));
+        sc_log(SC_LOG_ERR, "xensim", "cannot connect to the world in %s as domain %u: %s (is "
+               "xensimd running with --dir %s? is the domain created?)", dir, s->base.domid,
+               strerror(err), dir);
         free(s);
         errno = err ? err : ECONNREFUSED;
         return NULL;

@@ -431,7 +431,8 @@ static bool hotplug_ready(struct sc_device *dev)
         return true;
     }
     if (error) {
-        xb_device_fail_msg(dev, -EIO, "hotplug script failed");
+        xb_device_fail_msg(dev, -EIO, "hotplug script failed (its hotplug-error beside "
+                                          "hotplug-status says why; xl prints it)");
         return false;
     }
     if (!status && err != ENOENT) {

@@ -134,7 +134,8 @@ static json_t *m_resize_check(void *ctx, json_t *params, struct sc_ctl_error *er
     }
     struct sc_device *dev = cc ? sc_class_find_device(cc, ref) : NULL;
     if (!dev) {
-        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no such vbd");
+        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no vbd '%s' (sidecorectl devices lists them)",
+                         json_is_string(ref) ? json_string_value(ref) : "by that id");
         return NULL;
     }
     if (dev->state != XenbusStateConnected) {

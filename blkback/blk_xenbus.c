@@ -187,10 +187,13 @@ static int open_store(struct blk_dev *bd)
         if (err == EBUSY && acc == BLK_STORE_WRITE)
             sc_xenbus_device_fail(dev, -err,
                                   "backing store \"%.200s\" is in use (mounted or claimed by "
-                                  "another writer): mode w opens it exclusively, w! shares it",
+                                  "another writer): unmount it or stop the other writer; "
+                                  "mode w opens it exclusively, w! shares it",
                                   params);
         else
-            sc_xenbus_device_fail(dev, -err, "opening the backing store \"%.200s\"", params);
+            sc_xenbus_device_fail(dev, -err, "cannot open the backing store \"%.200s\": check the "
+                                  "disk's target= (it must exist and be readable by sidecored)",
+                                  params);
         free(params);
         return -err;
     }
@@ -241,7 +244,8 @@ static int blk_probe(struct sc_device *dev)
     }
     int rc = parse_mode(mode, &bd->read_only, &bd->write_shared);
     if (rc < 0)
-        sc_xenbus_device_fail(dev, rc, "mode \"%.32s\" is not r, w or w!", mode);
+        sc_xenbus_device_fail(dev, rc, "mode \"%.32s\" is not r, w or w!: fix the disk's "
+                              "access= (xl) or %s/mode", mode, bp);
     free(mode);
     if (rc < 0) {
         dev_free(bd);
@@ -356,7 +360,9 @@ static int read_frontend_globals(struct blk_dev *bd, unsigned *nqueues)
         return sc_fe_key_fail(dev, -errno, fp, "protocol");
     int rc = blk_abi_from_protocol(proto, &bd->abi);
     if (rc < 0) {
-        sc_xenbus_device_fail(dev, -ENOSYS, "unknown frontend protocol \"%.64s\"", proto);
+        sc_xenbus_device_fail(dev, -ENOSYS, "frontend protocol \"%.64s\" is not served (native, "
+                              "x86_32-abi or x86_64-abi): the guest's blkfront is unsupported",
+                              proto);
         free(proto);
         return -ENOSYS;
     }
@@ -477,7 +483,9 @@ static int blk_connect(struct sc_device *dev)
     if (!bd->store) {
         int rc = open_store(bd);
         if (rc == NO_PARAMS) {
-            sc_xenbus_device_fail(dev, -ENOENT, "no backing store: params is empty or missing");
+            sc_xenbus_device_fail(dev, -ENOENT,
+                                  "no backing store: %s/params is empty or missing (give the "
+                                  "disk a target=)", dev->backend_path);
             return rc;
         }
         if (rc < 0)

@@ -121,7 +121,8 @@ static json_t *m_vif_rate(void *ctx, json_t *params, struct sc_ctl_error *err)
     }
     struct sc_device *dev = cc ? sc_class_find_device(cc, ref) : NULL;
     if (!dev || !dev->priv) {
-        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no such vif");
+        sc_ctl_error_set(err, SC_CTL_NOT_FOUND, "no vif '%s' (sidecorectl vifs lists them)",
+                         json_is_string(ref) ? json_string_value(ref) : "by that id");
         return NULL;
     }
     bool rx = direction && strcmp(direction, "rx") == 0;

@@ -219,8 +219,11 @@ static int net_probe(struct sc_device *dev)
             sc_log(SC_LOG_INFO, dev->name, "adopted the interface %s left by an earlier daemon",
                    nd->tap_name);
         if (rc < 0) {
-            sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name,
-                                  rc == -EEXIST ? " (it exists already)" : "");
+            const char *hint = rc == -EEXIST ? " (it exists and is in use by another program: "
+                                               "remove it, or give the vif another vifname=)"
+                               : rc == -EPERM  ? " (sidecored needs CAP_NET_ADMIN)"
+                                               : "";
+            sc_xenbus_device_fail(dev, rc, "creating the interface %s%s", nd->tap_name, hint);
             dev_free(nd, !nd->keep_tap);
             return rc;
         }
@@ -564,7 +567,8 @@ static int net_connect(struct sc_device *dev)
     if (nd->vqs || nd->ctrl)
         return -EBUSY;
     if (nd->tap_fd < 0 && !nd->xsw) {
-        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named");
+        sc_xenbus_device_fail(dev, -ENODEV, "no uplink: vif.tap is off and no switch is named (set "
+                              "vif.tap yes, or vif.switch and bridge=)");
         return -ENODEV;
     }
     int rc = read_features(nd);

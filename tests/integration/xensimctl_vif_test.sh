@@ -213,9 +213,11 @@ if [ "${SC_VIF_TEST_NETNS:-}" = yes ] && ip link add xenbr7 type bridge 2>/dev/n
     quiet "$XENSIMCTL" vif-attach "$g" devid=34 backend="$b" bridge=nosuchbr
     ip tuntap add dev "vif$g.34" mode tap
     is "a bridge that does not exist: exit 1" "$(rc hotplug 34 online)" 1
-    is "hotplug-error says so, as vif-bridge does" \
+    want="Could not find bridge device nosuchbr: create it"
+    want="$want (ip link add nosuchbr type bridge) or fix the vif's bridge="
+    is "hotplug-error says so, as vif-bridge does, and what to do" \
         "$(xs0 xenstore-read "/local/domain/$b/backend/vif/$g/34/hotplug-error") $(bstat 34)" \
-        "Could not find bridge device nosuchbr error"
+        "$want error"
     fails "the TAP was not touched" grep -q ' master ' <<<"$(link "vif$g.34")"
 
     # An HVM guest's emulated NIC (qemu's tap): bridged, no hotplug-status.

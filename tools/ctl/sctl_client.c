@@ -20,8 +20,13 @@ struct sc_ctl_client *sctl_connect(const char *path)
 {
     struct sc_ctl_client *c = sc_ctl_client_open(path, CALL_TIMEOUT_MS);
     if (!c) {
-        fprintf(stderr, "sidecorectl: cannot connect to %s: %s%s\n", path, strerror(errno),
-                errno == ENOENT || errno == ECONNREFUSED ? " (is sidecored running?)" : "");
+        int e = errno;
+        fprintf(stderr, "sidecorectl: cannot connect to %s: %s%s\n", path, strerror(e),
+                e == ENOENT || e == ECONNREFUSED
+                    ? " (is sidecored running? start it, or give --socket its --ctl path)"
+                : e == EACCES ? " (run as root or as a member of the socket's group, "
+                                "sidecored --ctl-group)"
+                              : "");
         exit(1);
     }
     return c;
