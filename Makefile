@@ -36,6 +36,11 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
+# Where an installed sidecore keeps its data: `sidecorectl check-xenstore`
+# looks for the schema in $(PREFIX)/share/sidecore/xenstore-schema first,
+# then beside the build tree it came from (<tree>/xenstore-schema).
+PREFIX  ?= /usr/local
+
 PKGS     = xenstore xengnttab xenevtchn jansson liburing fuse3 libmicrohttpd
 # -iquote: our headers never shadow system ones (backend/sched.h vs <sched.h>).
 CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote netback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
@@ -171,6 +176,8 @@ $(LIBSIMFRONT): $(call obj,$(SIMFRONT_SRCS))
 $(LIBCTL): $(call obj,$(CTL_SRCS))
 $(LIBBENCH): $(call obj,$(BENCHLIB_SRCS))
 $(LIBTEST): $(call obj,$(TESTTOOLS_SRCS))
+$(BUILD)/obj/tools/ctl/sctl_xscheck.o: CPPFLAGS += -DSC_SCHEMA_DIR='"$(PREFIX)/share/sidecore/xenstore-schema"'
+
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
