@@ -59,6 +59,7 @@ struct xsdev {
     unsigned be;
     char fe[16], devid[16];
     char bpath[PATH_CAP], fpath[PATH_CAP];
+    unsigned state;       /* of the side being walked */
 };
 
 /* snprintf into a path buffer; xenstore's own limit keeps paths shorter. */
@@ -128,8 +129,10 @@ static void check_value(struct xscheck *x, const struct xsdev *d, json_t *k, con
         return;
     char *high = NULL, expected[256];
     const char *hname = json_string_value(json_array_get(json_object_get(k, "range"), 1));
-    if (hname) {
-        /* a bound naming a key names the backend's offer */
+    /* A bound naming a key names the backend's offer, and holds for the
+     * answer to it: while the side is Initialised or Connected.  A closed
+     * frontend's choice may answer an earlier backend's offer. */
+    if (hname && (d->state == 3 || d->state == 4)) {
         char hp[PATH_CAP + 64];
         pathf(hp, sizeof(hp), "%s/%s", d->bpath, hname);
         high = xread(x, hp);
@@ -236,8 +239,9 @@ static void check_device(struct xscheck *x, struct xsdev *d)
         json_array_append_new(x->devices, json_string(id));
     }
 
+    d->state = read_state(x, d->bpath, 1);
     walk(x, d, "backend", d->bpath, "");
-    check_required(x, d, "backend", d->bpath, read_state(x, d->bpath, 1));
+    check_required(x, d, "backend", d->bpath, d->state);
 
     unsigned nf;
     char **fkeys = xs_directory(x->xs, x->t, d->fpath, &nf);
@@ -248,8 +252,9 @@ static void check_device(struct xscheck *x, struct xsdev *d)
             read_failed(x, d->fpath, errno);
     } else {
         free(fkeys);
+        d->state = read_state(x, d->fpath, 1);
         walk(x, d, "frontend", d->fpath, "");
-        check_required(x, d, "frontend", d->fpath, read_state(x, d->fpath, 1));
+        check_required(x, d, "frontend", d->fpath, d->state);
     }
 
     /* the error node: "home" paths are matched in their template form */
@@ -262,6 +267,7 @@ static void check_device(struct xscheck *x, struct xsdev *d)
     char **errs = xs_directory(x->xs, x->t, err_abs, &ne);
     if (errs) {
         free(errs);
+        d->state = 0;
         walk(x, d, "home", err_abs, err_rel);
     } else {
         read_failed(x, err_abs, errno);
