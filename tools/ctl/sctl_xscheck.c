@@ -468,6 +468,7 @@ int sctl_cmd_check_xenstore(const char *path, int argc, char **argv)
             if (!parse_domid(optarg, &be)) {
                 fprintf(stderr, "sidecorectl: check-xenstore: bad --backend-domid '%s'\n",
                         optarg);
+                free(av);
                 return 2;
             }
             have_be = true;
