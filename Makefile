@@ -42,6 +42,11 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
+# Where an installed sidecore keeps its data: `sidecorectl check-xenstore`
+# looks for the schema in $(PREFIX)/share/sidecore/xenstore-schema first,
+# then beside the build tree it came from (<tree>/xenstore-schema).
+PREFIX  ?= /usr/local
+
 PKGS     = xenstore xengnttab xenevtchn xencontrol xentoollog jansson liburing fuse3 libmicrohttpd
 # -iquote: our headers never shadow system ones (backend/sched.h vs <sched.h>).
 CPPFLAGS = -D_GNU_SOURCE -iquote backend -iquote blkback -iquote netback -iquote tools/xensim -iquote tools/xensim/lib -iquote tests/tools \
@@ -191,6 +196,8 @@ $(LIBSIMFRONT): $(call obj,$(SIMFRONT_SRCS))
 $(LIBCTL): $(call obj,$(CTL_SRCS))
 $(LIBBENCH): $(call obj,$(BENCHLIB_SRCS))
 $(LIBTEST): $(call obj,$(TESTTOOLS_SRCS))
+$(BUILD)/obj/tools/ctl/sctl_xscheck.o: CPPFLAGS += -DSC_SCHEMA_DIR='"$(PREFIX)/share/sidecore/xenstore-schema"'
+
 $(BUILD)/lib/%.a:
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -301,10 +308,11 @@ clean:
 # The version is the Debian changelog's, so the package and a source install
 # agree.
 VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' tools/debian/changelog)
-PREFIX           ?= /usr/local
 DESTDIR          ?=
 SBINDIR          ?= $(PREFIX)/sbin
 DOCDIR           ?= $(PREFIX)/share/doc/sidecore
+# where sidecorectl check-xenstore looks first (its SC_SCHEMA_DIR)
+SCHEMADIR        = $(PREFIX)/share/sidecore/xenstore-schema
 MANDIR           ?= $(PREFIX)/share/man
 BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 # xl looks for a relative script= name here whatever PREFIX is.
@@ -339,6 +347,8 @@ install: $(INSTALL_PROGS) $$(INSTALL_MAN)
 	[ -e $(DESTDIR)/etc/default/sidecored ] || \
 	    install -m 0644 tools/systemd/sidecored.default $(DESTDIR)/etc/default/sidecored
 	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(SCHEMADIR)
+	install -m 0644 xenstore-schema/*.json $(DESTDIR)$(SCHEMADIR)/
 	$(if $(COMPLETION),install -d $(DESTDIR)$(BASH_COMPLETION_DIR) && \
 	    install -m 0644 $(COMPLETION) $(DESTDIR)$(BASH_COMPLETION_DIR)/sidecorectl)
 	@set -e; for m in $(INSTALL_MAN); do \
@@ -357,7 +367,8 @@ uninstall:
 	@set -e; for m in $(notdir $(INSTALL_MAN)); do \
 	    echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m"; rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; \
 	done
-	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	rm -f $(DESTDIR)$(SCHEMADIR)/*.json
+	-rmdir $(DESTDIR)$(SCHEMADIR) $(DESTDIR)$(PREFIX)/share/sidecore $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 # The package is built from a copy of the tracked (and new, unignored) files
 # with tools/debian/ as debian/: the top-level layout has no debian/.  The

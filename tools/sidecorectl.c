@@ -8,6 +8,9 @@
  *   sidecorectl [--socket PATH] resize-check DEVICE      (vbd/5/51712, 5/51712 or an id)
  *   sidecorectl [--socket PATH] vif-rate DEVICE RATE [--rx]   (RATE <bytes>,<usecs> or "")
  *   sidecorectl [--socket PATH] top [-d SECONDS] [-n N] [-b] [-v VIEW] [-s COLUMN] [-r]
+ *   sidecorectl check-xenstore [--backend-domid N] [--schema DIR] [--json]
+ *               (xenstore itself against xenstore-schema/: exit 0 clean,
+ *               1 findings, 2 store or schema unreadable)
  *
  * Tables by default; --json prints the daemon's answer as it is (vifs: the
  * vif devices of `devices`).  --watch redraws every SECONDS with rates
@@ -48,6 +51,10 @@ static void usage(FILE *out)
             "                                  (unlimited); the guest's sending (tx) unless --rx\n"
             "  top [-d SECONDS] [-n N] [-b]    a live view of sidecores, guests and queues by\n"
             "                                  load (top --help: its options and keys)\n"
+            "  check-xenstore [--backend-domid N] [--schema DIR] [--json]\n"
+            "                                  xenstore's vbd/vif keys against the schema:\n"
+            "                                  one line per finding; exit 0 clean, 1 findings,\n"
+            "                                  2 store or schema unreadable\n"
             "vifs: the network devices (MAC, uplink, features, rate, traffic); switch: the\n"
             "internal switch's ports, forwarding table and flood counters.\n"
             "PATH defaults to $XENSIM_DIR/sidecored.sock with xensim, else %s.\n",
@@ -64,6 +71,7 @@ static const struct command {
     { "move-queue", sctl_cmd_move_queue },
     { "vif-rate", sctl_cmd_vif_rate },
     { "top", sctl_cmd_top },
+    { "check-xenstore", sctl_cmd_check_xenstore },
 };
 
 static const struct sctl_view *find_view(const char *name)

@@ -150,6 +150,7 @@ is "... the summary" "$(dev_field "$g" "$drs" 'class}{summary')" \
     "16.0MiB rw, x86_64-abi, order 4, persistent, indirect 256"
 ok "devices: the table shows the summary" \
     grep -q "vbd $g/$drs .*16.0MiB rw, x86_64-abi" <<<"$(ctl devices)"
+ok "check-xenstore: the store matches the schema (one disk Connected, five closed)" store_clean
 truncate -s 32M "$rs_disk"
 grown() { [ "$(be_key "$g" "$drs" sectors)" = 65536 ]; }
 ok "a grown file: the new size reaches xenstore within 5 s (the 1 s tick)" wait_for 5 grown

@@ -80,6 +80,7 @@ ok "guest $G1 connects" wait_for 15 vif_state_is "$G1" 4
 ok "guest $G2 connects" wait_for 15 vif_state_is "$G2" 4
 ok "traffic flows from guest $G1" wait_for 10 tx_packets_above "$G1" 200
 ok "traffic flows from guest $G2" wait_for 10 tx_packets_above "$G2" 200
+ok "check-xenstore: the store matches the schema (two vifs Connected, a disk waiting)" store_clean
 
 # (drops: frames flooded or sent before the peer posted buffers, while it connects)
 out=$(ctl vifs)

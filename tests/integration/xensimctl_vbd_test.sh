@@ -41,7 +41,8 @@ want_fe="backend = \"$be\" (n$g,r$b)
 backend-id = \"$b\" (n$g,r$b)
 state = \"1\" (n$g,r$b)
 virtual-device = \"51712\" (n$g,r$b)
-device-type = \"disk\" (n$g,r$b)"
+device-type = \"disk\" (n$g,r$b)
+trusted = \"1\" (n$g,r$b)"
 is "frontend dir: libxl's keys, owned by the guest, readable by the backend" \
     "$(xs0 xenstore-ls -p "$fe" | norm)" "$(norm <<<"$want_fe")"
 is "the dirs themselves carry the same permissions" \

@@ -42,6 +42,7 @@ p="$stage/payload"
 mkdir -p "$p/bin" "$p/hotplug"
 cp "$SC_BUILD/bin/sidecored" "$SC_BUILD/bin/sidecorectl" "$p/bin/"
 cp "$SRC/tools/hotplug/"* "$p/hotplug/" 2>/dev/null || true
+cp -a "$SRC/xenstore-schema" "$p/xenstore-schema"
 cp "$scenario" "$p/scenario.sh"
 mkdir -p "$p/scenarios" "$p/bench"
 cp "$RIG_DIR"/scenarios/*.sh "$p/scenarios/"

@@ -58,6 +58,16 @@ rig_stop_sidecored() {
     SIDECORED_PID=""
 }
 
+# rig_check_xenstore WHAT: sidecorectl check-xenstore over Dom0's backends
+# and their guests' frontends against the payload's xenstore-schema/, as a
+# TAP check; its findings (one per line) as RIG lines.
+rig_check_xenstore() {
+    sidecorectl check-xenstore --schema /rig/xenstore-schema >/tmp/check-xenstore 2>&1
+    _rig_rc=$?
+    sed "s/^/RIG: check-xenstore: /" /tmp/check-xenstore
+    rig_check "$1: sidecorectl check-xenstore: the live store matches the schema" test "$_rig_rc" = 0
+}
+
 # rig_domu_cfg NAME DISKSPEC EXTRA [VCPUS [MEMORY_MB [MORE_CFG]]]: writes
 # /tmp/NAME.cfg for a PV DomU that boots the rig's kernel and busybox
 # initramfs (domu-init.sh).  DISKSPEC is the inside of one disk's quotes; two

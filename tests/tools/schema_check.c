@@ -14,9 +14,6 @@
 #include <string.h>
 #include <cmocka.h>
 
-static const char *const formats[] = { "uint", "bool", "string", "path", "enum", "mac", "rate",
-                                       NULL };
-
 static bool exists(const char *dir, const char *rel)
 {
     char p[4200];
@@ -39,19 +36,18 @@ int schema_check_load(struct schema_check *c)
         if (!exists(c->root, c->schema))
             return -1;
     }
-    char p[4200];
+    char p[4200], err[512];
     snprintf(p, sizeof(p), "%s/%s", c->root, c->schema);
-    json_error_t err;
-    c->json = json_load_file(p, JSON_REJECT_DUPLICATES, &err);
-    if (!c->json)
-        fprintf(stderr, "# %s:%d: %s\n", p, err.line, err.text);
-    return c->json ? 0 : -1;
+    if (sctl_schema_load(&c->s, p, err, sizeof(err)) < 0) {
+        fprintf(stderr, "# %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 void schema_check_unload(struct schema_check *c)
 {
-    json_decref(c->json);
-    c->json = NULL;
+    sctl_schema_free(&c->s);
 }
 
 static char *slurp(const char *path)
@@ -80,97 +76,20 @@ static bool in_list(const char *const *list, const char *s)
 
 /* ---- the schema itself ---- */
 
-static const char *str_of(json_t *entry, const char *field)
-{
-    return json_string_value(json_object_get(entry, field));
-}
-
-/* Every name in `names` (a JSON array) is a role of the schema. */
-static void assert_roles(const struct schema_check *c, json_t *names, const char *dir,
-                         const char *path, const char *what, bool nonempty)
-{
-    json_t *roles = json_object_get(c->json, "roles");
-    if (!json_is_array(names) || (nonempty && json_array_size(names) == 0))
-        fail_msg("%s/%s: %s is not a list of roles", dir, path, what);
-    size_t i;
-    json_t *r;
-    json_array_foreach(names, i, r) {
-        if (!json_is_string(r) || !json_object_get(roles, json_string_value(r)))
-            fail_msg("%s/%s: %s names an unknown role", dir, path, what);
-    }
-}
-
-static void check_entry(const struct schema_check *c, json_t *k)
-{
-    const char *dir = str_of(k, "dir"), *path = str_of(k, "path");
-    assert_non_null(dir);
-    assert_non_null(path);
-    if (!json_object_get(json_object_get(c->json, "dirs"), dir))
-        fail_msg("%s/%s: no such dir in \"dirs\"", dir, path);
-    if (!*path || path[0] == '/' || path[strlen(path) - 1] == '/')
-        fail_msg("\"%s\": a path is relative to its dir, without a trailing /", path);
-    assert_roles(c, json_object_get(k, "writer"), dir, path, "writer", true);
-    assert_roles(c, json_object_get(k, "reader"), dir, path, "reader", false);
-
-    json_t *req = json_object_get(k, "required");
-    if (!json_is_boolean(req))
-        fail_msg("%s/%s: required is not true or false", dir, path);
-    json_t *def = json_object_get(k, "default");
-    if (def && (!json_is_string(def) || json_is_true(req)))
-        fail_msg("%s/%s: a default is a string, for optional keys only", dir, path);
-
-    const char *format = str_of(k, "format");
-    if (!format || !in_list(formats, format))
-        fail_msg("%s/%s: unknown format \"%s\"", dir, path, format ? format : "(none)");
-    json_t *values = json_object_get(k, "values");
-    if (!strcmp(format, "enum") && (!json_is_array(values) || json_array_size(values) == 0))
-        fail_msg("%s/%s: an enum lists its values", dir, path);
-    if (values && !json_is_array(values))
-        fail_msg("%s/%s: values is not a list", dir, path);
-    json_t *range = json_object_get(k, "range");
-    if (range) {
-        json_t *lo = json_array_get(range, 0), *hi = json_array_get(range, 1);
-        if (json_array_size(range) != 2 || !json_is_integer(lo))
-            fail_msg("%s/%s: a range is [low, high]", dir, path);
-        if (json_is_integer(hi) && json_integer_value(hi) < json_integer_value(lo))
-            fail_msg("%s/%s: range's high is below its low", dir, path);
-        /* a bound may name another key of the schema */
-        if (!json_is_integer(hi) && !json_is_string(hi))
-            fail_msg("%s/%s: a range's high is a number or a key", dir, path);
-    }
-    const char *meaning = str_of(k, "meaning");
-    if (!meaning || strlen(meaning) <= 10)
-        fail_msg("%s/%s: no meaning", dir, path);
-    json_t *when = json_object_get(k, "when");
-    if (when && !json_is_string(when))
-        fail_msg("%s/%s: when is not a string", dir, path);
-}
-
 void schema_check_entries(const struct schema_check *c)
 {
-    json_t *keys = json_object_get(c->json, "keys");
-    assert_true(json_is_array(keys));
-    assert_true(json_array_size(keys) >= c->min_entries);
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k) {
-        check_entry(c, k);
-        size_t j;
-        json_t *o;
-        json_array_foreach(keys, j, o) {
-            if (j > i && !strcmp(str_of(k, "dir"), str_of(o, "dir")) &&
-                !strcmp(str_of(k, "path"), str_of(o, "path")))
-                fail_msg("%s/%s described twice", str_of(k, "dir"), str_of(k, "path"));
-        }
-    }
+    assert_true(json_array_size(c->s.keys) >= c->min_entries);
+    char msg[512];
+    if (sctl_schema_check_all(&c->s, msg, sizeof(msg)) < 0)
+        fail_msg("%s", msg);
 }
 
 static bool has_entry(const struct schema_check *c, const char *dir, const char *path)
 {
     size_t i;
     json_t *k;
-    json_array_foreach(json_object_get(c->json, "keys"), i, k) {
-        if (!strcmp(str_of(k, "dir"), dir) && !strcmp(str_of(k, "path"), path))
+    json_array_foreach(c->s.keys, i, k) {
+        if (!strcmp(sctl_schema_str(k, "dir"), dir) && !strcmp(sctl_schema_str(k, "path"), path))
             return true;
     }
     return false;
@@ -192,19 +111,7 @@ void schema_check_must_have(const struct schema_check *c)
 
 bool schema_check_described(const struct schema_check *c, const char *key)
 {
-    size_t i, kl = strlen(key);
-    json_t *k;
-    json_array_foreach(json_object_get(c->json, "keys"), i, k) {
-        const char *p = str_of(k, "path");
-        size_t pl = strlen(p);
-        if (!strcmp(p, key))
-            return true;
-        if (pl > kl && p[pl - kl - 1] == '/' && !strcmp(p + pl - kl, key))
-            return true;
-        if (pl > kl && !strncmp(p, key, kl) && p[kl] == '/')
-            return true;
-    }
-    return false;
+    return sctl_schema_described(&c->s, key);
 }
 
 /* Copies `len` bytes of a literal to out, every integer conversion as %u. */

@@ -4,10 +4,8 @@
  * schema_check: its schema, its sources, the keys it must hold) and runs the
  * checks as cmocka tests:
  *   - the schema parses (duplicate JSON names refused) and every entry is
- *     complete and consistent: a dir of "dirs", writer and reader roles of
- *     "roles", required, a known format (an enum lists its values), a range
- *     [low, high] whose high may name a key, a default only on optional
- *     keys, a meaning; no (dir, path) twice;
+ *     complete and consistent (sctl_schema_entry_check, the same code
+ *     `sidecorectl check-xenstore` loads a schema with); no (dir, path) twice;
  *   - the protocol's keys (must_have) are all there;
  *   - every key literal in the class's and the bus's sources is described.
  * Keys are taken from the sources as string literals of three shapes:
@@ -29,7 +27,8 @@
 #define SC_TEST_SCHEMA_CHECK_H
 
 #include <stdbool.h>
-#include <jansson.h>
+
+#include "sctl_schema.h"
 
 struct schema_check {
     /* the table, given by the test */
@@ -46,7 +45,7 @@ struct schema_check {
     unsigned min_bus_keys;              /* so the scan itself is known to work */
     /* set by schema_check_load */
     char root[4096];
-    json_t *json;
+    struct sctl_schema s;
 };
 
 /* Loads c->schema (group setup): 0, or -1 with the reason on stderr. */

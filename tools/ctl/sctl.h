@@ -11,6 +11,9 @@
  *   sctl_balance.c rebalance
  *   sctl_top.c    top: the live view (its pure parts in sctl_top.h, the
  *                 terminal in sctl_term.h)
+ *   sctl_xscheck.c check-xenstore: the live store against xenstore-schema/
+ *                 (the schema model in sctl_schema.h); talks to xenstore,
+ *                 not to the daemon: exit 1 means findings, 2 unreadable
  *
  * Commands return the process's exit code: 0 success, 1 the daemon is
  * unreachable or refused, 2 usage error.
@@ -117,5 +120,6 @@ int sctl_cmd_set_tenant(const char *path, int argc, char **argv);
 int sctl_cmd_resize_check(const char *path, int argc, char **argv);
 int sctl_cmd_vif_rate(const char *path, int argc, char **argv);
 int sctl_cmd_top(const char *path, int argc, char **argv);
+int sctl_cmd_check_xenstore(const char *path, int argc, char **argv);
 
 #endif

@@ -610,7 +610,8 @@ static int write_vbd(struct xs_handle *h, const void *spec)
         "discard-enable", "1", "params", v->target,
         v->script ? "script" : NULL, v->script, NULL,
     };
-    const char *fe_keys[] = { "virtual-device", devid, "device-type", "disk", NULL };
+    const char *fe_keys[] = { "virtual-device", devid, "device-type", "disk", "trusted", "1",
+                              NULL };
     const struct xsim_device d = {
         .backend_type = v->type,
         .frontend_type = "vbd",

@@ -30,6 +30,7 @@ for mode in poll event; do
         xenstore-ls -f /local/domain/0/backend/vbd | sed "s/^/RIG: xs: /"
         xenstore-ls -f "/local/domain/$(xl domid "$name")/device/vbd" | sed "s/^/RIG: xs: /"
         sidecorectl devices 2>&1 | sed "s/^/RIG: sidecorectl devices: /"
+        rig_check_xenstore "$mode"
     fi
     rig_domu_wait "$name" 240
 

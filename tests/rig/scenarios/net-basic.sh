@@ -42,6 +42,7 @@ basic() {
     rig_check "$mode: the TAP vif$id.0 is a port of br0" \
         sh -c 'ip -o link show dev "$1" | grep -q "master br0"' _ "vif$id.0"
     rig_check "$mode: Linux's xen-netback still neither loaded nor bound" rig_no_netback
+    rig_check_xenstore "$mode"
 
     rig_check "$mode: ping guest -> Dom0" rig_guest "$g" 30 "ping -c 3 -W 5 10.99.0.1"
     rig_check "$mode: ping Dom0 -> guest" ping -c 3 -W 5 10.99.0.2
