@@ -13,7 +13,6 @@
 
 struct steal_core {
     const struct sc_core *core;  /* NULL: a free slot */
-    struct sc_steal *s;
     struct sc_steal_view view;
     int sampled_vcpu;            /* the vCPU last_steal belongs to; -1 none */
     uint64_t last_steal, last_ns;
@@ -128,7 +127,6 @@ static int sample(struct sc_core *core, void *arg)
             return 0;
         memset(e, 0, sizeof(*e));
         e->core = core;
-        e->s = s;
         e->sampled_vcpu = -1;
         e->view.vcpu = -1;
         e->view.steal_pct = -1;

@@ -53,6 +53,9 @@ void sc_xen_close(struct sc_xen *x);
 /* "xen" or "xensim" for an open platform; the enum's name for a request. */
 const char *sc_xen_platform_name(const struct sc_xen *x);
 const char *sc_xen_platform_str(enum sc_xen_platform p);
+/* Whether this domain is Dom0 (/proc/xen/capabilities says control_d);
+ * false off Xen.  Any thread. */
+bool sc_xen_in_dom0(void);
 /* Our own domid, learnt at open: the connection's on xensim, the "domid"
  * key under our xenstore home on Xen (0 in dom0). */
 domid_t sc_xen_domid(const struct sc_xen *x);

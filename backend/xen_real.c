@@ -178,7 +178,7 @@ static void real_close(struct sc_xen *x)
     free(x);
 }
 
-static bool running_in_dom0(void)
+bool sc_xen_in_dom0(void)
 {
     char caps[256] = "";
     FILE *f = fopen("/proc/xen/capabilities", "r");
@@ -203,7 +203,7 @@ static int read_own_domid(struct sc_xen *x)
         x->domid = (domid_t)id;
         return 0;
     }
-    if (running_in_dom0()) {
+    if (sc_xen_in_dom0()) {
         x->domid = 0;
         return 0;
     }

@@ -31,6 +31,7 @@
 #include <xenstore.h>
 
 #include "sctl.h"
+#include "xen.h"
 #include "sctl_schema.h"
 
 #ifndef SC_SCHEMA_DIR
@@ -388,17 +389,6 @@ static struct xs_handle *open_store(void)
     return xs_open(getenv("XENSTORED_PATH") ? XS_OPEN_SOCKETONLY : 0);
 }
 
-static bool in_dom0(void)
-{
-    char caps[256] = "";
-    FILE *f = fopen("/proc/xen/capabilities", "r");
-    if (!f)
-        return false;
-    bool dom0 = fgets(caps, sizeof(caps), f) && strstr(caps, "control_d");
-    fclose(f);
-    return dom0;
-}
-
 static bool parse_domid(const char *s, unsigned *out)
 {
     char *end;
@@ -428,7 +418,7 @@ static int own_domid(struct xs_handle *xs, unsigned *out)
         }
         return parse_domid(dom, out) ? 0 : -EINVAL;
     }
-    if (in_dom0()) {
+    if (sc_xen_in_dom0()) {
         *out = 0;
         return 0;
     }
