@@ -282,21 +282,23 @@ demo: deps
 # The real Xen 4.17 rig (root; builds its image into /var/cache/sidecore-rig
 # on first use): Linux's own blkfront against sidecored.  tests/rig/README.md.
 # prove runs tests/rig/run.sh once per scenario (one boot each).
-RIG_PROVE = SC_BUILD=$(abspath $(BUILD)) prove -v --timer --exec $(CURDIR)/tests/rig/run.sh
-rig-test: deps
+# sidecore goes into the rig as its Debian package (make deb), as an admin
+# installs it.
+RIG_PROVE = SC_BUILD=$(abspath $(BUILD)) SC_DEB=$(DEB) prove -v --timer --exec $(CURDIR)/tests/rig/run.sh
+rig-test: deps deb
 	$(MAKE) all man
 	$(RIG_PROVE) tests/rig/scenarios/*.sh
 
 # The CI smoke: two boots (blk-basic, net-basic), a DomU per mode each: its disk
 # with verified I/O; its vif bridged, ping, iperf3 and verified transfers.
-rig-smoke: deps
+rig-smoke: deps deb
 	$(MAKE) all
 	$(RIG_PROVE) tests/rig/scenarios/blk-basic.sh tests/rig/scenarios/net-basic.sh
 
 # sidecored (poll, event) vs Linux xen-blkback, one boot (docs/benchmarks.md).
-rig-bench: deps
+rig-bench: deps deb
 	$(MAKE) all
-	SC_BUILD=$(abspath $(BUILD)) tests/rig/bench.sh
+	SC_BUILD=$(abspath $(BUILD)) SC_DEB=$(DEB) tests/rig/bench.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-clang build-fuzz
@@ -377,7 +379,11 @@ uninstall:
 DEB_PKGS = debhelper dpkg-dev fakeroot debootstrap
 DEB_DIR  = $(abspath $(BUILD))/deb
 DEB      = $(DEB_DIR)/sidecore_$(VERSION)_amd64.deb
-deb:
+# Rebuilt when a tracked file changed since, so the rig's targets and
+# deb-test share one build of the package.
+DEB_INPUTS := $(wildcard $(shell git ls-files 2>/dev/null))
+deb: $(DEB)
+$(DEB): $(DEB_INPUTS)
 	@tests/tools/install-deps.sh $(DEB_PKGS)
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	git ls-files -z --cached --others --exclude-standard | \

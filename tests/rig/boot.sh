@@ -3,7 +3,8 @@
 #   boot.sh SCENARIO.sh [SERIAL_LOG]
 # The scenario runs in Dom0 as /rig/scenario.sh (cwd /rig) next to lib.sh, all
 # scenarios (scenarios/ and bench/, so one can source another with settings), the
-# sidecore binaries (bin/), the hotplug script (hotplug/) and the DomU's
+# sidecore package (sidecore.deb, from $SC_DEB; or else this build's binaries in
+# bin/ and the hotplug scripts in hotplug/), the DomU's
 # initramfs (domu-initrd.cpio.gz) and kernel (/rig/vmlinuz), all packed into a
 # tar that QEMU attaches as Dom0's /dev/vdb.  The cached dom0.img is used with
 # snapshot=on, so every boot starts from the same image; it is attached twice:
@@ -26,9 +27,16 @@ scenario=${1:?usage: boot.sh SCENARIO.sh [SERIAL_LOG]}
 serial=${2:-$(mktemp /tmp/rig-serial.XXXXXX)}
 
 [ -f "$RIG_CACHE/stamp" ] || { echo "rig: no cache in $RIG_CACHE (run build.sh)" >&2; exit 1; }
-for b in sidecored sidecorectl; do
-    [ -x "$SC_BUILD/bin/$b" ] || { echo "rig: $SC_BUILD/bin/$b missing (make)" >&2; exit 1; }
-done
+# sidecore goes in as its Debian package when $SC_DEB names one (the make
+# targets build it: make deb), else as this build's binaries.
+SC_DEB=${SC_DEB:-}
+if [ -n "$SC_DEB" ]; then
+    [ -f "$SC_DEB" ] || { echo "rig: $SC_DEB missing (make deb)" >&2; exit 1; }
+else
+    for b in sidecored sidecorectl; do
+        [ -x "$SC_BUILD/bin/$b" ] || { echo "rig: $SC_BUILD/bin/$b missing (make)" >&2; exit 1; }
+    done
+fi
 
 stage=$(mktemp -d /tmp/rig-stage.XXXXXX)
 qpid=""
@@ -40,8 +48,12 @@ trap cleanup EXIT INT TERM
 
 p="$stage/payload"
 mkdir -p "$p/bin" "$p/hotplug"
-cp "$SC_BUILD/bin/sidecored" "$SC_BUILD/bin/sidecorectl" "$p/bin/"
-cp "$SRC/tools/hotplug/"* "$p/hotplug/" 2>/dev/null || true
+if [ -n "$SC_DEB" ]; then
+    cp "$SC_DEB" "$p/sidecore.deb"
+else
+    cp "$SC_BUILD/bin/sidecored" "$SC_BUILD/bin/sidecorectl" "$p/bin/"
+    cp "$SRC/tools/hotplug/"* "$p/hotplug/" 2>/dev/null || true
+fi
 cp -a "$SRC/xenstore-schema" "$p/xenstore-schema"
 cp "$scenario" "$p/scenario.sh"
 mkdir -p "$p/scenarios" "$p/bench"
@@ -56,6 +68,7 @@ cp -a "$RIG_CACHE/domu-tree" "$stage/domu"
 install -m 0755 "$RIG_DIR/domu-init.sh" "$stage/domu/init"
 mkdir -p "$stage/domu/rig-dd"
 cp -a "$p/bin" "$p/hotplug" "$stage/domu/rig-dd/"
+[ -z "$SC_DEB" ] || cp "$SC_DEB" "$stage/domu/rig-dd/sidecore.deb"
 install -m 0755 "$RIG_DIR/dd-init.sh" "$stage/domu/rig-dd/dd-init.sh"
 (cd "$stage/domu" && find . | cpio -o -H newc --quiet | gzip -1) >"$p/domu-initrd.cpio.gz"
 cp "$RIG_CACHE/vmlinuz" "$p/vmlinuz"

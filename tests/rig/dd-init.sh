@@ -8,7 +8,8 @@
 # backend is here), starts sidecored, and answers the scenario through its
 # console (hvc0, logged by Dom0's xenconsoled) with "DD-RESULT" lines:
 #   up DOMID / sidecored MODE / ready      once serving
-#   file SHA256 / status ...               when Dom0 writes data/rig-cmd=report
+#   file SHA256 / steal NS UPTIME / status ...
+#                                          when Dom0 writes data/rig-cmd=report
 #   DD-LOG ... / DD-LOG diag end           on data/rig-cmd=diag (its logs)
 # and stops when Dom0 writes data/rig-cmd=stop (or destroys the domain).
 # data/rig-cmd="SEQ BOUND COMMAND" runs COMMAND (sh -c, at most BOUND s) and
@@ -57,8 +58,20 @@ for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd tun bridge; do
 done
 mount -t xenfs xenfs /proc/xen || { echo "DD-RESULT cannot mount xenfs"; dd_off; }
 mkdir -p /var/run/xen /var/log/xen /var/lib/xen /etc/xen/scripts /run/sidecore /var/lib/rig
-install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
-install -m 0755 /rig/hotplug/vif-sidecore /etc/xen/scripts/vif-sidecore
+# sidecore from its package when the payload has one (as Dom0's lib.sh does);
+# a failure ends the scenario's wait for "ready" at once ("... failed").
+if [ -f /rig/sidecore.deb ]; then
+    if dpkg -i /rig/sidecore.deb >/tmp/dpkg-sidecore.log 2>&1; then
+        echo "DD-RESULT package sidecore $(dpkg-query -W -f='${Version}' sidecore) installed"
+    else
+        sed 's/^/dpkg: /' /tmp/dpkg-sidecore.log
+        echo "DD-RESULT dpkg -i sidecore.deb failed"
+        dd_off
+    fi
+else
+    install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
+    install -m 0755 /rig/hotplug/vif-sidecore /etc/xen/scripts/vif-sidecore
+fi
 domid=$(xenstore-read domid)
 echo "DD-RESULT up $domid"
 
@@ -108,6 +121,10 @@ while :; do
     report)
         xenstore-write data/rig-cmd done
         echo "DD-RESULT file $(dd if=/var/lib/rig/disk.img bs=1M skip=1 count="$mb" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+        # its sidecore's steal (cumulative ns, from this domain's runstate as
+        # Linux shows it) and this domain's uptime (s), so Dom0 takes rates
+        echo "DD-RESULT steal $(sidecorectl cores --json 2>/dev/null | tr -d ' \n' |
+            sed -n 's/.*"steal_ns":\([0-9][0-9]*\).*/\1/p') $(cut -d' ' -f1 /proc/uptime)"
         sidecorectl status 2>&1 | sed 's/^/DD-RESULT status /'
         ;;
     diag)

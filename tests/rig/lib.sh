@@ -16,11 +16,33 @@ rig_check() { # description, command...
 rig_say() { echo "RIG: $*"; }
 rig_now() { cut -d. -f1 /proc/uptime; } # seconds since Dom0 booted
 
-# Installs sidecore's hotplug scripts where libxl looks for relative names.
-rig_install_hotplug() {
+# Installs sidecore as an admin would: its Debian package (boot.sh puts
+# the one `make deb` built in the payload as sidecore.deb), with dpkg, so
+# sidecored and sidecorectl come from /usr/sbin and the hotplug scripts from
+# /etc/xen/scripts where libxl looks for relative names.  Without a package
+# in the payload (boot.sh given only binaries), from /rig/bin and
+# /rig/hotplug.  Once per boot: a scenario that sources another calls it twice.
+RIG_SIDECORE_INSTALLED=""
+rig_install_sidecore() {
+    [ -z "$RIG_SIDECORE_INSTALLED" ] || return 0
+    RIG_SIDECORE_INSTALLED=1
     mkdir -p /etc/xen/scripts
-    install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
-    install -m 0755 /rig/hotplug/vif-sidecore /etc/xen/scripts/vif-sidecore
+    if [ -f /rig/sidecore.deb ]; then
+        if dpkg -i /rig/sidecore.deb >/tmp/dpkg-sidecore.log 2>&1; then
+            rig_ok "sidecore $(dpkg-query -W -f='${Version}' sidecore) installed from its package (dpkg -i)"
+        else
+            rig_fail "dpkg -i sidecore.deb"
+            sed 's/^/RIG: dpkg: /' /tmp/dpkg-sidecore.log
+            return 1
+        fi
+        rig_check "the package put sidecored, sidecorectl and both hotplug scripts in place" \
+            test -x /usr/sbin/sidecored -a -x /usr/sbin/sidecorectl \
+            -a -x /etc/xen/scripts/block-sidecore -a -x /etc/xen/scripts/vif-sidecore
+    else
+        rig_say "no sidecore.deb in the payload: binaries from /rig/bin"
+        install -m 0755 /rig/hotplug/block-sidecore /etc/xen/scripts/block-sidecore
+        install -m 0755 /rig/hotplug/vif-sidecore /etc/xen/scripts/vif-sidecore
+    fi
 }
 
 SIDECORED_PID=""
@@ -151,7 +173,7 @@ rig_domu_result() {
 # bridge modules, and Linux's xen-netback kept out (unloaded, and modprobe
 # told to refuse it), so that nothing but sidecored can take a vif.
 rig_net_prepare() {
-    rig_install_hotplug
+    rig_install_sidecore
     mkdir -p /etc/modprobe.d
     echo "install xen_netback /bin/false" >/etc/modprobe.d/rig-no-netback.conf
     grep -q "^xen_netback " /proc/modules && rmmod xen_netback

@@ -4,7 +4,8 @@
 # command line) and prints TAP on stdout: the scenario's own checks ("RIG-TAP:"
 # lines from the serial log) plus, per scenario, that Dom0 came up and that the
 # boot ended cleanly.  Serial logs are kept in $RIG_LOGS (default /tmp/rig-logs).
-# Needs root and the host build of sidecored (build/bin, or $SC_BUILD/bin).
+# Needs root and sidecore's package ($SC_DEB, which the make targets build) or
+# else the host build of sidecored (build/bin, or $SC_BUILD/bin).
 # Time bounds: each boot $RIG_BOOT_TIMEOUT s when set, else the scenario's own
 # "# rig-boot-timeout: SECONDS" line, else 600; the build has its own bound of
 # 900 s.  Exit 0 when every check passed, 1 otherwise.

@@ -14,7 +14,7 @@
 # sources this one may set RIG_BACKENDS to a subset (sidecore-poll
 # sidecore-event blkback qdisk) and RIG_BENCH_SECS.
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 secs=${RIG_BENCH_SECS:-10}
 backends=${RIG_BACKENDS:-sidecore-poll sidecore-event blkback qdisk}
 wanted() { case " $backends " in *" $1 "*) return 0 ;; esac; return 1; }

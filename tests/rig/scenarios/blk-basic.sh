@@ -5,7 +5,7 @@
 # xl create succeeds with script=block-sidecore, the guest sees the right size,
 # and data the guest writes reads back identical in the guest and in the file.
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 rig_check "in-kernel xen-blkback is not loaded" sh -c '! grep -q "^xen_blkback " /proc/modules'
 
 mb=16

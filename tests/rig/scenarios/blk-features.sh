@@ -5,7 +5,7 @@
 # (xen_blkfront.max_ring_page_order=2), with verified I/O; and a read-only
 # disk (access=ro) that the guest sees read-only.
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 mb=16
 rig_start_sidecored poll --cores 2 || { rig_fail "sidecored starts with 2 sidecores"; exit 1; }
 

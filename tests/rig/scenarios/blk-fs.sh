@@ -7,7 +7,7 @@
 # files were written, the files read back after a remount, fio random writes
 # verified by crc32c, and the tools disk is read-only to the guest.
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 
 for mode in poll event; do
     if ! rig_start_sidecored "$mode"; then

@@ -10,7 +10,7 @@
 #   restarted: it adopts the disks, fio verifies, the guest sees no error;
 #   xl block-detach / block-attach while the guest runs: data survives.
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 mb=8
 mode=${RIG_MODE:-poll}
 

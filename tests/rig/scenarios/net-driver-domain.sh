@@ -21,7 +21,7 @@
 # sidecored lets their disks go.  Failures destroy both domains.
 # rig-boot-timeout: 1500
 . ./lib.sh
-rig_install_hotplug
+rig_install_sidecore
 dd_mode=${RIG_DD_MODE:-poll}
 DD_LOG=/var/log/xen/console/guest-rig-dd.log
 g=dd-net
