@@ -160,7 +160,7 @@ int hv_vcpu_pin(struct hv *hv, uint32_t domid, uint32_t vcpu, int32_t cpu);
 /* After a domain moved pools: affinity reset, vCPUs on the pool's CPUs. */
 void hv_vcpu_moved(struct hv *hv, struct hv_domain *d);
 /* Pins to `cpu` (which left the domain's pool) are dropped. */
-void hv_vcpu_cpu_gone(struct hv_domain *d, uint32_t cpu);
+void hv_vcpu_cpu_gone(struct hv *hv, struct hv_domain *d, uint32_t cpu);
 
 /* hv_pool.c (Dom0-only checks are the dispatcher's) */
 void hv_pools_init(struct hv *hv, uint32_t nr_pcpus);

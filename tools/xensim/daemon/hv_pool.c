@@ -121,7 +121,7 @@ int hv_pool_cpu(struct hv *hv, uint32_t id, uint32_t cpu, bool add)
         p->cpus &= ~bit;
         for (uint32_t i = 0; i < XSIM_MAX_DOMAINS; i++)
             if (hv->dom[i].state == XSIM_DOM_RUNNING && hv->dom[i].pool == id)
-                hv_vcpu_cpu_gone(&hv->dom[i], cpu);
+                hv_vcpu_cpu_gone(hv, &hv->dom[i], cpu);
     }
     hv_log("cpupool %u %s: cpu %u %s", id, p->name, cpu, add ? "added" : "removed");
     return 0;

@@ -140,13 +140,17 @@ void hv_vcpu_moved(struct hv *hv, struct hv_domain *d)
     }
 }
 
-void hv_vcpu_cpu_gone(struct hv_domain *d, uint32_t cpu)
+void hv_vcpu_cpu_gone(struct hv *hv, struct hv_domain *d, uint32_t cpu)
 {
-    if (!d->vcpus)
+    uint64_t left = hv->pools[d->pool].cpus;
+    if (!d->vcpus || !left)
         return;
     for (uint32_t i = 0; i < XSIM_MAX_VCPUS; i++)
-        if (d->vcpus[i].info.pinned && d->vcpus[i].info.pcpu == cpu)
+        if (d->vcpus[i].info.pcpu == cpu) {
+            /* off the CPU, onto one the pool still has */
             d->vcpus[i].info.pinned = false;
+            d->vcpus[i].info.pcpu = (uint32_t)__builtin_ctzll(left);
+        }
 }
 
 void hv_vcpu_free(struct hv_domain *d)
