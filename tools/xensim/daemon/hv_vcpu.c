@@ -115,7 +115,10 @@ int hv_vcpu_pin(struct hv *hv, uint32_t domid, uint32_t vcpu, int32_t cpu)
     v->info.pinned = cpu >= 0;
     if (cpu >= 0)
         v->info.pcpu = (uint32_t)cpu;
-    hv_log("dom%u vcpu%u: %s%d", domid, vcpu, cpu >= 0 ? "pinned to cpu " : "unpinned ", cpu);
+    if (cpu >= 0)
+        hv_log("dom%u vcpu%u: pinned to cpu %d", domid, vcpu, cpu);
+    else
+        hv_log("dom%u vcpu%u: unpinned", domid, vcpu);
     return 0;
 }
 
