@@ -65,7 +65,7 @@ static void usage(FILE *out)
             "                                  Dom0: the domain into a cpupool of its own\n"
             "                                  (default sidecores, null scheduler) with CPUs\n"
             "                                  taken from Pool-0, its vCPUs pinned one per CPU\n"
-            "  place DOMAIN --check [--sched NAME] [--vcpus LIST] [--json]\n"
+            "        DOMAIN --check [--sched NAME] [--vcpus LIST] [--json]\n"
             "                                  what is wrong with its placement, one line\n"
             "                                  each: exit 0 good, 1 problems, 2 cannot look\n"
             "vifs: the network devices (MAC, uplink, features, rate, traffic); switch: the\n"
