@@ -13,8 +13,9 @@
 #    Pool-0, a pool of another scheduler; place mends the mendable ones;
 #  - refusals with their messages: Pool-0's last CPU (--pcpus and
 #    --cpus), a CPU another pool owns, a pool of another scheduler, too
-#    few CPUs, an unknown domain, a caller that is not Dom0; usage errors
-#    exit 2.
+#    few CPUs, an unknown domain, a caller that is not Dom0 (a xensim
+#    domain other than 0; libxenctrl's side off Xen); usage errors exit 2.
+#  - --json of place and of --check.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/tools/blk_e2e_lib.sh
@@ -82,6 +83,10 @@ is "placed: --json ok, pool, pins" \
     "1 sidecores null 6-7 6 7 0"
 out=$("$SIDECORECTL" place "$D" 2>&1)
 ok "placing again: nothing to do" grep -q "^already placed: domain $D" <<<"$out"
+json=$("$SIDECORECTL" place "$D" --json)
+is "placing again, --json: ok, no steps, the pool" \
+    "$(jget '"$j->{ok} " . scalar @{$j->{steps}} . " $j->{pool}{name} $j->{vcpus}[1]{pinned}"' <<<"$json")" \
+    "1 0 sidecores 7"
 ok "pool-list: sidecores (null) with 6-7, Pool-0 keeps 0-5" eval \
     'pools | grep -qE "^1 +sidecores +null +1 +6-7$" && pools | grep -qE "^0 +Pool-0 +credit2 +1 +0-5$"'
 ok "vcpu-list: vCPU 1 on pCPU 7 in 1:sidecores, pinned" eval \
@@ -158,6 +163,8 @@ ok "not Dom0: refused" eval 'XENSIM_DOMID=$D refused 1 "only Dom0 may place doma
 ok "not Dom0: check cannot look (exit 2)" \
     eval 'XENSIM_DOMID=$D refused 2 "only Dom0 may place domains" "$E" --check'
 ok "Dom0 itself: refused" refused 1 "Dom0 stays in Pool-0" 0
+ok "real Xen's placement off Xen: refused (not Dom0)" \
+    eval '(unset XENSIM_DIR; refused 1 "only Dom0 may place domains" "$E")'
 ok "usage: --cpus with --pcpus" refused 2 "give one" "$E" --cpus 1 --pcpus 5
 ok "usage: --check with --pcpus" refused 2 "--check takes" "$E" --check --pcpus 5
 ok "usage: no domain" refused 2 "usage:"
