@@ -15,7 +15,7 @@
 #    --cpus), a CPU another pool owns, a pool of another scheduler, too
 #    few CPUs, an unknown domain, a caller that is not Dom0 (a xensim
 #    domain other than 0; libxenctrl's side off Xen); usage errors exit 2.
-#  - --json of place and of --check.
+#  - --json of place and of --check; xensim refusing what Xen refuses.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/tools/blk_e2e_lib.sh
@@ -172,6 +172,12 @@ ok "a second domain placed beside the first (pool p2 with pCPUs 3-5)" \
     quiet "$SIDECORECTL" place "$E" --pool p2 --pcpus 3-5
 check "$E"
 ok "... and checks good" test "$RC" = 0
+
+# xensim's own refusals, as Xen's
+ok "xensim: a CPU in two pools refused" eval '! "$XENSIMCTL" pool-cpu-add p2 7 2>/dev/null'
+ok "xensim: a pool with domains is not destroyed" eval '! "$XENSIMCTL" pool-destroy p2 2>/dev/null'
+ok "xensim: a pin outside the domain's pool refused" \
+    eval '! "$XENSIMCTL" vcpu-pin "$E" 0 0 2>/dev/null'
 check "$D"
 ok "... the first still good" test "$RC" = 0
 
