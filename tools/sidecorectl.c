@@ -11,6 +11,11 @@
  *   sidecorectl check-xenstore [--backend-domid N] [--schema DIR] [--json]
  *               (xenstore itself against xenstore-schema/: exit 0 clean,
  *               1 findings, 2 store or schema unreadable)
+ *   sidecorectl place DOMAIN [--cpus N | --pcpus LIST] [--pool NAME] [--sched NAME]
+ *               [--vcpus LIST] [--dry-run] [--json]
+ *   sidecorectl place DOMAIN --check [--sched NAME] [--vcpus LIST] [--json]
+ *               (Dom0: the domain's vCPUs pinned one per CPU of a cpupool of
+ *               its own; --check: exit 0 good, 1 problems, 2 cannot look)
  *
  * Tables by default; --json prints the daemon's answer as it is (vifs: the
  * vif devices of `devices`).  --watch redraws every SECONDS with rates
@@ -55,6 +60,14 @@ static void usage(FILE *out)
             "                                  xenstore's vbd/vif keys against the schema:\n"
             "                                  one line per finding; exit 0 clean, 1 findings,\n"
             "                                  2 store or schema unreadable\n"
+            "  place DOMAIN [--cpus N | --pcpus LIST] [--pool NAME] [--sched NAME]\n"
+            "               [--vcpus LIST] [--dry-run] [--json]\n"
+            "                                  Dom0: the domain into a cpupool of its own\n"
+            "                                  (default sidecores, null scheduler) with CPUs\n"
+            "                                  taken from Pool-0, its vCPUs pinned one per CPU\n"
+            "        DOMAIN --check [--sched NAME] [--vcpus LIST] [--json]\n"
+            "                                  what is wrong with its placement, one line\n"
+            "                                  each: exit 0 good, 1 problems, 2 cannot look\n"
             "vifs: the network devices (MAC, uplink, features, rate, traffic); switch: the\n"
             "internal switch's ports, forwarding table and flood counters.\n"
             "PATH defaults to $XENSIM_DIR/sidecored.sock with xensim, else %s.\n",
@@ -72,6 +85,7 @@ static const struct command {
     { "vif-rate", sctl_cmd_vif_rate },
     { "top", sctl_cmd_top },
     { "check-xenstore", sctl_cmd_check_xenstore },
+    { "place", sctl_cmd_place },
 };
 
 static const struct sctl_view *find_view(const char *name)

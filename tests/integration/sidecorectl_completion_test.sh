@@ -36,6 +36,10 @@ is "after the socket option too" "$(comp sidecorectl --socket /x.sock re)" \
 is "the global options" "$(comp sidecorectl --)" "--count --help --json --socket --watch"
 is "a view's options" "$(comp sidecorectl queues --)" "--count --json --watch"
 is "rebalance's options" "$(comp sidecorectl rebalance --)" "--dry-run --json"
+is "place's options" "$(comp sidecorectl place 5 --)" \
+    "--check --cpus --dry-run --json --pcpus --pool --sched --vcpus"
+is "place --sched: the schedulers" "$(comp sidecorectl place 5 --sched n)" "null"
+is "place: nothing for the domain" "$(comp sidecorectl place "")" ""
 is "vif-rate's option" "$(comp sidecorectl vif-rate vif/1/0 1000,100 --)" "--rx"
 tophelp=$(sidecorectl top --help)
 top_opts=$(grep -oE '^  -[a-z], --[a-z-]+' <<<"$tophelp" | tr -d ',' | words)

@@ -12,6 +12,7 @@
  *   sctl_top.c    top: the live view (its pure parts in sctl_top.h, the
  *                 terminal in sctl_term.h)
  *   sctl_xscheck.c check-xenstore: the live store against xenstore-schema/
+ *   sctl_place.c   place: a driver domain's vCPUs on physical CPUs of their own
  *                 (the schema model in sctl_schema.h); talks to xenstore,
  *                 not to the daemon: exit 1 means findings, 2 unreadable
  *
@@ -121,5 +122,6 @@ int sctl_cmd_resize_check(const char *path, int argc, char **argv);
 int sctl_cmd_vif_rate(const char *path, int argc, char **argv);
 int sctl_cmd_top(const char *path, int argc, char **argv);
 int sctl_cmd_check_xenstore(const char *path, int argc, char **argv);
+int sctl_cmd_place(const char *path, int argc, char **argv);
 
 #endif

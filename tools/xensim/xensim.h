@@ -107,6 +107,54 @@ int xsim_vcpu_get(struct xsim *xs, domid_t domid, uint32_t vcpu, struct xsim_vcp
 int xsim_vcpu_set(struct xsim *xs, domid_t domid, uint32_t vcpu,
                   const struct xsim_vcpu_info *info);
 
+/* ---- cpupools: which physical CPUs a domain's vCPUs may run on ----
+ * As Xen: a fixed set of physical CPUs (XSIM_DEFAULT_PCPUS, or xensimd
+ * --pcpus), each in at most one pool or free; pool 0 "Pool-0" (credit2)
+ * owns them all at start and holds every new domain.  A pool belongs to
+ * a domain as a whole (all its vCPUs); moving a domain resets its vCPUs'
+ * affinity (unpinned, as Xen's sched_move_domain does).  A vCPU's pool id,
+ * name and scheduler in xsim_vcpu_get are its domain's pool's, unless a
+ * test set others with xsim_vcpu_set (kept until the domain moves).
+ * Nothing is scheduled: this is the bookkeeping `sidecorectl place` does
+ * and checks.  Changes are Dom0's only (-EPERM). */
+#define XSIM_MAX_PCPUS 64u
+#define XSIM_DEFAULT_PCPUS 8u
+#define XSIM_MAX_POOLS 16u
+struct xsim_pool {
+    uint32_t id;
+    uint32_t n_dom;                  /* domains in it */
+    char name[XSIM_POOL_NAME_MAX];
+    char sched[XSIM_SCHED_NAME_MAX];
+    uint64_t cpus;                   /* bit n: physical CPU n */
+};
+struct xsim_pools {
+    uint32_t nr_pcpus;
+    uint32_t nr_pools;               /* pool[0..nr_pools), by id */
+    struct xsim_pool pool[XSIM_MAX_POOLS];
+};
+/* Any domain: the pools and CPUs.  0 or -errno. */
+int xsim_pool_list(struct xsim *xs, struct xsim_pools *out);
+/* A new pool without CPUs: its id, -EEXIST (name taken), -ENOSPC, or
+ * -EINVAL (empty or too long name, scheduler not credit, credit2, rtds,
+ * arinc653 or null). */
+int xsim_pool_create(struct xsim *xs, const char *name, const char *sched);
+/* Only a pool without domains and CPUs, never pool 0: 0, -EBUSY, -ENOENT. */
+int xsim_pool_destroy(struct xsim *xs, uint32_t pool);
+/* Adds a free CPU to a pool (-EBUSY if a pool owns it) or removes one of
+ * its own (-EBUSY for the last CPU of a pool holding domains; vCPUs
+ * pinned to it lose their pin).  0, -ENOENT (pool), -EINVAL (cpu). */
+int xsim_pool_cpu(struct xsim *xs, uint32_t pool, uint32_t cpu, bool add);
+/* Moves a domain (all its vCPUs) into a pool with CPUs: 0, -ENOENT,
+ * -ESRCH, -EBUSY (no CPUs). */
+int xsim_pool_move_domain(struct xsim *xs, uint32_t pool, domid_t domid);
+/* A domain's pool and vCPU count (1 until set).  0 or -ESRCH. */
+int xsim_domain_sched(struct xsim *xs, domid_t domid, uint32_t *pool, uint32_t *nr_vcpus);
+int xsim_domain_set_vcpus(struct xsim *xs, domid_t domid, uint32_t nr_vcpus);
+/* Hard affinity of one vCPU: to `cpu` alone (which must be in the
+ * domain's pool, -EINVAL otherwise; the vCPU then runs there), or to every
+ * CPU with cpu = -1.  0, -ESRCH, -EINVAL. */
+int xsim_vcpu_pin(struct xsim *xs, domid_t domid, uint32_t vcpu, int cpu);
+
 /* ---- grants, mapping side (what gntdev + GNTTABOP_map/copy do) ---- */
 
 /* Maps `count` grant refs of domain `dom` into one contiguous range, like

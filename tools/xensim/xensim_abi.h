@@ -35,7 +35,7 @@
 
 #include "xensim.h"
 
-#define XSIM_ABI_VERSION 2u
+#define XSIM_ABI_VERSION 3u
 #define XSIM_RPC_MAX_FDS 3
 
 enum xsim_op {
@@ -52,6 +52,14 @@ enum xsim_op {
     XSIM_OP_EVTCHN_PEER,            /* handle, port -> gen, bound; fds: peer eventfd if bound */
     XSIM_OP_VCPU_GET,               /* domid, vcpu -> vcpu info */
     XSIM_OP_VCPU_SET,               /* domid, vcpu, info (dom0 only) */
+    XSIM_OP_POOL_LIST,              /* -> pools */
+    XSIM_OP_POOL_CREATE,            /* name, sched -> ret = id (dom0 only, as the rest) */
+    XSIM_OP_POOL_DESTROY,           /* id */
+    XSIM_OP_POOL_CPU,               /* id, cpu, add */
+    XSIM_OP_POOL_MOVE_DOMAIN,       /* id, domid */
+    XSIM_OP_DOMAIN_SCHED,           /* domid -> pool, nr_vcpus (anyone) */
+    XSIM_OP_DOMAIN_SET_VCPUS,       /* domid, nr (in cpu) */
+    XSIM_OP_VCPU_PIN,               /* domid, vcpu (in cpu), cpu (in add; -1 all) */
 };
 
 struct xsim_req {
@@ -66,6 +74,12 @@ struct xsim_req {
             uint32_t port;          /* local port, or the remote port for bind */
         } evtchn;
         struct { uint32_t domid; uint32_t vcpu; struct xsim_vcpu_info info; } vcpu;
+        struct {
+            uint32_t id, cpu, domid;
+            int32_t add;
+            char name[XSIM_POOL_NAME_MAX];
+            char sched[XSIM_SCHED_NAME_MAX];
+        } pool;
     } u;
 };
 
@@ -78,6 +92,8 @@ struct xsim_rsp {
         struct { uint32_t handle; } evtchn_open;
         struct { uint32_t gen; uint32_t bound; } port;
         struct xsim_vcpu_info vcpu;
+        struct xsim_pools pools;
+        struct { uint32_t pool, nr_vcpus; } sched;
     } u;
 };
 

@@ -65,6 +65,14 @@ static void usage(FILE *out)
             "           [steal=PERCENT]   place a vCPU as Xen would report it; steal\n"
             "                           accrues at PERCENT of wall time from now\n"
             "  vcpu-list DOMID [N]      vCPUs 0..N-1 (default 4): placement, steal\n"
+            "  vcpu-pin DOMID VCPU CPU|all   a vCPU's hard affinity (as xl vcpu-pin)\n"
+            "  vcpus-set DOMID N        the domain's number of vCPUs (default 1)\n"
+            "  pool-list                cpupools: CPUs, scheduler, domains; free CPUs\n"
+            "  pool-create NAME [sched=NAME]  a cpupool without CPUs (default credit2)\n"
+            "  pool-destroy POOL        an empty cpupool (POOL: id or name)\n"
+            "  pool-cpu-add POOL CPU    a free physical CPU into a pool\n"
+            "  pool-cpu-remove POOL CPU a pool's CPU out (free)\n"
+            "  pool-migrate DOMID POOL  a domain into a pool (its vCPUs unpinned)\n"
             "DIR defaults to $XENSIM_DIR.\n");
 }
 
@@ -1064,6 +1072,151 @@ static int cmd_vcpu_list(struct xsim *xs, int argc, char **argv)
     return 0;
 }
 
+/* "0-3,6" of a CPU mask into buf. */
+static void cpus_str(uint64_t cpus, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int c = 0; c < 64 && off < len; c++) {
+        if (!(cpus & (1ull << c)))
+            continue;
+        int e = c;
+        while (e + 1 < 64 && (cpus & (1ull << (e + 1))))
+            e++;
+        int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
+                      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
+        off += n > 0 ? (size_t)n : 0;
+        c = e;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "-");
+}
+
+/* A pool's id from its id or name, or -ENOENT (said). */
+static int pool_resolve(struct xsim *xs, const char *arg)
+{
+    struct xsim_pools pools;
+    int ret = xsim_pool_list(xs, &pools);
+    if (ret < 0) {
+        fprintf(stderr, "xensimctl: pool-list: %s\n", strerror(-ret));
+        return ret;
+    }
+    unsigned long id;
+    bool num = parse_uint(arg, UINT32_MAX, &id) == 0;
+    for (uint32_t i = 0; i < pools.nr_pools; i++)
+        if ((num && pools.pool[i].id == id) || strcmp(pools.pool[i].name, arg) == 0)
+            return (int)pools.pool[i].id;
+    fprintf(stderr, "xensimctl: no cpupool %s\n", arg);
+    return -ENOENT;
+}
+
+static int cmd_pool_list(struct xsim *xs)
+{
+    struct xsim_pools pools;
+    int ret = xsim_pool_list(xs, &pools);
+    if (ret < 0) {
+        fprintf(stderr, "xensimctl: pool-list: %s\n", strerror(-ret));
+        return 1;
+    }
+    uint64_t all = pools.nr_pcpus >= 64 ? ~0ull : (1ull << pools.nr_pcpus) - 1, used = 0;
+    char buf[256];
+    printf("%-4s %-16s %-9s %-5s %s\n", "ID", "NAME", "SCHED", "DOMS", "CPUS");
+    for (uint32_t i = 0; i < pools.nr_pools; i++) {
+        const struct xsim_pool *p = &pools.pool[i];
+        cpus_str(p->cpus, buf, sizeof(buf));
+        used |= p->cpus;
+        printf("%-4u %-16s %-9s %-5u %s\n", p->id, p->name, p->sched, p->n_dom, buf);
+    }
+    cpus_str(all & ~used, buf, sizeof(buf));
+    printf("free CPUs: %s (of %u)\n", buf, pools.nr_pcpus);
+    return 0;
+}
+
+static int report(const char *what, const char *arg, int ret)
+{
+    if (ret >= 0)
+        return 0;
+    fprintf(stderr, "xensimctl: %s %s: %s\n", what, arg, strerror(-ret));
+    return 1;
+}
+
+static int cmd_pool(struct xsim *xs, const char *cmd, int argc, char **argv)
+{
+    unsigned long n;
+    if (strcmp(cmd, "pool-create") == 0) {
+        const char *sched = "credit2";
+        if (argc > 2) {
+            if (strncmp(argv[2], "sched=", 6) != 0) {
+                fprintf(stderr, "xensimctl: pool-create: '%s': expected sched=NAME\n", argv[2]);
+                return 2;
+            }
+            sched = argv[2] + 6;
+        }
+        int id = xsim_pool_create(xs, argv[1], sched);
+        if (id >= 0)
+            printf("%d\n", id);
+        return report(cmd, argv[1], id);
+    }
+    int pool = pool_resolve(xs, strcmp(cmd, "pool-migrate") == 0 ? argv[2] : argv[1]);
+    if (pool < 0)
+        return 1;
+    if (strcmp(cmd, "pool-destroy") == 0)
+        return report(cmd, argv[1], xsim_pool_destroy(xs, (uint32_t)pool));
+    if (strcmp(cmd, "pool-migrate") == 0) {
+        int domid = resolve(xs, argv[1]);
+        if (domid < 0) {
+            fprintf(stderr, "xensimctl: no domain %s\n", argv[1]);
+            return 1;
+        }
+        return report(cmd, argv[1], xsim_pool_move_domain(xs, (uint32_t)pool, (domid_t)domid));
+    }
+    if (parse_uint(argv[2], XSIM_MAX_PCPUS - 1, &n) < 0) {
+        fprintf(stderr, "xensimctl: CPU '%s' is not a number below %u\n", argv[2],
+                XSIM_MAX_PCPUS);
+        return 2;
+    }
+    return report(cmd, argv[2], xsim_pool_cpu(xs, (uint32_t)pool, (uint32_t)n,
+                                              strcmp(cmd, "pool-cpu-add") == 0));
+}
+
+static int cmd_vcpu_pin(struct xsim *xs, int argc, char **argv)
+{
+    (void)argc;
+    int domid = resolve(xs, argv[1]);
+    uint32_t vcpu;
+    unsigned long cpu = 0;
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: no domain %s\n", argv[1]);
+        return 1;
+    }
+    if (vcpu_arg(argv[2], &vcpu) < 0)
+        return 2;
+    bool all = strcmp(argv[3], "all") == 0;
+    if (!all && parse_uint(argv[3], XSIM_MAX_PCPUS - 1, &cpu) < 0) {
+        fprintf(stderr, "xensimctl: vcpu-pin: '%s': expected a CPU or all\n", argv[3]);
+        return 2;
+    }
+    return report("vcpu-pin", argv[1], xsim_vcpu_pin(xs, (domid_t)domid, vcpu,
+                                                     all ? -1 : (int)cpu));
+}
+
+static int cmd_vcpus_set(struct xsim *xs, int argc, char **argv)
+{
+    (void)argc;
+    int domid = resolve(xs, argv[1]);
+    unsigned long n;
+    if (domid < 0) {
+        fprintf(stderr, "xensimctl: no domain %s\n", argv[1]);
+        return 1;
+    }
+    if (parse_uint(argv[2], XSIM_MAX_VCPUS, &n) < 0 || n == 0) {
+        fprintf(stderr, "xensimctl: vcpus-set: '%s': expected 1..%u\n", argv[2],
+                XSIM_MAX_VCPUS);
+        return 2;
+    }
+    return report("vcpus-set", argv[1], xsim_domain_set_vcpus(xs, (domid_t)domid, (uint32_t)n));
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -1098,7 +1251,10 @@ int main(int argc, char **argv)
         { "create", 1, -1 }, { "destroy", 1, -1 }, { "list", 0, 0 }, { "env", 1, 1 },
         { "vbd-attach", 1, -1 }, { "vbd-detach", 2, -1 }, { "vbd-list", 1, 1 },
         { "vif-attach", 1, -1 }, { "vif-detach", 2, -1 }, { "vif-list", 1, 1 },
-        { "vcpu-set", 2, -1 }, { "vcpu-list", 1, 2 },
+        { "vcpu-set", 2, -1 }, { "vcpu-list", 1, 2 }, { "vcpu-pin", 3, 3 },
+        { "vcpus-set", 2, 2 }, { "pool-list", 0, 0 }, { "pool-create", 1, 2 },
+        { "pool-destroy", 1, 1 }, { "pool-cpu-add", 2, 2 }, { "pool-cpu-remove", 2, 2 },
+        { "pool-migrate", 2, 2 },
     };
     bool known = false;
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -1141,6 +1297,14 @@ int main(int argc, char **argv)
         ret = cmd_vcpu_set(xs, cargc, cargv);
     else if (strcmp(cmd, "vcpu-list") == 0)
         ret = cmd_vcpu_list(xs, cargc, cargv);
+    else if (strcmp(cmd, "vcpu-pin") == 0)
+        ret = cmd_vcpu_pin(xs, cargc, cargv);
+    else if (strcmp(cmd, "vcpus-set") == 0)
+        ret = cmd_vcpus_set(xs, cargc, cargv);
+    else if (strcmp(cmd, "pool-list") == 0)
+        ret = cmd_pool_list(xs);
+    else if (strncmp(cmd, "pool-", 5) == 0)
+        ret = cmd_pool(xs, cmd, cargc, cargv);
     else
         ret = cmd_env(xs, dir, cargv[1]);
     xsim_close(xs);

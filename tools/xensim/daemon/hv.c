@@ -30,6 +30,14 @@ static const char *op_name(uint32_t op)
     case XSIM_OP_EVTCHN_PEER: return "evtchn_peer";
     case XSIM_OP_VCPU_GET: return "vcpu_get";
     case XSIM_OP_VCPU_SET: return "vcpu_set";
+    case XSIM_OP_POOL_LIST: return "pool_list";
+    case XSIM_OP_POOL_CREATE: return "pool_create";
+    case XSIM_OP_POOL_DESTROY: return "pool_destroy";
+    case XSIM_OP_POOL_CPU: return "pool_cpu";
+    case XSIM_OP_POOL_MOVE_DOMAIN: return "pool_move_domain";
+    case XSIM_OP_DOMAIN_SCHED: return "domain_sched";
+    case XSIM_OP_DOMAIN_SET_VCPUS: return "domain_set_vcpus";
+    case XSIM_OP_VCPU_PIN: return "vcpu_pin";
     default: return "unknown op";
     }
 }
@@ -137,6 +145,30 @@ static int send_rsp(struct hv_conn *c, const struct xsim_rsp *rsp, const int *fd
 }
 
 /* Runs one request; fills rsp (ret, payload, nfds) and fds. */
+/* The cpupool changes, Dom0's alone. */
+static int pool_op(struct hv *hv, const struct xsim_req *req)
+{
+    char name[XSIM_POOL_NAME_MAX], sched[XSIM_SCHED_NAME_MAX];
+    switch (req->op) {
+    case XSIM_OP_POOL_CREATE:
+        snprintf(name, sizeof(name), "%.*s", (int)sizeof(name) - 1, req->u.pool.name);
+        snprintf(sched, sizeof(sched), "%.*s", (int)sizeof(sched) - 1, req->u.pool.sched);
+        return hv_pool_create(hv, name, sched);
+    case XSIM_OP_POOL_DESTROY:
+        return hv_pool_destroy(hv, req->u.pool.id);
+    case XSIM_OP_POOL_CPU:
+        return hv_pool_cpu(hv, req->u.pool.id, req->u.pool.cpu, req->u.pool.add != 0);
+    case XSIM_OP_POOL_MOVE_DOMAIN:
+        return hv_pool_move_domain(hv, req->u.pool.id, req->u.pool.domid);
+    case XSIM_OP_DOMAIN_SET_VCPUS:
+        return hv_domain_set_vcpus(hv, req->u.pool.domid, req->u.pool.cpu);
+    case XSIM_OP_VCPU_PIN:
+        return hv_vcpu_pin(hv, req->u.pool.domid, req->u.pool.cpu, req->u.pool.add);
+    default:
+        return -ENOSYS;
+    }
+}
+
 static void handle_req(struct hv *hv, struct hv_conn *c, struct xsim_req *req,
                        struct xsim_rsp *rsp, int *fds)
 {
@@ -229,6 +261,20 @@ static void handle_req(struct hv *hv, struct hv_conn *c, struct xsim_req *req,
                             : hv_vcpu_set(hv, req->u.vcpu.domid, req->u.vcpu.vcpu,
                                           &req->u.vcpu.info);
         break;
+    case XSIM_OP_POOL_LIST:
+        hv_pool_list(hv, &rsp->u.pools);
+        break;
+    case XSIM_OP_DOMAIN_SCHED:
+        ret = hv_domain_sched(hv, req->u.pool.domid, &rsp->u.sched.pool, &rsp->u.sched.nr_vcpus);
+        break;
+    case XSIM_OP_POOL_CREATE:
+    case XSIM_OP_POOL_DESTROY:
+    case XSIM_OP_POOL_CPU:
+    case XSIM_OP_POOL_MOVE_DOMAIN:
+    case XSIM_OP_DOMAIN_SET_VCPUS:
+    case XSIM_OP_VCPU_PIN:
+        ret = c->domid != 0 ? -EPERM : pool_op(hv, req);
+        break;
     default:
         ret = -ENOSYS;
         break;
@@ -275,7 +321,7 @@ static void serve_conn(struct hv *hv, struct hv_conn *c, uint32_t events)
     }
 }
 
-struct hv *hv_create(const char *dir, struct xsd *xsd, uint32_t dom0_mem_mb)
+struct hv *hv_create(const char *dir, struct xsd *xsd, uint32_t dom0_mem_mb, uint32_t nr_pcpus)
 {
     struct hv *hv = calloc(1, sizeof(*hv));
     if (!hv)
@@ -296,6 +342,7 @@ struct hv *hv_create(const char *dir, struct xsd *xsd, uint32_t dom0_mem_mb)
         errno = -err;
         return NULL;
     }
+    hv_pools_init(hv, nr_pcpus);
     if ((err = hv_domains_init(hv)) || (err = hv_domain_create_dom0(hv, dom0_mem_mb))) {
         hv_log("start: %s", strerror(-err));
         hv_destroy(hv);

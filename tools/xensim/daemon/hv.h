@@ -15,7 +15,8 @@
 struct hv;
 struct xsd;
 
-struct hv *hv_create(const char *dir, struct xsd *xsd, uint32_t dom0_mem_mb);
+/* nr_pcpus: the physical CPUs (0: XSIM_DEFAULT_PCPUS). */
+struct hv *hv_create(const char *dir, struct xsd *xsd, uint32_t dom0_mem_mb, uint32_t nr_pcpus);
 void hv_destroy(struct hv *hv);
 /* An epoll fd, readable when hv_dispatch() has work. */
 int hv_fd(struct hv *hv);

@@ -120,6 +120,8 @@ static int setup_slot(struct hv *hv, struct hv_domain *d, const char *name, uint
     int err;
     d->mem_pages = (uint64_t)mem_mb * (1024 * 1024 / XSIM_PAGE_SIZE);
     snprintf(d->name, sizeof(d->name), "%s", name);
+    d->pool = 0;
+    d->nr_vcpus = 1;
     d->ports = calloc(XSIM_NR_PORTS, sizeof(*d->ports));
     if (!d->ports)
         return -ENOMEM;

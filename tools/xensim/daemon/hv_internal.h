@@ -5,6 +5,7 @@
  *   hv_evtchn.c  event-channel ports and their eventfds
  *   hv_grant.c   maptrack: pins of closed connections, references to dying domains
  *   hv_vcpu.c    the vCPU map tests set: placement and accruing steal
+ *   hv_pool.c    cpupools: physical CPUs, pools, each domain's pool
  * Everything runs on xensimd's single thread; no locking inside the daemon
  * (the active-entry locks are taken only against mapping processes).
  * Functions return 0 / a non-negative value, or a negative errno.
@@ -63,6 +64,8 @@ struct hv_domain {
     uint32_t *act;
     struct hv_port *ports;  /* XSIM_NR_PORTS, port 0 never used */
     struct hv_vcpu *vcpus;  /* XSIM_MAX_VCPUS once one is set; NULL: all defaults */
+    uint32_t pool;          /* its cpupool's id */
+    uint32_t nr_vcpus;
 };
 
 /* One vCPU's entry: steal up to since_ns is steal_base_ns; after it, it
@@ -71,6 +74,14 @@ struct hv_vcpu {
     struct xsim_vcpu_info info;
     uint64_t steal_base_ns;
     uint64_t since_ns;
+    bool pool_override;     /* info's pool fields are a test's, not the domain's pool */
+};
+
+struct hv_pool {
+    bool used;
+    char name[XSIM_POOL_NAME_MAX];
+    char sched[XSIM_SCHED_NAME_MAX];
+    uint64_t cpus;
 };
 
 struct hv_conn {
@@ -100,6 +111,8 @@ struct hv {
     struct hv_conn *conns;
     struct hv_conn *closed;     /* closed this dispatch round, freed at its end */
     struct hv_domain dom[XSIM_MAX_DOMAINS];
+    uint32_t nr_pcpus;
+    struct hv_pool pools[XSIM_MAX_POOLS];   /* index = id */
 };
 
 /* hv.c */
@@ -142,5 +155,23 @@ int hv_vcpu_get(struct hv *hv, uint32_t domid, uint32_t vcpu, struct xsim_vcpu_i
 int hv_vcpu_set(struct hv *hv, uint32_t domid, uint32_t vcpu, const struct xsim_vcpu_info *in);
 /* Forgets a domain's map (its slot is freed). */
 void hv_vcpu_free(struct hv_domain *d);
+/* cpu >= 0: hard affinity to it alone (in the domain's pool); -1: none. */
+int hv_vcpu_pin(struct hv *hv, uint32_t domid, uint32_t vcpu, int32_t cpu);
+/* After a domain moved pools: affinity reset, vCPUs on the pool's CPUs. */
+void hv_vcpu_moved(struct hv *hv, struct hv_domain *d);
+/* Pins to `cpu` (which left the domain's pool) are dropped. */
+void hv_vcpu_cpu_gone(struct hv *hv, struct hv_domain *d, uint32_t cpu);
+
+/* hv_pool.c (Dom0-only checks are the dispatcher's) */
+void hv_pools_init(struct hv *hv, uint32_t nr_pcpus);
+void hv_pool_list(struct hv *hv, struct xsim_pools *out);
+int hv_pool_create(struct hv *hv, const char *name, const char *sched);
+int hv_pool_destroy(struct hv *hv, uint32_t id);
+int hv_pool_cpu(struct hv *hv, uint32_t id, uint32_t cpu, bool add);
+int hv_pool_move_domain(struct hv *hv, uint32_t id, uint32_t domid);
+int hv_domain_sched(struct hv *hv, uint32_t domid, uint32_t *pool, uint32_t *nr_vcpus);
+int hv_domain_set_vcpus(struct hv *hv, uint32_t domid, uint32_t nr);
+/* The pool's name and scheduler into a vCPU's info. */
+void hv_pool_describe(struct hv *hv, uint32_t id, struct xsim_vcpu_info *info);
 
 #endif

@@ -2,7 +2,7 @@
  * xensimd - the simulated Xen world: hypervisor (hv.c) and xenstored
  * (xenstored.c) in one single-threaded event loop.
  *
- *   xensimd --dir DIR [--dom0-mem MB] [--ready-fd N] [--exit-with-parent]
+ *   xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--ready-fd N] [--exit-with-parent]
  *
  * DIR holds the sockets: hv-<domid>.sock (libxensim) and xs-<domid>.sock
  * (xenstore wire protocol).  When both exist for dom0 the daemon writes
@@ -23,14 +23,16 @@
 #include <unistd.h>
 
 #include "hv.h"
+#include "xensim.h"
 #include "xenstored.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: xensimd --dir DIR [--dom0-mem MB] [--ready-fd N] [--exit-with-parent]\n"
+            "usage: xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--ready-fd N] [--exit-with-parent]\n"
             "  --dir DIR           world directory (sockets, pidfile); created if missing\n"
             "  --dom0-mem MB       memory of dom0 (default 64)\n"
+            "  --pcpus N           simulated physical CPUs, all in Pool-0 (default 8, max 64)\n"
             "  --ready-fd N        write \"ready\\n\" to fd N once serving, then close it\n"
             "  --exit-with-parent  terminate when the parent process exits (tests)\n"
             "  --help              this help\n");
@@ -59,20 +61,23 @@ int main(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "dom0-mem", required_argument, NULL, 'm' },
         { "ready-fd", required_argument, NULL, 'r' },
+        { "pcpus", required_argument, NULL, 'c' },
         { "exit-with-parent", no_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL;
     uint32_t dom0_mem = 64;
+    uint32_t pcpus = XSIM_DEFAULT_PCPUS;
     int ready_fd = -1;
     int c;
 
-    while ((c = getopt_long(argc, argv, "d:m:r:ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:m:r:c:ph", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'm': dom0_mem = (uint32_t)strtoul(optarg, NULL, 0); break;
         case 'r': ready_fd = atoi(optarg); break;
+        case 'c': pcpus = (uint32_t)strtoul(optarg, NULL, 0); break;
         case 'p':
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (getppid() == 1)
@@ -82,7 +87,7 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (!dir || optind != argc || dom0_mem == 0) {
+    if (!dir || optind != argc || dom0_mem == 0 || pcpus == 0 || pcpus > XSIM_MAX_PCPUS) {
         usage(stderr);
         return 2;
     }
@@ -104,7 +109,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "xensimd: xenstored: %s\n", strerror(errno));
         return 1;
     }
-    struct hv *hv = hv_create(dir, xsd, dom0_mem);
+    struct hv *hv = hv_create(dir, xsd, dom0_mem, pcpus);
     if (!hv) {
         fprintf(stderr, "xensimd: hypervisor: %s\n", strerror(errno));
         xsd_destroy(xsd);
