@@ -366,7 +366,7 @@ int sc_place_check(const struct sc_place_world *w, const struct sc_cpus *vcpus,
         find(&f, SC_PLACE_NOT_DEDICATED, "domain %u is in %s (id %d), not in a cpupool of "
              "its own", d->domid, pool ? pool->name : "an unknown pool", d->pool);
     } else {
-        if (strcmp(pool->sched, sched) != 0)
+        if (sched && strcmp(pool->sched, sched) != 0)
             find(&f, SC_PLACE_SCHED, "cpupool %s (id %d) uses the %s scheduler, not %s",
                  pool->name, pool->id, pool->sched, sched);
         for (unsigned i = 0; i < w->nr_doms; i++)

@@ -152,7 +152,9 @@ struct sc_place_finding {
 /* "not-dedicated", "scheduler", ... for --json. */
 const char *sc_place_problem_name(enum sc_place_problem p);
 /* What is wrong with w->domid's placement, for the vCPUs in `vcpus` (NULL:
- * all) and a pool of scheduler `sched`: the number of findings (those
+ * all) and a pool of scheduler `sched` (NULL: any, since a pool of its own
+ * with one pinned vCPU per CPU is dedicated whatever schedules it): the
+ * number of findings (those
  * beyond max are counted, not written), or -ESRCH (no such domain). */
 int sc_place_check(const struct sc_place_world *w, const struct sc_cpus *vcpus,
                    const char *sched, struct sc_place_finding *out, unsigned max);

@@ -20,6 +20,7 @@
 #include <xentoollog.h>
 
 #include "xen.h"
+#include "xen_sched.h"
 
 struct place_xc {
     struct sc_place_hv base;
@@ -34,29 +35,12 @@ static struct place_xc *to_xc(struct sc_place_hv *h)
     return (struct place_xc *)h;
 }
 
-static const struct { uint32_t id; const char *name; } scheds[] = {
-    { XEN_SCHEDULER_CREDIT, "credit" },   { XEN_SCHEDULER_CREDIT2, "credit2" },
-    { XEN_SCHEDULER_ARINC653, "arinc653" }, { XEN_SCHEDULER_RTDS, "rtds" },
-    { XEN_SCHEDULER_NULL, "null" },
-};
 
 static int neg_errno(void)
 {
     return errno ? -errno : -EIO;
 }
 
-static void pool_name(struct place_xc *x, uint32_t id, char *buf, size_t len)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/local/pool/%u/name", id);
-    unsigned n = 0;
-    char *v = x->xs ? xs_read(x->xs, XBT_NULL, path, &n) : NULL;
-    if (v && n)
-        snprintf(buf, len, "%s", v);
-    else
-        snprintf(buf, len, id == 0 ? "Pool-0" : "Pool-%u", id);
-    free(v);
-}
 
 /* The one CPU set in a map of `bytes`, or -1 (none or several). */
 static int only_cpu(const uint8_t *map, int bytes)
@@ -86,11 +70,8 @@ static int xc_read(struct sc_place_hv *h, struct sc_place_world *w)
             break;
         struct sc_place_pool *p = &w->pools[w->nr_pools++];
         p->id = (int)pi->cpupool_id;
-        pool_name(x, pi->cpupool_id, p->name, sizeof(p->name));
-        snprintf(p->sched, sizeof(p->sched), "?");
-        for (size_t i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++)
-            if (scheds[i].id == pi->sched_id)
-                snprintf(p->sched, sizeof(p->sched), "%s", scheds[i].name);
+        sc_xen_pool_name(x->xs, pi->cpupool_id, p->name, sizeof(p->name));
+        snprintf(p->sched, sizeof(p->sched), "%s", sc_xen_sched_name(pi->sched_id));
         for (int c = 0; c < x->map_bytes * 8 && c < (int)SC_PLACE_MAX_CPUS; c++)
             if (pi->cpumap[c / 8] & (1u << (c % 8)))
                 sc_cpus_set(&p->cpus, (unsigned)c);
@@ -161,10 +142,7 @@ static int xc_find_domain(struct sc_place_hv *h, const char *name, unsigned *dom
 static int xc_pool_create(struct sc_place_hv *h, const char *name, const char *sched)
 {
     struct place_xc *x = to_xc(h);
-    int sched_id = -1;
-    for (size_t i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++)
-        if (strcmp(scheds[i].name, sched) == 0)
-            sched_id = (int)scheds[i].id;
+    int sched_id = sc_xen_sched_id(sched);
     if (sched_id < 0)
         return -EINVAL;
     uint32_t id = XC_CPUPOOL_POOLID_ANY;

@@ -21,9 +21,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <xenctrl.h>
+#include <xenstore.h>
 #include <xentoollog.h>
 
 #include "log.h"
+#include "xen_sched.h"
 #include "xen_vcpu.h"
 
 int sc_xen_vcpu_place(struct sc_xen *x, unsigned vcpu, struct sc_vcpu_place *out)
@@ -97,19 +99,9 @@ struct sc_xc {
     xentoollog_logger_stdiostream *logger;
     xc_cpumap_t hard;
     bool refused;            /* the hypervisor said no once: not asked again */
+    struct xs_handle *xs;    /* for cpupool names (libxl keeps them there) */
+    bool xs_tried;
 };
-
-static const char *sched_name(uint32_t id)
-{
-    switch (id) {
-    case XEN_SCHEDULER_CREDIT: return "credit";
-    case XEN_SCHEDULER_CREDIT2: return "credit2";
-    case XEN_SCHEDULER_ARINC653: return "arinc653";
-    case XEN_SCHEDULER_RTDS: return "rtds";
-    case XEN_SCHEDULER_NULL: return "null";
-    default: return "?";
-    }
-}
 
 static bool xc_ready(struct sc_xc **xcp)
 {
@@ -177,9 +169,14 @@ int sc_xen_real_vcpu_place(struct sc_xen *x, struct sc_xc **xcp, unsigned vcpu,
         xc_cpupoolinfo_t *pi = xc_cpupool_getinfo(xc->xch, di.cpupool);
         if (pi) {
             if (pi->cpupool_id == di.cpupool)
-                snprintf(out->sched, sizeof(out->sched), "%s", sched_name(pi->sched_id));
+                snprintf(out->sched, sizeof(out->sched), "%s", sc_xen_sched_name(pi->sched_id));
             xc_cpupool_infofree(xc->xch, pi);
         }
+        if (!xc->xs_tried) {
+            xc->xs_tried = true;
+            xc->xs = x->ops->xs_open ? x->ops->xs_open(x) : NULL;
+        }
+        sc_xen_pool_name(xc->xs, di.cpupool, out->pool_name, sizeof(out->pool_name));
     }
     return 0;
 }
@@ -190,6 +187,8 @@ void sc_xc_close(struct sc_xc *xc)
         return;
     if (xc->hard)
         free(xc->hard);
+    if (xc->xs)
+        xs_close(xc->xs);
     if (xc->xch)
         xc_interface_close(xc->xch);
     if (xc->logger)

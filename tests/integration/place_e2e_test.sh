@@ -181,4 +181,24 @@ ok "xensim: a pin outside the domain's pool refused" \
 check "$D"
 ok "... the first still good" test "$RC" = 0
 
+# A Xen built without the null scheduler (Debian's 4.17): without --sched,
+# place takes a credit2 pool of the domain's own, and --check judges it good
+# (its CPUs are the domain's alone); --sched null still names the scheduler.
+simworld_cleanup
+XENSIMD_ARGS="--scheds credit,credit2" simworld_start
+N=$(guest_new nonull) || { echo "Bail out! create"; exit 1; }
+quiet "$XENSIMCTL" vcpus-set "$N" 2
+err=$("$SIDECORECTL" place "$N" 2>&1 >/dev/null)
+rc=$?
+ok "no null scheduler: place succeeds (exit $rc)" test "$rc" = 0
+ok "... saying why it fell back to credit2" \
+    grep -qF "this Xen has no null scheduler, it seems: a credit2 pool of the domain's own instead" \
+    <<<"$err"
+ok "... into a credit2 pool 'sidecores'" eval 'pools | grep -Eq "sidecores +credit2"'
+check "$N"
+ok "... which checks good" test "$RC" = 0
+check "$N" --sched null
+ok "... and with --sched null, names the scheduler" \
+    finds 1 "cpupool sidecores (id 1) uses the credit2 scheduler, not null"
+
 done_testing

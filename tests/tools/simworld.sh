@@ -37,7 +37,8 @@ trap 'exit 1' INT TERM
 
 simworld_start() {
     SIMDIR=$(mktemp -d "${TMPDIR:-/tmp}/xensim.XXXXXX")
-    "$XENSIMD" --dir "$SIMDIR" --exit-with-parent 3>"$SIMDIR/ready" --ready-fd 3 &
+    # shellcheck disable=SC2086 # XENSIMD_ARGS: more options, split by words
+    "$XENSIMD" --dir "$SIMDIR" --exit-with-parent ${XENSIMD_ARGS:-} 3>"$SIMDIR/ready" --ready-fd 3 &
     SIM_PID=$!
     for _ in $(seq 1 200); do
         grep -q ready "$SIMDIR/ready" 2>/dev/null && break

@@ -39,6 +39,7 @@ struct place_opts {
     const char *domain;
     bool check, dry_run, json;
     bool pool_given, cpus_given;
+    bool sched_given;         /* else null, or credit2 where Xen has no null */
 };
 
 static int parse(int argc, char **argv, struct place_opts *o)
@@ -112,6 +113,7 @@ static int parse(int argc, char **argv, struct place_opts *o)
                 rc = 2;
             }
             o->r.sched = optarg;
+            o->sched_given = true;
             break;
         case 'C': o->check = true; break;
         case 'n': o->dry_run = true; break;
@@ -205,7 +207,8 @@ static int run_check(struct sc_place_hv *h, const struct place_opts *o,
 {
     (void)h;
     struct sc_place_finding f[32];
-    int n = sc_place_check(w, o->r.have_vcpus ? &o->r.vcpus : NULL, o->r.sched, f, 32);
+    int n = sc_place_check(w, o->r.have_vcpus ? &o->r.vcpus : NULL,
+                           o->sched_given ? o->r.sched : NULL, f, 32);
     if (n < 0) {
         fprintf(stderr, PFX "no domain %u\n", w->domid);
         return 2;
@@ -246,6 +249,11 @@ static int run_place(struct sc_place_hv *h, const struct place_opts *o,
     char why[512];
     struct sc_place_req r = o->r;
     r.domid = w->domid;
+    /* Without --sched an existing pool keeps its scheduler */
+    const struct sc_place_pool *existing = sc_place_pool_by_name(w, r.pool);
+    if (!o->sched_given && existing)
+        r.sched = existing->sched;
+retry:
     if (sc_place_plan(w, &r, &p, why, sizeof(why)) < 0) {
         fprintf(stderr, PFX "domain %u: %s\n", w->domid, why);
         return 1;
@@ -261,6 +269,18 @@ static int run_place(struct sc_place_hv *h, const struct place_opts *o,
     int rc = 0;
     if (!o->dry_run) {
         if (sc_place_hv_apply(h, w, &r, &p, step_done, (void *)o, why, sizeof(why)) < 0) {
+            /* Xen builds without the null scheduler (Debian's 4.17 is one)
+             * refuse the pool: without --sched, credit2 serves as well,
+             * since the pool's CPUs are the domain's alone. */
+            unsigned domid = w->domid;
+            if (!o->sched_given && strcmp(r.sched, "null") == 0 &&
+                sc_place_hv_read(h, domid, w) == 0 && !sc_place_pool_by_name(w, r.pool)) {
+                fprintf(stderr, PFX "%s; this Xen has no null scheduler, it seems: a credit2 "
+                        "pool of the domain's own instead\n", why);
+                r.sched = "credit2";
+                json_decref(steps);
+                goto retry;
+            }
             fprintf(stderr, PFX "domain %u: %s\n", w->domid, why);
             json_decref(steps);
             return 1;
@@ -273,7 +293,8 @@ static int run_place(struct sc_place_hv *h, const struct place_opts *o,
             return 1;
         }
         struct sc_place_finding f[32];
-        int n = sc_place_check(w, r.have_vcpus ? &r.vcpus : NULL, r.sched, f, 32);
+        int n = sc_place_check(w, r.have_vcpus ? &r.vcpus : NULL,
+                               o->sched_given ? r.sched : NULL, f, 32);
         for (int i = 0; i < n && i < 32; i++)
             fprintf(stderr, PFX "after placing: %s\n", f[i].msg);
         rc = n ? 1 : 0;

@@ -13,8 +13,8 @@
 # this one) serves the driver domain's root from Linux's xen-blkback instead;
 # the checks on Dom0's sidecored then fail, as they should.
 # Placement (issue 14): RIG_DD_PLACE=dedicated (blk-dd-dedicated.sh) gives the
-# driver domain physical CPU 1 in a `null`-scheduler cpupool of its own, as
-# docs/xl.md tells an admin, before the guest starts; shared (the default)
+# driver domain physical CPU 1 in a cpupool of its own with `sidecorectl
+# place` (credit2: Debian's Xen has no null scheduler) before the guest starts; shared (the default)
 # leaves it in Pool-0 with Dom0 and the guest.  Either way the driver
 # domain's sidecore reports its steal while it serves the guest, and Dom0's
 # sidecored where its own sidecore runs (libxenctrl).
@@ -78,21 +78,25 @@ dom0_core() {
         sed -n "s/.*\"placement\":{[^}]*\"$1\":\"*\([^,\"}]*\).*/\1/p"
 }
 if [ "$dd_place" = dedicated ]; then
-    rig_check "pCPU 1 leaves Pool-0" xl cpupool-cpu-remove Pool-0 1
-    rig_check "a null-scheduler cpupool 'sidecores' with pCPU 1" \
-        xl cpupool-create 'name="sidecores"' 'sched="null"' 'cpus="1"'
-    rig_check "the driver domain moves into it" xl cpupool-migrate rig-dd sidecores
-    rig_check "its vCPU 0 pinned to pCPU 1" xl vcpu-pin rig-dd 0 1
+    rig_check "sidecorectl place rig-dd --pcpus 1: a cpupool of its own with pCPU 1, its vCPU pinned" \
+        sidecorectl place rig-dd --pcpus 1
+    rig_check "sidecorectl place rig-dd --check: good" sidecorectl place rig-dd --check
     xl cpupool-list -c | sed 's/^/RIG: cpupool: /'
     xl vcpu-list | sed 's/^/RIG: vcpu-list: /'
     rig_check "xl vcpu-list: the driver domain's vCPU 0 runs on pCPU 1 alone" \
         sh -c 'xl vcpu-list rig-dd | awk "\$3==0 && \$4==1 && \$7==\"1\" {f=1} END{exit !f}"'
+    rig_check "xl cpupool-list: pool sidecores (its name where libxl keeps it) holds pCPU 1" \
+        sh -c 'xl cpupool-list -c | awk "\$1==\"sidecores\" && \$2==\"1\" {f=1} END{exit !f}"'
     # Pool-0 has pCPU 0 alone now: Dom0's sidecore must be said to run there.
     sleep 1
     rig_say "Dom0's sidecore: pcpu $(dom0_core pcpu), pool $(dom0_core pool_name) ($(dom0_core sched)), steal $(dom0_core steal_pct)%"
     rig_check "Dom0's sidecored reports its sidecore on pCPU 0 in Pool-0 (credit2), from libxenctrl" \
         test "$(dom0_core pcpu)/$(dom0_core pool_name)/$(dom0_core sched)" = "0/Pool-0/credit2"
 else
+    rig_check "sidecorectl place rig-dd --check: exit 1, the domain is in Pool-0" \
+        sh -c 'sidecorectl place rig-dd --check >/tmp/place-check.out 2>&1; rc=$?
+               sed "s/^/RIG: place --check: /" /tmp/place-check.out
+               [ $rc = 1 ] && grep -q "is in Pool-0 (id 0), not in a cpupool of its own" /tmp/place-check.out'
     rig_say "Dom0's sidecore: pcpu $(dom0_core pcpu), pool $(dom0_core pool_name) ($(dom0_core sched)), steal $(dom0_core steal_pct)%"
     rig_check "Dom0's sidecored reports its sidecore's pCPU and pool (Pool-0, credit2), from libxenctrl" \
         sh -c 'case "$1" in [01]/Pool-0/credit2) ;; *) exit 1 ;; esac' _ \

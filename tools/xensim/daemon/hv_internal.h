@@ -112,6 +112,7 @@ struct hv {
     struct hv_conn *closed;     /* closed this dispatch round, freed at its end */
     struct hv_domain dom[XSIM_MAX_DOMAINS];
     uint32_t nr_pcpus;
+    uint32_t scheds_missing;  /* bits of hv_pool.c's table a pool may not use */
     struct hv_pool pools[XSIM_MAX_POOLS];   /* index = id */
 };
 

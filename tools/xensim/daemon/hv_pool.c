@@ -63,13 +63,41 @@ void hv_pool_describe(struct hv *hv, uint32_t id, struct xsim_vcpu_info *info)
     snprintf(info->sched, sizeof(info->sched), "%s", p ? p->sched : "?");
 }
 
+static int sched_index(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++)
+        if (strlen(scheds[i]) == len && strncmp(name, scheds[i], len) == 0)
+            return (int)i;
+    return -1;
+}
+
+int hv_pools_set_scheds(struct hv *hv, const char *list)
+{
+    uint32_t built = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        int i = sched_index(p, len);
+        if (i < 0)
+            return -EINVAL;
+        built |= 1u << i;
+        p += len + (p[len] == ',');
+    }
+    if (!(built & (1u << sched_index("credit2", 7))))
+        return -EINVAL; /* Pool-0's */
+    hv->scheds_missing = ~built;
+    return 0;
+}
+
 int hv_pool_create(struct hv *hv, const char *name, const char *sched)
 {
-    bool known = false;
-    for (size_t i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++)
-        known |= strcmp(sched, scheds[i]) == 0;
-    if (!*name || !known)
+    int known = sched_index(sched, strlen(sched));
+    if (!*name || known < 0)
         return -EINVAL;
+    /* what Xen answers for a scheduler it was built without */
+    if (hv->scheds_missing & (1u << known)) {
+        hv_log("cpupool %s: no %s scheduler in this build", name, sched);
+        return -ENOENT;
+    }
     int free_id = -1;
     for (uint32_t id = 0; id < XSIM_MAX_POOLS; id++) {
         if (hv->pools[id].used && strcmp(hv->pools[id].name, name) == 0)

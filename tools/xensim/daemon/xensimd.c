@@ -2,7 +2,8 @@
  * xensimd - the simulated Xen world: hypervisor (hv.c) and xenstored
  * (xenstored.c) in one single-threaded event loop.
  *
- *   xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--ready-fd N] [--exit-with-parent]
+ *   xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--scheds LIST] [--ready-fd N]
+ *           [--exit-with-parent]
  *
  * DIR holds the sockets: hv-<domid>.sock (libxensim) and xs-<domid>.sock
  * (xenstore wire protocol).  When both exist for dom0 the daemon writes
@@ -29,10 +30,13 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--ready-fd N] [--exit-with-parent]\n"
+            "usage: xensimd --dir DIR [--dom0-mem MB] [--pcpus N] [--scheds LIST] [--ready-fd N]\n"
+            "               [--exit-with-parent]\n"
             "  --dir DIR           world directory (sockets, pidfile); created if missing\n"
             "  --dom0-mem MB       memory of dom0 (default 64)\n"
             "  --pcpus N           simulated physical CPUs, all in Pool-0 (default 8, max 64)\n"
+            "  --scheds LIST       the schedulers built in (default all: credit,credit2,rtds,\n"
+            "                      arinc653,null; Debian's Xen has no null)\n"
             "  --ready-fd N        write \"ready\\n\" to fd N once serving, then close it\n"
             "  --exit-with-parent  terminate when the parent process exits (tests)\n"
             "  --help              this help\n");
@@ -62,6 +66,7 @@ int main(int argc, char **argv)
         { "dom0-mem", required_argument, NULL, 'm' },
         { "ready-fd", required_argument, NULL, 'r' },
         { "pcpus", required_argument, NULL, 'c' },
+        { "scheds", required_argument, NULL, 's' },
         { "exit-with-parent", no_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -70,14 +75,16 @@ int main(int argc, char **argv)
     uint32_t dom0_mem = 64;
     uint32_t pcpus = XSIM_DEFAULT_PCPUS;
     int ready_fd = -1;
+    const char *scheds = NULL;
     int c;
 
-    while ((c = getopt_long(argc, argv, "d:m:r:c:ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:m:r:c:s:ph", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
         case 'm': dom0_mem = (uint32_t)strtoul(optarg, NULL, 0); break;
         case 'r': ready_fd = atoi(optarg); break;
         case 'c': pcpus = (uint32_t)strtoul(optarg, NULL, 0); break;
+        case 's': scheds = optarg; break;
         case 'p':
             prctl(PR_SET_PDEATHSIG, SIGTERM);
             if (getppid() == 1)
@@ -114,6 +121,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "xensimd: hypervisor: %s\n", strerror(errno));
         xsd_destroy(xsd);
         return 1;
+    }
+    if (scheds && hv_pools_set_scheds(hv, scheds) < 0) {
+        fprintf(stderr, "xensimd: --scheds %s: a list of credit, credit2, rtds, arinc653, null "
+                "with credit2 (Pool-0's) among them\n", scheds);
+        return 2;
     }
 
     int epfd = epoll_create1(EPOLL_CLOEXEC);
