@@ -61,8 +61,10 @@ int sc_place_hv_apply(struct sc_place_hv *h, const struct sc_place_world *w,
         char line[128];
         sc_place_step_str(w, r, s, line, sizeof(line));
         if (ret < 0) {
-            snprintf(why, why_len, "%s: %s (steps before it stay done; run place again "
-                     "once the cause is fixed)", line, strerror(-ret));
+            snprintf(why, why_len, "%s: %s%s", line, strerror(-ret),
+                     i ? " (steps before it stay done; run place again once the cause is "
+                         "fixed)"
+                       : "");
             return ret;
         }
         if (done)

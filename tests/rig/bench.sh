@@ -26,6 +26,7 @@ grep -a "^RIG-BENCH " "$RIG_LOGS/blk-compare.serial" | tr -d '\r' | awk '
     $3 == "seqread"   { v[b, "sr"] = $5 / 1024 }
     $3 == "seqwrite"  { v[b, "sw"] = $7 / 1024 }
     $3 == "dom0-busy-percent" { v[b, "cpu"] = $4 }
+    $3 == "steal-percent" { v[b, "steal"] = $4 }
     function cell(b, k, fmt) {
         if (!((b, k) in v)) return "–"
         s = sprintf(fmt, v[b, k])
@@ -34,12 +35,13 @@ grep -a "^RIG-BENCH " "$RIG_LOGS/blk-compare.serial" | tr -d '\r' | awk '
         return s
     }
     END {
-        print "| backend | 4k randread IOPS (qd16) | 4k randwrite IOPS (qd16) | 1M seq read MiB/s (qd4) | 1M seq write MiB/s (qd4) | Dom0 busy % |"
-        print "|---|---|---|---|---|---|"
+        print "| backend | 4k randread IOPS (qd16) | 4k randwrite IOPS (qd16) | 1M seq read MiB/s (qd4) | 1M seq write MiB/s (qd4) | Dom0 busy % | sidecore steal % |"
+        print "|---|---|---|---|---|---|---|"
         for (i = 1; i <= n; i++) {
             b = order[i]
-            printf "| %s | %s | %s | %s | %s | %s |\n", b, cell(b, "rr", "%d"), cell(b, "rw", "%d"),
-                   cell(b, "sr", "%.1f"), cell(b, "sw", "%.1f"), cell(b, "cpu", "%d")
+            printf "| %s | %s | %s | %s | %s | %s | %s |\n", b, cell(b, "rr", "%d"), cell(b, "rw", "%d"),
+                   cell(b, "sr", "%.1f"), cell(b, "sw", "%.1f"), cell(b, "cpu", "%d"),
+                   cell(b, "steal", "%d")
         }
     }'
 exit $rc

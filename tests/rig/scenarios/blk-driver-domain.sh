@@ -1,4 +1,5 @@
 #!/bin/sh
+# rig-boot-timeout: 900
 # Rig scenario (runs in Dom0): sidecored in a driver domain.  Dom0's sidecored
 # serves the driver domain its root disk (a writable copy of Dom0's root,
 # /dev/vdc); the driver domain (driver_domain=1, dd-init.sh) runs `xl devd`
