@@ -32,23 +32,23 @@ dom0_busy() { awk '$1=="cpu"{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/
 sc_steal_ns() {
     sidecorectl cores --json 2>/dev/null | tr -d ' \n' | sed -n 's/.*"steal_ns":\([0-9][0-9]*\).*/\1/p'
 }
-now_ns() { awk '{printf "%d", $1 * 1e9}' /proc/uptime; }
+now_ms() { awk '{printf "%.0f", $1 * 1000}' /proc/uptime; }
 
 # run_guest BACKEND "DISK1', 'DISK2" [CONFIG LINE]: one guest, its results as
 # RIG-BENCH lines.
 run_guest() {
     b=$1; g=bench-$b
     rig_domu_cfg "$g" "$2" "rig_mb=4 rig_skip_mb=1 rig_fio=1 rig_bench=$secs" 1 384 "${3:-}"
-    steal0=$(sc_steal_ns); t0=$(now_ns)
+    steal0=$(sc_steal_ns); t0=$(now_ms)
     set -- $(dom0_busy)
     busy0=$1; all0=$2
     if ! rig_domu_start "$g"; then rig_fail "$b: xl create"; return; fi
     rig_domu_wait "$g" 400
     set -- $(dom0_busy)
     echo "RIG-BENCH $b dom0-busy-percent $(( (($1 - busy0) * 100) / ($2 - all0 + 1) ))"
-    steal1=$(sc_steal_ns); t1=$(now_ns)
+    steal1=$(sc_steal_ns); t1=$(now_ms)
     [ -z "$steal0" ] || [ -z "$steal1" ] ||
-        echo "RIG-BENCH $b steal-percent $(( (steal1 - steal0) * 100 / (t1 - t0 + 1) ))"
+        echo "RIG-BENCH $b steal-percent $(( (steal1 - steal0) / 10000 / (t1 - t0 + 1) ))"
     if [ "$(rig_domu_result "$g" tools)" != 1 ] || ! grep -aq "^DOMU-RESULT done" "/tmp/$g.console"; then
         rig_say "$b: the guest has no tools disk or did not finish; what Dom0 knows:"
         sed "s/^/RIG: $g: /" /tmp/$g.create
