@@ -37,6 +37,7 @@
 #include <xen/io/xenbus.h>
 
 #include "clock.h"
+#include "place.h"
 #include "xensim.h"
 
 static void usage(FILE *out)
@@ -1072,24 +1073,11 @@ static int cmd_vcpu_list(struct xsim *xs, int argc, char **argv)
     return 0;
 }
 
-/* "0-3,6" of a CPU mask into buf. */
+/* "0-3,6" of a CPU mask into buf, as sidecorectl place writes CPU lists. */
 static void cpus_str(uint64_t cpus, char *buf, size_t len)
 {
-    size_t off = 0;
-    buf[0] = '\0';
-    for (int c = 0; c < 64 && off < len; c++) {
-        if (!(cpus & (1ull << c)))
-            continue;
-        int e = c;
-        while (e + 1 < 64 && (cpus & (1ull << (e + 1))))
-            e++;
-        int n = e > c ? snprintf(buf + off, len - off, "%s%d-%d", off ? "," : "", c, e)
-                      : snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
-        off += n > 0 ? (size_t)n : 0;
-        c = e;
-    }
-    if (!buf[0])
-        snprintf(buf, len, "-");
+    struct sc_cpus set = { .w = { cpus } };
+    sc_cpus_str(&set, buf, len);
 }
 
 /* A pool's id from its id or name, or -ENOENT (said). */
