@@ -58,7 +58,8 @@
 # Cells run interleaved per (scenario, size, guests): every backend in turn,
 # in reverse order on even rounds.
 # Measured per cell over a window of --seconds (from 0.2 s after the load
-# starts flowing; the guests run 2 s longer; for tcp, the iperf3 run): two snapshots of `sidecorectl
+# starts flowing; the gens are stopped after it, tap-rx's load runs 2 s
+# longer; for tcp, the iperf3 run): two snapshots of `sidecorectl
 # devices --json` (class.traffic of every vif: tx/rx packets, drops, kicks,
 # notifies) and of the backend's CPU (summed /proc/PID/task/*/schedstat
 # on-CPU ns, and utime+stime ticks from /proc/PID/stat):
@@ -92,10 +93,16 @@ SIZES=64,1514
 GUESTS=2,8,32
 BACKENDS=sidecore,event,floor
 SECONDS_PER_CELL=2
-# The load runs this much longer than the window: starting it and taking a
-# snapshot take a while on a busy machine, and the window must end while
-# every guest still runs.
-TAIL=2
+# The load's bound, beyond the window: the gens (and the tap-tx gen) run
+# until the window's last snapshot is taken, then SIGUSR1 ends their sending
+# (their sinks get theirs GEN_TO_SINK_S later, so the gens' last frames
+# still land).  A fixed tail is not enough: with 32 unpaced guests on the
+# harness's CPU, its snapshots were seen taking 2 s more than the window.
+TAIL=60
+GEN_TO_SINK_S=0.5
+# tap-rx's sink and host sender (which SIGUSR1 does not end) run this much
+# longer than the window: one guest, so the snapshots are quick there.
+RX_TAIL=2
 TCP_SECONDS=3
 ROUNDS=1
 CORES=1
@@ -218,6 +225,23 @@ nb_guest() {
         --timeout-ms 30000 --ready-fd 6 --start-fd "$sfd" --json --quiet "$@" \
         >"$CELL_DIR/guest-$d.json" 2>"$CELL_DIR/guest-$d.err" &
     GUEST_PIDS+=($!)
+    LAST_GUEST_PID=$!
+}
+
+# nb_end_load: the window is over; SIGUSR1 ends the gens' sending, then
+# (GEN_TO_SINK_S later) the switch sinks' (each lingers for what is still
+# on its way).
+GEN_PIDS=()
+SINK_PIDS=()
+nb_end_load() {
+    local p
+    for p in "${GEN_PIDS[@]}"; do kill -USR1 "$p" 2>/dev/null || true; done
+    if [ ${#SINK_PIDS[@]} -gt 0 ]; then
+        sleep "$GEN_TO_SINK_S"
+        for p in "${SINK_PIDS[@]}"; do kill -USR1 "$p" 2>/dev/null || true; done
+    fi
+    GEN_PIDS=()
+    SINK_PIDS=()
 }
 
 # "on-CPU ns (all threads, schedstat) ticks (utime+stime)" of a process.
@@ -251,7 +275,7 @@ nb_sample() {
 # guests that exited non-zero.
 nb_finish_guests() {
     local n=$1 p rc=0
-    bl_read_signals "$n" d $((${SECONDS_PER_CELL%.*} + TAIL + 40)) || rc=1
+    bl_read_signals "$n" d $((${SECONDS_PER_CELL%.*} + TAIL + 10)) || rc=1
     FAILED=0
     for p in "${GUEST_PIDS[@]}"; do wait "$p" || FAILED=$((FAILED + 1)); done
     GUEST_PIDS=()
@@ -304,7 +328,7 @@ nb_moved() {
 # The measurement window of a packet cell, --seconds long, once the load
 # flows: from 0.2 s after the backend has moved more than the sinks'
 # announcements (a gen counts its time from its own start, which a busy
-# machine delays).  The guests run TAIL seconds longer.  perf (--profile)
+# machine delays).  The gens run until nb_end_load.  perf (--profile)
 # was started before the release: attaching takes half a second.
 nb_window() {
     local floor=$1 i
@@ -333,8 +357,10 @@ cell_switch() {
         g=${DOMIDS[i]} s=${DOMIDS[i + 1]}
         nb_guest "$s" 7 --mode gen --rate 2 --size 64 --dst-mac "$(nb_mac "$g")" \
             --seconds "$(calc "$SECONDS_PER_CELL + $TAIL + 1")" --linger-ms 200
+        SINK_PIDS+=("$LAST_GUEST_PID")
         nb_guest "$g" 5 --mode gen --size "$size" --dst-mac "$(nb_mac "$s")" \
             --seconds "$(calc "$SECONDS_PER_CELL + $TAIL")" --linger-ms 200
+        GEN_PIDS+=("$LAST_GUEST_PID")
         echo "$g gen $s" >>"$CELL_DIR/roles"
         echo "$s sink $g" >>"$CELL_DIR/roles"
     done
@@ -346,6 +372,7 @@ cell_switch() {
     sleep 0.2
     bl_release $((n / 2))
     nb_window $((4 * n))
+    nb_end_load
     nb_finish_guests "$GOT" || rc=1
     nb_meta switch "$size" "$n" "$backend" "$round" "connect_ms=$connect_ms" || rc=1
     return $rc
@@ -361,8 +388,9 @@ cell_tap() {
     if [ "$dir" = tx ]; then
         nb_guest "$d" 5 --mode gen --size "$size" --dst-mac "$HOST_MAC" \
             --seconds "$(calc "$SECONDS_PER_CELL + $TAIL")" --linger-ms 200
+        GEN_PIDS+=("$LAST_GUEST_PID")
     else
-        nb_guest "$d" 5 --mode sink --seconds "$(calc "$SECONDS_PER_CELL + $TAIL + 1")"
+        nb_guest "$d" 5 --mode sink --seconds "$(calc "$SECONDS_PER_CELL + $RX_TAIL + 1")"
     fi
     bl_wait_connected 1 60 || rc=1
     if [ "$backend" != floor ]; then
@@ -373,7 +401,7 @@ cell_tap() {
         # the host starts first (Perl takes a while on a busy CPU): the sink
         # is released once frames flow
         ip netns exec "$NS_D" "${GUEST_TASKSET[@]}" perl "$WORK/hostsend.pl" "$TAP_IF" \
-            "$(calc "$SECONDS_PER_CELL + $TAIL + 0.5")" "$size" "$(nb_mac "$d")" 3>"$CELL_DIR/host.ready" \
+            "$(calc "$SECONDS_PER_CELL + $RX_TAIL + 0.5")" "$size" "$(nb_mac "$d")" 3>"$CELL_DIR/host.ready" \
             >"$CELL_DIR/host.out" 2>"$CELL_DIR/host.err" &
         HOST_PID=$!
         bl_wait_file "$CELL_DIR/host.ready" ready 10 || rc=1
@@ -381,6 +409,7 @@ cell_tap() {
     nb_perf_start
     bl_release 1
     nb_window 0
+    nb_end_load
     if [ -n "$HOST_PID" ]; then
         wait "$HOST_PID" || rc=1
         HOST_PID=""
