@@ -585,6 +585,7 @@ for c in "${CELLS[@]}"; do
     CELL=$scen-s$size-n$n-$b-r$round
     CELL_DIR=$WORK/cells/$CELL
     mkdir -p "$CELL_DIR"
+    GEN_PIDS=() SINK_PIDS=() # a cell that failed early leaves no pid to signal
     case $scen in
     switch) cell_switch "$n" "$b" "$round" "$size" || status=1 ;;
     tap-tx) cell_tap tx "$b" "$round" "$size" || status=1 ;;
