@@ -231,6 +231,7 @@ nb_guest() {
 # nb_end_load: the window is over; SIGUSR1 ends the gens' sending, then
 # (GEN_TO_SINK_S later) the switch sinks' (each lingers for what is still
 # on its way).
+# The cell loop empties both lists before each cell.
 GEN_PIDS=()
 SINK_PIDS=()
 nb_end_load() {
@@ -240,8 +241,6 @@ nb_end_load() {
         sleep "$GEN_TO_SINK_S"
         for p in "${SINK_PIDS[@]}"; do kill -USR1 "$p" 2>/dev/null || true; done
     fi
-    GEN_PIDS=()
-    SINK_PIDS=()
 }
 
 # "on-CPU ns (all threads, schedstat) ticks (utime+stime)" of a process.
