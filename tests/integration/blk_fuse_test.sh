@@ -167,12 +167,12 @@ run_mode() {
     local fio_job=(--name=v --filename="$LOOPDEV" --rw=randwrite --bs=4k --size=64M
         --verify=crc32c --direct=1 --iodepth=16 --ioengine=libaio --verify_fatal=1 --runtime=30
         --verify_state_save=0)  # no state file left in the working directory
-    ok "$label: fio random-write verify job" q timeout 45 fio "${fio_job[@]}"
+    ok "$label: fio random-write verify job" q timeout $((45 * WAIT_SCALE)) fio "${fio_job[@]}"
     # The job's own verify may read the FUSE file's page cache: read it all
     # again through the rings.
     echo 3 >/proc/sys/vm/drop_caches
     ok "$label: fio verifies the same blocks again after dropping caches" \
-        q timeout 45 fio "${fio_job[@]}" --verify_only
+        q timeout $((45 * WAIT_SCALE)) fio "${fio_job[@]}" --verify_only
 
     ok "$label: loop device detached" q losetup -d "$LOOPDEV"
     LOOPDEV=""

@@ -210,7 +210,13 @@ empty=$(perl -e 'print int(100 * ($ARGV[1] - $ARGV[0]) / (($ARGV[3] - $ARGV[2]) 
 echo "# requests in the sampled 2 s: weight 100 $li, weight 300 $hi, ratio $ratio; sidecore busy $busy%; weight-100 ring empty at $empty% of its polls"
 TAP_N=$((TAP_N + 1))
 nios=$((li + hi))
-if [ "$nios" -lt 2000 ]; then
+if [ "${SC_SAN:-}" = tsan ]; then
+    # ThreadSanitizer slows each thread by its own factor (the frontends,
+    # the sidecore and the control thread unevenly): the run checks the
+    # weighted path for races, the plain and ASan flavours judge the ratio
+    # (CI, 2026-12-05: once outside 2..4.5 under TSan only).
+    echo "ok $TAP_N - IOPS ratio 300:100 between 2 and 4.5 # SKIP judged without TSan (ratio $ratio)"
+elif [ "$nios" -lt 2000 ]; then
     # A machine loaded by something else starves the frontends themselves.
     echo "ok $TAP_N - IOPS ratio 300:100 between 2 and 4.5 # SKIP only $nios requests: machine too busy to judge"
 elif [ "$busy" -ge 0 ] && [ "$busy" -lt 75 ]; then

@@ -91,8 +91,12 @@ is() {
 }
 
 # wait_for SECONDS CMD...: retries CMD every 50 ms until it succeeds.
+# A bound is there to catch a hang, not to time anything: under
+# ThreadSanitizer (every thread 5-15x slower) it is three times as long.
+WAIT_SCALE=1
+[ "${SC_SAN:-}" = tsan ] && WAIT_SCALE=3
 wait_for() {
-    local tries=$(($1 * 20)); shift
+    local tries=$(($1 * 20 * ${WAIT_SCALE:-1})); shift
     local _
     for _ in $(seq 1 "$tries"); do
         "$@" >/dev/null 2>&1 && return 0
