@@ -214,7 +214,7 @@ if [ "${SC_SAN:-}" = tsan ]; then
     # ThreadSanitizer slows each thread by its own factor (the frontends,
     # the sidecore and the control thread unevenly): the run checks the
     # weighted path for races, the plain and ASan flavours judge the ratio
-    # (CI, 2026-12-05: once outside 2..4.5 under TSan only).
+    # (CI: twice outside 2..4.5 under TSan, never in the other flavours).
     echo "ok $TAP_N - IOPS ratio 300:100 between 2 and 4.5 # SKIP judged without TSan (ratio $ratio)"
 elif [ "$nios" -lt 2000 ]; then
     # A machine loaded by something else starves the frontends themselves.
