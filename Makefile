@@ -72,18 +72,18 @@ TEST_C_SRCS    := $(wildcard tests/unit/*_test.c tests/unit/*/*_test.c tests/int
 TEST_SH        := $(wildcard tests/integration/*_test.sh)
 ifneq ($(SAN),)
 # The bench smoke test keeps `make bench` from rotting; it measures nothing
-# under a sanitizer, so it runs in the plain flavour only.
+# under a sanitizer, so it runs in the plain flavour only.  Every other test
+# runs under both sanitizers: under ThreadSanitizer the daemon under real
+# traffic, its lifecycle, hostile frontends, crashes, scale and store
+# faults, with sidecored's log checked for reports at the end; there the
+# tests' hang bounds are three times as long (simworld.sh: SC_SAN,
+# wait_for), the feature matrix's senders go at a quarter of their rate (a
+# slowed receiver must not lose frames to the switch's 100 ms wait) and the
+# weight-ratio check is judged by the other flavours.
 TEST_SH := $(filter-out %blkbench_smoke_test.sh %netbench_smoke_test.sh \
                         %rebalbench_smoke_test.sh %noisybench_smoke_test.sh \
                         %rampbench_smoke_test.sh,$(TEST_SH))
 endif
-# ThreadSanitizer runs every test of the other flavours (but the bench smoke
-# tests, above): the daemon under real traffic, its lifecycle, hostile
-# frontends, crashes, scale and store faults, with sidecored's log checked
-# for reports at the end.  Under it the tests' hang bounds are three times
-# as long (SC_SAN, wait_for), the feature matrix's senders go at a quarter
-# of their rate (a slowed receiver must not lose frames to the switch's
-# 100 ms wait) and the weight-ratio check is judged by the other flavours.
 PROG_SRCS      := $(wildcard tools/xensim/*.c tools/simfront/sim*.c tools/bench/*.c tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -223,9 +223,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIBTEST) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
 
 # Every test runs under prove through a wrapper that bounds its time; tests
-# find the daemons of this build flavour through SC_BUILD, and its sanitizer
-# (empty, asan or tsan) through SC_SAN.
-PROVE = SC_BUILD=$(abspath $(BUILD)) SC_SAN=$(SAN) CMOCKA_MESSAGE_OUTPUT=TAP \
+# find the daemons of this build flavour through SC_BUILD (and its sanitizer
+# through that directory's name: simworld.sh's SC_SAN).
+PROVE = SC_BUILD=$(abspath $(BUILD)) CMOCKA_MESSAGE_OUTPUT=TAP \
         prove --exec tests/tools/run-test.sh $(PROVEFLAGS)
 
 test: deps

@@ -210,7 +210,7 @@ empty=$(perl -e 'print int(100 * ($ARGV[1] - $ARGV[0]) / (($ARGV[3] - $ARGV[2]) 
 echo "# requests in the sampled 2 s: weight 100 $li, weight 300 $hi, ratio $ratio; sidecore busy $busy%; weight-100 ring empty at $empty% of its polls"
 TAP_N=$((TAP_N + 1))
 nios=$((li + hi))
-if [ "${SC_SAN:-}" = tsan ]; then
+if [ "$SC_SAN" = tsan ]; then
     # ThreadSanitizer slows each thread by its own factor (the frontends,
     # the sidecore and the control thread unevenly): the run checks the
     # weighted path for races, the plain and ASan flavours judge the ratio

@@ -71,7 +71,7 @@ pair() {
     # A receiver slowed by ThreadSanitizer can leave the switch's 100 ms
     # wait for a buffer unmet, and the count calls the dropped frame lost
     # (seen with the CPUs busy): under TSan the senders go at a quarter.
-    [ "${SC_SAN:-}" = tsan ] && sargs=$(perl -pe 's/--rate (\d+)/"--rate " . int($1 \/ 4)/e' <<<"$sargs")
+    [ "$SC_SAN" = tsan ] && sargs=$(perl -pe 's/--rate (\d+)/"--rate " . int($1 \/ 4)/e' <<<"$sargs")
     # shellcheck disable=SC2086
     recv_bg "$tag-r" "$R" --count "$n" --expect "$n" $rargs
     # shellcheck disable=SC2086

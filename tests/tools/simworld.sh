@@ -14,6 +14,13 @@
 # no daemon or directory behind.
 
 SC_BUILD=${SC_BUILD:-$(pwd)/build}
+# The sanitizer of this build flavour (asan, tsan or empty), from its
+# directory's name as the Makefile gives it (build-asan, build-tsan).
+case $(basename "$SC_BUILD") in
+*tsan*) SC_SAN=tsan ;;
+*asan*) SC_SAN=asan ;;
+*) SC_SAN= ;;
+esac
 XENSIMD="$SC_BUILD/bin/xensimd"
 XENSIMCTL="$SC_BUILD/bin/xensimctl"
 TAP_N=0
@@ -94,9 +101,9 @@ is() {
 # A bound is there to catch a hang, not to time anything: under
 # ThreadSanitizer (every thread 5-15x slower) it is three times as long.
 WAIT_SCALE=1
-[ "${SC_SAN:-}" = tsan ] && WAIT_SCALE=3
+[ "$SC_SAN" = tsan ] && WAIT_SCALE=3
 wait_for() {
-    local tries=$(($1 * 20 * ${WAIT_SCALE:-1})); shift
+    local tries=$(($1 * 20 * WAIT_SCALE)); shift
     local _
     for _ in $(seq 1 "$tries"); do
         "$@" >/dev/null 2>&1 && return 0
