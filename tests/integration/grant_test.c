@@ -2,7 +2,8 @@
  * grant_test.c - xensim grant tables: map and copy succeed only as Xen
  * allows (granted, to us, writable only if not read-only, not revoked),
  * end_access waits for unmap, batches report per-ref status, a dead mapper's
- * pins are released, and a destroyed domain's grants fail GNTST_bad_domain.
+ * pins are released (also when it died holding an entry's lock), and a
+ * destroyed domain's grants fail GNTST_bad_domain.
  * Dom0 plays the backend; guests A and B grant pages to it.
  */
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "simworld.h"
 #include "xensim.h"
 #include "xensim_guest.h"
+#include "xsim_internal.h"
 
 struct world {
     struct simworld w;
@@ -367,6 +369,100 @@ static void test_dead_mapper_releases_pins(void **state)
     xsim_guest_pages_free(t->ga, page, 1);
 }
 
+/* A child process that dies inside its critical section on ref's entry
+ * (SIGKILL lands anywhere): it named the entry in a maptrack slot, took
+ * the lock, set GTF_reading; `published` says it held a pin the counts
+ * show (killed in unpin) rather than one they do not yet (killed in pin). */
+static void die_inside_entry_lock(struct world *t, grant_ref_t ref, bool published)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        struct xsim *xs = xsim_open(t->w.dir, 0);
+        if (!xs)
+            _exit(1);
+        int16_t st;
+        uint32_t slot;
+        pthread_mutex_lock(&xs->lock);
+        struct xsim_dom_cache *dc = xsim_dom_get_locked(xs, t->a, &st);
+        if (!dc || xsim_mt_alloc_locked(xs, &slot) < 0)
+            _exit(1);
+        pthread_mutex_unlock(&xs->lock);
+        struct xsim_maptrack_entry *m = &xs->mt->e[slot];
+        m->dom = t->a;
+        m->ref = ref;
+        m->incarnation = dc->incarnation;
+        m->flags = XSIM_MT_LOCKING | (published ? XSIM_MT_IN_USE : 0);
+        xsim_act_lock(&dc->act[ref], 0);
+        if (published)
+            __atomic_store_n(&dc->act[ref], XSIM_ACT_LOCK | 1u, __ATOMIC_RELEASE);
+        __atomic_fetch_or(xsim_gnt_word(&dc->gnt[ref]), GTF_reading, __ATOMIC_RELEASE);
+        char ok = 'y';
+        if (write(pipefd[1], &ok, 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(pipefd[1]);
+    char ok = 0;
+    assert_int_equal(read(pipefd[0], &ok, 1), 1);
+    close(pipefd[0]);
+    assert_int_equal(ok, 'y');
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Maps ref in a process of its own, bounded by an alarm: a lock left held
+ * forever would make the map spin forever.  Its exit status: 0 mapped. */
+static int map_elsewhere(struct world *t, grant_ref_t ref, uint8_t byte)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        struct xsim *xs = xsim_open(t->w.dir, 0);
+        int16_t st;
+        uint8_t *map = xs ? xsim_grant_map(xs, t->a, 1, &ref, false, &st) : NULL;
+        _exit(map && map[0] == byte && xsim_grant_unmap(xs, map, 1) == 0 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static void test_dead_inside_entry_lock(void **state)
+{
+    struct world *t = *state;
+    for (int published = 0; published <= 1; published++) {
+        uint8_t *page;
+        grant_ref_t ref = (grant_ref_t)grant_page(t->ga, 0, false, 0x3c, &page);
+        die_inside_entry_lock(t, ref, published);
+        /* the daemon mends the entry when the dead connection closes: the
+         * lock free again, no pin counted, GTF_reading cleared */
+        int ret = -EBUSY;
+        for (int i = 0; i < 300 && ret == -EBUSY; i++) {
+            ret = xsim_guest_end_access(t->ga, ref);
+            if (ret == -EBUSY)
+                sleep_ms(10);
+        }
+        assert_int_equal(ret, 0);
+        /* granted again, it maps and unmaps in another process */
+        ref = (grant_ref_t)xsim_guest_grant(t->ga, 0, xsim_guest_virt_to_gfn(t->ga, page), false);
+        assert_int_equal(map_elsewhere(t, ref, 0x3c), 0);
+        ret = -EBUSY;
+        for (int i = 0; i < 300 && ret == -EBUSY; i++) {
+            ret = xsim_guest_end_access(t->ga, ref);
+            if (ret == -EBUSY)
+                sleep_ms(10);
+        }
+        assert_int_equal(ret, 0);
+        xsim_guest_pages_free(t->ga, page, 1);
+    }
+}
+
 static void test_destroyed_domain(void **state)
 {
     struct world *t = *state;
@@ -468,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_copy_batch_one_bad_segment),
         cmocka_unit_test(test_map_batch_all_or_nothing),
         cmocka_unit_test(test_dead_mapper_releases_pins),
+        cmocka_unit_test(test_dead_inside_entry_lock),
         cmocka_unit_test(test_threads_keep_pins_balanced),
         cmocka_unit_test(test_destroyed_domain),
     };

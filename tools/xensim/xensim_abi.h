@@ -130,9 +130,16 @@ static inline uint32_t xsim_si_inc(uint64_t si) { return (uint32_t)(si >> 32); }
 #define XSIM_MAPTRACK_ENTRIES 524288u
 #define XSIM_MT_IN_USE 1u
 #define XSIM_MT_WRITABLE 2u
+#define XSIM_MT_LOCKING 4u  /* taking or holding the entry lock for this slot */
 
 /* Written by the client under the grant's active-entry lock, so the daemon
- * (taking the same lock) sees a pin and its record together. */
+ * (taking the same lock) sees a pin and its record together.  Before it
+ * spins for the lock, the client names the entry in the slot (dom, ref,
+ * incarnation) and sets LOCKING, and clears it after the unlock: a process
+ * killed in between (the slot says LOCKING) may have left the lock held and
+ * its pin counts unpublished, which the daemon mends when the connection
+ * closes (hv_grant.c).  Many threads share a connection; each pin or unpin
+ * has a slot of its own, so each names its own entry. */
 struct xsim_maptrack_entry {
     uint16_t dom;
     uint16_t flags;                 /* XSIM_MT_* */
@@ -168,8 +175,9 @@ static inline void xsim_cpu_relax(void)
 
 /* Spins until the entry lock is ours; returns the pin counts (lock bit clear).
  * The holder only runs a few loads and stores, so spinning is short; a
- * process killed inside the section would leave it held, which the daemon
- * breaks after `max_spins` (0 = forever). */
+ * process killed inside the section would leave it held: the daemon, which
+ * learns of the death and which entry from the LOCKING slot, breaks it after
+ * `max_spins` (0 = forever: clients, which cannot tell a dead holder). */
 static inline uint32_t xsim_act_lock(uint32_t *act, unsigned long max_spins)
 {
     unsigned long spins = 0;

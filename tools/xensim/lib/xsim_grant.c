@@ -30,6 +30,28 @@ static uint32_t bucket(const void *addr)
     return (uint32_t)(((uintptr_t)addr / XSIM_PAGE_SIZE) % XSIM_MAP_BUCKETS);
 }
 
+/* Names entry ref of dc in `slot` as the one this slot locks (LOCKING, on
+ * top of what the slot records), before spinning for its lock: so the
+ * daemon knows which lock a process killed meanwhile may hold (xensim_abi.h). */
+static struct xsim_maptrack_entry *slot_lock_begin(struct xsim *xs, struct xsim_dom_cache *dc,
+                                                   grant_ref_t ref, uint32_t slot)
+{
+    struct xsim_maptrack_entry *m = &xs->mt->e[slot];
+    if (!(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) & XSIM_MT_IN_USE)) {
+        m->dom = dc->domid;
+        m->ref = ref;
+        m->incarnation = dc->incarnation;
+    }
+    __atomic_fetch_or(&m->flags, XSIM_MT_LOCKING, __ATOMIC_SEQ_CST);
+    return m;
+}
+
+/* After the unlock: the slot no longer names a lock. */
+static void slot_lock_end(struct xsim_maptrack_entry *m)
+{
+    __atomic_fetch_and(&m->flags, (uint16_t)~XSIM_MT_LOCKING, __ATOMIC_RELEASE);
+}
+
 /* Pins `ref` of dc for the caller and records the pin in maptrack slot
  * `slot`.  Returns GNTST_okay with *frame set, or the GNTST_* failure. */
 static int16_t pin(struct xsim *xs, struct xsim_dom_cache *dc, grant_ref_t ref, bool writable,
@@ -40,6 +62,7 @@ static int16_t pin(struct xsim *xs, struct xsim_dom_cache *dc, grant_ref_t ref, 
     uint32_t *act = &dc->act[ref];
     grant_entry_v1_t *e = &dc->gnt[ref];
     uint32_t *word = xsim_gnt_word(e);
+    struct xsim_maptrack_entry *m = slot_lock_begin(xs, dc, ref, slot);
     uint32_t counts = xsim_act_lock(act, 0);
     uint32_t r = XSIM_ACT_READERS(counts), w = XSIM_ACT_WRITERS(counts);
     int16_t st = GNTST_okay;
@@ -86,14 +109,12 @@ static int16_t pin(struct xsim *xs, struct xsim_dom_cache *dc, grant_ref_t ref, 
     else
         r++;
     counts = r | w << XSIM_ACT_WSHIFT;
-    struct xsim_maptrack_entry *m = &xs->mt->e[slot];
-    m->dom = dc->domid;
-    m->ref = ref;
-    m->incarnation = dc->incarnation;
-    __atomic_store_n(&m->flags, XSIM_MT_IN_USE | (writable ? XSIM_MT_WRITABLE : 0),
+    __atomic_store_n(&m->flags,
+                     XSIM_MT_IN_USE | XSIM_MT_LOCKING | (writable ? XSIM_MT_WRITABLE : 0),
                      __ATOMIC_RELEASE);
 out:
     xsim_act_unlock(act, counts);
+    slot_lock_end(m);
     return st;
 }
 
@@ -101,14 +122,15 @@ static void unpin(struct xsim *xs, struct xsim_dom_cache *dc, grant_ref_t ref, b
                   uint32_t slot)
 {
     uint32_t *act = &dc->act[ref];
+    struct xsim_maptrack_entry *m = slot_lock_begin(xs, dc, ref, slot);
     uint32_t counts = xsim_act_lock(act, 0);
-    struct xsim_maptrack_entry *m = &xs->mt->e[slot];
     /* The daemon may already have dropped it (connection closed). */
     if (__atomic_load_n(&m->flags, __ATOMIC_RELAXED) & XSIM_MT_IN_USE) {
         counts = xsim_act_unpin_locked(&dc->gnt[ref], counts, writable);
-        __atomic_store_n(&m->flags, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&m->flags, XSIM_MT_LOCKING, __ATOMIC_RELAXED);
     }
     xsim_act_unlock(act, counts);
+    slot_lock_end(m);
 }
 
 static void free_slots_locked(struct xsim *xs, uint32_t *slots, uint32_t n)
